@@ -1,0 +1,43 @@
+# The few commands a newcomer needs. `make run` and `make test` work from a fresh clone.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8501
+PYTHON ?= python3
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format bench clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+## run: install, migrate, seed the demo organisation if the database is empty, start the portal
+run: $(VENV)/.installed
+	$(PY) -m kpialign init-db
+	$(PY) -m kpialign seed-demo --scale small --seed 7 --if-empty
+	KPIALIGN_DEMO=1 $(VENV)/bin/streamlit run app.py --server.port $(PORT)
+
+## test: install dev requirements, make sure Chromium and PostgreSQL are there, run the whole suite
+test: $(VENV)/.dev-installed
+	scripts/ensure_chromium.sh
+	scripts/with_postgres.sh $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## bench: the benchmarks (long; not part of the test suite)
+bench: $(VENV)/.dev-installed
+	scripts/with_postgres.sh sh -c 'for b in bench/bench_*.py; do $(PY) $$b || exit 1; done'
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,35 @@
+"""kpialign portal entry point: page config, sign-in gate, navigation by role."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from kpialign.ui import auth, data, nav
+
+st.set_page_config(page_title="kpialign", page_icon=":material/target:", layout="wide")
+
+data.engine()  # connects and migrates once per process; shows a clear message if the database is down
+
+user = auth.current_user()
+if user is None:
+    pages = [st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:", url_path="sign-in", default=True)]
+    if st.query_params.get("token"):
+        # A personal survey link works without an account.
+        pages = [
+            st.Page("pages/survey.py", title="Survey", icon=":material/how_to_vote:", url_path="survey", default=True)
+        ]
+    current = st.navigation(pages, position="hidden")
+else:
+    sections: dict[str, list] = {}
+    for spec in nav.allowed(user.roles):
+        sections.setdefault(spec.section, []).append(
+            st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path, default=spec.default)
+        )
+    ordered = {name: sections[name] for name in nav.SECTION_ORDER if name in sections}
+    with st.sidebar:
+        st.caption(f"Signed in as {user.email}")
+        if st.button("Sign out", icon=":material/logout:", key="app.sign_out"):
+            auth.sign_out()
+            st.rerun()
+    current = st.navigation(ordered)
+current.run()

@@ -1,0 +1,3 @@
+from kpialign.cli import main
+
+raise SystemExit(main())

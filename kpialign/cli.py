@@ -1,0 +1,130 @@
+"""``python -m kpialign <command>``: automation and tests. Errors go to stderr with a non-zero exit.
+
+Each command is a function ``cmd_<name>(args) -> int`` registered in :func:`build_parser`.
+The database comes from ``KPIALIGN_DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from kpialign import accounts, db
+from kpialign.config import ConfigError, load_settings
+
+
+class CliError(Exception):
+    """A user error: printed to stderr without a traceback, exit code 1 (or ``code``)."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+def _engine():
+    engine = db.make_engine(load_settings().database_url)
+    if not db.has_schema(engine):
+        db.migrate(engine)
+    return engine
+
+
+# ------------------------------------------------------------------------------ commands
+
+
+def cmd_init_db(args: argparse.Namespace) -> int:
+    url = load_settings().database_url
+    engine = db.make_engine(url)
+    db.migrate(engine)
+    print(f"Database is at the newest schema: {engine.url.render_as_string(hide_password=True)}")
+    return 0
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    from kpialign import demo
+
+    engine = _engine()
+    if not db.is_empty(engine):
+        if args.if_empty:
+            print("The database already has data; the demo organisation was not seeded.")
+            return 0
+        raise CliError("The database is not empty; seed the demo only into an empty database (or use --if-empty).")
+    progress = demo.text_progress(sys.stderr) if sys.stderr.isatty() or args.progress else None
+    summary = demo.seed_demo(engine, scale=args.scale, seed=args.seed, progress=progress)
+    print(summary.describe())
+    return 0
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    password = None
+    generated = False
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif not args.no_password:
+        password = accounts.generate_password()
+        generated = True
+    with db.write_session(_engine()) as session:
+        account = accounts.create_user(
+            session,
+            email=args.email,
+            roles=args.role,
+            password=password,
+            name=args.name or "",
+            department=args.department,
+            actor="cli",
+        )
+        email = account.email
+    print(f"Created {email} with role(s): {', '.join(args.role)}")
+    if generated:
+        print(f"Password (shown once, store it safely): {password}")
+    return 0
+
+
+# -------------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m kpialign", description="kpialign command line")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init-db", help="create or upgrade the database schema (Alembic upgrade head)")
+    p.set_defaults(func=cmd_init_db)
+
+    p = sub.add_parser("seed-demo", help="fill an empty database with the deterministic demo organisation")
+    p.add_argument("--scale", choices=["small", "enterprise"], default="small")
+    p.add_argument("--seed", type=int, default=7, help="random seed; the same seed gives the same data")
+    p.add_argument("--if-empty", action="store_true", help="do nothing (exit 0) if the database has data")
+    p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
+    p.set_defaults(func=cmd_seed_demo)
+
+    p = sub.add_parser("create-user", help="create an account (prints a generated password once)")
+    p.add_argument("email")
+    p.add_argument(
+        "--role", action="append", required=True, help="employee, kpi_owner, leader, hr or admin; repeatable"
+    )
+    p.add_argument("--department", help="home department; required for kpi_owner (the department they keep)")
+    p.add_argument("--name", help="display name")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    group.add_argument("--no-password", action="store_true", help="no local password (single sign-on only)")
+    p.set_defaults(func=cmd_create_user)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
+    except (accounts.AccountError, ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (OperationalError, DBAPIError) as exc:
+        print(f"error: {db.friendly_error(exc)}", file=sys.stderr)
+        return 2

@@ -1,0 +1,43 @@
+"""The page registry: which page each role may open. ``app.py`` builds ``st.navigation`` from it.
+
+Add a page by adding one :class:`PageSpec`; the page script itself must also call
+``auth.require(...)`` with the same roles (defence in depth).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kpialign.models import Role
+
+EMPLOYEE, KPI_OWNER, LEADER, HR, ADMIN = (r.value for r in Role)
+EVERYONE = frozenset(r.value for r in Role)
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    path: str
+    title: str
+    icon: str
+    roles: frozenset[str]
+    section: str
+    url_path: str
+    default: bool = False
+
+
+PAGES: list[PageSpec] = [
+    PageSpec("pages/home.py", "Home", ":material/home:", EVERYONE, "Portal", "home", default=True),
+]
+
+SECTION_ORDER = ["Portal", "Survey", "Scorecard", "KPIs", "HR", "Admin", "Account"]
+
+
+def allowed(roles: frozenset[str] | set[str]) -> list[PageSpec]:
+    return [p for p in PAGES if p.roles.intersection(roles)]
+
+
+def roles_for(path: str) -> frozenset[str]:
+    for p in PAGES:
+        if p.path == path:
+            return p.roles
+    raise KeyError(path)

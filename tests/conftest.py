@@ -1,0 +1,186 @@
+"""Shared fixtures: fresh migrated databases on SQLite and PostgreSQL, and seeded demo databases.
+
+- ``backend`` is parametrised over ``sqlite`` and ``postgresql``; a test that takes ``engine``
+  (a fresh, migrated, empty database) or ``demo_engine`` (the small demo, seed 7, shared by
+  the whole session: treat it as read-only) runs on both.
+- PostgreSQL comes from ``KPIALIGN_TEST_DATABASE_URL`` (``make test`` starts a throwaway
+  server). Without it the PostgreSQL cases are skipped, except with ``CI=true``, where that is
+  an error.
+- Fresh databases are cheap: SQLite copies a migrated template file; PostgreSQL creates the
+  database from a migrated template database.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
+
+from kpialign import db
+
+PG_ADMIN_URL = os.environ.get("KPIALIGN_TEST_DATABASE_URL", "")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+BACKENDS = ["sqlite", "postgresql"]
+_PREFIX = f"kpialign_t{os.getpid()}_"
+
+
+def require_postgres() -> None:
+    if not PG_ADMIN_URL:
+        if IN_CI:
+            pytest.fail("KPIALIGN_TEST_DATABASE_URL is not set and CI=true: PostgreSQL tests must run in CI.")
+        pytest.skip("no PostgreSQL server (set KPIALIGN_TEST_DATABASE_URL or run `make test`)")
+
+
+class DatabaseFactory:
+    """Creates fresh databases from a migrated template, and drops them at the end."""
+
+    def __init__(self, backend: str, workdir: Path):
+        self.backend = backend
+        self.workdir = workdir
+        self._created: list[str] = []
+        self._template: str | None = None
+        if backend == "postgresql":
+            self._admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+
+    # -- template ------------------------------------------------------------------------
+    def _ensure_template(self) -> str:
+        if self._template is None:
+            if self.backend == "sqlite":
+                path = self.workdir / "template.db"
+                engine = db.make_engine(f"sqlite:///{path}")
+                db.migrate(engine)
+                with engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                engine.dispose()
+                self._template = str(path)
+            else:
+                name = _PREFIX + "template"
+                self._create_pg(name, None)
+                engine = db.make_engine(self._pg_url(name))
+                db.migrate(engine)
+                engine.dispose()
+                self._template = name
+        return self._template
+
+    def _pg_url(self, name: str) -> str:
+        return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+    def _create_pg(self, name: str, template: str | None) -> None:
+        with self._admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            suffix = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(text(f'CREATE DATABASE "{name}"{suffix}'))
+        self._created.append(name)
+
+    # -- public --------------------------------------------------------------------------
+    def new_url(self, label: str = "db") -> str:
+        """A fresh, migrated, empty database; returns its URL."""
+        template = self._ensure_template()
+        if self.backend == "sqlite":
+            path = self.workdir / f"{label}-{uuid.uuid4().hex[:8]}.db"
+            shutil.copyfile(template, path)
+            return f"sqlite:///{path}"
+        name = f"{_PREFIX}{label}_{uuid.uuid4().hex[:8]}"
+        self._create_pg(name, template)
+        return self._pg_url(name)
+
+    def drop(self, url: str) -> None:
+        if self.backend == "postgresql":
+            name = make_url(url).database
+            with self._admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    def close(self) -> None:
+        if self.backend == "postgresql":
+            with self._admin.connect() as conn:
+                for name in reversed(self._created):
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            self._admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgresql":
+        require_postgres()
+    return request.param
+
+
+_factories: dict[str, DatabaseFactory] = {}
+
+
+@pytest.fixture(scope="session")
+def db_factory(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFactory]:
+    factory = DatabaseFactory(backend, tmp_path_factory.mktemp(f"db-{backend}"))
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def engine(db_factory: DatabaseFactory) -> Iterator[Engine]:
+    """A fresh, migrated, empty database on the current backend."""
+    url = db_factory.new_url()
+    eng = db.make_engine(url)
+    yield eng
+    eng.dispose()
+    db_factory.drop(url)
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A fresh, migrated SQLite database (for tests that need only one backend)."""
+    eng = db.make_engine(f"sqlite:///{tmp_path / 'unit.db'}")
+    db.migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_url(db_factory: DatabaseFactory) -> str:
+    """The small demo organisation (seed 7) on the current backend, seeded once per session."""
+    from kpialign import demo
+
+    url = db_factory.new_url("demo")
+    eng = db.make_engine(url)
+    demo.seed_demo(eng, scale="small", seed=7)
+    eng.dispose()
+    return url
+
+
+@pytest.fixture
+def demo_engine(demo_url: str) -> Iterator[Engine]:
+    """The shared demo database. Read-only by convention: tests that write use ``engine``."""
+    eng = db.make_engine(demo_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def demo_copy_url(db_factory: DatabaseFactory, demo_url: str) -> Iterator[str]:
+    """A private copy of the demo database that a test may change."""
+    if db_factory.backend == "sqlite":
+        src = Path(make_url(demo_url).database or "")
+        dst = src.with_name(f"copy-{uuid.uuid4().hex[:8]}.db")
+        eng = db.make_engine(demo_url)
+        with eng.connect() as conn:
+            conn.exec_driver_sql(f"VACUUM INTO '{dst}'")
+        eng.dispose()
+        yield f"sqlite:///{dst}"
+    else:
+        name = f"{_PREFIX}democopy_{uuid.uuid4().hex[:8]}"
+        template = make_url(demo_url).database
+        with db_factory._admin.connect() as conn:
+            conn.execute(
+                text(
+                    f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{template}' AND pid <> pg_backend_pid()"
+                )
+            )
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        url = db_factory._pg_url(name)
+        yield url
+        db_factory.drop(url)
