@@ -24,6 +24,10 @@ from sqlalchemy.engine import Engine, make_url
 
 from kpialign import db
 
+# Survey-token HMAC key for the whole test session (PostgreSQL requires one; copies of a
+# SQLite demo database must share it with the database they were copied from).
+os.environ.setdefault("KPIALIGN_SECRET_KEY", "test-secret-key-not-for-production-0123456789")
+
 PG_ADMIN_URL = os.environ.get("KPIALIGN_TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKENDS = ["sqlite", "postgresql"]
@@ -140,15 +144,42 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     eng.dispose()
 
 
-@pytest.fixture(scope="session")
-def demo_url(db_factory: DatabaseFactory) -> str:
-    """The small demo organisation (seed 7) on the current backend, seeded once per session."""
+def _seed_small_demo(url: str) -> None:
     from kpialign import demo
 
-    url = db_factory.new_url("demo")
     eng = db.make_engine(url)
     demo.seed_demo(eng, scale="small", seed=7)
     eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The small demo (seed 7) in a SQLite file, seeded once per session (AppTest and browser tests)."""
+    path = tmp_path_factory.mktemp("demo-sqlite") / "demo.db"
+    url = f"sqlite:///{path}"
+    eng = db.make_engine(url)
+    db.migrate(eng)
+    eng.dispose()
+    _seed_small_demo(url)
+    return url
+
+
+def sqlite_copy(url: str, dst: Path) -> str:
+    """A consistent copy of a SQLite database (online backup via VACUUM INTO)."""
+    eng = db.make_engine(url)
+    with eng.connect() as conn:
+        conn.exec_driver_sql(f"VACUUM INTO '{dst}'")
+    eng.dispose()
+    return f"sqlite:///{dst}"
+
+
+@pytest.fixture(scope="session")
+def demo_url(db_factory: DatabaseFactory, request: pytest.FixtureRequest) -> str:
+    """The small demo organisation (seed 7) on the current backend, seeded once per session."""
+    if db_factory.backend == "sqlite":
+        return request.getfixturevalue("demo_sqlite_url")
+    url = db_factory.new_url("demo")
+    _seed_small_demo(url)
     return url
 
 
@@ -165,12 +196,7 @@ def demo_copy_url(db_factory: DatabaseFactory, demo_url: str) -> Iterator[str]:
     """A private copy of the demo database that a test may change."""
     if db_factory.backend == "sqlite":
         src = Path(make_url(demo_url).database or "")
-        dst = src.with_name(f"copy-{uuid.uuid4().hex[:8]}.db")
-        eng = db.make_engine(demo_url)
-        with eng.connect() as conn:
-            conn.exec_driver_sql(f"VACUUM INTO '{dst}'")
-        eng.dispose()
-        yield f"sqlite:///{dst}"
+        yield sqlite_copy(demo_url, src.with_name(f"copy-{uuid.uuid4().hex[:8]}.db"))
     else:
         name = f"{_PREFIX}democopy_{uuid.uuid4().hex[:8]}"
         template = make_url(demo_url).database

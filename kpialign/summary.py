@@ -1,0 +1,142 @@
+"""The organisation at a glance (home page): counts, latest survey wave, data freshness."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import pandas as pd
+from sqlalchemy import case, func
+from sqlmodel import Session, select
+
+from kpialign.models import (
+    Department,
+    Invitation,
+    Kpi,
+    KpiObjective,
+    KpiValue,
+    Objective,
+    Response,
+    SurveyWave,
+)
+
+
+@dataclass(frozen=True)
+class WaveGlance:
+    name: str
+    status: str
+    opens_on: date
+    closes_on: date
+    min_group: int
+    invited: int
+    responded: int
+
+    @property
+    def rate(self) -> float | None:
+        """Participation rate, or None when fewer than ``min_group`` were invited (privacy)."""
+        if self.invited < self.min_group or self.invited == 0:
+            return None
+        return self.responded / self.invited
+
+
+@dataclass(frozen=True)
+class Glance:
+    departments: int
+    top_level_units: int
+    headcount: int
+    objectives: int
+    objectives_without_kpi: int
+    kpis: int
+    latest_period: str | None
+    last_entry_at: datetime | None
+    latest_wave: WaveGlance | None
+    freshness: pd.DataFrame  # department, kpis, with_data_latest, share
+
+
+def organisation_glance(session: Session) -> Glance:
+    dept_rows = session.exec(
+        select(Department.id, Department.parent_id, Department.headcount).where(Department.active)
+    ).all()
+    ids = {d[0] for d in dept_rows}
+    # Headcount lives on the leaves; a parent's own headcount counts only if it has no children.
+    parents = {d[1] for d in dept_rows if d[1] is not None}
+    headcount = sum(d[2] for d in dept_rows if d[0] not in parents)
+    top_level = sum(1 for d in dept_rows if d[1] is None or d[1] not in ids)
+
+    objectives = session.exec(select(func.count()).select_from(Objective).where(Objective.active)).one()
+    served = (
+        select(KpiObjective.objective_id)
+        .join(Kpi, Kpi.id == KpiObjective.kpi_id)
+        .where(Kpi.active, KpiObjective.contribution > 0)
+    )
+    without_kpi = session.exec(
+        select(func.count()).select_from(Objective).where(Objective.active, Objective.id.not_in(served))  # type: ignore[union-attr]
+    ).one()
+    kpis = session.exec(select(func.count()).select_from(Kpi).where(Kpi.active)).one()
+    latest_period = session.exec(
+        select(func.max(KpiValue.period)).join(Kpi, Kpi.id == KpiValue.kpi_id).where(Kpi.frequency == "monthly")
+    ).one()
+    last_entry = session.exec(select(func.max(KpiValue.entered_at))).one()
+    return Glance(
+        departments=len(dept_rows),
+        top_level_units=top_level,
+        headcount=int(headcount),
+        objectives=int(objectives),
+        objectives_without_kpi=int(without_kpi),
+        kpis=int(kpis),
+        latest_period=latest_period,
+        last_entry_at=last_entry,
+        latest_wave=_latest_wave(session),
+        freshness=_freshness(session, latest_period),
+    )
+
+
+def _latest_wave(session: Session) -> WaveGlance | None:
+    wave = session.exec(
+        select(SurveyWave).where(SurveyWave.status != "draft").order_by(SurveyWave.opens_on.desc())  # type: ignore[attr-defined]
+    ).first()
+    if wave is None:
+        return None
+    invited = session.exec(select(func.count()).select_from(Invitation).where(Invitation.wave_id == wave.id)).one()
+    responded = session.exec(select(func.count()).select_from(Response).where(Response.wave_id == wave.id)).one()
+    return WaveGlance(
+        name=wave.name,
+        status=wave.status,
+        opens_on=wave.opens_on,
+        closes_on=wave.closes_on,
+        min_group=wave.min_group,
+        invited=int(invited),
+        responded=int(responded),
+    )
+
+
+def _freshness(session: Session, latest_month: str | None) -> pd.DataFrame:
+    """Per department: active KPIs and how many have a value in the latest period of their frequency."""
+    cols = ["department", "kpis", "with_data_latest", "share"]
+    if latest_month is None:
+        return pd.DataFrame(columns=cols)
+    year, month = int(latest_month[:4]), int(latest_month[5:7])
+    latest_quarter = f"{year}-Q{(month - 1) // 3 + 1}"
+    # A quarter is complete only at its last month; otherwise the previous quarter is the latest.
+    if month % 3 != 0:
+        q = (month - 1) // 3
+        latest_quarter = f"{year}-Q{q}" if q else f"{year - 1}-Q4"
+    has_value = (
+        select(KpiValue.kpi_id)
+        .join(Kpi, Kpi.id == KpiValue.kpi_id)
+        .where(
+            ((Kpi.frequency == "monthly") & (KpiValue.period == latest_month))
+            | ((Kpi.frequency == "quarterly") & (KpiValue.period == latest_quarter))
+        )
+    )
+    rows = session.exec(
+        select(Department.name, func.count(Kpi.id), func.sum(case((Kpi.id.in_(has_value), 1), else_=0)))  # type: ignore[union-attr]
+        .join(Kpi, Kpi.department_id == Department.id)
+        .where(Kpi.active, Department.active)
+        .group_by(Department.name)
+        .order_by(Department.name)
+    ).all()
+    df = pd.DataFrame(rows, columns=cols[:3])
+    df["with_data_latest"] = df["with_data_latest"].fillna(0).astype(int)
+    df["share"] = df["with_data_latest"] / df["kpis"]
+    return df

@@ -1,0 +1,93 @@
+"""Home: the organisation at a glance, from the database."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from kpialign import summary
+from kpialign.ui import auth, data, nav
+
+user = auth.require(nav.roles_for("pages/home.py"))
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
+def _glance(_version: int, url: str) -> summary.Glance:
+    with data.reading() as session:
+        return summary.organisation_glance(session)
+
+
+g = _glance(data.version(), str(data.engine().url))
+
+st.title("Organisation at a glance")
+greeting = f"Welcome, {user.name}." if user.name else "Welcome."
+st.text(greeting)
+
+if g.departments == 0:
+    st.info(
+        "The organisation is empty. An admin can add departments, objectives and KPIs on the "
+        "Strategy setup page, or run `python -m kpialign seed-demo` to explore with demo data.",
+        icon=":material/info:",
+    )
+    st.stop()
+
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Departments", g.departments, help=f"{g.top_level_units} top-level divisions; {g.headcount:,} people")
+c2.metric(
+    "Strategic objectives",
+    g.objectives,
+    delta=f"{g.objectives_without_kpi} without a KPI" if g.objectives_without_kpi else "all served by KPIs",
+    delta_color="inverse" if g.objectives_without_kpi else "normal",
+    delta_arrow="off",
+)
+c3.metric("Active KPIs", g.kpis)
+c4.metric("Latest KPI month", g.latest_period or "no data yet")
+
+st.subheader("Latest survey wave")
+w = g.latest_wave
+if w is None:
+    st.info("No survey wave has been opened yet. HR can create one on the Survey waves page.")
+else:
+    status = {"open": "open now", "closed": "closed"}.get(w.status, w.status)
+    st.text(f"{w.name} — {status} ({w.opens_on:%d %b %Y} to {w.closes_on:%d %b %Y})")
+    if w.rate is None:
+        st.caption(f"Participation is shown only when at least {w.min_group} people were invited.")
+    else:
+        st.progress(min(w.rate, 1.0), text=f"{w.responded:,} of {w.invited:,} invited responded ({w.rate:.0%})")
+
+st.subheader("Data freshness")
+if g.last_entry_at is not None:
+    st.caption(
+        f"Last KPI value entered {g.last_entry_at:%d %b %Y}. Share of each department's KPIs with a value for the latest period:"
+    )
+fresh = g.freshness
+if fresh.empty:
+    st.info("No KPI values have been recorded yet.")
+else:
+    chart_df = fresh.assign(
+        status=pd.cut(fresh["share"], [-0.01, 0.5, 0.99, 1.0], labels=["mostly missing", "some missing", "complete"])
+    )
+    chart = (
+        alt.Chart(chart_df)
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "share:Q",
+                title="KPIs with data for the latest period",
+                axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1]),
+            ),
+            y=alt.Y("department:N", sort="-x", title=None),
+            color=alt.Color(
+                "status:N",
+                scale=alt.Scale(
+                    domain=["complete", "some missing", "mostly missing"], range=["#2e7d32", "#f9a825", "#c62828"]
+                ),
+                legend=alt.Legend(title=None, orient="bottom"),
+            ),
+            tooltip=["department", "kpis", "with_data_latest", alt.Tooltip("share:Q", format=".0%")],
+        )
+        .properties(height=max(160, 26 * len(chart_df)))
+    )
+    st.altair_chart(chart, width="stretch")
