@@ -249,12 +249,14 @@ def apply_entries(
     entries: Sequence[Entry],
     source: str = "manual",
     allow_retired: bool = False,
+    dry_run: bool = False,
 ) -> WriteSummary:
     """Validate and write ``entries`` in the caller's transaction; all or nothing.
 
     Raises :class:`MeasurementError` (or its subclasses) before writing anything if any entry is
     invalid or outside ``scope``. Counts: ``inserted`` (no actual stored before), ``updated``
-    (actual or period target changed), ``unchanged``.
+    (actual or period target changed), ``unchanged``. With ``dry_run`` the counts are computed
+    and nothing is written (no audit events either).
     """
     if not entries:
         return WriteSummary()
@@ -335,7 +337,7 @@ def apply_entries(
                     }
                 )
                 changed = True
-            if before != e.actual:
+            if before != e.actual and not dry_run:
                 _audit_change(session, scope, "kpi_value", key, {"actual": before}, {"actual": e.actual}, source)
         if e.target is not None:
             before_t = old_targets.get(key)
@@ -346,12 +348,14 @@ def apply_entries(
             if before_t != e.target:
                 changed = True
                 summary.targets_set += 1
-                _audit_change(session, scope, "kpi_target", key, {"target": before_t}, {"target": e.target}, source)
+                if not dry_run:
+                    _audit_change(session, scope, "kpi_target", key, {"target": before_t}, {"target": e.target}, source)
         elif e.clear_target and key in old_targets:
             target_deletes.append(key)
             changed = True
             summary.targets_cleared += 1
-            _audit_change(session, scope, "kpi_target", key, {"target": old_targets[key]}, {"target": None}, source)
+            if not dry_run:
+                _audit_change(session, scope, "kpi_target", key, {"target": old_targets[key]}, {"target": None}, source)
         if inserted:
             summary.inserted += 1
         elif changed:
@@ -359,6 +363,8 @@ def apply_entries(
         else:
             summary.unchanged += 1
 
+    if dry_run:
+        return summary
     if value_inserts:
         session.execute(insert(KpiValue), value_inserts)
     if value_updates:
