@@ -82,6 +82,32 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_kpis(args: argparse.Namespace) -> int:
+    """Validate a KPI-values CSV; if it is valid (and not --dry-run), upsert it in one transaction."""
+    from pathlib import Path
+
+    from kpialign import csvio
+    from kpialign.measurements import EditScope
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"No such file: {args.file}")
+    data = path.read_bytes()
+    scope = EditScope.everything(actor=args.actor)
+    try:
+        with db.write_session(_engine(), bump=not args.dry_run) as session:
+            summary = csvio.import_kpis(session, data=data, scope=scope, dry_run=args.dry_run, filename=path.name)
+    except csvio.KpiImportError as exc:
+        for issue in exc.validation.issues:
+            where = f"row {issue.row}" if issue.row else "file"
+            column = f", column {issue.column}" if issue.column else ""
+            value = f", value {issue.value!r}" if issue.value else ""
+            print(f"{args.file}: {where}{column}{value}: {issue.reason}", file=sys.stderr)
+        raise CliError(str(exc)) from None
+    print(summary.describe())
+    return 0
+
+
 # -------------------------------------------------------------------------------- parser
 
 
@@ -110,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     group.add_argument("--no-password", action="store_true", help="no local password (single sign-on only)")
     p.set_defaults(func=cmd_create_user)
+
+    p = sub.add_parser("import-kpis", help="import KPI actuals (and targets) from a CSV file; all or nothing")
+    p.add_argument("file", help="CSV with columns kpi, department, period, actual and optional target")
+    p.add_argument("--dry-run", action="store_true", help="validate and report what would change; write nothing")
+    p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
+    p.set_defaults(func=cmd_import_kpis)
 
     return parser
 
