@@ -82,6 +82,32 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from kpialign import backup
+
+    try:
+        result = backup.backup(args.file, force=args.force)
+    except backup.BackupError as exc:
+        raise CliError(str(exc)) from exc
+    print(result.describe())
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from kpialign import backup
+
+    try:
+        if args.check_only:
+            revision = backup.verify(args.file)
+            print(f"{args.file} is a sound kpialign backup (schema revision {revision}); nothing was changed.")
+            return 0
+        result = backup.restore(args.file)
+    except backup.BackupError as exc:
+        raise CliError(str(exc)) from exc
+    print(result.describe())
+    return 0
+
+
 def cmd_import_kpis(args: argparse.Namespace) -> int:
     """Validate a KPI-values CSV; if it is valid (and not --dry-run), upsert it in one transaction."""
     from pathlib import Path
@@ -136,6 +162,19 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     group.add_argument("--no-password", action="store_true", help="no local password (single sign-on only)")
     p.set_defaults(func=cmd_create_user)
+
+    p = sub.add_parser(
+        "backup",
+        help="write a consistent backup while the portal runs (SQLite: online backup API; PostgreSQL: pg_dump)",
+    )
+    p.add_argument("file", help="the backup file to write")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="check a backup, then replace the whole database with it (in one transaction)")
+    p.add_argument("file", help="a file written by `backup` on the same kind of database")
+    p.add_argument("--check-only", action="store_true", help="only check the backup; change nothing")
+    p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("import-kpis", help="import KPI actuals (and targets) from a CSV file; all or nothing")
     p.add_argument("file", help="CSV with columns kpi, department, period, actual and optional target")
