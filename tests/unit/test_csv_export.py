@@ -1,0 +1,116 @@
+"""The safe CSV writer (kpialign.csvio export section): quoting, encoding, formula injection."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kpialign import csvio
+
+PAYLOADS = ['=HYPERLINK("http://x","y")', "@SUM(1)", "\t=1", "-2+3", "+1", "\r=1", "\n=1", "=1+1"]
+
+
+def _read(data: bytes) -> list[list[str]]:
+    assert not data.startswith(csvio.UTF8_BOM)
+    return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+
+
+def test_payloads_prefixed_numbers_unchanged() -> None:
+    df = pd.DataFrame(
+        {
+            "text": PAYLOADS,
+            "int": [-5, 0, 7, -1, 3, 2, 1, -100],
+            "float": [-5.0, 0.25, float("nan"), -1.5, 1e-7, 2.0, -0.0, 3.5],
+        }
+    )
+    rows = _read(csvio.write_csv(df))
+    assert rows[0] == ["text", "int", "float"]
+    body = rows[1:]
+    assert [r[0] for r in body] == ["'" + p for p in PAYLOADS]
+    assert [r[1] for r in body] == ["-5", "0", "7", "-1", "3", "2", "1", "-100"]
+    assert [r[2] for r in body] == ["-5.0", "0.25", "", "-1.5", "1e-07", "2.0", "-0.0", "3.5"]
+    # Numbers read back as the same numbers.
+    assert [float(r[2]) for r in body if r[2]] == [v for v in df["float"] if v == v]
+
+
+def test_text_that_looks_harmless_is_untouched() -> None:
+    values = ["Sales", "2+3", "a=b", " =1", "'quoted", "Ünïcødé — ok", "", "x-y"]
+    rows = _read(csvio.write_csv([{"v": v} for v in values]))
+    assert [r[0] for r in rows[1:]] == values
+
+
+def test_rfc4180_quoting_and_crlf() -> None:
+    data = csvio.write_csv([{"a": 'say "hi"', "b": "x,y", "c": "line1\nline2", "d": "plain"}])
+    assert data == b'a,b,c,d\r\n"say ""hi""","x,y","line1\nline2",plain\r\n'
+    assert _read(data)[1] == ['say "hi"', "x,y", "line1\nline2", "plain"]
+
+
+def test_excel_flavour_adds_bom_only() -> None:
+    df = pd.DataFrame({"department": ["Zürich", "=cmd"], "n": [5, 6]})
+    plain = csvio.write_csv(df)
+    excel = csvio.write_csv(df, excel=True)
+    assert excel == csvio.UTF8_BOM + plain
+    assert not plain.startswith(csvio.UTF8_BOM)
+    expected = [["department", "n"], ["Zürich", "5"], ["'=cmd", "6"]]
+    assert csvio.read_csv_rows(excel) == csvio.read_csv_rows(plain) == expected
+
+
+def test_missing_bool_dates_numpy_decimal() -> None:
+    row = {
+        "none": None,
+        "na": pd.NA,
+        "nat": pd.NaT,
+        "nan": np.float64("nan"),
+        "t": True,
+        "f": np.bool_(False),
+        "i64": np.int64(-5),
+        "dec": Decimal("-2.50"),
+        "day": date(2026, 11, 27),
+        "at": datetime(2026, 11, 27, 9, 30, tzinfo=UTC),
+    }
+    rows = _read(csvio.write_csv([row]))
+    assert rows[1] == ["", "", "", "", "true", "false", "-5", "-2.50", "2026-11-27", "2026-11-27T09:30:00+00:00"]
+
+
+def test_nullable_pandas_columns() -> None:
+    df = pd.DataFrame(
+        {
+            "n": pd.array([5, None], dtype="Int64"),
+            "pct": pd.array([0.5, None], dtype="Float64"),
+            "s": pd.array(["-x", None], dtype="string"),
+            "flag": pd.array([True, None], dtype="boolean"),
+        }
+    )
+    assert _read(csvio.write_csv(df))[1:] == [["5", "0.5", "'-x", "true"], ["", "", "", ""]]
+
+
+def test_header_is_neutralised_and_columns_selectable() -> None:
+    df = pd.DataFrame({"=evil": [1], "ok": [2]})
+    assert _read(csvio.write_csv(df))[0] == ["'=evil", "ok"]
+    assert _read(csvio.write_csv(df, columns=["ok"])) == [["ok"], ["2"]]
+
+
+def test_sequence_rows_need_columns() -> None:
+    with pytest.raises(csvio.CsvExportError):
+        csvio.write_csv([[1, 2]])
+    assert csvio.write_csv([[1, "-1"]], columns=["a", "b"]) == b"a,b\r\n1,'-1\r\n"
+    with pytest.raises(csvio.CsvExportError):
+        csvio.write_csv([[1]], columns=["a", "b"])
+
+
+def test_empty_frame_has_header_only() -> None:
+    assert csvio.write_csv(pd.DataFrame(columns=["a", "b"])) == b"a,b\r\n"
+
+
+def test_export_filename() -> None:
+    day = date(2026, 11, 27)
+    assert csvio.export_filename("results", "2026-Q3", day) == "kpialign-results-2026-Q3-2026-11-27.csv"
+    assert csvio.export_filename("results", "Pulse 2026 / Q3", day) == "kpialign-results-Pulse-2026-Q3-2026-11-27.csv"
+    assert csvio.export_filename("audit", None, day) == "kpialign-audit-2026-11-27.csv"
+    assert csvio.export_filename("kpis", "../../etc", day) == "kpialign-kpis-etc-2026-11-27.csv"
