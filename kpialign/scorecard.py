@@ -681,7 +681,7 @@ def survey_changes(now: pd.DataFrame, before: pd.DataFrame, *, keys: list[str], 
                 r.rank_biserial,
                 r.p_mwu,
                 r.p_fav,
-            )  # fmt: skip
+            )
         )
     out = pd.DataFrame(rows, columns=cols[:-3])
     out["q_mwu"] = stats.benjamini_hochberg(out["p_mwu"].to_numpy(float)) if len(out) else []
