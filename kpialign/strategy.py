@@ -13,7 +13,7 @@ Findings (computed with a handful of SQL queries, then combined in pandas):
 - conflicts: a KPI that pulls against an objective (contribution < 0) that a KPI of another
   department pushes (contribution > 0);
 - missing expected coverage: a department expected to serve an objective
-  (``department_objective``) that has no active KPI serving it.
+  (``department_objective``) that has no active KPI serving it (or a child objective of it).
 """
 
 from __future__ import annotations
@@ -901,7 +901,20 @@ def findings(session: Session) -> Findings:
             )
     conflicts = pd.DataFrame(conflict_rows, columns=conflict_cols)
 
-    served_pairs = set(zip(serving["department_id"].astype(int), serving["objective_id"].astype(int), strict=True))
+    # Serving a child objective serves the objectives it cascades too.
+    all_objectives = objectives_frame(session)
+    parent_of = {
+        int(i): (None if pd.isna(p) else int(p))
+        for i, p in zip(all_objectives["id"], all_objectives["parent_id"], strict=True)
+    }
+    served_pairs: set[tuple[int, int]] = set()
+    for d, o in zip(serving["department_id"].astype(int), serving["objective_id"].astype(int), strict=True):
+        current: int | None = o
+        guard = 0
+        while current is not None and guard <= MAX_TREE_DEPTH:
+            served_pairs.add((d, current))
+            current = parent_of.get(current)
+            guard += 1
     active_depts = set(depts["id"].astype(int))
     active_objs = set(objectives["id"].astype(int))
     missing = expectations[
