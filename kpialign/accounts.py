@@ -1,21 +1,44 @@
-"""Accounts, roles and password hashing (argon2id).
+"""Accounts, roles and password hashing (argon2id), sign-in throttling and OIDC mapping.
 
-Sign-in throttling and OIDC mapping live here too; nothing in this module imports Streamlit.
+Nothing in this module imports Streamlit: the sign-in page and the admin page call these
+service functions with a session, and the tests call them directly on both backends.
+
+Throttling: every failed sign-in is recorded in ``login_failure`` under the e-mail that was
+typed, whether or not an account exists for it. When :data:`LOCK_THRESHOLD` failures fall
+within :data:`LOCK_WINDOW`, the e-mail is locked for :data:`LOCK_DURATION` from the failure
+that reached the threshold; attempts during a lock are refused without checking the password
+and are not recorded (so a lock ends on time). The messages are the same for existing and
+unknown e-mails, so neither the answer nor the lock reveals whether an account exists.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from kpialign import audit
-from kpialign.models import Account, AccountRole, Department, Role
+from kpialign import audit, db
+from kpialign.models import Account, AccountRole, Department, LoginFailure, Role
 
 MIN_PASSWORD_LENGTH = 12
+LOCK_THRESHOLD = 10
+LOCK_WINDOW = timedelta(minutes=15)
+LOCK_DURATION = timedelta(minutes=15)
+FAILURE_RETENTION = timedelta(days=1)
+
+SIGN_IN_FAILED = "That e-mail and password do not match an active account."
+SIGN_IN_LOCKED = (
+    "Too many failed sign-in attempts for this e-mail address. Sign-in is paused for {minutes} "
+    "minute(s); please try again later, or ask an administrator to reset your password."
+)
+OIDC_UNKNOWN_POLICIES = ("refuse", "employee")
 _hasher = PasswordHasher()  # argon2-cffi's default type is Argon2id (RFC 9106 low-memory profile)
 
 
@@ -129,3 +152,428 @@ def user_context(session: Session, account: Account) -> UserContext:
         ),
         department_id=account.department_id,
     )
+
+
+def roles_of(session: Session, account_id: int) -> list[str]:
+    return sorted(set(session.exec(select(AccountRole.role).where(AccountRole.account_id == account_id)).all()))
+
+
+# ------------------------------------------------------------------------ sign-in throttling
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    """The outcome of a sign-in attempt; ``message`` is safe to show (it never reveals whether the account exists)."""
+
+    ok: bool
+    account_id: int | None = None
+    message: str = ""
+    locked_until: datetime | None = None
+
+
+def _now(now: datetime | None) -> datetime:
+    now = now or datetime.now(UTC)
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now.astimezone(UTC)
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def throttle_key(email: str) -> str:
+    """The key failures are counted under: the e-mail as typed, trimmed and lower-cased."""
+    return email.strip().lower()[:320]
+
+
+def locked_until(session: Session, email: str, *, now: datetime | None = None) -> datetime | None:
+    """When the lock on ``email`` ends, or None if it is not locked at ``now``."""
+    now = _now(now)
+    since = now - LOCK_WINDOW - LOCK_DURATION
+    times = [
+        _as_utc(t)
+        for t in session.exec(
+            select(LoginFailure.at)
+            .where(LoginFailure.email == throttle_key(email), LoginFailure.at > since)
+            .order_by(LoginFailure.at)  # type: ignore[arg-type]
+        ).all()
+    ]
+    until = None
+    n = LOCK_THRESHOLD
+    for i in range(n - 1, len(times)):
+        if times[i] - times[i - n + 1] < LOCK_WINDOW:
+            end = times[i] + LOCK_DURATION
+            if end > now:
+                until = end if until is None else max(until, end)
+    return until
+
+
+def _locked_message(until: datetime, now: datetime) -> str:
+    minutes = max(1, int((until - now).total_seconds() + 59) // 60)
+    return SIGN_IN_LOCKED.format(minutes=minutes)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    account_id: int | None
+    password_hash: str | None
+    active: bool
+
+
+def _candidate(session: Session, key: str) -> _Candidate:
+    account = session.exec(select(Account).where(Account.email == key)).first() if key else None
+    if account is None:
+        return _Candidate(None, None, False)
+    return _Candidate(account.id, account.password_hash, account.active)
+
+
+def _settle(session: Session, key: str, password: str, candidate: _Candidate, ok: bool, now: datetime) -> AuthResult:
+    """Record the outcome of a checked password (in a write session) and build the answer."""
+    session.execute(delete(LoginFailure).where(LoginFailure.at < now - FAILURE_RETENTION))
+    if ok and candidate.account_id is not None and candidate.active:
+        session.execute(delete(LoginFailure).where(LoginFailure.email == key))
+        if candidate.password_hash and _hasher.check_needs_rehash(candidate.password_hash):
+            account = session.get(Account, candidate.account_id)
+            if account is not None:
+                account.password_hash = _hasher.hash(password)
+                session.add(account)
+        return AuthResult(ok=True, account_id=candidate.account_id)
+    session.add(LoginFailure(email=key, at=now))
+    session.flush()
+    until = locked_until(session, key, now=now)
+    if until is not None:
+        return AuthResult(ok=False, message=_locked_message(until, now), locked_until=until)
+    return AuthResult(ok=False, message=SIGN_IN_FAILED)
+
+
+def authenticate(session: Session, email: str, password: str, now: datetime | None = None) -> AuthResult:
+    """Check a sign-in attempt, with throttling, in one transaction (a write session with ``bump=False``).
+
+    A failure is recorded for the typed e-mail (existing or not); a success clears that
+    e-mail's failures. A deactivated account, an account without a local password and an
+    unknown e-mail all get the same answer as a wrong password. While the e-mail is locked,
+    the password is not checked and the attempt is not recorded.
+    """
+    now = _now(now)
+    key = throttle_key(email)
+    until = locked_until(session, key, now=now)
+    if until is not None:
+        return AuthResult(ok=False, message=_locked_message(until, now), locked_until=until)
+    candidate = _candidate(session, key)
+    ok = verify_password(candidate.password_hash, password)
+    return _settle(session, key, password, candidate, ok, now)
+
+
+def authenticate_engine(engine: Engine, email: str, password: str, now: datetime | None = None) -> AuthResult:
+    """:func:`authenticate` for the portal: the slow password check runs outside any transaction.
+
+    Argon2id takes ~0.15 s by design; inside a SQLite ``BEGIN IMMEDIATE`` it would hold the
+    database's write lock that long and queue every other writer. Here the lock and the
+    account are read first, the password is checked with no transaction open, and the outcome
+    is recorded in a short write transaction that re-checks the lock (so attempts racing in
+    parallel cannot sign in once the lock has engaged).
+    """
+    now = _now(now)
+    key = throttle_key(email)
+    with db.read_session(engine) as session:
+        until = locked_until(session, key, now=now)
+        candidate = _candidate(session, key)
+    if until is not None:
+        return AuthResult(ok=False, message=_locked_message(until, now), locked_until=until)
+    ok = verify_password(candidate.password_hash, password)
+    with db.write_session(engine, bump=False) as session:
+        until = locked_until(session, key, now=now)
+        if until is not None:
+            return AuthResult(ok=False, message=_locked_message(until, now), locked_until=until)
+        return _settle(session, key, password, candidate, ok, now)
+
+
+def clear_failures(session: Session, email: str) -> int:
+    """Forget the failed attempts for ``email`` (ends a lock); returns how many were removed."""
+    result = session.execute(delete(LoginFailure).where(LoginFailure.email == throttle_key(email)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------------------ single sign-on
+
+
+@dataclass(frozen=True)
+class OidcResult:
+    """The account an identity-provider sign-in maps to, or why it was refused (safe to show)."""
+
+    ok: bool
+    account_id: int | None = None
+    message: str = ""
+    created: bool = False
+
+
+def oidc_sign_in(
+    session: Session,
+    *,
+    email: str | None,
+    subject: str | None = None,
+    name: str | None = None,
+    email_verified: bool | None = None,
+    unknown: str = "refuse",
+) -> OidcResult:
+    """Map a signed-in identity (from ``st.user``) to an account by e-mail.
+
+    ``unknown`` decides what happens to an e-mail without an account: ``"refuse"`` or
+    ``"employee"`` (an account with the employee role is created, audited, without a local
+    password). A deactivated account is refused. Use a write session opened with ``bump=False``;
+    creating an account bumps the data version itself.
+    """
+    if unknown not in OIDC_UNKNOWN_POLICIES:
+        raise AccountError(f"Unknown policy {unknown!r}; choose from: {', '.join(OIDC_UNKNOWN_POLICIES)}")
+    if not email or email_verified is False:
+        return OidcResult(
+            ok=False,
+            message="Your identity provider did not confirm an e-mail address, so kpialign cannot match you to an account.",
+        )
+    try:
+        key = normalise_email(email)
+    except AccountError as exc:
+        return OidcResult(ok=False, message=str(exc))
+    account = session.exec(select(Account).where(Account.email == key)).first()
+    if account is None:
+        if unknown != "employee":
+            return OidcResult(
+                ok=False,
+                message="There is no kpialign account for your e-mail address. Please ask an administrator for access.",
+            )
+        account = Account(email=key, name=(name or "")[:200], oidc_subject=(subject or None))
+        session.add(account)
+        session.flush()
+        session.add(AccountRole(account_id=account.id, role=Role.EMPLOYEE.value))
+        audit.record(
+            session,
+            actor="oidc",
+            action="create",
+            entity="account",
+            entity_id=account.id,
+            after={"email": key, "roles": [Role.EMPLOYEE.value], "via": "single sign-on"},
+        )
+        db.bump_data_version(session)
+        return OidcResult(ok=True, account_id=account.id, created=True)
+    if not account.active:
+        return OidcResult(
+            ok=False, message="Your kpialign account is deactivated. Please ask an administrator if you need access."
+        )
+    if subject and not account.oidc_subject:
+        account.oidc_subject = subject[:200]
+        session.add(account)
+    return OidcResult(ok=True, account_id=account.id)
+
+
+# ------------------------------------------------------------------------------ administration
+
+
+def _account(session: Session, account_id: int) -> Account:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise AccountError(f"No account with id {account_id}.")
+    return account
+
+
+def _department_id(session: Session, department_id: int | None) -> int | None:
+    if department_id is None:
+        return None
+    if session.get(Department, department_id) is None:
+        raise AccountError(f"No department with id {department_id}.")
+    return department_id
+
+
+def _role_value(role: str) -> str:
+    valid = {r.value for r in Role}
+    if role not in valid:
+        raise AccountError(f"Unknown role {role!r}; choose from: {', '.join(sorted(valid))}")
+    return role
+
+
+def _snapshot(session: Session, account: Account) -> dict:
+    rows = session.exec(select(AccountRole).where(AccountRole.account_id == account.id)).all()
+    return {
+        "email": account.email,
+        "active": account.active,
+        "roles": sorted({r.role for r in rows}),
+        "owner_departments": sorted(
+            r.department_id for r in rows if r.role == Role.KPI_OWNER.value and r.department_id
+        ),
+    }
+
+
+def _active_admins(session: Session) -> set[int]:
+    stmt = (
+        select(Account.id)
+        .join(AccountRole, AccountRole.account_id == Account.id)  # type: ignore[arg-type]
+        .where(AccountRole.role == Role.ADMIN.value, Account.active == True)  # noqa: E712
+    )
+    return set(session.exec(stmt).all())  # type: ignore[arg-type]
+
+
+def _keep_an_admin(session: Session, account_id: int) -> None:
+    if _active_admins(session) == {account_id}:
+        raise AccountError("This is the last active admin; make another account an admin first.")
+
+
+ROLE_LABELS = {
+    Role.EMPLOYEE.value: "employee",
+    Role.KPI_OWNER.value: "KPI owner",
+    Role.LEADER.value: "leader",
+    Role.HR.value: "HR",
+    Role.ADMIN.value: "admin",
+}
+
+
+def list_users(session: Session) -> pd.DataFrame:
+    """Every account with its roles and KPI-owner departments, ordered by e-mail.
+
+    Columns: ``id, email, name, department, roles, owner_departments, sign_in, active, created_at``
+    (``roles`` and ``owner_departments`` are comma-separated text).
+    """
+    columns = ["id", "email", "name", "department", "roles", "owner_departments", "sign_in", "active", "created_at"]
+    depts = dict(session.exec(select(Department.id, Department.name)).all())  # type: ignore[arg-type]
+    accounts = session.exec(select(Account).order_by(Account.email)).all()
+    roles: dict[int, list[AccountRole]] = {}
+    for r in session.exec(select(AccountRole)).all():
+        roles.setdefault(r.account_id, []).append(r)
+    rows = []
+    for a in accounts:
+        held = roles.get(a.id or 0, [])
+        sign_in = [m for m, present in (("password", a.password_hash), ("single sign-on", a.oidc_subject)) if present]
+        rows.append(
+            {
+                "id": a.id,
+                "email": a.email,
+                "name": a.name,
+                "department": depts.get(a.department_id, "") if a.department_id else "",
+                "roles": ", ".join(sorted({r.role for r in held}, key=list(ROLE_LABELS).index)),
+                "owner_departments": ", ".join(
+                    sorted(
+                        depts.get(r.department_id, "?")
+                        for r in held
+                        if r.role == Role.KPI_OWNER.value and r.department_id
+                    )
+                ),
+                "sign_in": " + ".join(sign_in) or "single sign-on only",
+                "active": a.active,
+                "created_at": a.created_at,
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def add_role(session: Session, *, account_id: int, role: str, actor: str, department_id: int | None = None) -> bool:
+    """Give an account a role; a KPI-owner role needs a department. Returns False if it was held already."""
+    account = _account(session, account_id)
+    role = _role_value(role)
+    scope = _department_id(session, department_id) if role == Role.KPI_OWNER.value else None
+    if role == Role.KPI_OWNER.value and scope is None:
+        raise AccountError("A KPI owner role needs a department (the department whose KPIs they keep).")
+    stmt = select(AccountRole).where(AccountRole.account_id == account_id, AccountRole.role == role)
+    stmt = (
+        stmt.where(AccountRole.department_id == scope)
+        if scope is not None
+        else stmt.where(AccountRole.department_id.is_(None))
+    )  # type: ignore[union-attr]
+    if session.exec(stmt).first() is not None:
+        return False
+    before = _snapshot(session, account)
+    session.add(AccountRole(account_id=account_id, role=role, department_id=scope))
+    session.flush()
+    audit.record(
+        session, actor=actor, action="add_role", entity="account", entity_id=account_id,
+        before=before, after=_snapshot(session, account),
+    )  # fmt: skip
+    return True
+
+
+def remove_role(session: Session, *, account_id: int, role: str, actor: str) -> bool:
+    """Take a role (with all its department scopes) from an account. Returns False if it was not held.
+
+    The last active admin keeps the admin role, and an account keeps at least one role.
+    """
+    account = _account(session, account_id)
+    role = _role_value(role)
+    rows = session.exec(select(AccountRole).where(AccountRole.account_id == account_id, AccountRole.role == role)).all()
+    if not rows:
+        return False
+    if role == Role.ADMIN.value and account.active:
+        _keep_an_admin(session, account_id)
+    if set(roles_of(session, account_id)) == {role}:
+        raise AccountError("An account needs at least one role; deactivate it instead.")
+    before = _snapshot(session, account)
+    for r in rows:
+        session.delete(r)
+    session.flush()
+    audit.record(
+        session, actor=actor, action="remove_role", entity="account", entity_id=account_id,
+        before=before, after=_snapshot(session, account),
+    )  # fmt: skip
+    return True
+
+
+def set_owner_departments(
+    session: Session, *, account_id: int, department_ids: list[int] | set[int], actor: str
+) -> bool:
+    """Scope an account's KPI-owner role to exactly these departments (gives the role if needed).
+
+    Returns False when nothing changed. To take the role away, use :func:`remove_role`.
+    """
+    account = _account(session, account_id)
+    wanted = {_department_id(session, int(d)) for d in department_ids}
+    if not wanted:
+        raise AccountError("Choose at least one department, or remove the KPI owner role instead.")
+    rows = session.exec(
+        select(AccountRole).where(AccountRole.account_id == account_id, AccountRole.role == Role.KPI_OWNER.value)
+    ).all()
+    held = {r.department_id for r in rows}
+    if held == wanted:
+        return False
+    before = _snapshot(session, account)
+    for r in rows:
+        if r.department_id not in wanted:
+            session.delete(r)
+    for d in sorted(x for x in wanted - held if x is not None):
+        session.add(AccountRole(account_id=account_id, role=Role.KPI_OWNER.value, department_id=d))
+    session.flush()
+    audit.record(
+        session, actor=actor, action="set_owner_departments", entity="account", entity_id=account_id,
+        before=before, after=_snapshot(session, account),
+    )  # fmt: skip
+    return True
+
+
+def set_active(session: Session, *, account_id: int, active: bool, actor: str) -> bool:
+    """Deactivate (signs the account out on its next rerun) or reactivate an account. False if unchanged."""
+    account = _account(session, account_id)
+    if account.active == active:
+        return False
+    if not active:
+        if account.email == actor:
+            raise AccountError("You cannot deactivate your own account.")
+        if Role.ADMIN.value in roles_of(session, account_id):
+            _keep_an_admin(session, account_id)
+    before = _snapshot(session, account)
+    account.active = active
+    session.add(account)
+    session.flush()
+    if active:
+        clear_failures(session, account.email)
+    audit.record(
+        session, actor=actor, action="activate" if active else "deactivate", entity="account",
+        entity_id=account_id, before=before, after=_snapshot(session, account),
+    )  # fmt: skip
+    return True
+
+
+def reset_password(session: Session, *, account_id: int, actor: str) -> str:
+    """Give an account a new generated password (returned once, never stored in clear) and lift any lock."""
+    account = _account(session, account_id)
+    password = generate_password()
+    account.password_hash = hash_password(password)
+    session.add(account)
+    clear_failures(session, account.email)
+    audit.record(session, actor=actor, action="reset_password", entity="account", entity_id=account_id)
+    return password

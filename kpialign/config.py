@@ -48,6 +48,7 @@ class Settings:
     demo: bool
     session_hours: float
     replicas: int
+    oidc_unknown: str = "refuse"  # single sign-on with an e-mail that has no account: "refuse" or "employee"
 
     @property
     def is_sqlite(self) -> bool:
@@ -80,7 +81,10 @@ def load_settings() -> Settings:
         demo=_truthy(_get("KPIALIGN_DEMO")),
         session_hours=hours,
         replicas=replicas,
+        oidc_unknown=(_get("KPIALIGN_OIDC_UNKNOWN", "refuse") or "refuse").strip().lower(),
     )
+    if settings.oidc_unknown not in {"refuse", "employee"}:
+        raise ConfigError('KPIALIGN_OIDC_UNKNOWN must be "refuse" or "employee".')
     if settings.replicas > 1 and settings.is_sqlite:
         raise ConfigError(
             "KPIALIGN_REPLICAS is greater than 1 but the database is SQLite. Several replicas "
