@@ -1,0 +1,157 @@
+"""Disclosure control for survey results: pure functions over pandas DataFrames.
+
+kpialign is *confidential, not anonymous*: responses carry no identity, and these rules make
+sure that nothing shown or exported lets anyone work out what a small group, or one person,
+answered. Every page, chart and export that shows survey-derived figures goes through them.
+
+Rules (DESIGN.md, "Privacy"):
+
+1. **Minimum group size k** (:func:`effective_k`): no figure computed from fewer than ``k``
+   responses is shown. ``k`` defaults to 5, is set per wave (``survey_wave.min_group``) and is
+   never below :data:`MIN_K` = 3.
+2. **Comments** need at least :data:`COMMENT_MIN` = 10 (:func:`comments_visible`).
+3. **Complementary suppression** (:func:`suppress_counts` with ``parent_col``): when a parent
+   total is shown beside its children, hiding one small child is not enough — total minus
+   the shown children gives it back. Further siblings are hidden, smallest first, until the
+   hidden respondents of each sibling group add up to at least ``k``.
+4. **Differencing guard** (:func:`check_filter` / :func:`filter_allowed`): a filter (e.g.
+   "tenure > 2 years" inside a department) is refused when its complement inside the parent
+   has ``0 < n < k`` respondents, because parent minus filter would describe that small group.
+
+Typical use in a scorecard or export::
+
+    sizes = surveys.response_counts(session, wave_ids=[w])          # wave_id, department_id, n
+    sizes = sizes.merge(departments[["department_id", "parent_id"]])
+    sizes = privacy.suppress_counts(sizes, ["wave_id", "department_id"], "n", k, parent_col="parent_id")
+    visible = sizes.loc[~sizes["suppressed"], ["wave_id", "department_id"]]
+    # compute and show scores only for ``visible``; blank the rest with mask_suppressed()
+
+Limits: suppression is computed per sibling group of one table. If the same cells appear in
+several tables with different totals (several hierarchy levels, or cross-tabs), apply it at
+each level with the parent's suppression in mind, or show only one level of totals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+MIN_K = 3
+DEFAULT_K = 5
+COMMENT_MIN = 10
+
+
+class DisclosureRefused(ValueError):
+    """A requested view would disclose a group smaller than the threshold; the message says why."""
+
+
+def effective_k(k: int | None) -> int:
+    """The threshold actually applied: ``k`` (default 5), never below :data:`MIN_K`."""
+    return max(MIN_K, int(k) if k is not None else DEFAULT_K)
+
+
+def comments_visible(n_comments: int, threshold: int = COMMENT_MIN) -> bool:
+    """True when a group's free-text comments may be shown (at least ``threshold``, never below 10)."""
+    return int(n_comments) >= max(COMMENT_MIN, int(threshold))
+
+
+def suppress_counts(
+    df: pd.DataFrame,
+    group_cols: Sequence[str],
+    n_col: str,
+    k: int,
+    parent_col: str | None = None,
+) -> pd.DataFrame:
+    """Mark cells that must not be shown; returns a copy with a boolean ``suppressed`` column.
+
+    Args:
+        df: one row per cell (e.g. one department in one wave), ``n_col`` its number of
+            respondents (or invitees, for participation).
+        group_cols: the columns that identify a cell; used only to break ties deterministically.
+        n_col: the count column.
+        k: the minimum group size (:func:`effective_k` is applied: never below 3).
+        parent_col: if a total per parent is shown beside the cells, the column naming each
+            cell's parent (rows with equal ``parent_col`` are siblings; ``None``/NaN values form
+            one group). ``None`` means no totals are shown: primary suppression only.
+
+    Primary suppression hides every cell with ``n < k`` (a cell with 0 has nothing to show).
+    With ``parent_col``, within each sibling group where anything is hidden, further cells are
+    hidden (smallest positive ``n`` first, ties by ``group_cols``) until the hidden cells hold
+    at least ``k`` respondents in total; if even all siblings hold fewer than ``k``, all are
+    hidden (and the parent total itself has ``n < k``, so the caller must hide it too).
+    Hidden cells then always hold either 0 or at least ``k`` respondents together, so
+    total - shown reveals no group smaller than ``k``.
+
+    The input is not modified; row order is kept.
+    """
+    k = effective_k(k)
+    missing = [c for c in [*group_cols, n_col, *([parent_col] if parent_col else [])] if c not in df.columns]
+    if missing:
+        raise KeyError(f"suppress_counts: columns not in the DataFrame: {missing}")
+    out = df.copy()
+    n = pd.to_numeric(out[n_col], errors="raise").fillna(0).astype("int64")
+    if (n < 0).any():
+        raise ValueError("suppress_counts: counts cannot be negative")
+    suppressed = n < k
+    if parent_col is not None and len(out):
+        parents = out[parent_col].astype("object").where(out[parent_col].notna(), "__none__")
+        for _, idx in parents.groupby(parents, sort=False).groups.items():
+            sib = n.loc[idx]
+            hidden = suppressed.loc[idx].copy()
+            hidden_n = int(sib[hidden].sum())
+            if not hidden.any() or hidden_n == 0 or hidden_n >= k:
+                # Nothing hidden; or only empty cells hidden (total - shown = 0 reveals no one).
+                suppressed.loc[idx] = hidden
+                continue
+            candidates = out.loc[idx][~hidden.to_numpy()].assign(_n=sib[~hidden])
+            candidates = candidates[candidates["_n"] > 0].sort_values(["_n", *group_cols], kind="mergesort")
+            for row in candidates.index:
+                if hidden_n >= k:
+                    break
+                hidden.loc[row] = True
+                hidden_n += int(n.loc[row])
+            suppressed.loc[idx] = hidden
+    out["suppressed"] = suppressed.astype(bool).to_numpy()
+    return out
+
+
+def mask_suppressed(df: pd.DataFrame, value_cols: Sequence[str], flag_col: str = "suppressed") -> pd.DataFrame:
+    """A copy with ``value_cols`` blanked (``<NA>``) where ``flag_col`` is true, for display/export."""
+    out = df.copy()
+    mask = out[flag_col].astype(bool)
+    for c in value_cols:
+        if pd.api.types.is_integer_dtype(out[c]) or pd.api.types.is_bool_dtype(out[c]):
+            out[c] = out[c].astype("Int64") if pd.api.types.is_integer_dtype(out[c]) else out[c].astype("boolean")
+        elif pd.api.types.is_float_dtype(out[c]):
+            out[c] = out[c].astype("Float64")
+        else:
+            out[c] = out[c].astype("object")
+        out.loc[mask, c] = pd.NA
+    return out
+
+
+def filter_allowed(selected_n: int, parent_n: int, k: int) -> bool:
+    """Differencing guard: may a filtered subgroup of ``selected_n`` out of ``parent_n`` be shown?
+
+    False when the subgroup itself is smaller than ``k`` (primary rule) or when its
+    complement inside the parent, ``parent_n - selected_n``, has ``0 < n < k`` respondents
+    (parent minus filter would describe that small group).
+    """
+    k = effective_k(k)
+    if selected_n < 0 or parent_n < selected_n:
+        raise ValueError("filter_allowed: need 0 <= selected_n <= parent_n")
+    complement = parent_n - selected_n
+    return selected_n >= k and not (0 < complement < k)
+
+
+def check_filter(selected_n: int, parent_n: int, k: int, *, label: str = "this filter") -> None:
+    """Raise :class:`DisclosureRefused` unless :func:`filter_allowed`; the message is safe to show."""
+    k = effective_k(k)
+    if selected_n < k:
+        raise DisclosureRefused(f"Fewer than {k} people answered for {label}, so no results can be shown.")
+    if not filter_allowed(selected_n, parent_n, k):
+        raise DisclosureRefused(
+            f"{label.capitalize()} leaves out fewer than {k} people of the whole group; showing it would let "
+            "someone work out what that small group answered, so it is not allowed."
+        )
