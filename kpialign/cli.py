@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -134,6 +134,85 @@ def cmd_import_kpis(args: argparse.Namespace) -> int:
     return 0
 
 
+def _wave_id(session, name: str) -> int:
+    from kpialign import surveys
+
+    try:
+        return surveys.get_wave(session, name=name).id
+    except surveys.SurveyError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    """Make personal survey links and print them as CSV (the only place the raw tokens appear)."""
+    from pathlib import Path
+
+    from kpialign import surveys
+    from kpialign.config import secret_key
+
+    settings = load_settings()
+    key = secret_key(settings.database_url)
+    csv_text = None
+    if args.from_csv:
+        path = Path(args.from_csv)
+        if not path.is_file():
+            raise CliError(f"No such file: {args.from_csv}")
+        csv_text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    elif not args.department or args.count is None:
+        raise CliError("Give either --department NAME --count N, or --from-csv FILE.")
+    try:
+        with db.write_session(_engine()) as session:
+            wave_id = _wave_id(session, args.wave)
+            if csv_text is not None:
+                links = surveys.invite_from_csv(
+                    session, wave_id=wave_id, csv_text=csv_text, key=key, base_url=settings.base_url, actor=args.actor
+                )
+            else:
+                links = surveys.invite_department(
+                    session,
+                    wave_id=wave_id,
+                    department=args.department,
+                    count=args.count,
+                    key=key,
+                    base_url=settings.base_url,
+                    actor=args.actor,
+                )
+    except surveys.SurveyError as exc:
+        raise CliError(str(exc)) from None
+    sys.stdout.write(surveys.links_csv(links))
+    print(f"{len(links)} personal link(s) for wave {args.wave!r}; they are shown only now.", file=sys.stderr)
+    return 0
+
+
+def _export_participation(args: argparse.Namespace) -> str:
+    from kpialign import surveys
+
+    if not args.wave:
+        raise CliError("export participation needs --wave NAME.")
+    with db.read_session(_engine()) as session:
+        return surveys.participation_csv(session, wave_id=_wave_id(session, args.wave))
+
+
+# ``export KIND``: add a kind by adding a function (args -> CSV text) here and, if it needs
+# them, arguments to the ``export`` parser below. Output is safe CSV (kpialign.csvio).
+EXPORT_KINDS: dict[str, Callable[[argparse.Namespace], str]] = {
+    "participation": _export_participation,
+}
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write one kind of export as CSV to stdout (or --output FILE)."""
+    from pathlib import Path
+
+    text = EXPORT_KINDS[args.kind](args)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8", newline="")
+        print(f"Wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 # -------------------------------------------------------------------------------- parser
 
 
@@ -181,6 +260,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="validate and report what would change; write nothing")
     p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
     p.set_defaults(func=cmd_import_kpis)
+
+    p = sub.add_parser(
+        "invite", help="make personal survey links for a wave and print them as CSV (department,link or email,...)"
+    )
+    p.add_argument("--wave", required=True, help="the wave's name")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--department", help="make --count links for this department")
+    how.add_argument("--from-csv", metavar="FILE", help="one link per row of a CSV with columns email,department")
+    p.add_argument("--count", type=int, help="how many links (with --department)")
+    p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
+    p.set_defaults(func=cmd_invite)
+
+    p = sub.add_parser("export", help="write an export as CSV to stdout (privacy thresholds applied)")
+    p.add_argument("kind", choices=list(EXPORT_KINDS), metavar="KIND", help=f"one of: {', '.join(EXPORT_KINDS)}")
+    p.add_argument("--wave", help="the survey wave's name (participation)")
+    p.add_argument("--output", "-o", help="write to this file instead of stdout")
+    p.set_defaults(func=cmd_export)
 
     return parser
 

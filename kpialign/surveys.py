@@ -42,7 +42,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from kpialign import audit, privacy
+from kpialign import audit, csvio, privacy
 from kpialign.models import (
     Account,
     Answer,
@@ -778,16 +778,10 @@ def invite_from_csv(
     return out
 
 
-def _csv_safe(value: object) -> object:
-    """Neutralise spreadsheet formulas in text cells (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def links_csv(links: pd.DataFrame) -> str:
-    """The links table as CSV text for a mail merge (cells that look like formulas are neutralised)."""
-    return links.map(_csv_safe).to_csv(index=False, lineterminator="\n")
+    """The links table as CSV text for a mail merge (via :func:`kpialign.csvio.write_csv`:
+    cells that a spreadsheet would read as formulas are neutralised)."""
+    return csvio.write_csv(links).decode("utf-8")
 
 
 # ----------------------------------------------------------------------------- answering
@@ -1109,7 +1103,7 @@ def participation_csv(session: Session, *, wave_id: int) -> str:
     """Participation of a wave as CSV (hidden cells are empty)."""
     df = participation(session, wave_id=wave_id).drop(columns=["department_id"])
     df.insert(0, "wave", get_wave(session, wave_id=wave_id).name)
-    return links_csv(df)
+    return csvio.write_csv(df).decode("utf-8")
 
 
 # ------------------------------------------------------------------- aggregates for scoring
