@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from kpialign.ui import auth, data, nav
+from kpialign.ui.widgets import plain
 
 st.set_page_config(page_title="kpialign", page_icon=":material/target:", layout="wide")
 
@@ -27,7 +28,7 @@ else:
         )
     ordered = {name: sections[name] for name in nav.SECTION_ORDER if name in sections}
     with st.sidebar:
-        st.caption(f"Signed in as {user.email}")
+        st.caption(f"Signed in as {plain(user.name or user.email)}")  # user text: escaped, never Markdown
         if st.button("Sign out", icon=":material/logout:", key="app.sign_out"):
             auth.sign_out()
             st.rerun()

@@ -100,9 +100,10 @@ def create_user(
     password: str | None,
     name: str = "",
     department: str | None = None,
+    department_id: int | None = None,
     actor: str = "system",
 ) -> Account:
-    """Create an account with roles; ``department`` scopes KPI-owner roles and sets the home department."""
+    """Create an account with roles; the department (by name or id) scopes KPI-owner roles and is the home department."""
     email = normalise_email(email)
     valid = {r.value for r in Role}
     bad = [r for r in roles if r not in valid]
@@ -110,7 +111,7 @@ def create_user(
         raise AccountError(f"Unknown role(s) {bad or roles}; choose from: {', '.join(sorted(valid))}")
     if session.exec(select(Account).where(Account.email == email)).first():
         raise AccountError(f"An account for {email} already exists.")
-    dept_id = None
+    dept_id = _department_id(session, department_id)
     if department:
         dept = session.exec(select(Department).where(Department.name == department)).first()
         if dept is None:
@@ -138,6 +139,10 @@ def create_user(
         after={"email": email, "roles": roles, "department": department},
     )
     return account
+
+
+def user_context_by_id(session: Session, account_id: int) -> UserContext:
+    return user_context(session, _account(session, account_id))
 
 
 def user_context(session: Session, account: Account) -> UserContext:
@@ -543,6 +548,39 @@ def set_owner_departments(
         before=before, after=_snapshot(session, account),
     )  # fmt: skip
     return True
+
+
+def set_roles(
+    session: Session,
+    *,
+    account_id: int,
+    roles: list[str] | set[str],
+    actor: str,
+    owner_departments: list[int] | set[int] = (),  # type: ignore[assignment]
+) -> bool:
+    """Make an account hold exactly ``roles`` (KPI owner scoped to ``owner_departments``).
+
+    Each change is one audited :func:`add_role` / :func:`set_owner_departments` /
+    :func:`remove_role`; the same rules apply (the last active admin stays an admin). Returns
+    False when nothing changed.
+    """
+    _account(session, account_id)
+    wanted = {_role_value(r) for r in roles}
+    if not wanted:
+        raise AccountError("An account needs at least one role; deactivate it instead.")
+    if Role.KPI_OWNER.value in wanted and not owner_departments:
+        raise AccountError("A KPI owner needs at least one department (the departments whose KPIs they keep).")
+    held = set(roles_of(session, account_id))
+    changed = False
+    for role in sorted(wanted - held - {Role.KPI_OWNER.value}):
+        changed |= add_role(session, account_id=account_id, role=role, actor=actor)
+    if Role.KPI_OWNER.value in wanted:
+        changed |= set_owner_departments(
+            session, account_id=account_id, department_ids=set(owner_departments), actor=actor
+        )
+    for role in sorted(held - wanted):
+        changed |= remove_role(session, account_id=account_id, role=role, actor=actor)
+    return changed
 
 
 def set_active(session: Session, *, account_id: int, active: bool, actor: str) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -184,32 +184,39 @@ def cmd_invite(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_participation(args: argparse.Namespace) -> str:
-    from kpialign import surveys
-
-    if not args.wave:
-        raise CliError("export participation needs --wave NAME.")
-    with db.read_session(_engine()) as session:
-        return surveys.participation_csv(session, wave_id=_wave_id(session, args.wave))
-
-
-# ``export KIND``: add a kind by adding a function (args -> CSV text) here and, if it needs
-# them, arguments to the ``export`` parser below. Output is safe CSV (kpialign.csvio).
-EXPORT_KINDS: dict[str, Callable[[argparse.Namespace], str]] = {
-    "participation": _export_participation,
-}
-
-
 def cmd_export(args: argparse.Namespace) -> int:
-    """Write one kind of export as CSV to stdout (or --output FILE)."""
+    """Write one kind of export as safe CSV to stdout (or --output FILE); the export is audited.
+
+    The portal's Exports page calls the same :func:`kpialign.exports.build_export`, so the
+    same filters on the same day give byte-identical files.
+    """
     from pathlib import Path
 
-    text = EXPORT_KINDS[args.kind](args)
+    from kpialign import exports, surveys
+
+    engine = _engine()
+    if args.kind in exports.SURVEY_KINDS and not args.wave:
+        with db.read_session(engine) as session:
+            names = surveys.list_waves(session)["name"].tolist()
+        known = f" Waves: {', '.join(names)}." if names else " There are no survey waves yet."
+        raise CliError(f"export {args.kind} needs --wave NAME.{known}")
+    with db.write_session(engine) as session:
+        result = exports.build_export(
+            session,
+            kind=args.kind,
+            actor=args.actor,
+            roles=exports.CLI_ROLES,
+            wave=args.wave,
+            period=args.period,
+            excel=args.excel,
+        )
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8", newline="")
-        print(f"Wrote {args.output}", file=sys.stderr)
+        Path(args.output).write_bytes(result.data)
+        print(f"Wrote {result.rows} row(s) to {args.output} (suggested name: {result.filename})", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(result.data)
+        sys.stdout.buffer.flush()
     return 0
 
 
@@ -272,10 +279,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
     p.set_defaults(func=cmd_invite)
 
-    p = sub.add_parser("export", help="write an export as CSV to stdout (privacy thresholds applied)")
+    from kpialign.exports import KINDS as EXPORT_KINDS
+
+    p = sub.add_parser("export", help="write an export as safe CSV to stdout (privacy thresholds applied; audited)")
     p.add_argument("kind", choices=list(EXPORT_KINDS), metavar="KIND", help=f"one of: {', '.join(EXPORT_KINDS)}")
-    p.add_argument("--wave", help="the survey wave's name (participation)")
+    p.add_argument("--wave", help="the survey wave's name (results, participation, responses, comments; scorecard)")
+    p.add_argument("--period", help="YYYY-MM or YYYY-Qn (scorecard); also YYYY for kpis and audit")
     p.add_argument("--output", "-o", help="write to this file instead of stdout")
+    p.add_argument("--excel", action="store_true", help="Excel flavour: UTF-8 with a byte-order mark")
+    p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
     p.set_defaults(func=cmd_export)
 
     return parser

@@ -27,6 +27,9 @@ class PageSpec:
 
 PAGES: list[PageSpec] = [
     PageSpec("pages/home.py", "Home", ":material/home:", EVERYONE, "Portal", "home", default=True),
+    PageSpec(
+        "pages/admin_users.py", "Users and roles", ":material/manage_accounts:", frozenset({ADMIN}), "Admin", "users"
+    ),
 ]
 
 SECTION_ORDER = ["Portal", "Survey", "Scorecard", "KPIs", "HR", "Admin", "Account"]

@@ -1,0 +1,580 @@
+"""CSV exports for HR and admins: one function per kind, each returning a DataFrame.
+
+Kinds and their columns (the CSV header is exactly these names, in this order):
+
+``results`` — one row per wave x department x question, plus an ``All departments`` row:
+    ``wave, department, question_code, question, reverse, n, pct_favourable, pct_neutral,
+    pct_unfavourable, mean, suppressed``. Percentages are 0..100 (one decimal); favourable is
+    4-5 on the 5-point scale after flipping reverse-worded items (so it always means "good"),
+    and ``mean`` is on that flipped scale. For the objective-pick item ``mean`` is the average
+    knowledge score (0..100) and the percentages are empty. Disclosure control
+    (:mod:`kpialign.privacy`): a department with fewer than the wave's ``min_group``
+    respondents is hidden, and so are further departments until the hidden respondents add
+    up to at least k (complementary suppression against the total row); within a question a
+    cell with fewer than k answers is hidden too, again with complementary suppression.
+    Hidden cells are empty, including ``n``, and the row says ``suppressed=true``.
+``participation`` — ``wave, department, invited, responded, rate, shown``; counts and
+    rate only where at least k were invited (otherwise empty and ``shown=false``), with the
+    ``All departments`` total, exactly as the survey pages show it
+    (:func:`kpialign.surveys.participation`). Rate is a share 0..1.
+``responses`` — de-identified answers, one row per response: ``wave, department, respondent``
+    then one column per rated question code (wave order). Only departments whose results are
+    shown (at least k respondents, after complementary suppression), so that nothing in this
+    file plus the ``results`` total can be subtracted to reach a hidden department. No
+    response id, no date, never comments; ``respondent`` is a row number 1..n after the rows
+    are shuffled within each department.
+``comments`` — ``wave, department, comment``: only departments with at least the wave's
+    comment threshold (never below 10) of comments, again with complementary suppression;
+    shuffled within each department; no dates, no response ids.
+``scorecard`` — the department scorecard of a period (the Overview page's numbers):
+    the columns of :func:`kpialign.scorecard.department_scorecard`.
+``kpis`` — one row per KPI and period with a value: ``department, kpi, unit, polarity,
+    baseline, target, range_low, range_high, frequency, weight, active, objectives, period,
+    actual, period_target``; ``objectives`` lists the linked objectives as
+    ``CODE:contribution`` separated by ``; ``. A KPI with no value (in the period filter) has
+    one row with an empty period.
+``audit`` — ``id, at, actor, action, entity, entity_id, detail`` (admins only).
+
+:func:`build_export` turns a kind into a safe CSV file (:func:`kpialign.csvio.write_csv`) and
+records an ``export`` audit event (who, kind, filters, row count) in the caller's write
+session. The portal's Exports page and ``python -m kpialign export`` both call it, so the
+same filters and date give byte-identical files.
+
+Shuffling is deterministic but unrelated to submission order: rows are ordered by a SHA-256
+hash of the random response id (or comment id), which the file does not contain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pandas as pd
+from sqlmodel import Session, col, select
+
+from kpialign import audit, csvio, measurements, privacy, strategy, surveys
+from kpialign.models import (
+    Answer,
+    Comment,
+    Department,
+    Question,
+    QuestionKind,
+    Response,
+    Role,
+    SurveyWave,
+    WaveStatus,
+)
+
+TOTAL_LABEL = "All departments"
+
+RESULTS_COLUMNS = [
+    "wave",
+    "department",
+    "question_code",
+    "question",
+    "reverse",
+    "n",
+    "pct_favourable",
+    "pct_neutral",
+    "pct_unfavourable",
+    "mean",
+    "suppressed",
+]
+RESULT_VALUES = ["n", "pct_favourable", "pct_neutral", "pct_unfavourable", "mean"]
+PARTICIPATION_COLUMNS = ["wave", "department", "invited", "responded", "rate", "shown"]
+RESPONSES_FIXED_COLUMNS = ["wave", "department", "respondent"]
+COMMENTS_COLUMNS = ["wave", "department", "comment"]
+KPIS_COLUMNS = [
+    "department",
+    "kpi",
+    "unit",
+    "polarity",
+    "baseline",
+    "target",
+    "range_low",
+    "range_high",
+    "frequency",
+    "weight",
+    "active",
+    "objectives",
+    "period",
+    "actual",
+    "period_target",
+]
+AUDIT_COLUMNS = ["id", "at", "actor", "action", "entity", "entity_id", "detail"]
+
+SURVEY_KINDS = ("results", "participation", "responses", "comments")
+KINDS = (*SURVEY_KINDS, "scorecard", "kpis", "audit")
+_HR_ADMIN = frozenset({Role.HR.value, Role.ADMIN.value})
+KIND_ROLES: dict[str, frozenset[str]] = {
+    **{k: _HR_ADMIN for k in (*SURVEY_KINDS, "scorecard", "kpis")},
+    "audit": frozenset({Role.ADMIN.value}),
+}
+# The command line runs with direct database access (an operator): it may export every kind.
+CLI_ROLES = frozenset({Role.HR.value, Role.ADMIN.value})
+KIND_LABELS = {
+    "results": "Survey results (per question, suppressed cells empty)",
+    "participation": "Participation (invited, responded, rate)",
+    "responses": "De-identified responses (departments with enough respondents)",
+    "comments": "Comments (departments above the comment threshold)",
+    "scorecard": "Department scorecard of a period",
+    "kpis": "KPI definitions, objective links and values",
+    "audit": "Audit log",
+}
+
+
+class ExportError(ValueError):
+    """An export was refused or cannot be built; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """A finished export: what to offer for download."""
+
+    kind: str
+    filename: str
+    data: bytes
+    rows: int
+    filters: dict = field(default_factory=dict)
+    mime: str = csvio.CSV_MIME
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _wave(session: Session, wave: str | None) -> surveys.WaveInfo:
+    """The named wave, or by default the newest wave that has opened."""
+    if wave:
+        try:
+            return surveys.get_wave(session, name=wave)
+        except surveys.SurveyError as exc:
+            raise ExportError(str(exc)) from exc
+    row = session.exec(
+        select(SurveyWave)
+        .where(SurveyWave.status != WaveStatus.DRAFT.value)
+        .order_by(col(SurveyWave.opens_on).desc(), col(SurveyWave.id).desc())
+    ).first()
+    if row is None:
+        raise ExportError("No survey wave has opened yet, so there is nothing to export.")
+    return surveys.get_wave(session, wave_id=row.id)
+
+
+def default_wave_name(session: Session) -> str | None:
+    """The wave exported when none is named (the newest that has opened), or None."""
+    try:
+        return _wave(session, None).name
+    except ExportError:
+        return None
+
+
+def _shuffle_key(ids: pd.Series) -> pd.Series:
+    return ids.map(lambda s: hashlib.sha256(str(s).encode()).hexdigest())
+
+
+def _department_names(session: Session, ids: Collection[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.exec(select(Department.id, Department.name).where(col(Department.id).in_(list(ids)))).all()
+    return {int(i): n for i, n in rows}
+
+
+def complete_suppression(n: pd.Series, hidden: pd.Series, k: int) -> pd.Series:
+    """Complementary suppression on top of an existing mask (siblings under one shown total).
+
+    Hide further cells, smallest positive ``n`` first, until the hidden cells hold 0 or at
+    least ``k`` (the same rule as :func:`kpialign.privacy.suppress_counts`, which cannot
+    start from cells hidden for another reason).
+    """
+    k = privacy.effective_k(k)
+    hidden = hidden.astype(bool).copy()
+    total = int(n[hidden].sum())
+    if total == 0 or total >= k:
+        return hidden
+    for idx in n[~hidden & (n > 0)].sort_values(kind="mergesort").index:
+        hidden.loc[idx] = True
+        total += int(n.loc[idx])
+        if total >= k:
+            break
+    return hidden
+
+
+def _respondents(session: Session, wave: surveys.WaveInfo) -> pd.DataFrame:
+    """``department_id, department, n, suppressed`` for every department of the wave.
+
+    Suppression as on the survey pages: fewer than k respondents is hidden, with
+    complementary suppression because the total is shown beside the departments.
+    """
+    counts = surveys.response_counts(session, wave_ids=[wave.id])
+    by_dept = dict(zip(counts["department_id"], counts["n"], strict=True))
+    ids = sorted(set(wave.department_ids) | set(by_dept))
+    names = _department_names(session, ids)
+    df = pd.DataFrame(
+        {
+            "department_id": ids,
+            "department": [names.get(i, "") for i in ids],
+            "n": [int(by_dept.get(i, 0)) for i in ids],
+        }
+    )
+    df["parent"] = 0
+    df = privacy.suppress_counts(df, ["department_id"], "n", wave.min_group, parent_col="parent")
+    return df.drop(columns="parent").sort_values(["department", "department_id"]).reset_index(drop=True)
+
+
+def visible_departments(session: Session, *, wave: str | None = None) -> list[int]:
+    """Departments of a wave whose survey figures may be shown (see ``results``)."""
+    r = _respondents(session, _wave(session, wave))
+    return [int(i) for i in r.loc[~r["suppressed"], "department_id"]]
+
+
+# --------------------------------------------------------------------------- the kinds
+
+
+def _rated_questions(session: Session, w: surveys.WaveInfo) -> list[Question]:
+    """The wave's Likert and objective-pick questions, in wave order (text items never leave)."""
+    qs = session.exec(select(Question).where(col(Question.id).in_(list(w.question_ids)))).all()
+    order = {qid: i for i, qid in enumerate(w.question_ids)}
+    return sorted(
+        (q for q in qs if q.kind in (QuestionKind.LIKERT5.value, QuestionKind.OBJECTIVE_PICK.value)),
+        key=lambda q: order[q.id],
+    )
+
+
+def _result_cells(session: Session, w: surveys.WaveInfo) -> pd.DataFrame:
+    """Unmasked result cells with ``department_id`` (``<NA>`` for the total) and ``question_id``."""
+    k = privacy.effective_k(w.min_group)
+    resp = _respondents(session, w)
+    counts = surveys.answer_counts(session, wave_ids=[w.id])
+    rows: list[dict] = []
+    for q in _rated_questions(session, w):
+        c = counts[counts["question_id"] == q.id]
+        values = c["value"].to_numpy("int64")
+        if q.reverse and q.kind == QuestionKind.LIKERT5.value:
+            values = 6 - values
+        c = c.assign(value=values)
+        per_dept = {int(d): g for d, g in c.groupby("department_id")}
+        block = []
+        for dept_id, name, hidden in resp[["department_id", "department", "suppressed"]].itertuples(index=False):
+            row = _result_row(w.name, name, q, per_dept.get(int(dept_id)), bool(hidden))
+            block.append({**row, "department_id": int(dept_id), "question_id": q.id})
+        qdf = pd.DataFrame(block)
+        # Per question a department may have fewer answers than respondents ("prefer not to
+        # say"): such a cell is hidden too, again with complementary suppression.
+        hidden = qdf["suppressed"] | (qdf["n"] < k)
+        qdf["suppressed"] = complete_suppression(qdf["n"], hidden, k)
+        total = _result_row(w.name, TOTAL_LABEL, q, c, False)
+        total["suppressed"] = bool(total["n"] < k)
+        rows.extend(qdf.to_dict("records"))
+        rows.append({**total, "department_id": None, "question_id": q.id})
+    df = pd.DataFrame(rows, columns=[*RESULTS_COLUMNS, "department_id", "question_id"])
+    df["n"] = df["n"].astype("Int64")
+    for c in RESULT_VALUES[1:]:
+        df[c] = df[c].astype("Float64")
+    df["suppressed"] = df["suppressed"].astype(bool)
+    df["reverse"] = df["reverse"].astype(bool)
+    df["department_id"] = df["department_id"].astype("Int64")
+    return df
+
+
+def results(session: Session, *, wave: str | None = None) -> pd.DataFrame:
+    """Per-question results of a wave with disclosure control (see the module docstring).
+
+    Survey pages that show per-question results should call this function, so that the
+    page and the export hide exactly the same cells.
+    """
+    cells = _result_cells(session, _wave(session, wave))
+    return privacy.mask_suppressed(cells[RESULTS_COLUMNS], RESULT_VALUES).reset_index(drop=True)
+
+
+def _result_row(wave: str, department: str, q: Question, c: pd.DataFrame | None, suppressed: bool) -> dict:
+    row = {
+        "wave": wave,
+        "department": department,
+        "question_code": q.code,
+        "question": q.text,
+        "reverse": bool(q.reverse),
+        "n": 0,
+        "pct_favourable": np.nan,
+        "pct_neutral": np.nan,
+        "pct_unfavourable": np.nan,
+        "mean": np.nan,
+        "suppressed": bool(suppressed),
+    }
+    if c is None or c.empty:
+        return row
+    values = c["value"].to_numpy("int64")
+    counts = c["n"].to_numpy("int64")
+    n = int(counts.sum())
+    row["n"] = n
+    if n == 0:
+        return row
+    row["mean"] = round(float((values * counts).sum() / n), 2)
+    if q.kind == QuestionKind.LIKERT5.value:
+        row["pct_favourable"] = round(100 * float(counts[values >= 4].sum()) / n, 1)
+        row["pct_neutral"] = round(100 * float(counts[values == 3].sum()) / n, 1)
+        row["pct_unfavourable"] = round(100 * float(counts[values <= 2].sum()) / n, 1)
+    return row
+
+
+def participation(session: Session, *, wave: str | None = None) -> pd.DataFrame:
+    """Participation per department of a wave, as the survey pages show it."""
+    w = _wave(session, wave)
+    df = surveys.participation(session, wave_id=w.id)
+    df = df.drop(columns=["department_id"])
+    df.insert(0, "wave", w.name)
+    return df[PARTICIPATION_COLUMNS].reset_index(drop=True)
+
+
+def responses(session: Session, *, wave: str | None = None) -> pd.DataFrame:
+    """De-identified answers, one row per response, for the departments whose results are shown.
+
+    An answer whose question cell is hidden in ``results`` (too few answers to that question,
+    or complementary suppression) is left empty here too, so that the ``results`` total minus
+    this file never describes fewer than k people.
+    """
+    w = _wave(session, wave)
+    resp = _respondents(session, w)
+    shown = resp.loc[~resp["suppressed"]]
+    rated = _rated_questions(session, w)
+    codes = [q.code for q in rated]
+    columns = [*RESPONSES_FIXED_COLUMNS, *codes]
+    if shown.empty or not rated:
+        return pd.DataFrame(columns=columns)
+    dept_ids = [int(i) for i in shown["department_id"]]
+    ids = session.exec(
+        select(Response.id, Response.department_id).where(
+            Response.wave_id == w.id, col(Response.department_id).in_(dept_ids)
+        )
+    ).all()
+    base = pd.DataFrame([tuple(r) for r in ids], columns=["response_id", "department_id"])
+    answers = session.exec(
+        select(Answer.response_id, Answer.question_id, Answer.value, Response.department_id)
+        .join(Response, Response.id == Answer.response_id)
+        .where(
+            Response.wave_id == w.id,
+            col(Response.department_id).in_(dept_ids),
+            col(Answer.question_id).in_([q.id for q in rated]),
+        )
+    ).all()
+    a = pd.DataFrame([tuple(r) for r in answers], columns=["response_id", "question_id", "value", "department_id"])
+    cells = _result_cells(session, w)
+    hidden = cells.loc[cells["suppressed"] & cells["department_id"].notna(), ["department_id", "question_id"]]
+    hidden_keys = set(zip(hidden["department_id"].astype(int), hidden["question_id"].astype(int), strict=True))
+    if hidden_keys and len(a):
+        keep = [(int(d), int(q)) not in hidden_keys for d, q in zip(a["department_id"], a["question_id"], strict=True)]
+        a = a[keep]
+    wide = a.pivot(index="response_id", columns="question_id", values="value") if len(a) else pd.DataFrame()
+    wide = wide.reindex(columns=[q.id for q in rated])
+    wide.columns = codes
+    names = dict(zip(shown["department_id"].astype(int), shown["department"], strict=True))
+    base["department"] = base["department_id"].map(names)
+    base["_key"] = _shuffle_key(base["response_id"])
+    base = base.sort_values(["department", "department_id", "_key"], kind="mergesort").reset_index(drop=True)
+    base["respondent"] = base.groupby("department_id").cumcount() + 1
+    out = base.join(wide, on="response_id")
+    out.insert(0, "wave", w.name)
+    for c in codes:
+        out[c] = out[c].astype("Int64")
+    return out[columns].reset_index(drop=True)
+
+
+def comments(session: Session, *, wave: str | None = None) -> pd.DataFrame:
+    """Comments of a wave for the departments that reach the comment threshold, shuffled, no dates."""
+    w = _wave(session, wave)
+    rows = session.exec(
+        select(Comment.id, Comment.text, Response.department_id)
+        .join(Response, Response.id == Comment.response_id)
+        .where(Response.wave_id == w.id)
+    ).all()
+    df = pd.DataFrame([tuple(r) for r in rows], columns=["comment_id", "comment", "department_id"])
+    if df.empty:
+        return pd.DataFrame(columns=COMMENTS_COLUMNS)
+    threshold = max(privacy.COMMENT_MIN, int(w.comment_min))
+    sizes = df.groupby("department_id").size().rename("n").reset_index()
+    sizes["parent"] = 0
+    sizes = privacy.suppress_counts(sizes, ["department_id"], "n", threshold, parent_col="parent")
+    # suppress_counts applies its own floor (3); the comment threshold is the binding one here.
+    shown = sizes.loc[
+        ~sizes["suppressed"] & sizes["n"].map(lambda n: privacy.comments_visible(n, threshold)), "department_id"
+    ]
+    df = df[df["department_id"].isin(shown)].copy()
+    names = _department_names(session, set(df["department_id"].astype(int)))
+    df["department"] = df["department_id"].map(names)
+    df["_key"] = _shuffle_key(df["comment_id"])
+    df = df.sort_values(["department", "department_id", "_key"], kind="mergesort")
+    df.insert(0, "wave", w.name)
+    return df[COMMENTS_COLUMNS].reset_index(drop=True)
+
+
+def _department_scorecard() -> Callable[..., pd.DataFrame]:
+    from kpialign import scorecard
+
+    fn = getattr(scorecard, "department_scorecard", None)
+    if fn is None:
+        raise ExportError("The department scorecard is not available in this version yet.")
+    return fn
+
+
+def scorecard(session: Session, *, period: str | None = None, wave: str | None = None) -> pd.DataFrame:
+    """The department scorecard of a period, the same numbers as the Overview page."""
+    fn = _department_scorecard()
+    return fn(session, period=period, wave=wave).reset_index(drop=True)
+
+
+def _period_filter(period: str | None) -> Callable[[str], bool]:
+    if not period:
+        return lambda _p: True
+    p = period.strip()
+    if len(p) == 4 and p.isdigit():
+        return lambda x: x.startswith(p + "-")
+    try:
+        canonical = measurements.normalise_period(p)
+    except measurements.MeasurementError as exc:
+        raise ExportError(str(exc)) from exc
+    return lambda x: x == canonical
+
+
+def kpis(session: Session, *, period: str | None = None) -> pd.DataFrame:
+    """KPI definitions with their objective links, and values per period (optionally one period or year)."""
+    keep = _period_filter(period)
+    defs = strategy.kpis_frame(session)
+    links = strategy.links_frame(session)
+    link_text = (
+        links.sort_values(["kpi_id", "objective_code"])
+        .assign(item=lambda d: d["objective_code"] + ":" + d["contribution"].map(lambda c: f"{c:g}"))
+        .groupby("kpi_id")["item"]
+        .agg("; ".join)
+    )
+    values = measurements.values_frame(session)
+    targets = measurements.targets_frame(session).rename(columns={"target": "period_target"})
+    values = values[values["period"].map(keep)] if len(values) else values
+    values = values.merge(targets, on=["kpi_id", "period"], how="left")[["kpi_id", "period", "actual", "period_target"]]
+    d = defs.rename(columns={"name": "kpi"})
+    d["objectives"] = d["kpi_id"].map(link_text).fillna("")
+    out = d.merge(values, on="kpi_id", how="left")
+    out = out.sort_values(["department", "kpi", "period"], na_position="first", kind="mergesort")
+    return out[KPIS_COLUMNS].reset_index(drop=True)
+
+
+def _period_bounds(period: str | None) -> tuple[datetime | None, datetime | None]:
+    if not period:
+        return None, None
+    p = period.strip()
+    if len(p) == 4 and p.isdigit():
+        y = int(p)
+        return datetime(y, 1, 1, tzinfo=UTC), datetime(y + 1, 1, 1, tzinfo=UTC)
+    try:
+        parsed = measurements.parse_period(p)
+    except measurements.MeasurementError as exc:
+        raise ExportError(str(exc)) from exc
+    months = 1 if parsed.frequency == "monthly" else 3
+    first = parsed.number if months == 1 else 3 * (parsed.number - 1) + 1
+    start = datetime(parsed.year, first, 1, tzinfo=UTC)
+    end_month = first + months
+    end = datetime(parsed.year + (end_month - 1) // 12, (end_month - 1) % 12 + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+def audit_log(session: Session, *, period: str | None = None) -> pd.DataFrame:
+    """The audit log, oldest first (optionally of one month, quarter or year, in UTC)."""
+    since, until = _period_bounds(period)
+    df = audit.list_events(session, since=since, until=until, limit=10_000_000)
+    return df.sort_values("id").reset_index(drop=True)[AUDIT_COLUMNS]
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def export_frame(session: Session, *, kind: str, wave: str | None = None, period: str | None = None) -> pd.DataFrame:
+    """The DataFrame of one kind (no audit event; use :func:`build_export` for downloads)."""
+    if kind not in KINDS:
+        raise ExportError(f"Unknown export {kind!r}: choose one of {', '.join(KINDS)}.")
+    if kind == "results":
+        return results(session, wave=wave)
+    if kind == "participation":
+        return participation(session, wave=wave)
+    if kind == "responses":
+        return responses(session, wave=wave)
+    if kind == "comments":
+        return comments(session, wave=wave)
+    if kind == "scorecard":
+        return scorecard(session, period=period, wave=wave)
+    if kind == "kpis":
+        return kpis(session, period=period)
+    return audit_log(session, period=period)
+
+
+def _scope(session: Session, kind: str, wave: str | None, period: str | None) -> tuple[str | None, dict]:
+    """The file-name scope (wave or period) and the filters recorded in the audit event."""
+    if kind in SURVEY_KINDS:
+        name = _wave(session, wave).name
+        return name, {"wave": name}
+    if kind == "scorecard":
+        filters = {"period": period, "wave": wave}
+        return period, {k: v for k, v in filters.items() if v}
+    return period, ({"period": period} if period else {})
+
+
+def build_export(
+    session: Session,
+    *,
+    kind: str,
+    actor: str,
+    roles: Collection[str],
+    wave: str | None = None,
+    period: str | None = None,
+    excel: bool = False,
+    today: date | None = None,
+) -> ExportFile:
+    """Build one export as a safe CSV file and record it in the audit log (same transaction).
+
+    ``roles`` are the exporting user's roles; a kind they may not export is refused. Pass a
+    write session: the audit event commits with it. ``today`` dates the file name.
+    """
+    if kind not in KINDS:
+        raise ExportError(f"Unknown export {kind!r}: choose one of {', '.join(KINDS)}.")
+    if not KIND_ROLES[kind].intersection(roles):
+        raise ExportError(f"You are not allowed to export {kind}.")
+    wave = (wave or "").strip() or None
+    period = (period or "").strip() or None
+    scope, filters = _scope(session, kind, wave, period)
+    df = export_frame(session, kind=kind, wave=scope if kind in SURVEY_KINDS else wave, period=period)
+    data = csvio.write_csv(df, excel=excel)
+    day = today or datetime.now(UTC).date()
+    filename = csvio.export_filename(kind, scope, day)
+    audit.record(
+        session,
+        actor=actor,
+        action="export",
+        entity="export",
+        entity_id=kind,
+        kind=kind,
+        filters=filters,
+        rows=len(df),
+        excel=excel,
+        file=filename,
+    )
+    return ExportFile(kind=kind, filename=filename, data=data, rows=len(df), filters=filters)
+
+
+def allowed_kinds(roles: Collection[str]) -> list[str]:
+    """The kinds a user with ``roles`` may export, in menu order."""
+    return [k for k in KINDS if KIND_ROLES[k].intersection(roles)]
+
+
+def export_events(session: Session, *, limit: int = 50) -> pd.DataFrame:
+    """Recent export audit events: ``at, actor, kind, filters, rows``."""
+    ev = audit.list_events(session, action="export", limit=limit)
+    details = ev["detail"].map(json.loads) if len(ev) else pd.Series(dtype=object)
+    return pd.DataFrame(
+        {
+            "at": ev["at"],
+            "actor": ev["actor"],
+            "kind": [d.get("kind") for d in details],
+            "filters": [json.dumps(d.get("filters", {}), sort_keys=True) for d in details],
+            "rows": [d.get("rows") for d in details],
+        }
+    )
