@@ -820,6 +820,8 @@ def _seed_strategy(session: Session, conn: Connection, plan: _Plan, summary: Dem
 def _seed_accounts(session: Session, plan: _Plan, summary: DemoSummary) -> int:
     """The demo accounts (argon2id hashes through accounts.create_user); returns the KPI owner's id."""
     owner_id = 0
+    # One argon2id hash for the shared, public demo password (hashing costs ~0.15 s each).
+    password_hash = accounts.hash_password(DEMO_PASSWORD)
     for role, email in DEMO_ACCOUNTS.items():
         department = plan.owner_unit if role == "kpi_owner" else plan.account_units.get(role)
         if role == "employee" and department is None:
@@ -828,11 +830,12 @@ def _seed_accounts(session: Session, plan: _Plan, summary: DemoSummary) -> int:
             session,
             email=email,
             roles=[role],
-            password=DEMO_PASSWORD,
+            password=None,
             name=DEMO_ACCOUNT_NAMES[role],
             department=department,
             actor="seed-demo",
         )
+        account.password_hash = password_hash
         if role == "kpi_owner":
             owner_id = int(account.id or 0)
     session.flush()
