@@ -171,20 +171,18 @@ def _decode(data: bytes | str) -> str:
 
 
 def _header(text: str) -> tuple[str, list[str]]:
-    """Pick the separator whose split of the first line yields the required columns."""
-    first = text.split("\n", 1)[0].rstrip("\r")
-    best: tuple[str, list[str]] | None = None
+    """Pick the separator whose split of the first record yields the required columns."""
+    best: tuple[str, list[str]] = (",", [])
     for delim in (",", ";"):
         try:
-            names = next(csv.reader([first], delimiter=delim), [])
+            names = next(csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True), [])
         except csv.Error:
             continue
         names = [n.strip().lower() for n in names]
         if all(c in names for c in REQUIRED_COLUMNS):
             return delim, names
-        if best is None or len(names) > len(best[1]):
+        if len(names) > len(best[1]):
             best = (delim, names)
-    assert best is not None
     return best
 
 
