@@ -370,3 +370,35 @@ def test_unknown_account_or_department_is_refused(people):
             )
     with db.read_session(people) as s:
         assert s.exec(select(AccountRole).where(AccountRole.role == "kpi_owner")).all() == []
+
+
+def test_set_roles_applies_the_difference(people):
+    emp = _ids(people)["emp@example.com"]
+    sales, finance = _dept(people, "Sales"), _dept(people, "Finance")
+    with db.write_session(people) as s:
+        assert accounts.set_roles(
+            s, account_id=emp, roles=["kpi_owner", "hr"], owner_departments=[sales], actor="admin@example.com"
+        )
+        assert not accounts.set_roles(
+            s, account_id=emp, roles=["hr", "kpi_owner"], owner_departments=[sales], actor="admin@example.com"
+        )
+        with pytest.raises(accounts.AccountError, match="at least one role"):
+            accounts.set_roles(s, account_id=emp, roles=[], actor="admin@example.com")
+        with pytest.raises(accounts.AccountError, match="at least one department"):
+            accounts.set_roles(s, account_id=emp, roles=["kpi_owner"], actor="admin@example.com")
+    with db.read_session(people) as s:
+        ctx = accounts.user_context(s, s.get(Account, emp))
+    assert ctx.roles == {"kpi_owner", "hr"} and ctx.owner_departments == {sales}
+    with db.write_session(people) as s:
+        accounts.set_roles(s, account_id=emp, roles=["kpi_owner"], owner_departments=[finance], actor="a@example.com")
+    with db.read_session(people) as s:
+        ctx = accounts.user_context(s, s.get(Account, emp))
+    assert ctx.roles == {"kpi_owner"} and ctx.owner_departments == {finance}
+    actions = [e.action for e in _events(people)]
+    assert actions.count("add_role") == 1 and actions.count("set_owner_departments") == 2
+    assert actions.count("remove_role") == 2  # employee, then hr
+
+
+def _events(engine) -> list[AuditEvent]:
+    with db.read_session(engine) as s:
+        return list(s.exec(select(AuditEvent).where(AuditEvent.entity == "account").order_by(AuditEvent.id)))
