@@ -552,8 +552,16 @@ def objective_rollup(
     """
     obj = objectives[["objective_id"]].copy()
     if links.empty:
-        return obj.assign(score=np.nan, n_kpis=0, n_with_data=0, n_against=0, n_departments=0,
-                          departments=[[] for _ in range(len(obj))], gap=True, conflict=False)  # fmt: skip
+        return obj.assign(
+            score=np.nan,
+            n_kpis=0,
+            n_with_data=0,
+            n_against=0,
+            n_departments=0,
+            departments=[[] for _ in range(len(obj))],
+            gap=True,
+            conflict=False,
+        )
     lk = links.merge(kpis[["kpi_id", "department_id"]], on="kpi_id")
     a = att_now[["kpi_id", "attainment"]].dropna()
     lk = lk.merge(a, on="kpi_id", how="left")
@@ -658,16 +666,32 @@ def survey_changes(now: pd.DataFrame, before: pd.DataFrame, *, keys: list[str], 
     (the caller removes suppressed cells first). ``rank_biserial`` and ``fav_diff`` are
     positive when the newer wave answers higher.
     """
-    cols = [*keys, "n_now", "n_before", "fav_now", "fav_before", "fav_diff", "fav_diff_low", "fav_diff_high",
-            "rank_biserial", "p_mwu", "p_fav", "q_mwu", "q_fav", "significant"]  # fmt: skip
+    cols = [
+        *keys,
+        "n_now",
+        "n_before",
+        "fav_now",
+        "fav_before",
+        "fav_diff",
+        "fav_diff_low",
+        "fav_diff_high",
+        "rank_biserial",
+        "p_mwu",
+        "p_fav",
+        "q_mwu",
+        "q_fav",
+        "significant",
+    ]
     if now.empty or before.empty:
         return pd.DataFrame(columns=cols)
     a = _count_matrix(now, keys)
     b = _count_matrix(before, keys)
     common = a.index.intersection(b.index)
+    av = a.loc[common].to_numpy()
+    bv = b.loc[common].to_numpy()
     rows = []
-    for key in common:
-        r = stats.compare_likert(a.loc[key].to_numpy(), b.loc[key].to_numpy())
+    for i, key in enumerate(common):
+        r = stats.compare_likert(av[i], bv[i])
         rows.append(
             (
                 *(key if isinstance(key, tuple) else (key,)),
@@ -807,3 +831,540 @@ def correlation_with_next(understanding: Any, next_performance: Any, *, what: st
     ci = res.confidence_interval(0.95)
     rho = float(sps.spearmanr(u[ok], p[ok]).statistic)
     return CorrelationResult(float(res.statistic), float(ci.low), float(ci.high), float(res.pvalue), n, rho, what)
+
+
+# =========================================================================== the scorecard
+#
+# Everything below reads the repository (kpialign.scorecard_data) once and runs the pure
+# functions above. The Overview page and the CLI call build_scorecard / department_scorecard.
+
+
+@dataclass(frozen=True)
+class WaveRef:
+    wave_id: int
+    name: str
+    status: str
+    min_group: int
+    closes_on: Any
+    responses: int
+
+    @property
+    def k(self) -> int:
+        from kpialign import privacy
+
+        return privacy.effective_k(self.min_group)
+
+
+@dataclass
+class Scorecard:
+    """The whole scorecard for one period and wave; every frame says what it was computed from."""
+
+    settings: ScoringSettings
+    period: str | None  # YYYY-MM
+    month: int | None
+    wave: WaveRef | None
+    previous_wave: WaveRef | None
+    waves: list[WaveRef]
+    departments: pd.DataFrame  # one row per scored department (see department_scorecard)
+    organisation: dict[str, Any]
+    org_series: pd.DataFrame  # month, period, alignment, performance, understanding, coverage, units
+    panel: pd.DataFrame  # department_id x month: performance, coverage, understanding (as of), alignment
+    understanding: pd.DataFrame  # wave_id x department_id: U, interval, respondents, suppressed
+    likert: pd.DataFrame  # shown cells only: wave_id, unit_id, unit_level, question_id, value, count
+    kpis: pd.DataFrame  # one row per KPI: attainment in the period, trend, q over all KPIs
+    attainment: pd.DataFrame  # long: kpi_id, period, month, actual, target, attainment, progress
+    objectives: pd.DataFrame
+    questions: pd.DataFrame
+    changes: pd.DataFrame  # department x question: selected wave vs previous (shown cells only)
+    correlation: CorrelationResult
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return self.departments.empty
+
+
+DEPARTMENT_COLUMNS = [
+    "department_id",
+    "department",
+    "division",
+    "headcount",
+    "alignment",
+    "status",
+    "partial",
+    "missing",
+    "performance",
+    "understanding",
+    "u_low",
+    "u_high",
+    "coverage",
+    "pick_share",
+    "n_kpis",
+    "n_with_data",
+    "n_missing",
+    "respondents",
+    "u_suppressed",
+    "n_expected",
+    "n_covered",
+    "trend",
+    "trend_direction",
+    "trend_p",
+    "trend_q",
+    "trend_significant",
+    "trend_slope",
+    "trend_n",
+    "p_trend",
+    "p_trend_q",
+    "u_trend",
+    "u_trend_q",
+    "rank",
+    "rank_p05",
+    "rank_p95",
+    "rank_shift",
+    "quadrant",
+    "period",
+    "wave",
+]
+
+
+def _wave_refs(frame: pd.DataFrame) -> list[WaveRef]:
+    return [
+        WaveRef(int(r.wave_id), str(r.name), str(r.status), int(r.min_group), r.closes_on, int(r.responses))
+        for r in frame.itertuples(index=False)
+    ]
+
+
+def _month_of_day(day: Any) -> int:
+    return int(day.year) * 12 + int(day.month) - 1
+
+
+def survey_suppression(respondents: pd.DataFrame, depts: pd.DataFrame, waves: list[WaveRef]) -> pd.DataFrame:
+    """Which department and division cells of each wave may be shown (kpialign.privacy).
+
+    Division totals and an organisation total are shown beside departments, so suppression is
+    complementary within each division, then among divisions; a hidden division hides all of
+    its departments. Returns wave_id, department_id, respondents, division_id, suppressed,
+    division_suppressed.
+    """
+    from kpialign import privacy
+
+    if respondents.empty:
+        return respondents.assign(division_id=pd.Series(dtype="int64"), suppressed=True, division_suppressed=True)
+    k_of = {w.wave_id: w.k for w in waves}
+    cells = respondents.merge(depts[["department_id", "division_id"]], on="department_id")
+    parts = []
+    for wave_id, grp in cells.groupby("wave_id"):
+        k = k_of.get(int(wave_id), privacy.DEFAULT_K)
+        grp = privacy.suppress_counts(grp, ["department_id"], "respondents", k, parent_col="division_id")
+        div = grp.groupby("division_id", as_index=False)["respondents"].sum().assign(org=0)
+        div = privacy.suppress_counts(div, ["division_id"], "respondents", k, parent_col="org")
+        hidden_div = set(div.loc[div["suppressed"], "division_id"])
+        grp["division_suppressed"] = grp["division_id"].isin(hidden_div)
+        grp["suppressed"] = grp["suppressed"] | grp["division_suppressed"]
+        parts.append(grp)
+    return pd.concat(parts, ignore_index=True)
+
+
+def build_scorecard(
+    session: Any, *, period: str | None = None, wave: str | None = None, settings: ScoringSettings | None = None
+) -> Scorecard:
+    """Read the repository and compute the full scorecard for ``period`` (YYYY-MM; default the
+    latest month with data) and ``wave`` (a wave name; default the latest closed wave)."""
+    from kpialign import scorecard_data as data
+
+    settings = settings or load_settings(session)
+    depts_all = data.departments(session)
+    kpis = data.kpis(session)
+    waves_frame = data.waves(session)
+    waves = _wave_refs(waves_frame)
+    objectives = data.objectives(session)
+    links = data.links(session)
+    expected = data.expected(session)
+    questions = data.questions(session)
+    notes: list[str] = []
+
+    # --- which departments are scored: active leaves (divisions are roll-ups of them)
+    depts = depts_all[depts_all["is_leaf"]].reset_index(drop=True)
+
+    # --- KPI attainment in every period
+    values = data.kpi_values(session)
+    att = kpi_attainment(values, kpis, cap=settings.cap)
+    has_data = att[att["attainment"].notna()]
+    if period is None:
+        month = int(expand_to_months(has_data)["month"].max()) if len(has_data) else None
+        if month is not None:
+            # the latest month in which most KPIs with any data have a value
+            per_month = expand_to_months(has_data).groupby("month")["kpi_id"].nunique()
+            best = per_month.max()
+            month = int(per_month[per_month >= 0.5 * best].index.max())
+    else:
+        month = int(month_index(period))
+    period_label = month_label(month) if month is not None else None
+
+    # --- waves: the selected one, the previous closed one, and which are closed
+    wave_ref: WaveRef | None = None
+    if wave is not None:
+        match = [w for w in waves if w.name == wave]
+        if not match:
+            raise ScorecardError(f"There is no survey wave named {wave!r}.")
+        wave_ref = match[0]
+    else:
+        closed = [w for w in waves if w.status == "closed"]
+        if month is not None:
+            closed_by = [w for w in closed if _month_of_day(w.closes_on) <= month]
+            closed = closed_by or closed
+        wave_ref = closed[-1] if closed else None
+    prev_ref = None
+    if wave_ref is not None:
+        earlier = [w for w in waves if w.status == "closed" and w.closes_on < wave_ref.closes_on]
+        prev_ref = earlier[-1] if earlier else None
+
+    # --- survey aggregates (closed waves cached for good), suppression, understanding
+    url = str(session.get_bind().url)
+    fingerprints = {
+        w.wave_id: (url, w.wave_id, w.name, str(w.closes_on), w.responses) for w in waves if w.status == "closed"
+    }
+    wanted = [w.wave_id for w in waves if w.status == "closed" or (wave_ref and w.wave_id == wave_ref.wave_id)]
+    counts = data.survey_counts(session, wave_ids=wanted, closed=fingerprints)
+    sup = survey_suppression(counts.respondents, depts, waves)
+    u_all = understanding(counts.likert, counts.respondents, counts.picks)
+    u_all = u_all.merge(sup[["wave_id", "department_id", "suppressed"]], on=["wave_id", "department_id"], how="left")
+    u_all["suppressed"] = u_all["suppressed"].fillna(True).astype(bool)
+    hide = [
+        "understanding",
+        "u_low",
+        "u_high",
+        "pick_share",
+        "pick_low",
+        "pick_high",
+        "answers",
+        "favourable",
+        "respondents",
+        "answered",
+        "knows",
+    ]
+    for col in hide:
+        u_all[col] = u_all[col].astype(float).where(~u_all["suppressed"])
+    likert_shown = _shown_likert(counts.likert, sup, depts)
+
+    # --- monthly panel: P, C, U as of the latest closed wave, A
+    if month is not None:
+        first = int(min(att["month"].min(), month - settings.trend_periods + 1)) if len(att) else month
+        months = np.arange(max(first, month - 5 * 12), month + 1)
+    else:
+        months = np.array([], dtype="int64")
+    perf = department_performance(att, kpis, months)
+    cov = coverage(att, links, expected, depts["department_id"], months)
+    panel = cov.merge(perf, on=["department_id", "month"], how="left")
+    panel = panel[panel["department_id"].isin(depts["department_id"])]
+    panel["n_kpis"] = panel["n_kpis"].fillna(0).astype("int64")
+    panel["n_with_data"] = panel["n_with_data"].fillna(0).astype("int64")
+    panel["n_missing"] = panel["n_missing"].fillna(0).astype("int64")
+    panel = panel.merge(_understanding_asof(u_all, waves, months), on=["department_id", "month"], how="left")
+    comp = composite(panel["performance"], panel["understanding"], panel["coverage"], settings)
+    panel = pd.concat([panel.reset_index(drop=True), comp], axis=1)
+
+    # --- the rows for the chosen period
+    now = panel[panel["month"] == month] if month is not None else panel.iloc[0:0]
+    rows = depts[["department_id", "department", "division", "headcount"]].merge(
+        now.drop(columns=["understanding", "alignment", "partial", "missing", "n_components"]),
+        on="department_id",
+        how="left",
+    )
+    u_now = u_all[u_all["wave_id"] == wave_ref.wave_id] if wave_ref is not None else u_all.iloc[0:0]
+    rows = rows.merge(
+        u_now[["department_id", "understanding", "u_low", "u_high", "pick_share", "respondents", "suppressed"]],
+        on="department_id",
+        how="left",
+    ).rename(columns={"suppressed": "u_suppressed"})
+    rows["u_suppressed"] = rows["u_suppressed"].fillna(wave_ref is not None).astype(bool)
+    comp_now = composite(rows["performance"], rows["understanding"], rows["coverage"], settings)
+    rows = pd.concat([rows, comp_now], axis=1)
+    rows["status"] = status(rows["alignment"], settings)
+
+    # --- trends: A and P over the last trend_periods months, U over the closed waves
+    window = months[months > (month if month is not None else 0) - settings.trend_periods]
+    a_tr = _panel_trend(panel, "alignment", window, depts["department_id"], settings)
+    p_tr = _panel_trend(panel, "performance", window, depts["department_id"], settings)
+    u_tr = _wave_trend(u_all, waves, wave_ref, depts["department_id"], settings)
+    # One family on the Overview: every department's A, P and U tests together.
+    p_all = np.concatenate(
+        [a_tr["p_used"].to_numpy(float), p_tr["p_used"].to_numpy(float), u_tr["p_used"].to_numpy(float)]
+    )
+    q_all = stats.benjamini_hochberg(p_all) if len(p_all) else p_all
+    d = len(depts)
+    for frame, q in ((a_tr, q_all[:d]), (p_tr, q_all[d : 2 * d]), (u_tr, q_all[2 * d :])):
+        frame["q"] = q
+        frame["significant"] = frame["q"] < settings.alpha
+        frame["arrow"] = [_arrow(x, s) for x, s in zip(frame["direction"], frame["significant"], strict=True)]
+    rows["trend"] = rows["department_id"].map(a_tr["arrow"])
+    rows["trend_direction"] = rows["department_id"].map(a_tr["direction"])
+    rows["trend_p"] = rows["department_id"].map(a_tr["p_used"])
+    rows["trend_q"] = rows["department_id"].map(a_tr["q"])
+    rows["trend_significant"] = rows["department_id"].map(a_tr["significant"]).fillna(False).astype(bool)
+    rows["trend_slope"] = rows["department_id"].map(a_tr["slope"])
+    rows["trend_n"] = rows["department_id"].map(a_tr["n"]).fillna(0).astype("int64")
+    rows["p_trend"] = rows["department_id"].map(p_tr["arrow"])
+    rows["p_trend_q"] = rows["department_id"].map(p_tr["q"])
+    rows["u_trend"] = rows["department_id"].map(u_tr["arrow"])
+    rows["u_trend_q"] = rows["department_id"].map(u_tr["q"])
+
+    # --- sensitivity and quadrant
+    bands = rank_bands(rows[list(COMPONENTS)], settings)
+    rows = pd.concat([rows, bands.drop(columns="draws")], axis=1)
+    rows["quadrant"] = quadrant(rows["performance"], rows["understanding"], settings)
+    rows["period"] = period_label
+    rows["wave"] = wave_ref.name if wave_ref else None
+    for col in ("n_kpis", "n_with_data", "n_missing", "n_expected", "n_covered"):
+        rows[col] = rows[col].fillna(0).astype("int64")
+    rows = rows[DEPARTMENT_COLUMNS].sort_values(
+        ["alignment", "department"], ascending=[False, True], na_position="last"
+    )
+    rows = rows.reset_index(drop=True)
+
+    # --- organisation roll-up and its series
+    org = {
+        name: headcount_rollup(rows[name], rows["headcount"])
+        for name in ("alignment", "performance", "understanding", "coverage")
+    }
+    org_series = _org_series(panel, depts)
+    org_trend = trend_table(
+        org_series.set_index("month")[["alignment"]].T.loc[:, lambda f: f.columns.isin(window)], alpha=settings.alpha
+    )
+    organisation = {
+        "alignment": org["alignment"],
+        "performance": org["performance"],
+        "understanding": org["understanding"],
+        "coverage": org["coverage"],
+        "status": status(org["alignment"]["value"], settings),
+        "trend": org_trend.iloc[0].to_dict() if len(org_trend) else {},
+        "departments": len(rows),
+        "headcount": int(depts["headcount"].sum()),
+    }
+
+    # --- KPIs: attainment now, trend over the window (BH across all KPIs), objectives
+    kpi_rows = _kpi_rows(att, kpis, month, settings)
+    att_now = kpi_rows[["kpi_id", "attainment"]]
+    obj = objective_rollup(att_now, links, kpis, objectives)
+    obj = objectives.merge(obj, on="objective_id", how="left")
+
+    # --- survey change vs the previous wave (shown cells in both), BH across departments x items
+    changes = pd.DataFrame()
+    if wave_ref is not None and prev_ref is not None:
+        dl = likert_shown[likert_shown["unit_level"] == "department"].rename(columns={"unit_id": "department_id"})
+        changes = survey_changes(
+            dl[dl["wave_id"] == wave_ref.wave_id],
+            dl[dl["wave_id"] == prev_ref.wave_id],
+            keys=["department_id", "question_id"],
+            alpha=settings.alpha,
+        )
+
+    corr = _correlation(u_all, panel, waves, wave_ref, month)
+    if month is None:
+        notes.append("No KPI values yet: performance and coverage cannot be computed.")
+    if wave_ref is None:
+        notes.append("No survey wave has closed yet: understanding is not part of the score.")
+    return Scorecard(
+        settings=settings,
+        period=period_label,
+        month=month,
+        wave=wave_ref,
+        previous_wave=prev_ref,
+        waves=waves,
+        departments=rows,
+        organisation=organisation,
+        org_series=org_series,
+        panel=panel.reset_index(drop=True),
+        understanding=u_all,
+        likert=likert_shown,
+        kpis=kpi_rows,
+        attainment=att,
+        objectives=obj,
+        questions=questions,
+        changes=changes,
+        correlation=corr,
+        notes=notes,
+    )
+
+
+def _shown_likert(likert: pd.DataFrame, sup: pd.DataFrame, depts: pd.DataFrame) -> pd.DataFrame:
+    """Likert counts of the cells that may be shown: departments, divisions, organisation."""
+    cols = ["wave_id", "unit_id", "unit_level", "question_id", "value", "count"]
+    if likert.empty:
+        return pd.DataFrame(columns=cols)
+    lk = likert.merge(
+        sup[["wave_id", "department_id", "division_id", "suppressed", "division_suppressed"]],
+        on=["wave_id", "department_id"],
+        how="inner",
+    )
+    dept = lk[~lk["suppressed"]].rename(columns={"department_id": "unit_id"}).assign(unit_level="department")
+    div = (
+        lk[~lk["division_suppressed"]]
+        .groupby(["wave_id", "division_id", "question_id", "value"], as_index=False)["count"]
+        .sum()
+    )
+    div = div.rename(columns={"division_id": "unit_id"}).assign(unit_level="division")
+    org = (
+        lk.groupby(["wave_id", "question_id", "value"], as_index=False)["count"]
+        .sum()
+        .assign(unit_id=0, unit_level="organisation")
+    )
+    # the organisation total needs at least k respondents in the wave
+    tot = sup.groupby("wave_id")["respondents"].sum()
+    org = org[org["wave_id"].map(tot).fillna(0) >= 3]
+    return pd.concat([dept[cols], div[cols], org[cols]], ignore_index=True)
+
+
+def _understanding_asof(u_all: pd.DataFrame, waves: list[WaveRef], months: np.ndarray) -> pd.DataFrame:
+    """U of each department in each month: from the latest closed wave that closed by then."""
+    closed = {w.wave_id: _month_of_day(w.closes_on) for w in waves if w.status == "closed"}
+    u = u_all[u_all["wave_id"].isin(closed)][["wave_id", "department_id", "understanding"]].copy()
+    if u.empty or len(months) == 0:
+        return pd.DataFrame(columns=["department_id", "month", "understanding"])
+    u["from_month"] = u["wave_id"].map(closed).astype("int64")
+    u = u.sort_values("from_month")
+    depts = u["department_id"].unique()
+    grid = pd.DataFrame(
+        {
+            "department_id": np.repeat(depts, len(months)),
+            "month": np.tile(np.asarray(months, dtype="int64"), len(depts)),
+        }
+    ).sort_values("month")
+    m = pd.merge_asof(
+        grid,
+        u[["department_id", "from_month", "understanding"]],
+        left_on="month",
+        right_on="from_month",
+        by="department_id",
+    )
+    return m[["department_id", "month", "understanding"]]
+
+
+def _panel_trend(
+    panel: pd.DataFrame, col: str, window: np.ndarray, dept_ids: Any, settings: ScoringSettings
+) -> pd.DataFrame:
+    sub = panel[panel["month"].isin(window)]
+    mat = sub.pivot_table(index="department_id", columns="month", values=col, dropna=False)
+    mat = mat.reindex(index=pd.Index(list(dept_ids), name="department_id"), columns=window)
+    return trend_table(mat, alpha=settings.alpha)
+
+
+def _wave_trend(
+    u_all: pd.DataFrame, waves: list[WaveRef], wave_ref: WaveRef | None, dept_ids: Any, settings: ScoringSettings
+) -> pd.DataFrame:
+    order = [
+        w.wave_id for w in waves if w.status == "closed" and (wave_ref is None or w.closes_on <= wave_ref.closes_on)
+    ]
+    order = order[-settings.trend_periods :]
+    mat = u_all.pivot_table(index="department_id", columns="wave_id", values="understanding", dropna=False)
+    mat = mat.reindex(index=pd.Index(list(dept_ids), name="department_id"), columns=order)
+    return trend_table(mat, alpha=settings.alpha)
+
+
+def _org_series(panel: pd.DataFrame, depts: pd.DataFrame) -> pd.DataFrame:
+    p = panel.merge(depts[["department_id", "headcount"]], on="department_id")
+    out = {"month": sorted(p["month"].unique())}
+    frame = pd.DataFrame(out)
+    for col in ("alignment", "performance", "understanding", "coverage"):
+        ok = p[col].notna() & (p["headcount"] > 0)
+        g = p[ok].assign(w=lambda d, c=col: d[c] * d["headcount"]).groupby("month")
+        frame[col] = frame["month"].map(g["w"].sum() / g["headcount"].sum())
+    frame["units"] = frame["month"].map(p[p["alignment"].notna()].groupby("month").size()).fillna(0).astype("int64")
+    frame["period"] = month_label(frame["month"].to_numpy()) if len(frame) else []
+    return frame
+
+
+def _kpi_rows(att: pd.DataFrame, kpis: pd.DataFrame, month: int | None, settings: ScoringSettings) -> pd.DataFrame:
+    """One row per KPI: value in force in the period, trend over the window (BH over all KPIs)."""
+    out = kpis.copy()
+    if month is None or att.empty:
+        for c in (
+            "period_used",
+            "actual",
+            "target_used",
+            "attainment",
+            "trend",
+            "direction",
+            "p",
+            "q",
+            "significant",
+            "slope",
+            "n_periods",
+        ):
+            out[c] = np.nan
+        return out
+    inforce = expand_to_months(att)
+    inforce = inforce[inforce["month"] == month][["kpi_id", "period", "actual", "target", "attainment"]]
+    out = out.merge(inforce.rename(columns={"period": "period_used", "target": "target_used"}), on="kpi_id", how="left")
+    lo = month - settings.trend_periods + 1
+    trend_parts = []
+    for freq, step in (("monthly", 1), ("quarterly", 3)):
+        ids = kpis.loc[kpis["frequency"] == freq, "kpi_id"]
+        if ids.empty:
+            continue
+        sub = att[att["kpi_id"].isin(ids) & (att["month"] <= month) & (att["month"] >= lo)]
+        cols = np.arange(
+            month - (month - lo) // step * step
+            if freq == "monthly"
+            else _last_quarter_end(month) - ((_last_quarter_end(month) - lo) // 3) * 3,
+            month + 1,
+            step,
+        )
+        mat = sub.pivot_table(index="kpi_id", columns="month", values="progress", dropna=False)
+        mat = mat.reindex(index=pd.Index(ids.to_numpy(), name="kpi_id"), columns=cols)
+        res = stats.mann_kendall_batch(mat, alpha=settings.alpha)
+        res["p_used"] = np.where(np.isnan(res["p_exact"]), res["p"], res["p_exact"])
+        trend_parts.append(res)
+    tr = pd.concat(trend_parts) if trend_parts else pd.DataFrame()
+    if not tr.empty:
+        tr["q"] = stats.benjamini_hochberg(tr["p_used"].to_numpy(float))
+        tr["significant"] = tr["q"] < settings.alpha
+        tr["direction"] = trend_direction(
+            tr["slope"].to_numpy(float), "higher", tr["n"].to_numpy(), tr["s"].to_numpy(float)
+        )
+        tr["trend"] = [_arrow(d, s) for d, s in zip(tr["direction"], tr["significant"], strict=True)]
+        tr = tr.rename(columns={"p_used": "p", "p": "p_normal", "n": "n_periods"})
+        out = out.merge(
+            tr[["trend", "direction", "p", "q", "significant", "slope", "n_periods"]],
+            left_on="kpi_id",
+            right_index=True,
+            how="left",
+        )
+    return out
+
+
+def _last_quarter_end(month: int) -> int:
+    """The month index of the last quarter end at or before ``month``."""
+    return month - ((month % 12) + 1) % 3
+
+
+def _correlation(
+    u_all: pd.DataFrame, panel: pd.DataFrame, waves: list[WaveRef], wave_ref: WaveRef | None, month: int | None
+) -> CorrelationResult:
+    """U in a wave vs mean P over the three months after it closed, across departments.
+
+    Uses the selected wave, or the latest earlier closed wave whose next three months have data.
+    """
+    if wave_ref is None or panel.empty:
+        return CorrelationResult(math.nan, math.nan, math.nan, math.nan, 0, math.nan, "no closed wave")
+    candidates = [w for w in waves if w.status == "closed" and w.closes_on <= wave_ref.closes_on][::-1]
+    best = None
+    for w in candidates:
+        m0 = _month_of_day(w.closes_on)
+        nxt = panel[(panel["month"] > m0) & (panel["month"] <= m0 + 3)].groupby("department_id")["performance"].mean()
+        u = u_all[u_all["wave_id"] == w.wave_id].set_index("department_id")["understanding"]
+        joined = pd.concat([u.rename("u"), nxt.rename("p")], axis=1)
+        res = correlation_with_next(
+            joined["u"],
+            joined["p"],
+            what=f"understanding in {w.name} vs performance in the 3 months after it closed ({month_label(m0 + 1)} to {month_label(m0 + 3)})",
+        )
+        if res.n >= 4:
+            return res
+        best = best or res
+    return best or CorrelationResult(math.nan, math.nan, math.nan, math.nan, 0, math.nan, "no data")
+
+
+def department_scorecard(session: Any, period: str | None = None, wave: str | None = None) -> pd.DataFrame:
+    """The department table of the Overview page and of ``python -m kpialign scorecard``."""
+    return build_scorecard(session, period=period, wave=wave).departments

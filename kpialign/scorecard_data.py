@@ -1,0 +1,353 @@
+"""Repository queries for the scorecard: one SQL statement per frame, aggregates in SQL.
+
+Each function takes a session and returns a DataFrame with fixed columns (empty when there
+is nothing). No per-row Python loops over the database, no query per KPI or department.
+Survey answers are read only as counts per wave x department x question x value
+(:func:`kpialign.surveys.answer_counts`); closed waves never change, so their aggregates are
+kept in a process-level cache for good (:func:`survey_counts`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import and_, func, literal, select
+from sqlmodel import Session
+
+from kpialign import surveys
+from kpialign.models import (
+    Answer,
+    Department,
+    DepartmentObjective,
+    Kpi,
+    KpiObjective,
+    KpiTarget,
+    KpiValue,
+    Objective,
+    Question,
+    Response,
+    SurveyWave,
+)
+from kpialign.question_bank import OBJ_PICK_KNOWS
+
+MAX_TREE_DEPTH = 20
+
+
+def _frame(rows, columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame([tuple(r) for r in rows], columns=columns)
+
+
+def departments(session: Session) -> pd.DataFrame:
+    """Active departments with their division (top-level ancestor) and whether they are leaves.
+
+    Columns: department_id, department, parent_id, headcount, division_id, division, is_leaf.
+    """
+    df = _frame(
+        session.execute(
+            select(Department.id, Department.name, Department.parent_id, Department.headcount).where(
+                Department.active == literal(True)
+            )
+        ).all(),
+        ["department_id", "department", "parent_id", "headcount"],
+    )
+    if df.empty:
+        return df.assign(division_id=pd.Series(dtype="int64"), division=pd.Series(dtype=object), is_leaf=False)
+    ids = df["department_id"].to_numpy()
+    parent = dict(zip(ids, df["parent_id"], strict=True))
+    top = {}
+    for i in ids:  # walk to the root (trees are shallow; bounded by MAX_TREE_DEPTH)
+        cur, guard = i, 0
+        while (
+            parent.get(cur) is not None
+            and not pd.isna(parent.get(cur))
+            and parent[cur] in parent
+            and guard < MAX_TREE_DEPTH
+        ):
+            cur = int(parent[cur])
+            guard += 1
+        top[i] = cur
+    names = dict(zip(ids, df["department"], strict=True))
+    df["division_id"] = df["department_id"].map(top).astype("int64")
+    df["division"] = df["division_id"].map(names)
+    has_child = set(df["parent_id"].dropna().astype("int64"))
+    df["is_leaf"] = ~df["department_id"].isin(has_child)
+    df["parent_id"] = df["parent_id"].astype("Int64")
+    df["headcount"] = df["headcount"].astype("int64")
+    return df
+
+
+def kpis(session: Session) -> pd.DataFrame:
+    """Active KPIs of active departments."""
+    cols = [
+        "kpi_id",
+        "department_id",
+        "name",
+        "unit",
+        "polarity",
+        "baseline",
+        "target",
+        "range_low",
+        "range_high",
+        "frequency",
+        "weight",
+    ]
+    rows = session.execute(
+        select(
+            Kpi.id,
+            Kpi.department_id,
+            Kpi.name,
+            Kpi.unit,
+            Kpi.polarity,
+            Kpi.baseline,
+            Kpi.target,
+            Kpi.range_low,
+            Kpi.range_high,
+            Kpi.frequency,
+            Kpi.weight,
+        )
+        .join(Department, Department.id == Kpi.department_id)
+        .where(Kpi.active == literal(True), Department.active == literal(True))
+    ).all()
+    df = _frame(rows, cols)
+    return df.astype(
+        {
+            "kpi_id": "int64",
+            "department_id": "int64",
+            "baseline": "float64",
+            "target": "float64",
+            "range_low": "float64",
+            "range_high": "float64",
+            "weight": "float64",
+        }
+    )
+
+
+def kpi_values(session: Session, *, since: str | None = None) -> pd.DataFrame:
+    """Actuals of active KPIs with the period target where one is set (else NaN: the default).
+
+    ``since``: only periods whose text sorts at or after it (``YYYY`` or ``YYYY-MM``); the
+    comparison is on text, which orders months and quarters of a year correctly enough for a
+    lower bound by year.
+    """
+    stmt = (
+        select(KpiValue.kpi_id, KpiValue.period, KpiValue.actual, KpiTarget.target)
+        .join(Kpi, Kpi.id == KpiValue.kpi_id)
+        .outerjoin(KpiTarget, and_(KpiTarget.kpi_id == KpiValue.kpi_id, KpiTarget.period == KpiValue.period))
+        .where(Kpi.active == literal(True))
+    )
+    if since:
+        stmt = stmt.where(KpiValue.period >= since)
+    df = _frame(session.execute(stmt).all(), ["kpi_id", "period", "actual", "target"])
+    return df.astype({"kpi_id": "int64", "actual": "float64", "target": "float64"})
+
+
+def objectives(session: Session) -> pd.DataFrame:
+    """Active objectives: objective_id, code, title, parent_id, weight."""
+    rows = session.execute(
+        select(Objective.id, Objective.code, Objective.title, Objective.parent_id, Objective.weight)
+        .where(Objective.active == literal(True))
+        .order_by(Objective.code)
+    ).all()
+    df = _frame(rows, ["objective_id", "code", "title", "parent_id", "weight"])
+    df["parent_id"] = df["parent_id"].astype("Int64")
+    return df
+
+
+def links(session: Session, *, cascade: bool = True) -> pd.DataFrame:
+    """KPI -> objective links of active KPIs and objectives: kpi_id, objective_id, contribution, direct.
+
+    With ``cascade`` a link to a child objective also counts for each objective it cascades
+    (``direct`` False; the strongest contribution wins when a KPI reaches an objective twice).
+    """
+    rows = session.execute(
+        select(KpiObjective.kpi_id, KpiObjective.objective_id, KpiObjective.contribution)
+        .join(Kpi, Kpi.id == KpiObjective.kpi_id)
+        .join(Objective, Objective.id == KpiObjective.objective_id)
+        .where(Kpi.active == literal(True), Objective.active == literal(True))
+    ).all()
+    df = _frame(rows, ["kpi_id", "objective_id", "contribution"]).assign(direct=True)
+    if df.empty or not cascade:
+        return df
+    parents = session.execute(select(Objective.id, Objective.parent_id).where(Objective.active == literal(True))).all()
+    parent_of = {int(i): (None if p is None else int(p)) for i, p in parents}
+    extra = []
+    level = df
+    for _ in range(MAX_TREE_DEPTH):
+        up = level.assign(objective_id=level["objective_id"].map(parent_of))
+        up = up[up["objective_id"].notna()]
+        if up.empty:
+            break
+        up = up.assign(objective_id=up["objective_id"].astype("int64"), direct=False)
+        extra.append(up)
+        level = up
+    if extra:
+        df = pd.concat([df, *extra], ignore_index=True)
+        df = df.sort_values(["direct", "contribution"], ascending=[False, False])
+        df = df.drop_duplicates(["kpi_id", "objective_id"]).reset_index(drop=True)
+    return df
+
+
+def expected(session: Session) -> pd.DataFrame:
+    """Which active objectives each active department is expected to serve."""
+    rows = session.execute(
+        select(DepartmentObjective.department_id, DepartmentObjective.objective_id)
+        .join(Objective, Objective.id == DepartmentObjective.objective_id)
+        .join(Department, Department.id == DepartmentObjective.department_id)
+        .where(Objective.active == literal(True), Department.active == literal(True))
+    ).all()
+    return _frame(rows, ["department_id", "objective_id"])
+
+
+def waves(session: Session) -> pd.DataFrame:
+    """Opened waves (not drafts), oldest first, with their response counts (one grouped query)."""
+    counts = select(Response.wave_id, func.count().label("responses")).group_by(Response.wave_id).subquery()
+    rows = session.execute(
+        select(
+            SurveyWave.id,
+            SurveyWave.name,
+            SurveyWave.opens_on,
+            SurveyWave.closes_on,
+            SurveyWave.status,
+            SurveyWave.min_group,
+            func.coalesce(counts.c.responses, 0),
+        )
+        .outerjoin(counts, counts.c.wave_id == SurveyWave.id)
+        .where(SurveyWave.status != "draft")
+        .order_by(SurveyWave.closes_on, SurveyWave.id)
+    ).all()
+    df = _frame(rows, ["wave_id", "name", "opens_on", "closes_on", "status", "min_group", "responses"])
+    return df.astype({"wave_id": "int64", "min_group": "int64", "responses": "int64"})
+
+
+def questions(session: Session) -> pd.DataFrame:
+    """question_id, code, text, dimension, kind, reverse (all questions: history needs retired ones)."""
+    rows = session.execute(
+        select(Question.id, Question.code, Question.text, Question.dimension, Question.kind, Question.reverse)
+    ).all()
+    return _frame(rows, ["question_id", "code", "text", "dimension", "kind", "reverse"])
+
+
+# ------------------------------------------------------------------------ survey counts
+
+
+@dataclass(frozen=True)
+class SurveyCounts:
+    """Aggregates of some waves: never one row per respondent.
+
+    ``likert``: wave_id, department_id, question_id, value (reverse items flipped), count.
+    ``respondents``: wave_id, department_id, respondents.
+    ``picks``: wave_id, department_id, answered, knows (objective-pick score >= the
+    "knows the objectives" mark).
+    """
+
+    likert: pd.DataFrame
+    respondents: pd.DataFrame
+    picks: pd.DataFrame
+
+
+_CACHE_LOCK = threading.Lock()
+_CLOSED: OrderedDict[tuple, SurveyCounts] = OrderedDict()
+_CLOSED_MAX = 256
+
+
+def clear_cache() -> None:
+    with _CACHE_LOCK:
+        _CLOSED.clear()
+
+
+def survey_counts(session: Session, *, wave_ids: list[int], closed: dict[int, tuple] | None = None) -> SurveyCounts:
+    """Counts for ``wave_ids``; waves in ``closed`` (wave_id -> fingerprint) come from the cache.
+
+    A closed wave never changes, so its aggregate is computed once per process and kept. The
+    fingerprint (database URL, name, closing day, response count) guards against a database
+    being replaced under the same URL.
+    """
+    closed = closed or {}
+    parts: list[SurveyCounts] = []
+    todo: list[int] = []
+    for w in wave_ids:
+        key = closed.get(w)
+        hit = None
+        if key is not None:
+            with _CACHE_LOCK:
+                hit = _CLOSED.get(key)
+                if hit is not None:
+                    _CLOSED.move_to_end(key)
+        if hit is not None:
+            parts.append(hit)
+        else:
+            todo.append(w)
+    if todo:
+        fresh = _query_counts(session, todo)
+        parts.append(fresh)
+        for w in todo:
+            if w in closed:
+                one = SurveyCounts(
+                    *(
+                        f[f["wave_id"] == w].reset_index(drop=True)
+                        for f in (fresh.likert, fresh.respondents, fresh.picks)
+                    )
+                )
+                with _CACHE_LOCK:
+                    _CLOSED[closed[w]] = one
+                    while len(_CLOSED) > _CLOSED_MAX:
+                        _CLOSED.popitem(last=False)
+    return SurveyCounts(
+        *(
+            pd.concat([getattr(p, name) for p in parts], ignore_index=True)
+            for name in ("likert", "respondents", "picks")
+        )
+    )
+
+
+def _query_counts(session: Session, wave_ids: list[int]) -> SurveyCounts:
+    ans = surveys.answer_counts(session, wave_ids=wave_ids)
+    resp = surveys.response_counts(session, wave_ids=wave_ids).rename(columns={"n": "respondents"})
+    q = questions(session)
+    rev = set(q.loc[q["reverse"].astype(bool), "question_id"])
+    lk = ans[ans["kind"] == "likert5"]
+    value = lk["value"].to_numpy()
+    value = np.where(lk["question_id"].isin(rev), 6 - value, value)
+    likert = pd.DataFrame(
+        {
+            "wave_id": lk["wave_id"].to_numpy("int64"),
+            "department_id": lk["department_id"].to_numpy("int64"),
+            "question_id": lk["question_id"].to_numpy("int64"),
+            "value": value.astype("int64"),
+            "count": lk["n"].to_numpy("int64"),
+        }
+    )
+    pk = ans[ans["kind"] == "objective_pick"]
+    pk = pk.assign(k=np.where(pk["value"] >= OBJ_PICK_KNOWS, pk["n"], 0))
+    picks = (
+        pk.groupby(["wave_id", "department_id"]).agg(answered=("n", "sum"), knows=("k", "sum")).reset_index()
+        if len(pk)
+        else pd.DataFrame(columns=["wave_id", "department_id", "answered", "knows"], dtype="int64")
+    )
+    return SurveyCounts(likert, resp[["wave_id", "department_id", "respondents"]], picks)
+
+
+def item_table(session: Session, *, wave_id: int, department_ids: list[int] | None = None) -> pd.DataFrame:
+    """Respondents x Likert items of one wave (for Cronbach's alpha), reverse items flipped.
+
+    One query; the pivot happens in pandas. Rows carry no identity (the random response id
+    is dropped after the pivot).
+    """
+    stmt = (
+        select(Answer.response_id, Question.code, Answer.value, Question.reverse)
+        .join(Response, Response.id == Answer.response_id)
+        .join(Question, Question.id == Answer.question_id)
+        .where(Response.wave_id == wave_id, Question.kind == "likert5")
+    )
+    if department_ids is not None:
+        stmt = stmt.where(Response.department_id.in_(department_ids))  # type: ignore[attr-defined]
+    df = _frame(session.execute(stmt).all(), ["response_id", "code", "value", "reverse"])
+    if df.empty:
+        return pd.DataFrame()
+    df["value"] = np.where(df["reverse"].astype(bool), 6 - df["value"], df["value"]).astype(float)
+    table = df.pivot(index="response_id", columns="code", values="value")
+    return table.reset_index(drop=True)
