@@ -15,7 +15,7 @@ in the docstring of the function that applies it.  Shared conventions:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from functools import cache
 from typing import Any, Literal, NamedTuple
@@ -108,7 +108,8 @@ class LikertComparison:
     """Two groups of answers on a 1..K scale, compared from their counts.
 
     ``u``: Mann-Whitney U of group a (scipy's U1).  ``p_mwu``: two-sided asymptotic p with
-    tie and continuity corrections, as scipy.stats.mannwhitneyu(method="asymptotic").
+    tie and continuity corrections, as scipy.stats.mannwhitneyu(method="asymptotic") on the
+    expanded answers (floored at 5e-324 where scipy would underflow to 0).
     ``rank_biserial``: (U_a - U_b) / (n_a n_b), positive when a tends to answer higher.
     ``fav_*``: share of favourable answers; ``fav_diff = fav_a - fav_b`` with its Newcombe
     hybrid score 95 % interval; ``p_fav``: pooled two-proportion z-test (no continuity
@@ -236,60 +237,91 @@ def _theil_ranks(pairs: np.ndarray, sigsq: np.ndarray) -> tuple[np.ndarray, np.n
     return rl, ru, ok
 
 
-def _select_large(x: np.ndarray, positions: np.ndarray, ranks: Sequence[int]) -> dict[int, float]:
-    """Order statistics of the pairwise slopes of one long series with bounded memory.
+def _iter_pair_slopes(x: np.ndarray, positions: np.ndarray) -> Iterator[np.ndarray]:
+    """All pair slopes (x_j - x_i) / (t_j - t_i), i < j, in blocks of whole lags."""
+    n = len(x)
+    lag = 1
+    while lag < n:
+        block: list[np.ndarray] = []
+        used = 0
+        while lag < n and (used == 0 or used + (n - lag) <= _PAIR_BUDGET):
+            block.append((x[lag:] - x[:-lag]) / (positions[lag:] - positions[:-lag]))
+            used += n - lag
+            lag += 1
+        yield np.concatenate(block)
 
-    A random sample of pair slopes brackets each wanted rank; one pass over all slopes
-    (in blocks of lags) counts the slopes below the bracket and keeps those inside it.
-    The sample only affects speed, never the result: a rank that falls outside its
-    bracket is retried with a wider one, and finally with an unbounded one.
+
+def _select_large(x: np.ndarray, positions: np.ndarray, ranks: Sequence[int]) -> dict[int, float]:
+    """Order statistics (0-based ``ranks``) of the pair slopes of one long series, bounded memory.
+
+    A random sample of pair slopes gives a bracket [lo, hi] around each wanted rank.  One
+    pass over all slopes counts, for the sorted bracket edges, the slopes equal to each edge
+    and between consecutive edges, keeping only those strictly inside a bracket; ranks are
+    then located in that ordered tally.  The sample only affects speed, never the result:
+    a rank outside its bracket is retried with a wider one, finally with an unbounded one.
     """
     n = len(x)
     total = n * (n - 1) // 2
     rng = np.random.default_rng(20240607)
-    size = min(total, 200_000)
-    a = rng.integers(0, n, size=size)
-    b = rng.integers(0, n, size=size)
+    a = rng.integers(0, n, size=200_000)
+    b = rng.integers(0, n, size=200_000)
     keep = a != b
     lo_i, hi_i = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
     sample = np.sort((x[hi_i] - x[lo_i]) / (positions[hi_i] - positions[lo_i]))
     m = len(sample)
-    pending = sorted(set(int(r) for r in ranks))
+    pending = sorted({int(r) for r in ranks})
     found: dict[int, float] = {}
-    for margin in (8.0, 40.0, None):
-        brackets = {}
+    for margin in (8.0, 64.0, None):
+        brackets = []
         for r in pending:
             if margin is None or m == 0:
-                brackets[r] = (-np.inf, np.inf)
+                brackets.append((-np.inf, np.inf))
                 continue
             q = (r + 0.5) / total
             delta = margin * math.sqrt(max(q * (1 - q), 1.0 / m) / m) + 2.0 / m
-            lo_k = math.floor((q - delta) * m)
-            hi_k = math.ceil((q + delta) * m)
-            lo = sample[lo_k] if lo_k >= 0 else -np.inf
-            hi = sample[hi_k] if hi_k < m else np.inf
-            brackets[r] = (lo, hi)
-        below = dict.fromkeys(pending, 0)
-        inside: dict[int, list[np.ndarray]] = {r: [] for r in pending}
-        lag = 1
-        while lag < n:
-            chunk: list[np.ndarray] = []
-            used = 0
-            while lag < n and (used == 0 or used + (n - lag) <= _PAIR_BUDGET):
-                chunk.append((x[lag:] - x[:-lag]) / (positions[lag:] - positions[:-lag]))
-                used += n - lag
-                lag += 1
-            slopes = np.concatenate(chunk)
-            for r in pending:
-                lo, hi = brackets[r]
-                below[r] += int(np.count_nonzero(slopes < lo))
-                inside[r].append(slopes[(slopes >= lo) & (slopes <= hi)])
+            lo_k, hi_k = math.floor((q - delta) * m), math.ceil((q + delta) * m)
+            brackets.append((sample[lo_k] if lo_k >= 0 else -np.inf, sample[hi_k] if hi_k < m else np.inf))
+        merged: list[list[float]] = []  # overlapping brackets merged: fewer edges, fewer passes
+        for lo, hi in sorted(brackets):
+            if merged and lo <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        brackets = [(lo, hi) for lo, hi in merged]
+        edges = np.unique([v for pair in brackets for v in pair if np.isfinite(v)])
+        n_edges = len(edges)
+        # Ordered cells: gap 0, edge 0, gap 1, edge 1, ..., gap E (gap k lies below edge k).
+        collect = np.zeros(n_edges + 1, dtype=bool)
+        for lo, hi in brackets:
+            first = 0 if lo == -np.inf else int(np.searchsorted(edges, lo)) + 1
+            last = n_edges if hi == np.inf else int(np.searchsorted(edges, hi))
+            collect[first : last + 1] = True
+        collect_cell = np.zeros(2 * n_edges + 1, dtype=bool)
+        collect_cell[0::2] = collect
+        cells = np.zeros(2 * n_edges + 1, dtype=np.int64)
+        kept_cell: list[np.ndarray] = []
+        kept_val: list[np.ndarray] = []
+        for slopes in _iter_pair_slopes(x, positions):
+            # cell 2k: strictly between edge k-1 and edge k; cell 2k+1: equal to edge k.
+            cell = np.zeros(len(slopes), dtype=np.int8)
+            for edge in edges:
+                cell += slopes > edge
+                cell += slopes >= edge
+            cells += np.bincount(cell, minlength=2 * n_edges + 1)
+            wanted = collect_cell[cell]
+            kept_cell.append(cell[wanted])
+            kept_val.append(slopes[wanted])
+        ends = np.cumsum(cells)
+        cells_all, vals_all = np.concatenate(kept_cell), np.concatenate(kept_val)
         still = []
         for r in pending:
-            kept = np.sort(np.concatenate(inside[r]))
-            k = r - below[r]
-            if 0 <= k < len(kept):
-                found[r] = float(kept[k])
+            cell = int(np.searchsorted(ends, r, side="right"))
+            before = int(ends[cell - 1]) if cell else 0
+            if cell % 2 == 1:  # equal to an edge
+                found[r] = float(edges[cell // 2])
+            elif collect_cell[cell]:
+                inside = np.sort(vals_all[cells_all == cell])
+                found[r] = float(inside[r - before])
             else:
                 still.append(r)
         pending = still
@@ -730,7 +762,7 @@ def compare_likert(
     var = n_a * n_b / 12 * ((total + 1) - tie_term / (total * (total - 1)))
     if var > 0:
         zu = (max(u1, u2) - n_a * n_b / 2 - 0.5) / math.sqrt(var)
-        p_mwu = float(min(max(2.0 * special.ndtr(-zu), 0.0), 1.0))
+        p_mwu = float(min(max(2.0 * special.ndtr(-zu), _P_FLOOR), 1.0))
     else:  # every answer in one category: no evidence of a difference
         p_mwu = 1.0
 
