@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,10 +167,13 @@ def demo_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def sqlite_copy(url: str, dst: Path) -> str:
     """A consistent copy of a SQLite database (online backup via VACUUM INTO)."""
-    eng = db.make_engine(url)
-    with eng.connect() as conn:
-        conn.exec_driver_sql(f"VACUUM INTO '{dst}'")
-    eng.dispose()
+    # Plain sqlite3 in autocommit: the engine's "begin" hook would wrap VACUUM in a transaction,
+    # which SQLite refuses ("cannot VACUUM from within a transaction").
+    src = sqlite3.connect(make_url(url).database or "", isolation_level=None)
+    try:
+        src.execute("VACUUM INTO ?", (str(dst),))
+    finally:
+        src.close()
     return f"sqlite:///{dst}"
 
 
