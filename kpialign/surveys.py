@@ -189,6 +189,12 @@ def sync_question_bank(session: Session, *, actor: str = "system") -> int:
     return added
 
 
+def bank_missing(session: Session) -> list[str]:
+    """Codes of shipped bank questions not in the database yet (then :func:`sync_question_bank`)."""
+    existing = set(session.exec(select(Question.code)).all())
+    return [q.code for q in QUESTION_BANK if q.code not in existing]
+
+
 def list_questions(session: Session, *, include_retired: bool = True) -> pd.DataFrame:
     """Questions with how they are used: ``waves`` (count), ``locked`` (used in a wave that opened)."""
     stmt = select(Question).order_by(Question.id)  # type: ignore[arg-type]

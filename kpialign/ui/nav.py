@@ -27,6 +27,8 @@ class PageSpec:
 
 PAGES: list[PageSpec] = [
     PageSpec("pages/home.py", "Home", ":material/home:", EVERYONE, "Portal", "home", default=True),
+    PageSpec("pages/survey.py", "Survey", ":material/how_to_vote:", EVERYONE, "Survey", "survey"),
+    PageSpec("pages/hr_waves.py", "Survey waves", ":material/campaign:", frozenset({HR}), "HR", "survey-waves"),
     PageSpec(
         "pages/admin_users.py", "Users and roles", ":material/manage_accounts:", frozenset({ADMIN}), "Admin", "users"
     ),

@@ -32,13 +32,16 @@ def question_ids(engine, codes=None) -> list[int]:
         return [int(q.id) for q in qs if codes is None or q.code in codes]
 
 
-def make_wave(engine, depts: dict[str, int], *, name="Spring 2026", open_it=True, min_group=5, names=None) -> int:
+def make_wave(
+    engine, depts: dict[str, int], *, name="Spring 2026", open_it=True, min_group=5, names=None, around=TODAY
+) -> int:
+    """A wave over all bank questions, open from 3 days before ``around`` to 14 days after."""
     with db.write_session(engine) as s:
         wid = surveys.create_wave(
             s,
             name=name,
-            opens_on=TODAY - timedelta(days=3),
-            closes_on=TODAY + timedelta(days=14),
+            opens_on=around - timedelta(days=3),
+            closes_on=around + timedelta(days=14),
             question_ids=question_ids(engine),
             department_ids=[depts[n] for n in (names or depts)],
             min_group=min_group,

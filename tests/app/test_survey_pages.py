@@ -1,0 +1,169 @@
+"""AppTest: the survey page (personal link and signed in) and the HR waves page."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlmodel import select
+
+from kpialign import accounts, db, surveys
+from kpialign.models import Answer, Invitation, Response, SurveyWave
+from tests.app.conftest import new_app
+from tests.unit.survey_helpers import KEY, make_wave, seed_org
+
+HR_EMAIL = "hana.hr@staff.test"
+EMP_EMAIL = "finn@staff.test"
+
+
+@pytest.fixture
+def survey_url(tmp_path, monkeypatch) -> str:
+    """A small organisation with a wave open today: Sales answers through links, Finance signed in."""
+    monkeypatch.setenv("KPIALIGN_SECRET_KEY", KEY.decode())
+    monkeypatch.setenv("KPIALIGN_BASE_URL", "https://kpi.example.org")
+    url = f"sqlite:///{tmp_path / 'survey.db'}"
+    eng = db.make_engine(url)
+    db.migrate(eng)
+    depts = seed_org(eng)
+    make_wave(eng, depts, name="Autumn pulse", around=date.today())
+    with db.write_session(eng) as s:
+        accounts.create_user(s, email=HR_EMAIL, roles=["hr"], password=None, department="Finance")
+        accounts.create_user(s, email=EMP_EMAIL, roles=["employee"], password=None, department="Finance")
+    eng.dispose()
+    return url
+
+
+def _tokens(url: str, n: int, dept: str = "Sales") -> list[str]:
+    eng = db.make_engine(url)
+    with db.write_session(eng) as s:
+        wid = surveys.get_wave(s, name="Autumn pulse").id
+        links = surveys.invite_department(
+            s, wave_id=wid, department=dept, count=n, key=KEY, base_url="https://x", actor="t"
+        )
+    eng.dispose()
+    return [link.split("token=")[1] for link in links["link"]]
+
+
+def _count(url: str, model) -> int:
+    eng = db.make_engine(url)
+    with db.read_session(eng) as s:
+        n = len(s.exec(select(model)).all())
+    eng.dispose()
+    return n
+
+
+def _texts(at) -> str:
+    parts = [e.value for e in [*at.title, *at.success, *at.info, *at.error, *at.caption, *at.markdown, *at.text]]
+    return "\n".join(str(p) for p in parts)
+
+
+def _open_link(url: str, token: str, monkeypatch):
+    at = new_app(url, None, monkeypatch)
+    at.query_params["token"] = token
+    return at.run()
+
+
+def test_personal_link_answer_submit_thank_you_then_used(survey_url, monkeypatch):
+    token = _tokens(survey_url, 1)[0]
+    at = _open_link(survey_url, token, monkeypatch)
+    assert not at.exception
+    page = _texts(at)
+    assert "Confidential, not anonymous" in page and "Autumn pulse" in page
+    radios = at.radio
+    assert len(radios) >= 10
+    assert all("Prefer not to say" in r.options for r in radios), radios[0].options
+    assert at.get("progress")[0].proto.text.startswith("0 of ")
+    radios[0].set_value(5).run()
+    at.radio[1].set_value(0).run()  # prefer not to say
+    assert at.get("progress")[0].proto.text.startswith("2 of ")
+    at.checkbox(key=next(c.key for c in at.checkbox if c.key.endswith(".pick.0"))).check().run()
+    at.text_area[0].input("Clear goals, thanks.").run()
+    at.button(key=next(b.key for b in at.button if b.key.endswith(".submit"))).click().run()
+    assert not at.exception
+    assert "Thank you!" in _texts(at)
+    assert _count(survey_url, Response) == 1
+    # A rerun of the same session (double click, refresh of the script) shows the thank-you page again.
+    at.run()
+    assert "Thank you!" in _texts(at) and _count(survey_url, Response) == 1
+    # Opening the link again in a new session: a friendly "already used".
+    again = _open_link(survey_url, token, monkeypatch)
+    assert not again.exception
+    assert "already been used" in _texts(again)
+    assert not again.radio
+    eng = db.make_engine(survey_url)
+    with db.read_session(eng) as s:
+        answers = s.exec(select(Answer)).all()
+        assert len(answers) >= 2  # the 'prefer not to say' item stored nothing
+        assert all(a.value != 0 for a in answers if a.value is not None)
+    eng.dispose()
+
+
+def test_unknown_and_closed_links_get_a_friendly_message(survey_url, monkeypatch):
+    at = _open_link(survey_url, "not-a-real-token", monkeypatch)
+    assert not at.exception and "could not find this survey link" in _texts(at)
+    token = _tokens(survey_url, 1)[0]
+    eng = db.make_engine(survey_url)
+    with db.write_session(eng) as s:
+        surveys.close_wave(s, wave_id=surveys.get_wave(s, name="Autumn pulse").id, actor="t")
+    eng.dispose()
+    at = _open_link(survey_url, token, monkeypatch)
+    assert "survey is closed" in _texts(at)
+    assert _count(survey_url, Response) == 0
+
+
+def test_signed_in_employee_answers_once(survey_url, monkeypatch):
+    at = new_app(survey_url, EMP_EMAIL, monkeypatch).run()
+    at.switch_page("pages/survey.py").run()
+    assert not at.exception
+    assert "Autumn pulse" in _texts(at)
+    at.radio[0].set_value(4).run()
+    at.button(key=next(b.key for b in at.button if b.key.endswith(".submit"))).click().run()
+    assert "Thank you!" in _texts(at)
+    fresh = new_app(survey_url, EMP_EMAIL, monkeypatch).run()
+    fresh.switch_page("pages/survey.py").run()
+    assert "answered every open survey" in _texts(fresh)
+    assert _count(survey_url, Response) == 1
+
+
+def test_hr_page_shows_participation_and_makes_links(survey_url, monkeypatch):
+    _tokens(survey_url, 5, dept="Finance")
+    for t in _tokens(survey_url, 6)[:3]:
+        eng = db.make_engine(survey_url)
+        with db.write_session(eng) as s:
+            surveys.submit_response(s, token=t, key=KEY, answers={})
+        eng.dispose()
+    at = new_app(survey_url, HR_EMAIL, monkeypatch).run()
+    at.switch_page("pages/hr_waves.py").run()
+    assert not at.exception
+    progress = [p.proto.text for p in at.get("progress")]
+    assert any("Sales: 3 of 6" in p for p in progress), progress
+    assert "Not shown, to protect small groups" in _texts(at)
+    before = _count(survey_url, Invitation)
+    at.number_input[0].set_value(7)
+    at.button(key=next(b.key for b in at.button if "FormSubmitter" in b.id and "invite_dept" in b.id)).click().run()
+    assert not at.exception
+    assert _count(survey_url, Invitation) == before + 7
+    assert "7 personal link(s) made" in _texts(at)
+    assert at.get("download_button")
+
+
+def test_hr_creates_a_draft_wave(survey_url, monkeypatch):
+    at = new_app(survey_url, HR_EMAIL, monkeypatch).run()
+    at.switch_page("pages/hr_waves.py").run()
+    form_inputs = [t for t in at.text_input if t.label == "Name"]
+    form_inputs[0].input("Winter pulse")
+    dept_select = next(m for m in at.multiselect if m.label == "Departments")
+    dept_select.select(dept_select.options[0])
+    at.button(key=next(b.key for b in at.button if "FormSubmitter" in b.id and ".create" in b.id)).click().run()
+    assert not at.exception, at.exception
+    eng = db.make_engine(survey_url)
+    with db.read_session(eng) as s:
+        w = s.exec(select(SurveyWave).where(SurveyWave.name == "Winter pulse")).one()
+        assert (w.status, w.min_group) == ("draft", 5)
+    eng.dispose()
+
+
+def test_survey_page_requires_sign_in_without_a_token(survey_url, monkeypatch):
+    at = new_app(survey_url, None, monkeypatch).run()
+    assert not at.exception
+    assert not at.radio  # the sign-in page, not the survey
