@@ -305,5 +305,28 @@ class DataVersion(SQLModel, table=True):
     version: int = 0
 
 
+class WaveResponseCount(SQLModel, table=True):
+    """Responses per closed wave and department, computed once (a closed wave never changes)."""
+
+    __tablename__ = "wave_response_count"
+    wave_id: int = Field(foreign_key="survey_wave.id", primary_key=True)
+    department_id: int = Field(foreign_key="department.id", primary_key=True)
+    n: int
+
+
+class WaveAnswerCount(SQLModel, table=True):
+    """Answers per closed wave x department x question x value, computed once (scorecard cache).
+
+    Aggregates only: no response id, so nothing here can be traced to one response.
+    """
+
+    __tablename__ = "wave_answer_count"
+    wave_id: int = Field(foreign_key="survey_wave.id", primary_key=True)
+    department_id: int = Field(foreign_key="department.id", primary_key=True)
+    question_id: int = Field(foreign_key="question.id", primary_key=True)
+    value: int = Field(primary_key=True)
+    n: int
+
+
 # Tables on the response side: no identity, no time finer than the day (tests check this).
 RESPONSE_SIDE_TABLES = ("response", "answer", "comment")

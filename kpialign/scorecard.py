@@ -327,13 +327,22 @@ def kpi_attainment(values: pd.DataFrame, kpis: pd.DataFrame, *, cap: float = 1.0
 
 
 def expand_to_months(att: pd.DataFrame) -> pd.DataFrame:
-    """Each value in the scoring months where it counts (quarterly: its last month + 2 after)."""
+    """Each value in the scoring months where it counts (quarterly: its last month + 2 after).
+
+    Idempotent: a frame already expanded (``attrs["expanded"]``) is returned as it is.
+    """
+    if att.attrs.get("expanded"):
+        return att
     quarterly = att["frequency"] == "quarterly"
     if not quarterly.any():
-        return att
+        out = att.copy()
+        out.attrs["expanded"] = True
+        return out
     q = att[quarterly]
     q = pd.concat([q.assign(month=q["month"] + s) for s in range(3)], ignore_index=True)
-    return pd.concat([att[~quarterly], q], ignore_index=True)
+    out = pd.concat([att[~quarterly], q], ignore_index=True)
+    out.attrs["expanded"] = True
+    return out
 
 
 # --------------------------------------------------------------------------- performance
@@ -953,13 +962,15 @@ def survey_suppression(respondents: pd.DataFrame, depts: pd.DataFrame, waves: li
     k_of = {w.wave_id: w.k for w in waves}
     cells = respondents.merge(depts[["department_id", "division_id"]], on="department_id")
     parts = []
-    for wave_id, grp in cells.groupby("wave_id"):
-        k = k_of.get(int(wave_id), privacy.DEFAULT_K)
-        grp = privacy.suppress_counts(grp, ["department_id"], "respondents", k, parent_col="division_id")
-        div = grp.groupby("division_id", as_index=False)["respondents"].sum().assign(org=0)
-        div = privacy.suppress_counts(div, ["division_id"], "respondents", k, parent_col="org")
-        hidden_div = set(div.loc[div["suppressed"], "division_id"])
-        grp["division_suppressed"] = grp["division_id"].isin(hidden_div)
+    # One call per distinct k (usually one): sibling groups are (wave, division), then (wave).
+    for k, grp in cells.groupby(cells["wave_id"].map(k_of).fillna(privacy.DEFAULT_K).astype(int)):
+        grp = grp.assign(sib=grp["wave_id"].astype(str) + ":" + grp["division_id"].astype(str))
+        grp = privacy.suppress_counts(grp, ["wave_id", "department_id"], "respondents", int(k), parent_col="sib")
+        div = grp.groupby(["wave_id", "division_id"], as_index=False)["respondents"].sum()
+        div = privacy.suppress_counts(div, ["wave_id", "division_id"], "respondents", int(k), parent_col="wave_id")
+        hidden = div.loc[div["suppressed"], ["wave_id", "division_id"]].assign(division_suppressed=True)
+        grp = grp.drop(columns="sib").merge(hidden, on=["wave_id", "division_id"], how="left")
+        grp["division_suppressed"] = grp["division_suppressed"].fillna(False).astype(bool)
         grp["suppressed"] = grp["suppressed"] | grp["division_suppressed"]
         parts.append(grp)
     return pd.concat(parts, ignore_index=True)
@@ -989,12 +1000,13 @@ def build_scorecard(
     # --- KPI attainment in every period
     values = data.kpi_values(session)
     att = kpi_attainment(values, kpis, cap=settings.cap)
-    has_data = att[att["attainment"].notna()]
+    slim = att.loc[att["attainment"].notna(), ["kpi_id", "department_id", "month", "attainment", "weight", "frequency"]]
+    att_m = expand_to_months(slim)
     if period is None:
-        month = int(expand_to_months(has_data)["month"].max()) if len(has_data) else None
+        month = int(att_m["month"].max()) if len(att_m) else None
         if month is not None:
             # the latest month in which most KPIs with any data have a value
-            per_month = expand_to_months(has_data).groupby("month")["kpi_id"].nunique()
+            per_month = att_m.groupby("month")["kpi_id"].nunique()
             best = per_month.max()
             month = int(per_month[per_month >= 0.5 * best].index.max())
     else:
@@ -1020,12 +1032,8 @@ def build_scorecard(
         prev_ref = earlier[-1] if earlier else None
 
     # --- survey aggregates (closed waves cached for good), suppression, understanding
-    url = str(session.get_bind().url)
-    fingerprints = {
-        w.wave_id: (url, w.wave_id, w.name, str(w.closes_on), w.responses) for w in waves if w.status == "closed"
-    }
     wanted = [w.wave_id for w in waves if w.status == "closed" or (wave_ref and w.wave_id == wave_ref.wave_id)]
-    counts = data.survey_counts(session, wave_ids=wanted, closed=fingerprints)
+    counts = data.survey_counts(session, waves=waves_frame, wave_ids=wanted)
     sup = survey_suppression(counts.respondents, depts, waves)
     u_all = understanding(counts.likert, counts.respondents, counts.picks)
     u_all = u_all.merge(sup[["wave_id", "department_id", "suppressed"]], on=["wave_id", "department_id"], how="left")
@@ -1053,8 +1061,8 @@ def build_scorecard(
         months = np.arange(max(first, month - 5 * 12), month + 1)
     else:
         months = np.array([], dtype="int64")
-    perf = department_performance(att, kpis, months)
-    cov = coverage(att, links, expected, depts["department_id"], months)
+    perf = department_performance(att_m, kpis, months)
+    cov = coverage(att_m, links, expected, depts["department_id"], months)
     panel = cov.merge(perf, on=["department_id", "month"], how="left")
     panel = panel[panel["department_id"].isin(depts["department_id"])]
     panel["n_kpis"] = panel["n_kpis"].fillna(0).astype("int64")
