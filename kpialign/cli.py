@@ -187,7 +187,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """Write one kind of export as safe CSV to stdout (or --output FILE); the export is audited.
 
-    The portal's Exports page calls the same :func:`kpialign.exports.build_export`, so the
+    The portal's Exports page calls the same :func:`kpialign.exports.prepare_export`, so the
     same filters on the same day give byte-identical files.
     """
     from pathlib import Path
@@ -200,16 +200,15 @@ def cmd_export(args: argparse.Namespace) -> int:
             names = surveys.list_waves(session)["name"].tolist()
         known = f" Waves: {', '.join(names)}." if names else " There are no survey waves yet."
         raise CliError(f"export {args.kind} needs --wave NAME.{known}")
-    with db.write_session(engine) as session:
-        result = exports.build_export(
-            session,
-            kind=args.kind,
-            actor=args.actor,
-            roles=exports.CLI_ROLES,
-            wave=args.wave,
-            period=args.period,
-            excel=args.excel,
-        )
+    result = exports.build_export(
+        engine,
+        kind=args.kind,
+        actor=args.actor,
+        roles=exports.CLI_ROLES,
+        wave=args.wave,
+        period=args.period,
+        excel=args.excel,
+    )
     if args.output:
         Path(args.output).write_bytes(result.data)
         print(f"Wrote {result.rows} row(s) to {args.output} (suggested name: {result.filename})", file=sys.stderr)
@@ -217,6 +216,44 @@ def cmd_export(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         sys.stdout.buffer.write(result.data)
         sys.stdout.buffer.flush()
+    return 0
+
+
+def cmd_scorecard(args: argparse.Namespace) -> int:
+    """Print the department scorecard (the Overview page's table) as a table, CSV or JSON."""
+    import json
+    import math
+
+    from kpialign import csvio, scorecard
+
+    with db.read_session(_engine()) as session:
+        try:
+            sc = scorecard.build_scorecard(session, period=args.period, wave=args.wave)
+        except scorecard.ScorecardError as exc:
+            raise CliError(str(exc)) from exc
+    table = scorecard.scorecard_table(sc.departments)
+    if args.format == "json":
+        records = table.astype(object).where(table.notna(), None).to_dict(orient="records")
+        org = sc.organisation
+        payload = {
+            "period": sc.period,
+            "wave": sc.wave.name if sc.wave else None,
+            "organisation": {
+                "score": None if math.isnan(org["alignment"]["value"]) else round(org["alignment"]["value"], 1),
+                "status": org["status"],
+                "departments": org["alignment"]["units"],
+            },
+            "departments": records,
+        }
+        print(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+    elif args.format == "csv":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(csvio.write_csv(table))
+        sys.stdout.buffer.flush()
+    else:
+        wave = sc.wave.name if sc.wave else "none"
+        print(f"Department scorecard, period {sc.period or 'none'}, survey wave {wave}")
+        print(table.astype(object).where(table.notna(), "").to_string(index=False))
     return 0
 
 
@@ -280,6 +317,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_invite)
 
     from kpialign.exports import KINDS as EXPORT_KINDS
+
+    p = sub.add_parser("scorecard", help="print the department scorecard (the Overview page's numbers)")
+    p.add_argument("--period", help="month YYYY-MM (default: the latest month with data)")
+    p.add_argument("--wave", help="survey wave name (default: the latest closed wave)")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.set_defaults(func=cmd_scorecard)
 
     p = sub.add_parser("export", help="write an export as safe CSV to stdout (privacy thresholds applied; audited)")
     p.add_argument("kind", choices=list(EXPORT_KINDS), metavar="KIND", help=f"one of: {', '.join(EXPORT_KINDS)}")

@@ -1376,3 +1376,62 @@ def _correlation(
 def department_scorecard(session: Any, period: str | None = None, wave: str | None = None) -> pd.DataFrame:
     """The department table of the Overview page and of ``python -m kpialign scorecard``."""
     return build_scorecard(session, period=period, wave=wave).departments
+
+
+# Columns of the department table as the Overview page and the CLI show it (same numbers).
+TABLE_COLUMNS = [
+    "department",
+    "division",
+    "headcount",
+    "score",
+    "status",
+    "partial",
+    "P",
+    "U",
+    "C",
+    "respondents",
+    "trend",
+    "trend_q",
+    "rank",
+    "rank_band",
+    "quadrant",
+]
+
+
+def scorecard_table(departments: pd.DataFrame) -> pd.DataFrame:
+    """The department table for people: A as 0..100 and P, U, C in percent (1 decimal).
+
+    A hidden survey figure stays empty (None); ``partial`` says which component is missing
+    ("no U" when understanding is suppressed for privacy). Both the Overview page and
+    ``python -m kpialign scorecard`` render this frame, so they show the same numbers.
+    """
+    d = departments
+
+    def pct(col: str) -> pd.Series:
+        return (d[col] * 100).round(1)
+
+    band = [
+        "" if math.isnan(lo) else (f"{int(lo)}" if lo == hi else f"{int(lo)}–{int(hi)}")
+        for lo, hi in zip(d["rank_p05"].astype(float), d["rank_p95"].astype(float), strict=True)
+    ]
+    partial = ["no " + ", ".join(m) if p and m else "" for p, m in zip(d["partial"], d["missing"], strict=True)]
+    out = pd.DataFrame(
+        {
+            "department": d["department"],
+            "division": d["division"],
+            "headcount": d["headcount"].astype("int64"),
+            "score": d["alignment"].round(1),
+            "status": d["status"],
+            "partial": partial,
+            "P": pct("performance"),
+            "U": pct("understanding"),
+            "C": pct("coverage"),
+            "respondents": d["respondents"].astype("Int64"),
+            "trend": d["trend"].fillna("–"),
+            "trend_q": d["trend_q"].round(4),
+            "rank": d["rank"].astype("Int64"),
+            "rank_band": band,
+            "quadrant": d["quadrant"],
+        }
+    )
+    return out[TABLE_COLUMNS].reset_index(drop=True)
