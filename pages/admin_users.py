@@ -39,7 +39,7 @@ def _run(action, success: str) -> None:
 
 
 if notice := st.session_state.pop(NOTICE, None):
-    st.success(plain(notice), icon=":material/check_circle:")
+    st.success(notice, icon=":material/check_circle:")  # our own constant text
 if reveal := st.session_state.pop(REVEAL, None):
     with st.container(border=True):
         st.text(f"New password for {reveal[0]} — shown only now; copy it and hand it over safely:")
@@ -88,13 +88,16 @@ with tab_edit:
                 ctx = accounts.user_context_by_id(session, account_id)
             with st.form(f"admin_users.roles.{account_id}"):
                 st.text(f"Roles of {row['email']}")
-                roles = st.multiselect("Roles", ROLES, default=held, format_func=lambda r: LABELS[r])
+                roles = st.multiselect(
+                    "Roles", ROLES, default=held, format_func=lambda r: LABELS[r], key=f"admin_users.roles.{account_id}"
+                )
                 owner = st.multiselect(
                     "KPI owner of (departments)",
                     list(dept_names),
                     default=sorted(d for d in ctx.owner_departments if d in dept_names),
                     format_func=lambda d: dept_names[d],
                     help="Only needed with the KPI owner role: the departments whose KPIs this person keeps.",
+                    key=f"admin_users.owner.{account_id}",
                 )
                 if st.form_submit_button("Save roles", type="primary", icon=":material/save:"):
                     _run(
