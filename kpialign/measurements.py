@@ -129,6 +129,16 @@ def recent_periods(frequency: str, *, count: int, until: date | None = None) -> 
     return [str(last.shift(-i)) for i in range(count - 1, -1, -1)]
 
 
+def period_bounds(period: str) -> tuple[date, date]:
+    """The first and last day of a period."""
+    p = parse_period(period)
+    first_month = p.number if p.frequency_rank == 0 else 3 * (p.number - 1) + 1
+    last_month = first_month if p.frequency_rank == 0 else first_month + 2
+    first = date(p.year, first_month, 1)
+    after = date(p.year + (last_month == 12), last_month % 12 + 1, 1)
+    return first, date.fromordinal(after.toordinal() - 1)
+
+
 def period_range_for(frequency: str, start_day: date, end_day: date) -> list[str]:
     """The periods of ``frequency`` that overlap ``start_day``..``end_day``."""
     return periods_between(period_of(start_day, frequency), period_of(end_day, frequency))

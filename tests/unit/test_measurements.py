@@ -264,3 +264,9 @@ def test_entry_grid_and_grid_entries(engine, org):
     bad.loc[bad["kpi"] == "CAC", "actual"] = "abc"
     _, problems = measurements.grid_entries(grid, bad, period="2025-02")
     assert {(p.kpi, p.column) for p in problems} == {("Revenue", "actual"), ("CAC", "actual")}
+
+
+def test_period_bounds():
+    assert measurements.period_bounds("2024-02") == (date(2024, 2, 1), date(2024, 2, 29))
+    assert measurements.period_bounds("2025-Q4") == (date(2025, 10, 1), date(2025, 12, 31))
+    assert measurements.period_bounds("2025-12") == (date(2025, 12, 1), date(2025, 12, 31))

@@ -1,0 +1,172 @@
+"""The alignment map: which departments' KPIs serve which strategic objective, and what is missing."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from kpialign import strategy
+from kpialign.ui import auth, data, nav
+
+user = auth.require(nav.roles_for("pages/alignment_map.py"))
+
+STATUS = {
+    "served": ("Served as expected", "#2e7d4f"),
+    "unexpected": ("Served, not expected", "#7fb8d8"),
+    "missing": ("Expected, no KPI", "#e07b39"),
+    "mixed": ("Some KPIs pull against it", "#b58900"),
+    "conflict": ("Only pulls against it", "#c0392b"),
+}
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+def _load(_version: int, url: str) -> tuple[pd.DataFrame, strategy.Findings, pd.DataFrame, pd.DataFrame]:
+    with data.reading() as session:
+        return (
+            strategy.alignment_matrix(session),
+            strategy.findings(session),
+            strategy.objectives_frame(session, include_retired=False),
+            strategy.departments_frame(session, include_retired=False),
+        )
+
+
+matrix, found, objectives, depts = _load(data.version(), str(data.engine().url))
+
+st.title("Alignment map")
+st.caption(
+    "Which departments' KPIs serve which strategic objective. A KPI serves an objective with a "
+    "contribution above 0 and pulls against it below 0; departments are expected to serve the "
+    "objectives set on the Strategy setup page."
+)
+if objectives.empty:
+    st.info("There are no strategic objectives yet. An admin can add them on the Strategy setup page.")
+    st.stop()
+
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Objectives without a KPI", len(found.coverage_gaps))
+c2.metric("KPIs linked to no objective", len(found.orphans))
+c3.metric("Conflicts", len(found.conflicts))
+c4.metric("Expected but not covered", len(found.missing_expected))
+
+# ------------------------------------------------------------------------------ heatmap
+st.subheader("Objectives × departments")
+if matrix.empty:
+    st.info("No KPI is linked to an objective yet, and no department is expected to serve one.")
+else:
+    dept_options = sorted(matrix["department"].unique())
+    chosen = st.multiselect(
+        "Departments",
+        dept_options,
+        default=dept_options[:20],
+        key="alignment_map.departments",
+        help="The map shows departments that have KPIs linked to an objective or are expected to serve one.",
+    )
+    shown = matrix[matrix["department"].isin(chosen)].copy()
+    if shown.empty:
+        st.info("Choose at least one department.")
+    else:
+        obj_order = objectives[["code", "title"]].assign(label=lambda d: d["code"] + "  " + d["title"].str.slice(0, 40))
+        labels = dict(zip(obj_order["code"], obj_order["label"], strict=True))
+        shown["objective_label"] = shown["objective_code"].map(labels)
+        shown["status_label"] = shown["status"].map(lambda s: STATUS[s][0])
+        shown["cell"] = shown.apply(
+            lambda r: str(r["kpis"]) if r["kpis"] else ("–" if r["pulling"] == 0 else "−"), axis=1
+        )
+        domain = [v[0] for v in STATUS.values()]
+        colours = [v[1] for v in STATUS.values()]
+        y_order = [labels[c] for c in obj_order["code"] if labels[c] in set(shown["objective_label"])]
+        base = alt.Chart(shown).encode(
+            x=alt.X(
+                "department:N", title=None, sort=chosen, axis=alt.Axis(labelAngle=-35, labelLimit=180, orient="top")
+            ),
+            y=alt.Y("objective_label:N", title=None, sort=y_order, axis=alt.Axis(labelLimit=320)),
+        )
+        rects = base.mark_rect(stroke="white", strokeWidth=2).encode(
+            color=alt.Color(
+                "status_label:N",
+                scale=alt.Scale(domain=domain, range=colours),
+                legend=alt.Legend(title=None, orient="bottom", columns=3),
+            ),
+            tooltip=[
+                alt.Tooltip("objective_code:N", title="Objective"),
+                alt.Tooltip("objective:N", title="Title"),
+                alt.Tooltip("department:N", title="Department"),
+                alt.Tooltip("status_label:N", title="Status"),
+                alt.Tooltip("kpis:Q", title="KPIs serving"),
+                alt.Tooltip("pulling:Q", title="KPIs pulling against"),
+                alt.Tooltip("net_contribution:Q", title="Net contribution", format=".2f"),
+                alt.Tooltip("kpi_names:N", title="KPIs"),
+            ],
+        )
+        text = base.mark_text(fontSize=13, fontWeight="bold").encode(
+            text="cell:N",
+            color=alt.condition(
+                alt.FieldOneOfPredicate("status", ["served", "conflict"]), alt.value("white"), alt.value("#222")
+            ),
+        )
+        height = max(160, 36 * shown["objective_label"].nunique())
+        st.altair_chart((rects + text).properties(height=height), width="stretch")
+        st.caption("The number in a cell is how many of the department's KPIs serve the objective. Hover for details.")
+
+# ------------------------------------------------------------------------------ findings
+st.subheader("Findings")
+tabs = st.tabs(
+    [
+        f"Coverage gaps ({len(found.coverage_gaps)})",
+        f"Orphan KPIs ({len(found.orphans)})",
+        f"Conflicts ({len(found.conflicts)})",
+        f"Missing expected coverage ({len(found.missing_expected)})",
+    ]
+)
+with tabs[0]:
+    st.caption("Objectives that no active KPI serves, neither directly nor through a child objective.")
+    if found.coverage_gaps.empty:
+        st.success("Every objective is served by at least one KPI.", icon=":material/check_circle:")
+    else:
+        st.dataframe(
+            found.coverage_gaps[["code", "title", "path"]],
+            hide_index=True,
+            width="stretch",
+            column_config={"code": "Code", "title": "Objective", "path": "Cascades from"},
+        )
+with tabs[1]:
+    st.caption("Active KPIs linked to no objective: measured, but not tied to the strategy.")
+    if found.orphans.empty:
+        st.success("Every KPI is linked to an objective.", icon=":material/check_circle:")
+    else:
+        st.dataframe(
+            found.orphans[["department", "kpi"]],
+            hide_index=True,
+            width="stretch",
+            column_config={"department": "Department", "kpi": "KPI"},
+        )
+with tabs[2]:
+    st.caption("KPIs that pull against an objective that another department's KPIs push.")
+    if found.conflicts.empty:
+        st.success("No department's KPIs pull against another department's objectives.", icon=":material/check_circle:")
+    else:
+        st.dataframe(
+            found.conflicts[["objective_code", "objective", "department", "kpi", "contribution", "pushed_by"]],
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "objective_code": "Objective",
+                "objective": "Title",
+                "department": "Pulling department",
+                "kpi": "KPI",
+                "contribution": st.column_config.NumberColumn("Contribution", format="%.2f"),
+                "pushed_by": "Pushed by",
+            },
+        )
+with tabs[3]:
+    st.caption("Departments expected to serve an objective that have no KPI serving it.")
+    if found.missing_expected.empty:
+        st.success("Every department serves the objectives it is expected to serve.", icon=":material/check_circle:")
+    else:
+        st.dataframe(
+            found.missing_expected[["department", "objective_code", "objective"]],
+            hide_index=True,
+            width="stretch",
+            column_config={"department": "Department", "objective_code": "Objective", "objective": "Title"},
+        )
