@@ -152,8 +152,11 @@ def _as_float_array(x: Any, ndim: int) -> np.ndarray:
 
 
 def _two_sided_p(z: np.ndarray) -> np.ndarray:
-    """2 * norm.sf(|z|), floored so that it never underflows to 0."""
-    return np.maximum(2.0 * norm.sf(np.abs(z)), _P_FLOOR)
+    """2 * norm.sf(|z|), floored so that it never underflows to 0.
+
+    ``special.ndtr(-|z|)`` is what ``norm.sf`` evaluates, without its per-call overhead.
+    """
+    return np.maximum(2.0 * special.ndtr(-np.abs(z)), _P_FLOOR)
 
 
 def _median_of_sorted(sorted_rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -223,6 +226,21 @@ def _fill_pair_slopes(block: np.ndarray, out: np.ndarray) -> None:
         np.subtract(block[:, lag:], block[:, :-lag], out=dest)
         dest /= float(lag)
         offset += span
+
+
+def _count_sorted(rows: np.ndarray, valid: np.ndarray, *, inclusive: bool) -> np.ndarray:
+    """Per row, how many of the first ``valid`` (sorted) entries are < 0 (or <= 0)."""
+    lo = np.zeros(len(rows), dtype=np.int64)
+    hi = valid.astype(np.int64).copy()
+    while True:
+        active = lo < hi
+        if not active.any():
+            return lo
+        mid = (lo + hi) // 2
+        value = np.take_along_axis(rows, np.minimum(mid, rows.shape[1] - 1)[:, None], axis=1)[:, 0]
+        below = (value <= 0) if inclusive else (value < 0)
+        lo = np.where(active & below, mid + 1, lo)
+        hi = np.where(active & ~below, mid, hi)
 
 
 def _theil_ranks(pairs: np.ndarray, sigsq: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -391,9 +409,10 @@ def _mk_rows(values: np.ndarray, alpha: float) -> dict[str, np.ndarray]:
             stop = min(start + rows_per_block, m)
             d = buf[: stop - start]
             _fill_pair_slopes(values[start:stop], d)
-            s[start:stop] = np.count_nonzero(d > 0, axis=1) - np.count_nonzero(d < 0, axis=1)
             d.sort(axis=1)  # NaN pairs last
             k = pairs[start:stop]
+            # S = (#slopes > 0) - (#slopes < 0), read off the sorted rows by binary search.
+            s[start:stop] = (k - _count_sorted(d, k, inclusive=True)) - _count_sorted(d, k, inclusive=False)
             idx = np.stack([(k - 1) // 2, k // 2, rl[start:stop], ru[start:stop]], axis=1).clip(0, n_pairs - 1)
             picked = np.take_along_axis(d, idx, axis=1)
             has = k > 0
@@ -524,7 +543,7 @@ def _hamed_rao_ratio(x: np.ndarray, slope: float, alpha: float) -> float:
     if acov[0] <= 0:
         return math.nan
     r = acov / acov[0]
-    bound = norm.ppf(1 - alpha / 2) / math.sqrt(n)
+    bound = float(special.ndtri(1 - alpha / 2)) / math.sqrt(n)
     lags = np.arange(1, n)
     significant = (r[1:] > bound) | (r[1:] < -bound)
     weights = (n - lags) * (n - lags - 1) * (n - lags - 2)
@@ -704,13 +723,14 @@ def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> tupl
     return (low, high)
 
 
-def _as_counts(counts: Sequence[float], name: str) -> np.ndarray:
-    arr = np.asarray(counts, dtype=float)
-    if arr.ndim != 1 or len(arr) < 2:
+def _as_counts(counts: Sequence[float], name: str) -> list[float]:
+    """Validated counts as Python floats (K is small: plain arithmetic beats numpy calls)."""
+    values = [float(c) for c in np.asarray(counts, dtype=float).ravel()] if np.ndim(counts) == 1 else []
+    if len(values) < 2:
         raise ValueError(f"{name} must be a 1-D sequence of counts for answers 1..K (K >= 2)")
-    if np.any(~np.isfinite(arr)) or np.any(arr < 0) or np.any(arr != np.round(arr)):
+    if not all(0 <= v < math.inf and v == math.floor(v) for v in values):
         raise ValueError(f"{name} must hold non-negative whole counts")
-    return arr
+    return values
 
 
 def compare_likert(
@@ -729,12 +749,11 @@ def compare_likert(
     b = _as_counts(counts_b, "counts_b")
     if len(a) != len(b):
         raise ValueError("counts_a and counts_b must cover the same answers")
-    fav = sorted(set(int(v) for v in favourable))
+    fav = sorted({int(v) for v in favourable})
     if not fav or fav[0] < 1 or fav[-1] > len(a):
         raise ValueError(f"favourable answers must lie in 1..{len(a)}")
-    n_a, n_b = float(a.sum()), float(b.sum())
-    fav_idx = np.array(fav) - 1
-    fa, fb = float(a[fav_idx].sum()), float(b[fav_idx].sum())
+    n_a, n_b = sum(a), sum(b)
+    fa, fb = sum(a[v - 1] for v in fav), sum(b[v - 1] for v in fav)
     nan = math.nan
     fav_a = fa / n_a if n_a else nan
     fav_b = fb / n_b if n_b else nan
@@ -753,16 +772,21 @@ def compare_likert(
             p_fav=nan,
         )
 
-    both = a + b
     total = n_a + n_b
-    mid_ranks = np.cumsum(both) - both + (both + 1) / 2.0
-    u1 = float(np.sum(a * mid_ranks)) - n_a * (n_a + 1) / 2
+    rank_sum_a = 0.0
+    tie_term = 0.0
+    below = 0.0
+    for ca, cb in zip(a, b, strict=True):
+        both = ca + cb
+        rank_sum_a += ca * (below + (both + 1) / 2.0)  # mid-rank of this answer, times its count
+        tie_term += both**3 - both
+        below += both
+    u1 = rank_sum_a - n_a * (n_a + 1) / 2
     u2 = n_a * n_b - u1
-    tie_term = float(np.sum(both**3 - both))
     var = n_a * n_b / 12 * ((total + 1) - tie_term / (total * (total - 1)))
     if var > 0:
         zu = (max(u1, u2) - n_a * n_b / 2 - 0.5) / math.sqrt(var)
-        p_mwu = float(min(max(2.0 * special.ndtr(-zu), _P_FLOOR), 1.0))
+        p_mwu = min(max(2.0 * float(special.ndtr(-zu)), _P_FLOOR), 1.0)
     else:  # every answer in one category: no evidence of a difference
         p_mwu = 1.0
 
@@ -773,7 +797,7 @@ def compare_likert(
     high = diff + math.sqrt((h1 - fav_a) ** 2 + (fav_b - l2) ** 2)
     pooled = (fa + fb) / total
     se = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
-    p_fav = float(_two_sided_p(np.array(diff / se))) if se > 0 else 1.0
+    p_fav = max(2.0 * float(special.ndtr(-abs(diff / se))), _P_FLOOR) if se > 0 else 1.0
     return LikertComparison(
         n_a=int(n_a),
         n_b=int(n_b),
