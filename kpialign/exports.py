@@ -36,8 +36,7 @@ Kinds and their columns (the CSV header is exactly these names, in this order):
 ``audit`` — ``id, at, actor, action, entity, entity_id, detail`` (admins only).
 
 :func:`build_export` turns a kind into a safe CSV file (:func:`kpialign.csvio.write_csv`) and
-records an ``export`` audit event (who, kind, filters, row count) in the caller's write
-session. The portal's Exports page and ``python -m kpialign export`` both call it, so the
+records an ``export`` audit event (who, kind, filters, row count) before the file is handed out. The portal's Exports page and ``python -m kpialign export`` both call it, so the
 same filters and date give byte-identical files.
 
 Shuffling is deterministic but unrelated to submission order: rows are ordered by a SHA-256
@@ -54,13 +53,15 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from kpialign import audit, csvio, measurements, privacy, strategy, surveys
+from kpialign import audit, csvio, db, measurements, privacy, strategy, surveys
 from kpialign.models import (
     Answer,
     Comment,
     Department,
+    KpiValue,
     Question,
     QuestionKind,
     Response,
@@ -140,6 +141,7 @@ class ExportFile:
     data: bytes
     rows: int
     filters: dict = field(default_factory=dict)
+    excel: bool = False
     mime: str = csvio.CSV_MIME
 
 
@@ -222,6 +224,22 @@ def _respondents(session: Session, wave: surveys.WaveInfo) -> pd.DataFrame:
     df["parent"] = 0
     df = privacy.suppress_counts(df, ["department_id"], "n", wave.min_group, parent_col="parent")
     return df.drop(columns="parent").sort_values(["department", "department_id"]).reset_index(drop=True)
+
+
+def wave_choices(session: Session) -> list[str]:
+    """Names of the waves that have opened (the ones with anything to export), newest first."""
+    rows = session.exec(
+        select(SurveyWave.name)
+        .where(SurveyWave.status != WaveStatus.DRAFT.value)
+        .order_by(col(SurveyWave.opens_on).desc(), col(SurveyWave.id).desc())
+    ).all()
+    return list(rows)
+
+
+def period_choices(session: Session) -> list[str]:
+    """Periods with KPI values, newest first (months before quarters of the same year)."""
+    rows = session.exec(select(KpiValue.period).distinct()).all()
+    return sorted(rows, key=lambda p: measurements.parse_period(p), reverse=True)
 
 
 def visible_departments(session: Session, *, wave: str | None = None) -> list[int]:
@@ -518,21 +536,20 @@ def _scope(session: Session, kind: str, wave: str | None, period: str | None) ->
     return period, ({"period": period} if period else {})
 
 
-def build_export(
+def prepare_export(
     session: Session,
     *,
     kind: str,
-    actor: str,
     roles: Collection[str],
     wave: str | None = None,
     period: str | None = None,
     excel: bool = False,
     today: date | None = None,
 ) -> ExportFile:
-    """Build one export as a safe CSV file and record it in the audit log (same transaction).
+    """Build one export as a safe CSV file (reads only; record it with :func:`record_export`).
 
-    ``roles`` are the exporting user's roles; a kind they may not export is refused. Pass a
-    write session: the audit event commits with it. ``today`` dates the file name.
+    ``roles`` are the exporting user's roles; a kind they may not export is refused.
+    ``today`` dates the file name (default: today in UTC).
     """
     if kind not in KINDS:
         raise ExportError(f"Unknown export {kind!r}: choose one of {', '.join(KINDS)}.")
@@ -545,19 +562,51 @@ def build_export(
     data = csvio.write_csv(df, excel=excel)
     day = today or datetime.now(UTC).date()
     filename = csvio.export_filename(kind, scope, day)
+    return ExportFile(kind=kind, filename=filename, data=data, rows=len(df), filters=filters, excel=excel)
+
+
+def record_export(session: Session, export: ExportFile, *, actor: str) -> None:
+    """Add the audit event of an export (who, kind, filters, row count) to a write session.
+
+    Deliver the file only after this has committed: an export that could not be recorded
+    is not handed out.
+    """
     audit.record(
         session,
         actor=actor,
         action="export",
         entity="export",
-        entity_id=kind,
-        kind=kind,
-        filters=filters,
-        rows=len(df),
-        excel=excel,
-        file=filename,
+        entity_id=export.kind,
+        kind=export.kind,
+        filters=export.filters,
+        rows=export.rows,
+        excel=export.excel,
+        file=export.filename,
     )
-    return ExportFile(kind=kind, filename=filename, data=data, rows=len(df), filters=filters)
+
+
+def build_export(
+    engine: Engine,
+    *,
+    kind: str,
+    actor: str,
+    roles: Collection[str],
+    wave: str | None = None,
+    period: str | None = None,
+    excel: bool = False,
+    today: date | None = None,
+) -> ExportFile:
+    """Prepare an export in a read transaction, then record it in its own write transaction.
+
+    Two transactions on purpose: building some kinds may itself write (the scorecard stores
+    closed-wave aggregates in a short transaction of its own), which must not wait for a
+    write lock held by the caller. The portal page and the CLI both use this function.
+    """
+    with db.read_session(engine) as session:
+        export = prepare_export(session, kind=kind, roles=roles, wave=wave, period=period, excel=excel, today=today)
+    with db.write_session(engine) as session:
+        record_export(session, export, actor=actor)
+    return export
 
 
 def allowed_kinds(roles: Collection[str]) -> list[str]:

@@ -29,6 +29,7 @@ PAGES: list[PageSpec] = [
     PageSpec("pages/home.py", "Home", ":material/home:", EVERYONE, "Portal", "home", default=True),
     PageSpec("pages/survey.py", "Survey", ":material/how_to_vote:", EVERYONE, "Survey", "survey"),
     PageSpec("pages/hr_waves.py", "Survey waves", ":material/campaign:", frozenset({HR}), "HR", "survey-waves"),
+    PageSpec("pages/exports.py", "Exports", ":material/download:", frozenset({HR, ADMIN}), "HR", "exports"),
     PageSpec(
         "pages/admin_users.py", "Users and roles", ":material/manage_accounts:", frozenset({ADMIN}), "Admin", "users"
     ),
