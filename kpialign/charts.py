@@ -1,0 +1,349 @@
+"""Altair chart builders for the scorecard pages: a DataFrame in, a chart out.
+
+No Streamlit and no database here. Every chart stays readable at 200 departments: builders
+that draw one mark per department take frames the caller has already cut to the top or
+bottom N (:func:`top_bottom`), and sizes grow with the number of rows. User text (department
+and KPI names) is only ever data for marks and tooltips, never markup.
+"""
+
+from __future__ import annotations
+
+import math
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+STATUS_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", "no score": "#9e9e9e"}
+STATUS_ORDER = list(STATUS_COLOURS)
+LIKERT_COLOURS = {
+    "Strongly disagree": "#c62828",
+    "Disagree": "#ef9a9a",
+    "Neutral": "#d6d6d6",
+    "Agree": "#90caf9",
+    "Strongly agree": "#1565c0",
+}
+ROW_PX = 24
+
+
+def _status_scale() -> alt.Scale:
+    return alt.Scale(domain=STATUS_ORDER, range=[STATUS_COLOURS[s] for s in STATUS_ORDER])
+
+
+def top_bottom(df: pd.DataFrame, col: str, n: int, *, which: str = "both") -> pd.DataFrame:
+    """The ``n`` highest and/or lowest rows by ``col`` (rows without a value last)."""
+    ordered = df.sort_values(col, ascending=False, na_position="last")
+    if len(ordered) <= n or which == "all":
+        return ordered
+    if which == "top":
+        return ordered.head(n)
+    if which == "bottom":
+        return ordered.dropna(subset=[col]).tail(n)
+    half = max(1, n // 2)
+    return pd.concat([ordered.head(half), ordered.dropna(subset=[col]).tail(n - half)]).drop_duplicates()
+
+
+def score_bars(
+    rows: pd.DataFrame, *, green: float = 75, amber: float = 60, title: str = "Alignment score"
+) -> alt.Chart:
+    """Horizontal bars of the alignment score per department, coloured by status, with the thresholds."""
+    df = rows.assign(score=rows["alignment"].round(1), label=rows["department"].astype(str))
+    df["partial_note"] = np.where(df["partial"].astype(bool), "partial: no " + df["missing"].astype(str), "")
+    base = alt.Chart(df).encode(
+        y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220)),
+    )
+    bars = base.mark_bar().encode(
+        x=alt.X("score:Q", title=title + " (0–100)", scale=alt.Scale(domain=[0, 100])),
+        color=alt.Color("status:N", scale=_status_scale(), legend=alt.Legend(title="Status", orient="bottom")),
+        tooltip=[
+            alt.Tooltip("label:N", title="Department"),
+            alt.Tooltip("division:N", title="Division"),
+            alt.Tooltip("score:Q", title="Score", format=".1f"),
+            alt.Tooltip("status:N", title="Status"),
+            alt.Tooltip("partial_note:N", title="Note"),
+        ],
+    )
+    text = base.mark_text(align="left", dx=3, fontSize=11).encode(x="score:Q", text=alt.Text("score:Q", format=".0f"))
+    rules = (
+        alt.Chart(pd.DataFrame({"x": [amber, green], "what": ["amber from", "green from"]}))
+        .mark_rule(strokeDash=[4, 3], color="#555")
+        .encode(x="x:Q", tooltip=["what:N", "x:Q"])
+    )
+    return (bars + text + rules).properties(height=max(120, ROW_PX * len(df)))
+
+
+def org_trend(series: pd.DataFrame, *, green: float = 75, amber: float = 60) -> alt.Chart:
+    """The organisation's alignment score by month with the status bands behind it."""
+    df = series.dropna(subset=["alignment"]).assign(score=lambda d: d["alignment"].round(1))
+    df["date"] = pd.to_datetime(df["period"] + "-01")
+    lo = float(min(df["score"].min() if len(df) else 0, amber) - 5)
+    bands = pd.DataFrame(
+        {"y0": [max(lo, 0), amber, green], "y1": [amber, green, 100], "status": ["red", "amber", "green"]}
+    )
+    band = (
+        alt.Chart(bands)
+        .mark_rect(opacity=0.12)
+        .encode(y="y0:Q", y2="y1:Q", color=alt.Color("status:N", scale=_status_scale(), legend=None))
+    )
+    line = (
+        alt.Chart(df)
+        .mark_line(point=True, color="#263238")
+        .encode(
+            x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %Y")),
+            y=alt.Y("score:Q", title="Organisation score", scale=alt.Scale(domain=[max(lo, 0), 100])),
+            tooltip=[alt.Tooltip("period:N", title="Month"), alt.Tooltip("score:Q", title="Score", format=".1f"),
+                     alt.Tooltip("units:Q", title="Departments scored")],
+        )
+    )  # fmt: skip
+    return (band + line).properties(height=220)
+
+
+def quadrant(rows: pd.DataFrame, *, p_cut: float, u_cut: float, label_limit: int = 25) -> alt.Chart:
+    """Understanding (x) vs performance (y) per department; size = headcount; quadrant lines."""
+    df = rows.dropna(subset=["performance", "understanding"]).assign(
+        P=lambda d: (d["performance"] * 100).round(1),
+        U=lambda d: (d["understanding"] * 100).round(1),
+        label=lambda d: d["department"].astype(str),
+    )
+    x = alt.X("U:Q", title="Understanding: % favourable", scale=alt.Scale(domain=[0, 100]))
+    y = alt.Y("P:Q", title="Performance: % of target attained", scale=alt.Scale(domain=[0, 100]))
+    points = (
+        alt.Chart(df)
+        .mark_circle(opacity=0.8, stroke="#333", strokeWidth=0.5)
+        .encode(
+            x=x,
+            y=y,
+            size=alt.Size("headcount:Q", title="Headcount", scale=alt.Scale(range=[40, 600])),
+            color=alt.Color("status:N", scale=_status_scale(), legend=alt.Legend(title="Status")),
+            tooltip=[
+                alt.Tooltip("label:N", title="Department"),
+                alt.Tooltip("division:N", title="Division"),
+                alt.Tooltip("U:Q", title="Understanding %"),
+                alt.Tooltip("P:Q", title="Performance %"),
+                alt.Tooltip("quadrant:N", title="Quadrant"),
+                alt.Tooltip("headcount:Q", title="Headcount"),
+            ],
+        )
+    )
+    layers = [points]
+    if len(df) <= label_limit:
+        layers.append(alt.Chart(df).mark_text(align="left", dx=8, dy=-6, fontSize=11).encode(x=x, y=y, text="label:N"))
+    cuts = pd.DataFrame({"U": [u_cut * 100], "P": [p_cut * 100]})
+    layers.append(alt.Chart(cuts).mark_rule(strokeDash=[5, 4], color="#555").encode(x="U:Q"))
+    layers.append(alt.Chart(cuts).mark_rule(strokeDash=[5, 4], color="#555").encode(y="P:Q"))
+    corners = pd.DataFrame(
+        {
+            "U": [98, 2, 98, 2],
+            "P": [98, 98, 2, 2],
+            "text": [
+                "aligned and delivering",
+                "delivering without line of sight",
+                "understands but not delivering",
+                "at risk",
+            ],
+            "align": ["right", "left", "right", "left"],
+        }
+    )
+    for align in ("left", "right"):
+        sub = corners[corners["align"] == align]
+        layers.append(
+            alt.Chart(sub)
+            .mark_text(align=align, baseline="middle", color="#777", fontStyle="italic", fontSize=11)
+            .encode(x="U:Q", y="P:Q", text="text:N")
+        )
+    return alt.layer(*layers).properties(height=420)
+
+
+def dept_objective_heatmap(matrix: pd.DataFrame) -> alt.Chart:
+    """Departments (rows) x objectives (columns): attainment of the KPIs serving each pair.
+
+    ``matrix``: department, objective (code), title, score (0..1 or NaN), kpis, expected.
+    Expected pairs with no serving KPI show as "gap".
+    """
+    df = matrix.assign(
+        pct=lambda d: (d["score"] * 100).round(0),
+        label=lambda d: np.where(
+            d["kpis"] > 0,
+            d["score"].map(lambda v: "" if pd.isna(v) else f"{v * 100:.0f}"),
+            np.where(d["expected"], "gap", ""),
+        ),
+    )
+    base = alt.Chart(df).encode(
+        x=alt.X("objective:N", title=None, axis=alt.Axis(orient="top", labelAngle=0)),
+        y=alt.Y("department:N", title=None, axis=alt.Axis(labelLimit=220)),
+    )
+    rect = base.mark_rect(stroke="white").encode(
+        color=alt.Color(
+            "pct:Q",
+            title="% of target",
+            scale=alt.Scale(domain=[0, 60, 75, 100], range=["#c62828", "#f9a825", "#a5d6a7", "#2e7d32"]),
+        ),
+        tooltip=[
+            alt.Tooltip("department:N", title="Department"),
+            alt.Tooltip("objective:N", title="Objective"),
+            alt.Tooltip("title:N", title="Title"),
+            alt.Tooltip("pct:Q", title="% of target"),
+            alt.Tooltip("kpis:Q", title="Serving KPIs"),
+            alt.Tooltip("expected:N", title="Expected to serve"),
+        ],
+    )
+    gaps = base.mark_rect(fill="#fff3e0", stroke="#e65100", strokeDash=[3, 2]).transform_filter("datum.label == 'gap'")
+    text = base.mark_text(fontSize=11).encode(text="label:N")
+    n_rows = df["department"].nunique()
+    return (rect + gaps + text).properties(height=max(120, ROW_PX * n_rows))
+
+
+def kpi_trend(
+    series: pd.DataFrame, *, name: str, unit: str, sen: tuple[float, float] | None, missing: list[str]
+) -> alt.Chart:
+    """Actuals of one KPI with its target line, Sen's slope line and the missing periods marked.
+
+    ``series``: period, date (datetime), actual, target. ``sen``: (slope per period,
+    intercept at the first period) fitted on the actuals, drawn across the window.
+    """
+    df = series.copy()
+    y_title = f"{name} ({unit})" if unit else name
+    layers = []
+    if missing:
+        miss = pd.DataFrame({"date": pd.to_datetime([_period_date(p) for p in missing]), "period": missing})
+        layers.append(
+            alt.Chart(miss)
+            .mark_rule(color="#e57373", strokeDash=[2, 2], strokeWidth=2)
+            .encode(x="date:T", tooltip=[alt.Tooltip("period:N", title="No value for")])
+        )
+    layers.append(
+        alt.Chart(df)
+        .mark_line(point=True, color="#1565c0")
+        .encode(
+            x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %y")),
+            y=alt.Y("actual:Q", title=y_title, scale=alt.Scale(zero=False)),
+            tooltip=[alt.Tooltip("period:N", title="Period"), alt.Tooltip("actual:Q", title="Actual"),
+                     alt.Tooltip("target:Q", title="Target")],
+        )
+    )  # fmt: skip
+    if df["target"].notna().any():
+        layers.append(
+            alt.Chart(df.dropna(subset=["target"]))
+            .mark_line(interpolate="step-after", strokeDash=[6, 3], color="#2e7d32")
+            .encode(x="date:T", y="target:Q", tooltip=[alt.Tooltip("target:Q", title="Target")])
+        )
+    if sen is not None and not any(math.isnan(v) for v in sen) and len(df) >= 2:
+        slope, intercept = sen
+        t = np.arange(len(df))
+        line = pd.DataFrame({"date": df["date"].to_numpy(), "fit": intercept + slope * t})
+        layers.append(
+            alt.Chart(line).mark_line(color="#6a1b9a", strokeWidth=2, opacity=0.8).encode(x="date:T", y="fit:Q")
+        )
+    return alt.layer(*layers).properties(height=220)
+
+
+def _period_date(period: str) -> str:
+    if "Q" in period.upper():
+        year, q = period.upper().split("-Q")
+        return f"{year}-{3 * int(q) - 2:02d}-01"
+    return period + "-01"
+
+
+def likert_diverging(df: pd.DataFrame, *, row: str = "item") -> alt.Chart:
+    """The standard diverging stacked bar chart of 5-point answers (neutral split at zero).
+
+    ``df``: ``row`` (bar label, e.g. "LS1 · 2026 Q3"), value (1..5), count, and optionally
+    ``marker`` (text at the right end, e.g. "▲ significant").
+    """
+    labels = list(LIKERT_COLOURS)
+    keys = [row]
+    d = df.copy()
+    d["share"] = d["count"] / d.groupby(keys)["count"].transform("sum")
+    d["answer"] = d["value"].map(dict(enumerate(labels, start=1)))
+    pieces = []
+    for v in range(1, 6):
+        part = d[d["value"] == v]
+        if v == 3:
+            pieces.append(part.assign(side=-1, seg=part["share"] / 2, order=0))
+            pieces.append(part.assign(side=1, seg=part["share"] / 2, order=0))
+        else:
+            pieces.append(part.assign(side=1 if v > 3 else -1, seg=part["share"], order=abs(v - 3)))
+    p = pd.concat(pieces, ignore_index=True)
+    p = p.sort_values([*keys, "side", "order"])
+    p["end"] = p.groupby([*keys, "side"])["seg"].cumsum() * p["side"]
+    p["start"] = p["end"] - p["seg"] * p["side"]
+    p["pct"] = (p["share"] * 100).round(0)
+    order = list(dict.fromkeys(d[row]))
+    y = alt.Y(f"{row}:N", title=None, sort=order, axis=alt.Axis(labelLimit=360))
+    bars = (
+        alt.Chart(p)
+        .mark_bar()
+        .encode(
+            x=alt.X("start:Q", title="Share of answers (disagree ← | → agree)", axis=alt.Axis(format="%"),
+                    scale=alt.Scale(domain=[-1, 1])),
+            x2="end:Q",
+            y=y,
+            color=alt.Color("answer:N", scale=alt.Scale(domain=labels, range=list(LIKERT_COLOURS.values())),
+                            legend=alt.Legend(title=None, orient="bottom")),
+            tooltip=[alt.Tooltip(f"{row}:N", title="Item"), alt.Tooltip("answer:N", title="Answer"),
+                     alt.Tooltip("pct:Q", title="% of answers")],
+        )
+    )  # fmt: skip
+    zero = alt.Chart(pd.DataFrame({"x": [0]})).mark_rule(color="#333").encode(x="x:Q")
+    layers = [bars, zero]
+    if "marker" in d.columns:
+        marks = d.drop_duplicates(keys)[[*keys, "marker"]].assign(x=1.0)
+        layers.append(
+            alt.Chart(marks)
+            .mark_text(align="right", dx=-2, fontSize=12, fontWeight="bold")
+            .encode(x="x:Q", y=y, text="marker:N")
+        )
+    return alt.layer(*layers).properties(height=max(80, 24 * len(order)))
+
+
+def items_heatmap(df: pd.DataFrame, *, k: int) -> alt.Chart:
+    """Items (rows) x departments (columns) of % favourable; hidden cells say "fewer than k".
+
+    ``df``: item, unit (column label), fav (0..1 or NaN when hidden), n, hidden (bool).
+    """
+    d = df.assign(
+        pct=lambda x: (x["fav"] * 100).round(0),
+        label=lambda x: np.where(x["hidden"], "–", x["fav"].map(lambda v: "" if pd.isna(v) else f"{v * 100:.0f}")),
+        note=lambda x: np.where(x["hidden"], f"hidden: fewer than {k} responses (or protecting a small group)", ""),
+    )
+    base = alt.Chart(d).encode(
+        x=alt.X("unit:N", title=None, sort=None, axis=alt.Axis(orient="top", labelAngle=-40, labelLimit=160)),
+        y=alt.Y("item:N", title=None, sort=None, axis=alt.Axis(labelLimit=360)),
+    )
+    rect = base.mark_rect(stroke="white").encode(
+        color=alt.condition(
+            "datum.hidden",
+            alt.value("#eeeeee"),
+            alt.Color("pct:Q", title="% favourable",
+                      scale=alt.Scale(domain=[20, 50, 80], range=["#c62828", "#f5f5f5", "#1565c0"])),
+        ),
+        tooltip=[alt.Tooltip("item:N", title="Item"), alt.Tooltip("unit:N", title="Group"),
+                 alt.Tooltip("pct:Q", title="% favourable"), alt.Tooltip("n:Q", title="Answers"),
+                 alt.Tooltip("note:N", title="Privacy")],
+    )  # fmt: skip
+    text = base.mark_text(fontSize=11).encode(text="label:N")
+    return (rect + text).properties(height=max(120, 26 * d["item"].nunique()))
+
+
+def rank_bands(rows: pd.DataFrame) -> alt.Chart:
+    """Each department's rank with its 5-95 % band under other weights (Monte Carlo)."""
+    df = rows.dropna(subset=["rank"]).assign(label=lambda d: d["department"].astype(str))
+    y = alt.Y("label:N", sort=alt.EncodingSortField("rank", order="ascending"), title=None,
+              axis=alt.Axis(labelLimit=220))  # fmt: skip
+    band = (
+        alt.Chart(df)
+        .mark_rule(strokeWidth=6, opacity=0.35, color="#1565c0")
+        .encode(x=alt.X("rank_p05:Q", title="Rank (1 = best)", scale=alt.Scale(reverse=False)), x2="rank_p95:Q", y=y)
+    )
+    point = (
+        alt.Chart(df)
+        .mark_point(filled=True, color="#0d47a1", size=60)
+        .encode(
+            x="rank:Q",
+            y=y,
+            tooltip=[alt.Tooltip("label:N", title="Department"), alt.Tooltip("rank:Q", title="Rank"),
+                     alt.Tooltip("rank_p05:Q", title="Best (5 %)"), alt.Tooltip("rank_p95:Q", title="Worst (95 %)"),
+                     alt.Tooltip("rank_shift:Q", title="Mean shift", format=".2f")],
+        )
+    )  # fmt: skip
+    return (band + point).properties(height=max(120, ROW_PX * len(df)))
