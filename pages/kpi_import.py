@@ -67,10 +67,12 @@ if not validation.ok:
         hide_index=True,
         width="stretch",
         column_config={
-            "row": st.column_config.NumberColumn("Row", help="Spreadsheet row; the header is row 1", format="%d"),
-            "column": st.column_config.TextColumn("Column"),
-            "value": st.column_config.TextColumn("Value"),
-            "reason": st.column_config.TextColumn("Problem", width="large"),
+            "row": st.column_config.NumberColumn(
+                "Row", help="Spreadsheet row; the header is row 1", format="%d", width=60
+            ),
+            "column": st.column_config.TextColumn("Column", width=100),
+            "value": st.column_config.TextColumn("Value", width=140),
+            "reason": st.column_config.TextColumn("Problem", width=760),
         },
         key="kpi_import.issues",
     )
