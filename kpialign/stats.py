@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import cache
 from typing import Any, Literal, NamedTuple
 
@@ -130,6 +130,7 @@ class LikertComparison:
 
 
 TREND_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(TrendResult))
+_NUMERIC_FIELDS = tuple(name for name in TREND_FIELDS if name not in ("trend", "h", "n", "method", "n_ratio"))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -459,7 +460,7 @@ def _finish(cols: dict[str, np.ndarray], alpha: float) -> dict[str, np.ndarray]:
     """Decide h and trend; blank out everything for series with fewer than 3 values."""
     n = cols["n"]
     enough = n >= 3
-    for key in ("p", "z", "s", "var_s", "tau", "tau_b", "slope", "intercept", "slope_low", "slope_high", "p_exact"):
+    for key in _NUMERIC_FIELDS:
         cols[key] = np.where(enough, cols[key], np.nan)
     decisive = np.where(np.isnan(cols["p_exact"]), cols["p"], cols["p_exact"])
     h = enough & (decisive < alpha)
@@ -475,31 +476,20 @@ def _finish(cols: dict[str, np.ndarray], alpha: float) -> dict[str, np.ndarray]:
 
 
 def _insufficient(n: int, method: str) -> TrendResult:
-    nan = math.nan
-    numbers = dict.fromkeys(
-        ("p", "z", "s", "var_s", "tau", "tau_b", "slope", "intercept", "slope_low", "slope_high", "p_exact"), nan
-    )
+    numbers = dict.fromkeys(_NUMERIC_FIELDS, math.nan)
     return TrendResult(trend="insufficient data", h=False, n=n, method=method, n_ratio=1.0, **numbers)
 
 
-def _row_result(cols: dict[str, np.ndarray], row: int, **extra: Any) -> TrendResult:
-    values: dict[str, Any] = {}
-    for name in TREND_FIELDS:
-        if name in extra:
-            values[name] = extra[name]
-        elif name == "method":
-            values[name] = "original"
-        elif name == "n_ratio":
-            values[name] = 1.0
-        elif name == "trend":
-            values[name] = str(cols[name][row])
-        elif name == "h":
-            values[name] = bool(cols[name][row])
-        elif name == "n":
-            values[name] = int(cols[name][row])
-        else:
-            values[name] = float(cols[name][row])
-    return TrendResult(**values)
+def _row_result(cols: dict[str, np.ndarray], row: int) -> TrendResult:
+    """One row of the column arrays as a TrendResult of plain Python values."""
+    return TrendResult(
+        trend=str(cols["trend"][row]),
+        h=bool(cols["h"][row]),
+        n=int(cols["n"][row]),
+        method="original",
+        n_ratio=1.0,
+        **{name: float(cols[name][row]) for name in _NUMERIC_FIELDS},
+    )
 
 
 # --------------------------------------------------------------------------- Mann-Kendall
@@ -511,13 +501,17 @@ def mann_kendall(x: Iterable[float], *, alpha: float = 0.05, method: str = "orig
     ``x`` holds one value per period, NaN for a missing period.  Fewer than 3 values give
     ``trend="insufficient data"`` with NaN statistics; a constant series gives s = 0, p = 1.
 
+    Where the exact p-value exists (3 <= n <= 10, no ties) ``h`` and ``trend`` use it.
+
     ``method="hamed_rao"`` applies the Hamed & Rao (1998) variance correction as R's
-    ``modifiedmk::mmkh``: the series is detrended with Sen's slope, the autocorrelations of
-    the ranks of the detrended values (lags 1..n-1, over the non-missing values in order)
-    that lie outside ±norm.ppf(1 - alpha/2)/sqrt(n) give n/n* = 1 + 2/(n(n-1)(n-2)) *
-    sum (n-i)(n-i-1)(n-i-2) r_i, and var_s is multiplied by n/n*.  It is applied only for
-    n >= 24 and when n/n* is positive and finite; otherwise the result says
-    ``method="original"`` with ``n_ratio=1.0``.
+    ``modifiedmk::mmkh`` (and pymannkendall's hamed_rao_modification_test): the values are
+    detrended with Sen's slope at their time positions, ranked, and the autocorrelations of
+    the ranks (lags 1..n-1, over the non-missing values in order) that lie outside
+    ±norm.ppf(1 - alpha/2)/sqrt(n) (mmkh's ``ci = 1 - alpha``) give n/n* = 1 +
+    2/(n(n-1)(n-2)) * sum (n-i)(n-i-1)(n-i-2) r_i; var_s is multiplied by n/n* and z, p, h
+    follow.  With gaps, mmkh numbers the remaining values 1..n while we keep their time
+    positions.  Applied only for n >= 24 and when n/n* is positive and finite; otherwise
+    the result says ``method="original"`` with ``n_ratio=1.0``.
     """
     alpha = _check_alpha(alpha)
     if method not in ("original", "hamed_rao"):
@@ -559,24 +553,7 @@ def _apply_variance_ratio(result: TrendResult, ratio: float, alpha: float) -> Tr
     p = float(_two_sided_p(np.array(z)))
     h = p < alpha
     trend = "increasing" if h and s > 0 else "decreasing" if h and s < 0 else "no trend"
-    return TrendResult(
-        trend=trend,
-        h=h,
-        p=p,
-        z=z,
-        s=s,
-        var_s=var_s,
-        tau=result.tau,
-        tau_b=result.tau_b,
-        slope=result.slope,
-        intercept=result.intercept,
-        slope_low=result.slope_low,
-        slope_high=result.slope_high,
-        p_exact=math.nan,
-        n=result.n,
-        method="hamed_rao",
-        n_ratio=ratio,
-    )
+    return replace(result, trend=trend, h=h, p=p, z=z, var_s=var_s, p_exact=math.nan, method="hamed_rao", n_ratio=ratio)
 
 
 def mann_kendall_batch(values: Any, *, alpha: float = 0.05) -> pd.DataFrame:
@@ -586,7 +563,9 @@ def mann_kendall_batch(values: Any, *, alpha: float = 0.05) -> pd.DataFrame:
     Returns one row per series with the TrendResult fields as columns (``method`` is
     always "original", ``n_ratio`` 1.0).  Vectorised over series: the pair slopes of a
     block of series are built lag by lag and sorted row-wise, with blocks sized so that
-    at most ~4M pair slopes (32 MiB) are held at once.
+    at most ~4M pair slopes (32 MiB) are held at once.  Series of more than ~2,900 periods
+    are taken one at a time through the memory-bounded selection that ``mann_kendall``
+    uses for them (same results).
     """
     alpha = _check_alpha(alpha)
     index = values.index if isinstance(values, pd.DataFrame) else None
