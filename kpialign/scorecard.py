@@ -896,6 +896,9 @@ class Scorecard:
     expected: pd.DataFrame = field(default_factory=pd.DataFrame)  # department_id, objective_id
     division_of: dict[int, int] = field(default_factory=dict)  # department id -> division id
     division_names: dict[int, str] = field(default_factory=dict)
+    division_respondents: pd.DataFrame = field(
+        default_factory=pd.DataFrame
+    )  # wave_id, division_id, respondents, suppressed
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -1213,8 +1216,36 @@ def build_scorecard(
         expected=expected,
         division_of=dict(zip(depts["department_id"].astype(int), depts["division_id"].astype(int), strict=True)),
         division_names=dict(zip(depts_all["department_id"].astype(int), depts_all["department"], strict=True)),
+        division_respondents=_division_respondents(sup),
         notes=notes,
     )
+
+
+def _division_respondents(sup: pd.DataFrame) -> pd.DataFrame:
+    if sup.empty:
+        return pd.DataFrame(columns=["wave_id", "division_id", "respondents", "suppressed"])
+    g = sup.groupby(["wave_id", "division_id"], as_index=False).agg(
+        respondents=("respondents", "sum"), suppressed=("division_suppressed", "max")
+    )
+    return g
+
+
+def check_division_filter(sc: Scorecard, wave_id: int, division_id: int) -> None:
+    """Differencing guard for a division filter beside the organisation total (kpialign.privacy).
+
+    Raises :class:`kpialign.privacy.DisclosureRefused` when the division itself is too small or
+    hidden, or when the rest of the organisation outside it has 0 < n < k respondents.
+    """
+    from kpialign import privacy
+
+    dr = sc.division_respondents
+    w = dr[dr["wave_id"] == wave_id]
+    k = next((x.k for x in sc.waves if x.wave_id == wave_id), privacy.DEFAULT_K)
+    sel = w[w["division_id"] == division_id]
+    name = sc.division_names.get(division_id, "this division")
+    if sel.empty or bool(sel["suppressed"].iloc[0]):
+        raise privacy.DisclosureRefused(f"No survey figures can be shown for {name} in this wave (too few responses).")
+    privacy.check_filter(int(sel["respondents"].iloc[0]), int(w["respondents"].sum()), k, label=f"the filter {name}")
 
 
 def _shown_likert(likert: pd.DataFrame, sup: pd.DataFrame, depts: pd.DataFrame) -> pd.DataFrame:

@@ -56,6 +56,36 @@ PAGES: list[PageSpec] = [
         "pages/strategy_setup.py", "Strategy setup", ":material/account_tree:", frozenset({ADMIN}), "Admin", "strategy"
     ),
     PageSpec("pages/audit_log.py", "Audit log", ":material/history:", frozenset({ADMIN}), "Admin", "audit"),
+    PageSpec(
+        "pages/overview.py", "Overview", ":material/dashboard:", frozenset({LEADER, ADMIN}), "Scorecard", "overview"
+    ),
+    PageSpec(
+        "pages/department.py",
+        "Department",
+        ":material/apartment:",
+        frozenset({LEADER, ADMIN}),
+        "Scorecard",
+        "department",
+    ),
+    PageSpec(
+        "pages/objectives.py", "Objectives", ":material/flag:", frozenset({LEADER, ADMIN}), "Scorecard", "objectives"
+    ),
+    PageSpec(
+        "pages/survey_results.py",
+        "Survey results",
+        ":material/bar_chart:",
+        frozenset({LEADER, ADMIN, HR}),
+        "Scorecard",
+        "survey-results",
+    ),
+    PageSpec(
+        "pages/how_scores_work.py",
+        "How scores work",
+        ":material/help:",
+        frozenset({LEADER, ADMIN, HR}),
+        "Scorecard",
+        "how-scores-work",
+    ),
 ]
 
 SECTION_ORDER = ["Portal", "Survey", "Scorecard", "KPIs", "HR", "Admin", "Account"]

@@ -1,0 +1,103 @@
+"""Shared pieces of the Scorecard pages: the cached scorecard and the period/wave filters.
+
+The scorecard is cached with ``st.cache_data`` keyed on the data version, so any write in
+any replica makes it stale; closed survey waves are cached for good underneath (stored
+aggregates plus a per-process copy in :mod:`kpialign.scorecard_data`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+from kpialign import scorecard
+from kpialign.scorecard import Scorecard
+from kpialign.ui import data
+
+STATUS_BADGE = {"green": "🟢 green", "amber": "🟠 amber", "red": "🔴 red", "no score": "⚪ no score"}
+
+
+@st.cache_data(max_entries=32, show_spinner="Computing the scorecard…")
+def _scorecard(_version: int, url: str, period: str | None, wave: str | None) -> Scorecard:
+    with data.reading() as session:
+        return scorecard.build_scorecard(session, period=period, wave=wave)
+
+
+@st.cache_data(show_spinner=False)
+def _reliability_closed(url: str, wave_id: int, fingerprint: str) -> dict[str, float]:
+    """Cronbach's alpha of a closed wave: computed once per process (a closed wave never changes)."""
+    from kpialign import scorecard_data
+
+    with data.reading() as session:
+        return scorecard.reliability(scorecard_data.item_table(session, wave_id=wave_id))
+
+
+def get(period: str | None = None, wave: str | None = None) -> Scorecard:
+    """The scorecard for the filters (cached); a bad filter shows a message and stops."""
+    try:
+        return _scorecard(data.version(), str(data.engine().url), period, wave)
+    except scorecard.ScorecardError as exc:
+        st.error(str(exc))
+        st.stop()
+    raise AssertionError("unreachable")
+
+
+def reliability(sc: Scorecard, wave: scorecard.WaveRef) -> dict[str, float]:
+    if wave.status == "closed":
+        return _reliability_closed(str(data.engine().url), wave.wave_id, f"{wave.name}|{wave.responses}")
+    from kpialign import scorecard_data
+
+    with data.reading() as session:
+        return scorecard.reliability(scorecard_data.item_table(session, wave_id=wave.wave_id))
+
+
+def filters(prefix: str, *, show_period: bool = True) -> tuple[str | None, str | None]:
+    """Period and wave pickers (defaults: the latest month with data, the latest closed wave)."""
+    base = get()
+    if base.empty:
+        return None, None
+    months = base.org_series.dropna(subset=["performance"])["period"].tolist()[::-1]
+    waves = [w.name + (" (open — provisional)" if w.status == "open" else "") for w in base.waves][::-1]
+    wave_names = [w.name for w in base.waves][::-1]
+    c1, c2 = st.columns(2)
+    period = None
+    if show_period and months:
+        default = months.index(base.period) if base.period in months else 0
+        period = c1.selectbox("Period", months, index=default, key=f"{prefix}.period", help="KPI month scored")
+    wave = None
+    if wave_names:
+        default_w = wave_names.index(base.wave.name) if base.wave and base.wave.name in wave_names else 0
+        choice = c2.selectbox("Survey wave", waves, index=default_w, key=f"{prefix}.wave")
+        wave = wave_names[waves.index(choice)]
+    if period == base.period:
+        period = None
+    if base.wave is not None and wave == base.wave.name:
+        wave = None
+    return period, wave
+
+
+def pct(value: float | None, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "–"
+    return f"{value * 100:.{digits}f} %"
+
+
+def score_text(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.0f}"
+
+
+def computed_from(sc: Scorecard) -> str:
+    """One line saying what the figures on a page were computed from."""
+    wave = sc.wave
+    parts = [f"KPI month {sc.period or 'none'}"]
+    if wave is not None:
+        state = "open, provisional" if wave.status == "open" else "closed"
+        parts.append(f"survey wave {wave.name} ({state}, {wave.responses:,} responses, groups under {wave.k} hidden)")
+    else:
+        parts.append("no closed survey wave")
+    parts.append(f"trend tests over up to {sc.settings.trend_periods} periods, significance after Benjamini-Hochberg")
+    return "Computed from: " + "; ".join(parts) + "."

@@ -1,0 +1,189 @@
+"""Department: its KPIs with trend charts, its survey items against the previous wave, participation."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from kpialign import charts, scorecard, surveys
+from kpialign.ui import auth, data, nav
+from kpialign.ui import scorecard_ui as ui
+
+auth.require(nav.roles_for("pages/department.py"))
+
+st.title("Department")
+
+
+@st.fragment
+def body() -> None:
+    period, wave = ui.filters("department")
+    sc = ui.get(period, wave)
+    if sc.empty:
+        st.info("There are no departments to score yet.")
+        return
+    rows = sc.departments.sort_values(["division", "department"])
+    labels = [f"{d} ({v})" for d, v in zip(rows["department"], rows["division"], strict=True)]
+    ids = rows["department_id"].tolist()
+    default = 0
+    wanted = st.query_params.get("id")
+    if wanted and wanted.isdigit() and int(wanted) in ids:
+        default = ids.index(int(wanted))
+    choice = st.selectbox("Department", labels, index=default, key="department.choice")
+    dept_id = ids[labels.index(choice)]
+    view = scorecard.department_view(sc, dept_id)
+    row = view.row
+    st.caption(ui.computed_from(sc))
+
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric(
+        "Alignment score A",
+        ui.score_text(row["alignment"]),
+        help=("Partial: " + ", ".join(row["missing"]) + " left out, weights renormalised") if row["partial"] else None,
+    )
+    c2.metric(
+        "Performance P", ui.pct(row["performance"]), help=f"{row['n_with_data']} of {row['n_kpis']} KPIs have data"
+    )
+    if row["u_suppressed"]:
+        c3.metric(
+            "Understanding U",
+            "hidden",
+            help=f"Fewer than {sc.wave.k if sc.wave else 5} responses, or hidden to protect a small group",
+        )
+    else:
+        c3.metric(
+            "Understanding U",
+            ui.pct(row["understanding"]),
+            help=f"95 % interval {ui.pct(row['u_low'])} to {ui.pct(row['u_high'])}; {int(row['respondents'] or 0)} responses",
+        )
+    c4.metric(
+        "Coverage C", ui.pct(row["coverage"]), help=f"{row['n_covered']} of {row['n_expected']} expected objectives"
+    )
+    st.text(
+        f"Status: {ui.STATUS_BADGE.get(row['status'], row['status'])}   Quadrant: {row['quadrant']}   "
+        f"Rank {'' if pd.isna(row['rank']) else int(row['rank'])} (band {'' if pd.isna(row['rank_p05']) else int(row['rank_p05'])}"
+        f"–{'' if pd.isna(row['rank_p95']) else int(row['rank_p95'])})"
+    )
+    if row["partial"]:
+        st.warning(
+            "This score is partial: "
+            + ("understanding is hidden for privacy; " if "U" in row["missing"] else "")
+            + "the remaining components' weights were renormalised.",
+            icon=":material/visibility_off:",
+        )
+    if row["n_missing"]:
+        st.caption(f"{row['n_missing']} KPI(s) have no value for {sc.period}: counted as missing, not as zero.")
+
+    st.subheader("Trends of the department's scores")
+    comp = view.component_trends.assign(
+        result=[
+            scorecard.trend_words(d, p, q)
+            for d, p, q in zip(
+                view.component_trends["direction"], view.component_trends["p"], view.component_trends["q"], strict=True
+            )
+        ]
+    )
+    st.dataframe(comp[["what", "result"]], hide_index=True, width="stretch",
+                 column_config={"what": "Score", "result": "Mann-Kendall trend"})  # fmt: skip
+
+    st.subheader("KPIs")
+    kp = view.kpis
+    if kp.empty:
+        st.info("This department has no active KPIs.")
+    else:
+        kpi_table = pd.DataFrame(
+            {
+                "KPI": kp["name"],
+                "unit": kp["unit"],
+                "polarity": kp["polarity"],
+                "period": kp["period_used"],
+                "actual": kp["actual"],
+                "target": kp["target_used"],
+                "attainment %": (kp["attainment"] * 100).round(1),
+                "trend": kp.get("trend_page", "–"),
+                "trend test": kp.get("words", ""),
+            }
+        )
+        st.dataframe(kpi_table, hide_index=True, width="stretch")
+        st.caption(
+            "Attainment: progress from baseline to target (capped); trend: Mann-Kendall on the attainment series, "
+            "▲ improving whatever the KPI's polarity; * significant after BH across the tests on this page."
+        )
+        cols = st.columns(2)
+        for i, k in enumerate(kp.itertuples(index=False)):
+            with cols[i % 2]:
+                st.markdown(f"**{_plain(k.name)}**")
+                series = view.series[view.series["kpi_id"] == k.kpi_id]
+                missing = view.missing.get(k.kpi_id, [])
+                if series["actual"].notna().sum() == 0:
+                    st.info("No values in the trend window.")
+                    continue
+                st.altair_chart(
+                    charts.kpi_trend(series, name=k.name, unit=k.unit, sen=view.sen.get(k.kpi_id), missing=missing),
+                    width="stretch",
+                )
+                words = getattr(k, "words", "")
+                st.caption(
+                    f"{words}. Green dashed: target; purple: Sen's slope on the actuals"
+                    + (f"; red marks: no value for {', '.join(missing)}" if missing else "")
+                )
+
+    st.subheader("Survey: line-of-sight items")
+    if sc.wave is None:
+        st.info("No survey wave has closed yet.")
+    elif view.likert.empty:
+        st.info(
+            f"No survey figures can be shown for this department in {sc.wave.name}: fewer than {sc.wave.k} "
+            "people answered, or its figures are hidden so that a smaller group cannot be worked out from the "
+            "division's totals."
+        )
+    else:
+        st.altair_chart(charts.likert_diverging(view.likert, row="item"), width="stretch")
+        prev = sc.previous_wave.name if sc.previous_wave else "none"
+        st.caption(
+            f"Each item in {sc.wave.name} and the previous wave ({prev}). ▲/▼: % favourable or the answer "
+            "distribution changed significantly (Mann-Whitney, BH across this department's items)."
+        )
+        if not view.changes.empty:
+            ch = view.changes
+            st.dataframe(
+                pd.DataFrame(
+                    {
+                        "item": ch["code"],
+                        "question": ch["text"],
+                        "favourable now %": (ch["fav_now"] * 100).round(1),
+                        "before %": (ch["fav_before"] * 100).round(1),
+                        "change (points)": (ch["fav_diff"] * 100).round(1),
+                        "95 % interval": [
+                            f"{lo * 100:+.1f} to {hi * 100:+.1f}"
+                            for lo, hi in zip(ch["fav_diff_low"], ch["fav_diff_high"], strict=True)
+                        ],
+                        "q (BH)": ch["q_page"].round(3),
+                        "significant": ch["significant_page"],
+                    }
+                ),
+                hide_index=True,
+                width="stretch",
+            )
+
+    st.subheader("Participation")
+    if sc.wave is not None:
+        with data.reading() as session:
+            part = surveys.participation(session, wave_id=sc.wave.wave_id)
+        mine = part[part["department_id"] == dept_id]
+        if mine.empty or not bool(mine["shown"].iloc[0]):
+            st.caption(f"Participation is shown only where at least {sc.wave.k} people were invited.")
+        else:
+            r = mine.iloc[0]
+            st.progress(
+                min(float(r["rate"]), 1.0),
+                text=f"{int(r['responded'])} of {int(r['invited'])} invited answered {sc.wave.name} ({float(r['rate']):.0%})",
+            )
+
+
+def _plain(text: str) -> str:
+    from kpialign.ui.widgets import plain
+
+    return plain(text)
+
+
+body()

@@ -1,0 +1,97 @@
+"""Objectives: each objective's score, the departments and KPIs that serve it, gaps and conflicts."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from kpialign.ui import auth, nav
+from kpialign.ui import scorecard_ui as ui
+
+auth.require(nav.roles_for("pages/objectives.py"))
+
+st.title("Objectives")
+st.caption("How well the KPIs linked to each strategic objective are doing, and where nobody serves it.")
+
+
+@st.fragment
+def body() -> None:
+    period, _wave = ui.filters("objectives")
+    sc = ui.get(period, None)
+    obj = sc.objectives
+    if obj.empty:
+        st.info("No strategic objectives yet. An admin can add them on the Strategy setup page.")
+        return
+    st.caption(
+        f"Computed from the KPI values of {sc.period or 'no period'}: contribution-weighted mean attainment of "
+        "the KPIs that serve each objective (a KPI linked to a sub-objective also serves its parent)."
+    )
+    names = dict(zip(sc.departments["department_id"], sc.departments["department"], strict=True))
+    table = pd.DataFrame(
+        {
+            "code": obj["code"],
+            "objective": obj["title"],
+            "score %": (obj["score"] * 100).round(1),
+            "KPIs serving": obj["n_kpis"],
+            "with data": obj["n_with_data"],
+            "departments": [", ".join(names.get(d, str(d)) for d in ds) for ds in obj["departments"]],
+            "pulling against": obj["n_against"],
+            "finding": [
+                "gap: no KPI serves it" if g else ("conflict: a KPI pulls against it" if c else "")
+                for g, c in zip(obj["gap"], obj["conflict"], strict=True)
+            ],
+        }
+    )
+    chart_df = table.dropna(subset=["score %"])
+    if not chart_df.empty:
+        chart = (
+            alt.Chart(chart_df)
+            .mark_bar()
+            .encode(
+                x=alt.X("score %:Q", scale=alt.Scale(domain=[0, 100]), title="% of target attained"),
+                y=alt.Y("code:N", sort="-x", title=None),
+                color=alt.Color(
+                    "score %:Q",
+                    scale=alt.Scale(domain=[0, 60, 75, 100], range=["#c62828", "#f9a825", "#a5d6a7", "#2e7d32"]),
+                    legend=None,
+                ),
+                tooltip=["code:N", "objective:N", "score %:Q", "KPIs serving:Q", "departments:N"],
+            )
+            .properties(height=max(120, 30 * len(chart_df)))
+        )
+        st.altair_chart(chart, width="stretch")
+    st.dataframe(table, hide_index=True, width="stretch")
+
+    gaps = table[table["finding"].str.startswith("gap")]
+    if not gaps.empty:
+        st.warning(
+            f"{len(gaps)} objective(s) have no KPI serving them: " + ", ".join(gaps["code"]), icon=":material/warning:"
+        )
+
+    st.subheader("KPIs by objective")
+    kp = sc.kpis.merge(sc.links, on="kpi_id")
+    for o in obj.itertuples(index=False):
+        mine = kp[kp["objective_id"] == o.objective_id]
+        label = f"{o.code} — {o.title}"
+        with st.expander(label, expanded=False):
+            if mine.empty:
+                st.text("No KPI is linked to this objective.")
+                continue
+            st.dataframe(
+                pd.DataFrame(
+                    {
+                        "KPI": mine["name"],
+                        "department": mine["department_id"].map(names),
+                        "contribution": mine["contribution"],
+                        "via sub-objective": ~mine["direct"].astype(bool),
+                        "attainment %": (mine["attainment"] * 100).round(1),
+                        "trend": mine["trend"],
+                    }
+                ).sort_values("contribution", ascending=False),
+                hide_index=True,
+                width="stretch",
+            )
+
+
+body()
