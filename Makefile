@@ -2,6 +2,7 @@
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
+ADDRESS ?= 127.0.0.1
 PYTHON ?= python3
 PYTEST_ARGS ?=
 
@@ -20,7 +21,7 @@ $(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt
 run: $(VENV)/.installed
 	$(PY) -m kpialign init-db
 	$(PY) -m kpialign seed-demo --scale small --seed 7 --if-empty
-	KPIALIGN_DEMO=1 $(VENV)/bin/streamlit run app.py --server.port $(PORT)
+	KPIALIGN_DEMO=1 $(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
 
 ## test: install dev requirements, make sure Chromium and PostgreSQL are there, run the whole suite
 test: $(VENV)/.dev-installed
