@@ -8,10 +8,13 @@ Kinds and their columns (the CSV header is exactly these names, in this order):
     4-5 on the 5-point scale after flipping reverse-worded items (so it always means "good"),
     and ``mean`` is on that flipped scale. For the objective-pick item ``mean`` is the average
     knowledge score (0..100) and the percentages are empty. Disclosure control
-    (:mod:`kpialign.privacy`): a department with fewer than the wave's ``min_group``
-    respondents is hidden, and so are further departments until the hidden respondents add
-    up to at least k (complementary suppression against the total row); within a question a
-    cell with fewer than k answers is hidden too, again with complementary suppression.
+    (:mod:`kpialign.privacy`), the same cells as the survey pages: a department with fewer
+    than the wave's ``min_group`` respondents is hidden, and so are further departments until
+    the hidden respondents add up to at least k — within each division and among divisions,
+    because the pages show division and organisation totals
+    (:func:`kpialign.scorecard.survey_suppression`). Within a question a cell with fewer than
+    k answers ("prefer not to say") is hidden too, with complementary suppression inside its
+    division.
     Hidden cells are empty, including ``n``, and the row says ``suppressed=true``.
 ``participation`` — ``wave, department, invited, responded, rate, shown``; counts and
     rate only where at least k were invited (otherwise empty and ``shown=false``), with the
@@ -205,11 +208,15 @@ def complete_suppression(n: pd.Series, hidden: pd.Series, k: int) -> pd.Series:
 
 
 def _respondents(session: Session, wave: surveys.WaveInfo) -> pd.DataFrame:
-    """``department_id, department, n, suppressed`` for every department of the wave.
+    """``department_id, department, division_id, n, suppressed`` for every department of the wave.
 
-    Suppression as on the survey pages: fewer than k respondents is hidden, with
-    complementary suppression because the total is shown beside the departments.
+    Suppression exactly as on the survey pages (:func:`kpialign.scorecard.survey_suppression`:
+    fewer than k respondents is hidden, with complementary suppression within each division
+    and then among divisions, because division and organisation totals are shown). A
+    department the pages do not show (not an active leaf of the tree) is hidden here too.
     """
+    from kpialign import scorecard, scorecard_data
+
     counts = surveys.response_counts(session, wave_ids=[wave.id])
     by_dept = dict(zip(counts["department_id"], counts["n"], strict=True))
     ids = sorted(set(wave.department_ids) | set(by_dept))
@@ -219,11 +226,19 @@ def _respondents(session: Session, wave: surveys.WaveInfo) -> pd.DataFrame:
             "department_id": ids,
             "department": [names.get(i, "") for i in ids],
             "n": [int(by_dept.get(i, 0)) for i in ids],
-        }
+        },
+        columns=["department_id", "department", "n"],
     )
-    df["parent"] = 0
-    df = privacy.suppress_counts(df, ["department_id"], "n", wave.min_group, parent_col="parent")
-    return df.drop(columns="parent").sort_values(["department", "department_id"]).reset_index(drop=True)
+    tree = scorecard_data.departments(session)
+    leaves = tree[tree["is_leaf"]]
+    division_of = dict(zip(tree["department_id"], tree["division_id"], strict=True))
+    df["division_id"] = df["department_id"].map(division_of).astype("Int64")
+    ref = scorecard.WaveRef(wave.id, wave.name, wave.status, wave.min_group, wave.closes_on, int(df["n"].sum()))
+    cells = counts.rename(columns={"n": "respondents"})
+    sup = scorecard.survey_suppression(cells[cells["respondents"] > 0], leaves, [ref])
+    shown = set(sup.loc[~sup["suppressed"].astype(bool), "department_id"].astype(int))
+    df["suppressed"] = ~df["department_id"].isin(shown)
+    return df.sort_values(["department", "department_id"]).reset_index(drop=True)
 
 
 def wave_choices(session: Session) -> list[str]:
@@ -281,8 +296,13 @@ def _result_cells(session: Session, w: surveys.WaveInfo) -> pd.DataFrame:
         qdf = pd.DataFrame(block)
         # Per question a department may have fewer answers than respondents ("prefer not to
         # say"): such a cell is hidden too, again with complementary suppression.
+        # Complementary within each division, whose per-question total the pages show.
         hidden = qdf["suppressed"] | (qdf["n"] < k)
-        qdf["suppressed"] = complete_suppression(qdf["n"], hidden, k)
+        division = resp["division_id"].fillna(-1).to_numpy()
+        for d in set(division):
+            idx = qdf.index[division == d]
+            hidden.loc[idx] = complete_suppression(qdf.loc[idx, "n"], hidden.loc[idx], k)
+        qdf["suppressed"] = hidden
         total = _result_row(w.name, TOTAL_LABEL, q, c, False)
         total["suppressed"] = bool(total["n"] < k)
         rows.extend(qdf.to_dict("records"))

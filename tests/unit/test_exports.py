@@ -225,30 +225,62 @@ def test_excel_flavour_only_adds_bom(demo_engine):
     assert plain.filename == excel.filename == "kpialign-results-2026-Q3-2026-11-27.csv"
 
 
-def test_demo_results_agree_with_privacy_rules(demo_engine):
-    """Independently of exports: departments with < k respondents, plus complementary ones, are empty."""
+def test_demo_results_satisfy_the_privacy_rules(demo_engine):
+    """Checked from raw counts, independently of how suppression is computed."""
+    from kpialign import scorecard_data
+
     with db.read_session(demo_engine) as s:
         w = surveys.get_wave(s, name=CLOSED)
         df = exports.results(s, wave=CLOSED)
         sizes = surveys.response_counts(s, wave_ids=[w.id])
-        names = dict(s.exec(select(Department.id, Department.name)).all())
-    sizes = pd.DataFrame({"department_id": list(w.department_ids)}).merge(sizes, how="left").fillna({"n": 0})
-    sizes["parent"] = 0
-    expected = privacy.suppress_counts(sizes, ["department_id"], "n", w.min_group, parent_col="parent")
-    hidden_depts = {names[int(d)] for d in expected.loc[expected["suppressed"], "department_id"]}
-    assert hidden_depts  # the demo has small departments
+        tree = scorecard_data.departments(s)
+    k = w.min_group
+    n_of = {int(d): int(n) for d, n in zip(sizes["department_id"], sizes["n"], strict=True)}
+    name_to_id = dict(zip(tree["department"], tree["department_id"], strict=True))
+    division_of = dict(zip(tree["department_id"], tree["division_id"], strict=True))
     rows = df[df["department"] != exports.TOTAL_LABEL]
-    for dept, g in rows.groupby("department"):
-        if dept in hidden_depts:
-            assert g["suppressed"].all() and g[exports.RESULT_VALUES].isna().all().all()
-    # Every question: the hidden cells hold 0 or >= k answers; shown cells have n >= k.
+    hidden = {int(name_to_id[d]) for d, g in rows.groupby("department") if g["suppressed"].all()}
+    assert hidden and all(
+        g[exports.RESULT_VALUES].isna().all().all() for _, g in rows[rows["suppressed"]].groupby("department")
+    )
+    assert {d for d, n in n_of.items() if n < k} <= hidden  # primary rule
+    # Complementary rule: the hidden respondents of each division, and of the hidden
+    # divisions together, are 0 or at least k (no total minus shown cells reveals fewer).
+    by_div: dict[int, int] = {}
+    for d in hidden:
+        by_div[division_of[d]] = by_div.get(division_of[d], 0) + n_of.get(d, 0)
+    assert all(v == 0 or v >= k for v in by_div.values())
     for _code, g in rows.groupby("question_code"):
-        shown = g[~g["suppressed"]]
-        assert (shown["n"] >= w.min_group).all()
-    # The department-level pattern is exactly privacy.suppress_counts on respondents.
-    with db.read_session(demo_engine) as s:
-        visible = {names[i] for i in exports.visible_departments(s, wave=CLOSED)}
-    assert visible == {names[int(d)] for d in expected.loc[~expected["suppressed"], "department_id"]}
+        assert (g.loc[~g["suppressed"], "n"] >= k).all()
+
+
+def test_complementary_suppression_respects_divisions(engine):
+    """X = {X1: 12, X2: 3}, Y = {Y1: 6, Y2: 10}: X2 is hidden, so X1 must be too (the X total
+    is shown on the pages), not Y1 — hiding the smallest department anywhere would leak X2."""
+    with db.write_session(engine) as s:
+        x, y = Department(name="X"), Department(name="Y")
+        s.add_all([x, y])
+        s.flush()
+        for name, parent in (("X1", x), ("X2", x), ("Y1", y), ("Y2", y)):
+            s.add(Department(name=name, parent_id=parent.id, headcount=20))
+        s.flush()
+        surveys.sync_question_bank(s, actor="test")
+        ids = {d.name: int(d.id) for d in s.exec(select(Department)).all()}
+    make_wave(engine, ids, name="Tree wave", names=["X1", "X2", "Y1", "Y2"])
+    with db.write_session(engine) as s:
+        q = s.exec(select(Question).where(Question.code == "LS1")).one()
+        for name, n in (("X1", 12), ("X2", 3), ("Y1", 6), ("Y2", 10)):
+            for i in range(n):
+                r = Response(wave_id=s.exec(select(SurveyWave.id)).one(), department_id=ids[name], submitted_on=DAY)
+                s.add(r)
+                s.flush()
+                s.add(Answer(response_id=r.id, question_id=q.id, value=1 + i % 5))
+    with db.read_session(engine) as s:
+        df = exports.results(s, wave="Tree wave")
+        resp = exports.responses(s, wave="Tree wave")
+    ls1 = df[df["question_code"] == "LS1"].set_index("department")["suppressed"]
+    assert ls1.to_dict() == {"X1": True, "X2": True, "Y1": False, "Y2": False, exports.TOTAL_LABEL: False}
+    assert set(resp["department"]) == {"Y1", "Y2"}
 
 
 def _has_scorecard() -> bool:
