@@ -302,8 +302,6 @@ def kpi_attainment(values: pd.DataFrame, kpis: pd.DataFrame, *, cap: float = 1.0
     ``kpis``: kpi_id, department_id, polarity, baseline, target, range_low, range_high,
     frequency, weight. Adds ``month`` (the scoring month index of the period).
     """
-    if values.empty:
-        return values.assign(month=pd.Series(dtype="int64"), attainment=np.nan, progress=np.nan, department_id=0)[0:0]
     k = kpis.set_index("kpi_id")
     df = values.join(
         k[["department_id", "polarity", "baseline", "range_low", "range_high", "frequency", "weight"]], on="kpi_id"
@@ -607,7 +605,7 @@ def trend_table(series: pd.DataFrame, *, alpha: float = 0.05, polarity: Any = "h
     improvement when higher is better, a worsening when lower is better.
     """
     if series.empty:
-        return pd.DataFrame(columns=[*stats.TREND_FIELDS, "q", "significant", "direction", "arrow"])
+        return pd.DataFrame(columns=[*stats.TREND_FIELDS, "p_used", "q", "significant", "direction", "arrow"])
     res = stats.mann_kendall_batch(series, alpha=alpha)
     p = np.where(np.isnan(res["p_exact"]), res["p"], res["p_exact"])
     res["p_used"] = p

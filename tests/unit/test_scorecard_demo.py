@@ -1,0 +1,180 @@
+"""The scorecard on the small demo organisation (both backends): what it shows, what it hides."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import text
+
+from kpialign import cli, db, privacy, scorecard, scorecard_data, surveys
+from kpialign.demo import DEMO_END_PERIOD
+
+SMALL = "Legal"  # the demo's 3-person department
+
+
+@pytest.fixture
+def sc(demo_copy_url):
+    eng = db.make_engine(demo_copy_url)
+    scorecard_data.clear_cache()
+    with db.read_session(eng) as session:
+        result = scorecard.build_scorecard(session)
+    yield result
+    eng.dispose()
+
+
+def test_defaults_and_what_it_is_computed_from(sc):
+    assert sc.period == DEMO_END_PERIOD
+    assert sc.wave is not None and sc.wave.status == "closed"
+    assert sc.previous_wave is not None and sc.previous_wave.closes_on < sc.wave.closes_on
+    rows = sc.departments
+    assert len(rows) == 8  # the leaves; divisions are roll-ups
+    assert (rows["period"] == sc.period).all() and (rows["wave"] == sc.wave.name).all()
+    assert (rows["n_kpis"] == rows["n_with_data"] + rows["n_missing"]).all()
+    # Legal's contract turnaround has no value in the last month: missing, not imputed
+    legal = rows.set_index("department").loc[SMALL]
+    assert legal["n_missing"] >= 1
+    # the organisation roll-up is headcount-weighted over the departments with a score
+    ok = rows["alignment"].notna()
+    expected = np.average(rows.loc[ok, "alignment"], weights=rows.loc[ok, "headcount"])
+    assert sc.organisation["alignment"]["value"] == pytest.approx(expected)
+
+
+def test_small_department_is_partial_without_any_survey_figure(sc):
+    legal = sc.departments.set_index("department").loc[SMALL]
+    assert legal["u_suppressed"] and legal["partial"] and legal["missing"] == "U"
+    assert pd.isna(legal["understanding"]) and pd.isna(legal["respondents"]) and pd.isna(legal["pick_share"])
+    assert legal["quadrant"] == "not enough data"
+    legal_id = int(legal["department_id"])
+    u = sc.understanding[sc.understanding["department_id"] == legal_id]
+    assert u["suppressed"].all() and u["understanding"].isna().all() and u["respondents"].isna().all()
+    assert sc.likert[(sc.likert["unit_level"] == "department") & (sc.likert["unit_id"] == legal_id)].empty
+    assert legal_id not in set(sc.changes.get("department_id", []))
+    view = scorecard.department_view(sc, legal_id)
+    assert view.likert.empty and view.changes.empty
+    heat = scorecard.survey_heatmap(sc, sc.wave.wave_id)
+    assert heat.loc[heat["unit"] == SMALL, "hidden"].all()
+    assert heat.loc[heat["unit"] == SMALL, "fav"].isna().all()
+
+
+def test_small_department_cannot_be_recovered_by_subtraction(sc, demo_copy_url):
+    """Attack: division (and organisation) totals minus every shown department must never
+    isolate a group of fewer than k respondents."""
+    eng = db.make_engine(demo_copy_url)
+    with db.read_session(eng) as session:
+        truth = surveys.response_counts(session)
+    eng.dispose()
+    lk = sc.likert
+    for w in sc.waves:
+        k = w.k
+        true_n = truth[truth["wave_id"] == w.wave_id].set_index("department_id")["n"]
+        shown_depts = set(lk[(lk["wave_id"] == w.wave_id) & (lk["unit_level"] == "department")]["unit_id"])
+        shown_divs = set(lk[(lk["wave_id"] == w.wave_id) & (lk["unit_level"] == "division")]["unit_id"])
+        for div in set(sc.division_of.values()):
+            members = [d for d, v in sc.division_of.items() if v == div and d in true_n.index]
+            hidden = [d for d in members if d not in shown_depts]
+            if div in shown_divs and hidden:
+                remainder = int(true_n[hidden].sum())
+                assert remainder >= k, (w.name, div, hidden, remainder)
+                # and the division total minus the shown departments equals the hidden ones' counts
+                tot = lk[(lk["wave_id"] == w.wave_id) & (lk["unit_level"] == "division") & (lk["unit_id"] == div)]
+                part = lk[
+                    (lk["wave_id"] == w.wave_id) & (lk["unit_level"] == "department") & lk["unit_id"].isin(members)
+                ]
+                diff = tot["count"].sum() - part["count"].sum()
+                assert diff > 0
+        # organisation total minus every shown division / department
+        org_shown = not lk[(lk["wave_id"] == w.wave_id) & (lk["unit_level"] == "organisation")].empty
+        if org_shown:
+            hidden_all = [d for d in true_n.index if d not in shown_depts and d in sc.division_of]
+            hidden_n = int(true_n[hidden_all].sum())
+            assert hidden_n == 0 or hidden_n >= k
+        # the 3-person department itself is never shown
+        legal_id = int(sc.departments.set_index("department").loc[SMALL, "department_id"])
+        assert legal_id not in shown_depts
+
+
+def test_differencing_guard_on_division_filter(sc):
+    corporate = sc.division_of[int(sc.departments.set_index("department").loc[SMALL, "department_id"])]
+    # Corporate is large enough and the rest of the organisation too: allowed
+    scorecard.check_division_filter(sc, sc.wave.wave_id, corporate)
+    # a fake organisation where the rest is tiny: refused
+    fake = sc.division_respondents.copy()
+    w = sc.wave.wave_id
+    others = (fake["wave_id"] == w) & (fake["division_id"] != corporate)
+    fake.loc[others, "respondents"] = 0
+    first_other = fake.index[others][0]
+    fake.loc[first_other, "respondents"] = 2
+    sc2 = scorecard.Scorecard(**{**sc.__dict__, "division_respondents": fake})
+    with pytest.raises(privacy.DisclosureRefused):
+        scorecard.check_division_filter(sc2, w, corporate)
+
+
+def test_closed_wave_aggregates_are_stored_once_and_equal_live_counts(demo_copy_url):
+    eng = db.make_engine(demo_copy_url)
+    scorecard_data.clear_cache()
+    with db.read_session(eng) as session:
+        scorecard.build_scorecard(session)
+    with db.read_session(eng) as session:
+        stored = session.execute(text("SELECT wave_id, sum(n) FROM wave_response_count GROUP BY wave_id")).all()
+        waves = scorecard_data.waves(session)
+        live = surveys.answer_counts(session)
+        stored_answers = session.execute(
+            text("SELECT wave_id, department_id, question_id, value, n FROM wave_answer_count")
+        ).all()
+    closed = waves[waves["status"] == "closed"].set_index("wave_id")["responses"]
+    assert {int(w): int(n) for w, n in stored} == {int(w): int(n) for w, n in closed.items()}
+    got = pd.DataFrame(stored_answers, columns=["wave_id", "department_id", "question_id", "value", "n"]).astype(
+        "int64"
+    )
+    want = live[live["wave_id"].isin(closed.index)][["wave_id", "department_id", "question_id", "value", "n"]]
+    keys = ["wave_id", "department_id", "question_id", "value"]
+    pd.testing.assert_frame_equal(
+        got.sort_values(keys).reset_index(drop=True), want.sort_values(keys).reset_index(drop=True), check_dtype=False
+    )
+    version = db.data_version(eng)
+    with db.read_session(eng) as session:  # a second run reads them and writes nothing
+        scorecard.build_scorecard(session)
+    assert db.data_version(eng) == version
+    eng.dispose()
+
+
+def test_period_and_wave_filters_and_errors(demo_copy_url):
+    eng = db.make_engine(demo_copy_url)
+    with db.read_session(eng) as session:
+        waves = scorecard_data.waves(session)
+        first = waves.iloc[0]["name"]
+        sc = scorecard.build_scorecard(session, period="2026-03", wave=first)
+        assert sc.period == "2026-03" and sc.wave.name == first and sc.previous_wave is None
+        assert sc.changes.empty
+        with pytest.raises(scorecard.ScorecardError):
+            scorecard.build_scorecard(session, wave="no such wave")
+        with pytest.raises(scorecard.ScorecardError):
+            scorecard.build_scorecard(session, period="March")
+    eng.dispose()
+
+
+def test_cli_scorecard_json_matches_department_scorecard(demo_copy_url, monkeypatch, capsys):
+    monkeypatch.setenv("KPIALIGN_DATABASE_URL", demo_copy_url)
+    assert cli.main(["scorecard", "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    eng = db.make_engine(demo_copy_url)
+    with db.read_session(eng) as session:
+        table = scorecard.scorecard_table(scorecard.department_scorecard(session))
+    eng.dispose()
+    got = pd.DataFrame(payload["departments"])
+    assert got["department"].tolist() == table["department"].tolist()
+    for col in ("score", "P", "C", "U"):
+        np.testing.assert_allclose(got[col].astype(float), table[col].astype(float), equal_nan=True)
+    assert next(d for d in payload["departments"] if d["department"] == SMALL)["U"] is None
+    assert cli.main(["scorecard", "--wave", "nope"]) == 1
+    assert "no survey wave" in capsys.readouterr().err
+
+
+def test_empty_database(engine):
+    with db.read_session(engine) as session:
+        sc = scorecard.build_scorecard(session)
+    assert sc.empty and sc.period is None and sc.wave is None
+    assert scorecard.scorecard_table(sc.departments).empty
