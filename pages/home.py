@@ -13,7 +13,7 @@ user = auth.require(nav.roles_for("pages/home.py"))
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
-def _glance(_version: int, url: str) -> summary.Glance:
+def _glance(version: int, url: str) -> summary.Glance:  # not "_version": "_" args are not hashed
     with data.reading() as session:
         return summary.organisation_glance(session)
 

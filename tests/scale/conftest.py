@@ -2,6 +2,10 @@
 
 from tests.browser.conftest import browser  # noqa: F401  (a fixture, re-exported for this folder)
 
+# A server that re-imports kpialign modules when a file changes (Streamlit's default watcher)
+# declares the tables twice; production servers and these tests do not watch files.
+NO_WATCHER = {"STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
+
 
 def sign_in(page, base_url: str, who: str) -> None:
     """Sign in through the real form (the password field is found by role: its label is shared

@@ -156,13 +156,13 @@ def test_database_down_at_start_and_mid_session_then_recovers(
 ) -> None:
     """The real portal behind a TCP forwarder: refused at start, reset mid-session, back again."""
     from tests.browser.conftest import screenshot, start_portal, stop_portal, wait_for_app
-    from tests.scale.conftest import rerun, sign_in
+    from tests.scale.conftest import NO_WATCHER, rerun, sign_in
 
     require_postgres()
     real = make_url(demo_copy_url)
     proxy = TcpProxy(real.host or "127.0.0.1", int(real.port or 5432))
     via_proxy = real.set(port=proxy.port).render_as_string(hide_password=False)
-    base, proc = start_portal(via_proxy, tmp_path)  # the database is down from the start
+    base, proc = start_portal(via_proxy, tmp_path, env_extra=NO_WATCHER)  # the database is down from the start
     context = browser.new_context(viewport={"width": 1300, "height": 900})
     page = context.new_page()
     page.set_default_timeout(20_000)
