@@ -129,6 +129,12 @@ def recent_periods(frequency: str, *, count: int, until: date | None = None) -> 
     return [str(last.shift(-i)) for i in range(count - 1, -1, -1)]
 
 
+def complete_periods(frequency: str, start: date, end: date) -> list[str]:
+    """The periods of ``frequency`` that end between ``start`` and ``end`` (a quarter still running is left out)."""
+    periods = period_range_for(frequency, start, end)
+    return [p for p in periods if start <= period_bounds(p)[1] <= end]
+
+
 def period_bounds(period: str) -> tuple[date, date]:
     """The first and last day of a period."""
     p = parse_period(period)
@@ -495,7 +501,7 @@ def missing_periods(
     end: date,
     department_ids: Iterable[int] | None = None,
 ) -> pd.DataFrame:
-    """Active KPIs' periods between ``start`` and ``end`` (inclusive) that have no actual.
+    """Active KPIs' periods ending between ``start`` and ``end`` (inclusive) that have no actual.
 
     Columns: ``kpi_id, kpi, department_id, department, frequency, period``. Two queries: the
     KPIs and the stored (kpi_id, period) pairs in range; the difference is taken in pandas.
@@ -514,7 +520,7 @@ def missing_periods(
     grids = []
     all_periods: list[str] = []
     for freq in (Frequency.MONTHLY.value, Frequency.QUARTERLY.value):
-        periods = period_range_for(freq, start, end)
+        periods = complete_periods(freq, start, end)
         all_periods += periods
         grids.append(pd.DataFrame({"frequency": freq, "period": periods}))
     expected = kpis.merge(pd.concat(grids), on="frequency")

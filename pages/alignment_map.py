@@ -78,15 +78,18 @@ else:
         y_order = [labels[c] for c in obj_order["code"] if labels[c] in set(shown["objective_label"])]
         base = alt.Chart(shown).encode(
             x=alt.X(
-                "department:N", title=None, sort=chosen, axis=alt.Axis(labelAngle=-35, labelLimit=180, orient="top")
+                "department:N",
+                title=None,
+                sort=chosen,
+                axis=alt.Axis(labelAngle=-40, labelLimit=180, orient="top", labelOverlap=False),
             ),
-            y=alt.Y("objective_label:N", title=None, sort=y_order, axis=alt.Axis(labelLimit=320)),
+            y=alt.Y("objective_label:N", title=None, sort=y_order, axis=alt.Axis(labelLimit=320, labelOverlap=False)),
         )
         rects = base.mark_rect(stroke="white", strokeWidth=2).encode(
             color=alt.Color(
                 "status_label:N",
                 scale=alt.Scale(domain=domain, range=colours),
-                legend=alt.Legend(title=None, orient="bottom", columns=3),
+                legend=alt.Legend(title="Status", orient="right"),
             ),
             tooltip=[
                 alt.Tooltip("objective_code:N", title="Objective"),
@@ -105,7 +108,8 @@ else:
                 alt.FieldOneOfPredicate("status", ["served", "conflict"]), alt.value("white"), alt.value("#222")
             ),
         )
-        height = max(160, 36 * shown["objective_label"].nunique())
+        # Streamlit fits the whole chart (rotated labels included) into this height: leave room for them.
+        height = 40 * shown["objective_label"].nunique() + 130
         st.altair_chart((rects + text).properties(height=height), width="stretch")
         st.caption("The number in a cell is how many of the department's KPIs serve the objective. Hover for details.")
 

@@ -121,7 +121,7 @@ with data.reading() as session:
 kpis = kpis[kpis["department_id"] == dept_id]
 rows = []
 for _, k in kpis.iterrows():
-    for p in measurements.period_range_for(k["frequency"], start, end):
+    for p in measurements.complete_periods(k["frequency"], start, end):
         rows.append({"kpi": k["name"], "period": p, "frequency": k["frequency"]})
 status = pd.DataFrame(rows, columns=["kpi", "period", "frequency"])
 if status.empty:
@@ -141,16 +141,17 @@ else:
         alt.Chart(status)
         .mark_rect(stroke="white", strokeWidth=2)
         .encode(
-            x=alt.X("period:N", title="Period", sort=None, axis=alt.Axis(labelAngle=-45)),
-            y=alt.Y("kpi:N", title=None),
+            x=alt.X("period:N", title="Period", sort=None, axis=alt.Axis(labelAngle=-45, labelOverlap=False)),
+            y=alt.Y("kpi:N", title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False)),
             color=alt.Color(
                 "status:N",
                 scale=alt.Scale(domain=["entered", "missing"], range=["#4c9a6a", "#e07b39"]),
-                legend=alt.Legend(title="Actual", orient="top"),
+                legend=alt.Legend(title="Actual", orient="right"),
             ),
             tooltip=[alt.Tooltip("kpi:N", title="KPI"), "period:N", alt.Tooltip("status:N", title="Actual")],
         )
-        .properties(height=max(120, 34 * status["kpi"].nunique()))
+        # the height includes the rotated period labels and the axis title
+        .properties(height=30 * status["kpi"].nunique() + 110)
     )
     st.altair_chart(chart, width="stretch")
     if n_missing:

@@ -266,6 +266,19 @@ def test_entry_grid_and_grid_entries(engine, org):
     assert {(p.kpi, p.column) for p in problems} == {("Revenue", "actual"), ("CAC", "actual")}
 
 
+def test_complete_periods_leave_out_a_running_quarter():
+    assert measurements.complete_periods("quarterly", date(2025, 1, 1), date(2025, 10, 31)) == [
+        "2025-Q1",
+        "2025-Q2",
+        "2025-Q3",
+    ]
+    assert measurements.complete_periods("monthly", date(2025, 1, 1), date(2025, 3, 31)) == [
+        "2025-01",
+        "2025-02",
+        "2025-03",
+    ]
+
+
 def test_period_bounds():
     assert measurements.period_bounds("2024-02") == (date(2024, 2, 1), date(2024, 2, 29))
     assert measurements.period_bounds("2025-Q4") == (date(2025, 10, 1), date(2025, 12, 31))
