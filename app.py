@@ -15,10 +15,9 @@ user = auth.current_user()
 if user is None:
     pages = [st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:", url_path="sign-in", default=True)]
     if st.query_params.get("token"):
-        # A personal survey link works without an account.
-        pages = [
-            st.Page("pages/survey.py", title="Survey", icon=":material/how_to_vote:", url_path="survey", default=True)
-        ]
+        # A personal survey link (/survey?token=...) works without an account. Not the default
+        # page: Streamlit serves the default page at "/" only, so "/survey" would be "not found".
+        pages.append(st.Page("pages/survey.py", title="Survey", icon=":material/how_to_vote:", url_path="survey"))
     current = st.navigation(pages, position="hidden")
 else:
     sections: dict[str, list] = {}

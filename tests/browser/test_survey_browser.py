@@ -1,0 +1,127 @@
+"""A new employee answers the survey from a personal link in Chromium, then finds the link used.
+
+Screenshots (phone width 390 px and desktop) go to ``$KPIALIGN_SCREENSHOTS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+from sqlalchemy import text
+
+from kpialign import db, surveys
+from tests.browser.conftest import SCREENSHOTS, screenshot, start_portal, stop_portal, wait_for_app
+from tests.unit.survey_helpers import KEY, make_wave, seed_org
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def survey_portal(tmp_path_factory) -> Iterator[tuple[str, str]]:
+    """The portal on a small organisation with a wave open today; returns (base_url, db_url)."""
+    workdir = tmp_path_factory.mktemp("survey-portal")
+    url = f"sqlite:///{workdir / 'survey.db'}"
+    eng = db.make_engine(url)
+    db.migrate(eng)
+    make_wave(eng, seed_org(eng), name="Autumn pulse", around=date.today())
+    eng.dispose()
+    base, proc = start_portal(url, workdir, env_extra={"KPIALIGN_SECRET_KEY": KEY.decode(), "KPIALIGN_DEMO": "0"})
+    yield base, url
+    stop_portal(proc)
+
+
+def screenshot_dir():
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+def _open(page, link: str) -> None:
+    """Open a link and wait until the survey script has run (not the first, transient page list)."""
+    page.goto(link)
+    page.get_by_role("heading", name="Line-of-sight survey").wait_for()
+    wait_for_app(page)
+
+
+def _new_link(db_url: str, base: str) -> str:
+    eng = db.make_engine(db_url)
+    with db.write_session(eng) as s:
+        wid = surveys.get_wave(s, name="Autumn pulse").id
+        links = surveys.invite_department(
+            s, wave_id=wid, department="Sales", count=1, key=KEY, base_url=base, actor="t"
+        )
+    eng.dispose()
+    return str(links["link"].iloc[0])
+
+
+def _responses(db_url: str) -> int:
+    eng = db.make_engine(db_url)
+    with eng.connect() as conn:
+        n = conn.execute(text("SELECT count(*) FROM response")).scalar_one()
+    eng.dispose()
+    return int(n)
+
+
+def test_employee_answers_from_a_personal_link_then_the_link_is_used(survey_portal, browser):
+    base, db_url = survey_portal
+    link = _new_link(db_url, base)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    _open(page, link)
+    page.get_by_text("Confidential, not anonymous").wait_for()
+    assert page.get_by_text("Page not found").count() == 0
+    screenshot(page, "survey-phone-390")
+
+    page.get_by_role("radiogroup").nth(0).scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir() / "survey-phone-390-first-items.png"))
+    groups = page.get_by_role("radiogroup")
+    assert groups.count() >= 10
+    groups.nth(0).get_by_text("Strongly agree", exact=True).click()
+    wait_for_app(page)
+    page.get_by_role("radiogroup").nth(1).get_by_text("Prefer not to say", exact=True).click()
+    wait_for_app(page)
+    page.get_by_text("2 of ").first.wait_for()
+    page.get_by_role("radiogroup").nth(2).get_by_text("Agree", exact=True).click()
+    wait_for_app(page)
+    objective = page.get_by_role("checkbox", name="Prefer not to say")
+    objective.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir() / "survey-phone-390-items.png"))
+    page.get_by_placeholder("Optional. Please leave out names").fill("More updates on our goals, please.")
+    submit = page.get_by_role("button", name="Submit my answers")
+    submit.dblclick()  # a double click must not create a second response
+    page.get_by_text("Your answers have been saved.").wait_for()
+    wait_for_app(page)
+    screenshot(page, "survey-thank-you-phone")
+    assert _responses(db_url) == 1
+
+    page.reload()  # refresh: a new session with the same link
+    wait_for_app(page)
+    page.get_by_text("already been used").wait_for()
+    page.goto(base)  # elsewhere, then the back button to the link
+    wait_for_app(page)
+    page.go_back()
+    wait_for_app(page)
+    page.get_by_text("already been used").wait_for()
+    assert _responses(db_url) == 1
+
+    again = context.new_page()
+    again.goto(link)
+    wait_for_app(again)
+    again.get_by_text("already been used").wait_for()
+    screenshot(again, "survey-link-used-phone")
+    assert _responses(db_url) == 1
+    context.close()
+
+
+def test_survey_page_on_a_desktop(survey_portal, page):
+    base, db_url = survey_portal
+    _open(page, _new_link(db_url, base))
+    page.get_by_text("Confidential, not anonymous").wait_for()
+    assert page.get_by_text("Page not found").count() == 0
+    screenshot(page, "survey-desktop")
+    page.goto(f"{base}/survey?token=made-up-token")
+    wait_for_app(page)
+    page.get_by_text("could not find this survey link").wait_for()
+    screenshot(page, "survey-unknown-link-desktop")
