@@ -704,11 +704,15 @@ def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> tupl
 
 def _as_counts(counts: Sequence[float], name: str) -> list[float]:
     """Validated counts as Python floats (K is small: plain arithmetic beats numpy calls)."""
-    values = [float(c) for c in np.asarray(counts, dtype=float).ravel()] if np.ndim(counts) == 1 else []
+    try:
+        values = [float(c) for c in counts]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a 1-D sequence of counts for answers 1..K") from None
     if len(values) < 2:
         raise ValueError(f"{name} must be a 1-D sequence of counts for answers 1..K (K >= 2)")
-    if not all(0 <= v < math.inf and v == math.floor(v) for v in values):
-        raise ValueError(f"{name} must hold non-negative whole counts")
+    for v in values:
+        if not (0 <= v < math.inf and v.is_integer()):
+            raise ValueError(f"{name} must hold non-negative whole counts, got {v}")
     return values
 
 
