@@ -1,0 +1,158 @@
+"""Time the statistics engine against its references, side by side in one run (issue 3).
+
+    .venv/bin/python bench/bench_stats.py               # 7 interleaved repeats
+    .venv/bin/python bench/bench_stats.py --repeats 3
+
+1. ``mann_kendall_batch`` on 2,000 series x 60 periods vs a Python loop of pymannkendall
+   ``original_test`` + ``sens_slope`` on the same data (target: >= 50x faster).
+2. ``compare_likert`` on answer counts vs ``scipy.stats.mannwhitneyu`` on the expanded
+   answers, 50,000 answers per side (target: >= 100x faster; expansion not timed).
+
+The two sides of each comparison alternate within every repeat, so both see the same machine
+state; the table shows the median CPU time per call over the repeats, the ratio of the CPU
+medians and that of the wall-time medians (CPU time is the steadier one on a shared machine).
+It also reports the wall time and the peak memory (tracemalloc) of one batch call at
+2,000 x 60 and 2,000 x 200.
+Prints only; the test suite never looks at these numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pymannkendall as pmk
+from scipy import stats as sps
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kpialign.stats import compare_likert, mann_kendall_batch  # noqa: E402
+
+
+def kpi_panel(rng: np.random.Generator, series: int, periods: int) -> np.ndarray:
+    """KPI-like monthly series: level, some trend, noise, one decimal (ties), ~3 % missing."""
+    t = np.arange(periods)
+    level = rng.normal(100, 20, size=(series, 1))
+    drift = rng.normal(0, 0.3, size=(series, 1)) * (rng.random((series, 1)) < 0.4)
+    values = np.round(level + drift * t + rng.normal(0, 5, size=(series, periods)), 1)
+    values[rng.random(values.shape) < 0.03] = np.nan
+    return values
+
+
+def seconds(fn: Callable[[], object], calls: int = 1) -> tuple[float, float]:
+    """(wall, CPU) seconds of one call, averaged over ``calls`` back-to-back calls.
+
+    CPU time (``process_time``) is what this process itself spent; on a shared machine it
+    is the steadier measure, since wall time also counts the waits for a free core.
+    """
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - wall) / calls, (time.process_time() - cpu) / calls
+
+
+def side_by_side(ours: Callable[[], object], ref: Callable[[], object], repeats: int, calls: int) -> dict[str, float]:
+    """Medians of wall and CPU seconds per call of ``ours`` and ``ref``, alternating in each repeat."""
+    ours(), ref(), ours()  # warm-up (imports, caches)
+    samples: dict[str, list[float]] = {"ours_wall": [], "ours_cpu": [], "ref_wall": [], "ref_cpu": []}
+    for _ in range(repeats):
+        for side, fn, n in (("ours", ours, calls), ("ref", ref, 1)):
+            wall, cpu = seconds(fn, n)
+            samples[f"{side}_wall"].append(wall)
+            samples[f"{side}_cpu"].append(cpu)
+    return {key: statistics.median(values) for key, values in samples.items()}
+
+
+def peak_mib(fn: Callable[[], object]) -> float:
+    """Peak memory allocated during one call (tracemalloc sees numpy's buffers), in MiB."""
+    tracemalloc.start()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def fmt(sec: float) -> str:
+    return f"{sec * 1e3:9.2f} ms" if sec >= 1e-3 else f"{sec * 1e6:9.1f} µs"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    rng = np.random.default_rng(2024)
+
+    panel = kpi_panel(rng, 2000, 60)
+
+    def loop() -> None:
+        for row in panel:
+            pmk.original_test(row)
+            pmk.sens_slope(row)
+
+    # Same numbers on both sides (sanity check, not timed).
+    frame = mann_kendall_batch(panel)
+    for r in range(0, 2000, 97):
+        ref = pmk.original_test(panel[r])
+        assert frame["s"].iloc[r] == ref.s and np.isclose(frame["z"].iloc[r], ref.z, rtol=1e-9, atol=0)
+
+    mk = side_by_side(lambda: mann_kendall_batch(panel), loop, args.repeats, calls=5)
+
+    answers = 50_000
+    probs_a = np.array([0.05, 0.10, 0.25, 0.35, 0.25])
+    probs_b = np.array([0.06, 0.12, 0.24, 0.34, 0.24])
+    counts_a, counts_b = rng.multinomial(answers, probs_a), rng.multinomial(answers, probs_b)
+    expanded_a = np.repeat(np.arange(1.0, 6.0), counts_a)
+    expanded_b = np.repeat(np.arange(1.0, 6.0), counts_b)
+    ours_l = compare_likert(counts_a, counts_b)
+    ref_l = sps.mannwhitneyu(expanded_a, expanded_b, method="asymptotic")
+    assert ours_l.u == ref_l.statistic and np.isclose(ours_l.p_mwu, ref_l.pvalue, rtol=1e-12)
+    lk = side_by_side(
+        lambda: compare_likert(counts_a, counts_b),
+        lambda: sps.mannwhitneyu(expanded_a, expanded_b, method="asymptotic"),
+        args.repeats,
+        calls=200,
+    )
+
+    wide = kpi_panel(rng, 2000, 200)
+    sizes = []
+    for label, data in (("2000x60", panel), ("2000x200", wide)):
+        elapsed = statistics.median(seconds(lambda d=data: mann_kendall_batch(d))[0] for _ in range(3))
+        sizes.append((label, elapsed, peak_mib(lambda d=data: mann_kendall_batch(d))))
+
+    print(f"bench_stats  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  python {platform.python_version()}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"machine: {platform.machine()}  cores: {os.cpu_count()}  load average (1 min): {load:.1f}  repeats: {args.repeats}"
+    )
+    print()
+    header = f"{'comparison (median per call)':<57} {'ours CPU':>11} {'ref CPU':>11} {'ratio':>7} {'wall ratio':>10} {'target':>7}"
+    print(header)
+    rows = [
+        ("mann_kendall_batch 2000x60 vs pymannkendall loop", mk, 50),
+        ("compare_likert counts vs mannwhitneyu, 50k answers/side", lk, 100),
+    ]
+    for name, res, target in rows:
+        ratio = res["ref_cpu"] / res["ours_cpu"]
+        wall_ratio = res["ref_wall"] / res["ours_wall"]
+        verdict = "ok" if min(ratio, wall_ratio) >= target else "BELOW"
+        print(
+            f"{name:<57} {fmt(res['ours_cpu']):>11} {fmt(res['ref_cpu']):>11} {ratio:6.0f}x {wall_ratio:9.0f}x"
+            f" {target:>5}x {verdict}"
+        )
+    print()
+    for label, elapsed, mib in sizes:
+        print(f"one mann_kendall_batch call, {label:<8}: {fmt(elapsed).strip():>10} (median of 3), peak {mib:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
