@@ -1,0 +1,411 @@
+"""Load test: N concurrent browser sessions against the real portal (``streamlit run``).
+
+    .venv/bin/python bench/load_test.py                               # SQLite, N = 10 50 100
+    scripts/with_postgres.sh .venv/bin/python bench/load_test.py      # SQLite and PostgreSQL
+    .venv/bin/python bench/load_test.py --sessions 10 50 --backends sqlite --flows survey
+
+For each backend a fresh database is seeded with the small demo organisation, a survey wave is
+opened for one department and N personal links are made. The portal runs as one
+``streamlit run`` process (as in production, no file watcher). Then, for each N:
+
+- **survey**: N browser contexts (Playwright, headless Chromium) open their personal link at
+  the same time, answer every 5-point item (each answer is a rerun on the server), and submit.
+  Measured per session: *render* (link opened -> form shown), *answer* (click -> rerun done,
+  progress text updated), *submit* (click -> thank-you page), and the whole session.
+- **overview**: N contexts sign in as the demo leader and open the Overview page (the
+  scorecard). Measured: *sign-in* and *overview render*.
+
+Errors are sessions that raised, timed out or showed a Streamlit exception. After every survey
+round the database is checked: responses stored == sessions that saw the thank-you page ==
+links marked used (no response lost, none duplicated), and every response has all its answers.
+
+The browser runs on the same 2-core machine as the server, so every figure includes the
+client's own CPU use: the numbers are pessimistic for a server that has the cores to itself.
+Prints a table; writes nothing else (the test suite never looks at these numbers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("KPIALIGN_SECRET_KEY", "load-test-secret-key-not-for-production-0123456789")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-renderer-backgrounding",
+    "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows",
+]
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+TIMEOUT_MS = 120_000
+
+
+# ----------------------------------------------------------------------------- setup
+
+
+def make_database(backend: str, workdir: Path) -> str:
+    """A fresh database with the small demo organisation; returns its URL."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from kpialign import db, demo
+
+    if backend == "sqlite":
+        url = f"sqlite:///{workdir / 'load.db'}"
+    else:
+        admin_url = os.environ.get("KPIALIGN_TEST_DATABASE_URL")
+        if not admin_url:
+            raise SystemExit("PostgreSQL needs KPIALIGN_TEST_DATABASE_URL (run through scripts/with_postgres.sh)")
+        name = f"kpialign_load_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    engine = db.make_engine(url)
+    db.migrate(engine)
+    demo.seed_demo(engine, scale="small", seed=7)
+    engine.dispose()
+    return url
+
+
+def make_links(url: str, n: int, label: str) -> tuple[int, list[str], int]:
+    """Open a new wave for one department and make ``n`` personal links: (wave id, links, items)."""
+    from sqlalchemy import select
+
+    from kpialign import db, surveys
+    from kpialign.config import secret_key
+    from kpialign.models import Department, Question
+
+    engine = db.make_engine(url)
+    today = date.today()
+    with db.read_session(engine) as s:
+        dept = s.execute(select(Department.id).where(Department.parent_id.is_not(None)).order_by(Department.id)).first()
+        questions = s.execute(select(Question.id, Question.kind).where(Question.active).order_by(Question.id)).all()
+    with db.write_session(engine) as s:
+        wave = surveys.create_wave(
+            s,
+            name=f"Load test {label}",
+            opens_on=today - timedelta(days=1),
+            closes_on=today + timedelta(days=14),
+            question_ids=[q.id for q in questions],
+            department_ids=[dept[0]],
+            actor="load-test",
+        )
+        surveys.open_wave(s, wave_id=wave, actor="load-test")
+    base = os.environ["KPIALIGN_BASE_URL"]
+    links: list[str] = []
+    while len(links) < n:
+        with db.write_session(engine) as s:
+            batch = surveys.invite_department(
+                s,
+                wave_id=wave,
+                department=dept[0],
+                count=min(n - len(links), 1000),
+                key=secret_key(url),
+                base_url=base,
+                actor="load-test",
+            )
+        links += list(batch["link"])
+    engine.dispose()
+    likert = sum(1 for q in questions if q.kind == "likert5")
+    return wave, links, likert
+
+
+def check_wave(url: str, wave: int) -> dict[str, int]:
+    """Responses, used links and responses with a missing answer, for the no-loss check."""
+    from sqlalchemy import func, select
+
+    from kpialign import db
+    from kpialign.models import Answer, Invitation, Response
+
+    engine = db.make_engine(url)
+    with db.read_session(engine) as s:
+        responses = s.execute(select(func.count()).select_from(Response).where(Response.wave_id == wave)).scalar_one()
+        used = s.execute(
+            select(func.count()).select_from(Invitation).where(Invitation.wave_id == wave, Invitation.used)
+        ).scalar_one()
+        per = s.execute(
+            select(func.count(Answer.question_id))
+            .select_from(Response)
+            .join(Answer, Answer.response_id == Response.id, isouter=True)
+            .where(Response.wave_id == wave)
+            .group_by(Response.id)
+        ).scalars()
+        answer_counts = sorted(set(per))
+    engine.dispose()
+    return {"responses": int(responses), "used": int(used), "answer_counts": answer_counts}
+
+
+def start_server(url: str, port: int, log: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "KPIALIGN_DATABASE_URL": url,
+        "KPIALIGN_DEMO": "1",
+        "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+            "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+        ],
+        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    import urllib.request
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit(f"the portal did not start; see {log}")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------- sessions
+
+
+@dataclass
+class Round:
+    flow: str
+    n: int
+    timings: dict[str, list[float]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    completed: int = 0
+    wall: float = 0.0
+    check: dict | None = None
+    load: float = 0.0  # 1-minute load average at the end of the round (2 cores here)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.timings.setdefault(name, []).append(seconds)
+
+
+async def _idle(page) -> None:
+    await page.wait_for_selector(IDLE, timeout=TIMEOUT_MS)
+
+
+async def _no_exception(page) -> None:
+    shown = page.locator("[data-testid='stException']")
+    if await shown.count():
+        text = " ".join((await shown.first.inner_text()).split())
+        raise RuntimeError(f"Streamlit exception shown: {text[:160]}")
+
+
+async def survey_session(ctx, link: str, likert: int, r: Round) -> None:
+    page = await ctx.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        t0 = time.perf_counter()
+        await page.goto(link)
+        submit = page.get_by_role("button", name="Submit my answers")
+        await submit.wait_for()
+        await _idle(page)
+        t1 = time.perf_counter()
+        r.add("render", t1 - t0)
+        await _no_exception(page)
+        groups = page.get_by_role("radiogroup")
+        count = await groups.count()
+        if count != likert:
+            raise RuntimeError(f"{count} radio groups shown, {likert} expected")
+        for i in range(count):
+            t = time.perf_counter()
+            await groups.nth(i).get_by_text("Agree", exact=True).click()
+            await page.get_by_text(f"{i + 1} of ", exact=False).first.wait_for()
+            await _idle(page)
+            r.add("answer", time.perf_counter() - t)
+        t = time.perf_counter()
+        await submit.click()
+        await page.get_by_role("heading", name="Thank you!").wait_for()
+        r.add("submit", time.perf_counter() - t)
+        r.add("session", time.perf_counter() - t0)
+        await _no_exception(page)
+        r.completed += 1
+    except Exception as exc:
+        r.errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
+    finally:
+        await page.close()
+
+
+async def overview_session(ctx, base: str, r: Round) -> None:
+    from kpialign.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+
+    page = await ctx.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        t0 = time.perf_counter()
+        await page.goto(base)
+        await page.get_by_label("E-mail").wait_for()
+        await page.get_by_label("E-mail").fill(DEMO_ACCOUNTS["leader"])
+        await page.get_by_role("textbox", name="Password").fill(DEMO_PASSWORD)
+        await page.get_by_role("button", name="Sign in").click()
+        await page.get_by_role("button", name="Sign out").wait_for()
+        await _idle(page)
+        t1 = time.perf_counter()
+        r.add("sign-in", t1 - t0)
+        await page.get_by_role("link", name="Overview").click()
+        await page.get_by_role("heading", name="Alignment overview").wait_for()
+        await _idle(page)
+        r.add("overview", time.perf_counter() - t1)
+        await _no_exception(page)
+        r.completed += 1
+    except Exception as exc:
+        r.errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
+    finally:
+        await page.close()
+
+
+async def run_round(browser, flow: str, n: int, *, base: str, links: list[str], likert: int) -> Round:
+    """N pages at once. They share one browser context (its HTTP cache: the portal's JavaScript
+    is fetched once), but each page is its own websocket and its own Streamlit session."""
+    r = Round(flow, n)
+    ctx = await browser.new_context(viewport={"width": 1200, "height": 900})
+    t0 = time.perf_counter()
+    if flow == "survey":
+        jobs = [survey_session(ctx, link, likert, r) for link in links[:n]]
+    else:
+        jobs = [overview_session(ctx, base, r) for _ in range(n)]
+    await asyncio.gather(*jobs)
+    r.wall = time.perf_counter() - t0
+    r.load = os.getloadavg()[0]
+    await ctx.close()
+    return r
+
+
+# ------------------------------------------------------------------------------ report
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def report(rows: list[tuple[str, Round]]) -> None:
+    print()
+    print(
+        "| backend | flow | N | completed | errors | wall s | sessions/min | load avg | step | p50 s | p95 s | max s |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+    for backend, r in rows:
+        per_min = r.completed / r.wall * 60 if r.wall else 0
+        first = True
+        for step, values in r.timings.items():
+            lead = (
+                f"| {backend} | {r.flow} | {r.n} | {r.completed} | {len(r.errors)} | {r.wall:.1f} | {per_min:.0f} "
+                f"| {r.load:.1f} "
+                if first
+                else "| | | | | | | | "
+            )
+            print(f"{lead}| {step} | {pct(values, 50):.2f} | {pct(values, 95):.2f} | {max(values):.2f} |")
+            first = False
+        if not r.timings:
+            print(f"| {backend} | {r.flow} | {r.n} | 0 | {len(r.errors)} | {r.wall:.1f} | 0 | {r.load:.1f} | - | | | |")
+    print()
+    for backend, r in rows:
+        if r.check is not None:
+            c = r.check
+            ok = c["responses"] == r.completed == c["used"] and len(c["answer_counts"]) <= 1
+            print(
+                f"{backend} survey N={r.n}: thank-you pages {r.completed}, responses stored {c['responses']}, "
+                f"links used {c['used']}, answers per response {c['answer_counts']} -> "
+                f"{'no response lost or duplicated' if ok else 'MISMATCH'}"
+            )
+        for e in sorted(set(r.errors))[:5]:
+            print(f"  {backend} {r.flow} N={r.n} error x{r.errors.count(e)}: {e}")
+
+
+# -------------------------------------------------------------------------------- main
+
+
+async def bench_backend(backend: str, sessions: list[int], flows: list[str], workdir: Path) -> list[tuple[str, Round]]:
+    from playwright.async_api import async_playwright
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    os.environ["KPIALIGN_BASE_URL"] = base
+    print(f"[{backend}] seeding the demo organisation...", flush=True)
+    url = make_database(backend, workdir)
+    proc = start_server(url, port, workdir / f"streamlit-{backend}.log")
+    rows: list[tuple[str, Round]] = []
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            # Warm up: the first run of each page imports the modules and fills the caches.
+            await run_round(browser, "overview", 1, base=base, links=[], likert=0)
+            for n in sessions:
+                for flow in flows:
+                    links, wave, likert = [], None, 0
+                    if flow == "survey":
+                        wave, links, likert = make_links(url, n, f"{backend} {n} {uuid.uuid4().hex[:4]}")
+                    print(f"[{backend}] {flow} x {n} concurrent sessions...", flush=True)
+                    r = await run_round(browser, flow, n, base=base, links=links, likert=likert)
+                    if wave is not None:
+                        r.check = check_wave(url, wave)
+                    rows.append((backend, r))
+                    print(
+                        f"[{backend}] {flow} x {n}: {r.completed} completed, {len(r.errors)} errors, {r.wall:.1f} s",
+                        flush=True,
+                    )
+            await browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, nargs="+", default=[10, 50, 100])
+    parser.add_argument("--backends", nargs="+", choices=["sqlite", "postgresql"], default=None)
+    parser.add_argument("--flows", nargs="+", choices=["survey", "overview"], default=["survey", "overview"])
+    args = parser.parse_args()
+    backends = args.backends or (
+        ["sqlite", "postgresql"] if os.environ.get("KPIALIGN_TEST_DATABASE_URL") else ["sqlite"]
+    )
+    rows: list[tuple[str, Round]] = []
+    with tempfile.TemporaryDirectory(prefix="kpialign-load-") as tmp:
+        for backend in backends:
+            rows += asyncio.run(bench_backend(backend, args.sessions, args.flows, Path(tmp)))
+    report(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
