@@ -1,0 +1,112 @@
+"""Chromium against the real portal: role-gated navigation, typed URLs, and user text shown as plain text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import expect
+from sqlmodel import select
+
+from kpialign import accounts, db
+from kpialign.demo import DEMO_PASSWORD
+from kpialign.models import Department
+from kpialign.ui import nav
+from tests.browser.conftest import screenshot, sign_in, start_portal, stop_portal, wait_for_app
+from tests.conftest import sqlite_copy
+
+pytestmark = pytest.mark.browser
+
+MARKDOWN_NAME = "**x** <b>y</b> :red[z] _w_"
+MARKDOWN_EMAIL = "markdown.person@example.com"
+FORBIDDEN_FOR_EMPLOYEE = [p for p in nav.PAGES if "employee" not in p.roles]
+# The scorecard and exports pages (and the admin users page) stand for all forbidden pages in
+# the browser; the AppTest matrix in tests/app/test_roles.py covers every page x every role.
+_SCORECARD = [p for p in FORBIDDEN_FOR_EMPLOYEE if p.section == "Scorecard"][:1]
+TYPED_URL_PAGES = _SCORECARD + [p for p in FORBIDDEN_FOR_EMPLOYEE if p.url_path in {"exports", "users"}]
+
+
+@pytest.fixture(scope="module")
+def auth_portal(demo_sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The portal on a copy of the demo with an account whose name is Markdown and HTML."""
+    workdir = tmp_path_factory.mktemp("auth-portal")
+    url = sqlite_copy(demo_sqlite_url, workdir / "portal.db")
+    eng = db.make_engine(url)
+    with db.write_session(eng) as s:
+        department = s.exec(select(Department).order_by(Department.id)).first()
+        accounts.create_user(
+            s,
+            email=MARKDOWN_EMAIL,
+            roles=["employee"],
+            password=DEMO_PASSWORD,  # so that the shared sign_in() helper can sign in as this account
+            name=MARKDOWN_NAME,
+            department_id=department.id if department else None,
+        )
+    eng.dispose()
+    base, proc = start_portal(url, workdir)
+    yield base
+    stop_portal(proc)
+
+
+def nav_paths(page, base: str) -> set[str]:
+    hrefs = [a.get_attribute("href") or "" for a in page.get_by_test_id("stSidebarNavLink").all()]
+    return {h.removeprefix(base).strip("/") for h in hrefs}
+
+
+def test_forbidden_pages_exist_to_be_tested():
+    assert FORBIDDEN_FOR_EMPLOYEE, "nav.PAGES has no page an employee may not open"
+
+
+def test_employee_cannot_reach_other_roles_pages(auth_portal, page):
+    base = auth_portal
+    sign_in(page, base, "employee")
+    allowed = {p.url_path for p in nav.PAGES if "employee" in p.roles}
+    defaults = {p.url_path for p in nav.PAGES if p.default}
+    # The navigation lists only the employee's pages (the default page is served at "/").
+    assert nav_paths(page, base) == {"" if p in defaults else p for p in allowed}
+    for spec in TYPED_URL_PAGES:
+        # Typed into the address bar of the running app (client-side navigation, same session):
+        page.evaluate(
+            "(path) => { window.history.pushState({}, '', path);"
+            " window.dispatchEvent(new PopStateEvent('popstate')); }",
+            f"/{spec.url_path}",
+        )
+        page.wait_for_url(f"{base}/")  # sent to the default page ...
+        wait_for_app(page)
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()  # ... still signed in
+        expect(page.get_by_role("heading", name=spec.title, exact=True)).to_have_count(0)
+        assert nav_paths(page, base) == {"" if p in defaults else p for p in allowed}
+    screenshot(page, "auth-employee-after-typed-urls")
+    # Typed as a new page load: a new browser session starts signed out, on the sign-in page.
+    for spec in TYPED_URL_PAGES:
+        page.goto(f"{base}/{spec.url_path}")
+        wait_for_app(page)
+        expect(page.get_by_role("heading", name="Sign in to kpialign")).to_be_visible()
+        expect(page.get_by_role("heading", name=spec.title, exact=True)).to_have_count(0)
+        assert page.get_by_test_id("stDataFrame").count() == 0 or page.get_by_text("Demo accounts").count() == 1
+        assert page.get_by_test_id("stVegaLiteChart").count() == 0
+
+
+def test_wrong_password_is_refused_and_cleared(auth_portal, page):
+    page.goto(auth_portal)
+    wait_for_app(page)
+    page.get_by_role("textbox", name="E-mail").fill(MARKDOWN_EMAIL)
+    page.get_by_role("textbox", name="Password").fill("not the right password")
+    page.get_by_role("button", name="Sign in").click()
+    wait_for_app(page)
+    expect(page.get_by_text(accounts.SIGN_IN_FAILED)).to_be_visible()
+    expect(page.get_by_role("textbox", name="Password")).to_have_value("")  # the form is cleared on submit
+    expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
+
+
+def test_user_text_is_shown_as_plain_text(auth_portal, page):
+    sign_in(page, auth_portal, MARKDOWN_EMAIL)
+    sidebar = page.get_by_test_id("stSidebar")
+    caption = sidebar.get_by_test_id("stCaptionContainer").filter(has_text="Signed in as")
+    expect(caption).to_have_text(f"Signed in as {MARKDOWN_NAME}")
+    # Nothing was turned into markup: no bold, italic, HTML or coloured span inside.
+    assert caption.locator("strong, b, em, i, span[class*='color'], [style*='color']").count() == 0
+    greeting = page.get_by_text(f"Welcome, {MARKDOWN_NAME}.", exact=True)
+    expect(greeting).to_be_visible()
+    assert greeting.locator("strong, b, em").count() == 0
+    screenshot(page, "auth-plain-text-name")
