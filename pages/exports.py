@@ -75,7 +75,7 @@ if prepared is not None and st.session_state.get("exports.selection") != selecti
 
 if st.button("Prepare file", type="primary", icon=":material/description:", key="exports.prepare"):
     try:
-        with data.reading() as session:
+        with st.spinner("Preparing the file…"), data.reading() as session:
             prepared = exports.prepare_export(
                 session, kind=kind, roles=user.roles, wave=wave, period=period, excel=excel
             )
