@@ -100,25 +100,30 @@ def _participation_panel(wave: surveys.WaveInfo) -> None:
     hidden = depts_part[~depts_part["shown"]]
     if not shown.empty:
         shown["rate"] = shown["rate"].astype(float)
-        chart = (
-            alt.Chart(shown)
-            .mark_bar()
-            .encode(
-                x=alt.X("rate:Q", title="Response rate", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-                y=alt.Y("department:N", sort="-x", title=None),
-                color=alt.Color(
-                    "rate:Q", scale=alt.Scale(domain=[0, 0.5, 1], range=["#c62828", "#f9a825", "#2e7d32"]), legend=None
-                ),
-                tooltip=["department", "invited", "responded", alt.Tooltip("rate:Q", format=".0%")],
-            )
-            .properties(height=max(120, 32 * len(shown)))
+        shown["label"] = [
+            f"{int(r)} of {int(i)} ({x:.0%})"
+            for r, i, x in zip(shown["responded"], shown["invited"], shown["rate"], strict=True)
+        ]
+        base = alt.Chart(shown).encode(
+            y=alt.Y("department:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260, labelFontSize=13)),
+            x=alt.X(
+                "rate:Q",
+                title="Response rate",
+                axis=alt.Axis(format="%", tickCount=5),
+                scale=alt.Scale(domain=[0, 1]),
+            ),
+            tooltip=["department", "invited", "responded", alt.Tooltip("rate:Q", format=".0%")],
         )
+        bars = base.mark_bar(color="#1f5f8b", height=alt.RelativeBandSize(0.7))
+        labels = base.mark_text(align="left", dx=6, fontSize=12).encode(text="label:N")
+        chart = (bars + labels).properties(height=alt.Step(34))
         st.altair_chart(chart, width="stretch")
-        for row in shown.itertuples():
-            st.progress(
-                min(float(row.rate), 1.0),
-                text=f"{plain(row.department)}: {int(row.responded)} of {int(row.invited)} ({row.rate:.0%})",
-            )
+        with st.expander("Progress per department"):
+            for row in shown.sort_values("department").itertuples():
+                st.progress(
+                    min(float(row.rate), 1.0),
+                    text=f"{plain(row.department)}: {int(row.responded)} of {int(row.invited)} ({row.rate:.0%})",
+                )
     if not hidden.empty:
         st.caption(
             f"Not shown, to protect small groups (fewer than {wave.min_group} invited, or hidden so that "
@@ -150,9 +155,7 @@ def _links_panel(wave: surveys.WaveInfo) -> None:
     made: pd.DataFrame | None = None
     if how == "For a department":
         with st.form(f"{P}.invite_dept"):
-            dept = st.selectbox(
-                "Department", list(wave.department_ids), format_func=lambda d: plain(dept_path.get(d, d))
-            )
+            dept = st.selectbox("Department", list(wave.department_ids), format_func=lambda d: str(dept_path.get(d, d)))
             count = st.number_input("Number of links", min_value=1, max_value=surveys.MAX_LINKS_PER_BATCH, value=10)
             if st.form_submit_button("Make links", icon=":material/link:"):
                 try:
@@ -211,9 +214,7 @@ with tab_waves:
         )
         default = next((i for i, s in enumerate(waves["status"]) if s == "open"), 0)
         names = dict(zip(waves["id"].astype(int), waves["name"], strict=True))
-        wave_id = st.selectbox(
-            "Wave", list(names), index=default, format_func=lambda w: plain(names[w]), key=f"{P}.wave"
-        )
+        wave_id = st.selectbox("Wave", list(names), index=default, format_func=lambda w: str(names[w]), key=f"{P}.wave")
         with data.reading() as session:
             wave = surveys.get_wave(session, wave_id=int(wave_id))
         st.markdown(
@@ -270,12 +271,12 @@ with tab_new:
                 "Questions (in this order)",
                 list(qlabels),
                 default=list(qlabels),
-                format_func=lambda q: plain(qlabels[q]),
+                format_func=lambda q: str(qlabels[q]),
             )
             chosen_d = st.multiselect(
                 "Departments",
                 list(dept_path),
-                format_func=lambda d: plain(dept_path[d]),
+                format_func=lambda d: str(dept_path[d]),
                 placeholder="Choose departments",
             )
             if st.form_submit_button("Create draft wave", type="primary", icon=":material/add:") and _run(
@@ -326,7 +327,7 @@ with tab_questions:
         st.markdown("**Edit, retire or restore**")
         qnames = {int(r.id): f"{r.code} · {r.text}" for r in questions.itertuples()}
         if qnames:
-            qid = st.selectbox("Question", list(qnames), format_func=lambda q: plain(qnames[q]), key=f"{P}.edit_q")
+            qid = st.selectbox("Question", list(qnames), format_func=lambda q: str(qnames[q]), key=f"{P}.edit_q")
             row = questions.set_index("id").loc[qid]
             if bool(row["locked"]):
                 st.caption("Used in a wave that has opened: it can be retired or restored, not edited.")

@@ -208,7 +208,7 @@ else:
     wave_id = int(open_waves["wave_id"].iloc[0])
     if len(open_waves) > 1:
         names = dict(zip(open_waves["wave_id"].astype(int), open_waves["name"], strict=True))
-        wave_id = st.selectbox("Survey", list(names), format_func=lambda w: plain(names[w]), key="survey.wave")
+        wave_id = st.selectbox("Survey", list(names), format_func=lambda w: str(names[w]), key="survey.wave")
     _flow(
         lambda session: surveys.account_form(session, account_id=user.account_id, wave_id=wave_id),
         _session_marker("account", f"{user.account_id}:{wave_id}"),
