@@ -44,6 +44,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import IO, Any
 
 import numpy as np
+from argon2 import PasswordHasher
 from sqlalchemy import insert, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
@@ -865,7 +866,7 @@ def seed_demo(engine: Engine, *, scale: str = "small", seed: int = 7, progress: 
             conn.exec_driver_sql("PRAGMA cache_size=-400000")  # ~400 MB page cache while seeding
         _seed_strategy(session, conn, plan, summary)
         report(0.03, "accounts")
-        owner_id = _seed_accounts(session, plan, summary)
+        owner_id = _seed_accounts(session, plan, rng.bytes(16), summary)
         report(0.06, "KPIs")
         kpis = _seed_kpis(conn, plan, rng, owner_id, summary)
         report(0.12, "survey waves")
@@ -934,11 +935,12 @@ def _seed_strategy(session: Session, conn: Connection, plan: _Plan, summary: Dem
     summary.objectives = len(OBJECTIVES)
 
 
-def _seed_accounts(session: Session, plan: _Plan, summary: DemoSummary) -> int:
+def _seed_accounts(session: Session, plan: _Plan, salt: bytes, summary: DemoSummary) -> int:
     """The demo accounts (argon2id hashes through accounts.create_user); returns the KPI owner's id."""
     owner_id = 0
-    # One argon2id hash for the shared, public demo password (hashing costs ~0.15 s each).
-    password_hash = accounts.hash_password(DEMO_PASSWORD)
+    # One argon2id hash (argon2-cffi's defaults, as accounts uses) of the shared, public demo
+    # password, with a salt from the seed so that the same seed gives the same database.
+    password_hash = PasswordHasher().hash(DEMO_PASSWORD, salt=salt)
     for role, email in DEMO_ACCOUNTS.items():
         department = plan.owner_unit if role == "kpi_owner" else plan.account_units.get(role)
         if role == "employee" and department is None:
