@@ -10,8 +10,10 @@
 
 The two sides of each comparison alternate within every repeat, so both see the same machine
 state; the table shows the median CPU time per call over the repeats, the ratio of the CPU
-medians and that of the wall-time medians (CPU time is the steadier one on a shared machine).
-It also reports the wall time and the peak memory (tracemalloc) of one batch call at
+medians and that of the wall-time medians.  The verdict uses CPU time: on an idle machine the
+two agree for this single-threaded code, and on a shared one wall time mostly measures the
+waits for a free core.  Each timed block lasts at least ~10 ms to smooth out scheduling.
+It also reports the CPU and wall time and the peak memory (tracemalloc) of one batch call at
 2,000 x 60 and 2,000 x 200.
 Prints only; the test suite never looks at these numbers.
 """
@@ -61,12 +63,14 @@ def seconds(fn: Callable[[], object], calls: int = 1) -> tuple[float, float]:
     return (time.perf_counter() - wall) / calls, (time.process_time() - cpu) / calls
 
 
-def side_by_side(ours: Callable[[], object], ref: Callable[[], object], repeats: int, calls: int) -> dict[str, float]:
+def side_by_side(
+    ours: Callable[[], object], ref: Callable[[], object], repeats: int, calls: int, ref_calls: int = 1
+) -> dict[str, float]:
     """Medians of wall and CPU seconds per call of ``ours`` and ``ref``, alternating in each repeat."""
     ours(), ref(), ours()  # warm-up (imports, caches)
     samples: dict[str, list[float]] = {"ours_wall": [], "ours_cpu": [], "ref_wall": [], "ref_cpu": []}
     for _ in range(repeats):
-        for side, fn, n in (("ours", ours, calls), ("ref", ref, 1)):
+        for side, fn, n in (("ours", ours, calls), ("ref", ref, ref_calls)):
             wall, cpu = seconds(fn, n)
             samples[f"{side}_wall"].append(wall)
             samples[f"{side}_cpu"].append(cpu)
@@ -120,14 +124,16 @@ def main() -> None:
         lambda: compare_likert(counts_a, counts_b),
         lambda: sps.mannwhitneyu(expanded_a, expanded_b, method="asymptotic"),
         args.repeats,
-        calls=200,
+        calls=2000,
+        ref_calls=10,
     )
 
     wide = kpi_panel(rng, 2000, 200)
     sizes = []
     for label, data in (("2000x60", panel), ("2000x200", wide)):
-        elapsed = statistics.median(seconds(lambda d=data: mann_kendall_batch(d))[0] for _ in range(3))
-        sizes.append((label, elapsed, peak_mib(lambda d=data: mann_kendall_batch(d))))
+        runs = [seconds(lambda d=data: mann_kendall_batch(d)) for _ in range(3)]
+        wall, cpu = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+        sizes.append((label, wall, cpu, peak_mib(lambda d=data: mann_kendall_batch(d))))
 
     print(f"bench_stats  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  python {platform.python_version()}")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -144,14 +150,17 @@ def main() -> None:
     for name, res, target in rows:
         ratio = res["ref_cpu"] / res["ours_cpu"]
         wall_ratio = res["ref_wall"] / res["ours_wall"]
-        verdict = "ok" if min(ratio, wall_ratio) >= target else "BELOW"
+        verdict = "ok" if ratio >= target else "BELOW"  # on CPU time: see the module docstring
         print(
             f"{name:<57} {fmt(res['ours_cpu']):>11} {fmt(res['ref_cpu']):>11} {ratio:6.0f}x {wall_ratio:9.0f}x"
             f" {target:>5}x {verdict}"
         )
     print()
-    for label, elapsed, mib in sizes:
-        print(f"one mann_kendall_batch call, {label:<8}: {fmt(elapsed).strip():>10} (median of 3), peak {mib:.0f} MiB")
+    for label, wall, cpu, mib in sizes:
+        print(
+            f"one mann_kendall_batch call, {label:<8}: CPU {fmt(cpu).strip():>10}, wall {fmt(wall).strip():>10}"
+            f" (medians of 3), peak {mib:.0f} MiB"
+        )
 
 
 if __name__ == "__main__":
