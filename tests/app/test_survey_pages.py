@@ -60,7 +60,8 @@ def _texts(at) -> str:
 def _open_link(url: str, token: str, monkeypatch):
     at = new_app(url, None, monkeypatch)
     at.query_params["token"] = token
-    return at.run()
+    at.run()  # the links point at /survey: the page is reachable only while ?token= is present
+    return at.switch_page("pages/survey.py").run()
 
 
 def test_personal_link_answer_submit_thank_you_then_used(survey_url, monkeypatch):
