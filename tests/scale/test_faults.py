@@ -257,7 +257,7 @@ def _survey_setup(url: str, n_links: int) -> tuple[int, list[str], dict[int, int
 
 def test_killing_the_writer_mid_burst_leaves_only_whole_responses(db_factory: DatabaseFactory, tmp_path: Path) -> None:
     url = db_factory.new_url("kill")
-    wave, tokens, answers = _survey_setup(url, 400)
+    wave, tokens, answers = _survey_setup(url, 600)
     tokens_file = tmp_path / "tokens.txt"
     tokens_file.write_text("\n".join(tokens))
     script = _BURST.format(root=str(ROOT), today=date.today().isoformat())
