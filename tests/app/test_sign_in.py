@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlmodel import select
 
 from kpialign import accounts, db
@@ -71,8 +72,16 @@ def test_sign_in_form_signs_in_and_refuses_wrong_passwords(url, demo, monkeypatc
 
 
 def test_sign_in_form_locks_after_ten_failures(url, demo, monkeypatch):
+    # Cheap argon2id parameters for this account (AppTest runs in-process): 11 checks stay fast.
+    fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(accounts, "_hasher", fast)
+    monkeypatch.setattr(accounts, "_DUMMY_HASH", fast.hash("x" * accounts.MIN_PASSWORD_LENGTH))
+    email = "lock.me@example.com"
+    eng = db.make_engine(url)
+    with db.write_session(eng) as s:
+        accounts.create_user(s, email=email, roles=["hr"], password=demo.DEMO_PASSWORD)
+    eng.dispose()
     at = new_app(url, None, monkeypatch).run()
-    email = demo.DEMO_ACCOUNTS["hr"]
     for _ in range(accounts.LOCK_THRESHOLD - 1):
         submit_sign_in(at, email, "wrong password!")
         assert [e.value for e in at.error] == [accounts.SIGN_IN_FAILED]
