@@ -27,6 +27,7 @@ from scipy.stats import f as f_dist
 from scipy.stats import norm, rankdata
 
 __all__ = [
+    "TREND_FIELDS",
     "ChangePoint",
     "LikertComparison",
     "TrendResult",
@@ -144,6 +145,8 @@ def _check_alpha(alpha: float) -> float:
 
 
 def _as_float_array(x: Any, ndim: int) -> np.ndarray:
+    if isinstance(x, pd.Series | pd.DataFrame):  # nullable dtypes: pd.NA becomes NaN
+        x = x.to_numpy(dtype=float, na_value=np.nan)
     arr = np.asarray(x, dtype=float)
     if arr.ndim != ndim:
         raise ValueError(f"expected a {ndim}-D array, got shape {arr.shape}")

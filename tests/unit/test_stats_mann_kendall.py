@@ -307,6 +307,9 @@ def test_batch_keeps_a_dataframe_index_and_validates_input() -> None:
     assert out["h"].dtype == bool and out["n"].dtype == np.int64
     assert (out["method"] == "original").all() and (out["n_ratio"] == 1.0).all()
     assert len(mann_kendall_batch(np.empty((0, 5)))) == 0
+    nullable = pd.DataFrame({"m1": [1.0, 2.0], "m2": [pd.NA, 3.0], "m3": [4.0, 1.0]}, dtype="Float64")
+    assert mann_kendall_batch(nullable)["n"].tolist() == [2, 3]
+    assert mann_kendall(pd.Series([1.0, pd.NA, 2.0, 3.0], dtype="Float64")).n == 3
     with pytest.raises(ValueError):
         mann_kendall_batch(np.arange(5.0))
     with pytest.raises(ValueError):
