@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from kpialign import kpi_templates, strategy
+from kpialign import accounts, kpi_templates, strategy
 from kpialign.strategy import KpiInput, StrategyError
 from kpialign.ui import auth, data, nav
 from kpialign.ui.widgets import plain
@@ -15,6 +15,7 @@ from kpialign.ui.widgets import plain
 user = auth.require(nav.roles_for("pages/strategy_setup.py"))
 ACTOR = user.email
 NOTICE = "strategy_setup.notice"
+PENDING = "strategy_setup.pending"  # the removal awaiting confirmation in a dialog: (kind, ids...)
 KPI_COLUMNS = [
     *("department", "name", "unit", "polarity", "baseline", "target"),
     *("range_low", "range_high", "frequency", "weight", "links", "active"),
@@ -24,6 +25,7 @@ POLARITY = {"higher": "Higher is better", "lower": "Lower is better", "range": "
 
 def run(action: Callable, success: str) -> None:
     """One audited change in a write transaction; a refusal is shown and nothing is written."""
+    st.session_state.pop(PENDING, None)
     try:
         with data.writing() as session:
             result = action(session)
@@ -44,6 +46,7 @@ with data.reading() as session:
     kpis = strategy.kpis_frame(session)
     links = strategy.links_frame(session)
     expectations = strategy.expectations_frame(session)
+    users = accounts.list_users(session)
 
 st.title("Strategy setup")
 st.caption(
@@ -56,6 +59,7 @@ obj_label = dict(zip(objectives["id"].astype(int), objectives["code"] + "  " + o
 dept_label = dict(zip(depts["id"].astype(int), depts["path"], strict=True))
 active_objs = [int(i) for i in objectives.loc[objectives["active"], "id"]]
 active_depts = [int(i) for i in depts.loc[depts["active"], "id"]]
+owner_label = {int(r.id): r.email for r in users.itertuples() if r.active} if not users.empty else {}
 
 t_obj, t_dept, t_kpi, t_link, t_exp = st.tabs(
     ["Objectives", "Departments", "KPIs", "KPI ↔ objective links", "Expected coverage"]
@@ -63,11 +67,15 @@ t_obj, t_dept, t_kpi, t_link, t_exp = st.tabs(
 
 
 # ------------------------------------------------------------------------ confirmations
-@st.dialog("Remove objective")
+def _dismiss() -> None:
+    st.session_state.pop(PENDING, None)
+
+
+@st.dialog("Remove objective", on_dismiss=_dismiss)
 def confirm_remove_objective(objective_id: int) -> None:
     with data.reading() as session:
         history = strategy.objective_has_history(session, objective_id)
-    st.text(obj_label[objective_id])
+    st.text(obj_label.get(objective_id, f"#{objective_id}"))
     if history:
         st.warning(f"It has {', '.join(history)}, so it will be retired (kept for history, hidden from new work).")
     else:
@@ -76,11 +84,11 @@ def confirm_remove_objective(objective_id: int) -> None:
         run(lambda s: strategy.remove_objective(s, actor=ACTOR, objective_id=objective_id), "Objective {result}.")
 
 
-@st.dialog("Remove department")
+@st.dialog("Remove department", on_dismiss=_dismiss)
 def confirm_remove_department(department_id: int) -> None:
     with data.reading() as session:
         history = strategy.department_has_history(session, department_id)
-    st.text(dept_label[department_id])
+    st.text(dept_label.get(department_id, f"#{department_id}"))
     if history:
         st.warning(f"It has {', '.join(history)}, so it will be retired (kept for history, hidden from new work).")
     else:
@@ -89,7 +97,7 @@ def confirm_remove_department(department_id: int) -> None:
         run(lambda s: strategy.remove_department(s, actor=ACTOR, department_id=department_id), "Department {result}.")
 
 
-@st.dialog("Remove KPI")
+@st.dialog("Remove KPI", on_dismiss=_dismiss)
 def confirm_remove_kpi(kpi_id: int, name: str) -> None:
     with data.reading() as session:
         history = strategy.kpi_has_history(session, kpi_id)
@@ -102,7 +110,7 @@ def confirm_remove_kpi(kpi_id: int, name: str) -> None:
         run(lambda s: strategy.remove_kpi(s, actor=ACTOR, kpi_id=kpi_id), "KPI {result}.")
 
 
-@st.dialog("Remove link")
+@st.dialog("Remove link", on_dismiss=_dismiss)
 def confirm_remove_link(kpi_id: int, objective_id: int, text: str) -> None:
     st.text(text)
     st.info("The KPI will no longer count towards this objective. The change is recorded in the audit log.")
@@ -181,7 +189,7 @@ with t_obj:
                         "Objective saved.",
                     )
             if st.button("Remove objective…", icon=":material/delete:", key="strategy_setup.obj_remove"):
-                confirm_remove_objective(oid)
+                st.session_state[PENDING] = ("objective", oid)
 
 # ---------------------------------------------------------------------------- departments
 with t_dept:
@@ -246,7 +254,7 @@ with t_dept:
                         "Department saved.",
                     )
             if st.button("Remove department…", icon=":material/delete:", key="strategy_setup.dept_remove"):
-                confirm_remove_department(did)
+                st.session_state[PENDING] = ("department", did)
 
 
 # ----------------------------------------------------------------------------------- KPIs
@@ -269,7 +277,16 @@ def kpi_form(key: str, start: KpiInput, *, submit: str) -> KpiInput | None:
             format_func=dept_label.get,
             index=options.index(start.department_id) if start.department_id in options else None,
         )
-        description = st.text_input("Definition (one line)", value=start.description)
+        c0, c00 = st.columns([3, 2])
+        description = c0.text_input("Definition (one line)", value=start.description)
+        owners = list(owner_label)
+        owner = c00.selectbox(
+            "Owner (optional)",
+            owners,
+            format_func=owner_label.get,
+            index=owners.index(start.owner_id) if start.owner_id in owners else None,
+            help="The person accountable for the KPI. Who may enter its data is set by KPI-owner roles.",
+        )
         c3, c4, c5, c6 = st.columns(4)
         unit = c3.text_input("Unit", value=start.unit, max_chars=40)
         polarity = c4.selectbox(
@@ -301,7 +318,7 @@ def kpi_form(key: str, start: KpiInput, *, submit: str) -> KpiInput | None:
         range_high=high,
         frequency=frequency,
         weight=weight,
-        owner_id=start.owner_id,
+        owner_id=owner,
         description=description,
     )
 
@@ -373,7 +390,7 @@ with t_kpi:
             if not active_now and c1.button("Reactivate KPI", key="strategy_setup.kpi_reactivate"):
                 run(lambda s: strategy.set_kpi_active(s, actor=ACTOR, kpi_id=kid, active=True), "KPI reactivated.")
             if active_now and c2.button("Remove KPI…", icon=":material/delete:", key="strategy_setup.kpi_remove"):
-                confirm_remove_kpi(kid, kpi_label[kid])
+                st.session_state[PENDING] = ("kpi", kid, kpi_label[kid])
 
 # ---------------------------------------------------------------------------------- links
 with t_link:
@@ -430,7 +447,7 @@ with t_link:
             "Remove a link", list(link_label), format_func=link_label.get, index=None, key="strategy_setup.link_pick"
         )
         if pick is not None and st.button("Remove link…", icon=":material/link_off:", key="strategy_setup.link_remove"):
-            confirm_remove_link(pick[0], pick[1], link_label[pick])
+            st.session_state[PENDING] = ("link", pick[0], pick[1], link_label[pick])
 
 # ------------------------------------------------------------------------ expected coverage
 with t_exp:
@@ -465,3 +482,14 @@ with t_exp:
                 column_config={"department": "Department", "objective_code": "Objective", "objective": "Title"},
                 key="strategy_setup.exp_table",
             )
+
+# A pending removal keeps its dialog open across reruns until it is confirmed or dismissed.
+pending = st.session_state.get(PENDING)
+if pending:
+    kind, *args = pending
+    {
+        "objective": confirm_remove_objective,
+        "department": confirm_remove_department,
+        "kpi": confirm_remove_kpi,
+        "link": confirm_remove_link,
+    }[kind](*args)

@@ -186,3 +186,50 @@ def test_audit_log_lists_and_downloads(app_as):
     assert not at.exception
     assert at.dataframe[0].value.shape[0] > 0
     assert at.get("download_button")
+
+
+def test_strategy_setup_creates_kpi_from_template(writable_url, monkeypatch):
+    at = new_app(writable_url, "admin@demo.kpialign.test", monkeypatch).run()
+    at.switch_page("pages/strategy_setup.py").run()
+    at.selectbox(key="strategy_setup.template").set_value("first_contact_resolution").run()
+    form = "strategy_setup.kpi_new.first_contact_resolution"
+    dept = next(s for s in at.selectbox if s.label == "Department" and s.form_id == form)
+    dept.set_value(4)  # Customer Success in the small demo
+    next(b for b in at.button if b.label == "Add KPI").click().run()
+    # no target yet: the form explains, nothing is written
+    assert any("needs a target" in e.value for e in at.error)
+    next(n for n in at.number_input if n.label == "Target (higher/lower)").set_value(80.0)
+    next(b for b in at.button if b.label == "Add KPI").click().run()
+    assert not at.exception
+    assert any("KPI added" in s.value for s in at.success)
+    eng = db.make_engine(writable_url)
+    with db.read_session(eng) as s:
+        from kpialign import strategy
+
+        kpis = strategy.kpis_frame(s)
+    eng.dispose()
+    row = kpis[kpis["name"] == "First-contact resolution rate"].iloc[0]
+    assert (row["unit"], row["polarity"], row["target"]) == ("%", "higher", 80.0)
+
+
+def test_strategy_setup_retires_kpi_with_history_after_confirmation(writable_url, monkeypatch):
+    at = new_app(writable_url, "admin@demo.kpialign.test", monkeypatch).run()
+    at.switch_page("pages/strategy_setup.py").run()
+    pick = at.selectbox(key="strategy_setup.kpi_pick")
+    kid = 10  # First response time (Customer Success): has recorded values
+    pick.set_value(kid).run()
+    at.button(key="strategy_setup.kpi_remove").click().run()
+    assert not at.exception
+    assert any("will be retired" in w.value for w in at.warning)
+    eng = db.make_engine(writable_url)
+    with db.read_session(eng) as s:
+        from kpialign.models import Kpi
+
+        assert s.get(Kpi, kid).active  # nothing happens before the confirmation
+    at.button(key="strategy_setup.kpi_confirm").click().run()
+    assert not at.exception
+    assert any("KPI retired" in s.value for s in at.success)
+    with db.read_session(eng) as s:
+        assert s.get(Kpi, kid).active is False
+        assert audit.list_events(s, entity="kpi", action="update").iloc[0]["actor"] == "admin@demo.kpialign.test"
+    eng.dispose()
