@@ -49,8 +49,9 @@ def score_bars(
     """Horizontal bars of the alignment score per department, coloured by status, with the thresholds."""
     df = rows.assign(score=rows["alignment"].round(1), label=rows["department"].astype(str))
     df["partial_note"] = np.where(df["partial"].astype(bool), "partial: no " + df["missing"].astype(str), "")
+    order = df.sort_values("score", ascending=False, na_position="last")["label"].tolist()
     base = alt.Chart(df).encode(
-        y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220)),
+        y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=220, labelOverlap=False)),
     )
     bars = base.mark_bar().encode(
         x=alt.X("score:Q", title=title + " (0–100)", scale=alt.Scale(domain=[0, 100])),
@@ -69,7 +70,7 @@ def score_bars(
         .mark_rule(strokeDash=[4, 3], color="#555")
         .encode(x="x:Q", tooltip=["what:N", "x:Q"])
     )
-    return (bars + text + rules).properties(height=max(120, ROW_PX * len(df)))
+    return (bars + text + rules).properties(height=alt.Step(ROW_PX), width="container")
 
 
 def org_trend(series: pd.DataFrame, *, green: float = 75, amber: float = 60) -> alt.Chart:
@@ -95,7 +96,7 @@ def org_trend(series: pd.DataFrame, *, green: float = 75, amber: float = 60) -> 
                      alt.Tooltip("units:Q", title="Departments scored")],
         )
     )  # fmt: skip
-    return (band + line).properties(height=220)
+    return (band + line).properties(height=220, width="container")
 
 
 def quadrant(rows: pd.DataFrame, *, p_cut: float, u_cut: float, label_limit: int = 25) -> alt.Chart:
@@ -113,7 +114,7 @@ def quadrant(rows: pd.DataFrame, *, p_cut: float, u_cut: float, label_limit: int
         .encode(
             x=x,
             y=y,
-            size=alt.Size("headcount:Q", title="Headcount", scale=alt.Scale(range=[40, 600])),
+            size=alt.Size("headcount:Q", title="Headcount", scale=alt.Scale(range=[40, 600]), legend=None),
             color=alt.Color("status:N", scale=_status_scale(), legend=alt.Legend(title="Status")),
             tooltip=[
                 alt.Tooltip("label:N", title="Department"),
@@ -151,7 +152,7 @@ def quadrant(rows: pd.DataFrame, *, p_cut: float, u_cut: float, label_limit: int
             .mark_text(align=align, baseline="middle", color="#777", fontStyle="italic", fontSize=11)
             .encode(x="U:Q", y="P:Q", text="text:N")
         )
-    return alt.layer(*layers).properties(height=420)
+    return alt.layer(*layers).properties(height=420, width="container")
 
 
 def dept_objective_heatmap(matrix: pd.DataFrame) -> alt.Chart:
@@ -168,9 +169,11 @@ def dept_objective_heatmap(matrix: pd.DataFrame) -> alt.Chart:
             np.where(d["expected"], "gap", ""),
         ),
     )
+    rows_order = list(dict.fromkeys(df["department"]))
+    cols_order = sorted(df["objective"].unique())
     base = alt.Chart(df).encode(
-        x=alt.X("objective:N", title=None, axis=alt.Axis(orient="top", labelAngle=0)),
-        y=alt.Y("department:N", title=None, axis=alt.Axis(labelLimit=220)),
+        x=alt.X("objective:N", title=None, sort=cols_order, axis=alt.Axis(orient="top", labelAngle=0)),
+        y=alt.Y("department:N", title=None, sort=rows_order, axis=alt.Axis(labelLimit=220, labelOverlap=False)),
     )
     rect = base.mark_rect(stroke="white").encode(
         color=alt.Color(
@@ -188,13 +191,22 @@ def dept_objective_heatmap(matrix: pd.DataFrame) -> alt.Chart:
         ],
     )
     gaps = base.mark_rect(fill="#fff3e0", stroke="#e65100", strokeDash=[3, 2]).transform_filter("datum.label == 'gap'")
-    text = base.mark_text(fontSize=11).encode(text="label:N")
+    text = base.mark_text(fontSize=11).encode(
+        text="label:N",
+        color=alt.condition("datum.pct >= 90 || datum.pct <= 30", alt.value("white"), alt.value("#212121")),
+    )
     n_rows = df["department"].nunique()
-    return (rect + gaps + text).properties(height=max(120, ROW_PX * n_rows))
+    return (rect + gaps + text).properties(height=max(120, 28 * n_rows), width="container")
 
 
 def kpi_trend(
-    series: pd.DataFrame, *, name: str, unit: str, sen: tuple[float, float] | None, missing: list[str]
+    series: pd.DataFrame,
+    *,
+    name: str,
+    unit: str,
+    sen: tuple[float, float] | None,
+    missing: list[str],
+    band: tuple[float, float] | None = None,
 ) -> alt.Chart:
     """Actuals of one KPI with its target line, Sen's slope line and the missing periods marked.
 
@@ -221,6 +233,15 @@ def kpi_trend(
                      alt.Tooltip("target:Q", title="Target")],
         )
     )  # fmt: skip
+    if band is not None and not any(pd.isna(v) for v in band):
+        layers.insert(
+            0,
+            alt.Chart(pd.DataFrame({"lo": [band[0]], "hi": [band[1]]}))
+            .mark_rect(color="#2e7d32", opacity=0.12)
+            .encode(
+                y="lo:Q", y2="hi:Q", tooltip=[alt.Tooltip("lo:Q", title="Range from"), alt.Tooltip("hi:Q", title="to")]
+            ),
+        )
     if df["target"].notna().any():
         layers.append(
             alt.Chart(df.dropna(subset=["target"]))
@@ -234,7 +255,7 @@ def kpi_trend(
         layers.append(
             alt.Chart(line).mark_line(color="#6a1b9a", strokeWidth=2, opacity=0.8).encode(x="date:T", y="fit:Q")
         )
-    return alt.layer(*layers).properties(height=220)
+    return alt.layer(*layers).properties(height=220, width="container")
 
 
 def _period_date(period: str) -> str:
@@ -269,7 +290,7 @@ def likert_diverging(df: pd.DataFrame, *, row: str = "item") -> alt.Chart:
     p["start"] = p["end"] - p["seg"] * p["side"]
     p["pct"] = (p["share"] * 100).round(0)
     order = list(dict.fromkeys(d[row]))
-    y = alt.Y(f"{row}:N", title=None, sort=order, axis=alt.Axis(labelLimit=360))
+    y = alt.Y(f"{row}:N", title=None, sort=order, axis=alt.Axis(labelLimit=360, labelOverlap=False))
     bars = (
         alt.Chart(p)
         .mark_bar()
@@ -293,7 +314,7 @@ def likert_diverging(df: pd.DataFrame, *, row: str = "item") -> alt.Chart:
             .mark_text(align="right", dx=-2, fontSize=12, fontWeight="bold")
             .encode(x="x:Q", y=y, text="marker:N")
         )
-    return alt.layer(*layers).properties(height=max(80, 24 * len(order)))
+    return alt.layer(*layers).properties(height=alt.Step(22), width="container")
 
 
 def items_heatmap(df: pd.DataFrame, *, k: int) -> alt.Chart:
@@ -307,8 +328,13 @@ def items_heatmap(df: pd.DataFrame, *, k: int) -> alt.Chart:
         note=lambda x: np.where(x["hidden"], f"hidden: fewer than {k} responses (or protecting a small group)", ""),
     )
     base = alt.Chart(d).encode(
-        x=alt.X("unit:N", title=None, sort=None, axis=alt.Axis(orient="top", labelAngle=-40, labelLimit=160)),
-        y=alt.Y("item:N", title=None, sort=None, axis=alt.Axis(labelLimit=360)),
+        x=alt.X(
+            "unit:N",
+            title=None,
+            sort=None,
+            axis=alt.Axis(orient="top", labelAngle=-40, labelLimit=160, labelOverlap=False),
+        ),
+        y=alt.Y("item:N", title=None, sort=None, axis=alt.Axis(labelLimit=360, labelOverlap=False)),
     )
     rect = base.mark_rect(stroke="white").encode(
         color=alt.condition(
@@ -321,15 +347,18 @@ def items_heatmap(df: pd.DataFrame, *, k: int) -> alt.Chart:
                  alt.Tooltip("pct:Q", title="% favourable"), alt.Tooltip("n:Q", title="Answers"),
                  alt.Tooltip("note:N", title="Privacy")],
     )  # fmt: skip
-    text = base.mark_text(fontSize=11).encode(text="label:N")
-    return (rect + text).properties(height=max(120, 26 * d["item"].nunique()))
+    text = base.mark_text(fontSize=11).encode(
+        text="label:N",
+        color=alt.condition("datum.pct >= 72 || datum.pct <= 28", alt.value("white"), alt.value("#212121")),
+    )
+    return (rect + text).properties(height=max(120, 30 * d["item"].nunique()), width="container")
 
 
 def rank_bands(rows: pd.DataFrame) -> alt.Chart:
     """Each department's rank with its 5-95 % band under other weights (Monte Carlo)."""
     df = rows.dropna(subset=["rank"]).assign(label=lambda d: d["department"].astype(str))
-    y = alt.Y("label:N", sort=alt.EncodingSortField("rank", order="ascending"), title=None,
-              axis=alt.Axis(labelLimit=220))  # fmt: skip
+    order = df.sort_values(["rank", "label"])["label"].tolist()
+    y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=220, labelOverlap=False))
     band = (
         alt.Chart(df)
         .mark_rule(strokeWidth=6, opacity=0.35, color="#1565c0")
@@ -346,4 +375,4 @@ def rank_bands(rows: pd.DataFrame) -> alt.Chart:
                      alt.Tooltip("rank_shift:Q", title="Mean shift", format=".2f")],
         )
     )  # fmt: skip
-    return (band + point).properties(height=max(120, ROW_PX * len(df)))
+    return (band + point).properties(height=alt.Step(ROW_PX), width="container")

@@ -59,7 +59,7 @@ def body() -> None:
         "Coverage C", ui.pct(row["coverage"]), help=f"{row['n_covered']} of {row['n_expected']} expected objectives"
     )
     st.text(
-        f"Status: {ui.STATUS_BADGE.get(row['status'], row['status'])}   Quadrant: {row['quadrant']}   "
+        f"Status: {row['status']}   Quadrant: {row['quadrant']}   "
         f"Rank {'' if pd.isna(row['rank']) else int(row['rank'])} (band {'' if pd.isna(row['rank_p05']) else int(row['rank_p05'])}"
         f"–{'' if pd.isna(row['rank_p95']) else int(row['rank_p95'])})"
     )
@@ -97,7 +97,12 @@ def body() -> None:
                 "polarity": kp["polarity"],
                 "period": kp["period_used"],
                 "actual": kp["actual"],
-                "target": kp["target_used"],
+                "target": [
+                    f"{lo:g} to {hi:g}" if p == "range" else ("" if pd.isna(t) else f"{t:g}")
+                    for p, t, lo, hi in zip(
+                        kp["polarity"], kp["target_used"], kp["range_low"], kp["range_high"], strict=True
+                    )
+                ],
                 "attainment %": (kp["attainment"] * 100).round(1),
                 "trend": kp.get("trend_page", "–"),
                 "trend test": kp.get("words", ""),
@@ -118,12 +123,19 @@ def body() -> None:
                     st.info("No values in the trend window.")
                     continue
                 st.altair_chart(
-                    charts.kpi_trend(series, name=k.name, unit=k.unit, sen=view.sen.get(k.kpi_id), missing=missing),
+                    charts.kpi_trend(
+                        series,
+                        name=k.name,
+                        unit=k.unit,
+                        sen=view.sen.get(k.kpi_id),
+                        missing=missing,
+                        band=(k.range_low, k.range_high) if k.polarity == "range" else None,
+                    ),
                     width="stretch",
                 )
                 words = getattr(k, "words", "")
                 st.caption(
-                    f"{words}. Green dashed: target; purple: Sen's slope on the actuals"
+                    f"{words}. Green dashed: target (green band: target range); purple: Sen's slope on the actuals"
                     + (f"; red marks: no value for {', '.join(missing)}" if missing else "")
                 )
 

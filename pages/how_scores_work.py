@@ -54,7 +54,7 @@ st.markdown(
     "rescaled to add up to one, and it is flagged wherever it appears."
 )
 st.markdown(
-    f"**Status**: 🟢 green at {s.green:g} or more, 🟠 amber from {s.amber:g}, 🔴 red below {s.amber:g}.\n\n"
+    f"**Status**: :green[green] at {s.green:g} or more, :orange[amber] from {s.amber:g}, :red[red] below {s.amber:g}.\n\n"
     "**Organisation**: the headcount-weighted mean of the departments' scores. **Objective**: the "
     "contribution-weighted mean attainment of the KPIs linked to it."
 )

@@ -53,7 +53,10 @@ def body() -> None:
     c4.metric(
         "Coverage C", ui.pct(org["coverage"]["value"]), help="Share of expected objectives served by KPIs with data"
     )
-    st.text(f"Status: {ui.STATUS_BADGE.get(str(org['status']), org['status'])}")
+    st.badge(
+        f"Status: {org['status']}",
+        color={"green": "green", "amber": "orange", "red": "red"}.get(str(org["status"]), "gray"),
+    )
     if trend:
         st.caption(
             "Organisation trend: " + scorecard.trend_words(trend["direction"], trend["p_used"], None, int(trend["n"]))
@@ -76,9 +79,8 @@ def body() -> None:
         st.info("No department matches these filters.")
         return
     table = scorecard.scorecard_table(shown)
-    table["status"] = table["status"].map(ui.STATUS_BADGE)
     st.dataframe(
-        table,
+        ui.styled_status(table),
         hide_index=True,
         width="stretch",
         column_config={
@@ -89,7 +91,11 @@ def body() -> None:
             "status": st.column_config.TextColumn("Status"),
             "partial": st.column_config.TextColumn("Partial", help="Components left out (U hidden for privacy)"),
             "P": st.column_config.NumberColumn("P %", format="%.1f"),
-            "U": st.column_config.NumberColumn("U %", format="%.1f", help="Empty: fewer than k responses"),
+            "U": st.column_config.NumberColumn(
+                "U %",
+                format="%.1f",
+                help="None: hidden for privacy (fewer than k responses, or protecting a small group)",
+            ),
             "C": st.column_config.NumberColumn("C %", format="%.1f"),
             "respondents": st.column_config.NumberColumn("Responses"),
             "trend": st.column_config.TextColumn("Trend", help="▲ improving ▼ worsening; * significant after BH"),

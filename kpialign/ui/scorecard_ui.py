@@ -16,7 +16,17 @@ from kpialign import scorecard
 from kpialign.scorecard import Scorecard
 from kpialign.ui import data
 
-STATUS_BADGE = {"green": "🟢 green", "amber": "🟠 amber", "red": "🔴 red", "no score": "⚪ no score"}
+STATUS_BADGE = {"green": "green", "amber": "amber", "red": "red", "no score": "no score"}
+_STATUS_CSS = {
+    "green": "background-color: #c8e6c9; color: #1b5e20",
+    "amber": "background-color: #ffe0b2; color: #8a4b00",
+    "red": "background-color: #ffcdd2; color: #b71c1c",
+}
+
+
+def styled_status(table: pd.DataFrame, column: str = "status"):
+    """The table with its status column coloured (green / amber / red background)."""
+    return table.style.map(lambda v: _STATUS_CSS.get(str(v), ""), subset=[column]).format(precision=1, na_rep="")
 
 
 @st.cache_data(max_entries=32, show_spinner="Computing the scorecard…")

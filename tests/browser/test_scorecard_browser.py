@@ -1,0 +1,63 @@
+"""Chromium opens each Scorecard page of the real portal (small demo) and takes a screenshot."""
+
+from __future__ import annotations
+
+import time
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import screenshot, sign_in, wait_for_app
+
+PAGES = [
+    ("overview", "Overview", "Alignment overview"),
+    ("department", "Department", "Department"),
+    ("objectives", "Objectives", "Objectives"),
+    ("survey-results", "Survey results", "Survey results"),
+    ("how-scores-work", "How scores work", "How scores work"),
+]
+
+
+def _open(page, portal: str, link: str, heading: str) -> float:
+    """Open a page through the sidebar (a reload would start a new, signed-out session)."""
+    start = time.monotonic()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+    page.wait_for_timeout(800)  # let Vega finish drawing before the screenshot
+    wait_for_app(page)
+    return time.monotonic() - start
+
+
+def test_scorecard_pages_in_chromium(portal, page):
+    sign_in(page, portal, "leader")
+    for path, link, heading in PAGES:
+        _open(page, portal, link, heading)
+        assert page.get_by_test_id("stException").count() == 0, path
+        if path not in ("how-scores-work",):
+            assert page.locator("canvas, svg.marks").count() >= 1, f"{path}: no chart drawn"
+        page.set_viewport_size({"width": 1400, "height": 3400})  # the app scrolls inside its container
+        page.wait_for_timeout(800)
+        shot = screenshot(page, f"scorecard-{path}")
+        page.set_viewport_size({"width": 1400, "height": 1000})
+        assert shot.stat().st_size > 20_000
+
+
+def test_overview_first_render_and_table(portal, page):
+    sign_in(page, portal, "leader")
+    _open(page, portal, "Overview", "Alignment overview")
+    metric = page.get_by_test_id("stMetric").filter(has_text="Organisation score")
+    expect(metric).to_be_visible()
+    assert metric.get_by_test_id("stMetricValue").inner_text().strip().isdigit()
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+
+
+def test_department_page_for_the_small_department(portal, page):
+    sign_in(page, portal, "leader")
+    _open(page, portal, "Department", "Department")
+    page.get_by_role("combobox", name="Department").click()
+    page.get_by_role("option", name="Legal (Corporate)").click()
+    wait_for_app(page)
+    expect(page.get_by_text("No survey figures can be shown for this department")).to_be_visible()
+    page.set_viewport_size({"width": 1400, "height": 3000})
+    page.wait_for_timeout(800)
+    screenshot(page, "scorecard-department-legal")
