@@ -3,13 +3,14 @@
     .venv/bin/python bench/load_test.py                               # SQLite, N = 10 50 100
     scripts/with_postgres.sh .venv/bin/python bench/load_test.py      # SQLite and PostgreSQL
     .venv/bin/python bench/load_test.py --sessions 10 50 --backends sqlite --flows survey
+    .venv/bin/python bench/load_test.py --client browser --sessions 10    # real Chromium pages instead
 
 For each backend a fresh database is seeded with the small demo organisation, a survey wave is
 opened for one department and N personal links are made. The portal runs as one
 ``streamlit run`` process (as in production, no file watcher). Then, for each N:
 
-- **survey**: N browser contexts (Playwright, headless Chromium) open their personal link at
-  the same time, answer every 5-point item (each answer is a rerun on the server), and submit.
+- **survey**: N sessions open their personal link at the same time, answer every 5-point item
+  (each answer is a rerun on the server, as in a browser), and submit.
   Measured per session: *render* (link opened -> form shown), *answer* (click -> rerun done,
   progress text updated), *submit* (click -> thank-you page), and the whole session.
 - **overview**: N contexts sign in as the demo leader and open the Overview page (the
@@ -19,8 +20,12 @@ Errors are sessions that raised, timed out or showed a Streamlit exception. Afte
 round the database is checked: responses stored == sessions that saw the thank-you page ==
 links marked used (no response lost, none duplicated), and every response has all its answers.
 
-The browser runs on the same 2-core machine as the server, so every figure includes the
-client's own CPU use: the numbers are pessimistic for a server that has the cores to itself.
+Clients: ``--client ws`` (default) speaks Streamlit's websocket protocol (``/_stcore/stream``)
+the way the browser does: every rerun request carries the query string, the page and every
+widget's value, and a run ends with ``script_finished``; it costs little CPU, so the figures are
+the server's. ``--client browser`` drives real Chromium pages (Playwright); on a 2-core machine
+the browsers then take most of the CPU and the figures are mostly the client's.
+The load average printed with each round shows how busy the machine was (2 cores here).
 Prints a table; writes nothing else (the test suite never looks at these numbers).
 """
 
@@ -286,6 +291,20 @@ async def overview_session(ctx, base: str, r: Round) -> None:
         await page.close()
 
 
+async def run_ws_round(flow: str, n: int, *, base: str, links: list[str], likert: int) -> Round:
+    """N websocket sessions at once."""
+    r = Round(flow, n)
+    t0 = time.perf_counter()
+    if flow == "survey":
+        jobs = [ws_survey_session(base, link, likert, r) for link in links[:n]]
+    else:
+        jobs = [ws_overview_session(base, r) for _ in range(n)]
+    await asyncio.gather(*jobs)
+    r.wall = time.perf_counter() - t0
+    r.load = os.getloadavg()[0]
+    return r
+
+
 async def run_round(browser, flow: str, n: int, *, base: str, links: list[str], likert: int) -> Round:
     """N pages at once. They share one browser context (its HTTP cache: the portal's JavaScript
     is fetched once), but each page is its own websocket and its own Streamlit session."""
@@ -301,6 +320,144 @@ async def run_round(browser, flow: str, n: int, *, base: str, links: list[str], 
     r.load = os.getloadavg()[0]
     await ctx.close()
     return r
+
+
+# ------------------------------------------------------- websocket client (the default)
+
+
+class WsSession:
+    """One Streamlit session over the websocket protocol, the way the browser speaks it.
+
+    Every rerun request carries the full client state (query string, page, all widget values),
+    as the browser sends it; a run ends with ``script_finished``. Widgets are found by their
+    labels in the elements the server sends.
+    """
+
+    def __init__(self, base: str, query: str = "", page: str = ""):
+        self.url = base.replace("http://", "ws://") + "/_stcore/stream"
+        self.query = query
+        self.page = page
+        self.values: dict[str, tuple[str, object]] = {}
+        self.elements: list = []
+        self.ws = None
+
+    async def __aenter__(self) -> WsSession:
+        import websockets
+
+        self.ws = await websockets.connect(self.url, subprotocols=["streamlit"], max_size=None, open_timeout=60)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.ws.close()
+
+    async def run(self, trigger: str | None = None) -> list:
+        """Request a rerun (optionally pressing button ``trigger``); return the final run's elements."""
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        msg = BackMsg()
+        cs = msg.rerun_script
+        cs.query_string = self.query
+        cs.page_name = self.page
+        for wid, (kind, value) in self.values.items():
+            w = cs.widget_states.widgets.add()
+            w.id = wid
+            setattr(w, kind, value)
+        if trigger:
+            w = cs.widget_states.widgets.add()
+            w.id = trigger
+            w.trigger_value = True
+        await self.ws.send(msg.SerializeToString())
+        elements: list = []
+        while True:
+            fm = ForwardMsg()
+            fm.ParseFromString(await asyncio.wait_for(self.ws.recv(), TIMEOUT_MS / 1000))
+            kind = fm.WhichOneof("type")
+            if kind == "new_session":
+                elements = []
+            elif kind == "delta" and fm.delta.WhichOneof("type") == "new_element":
+                elements.append(fm.delta.new_element)
+            elif kind == "script_finished":
+                if fm.script_finished == 2:  # FINISHED_EARLY_FOR_RERUN: st.rerun(), another run follows
+                    elements = []
+                    continue
+                self.elements = elements
+                for el in elements:
+                    if el.WhichOneof("type") == "exception":
+                        raise RuntimeError(f"Streamlit exception shown: {el.exception.message[:160]}")
+                return elements
+
+    def find(self, kind: str, label: str | None = None) -> list:
+        found = []
+        for el in self.elements:
+            if el.WhichOneof("type") != kind:
+                continue
+            sub = getattr(el, kind)
+            text = getattr(sub, "label", "") or getattr(sub, "body", "")
+            if label is None or label in text:
+                found.append(sub)
+        return found
+
+    def heading(self, text: str) -> bool:
+        return any(text in h.body for h in self.find("heading"))
+
+
+async def ws_survey_session(base: str, link: str, likert: int, r: Round) -> None:
+    try:
+        query = link.split("?", 1)[1]
+        async with WsSession(base, query=query, page="survey") as s:
+            t0 = time.perf_counter()
+            await s.run()
+            if not s.find("button", "Submit my answers"):
+                raise RuntimeError("the survey form was not shown")
+            r.add("render", time.perf_counter() - t0)
+            radios = s.find("radio")
+            if len(radios) != likert:
+                raise RuntimeError(f"{len(radios)} items shown, {likert} expected")
+            for radio in radios:  # one rerun per answer, as in the browser
+                t = time.perf_counter()
+                s.values[radio.id] = ("string_value", "Agree")
+                await s.run()
+                r.add("answer", time.perf_counter() - t)
+            submit = s.find("button", "Submit my answers")[0]
+            t = time.perf_counter()
+            await s.run(trigger=submit.id)
+            if not s.heading("Thank you!"):
+                raise RuntimeError("no thank-you page after submitting")
+            r.add("submit", time.perf_counter() - t)
+            r.add("session", time.perf_counter() - t0)
+            r.completed += 1
+    except Exception as exc:
+        r.errors.append(f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:120]}")
+
+
+async def ws_overview_session(base: str, r: Round) -> None:
+    from kpialign.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+
+    try:
+        async with WsSession(base) as s:
+            t0 = time.perf_counter()
+            await s.run()
+            email, password = s.find("text_input", "E-mail"), s.find("text_input", "Password")
+            button = s.find("button", "Sign in")
+            if not (email and password and button):
+                raise RuntimeError("the sign-in form was not shown")
+            s.values[email[0].id] = ("string_value", DEMO_ACCOUNTS["leader"])
+            s.values[password[0].id] = ("string_value", DEMO_PASSWORD)
+            await s.run(trigger=button[0].id)
+            s.values.clear()
+            if not s.find("button", "Sign out"):
+                raise RuntimeError("sign-in failed")
+            t1 = time.perf_counter()
+            r.add("sign-in", t1 - t0)
+            s.page = "overview"
+            await s.run()
+            if not s.heading("Alignment overview"):
+                raise RuntimeError("the Overview page was not shown")
+            r.add("overview", time.perf_counter() - t1)
+            r.completed += 1
+    except Exception as exc:
+        r.errors.append(f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:120]}")
 
 
 # ------------------------------------------------------------------------------ report
@@ -351,9 +508,9 @@ def report(rows: list[tuple[str, Round]]) -> None:
 # -------------------------------------------------------------------------------- main
 
 
-async def bench_backend(backend: str, sessions: list[int], flows: list[str], workdir: Path) -> list[tuple[str, Round]]:
-    from playwright.async_api import async_playwright
-
+async def bench_backend(
+    backend: str, sessions: list[int], flows: list[str], workdir: Path, client: str
+) -> list[tuple[str, Round]]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     os.environ["KPIALIGN_BASE_URL"] = base
@@ -361,27 +518,42 @@ async def bench_backend(backend: str, sessions: list[int], flows: list[str], wor
     url = make_database(backend, workdir)
     proc = start_server(url, port, workdir / f"streamlit-{backend}.log")
     rows: list[tuple[str, Round]] = []
+    pw = browser = None
     try:
-        async with async_playwright() as pw:
+        if client == "browser":
+            from playwright.async_api import async_playwright
+
+            pw = await async_playwright().start()
             browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            # Warm up: the first run of each page imports the modules and fills the caches.
-            await run_round(browser, "overview", 1, base=base, links=[], likert=0)
-            for n in sessions:
-                for flow in flows:
-                    links, wave, likert = [], None, 0
-                    if flow == "survey":
-                        wave, links, likert = make_links(url, n, f"{backend} {n} {uuid.uuid4().hex[:4]}")
-                    print(f"[{backend}] {flow} x {n} concurrent sessions...", flush=True)
-                    r = await run_round(browser, flow, n, base=base, links=links, likert=likert)
-                    if wave is not None:
-                        r.check = check_wave(url, wave)
-                    rows.append((backend, r))
-                    print(
-                        f"[{backend}] {flow} x {n}: {r.completed} completed, {len(r.errors)} errors, {r.wall:.1f} s",
-                        flush=True,
-                    )
-            await browser.close()
+
+        async def one_round(flow: str, n: int, links: list[str], likert: int) -> Round:
+            if browser is not None:
+                return await run_round(browser, flow, n, base=base, links=links, likert=likert)
+            return await run_ws_round(flow, n, base=base, links=links, likert=likert)
+
+        # Warm up: the first run of each page imports the modules and fills the caches.
+        _, warm_links, warm_likert = make_links(url, 1, f"{backend} warm-up")
+        await one_round("overview", 1, [], 0)
+        await one_round("survey", 1, warm_links, warm_likert)
+        for n in sessions:
+            for flow in flows:
+                links, wave, likert = [], None, 0
+                if flow == "survey":
+                    wave, links, likert = make_links(url, n, f"{backend} {n} {uuid.uuid4().hex[:4]}")
+                print(f"[{backend}] {flow} x {n} concurrent sessions ({client})...", flush=True)
+                r = await one_round(flow, n, links, likert)
+                if wave is not None:
+                    r.check = check_wave(url, wave)
+                rows.append((backend, r))
+                print(
+                    f"[{backend}] {flow} x {n}: {r.completed} completed, {len(r.errors)} errors, {r.wall:.1f} s",
+                    flush=True,
+                )
     finally:
+        if browser is not None:
+            await browser.close()
+        if pw is not None:
+            await pw.stop()
         proc.terminate()
         try:
             proc.wait(timeout=15)
@@ -395,6 +567,12 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, nargs="+", default=[10, 50, 100])
     parser.add_argument("--backends", nargs="+", choices=["sqlite", "postgresql"], default=None)
     parser.add_argument("--flows", nargs="+", choices=["survey", "overview"], default=["survey", "overview"])
+    parser.add_argument(
+        "--client",
+        choices=["ws", "browser"],
+        default="ws",
+        help="ws: the websocket protocol (light client); browser: Playwright pages in headless Chromium",
+    )
     args = parser.parse_args()
     backends = args.backends or (
         ["sqlite", "postgresql"] if os.environ.get("KPIALIGN_TEST_DATABASE_URL") else ["sqlite"]
@@ -402,7 +580,7 @@ def main() -> int:
     rows: list[tuple[str, Round]] = []
     with tempfile.TemporaryDirectory(prefix="kpialign-load-") as tmp:
         for backend in backends:
-            rows += asyncio.run(bench_backend(backend, args.sessions, args.flows, Path(tmp)))
+            rows += asyncio.run(bench_backend(backend, args.sessions, args.flows, Path(tmp), args.client))
     report(rows)
     return 0
 
