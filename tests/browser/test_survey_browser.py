@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -19,8 +20,8 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def survey_portal(tmp_path_factory) -> Iterator[tuple[str, str]]:
-    """The portal on a small organisation with a wave open today; returns (base_url, db_url)."""
+def survey_portal(tmp_path_factory) -> Iterator[tuple[str, str, Path]]:
+    """The portal on a small organisation with a wave open today; returns (base_url, db_url, workdir)."""
     workdir = tmp_path_factory.mktemp("survey-portal")
     url = f"sqlite:///{workdir / 'survey.db'}"
     eng = db.make_engine(url)
@@ -28,7 +29,7 @@ def survey_portal(tmp_path_factory) -> Iterator[tuple[str, str]]:
     make_wave(eng, seed_org(eng), name="Autumn pulse", around=date.today())
     eng.dispose()
     base, proc = start_portal(url, workdir, env_extra={"KPIALIGN_SECRET_KEY": KEY.decode(), "KPIALIGN_DEMO": "0"})
-    yield base, url
+    yield base, url, workdir
     stop_portal(proc)
 
 
@@ -64,7 +65,7 @@ def _responses(db_url: str) -> int:
 
 
 def test_employee_answers_from_a_personal_link_then_the_link_is_used(survey_portal, browser):
-    base, db_url = survey_portal
+    base, db_url, workdir = survey_portal
     link = _new_link(db_url, base)
     context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True)
     page = context.new_page()
@@ -113,10 +114,13 @@ def test_employee_answers_from_a_personal_link_then_the_link_is_used(survey_port
     screenshot(again, "survey-link-used-phone")
     assert _responses(db_url) == 1
     context.close()
+    token = link.split("token=")[1]
+    logs = " ".join(p.read_text() for p in workdir.glob("streamlit-*.log"))
+    assert token not in logs, "the survey token must never be logged"
 
 
 def test_survey_page_on_a_desktop(survey_portal, page):
-    base, db_url = survey_portal
+    base, db_url, _ = survey_portal
     _open(page, _new_link(db_url, base))
     page.get_by_text("Confidential, not anonymous").wait_for()
     assert page.get_by_text("Page not found").count() == 0
