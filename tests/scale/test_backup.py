@@ -126,7 +126,7 @@ def test_damaged_backup_is_refused_and_live_database_untouched(db_factory: Datab
         assert "Nothing was changed" in str(info.value) or "not changed" in str(info.value)
         assert _counts(url) == live_before, bad.name
 
-    assert backup.verify(good, url=url) == "0001"
+    assert backup.verify(good, url=url) in backup.known_revisions()
     backup.restore(good, url=url)
     assert _counts(url)[:2] == (30, 30)
 
