@@ -193,3 +193,23 @@ def test_cli_backup_and_restore(
 
     assert cli.main(["restore", str(dest)]) == 0
     assert _counts(url)[0] == 4
+
+
+def test_backup_from_an_older_release_is_upgraded_after_restore(tmp_path: Path) -> None:
+    """A backup at the first schema revision restores, and the database ends at the newest one."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    old_url = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(db.alembic_config(old_url), "0001")
+    old = backup.backup(tmp_path / "old.bak", url=old_url)
+    assert old.revision == "0001"
+    live_url = f"sqlite:///{tmp_path / 'live.db'}"
+    db.migrate(live_url)
+    restored = backup.restore(old.path, url=live_url)
+    assert restored.revision == "0001"
+    head = ScriptDirectory.from_config(db.alembic_config(live_url)).get_current_head()
+    eng = db.make_engine(live_url)
+    with eng.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == head
+    eng.dispose()
