@@ -3,9 +3,9 @@
     .venv/bin/python bench/soak.py                       # 10 minutes, 8 concurrent sessions, SQLite
     .venv/bin/python bench/soak.py --minutes 2 --sessions 4
 
-One ``streamlit run`` process on a fresh small-demo database. A loop of browser pages (one
-shared Chromium context; every page is its own Streamlit session, closed after use so the
-server must free it) alternates the two heavy paths: a survey from a personal link (answer,
+One ``streamlit run`` process on a fresh small-demo database. Concurrent sessions over the
+websocket protocol (the load test's client; each session is closed after use, so the server
+must free it) alternate the two heavy paths: a survey from a personal link (answer every item,
 submit) and a leader's sign-in + Overview. Every 10 s the server's resident memory
 (``VmRSS`` from ``/proc``, the process and its children) is sampled.
 
@@ -59,8 +59,6 @@ def slope_mb_per_min(samples: list[tuple[float, float]]) -> float:
 
 
 async def soak(minutes: float, sessions: int, backend: str) -> None:
-    from playwright.async_api import async_playwright
-
     with tempfile.TemporaryDirectory(prefix="kpialign-soak-") as tmp:
         workdir = Path(tmp)
         port = lt.free_port()
@@ -81,26 +79,21 @@ async def soak(minutes: float, sessions: int, backend: str) -> None:
                 await asyncio.sleep(10)
             samples.append((time.monotonic() - t_start, rss_mb(proc.pid)))
 
-        async def worker(ctx, w: int) -> None:
+        async def worker(w: int) -> None:
             i = w
             while time.monotonic() < deadline:
                 r = lt.Round("soak", 1)
                 if i % 2 == 0:
-                    await lt.survey_session(ctx, links.pop(), likert, r)
+                    await lt.ws_survey_session(base, links.pop(), likert, r)
                     done["survey"] += r.completed
                 else:
-                    await lt.overview_session(ctx, base, r)
+                    await lt.ws_overview_session(base, r)
                     done["overview"] += r.completed
                 errors.extend(r.errors)
                 i += 1
 
         try:
-            async with async_playwright() as pw:
-                browser = await pw.chromium.launch(executable_path=lt.CHROMIUM, headless=True, args=lt.CHROMIUM_ARGS)
-                ctx = await browser.new_context(viewport={"width": 1200, "height": 900})
-                await asyncio.gather(sampler(), *(worker(ctx, w) for w in range(sessions)))
-                await ctx.close()
-                await browser.close()
+            await asyncio.gather(sampler(), *(worker(w) for w in range(sessions)))
         finally:
             proc.terminate()
             proc.wait(timeout=15)
