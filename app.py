@@ -31,5 +31,5 @@ else:
         if st.button("Sign out", icon=":material/logout:", key="app.sign_out"):
             auth.sign_out()
             st.rerun()
-    current = st.navigation(ordered)
+    current = st.navigation(ordered, expanded=True)
 current.run()

@@ -88,6 +88,6 @@ else:
             ),
             tooltip=["department", "kpis", "with_data_latest", alt.Tooltip("share:Q", format=".0%")],
         )
-        .properties(height=max(160, 26 * len(chart_df)))
     )
-    st.altair_chart(chart, width="stretch")
+    # Streamlit sizes the whole chart (axis and legend included) to this height: 28 px a bar plus room.
+    st.altair_chart(chart, width="stretch", height=28 * len(chart_df) + 110)
