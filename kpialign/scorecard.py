@@ -1009,8 +1009,11 @@ def build_scorecard(
     questions = data.questions(session)
     notes: list[str] = []
 
-    # --- which departments are scored: active leaves (divisions are roll-ups of them)
-    depts = depts_all[depts_all["is_leaf"]].reset_index(drop=True)
+    # --- which units are scored: every active unit with its own people or KPIs, and every leaf
+    # (a department with teams below it is scored on its own staff and KPIs; a division with
+    # neither is only a roll-up). Headcount is each unit's own staff.
+    own = (depts_all["headcount"] > 0) | depts_all["department_id"].isin(kpis["department_id"])
+    depts = depts_all[depts_all["is_leaf"] | own].reset_index(drop=True)
 
     # --- KPI attainment in every period
     values = data.kpi_values(session)
@@ -1690,6 +1693,8 @@ def survey_heatmap(
     else:
         all_units = sorted({_division_id(sc, i) for i in u["department_id"] if i in sc.division_of})
         label = {i: _division_name(sc, i) for i in all_units}
+    if level == "department":
+        all_units = [i for i in all_units if i in names]
     if units is not None:
         all_units = [i for i in all_units if i in set(units)]
     likert_q = sorted(set(lk["question_id"]) | set(sc.likert["question_id"]))
