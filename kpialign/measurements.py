@@ -11,11 +11,12 @@ audit event per changed value or target in the same transaction.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
 from sqlalchemy import and_, delete, func, insert, literal, select, tuple_, update
@@ -23,7 +24,7 @@ from sqlmodel import Session
 
 from kpialign import audit
 from kpialign.accounts import UserContext
-from kpialign.models import Department, Frequency, Kpi, KpiTarget, KpiValue, Role, utcnow
+from kpialign.models import AuditEvent, Department, Frequency, Kpi, KpiTarget, KpiValue, Role, utcnow
 
 _MONTHLY = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _QUARTERLY = re.compile(r"^(\d{4})-[Qq]([1-4])$")
@@ -323,6 +324,7 @@ def apply_entries(
     target_inserts: list[dict] = []
     target_updates: list[dict] = []
     target_deletes: list[tuple[int, str]] = []
+    events: list[dict] = []
     for e in clean:
         key = (e.kpi_id, e.period)
         changed = False
@@ -354,7 +356,7 @@ def apply_entries(
                 )
                 changed = True
             if before != e.actual and not dry_run:
-                _audit_change(session, scope, "kpi_value", key, {"actual": before}, {"actual": e.actual}, source)
+                events.append(_event(scope, "kpi_value", key, {"actual": before}, {"actual": e.actual}, source, now))
         if e.target is not None:
             before_t = old_targets.get(key)
             if before_t is None:
@@ -365,13 +367,17 @@ def apply_entries(
                 changed = True
                 summary.targets_set += 1
                 if not dry_run:
-                    _audit_change(session, scope, "kpi_target", key, {"target": before_t}, {"target": e.target}, source)
+                    events.append(
+                        _event(scope, "kpi_target", key, {"target": before_t}, {"target": e.target}, source, now)
+                    )
         elif e.clear_target and key in old_targets:
             target_deletes.append(key)
             changed = True
             summary.targets_cleared += 1
             if not dry_run:
-                _audit_change(session, scope, "kpi_target", key, {"target": old_targets[key]}, {"target": None}, source)
+                events.append(
+                    _event(scope, "kpi_target", key, {"target": old_targets[key]}, {"target": None}, source, now)
+                )
         if inserted:
             summary.inserted += 1
         elif changed:
@@ -391,26 +397,27 @@ def apply_entries(
         session.execute(update(KpiTarget), target_updates)
     for chunk in _chunks(target_deletes):
         session.execute(delete(KpiTarget).where(tuple_(KpiTarget.kpi_id, KpiTarget.period).in_(chunk)))
+    if events:  # one audit event per changed value or target, inserted in bulk in the same transaction
+        session.execute(insert(AuditEvent), events)
     session.flush()
     return summary
 
 
-def _audit_change(
-    session: Session, scope: EditScope, entity: str, key: tuple[int, str], before: dict, after: dict, source: str
-) -> None:
+def _event(
+    scope: EditScope, entity: str, key: tuple[int, str], before: dict, after: dict, source: str, at: datetime
+) -> dict:
+    """An ``audit_event`` row in the format of :func:`kpialign.audit.record` (for bulk inserts)."""
     action = "create" if all(v is None for v in before.values()) else "update"
     if all(v is None for v in after.values()):
         action = "delete"
-    audit.record(
-        session,
-        actor=scope.actor,
-        action=action,
-        entity=entity,
-        entity_id=f"{key[0]}:{key[1]}",
-        before=before,
-        after=after,
-        source=source,
-    )
+    return {
+        "at": at,
+        "actor": scope.actor,
+        "action": action,
+        "entity": entity,
+        "entity_id": f"{key[0]}:{key[1]}",
+        "detail": json.dumps({"source": source, "before": before, "after": after}, sort_keys=True),
+    }
 
 
 def delete_value(session: Session, *, scope: EditScope, kpi_id: int, period: str) -> bool:
@@ -423,7 +430,16 @@ def delete_value(session: Session, *, scope: EditScope, kpi_id: int, period: str
     row = session.get(KpiValue, (kpi_id, period))
     if row is None:
         return False
-    _audit_change(session, scope, "kpi_value", (kpi_id, period), {"actual": row.actual}, {"actual": None}, "manual")
+    audit.record(
+        session,
+        actor=scope.actor,
+        action="delete",
+        entity="kpi_value",
+        entity_id=f"{kpi_id}:{period}",
+        before={"actual": row.actual},
+        after={"actual": None},
+        source="manual",
+    )
     session.delete(row)
     session.flush()
     return True
