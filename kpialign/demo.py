@@ -550,6 +550,7 @@ def _enterprise_plan(rng: np.random.Generator) -> _Plan:
     for u in leaves:
         u.culture = (float(rng.normal(0, 0.25)), float(rng.normal(0, 0.04)))
 
+    months = month_periods(DEMO_END_PERIOD, 60)
     templates = [spec for specs in SMALL_KPIS.values() for spec in specs]
     kpi_specs: list[tuple[int, KpiSpec]] = []
     per_leaf = np.full(len(leaves), ENTERPRISE_KPIS // len(leaves))
@@ -562,6 +563,8 @@ def _enterprise_plan(rng: np.random.Generator) -> _Plan:
         for t in chosen:
             base = templates[int(t)]
             jitter = float(rng.uniform(0.9, 1.1))
+            if base.hi is not None and max(base.baseline or 0, base.target or 0) * jitter > base.hi:
+                jitter = 1.0  # e.g. a 99.7% accuracy target cannot grow by 10%
             freq = (
                 base.frequency if rng.random() > 0.15 else ("quarterly" if base.frequency == "monthly" else "monthly")
             )
@@ -580,6 +583,7 @@ def _enterprise_plan(rng: np.random.Generator) -> _Plan:
                 base.lo,
                 base.hi,
                 description=base.description,
+                missing=_random_gaps(freq, months, rng),
             )
             if spec.polarity == "range":
                 spec = KpiSpec(**{**spec.__dict__, "baseline": base.baseline, "target": base.target})
@@ -594,11 +598,22 @@ def _enterprise_plan(rng: np.random.Generator) -> _Plan:
         units=units,
         expected=sorted(set(expected)),
         kpi_specs=kpi_specs,
-        months=month_periods(DEMO_END_PERIOD, 60),
+        months=months,
         waves=_waves(quarters),
         owner_unit=next(units[uid - 1].name for uid, _ in kpi_specs),
         account_units={},
     )
+
+
+def _random_gaps(frequency: str, months: list[str], rng: np.random.Generator) -> tuple[str, ...]:
+    """About 1 KPI in 10 misses 1-3 periods; about 1 in 30 has not reported the latest one."""
+    periods = months if frequency == "monthly" else _quarters_in(months)
+    gaps: set[str] = set()
+    if rng.random() < 0.1:
+        gaps.update(periods[int(i)] for i in rng.choice(len(periods) - 1, int(rng.integers(1, 4)), replace=False))
+    if rng.random() < 0.03:
+        gaps.add(periods[-1])
+    return tuple(sorted(gaps))
 
 
 def _is_department(u: _Unit, units: list[_Unit]) -> bool:
