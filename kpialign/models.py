@@ -277,6 +277,22 @@ class LoginFailure(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, index=True)
 
 
+class WebSession(SQLModel, table=True):
+    """A browser's local-account sign-in, so that a reload or a new tab stays signed in.
+
+    The browser keeps a random token in a cookie; only its HMAC (:func:`kpialign.surveys.hash_token`
+    under :func:`kpialign.config.secret_key`) is stored here, so a database dump cannot sign anyone in.
+    """
+
+    __tablename__ = "web_session"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hmac: str = Field(max_length=64, unique=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)
+    revoked_at: datetime | None = Field(default=None)
+
+
 class AuditEvent(SQLModel, table=True):
     """Append-only log of changes: who, when, what, before and after (JSON in ``detail``)."""
 
