@@ -292,37 +292,45 @@ def test_property_import_is_all_or_nothing(engine, org, text, as_bytes):
 # --------------------------------------------------------------------------------- CLI
 
 
-def test_cli_import_kpis(tmp_path, sqlite_engine):
+def test_cli_import_kpis(tmp_path, sqlite_engine, monkeypatch, capsys):
+    from kpialign import cli
+
     build_org(sqlite_engine)
     url = sqlite_engine.url.render_as_string(hide_password=False)
-    env = {"KPIALIGN_DATABASE_URL": url, "PATH": "/usr/bin:/bin", "KPIALIGN_SECRETS_FILE": str(tmp_path / "none")}
+    monkeypatch.setenv("KPIALIGN_DATABASE_URL", url)
+    monkeypatch.setenv("KPIALIGN_SECRETS_FILE", str(tmp_path / "none"))
     bad = tmp_path / "bad.csv"
     bad.write_text(HEADER + "Revenue,Sales,2025-01,12%,\nRevenue,Nowhere,2025-02,1,\n", encoding="utf-8")
     good = tmp_path / "good.csv"
     good.write_text(HEADER.replace(",", ";") + "Revenue;Sales;2025-01;12,5;\n", encoding="utf-8-sig")
 
     def run(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "kpialign", "import-kpis", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
+        code = cli.main(["import-kpis", *args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
 
-    r = run(str(bad))
-    assert r.returncode == 1
-    assert "row 2, column actual, value '12%'" in r.stderr and "row 3, column department" in r.stderr
-    assert "2 problems" in r.stderr
-    r = run(str(good), "--dry-run")
-    assert r.returncode == 0 and "would be inserted" in r.stdout
+    code, _, err = run(str(bad))
+    assert code == 1
+    assert "row 2, column actual, value '12%'" in err and "row 3, column department" in err
+    assert "2 problems" in err
+    code, out, _ = run(str(good), "--dry-run")
+    assert code == 0 and "would be inserted" in out
     with db.read_session(sqlite_engine) as s:
         assert measurements.values_frame(s).empty
-    r = run(str(good))
-    assert r.returncode == 0 and "1 inserted" in r.stdout, r.stderr
-    r = run(str(good))
-    assert r.returncode == 0 and "Nothing to change" in r.stdout
-    r = run(str(tmp_path / "missing.csv"))
-    assert r.returncode == 1 and "No such file" in r.stderr
+    code, out, err = run(str(good))
+    assert code == 0 and "1 inserted" in out, err
+    code, out, _ = run(str(good))
+    assert code == 0 and "Nothing to change" in out
+    code, _, err = run(str(tmp_path / "missing.csv"))
+    assert code == 1 and "No such file" in err
     with db.read_session(sqlite_engine) as s:
         assert measurements.values_frame(s)["actual"].tolist() == [12.5]
+    # the real entry point, once: exit status and stderr of `python -m kpialign`
+    r = subprocess.run(
+        [sys.executable, "-m", "kpialign", "import-kpis", str(bad)],
+        capture_output=True,
+        text=True,
+        env={"KPIALIGN_DATABASE_URL": url, "PATH": "/usr/bin:/bin", "KPIALIGN_SECRETS_FILE": str(tmp_path / "none")},
+        check=False,
+    )
+    assert r.returncode == 1 and "nothing was imported" in r.stderr
