@@ -9,10 +9,16 @@ within :data:`LOCK_WINDOW`, the e-mail is locked for :data:`LOCK_DURATION` from 
 that reached the threshold; attempts during a lock are refused without checking the password
 and are not recorded (so a lock ends on time). The messages are the same for existing and
 unknown e-mails, so neither the answer nor the lock reveals whether an account exists.
+
+Web sessions: a local-account sign-in is also recorded in ``web_session`` so that the browser
+can resume it after a reload or in a new tab (the portal keeps the token in a cookie). Only an
+HMAC of the token is stored; a session ends at ``expires_at``, on sign-out, and for every
+session of an account when it is deactivated or its password is reset.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,18 +26,21 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from kpialign import audit, db
-from kpialign.models import Account, AccountRole, Department, LoginFailure, Role
+from kpialign.config import secret_key
+from kpialign.models import Account, AccountRole, Department, LoginFailure, Role, WebSession
 
 MIN_PASSWORD_LENGTH = 12
 LOCK_THRESHOLD = 10
 LOCK_WINDOW = timedelta(minutes=15)
 LOCK_DURATION = timedelta(minutes=15)
 FAILURE_RETENTION = timedelta(days=1)
+WEB_SESSION_RETENTION = timedelta(days=1)  # ended web sessions are deleted this long after they end
+WEB_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{32,128}")  # what secrets.token_urlsafe makes
 
 SIGN_IN_FAILED = "That e-mail and password do not match an active account."
 SIGN_IN_LOCKED = (
@@ -297,6 +306,109 @@ def authenticate_engine(engine: Engine, email: str, password: str, now: datetime
 def clear_failures(session: Session, email: str) -> int:
     """Forget the failed attempts for ``email`` (ends a lock); returns how many were removed."""
     result = session.execute(delete(LoginFailure).where(LoginFailure.email == throttle_key(email)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------------------ web sessions
+
+
+@dataclass(frozen=True)
+class WebSessionInfo:
+    """A live web session: whose it is, and when it started and ends (UTC)."""
+
+    account_id: int
+    created_at: datetime
+    expires_at: datetime
+
+
+def valid_web_token(token: object) -> bool:
+    """True if ``token`` has the shape of a web-session token (URL-safe base64, nothing else)."""
+    return isinstance(token, str) and WEB_TOKEN_PATTERN.fullmatch(token) is not None
+
+
+def _web_token_hmac(session: Session, token: str, key: bytes | None) -> str:
+    from kpialign.surveys import hash_token  # here: surveys imports measurements, which imports us
+
+    if key is None:
+        key = secret_key(session.get_bind().engine.url.render_as_string(hide_password=False))
+    return hash_token(token, key)
+
+
+def start_web_session(
+    session: Session, *, account_id: int, hours: float, now: datetime | None = None, key: bytes | None = None
+) -> str:
+    """Record a sign-in of an active account for ``hours``; returns the random token (only its HMAC is stored).
+
+    Also deletes web sessions that ended more than :data:`WEB_SESSION_RETENTION` ago. ``key``
+    defaults to :func:`kpialign.config.secret_key` for the session's database.
+    """
+    now = _now(now)
+    if not hours > 0:
+        raise AccountError("A web session needs a positive lifetime (KPIALIGN_SESSION_HOURS).")
+    account = _account(session, account_id)
+    if not account.active:
+        raise AccountError("This account is deactivated.")
+    old = now - WEB_SESSION_RETENTION
+    session.execute(delete(WebSession).where((WebSession.expires_at < old) | (WebSession.revoked_at < old)))  # type: ignore[operator]
+    token = secrets.token_urlsafe(32)
+    session.add(
+        WebSession(
+            token_hmac=_web_token_hmac(session, token, key),
+            account_id=account_id,
+            created_at=now,
+            expires_at=now + timedelta(hours=hours),
+        )
+    )
+    session.flush()
+    return token
+
+
+def resume_web_session(
+    session: Session, *, token: str, now: datetime | None = None, key: bytes | None = None
+) -> WebSessionInfo | None:
+    """The web session for ``token`` if it is live: not expired, not revoked, and its account active.
+
+    None for anything else, including a malformed or unknown token. Reads only.
+    """
+    now = _now(now)
+    if not valid_web_token(token):
+        return None
+    row = session.exec(
+        select(WebSession, Account.active)
+        .join(Account, Account.id == WebSession.account_id)  # type: ignore[arg-type]
+        .where(WebSession.token_hmac == _web_token_hmac(session, token, key))
+    ).first()
+    if row is None:
+        return None
+    web, active = row
+    if not active or web.revoked_at is not None or _as_utc(web.expires_at) <= now:
+        return None
+    return WebSessionInfo(
+        account_id=web.account_id, created_at=_as_utc(web.created_at), expires_at=_as_utc(web.expires_at)
+    )
+
+
+def end_web_session(session: Session, *, token: str, now: datetime | None = None, key: bytes | None = None) -> bool:
+    """Sign-out: revoke the web session for ``token``. False if there was no live one."""
+    now = _now(now)
+    if not valid_web_token(token):
+        return False
+    result = session.execute(
+        update(WebSession)
+        .where(WebSession.token_hmac == _web_token_hmac(session, token, key), WebSession.revoked_at.is_(None))  # type: ignore[union-attr]
+        .values(revoked_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def revoke_web_sessions(session: Session, *, account_id: int, now: datetime | None = None) -> int:
+    """Revoke every live web session of an account (every browser is signed out); returns how many."""
+    now = _now(now)
+    result = session.execute(
+        update(WebSession)
+        .where(WebSession.account_id == account_id, WebSession.revoked_at.is_(None))  # type: ignore[union-attr]
+        .values(revoked_at=now)
+    )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
@@ -599,6 +711,8 @@ def set_active(session: Session, *, account_id: int, active: bool, actor: str) -
     session.flush()
     if active:
         clear_failures(session, account.email)
+    else:
+        revoke_web_sessions(session, account_id=account_id)
     audit.record(
         session, actor=actor, action="activate" if active else "deactivate", entity="account",
         entity_id=account_id, before=before, after=_snapshot(session, account),
@@ -607,11 +721,15 @@ def set_active(session: Session, *, account_id: int, active: bool, actor: str) -
 
 
 def reset_password(session: Session, *, account_id: int, actor: str) -> str:
-    """Give an account a new generated password (returned once, never stored in clear) and lift any lock."""
+    """Give an account a new generated password (returned once, never stored in clear) and lift any lock.
+
+    Every browser signed in to the account with the old password is signed out (its web sessions are revoked).
+    """
     account = _account(session, account_id)
     password = generate_password()
     account.password_hash = hash_password(password)
     session.add(account)
     clear_failures(session, account.email)
+    revoke_web_sessions(session, account_id=account_id)
     audit.record(session, actor=actor, action="reset_password", entity="account", entity_id=account_id)
     return password
