@@ -110,6 +110,27 @@ else:
             st.session_state[NOTICE] = f"Saved: {summary.describe()}"
             st.rerun()
 
+    with_values = grid[grid["actual"].notna()]
+    if not with_values.empty:
+        with st.expander("Remove an actual entered by mistake"):
+            names = dict(zip(with_values["kpi_id"].astype(int), with_values["kpi"], strict=True))
+            victim = st.selectbox(
+                "KPI", list(names), format_func=names.get, index=None, key=f"kpi_data.delete.{dept_id}.{period}"
+            )
+            sure = st.checkbox(
+                f"Yes, remove this actual for {period} (the removal is recorded in the audit log)",
+                key=f"kpi_data.delete_sure.{dept_id}.{period}",
+            )
+            if st.button("Remove actual", disabled=victim is None or not sure, key="kpi_data.delete_go"):
+                try:
+                    with data.writing() as session:
+                        measurements.delete_value(session, scope=scope, kpi_id=victim, period=period)
+                except MeasurementError as exc:
+                    st.error(plain(str(exc)), icon=":material/error:")
+                else:
+                    st.session_state[NOTICE] = f"Removed the actual of {names[victim]} for {period}."
+                    st.rerun()
+
 # ------------------------------------------------------------------ missing periods
 st.subheader("Which periods are missing")
 end = measurements.period_bounds(period)[1]

@@ -233,3 +233,23 @@ def test_strategy_setup_retires_kpi_with_history_after_confirmation(writable_url
         assert s.get(Kpi, kid).active is False
         assert audit.list_events(s, entity="kpi", action="update").iloc[0]["actor"] == "admin@demo.kpialign.test"
     eng.dispose()
+
+
+def test_kpi_owner_removes_a_mistaken_actual(writable_url, monkeypatch):
+    at = new_app(writable_url, "kpi.owner@demo.kpialign.test", monkeypatch).run()
+    at.switch_page("pages/kpi_data.py").run()
+    period = at.selectbox(key="kpi_data.period").value
+    dept = 4  # Customer Success
+    at.selectbox(key=f"kpi_data.delete.{dept}.{period}").set_value(10).run()  # First response time
+    assert at.button(key="kpi_data.delete_go").disabled  # not before the explicit confirmation
+    at.checkbox(key=f"kpi_data.delete_sure.{dept}.{period}").check().run()
+    at.button(key="kpi_data.delete_go").click().run()
+    assert not at.exception
+    assert any("Removed the actual of First response time" in s.value for s in at.success)
+    eng = db.make_engine(writable_url)
+    with db.read_session(eng) as s:
+        assert measurements.values_frame(s, kpi_ids=[10], periods=[period]).empty
+        assert (
+            audit.list_events(s, entity="kpi_value", action="delete").iloc[0]["actor"] == "kpi.owner@demo.kpialign.test"
+        )
+    eng.dispose()
