@@ -1413,13 +1413,20 @@ def _correlation(
     best = None
     for w in candidates:
         m0 = _month_of_day(w.closes_on)
-        nxt = panel[(panel["month"] > m0) & (panel["month"] <= m0 + 3)].groupby("department_id")["performance"].mean()
+        after = panel[(panel["month"] > m0) & (panel["month"] <= m0 + 3) & panel["performance"].notna()]
+        nxt = after.groupby("department_id")["performance"].mean()
+        if after.empty:
+            continue
+        m_lo, m_hi = int(after["month"].min()), int(after["month"].max())
         u = u_all[u_all["wave_id"] == w.wave_id].set_index("department_id")["understanding"]
         joined = pd.concat([u.rename("u"), nxt.rename("p")], axis=1)
         res = correlation_with_next(
             joined["u"],
             joined["p"],
-            what=f"understanding in {w.name} vs performance in the 3 months after it closed ({month_label(m0 + 1)} to {month_label(m0 + 3)})",
+            what=(
+                f"understanding in {w.name} vs mean performance in the months after it closed "
+                f"({month_label(m_lo)}" + (f" to {month_label(m_hi)})" if m_hi > m_lo else ")")
+            ),
         )
         if res.n >= 4:
             return res
