@@ -1,10 +1,11 @@
 """Deterministic demo organisation: ``small`` (what every page shows) and ``enterprise`` (load).
 
-The same ``seed`` always gives the same database contents (apart from the argon2 password
-hashes, which are salted, and the invitation digests, which depend on the HMAC key kept
-outside the database). Nothing depends on today's date: the timeline ends at
-:data:`DEMO_END_PERIOD`, timestamps are derived from periods, random ids come from the
-seeded generator.
+The same ``seed`` always gives the same database contents, byte for byte, given the same
+HMAC key (``invitation.token_hmac`` depends on the key kept outside the database). Nothing
+depends on today's date: the timeline ends at :data:`DEMO_END_PERIOD`, timestamps are derived
+from periods, random ids and even the argon2 salt of the (public) demo password come from the
+seeded generator. The raw invitation tokens are derived from the seed *and* the key and then
+thrown away, so knowing the seed is not enough to answer the open demo wave.
 
 Shape of the ``small`` organisation (tests and pages rely on it):
 
