@@ -32,4 +32,5 @@ else:
             auth.sign_out()
             st.rerun()
     current = st.navigation(ordered, expanded=True)
+auth.write_cookie()  # a sign-in or sign-out of the previous run sets or clears the browser's cookie
 current.run()

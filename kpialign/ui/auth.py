@@ -5,10 +5,20 @@ A signed-in user is ``st.session_state["auth.account_id"]`` plus ``["auth.signed
 through the sign-in form (:func:`kpialign.accounts.authenticate_engine`); with an ``[auth]``
 section in ``.streamlit/secrets.toml``, an identity-provider sign-in (``st.login``) is mapped to
 an account by e-mail on the first rerun after it (:func:`kpialign.accounts.oidc_sign_in`).
+
+A local sign-in survives a reload, a typed URL and a new tab of the same browser: it starts a
+web session (:func:`kpialign.accounts.start_web_session`; only an HMAC of its token is stored)
+and the page sets a ``SameSite=Strict`` cookie with the token (:func:`write_cookie`, emitted by
+app.py on the next run because the sign-in page reruns at once). A new Streamlit session reads
+the cookie (``st.context.cookies``, sent with the websocket handshake) and resumes the web
+session with its original sign-in time. Every rerun re-checks the web session, so a sign-out in
+another tab, a password reset or a deactivation ends this one too. Streamlit cannot set cookies
+from the server, so the cookie is written by a constant script and is not HttpOnly.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -17,7 +27,7 @@ from sqlmodel import select
 
 from kpialign import accounts
 from kpialign.accounts import UserContext
-from kpialign.config import load_settings
+from kpialign.config import ConfigError, load_settings
 from kpialign.models import Account
 from kpialign.ui import data
 
@@ -25,26 +35,120 @@ _KEY = "auth.account_id"
 _SINCE = "auth.signed_in_at"
 _VIA = "auth.via"
 _OIDC_REFUSED = "auth.oidc_refused"  # (email, message) of a refused identity-provider sign-in
+_WEB = "auth.web_session"  # this tab's web-session token (local sign-ins)
+_COOKIE_SEEN = "auth.cookie_seen"  # the cookie this browser session sent, once tried
+_COOKIE_PENDING = "auth.cookie_pending"  # ("set" | "clear", token, max-age seconds), for write_cookie()
 ACCESS_DENIED = "You do not have access to this page."
+COOKIE = "kpialign_session"
+
+log = logging.getLogger(__name__)
+
+
+def _https() -> bool:
+    return load_settings().base_url.lower().startswith("https://")
+
+
+def cookie_name() -> str:
+    """``__Host-kpialign_session`` on HTTPS (Secure, host-only: a sibling subdomain cannot set it), else plain."""
+    return f"__Host-{COOKIE}" if _https() else COOKIE
 
 
 def sign_in(account_id: int, *, since: float | None = None, via: str = "password") -> None:
     st.session_state[_KEY] = account_id
     st.session_state[_SINCE] = time.time() if since is None else since
     st.session_state[_VIA] = via
+    if via == "password":
+        _start_web_session(account_id)
+
+
+def _start_web_session(account_id: int) -> None:
+    """Record the sign-in as a web session and have the next run set the browser's cookie."""
+    hours = load_settings().session_hours
+    try:
+        with data.writing(bump=False) as session:
+            token = accounts.start_web_session(session, account_id=account_id, hours=hours)
+    except (ConfigError, accounts.AccountError) as exc:  # signed in, but only in this tab
+        log.warning("sign-in will not survive a reload: %s", exc)
+        return
+    st.session_state[_WEB] = token
+    st.session_state[_COOKIE_PENDING] = ("set", token, int(hours * 3600))
 
 
 def _forget() -> None:
-    for key in (_KEY, _SINCE, _VIA):
+    for key in (_KEY, _SINCE, _VIA, _WEB):
         st.session_state.pop(key, None)
 
 
 def sign_out() -> None:
-    """End the session; after a single sign-on also drop the identity cookie (``st.logout``)."""
+    """End the session (and this browser's web session and cookie); after a single sign-on also ``st.logout``."""
+    token = st.session_state.get(_WEB)
     _forget()
     st.session_state.pop(_OIDC_REFUSED, None)
+    if token:
+        with data.writing(bump=False) as session:
+            accounts.end_web_session(session, token=token)
+        st.session_state[_COOKIE_PENDING] = ("clear", token, 0)
     if oidc_identity() is not None:
         st.logout()
+
+
+def write_cookie() -> None:
+    """Send a pending cookie change to the browser; app.py calls this once per run.
+
+    A constant script: the only variable part is a token that :func:`accounts.valid_web_token`
+    has checked (URL-safe base64), so nothing can be injected. "clear" removes the cookie only
+    if it still holds the token this tab ended (another tab may have signed in since).
+    """
+    pending = st.session_state.pop(_COOKIE_PENDING, None)
+    if not pending:
+        return
+    action, token, max_age = pending
+    if not accounts.valid_web_token(token) or action not in {"set", "clear"}:
+        return
+    name = cookie_name()
+    attributes = "; Path=/; SameSite=Strict" + ("; Secure" if _https() else "")
+    if action == "set":
+        script = (
+            f'document.cookie = "{name}={token}; Max-Age={max(0, int(max_age))}{attributes}"'
+            ' + (location.protocol === "https:" ? "; Secure" : "");'
+        )
+    else:
+        script = (
+            f'if (document.cookie.split("; ").includes("{name}={token}")) '
+            f'document.cookie = "{name}=; Max-Age=0{attributes}"'
+            ' + (location.protocol === "https:" ? "; Secure" : "");'
+        )
+    # The style hides the element's (empty) container, so the page does not shift by a gap.
+    hide = '<style>[data-testid="stElementContainer"]:has(script[data-kpialign-cookie]){display:none}</style>'
+    st.html(f"{hide}<script data-kpialign-cookie>{script}</script>", unsafe_allow_javascript=True)
+
+
+def _resume_from_cookie() -> int | None:
+    """A new browser session (reload, typed URL, new tab): resume the web session in the cookie, if live."""
+    try:
+        token = st.context.cookies.get(cookie_name())
+    except Exception:  # no browser (AppTest, scripts)
+        return None
+    if not token or token == st.session_state.get(_COOKIE_SEEN):
+        return None  # the handshake's cookie never changes: try it once per session, not after a sign-out
+    st.session_state[_COOKIE_SEEN] = token
+    info = None
+    if accounts.valid_web_token(token):
+        try:
+            with data.reading() as session:
+                info = accounts.resume_web_session(session, token=token)
+        except ConfigError as exc:
+            log.warning("cannot resume a sign-in from the cookie: %s", exc)
+            return None
+    if info is None:  # expired, revoked, forged or malformed: drop it from the browser
+        if accounts.valid_web_token(token):
+            st.session_state[_COOKIE_PENDING] = ("clear", token, 0)
+        return None
+    st.session_state[_KEY] = info.account_id
+    st.session_state[_SINCE] = info.created_at.timestamp()  # the lifetime counts from the sign-in
+    st.session_state[_VIA] = "password"
+    st.session_state[_WEB] = token
+    return info.account_id
 
 
 # ------------------------------------------------------------------------------ single sign-on
@@ -123,6 +227,8 @@ def current_user() -> UserContext | None:
     """The signed-in user, re-read from the database on every rerun (a deactivated account is out at once)."""
     account_id = st.session_state.get(_KEY)
     if account_id is None:
+        account_id = _resume_from_cookie()
+    if account_id is None:
         account_id = _oidc_account()
         if account_id is None:
             return None
@@ -139,7 +245,18 @@ def current_user() -> UserContext | None:
         if account is None or not account.active:
             _forget()
             return None
+        token = st.session_state.get(_WEB)
+        if token and _web_session_ended(session, token):
+            _forget()  # signed out in another tab, password reset, or expired
+            return None
         return accounts.user_context(session, account)
+
+
+def _web_session_ended(session: Any, token: str) -> bool:
+    try:
+        return accounts.resume_web_session(session, token=token) is None
+    except ConfigError:  # the key went away: keep the tab signed in, as before web sessions
+        return False
 
 
 def require(roles: frozenset[str] | set[str]) -> UserContext:
