@@ -17,7 +17,7 @@ st.caption("How well the KPIs linked to each strategic objective are doing, and 
 
 @st.fragment
 def body() -> None:
-    period, _wave = ui.filters("objectives")
+    period, _wave = ui.filters("objectives", show_wave=False)
     sc = ui.get(period, None)
     obj = sc.objectives
     if obj.empty:
@@ -33,24 +33,29 @@ def body() -> None:
             "code": obj["code"],
             "objective": obj["title"],
             "score %": (obj["score"] * 100).round(1),
-            "KPIs serving": obj["n_kpis"],
-            "with data": obj["n_with_data"],
-            "departments": [", ".join(names.get(d, str(d)) for d in ds) for ds in obj["departments"]],
-            "pulling against": obj["n_against"],
             "finding": [
                 "gap: no KPI serves it" if g else ("conflict: a KPI pulls against it" if c else "")
                 for g, c in zip(obj["gap"], obj["conflict"], strict=True)
             ],
+            "KPIs serving": obj["n_kpis"],
+            "with data": obj["n_with_data"],
+            "departments": [", ".join(names.get(d, str(d)) for d in ds) for ds in obj["departments"]],
+            "pulling against": obj["n_against"],
         }
     )
-    chart_df = table.dropna(subset=["score %"])
+    chart_df = table.dropna(subset=["score %"]).assign(label=lambda d: d["code"] + " " + d["objective"])
     if not chart_df.empty:
         chart = (
             alt.Chart(chart_df)
             .mark_bar()
             .encode(
                 x=alt.X("score %:Q", scale=alt.Scale(domain=[0, 100]), title="% of target attained"),
-                y=alt.Y("code:N", sort="-x", title=None),
+                y=alt.Y(
+                    "label:N",
+                    sort=chart_df.sort_values("score %", ascending=False)["label"].tolist(),
+                    title=None,
+                    axis=alt.Axis(labelLimit=320, labelOverlap=False),
+                ),
                 color=alt.Color(
                     "score %:Q",
                     scale=alt.Scale(domain=[0, 60, 75, 100], range=["#c62828", "#f9a825", "#a5d6a7", "#2e7d32"]),
@@ -58,10 +63,15 @@ def body() -> None:
                 ),
                 tooltip=["code:N", "objective:N", "score %:Q", "KPIs serving:Q", "departments:N"],
             )
-            .properties(height=max(120, 30 * len(chart_df)))
+            .properties(height=alt.Step(28), width="container")
         )
         st.altair_chart(chart, width="stretch")
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={"finding": st.column_config.TextColumn("finding", width="medium")},
+    )
 
     gaps = table[table["finding"].str.startswith("gap")]
     if not gaps.empty:

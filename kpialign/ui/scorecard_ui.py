@@ -63,7 +63,7 @@ def reliability(sc: Scorecard, wave: scorecard.WaveRef) -> dict[str, float]:
         return scorecard.reliability(scorecard_data.item_table(session, wave_id=wave.wave_id))
 
 
-def filters(prefix: str, *, show_period: bool = True) -> tuple[str | None, str | None]:
+def filters(prefix: str, *, show_period: bool = True, show_wave: bool = True) -> tuple[str | None, str | None]:
     """Period and wave pickers (defaults: the latest month with data, the latest closed wave)."""
     base = get()
     if base.empty:
@@ -77,7 +77,7 @@ def filters(prefix: str, *, show_period: bool = True) -> tuple[str | None, str |
         default = months.index(base.period) if base.period in months else 0
         period = c1.selectbox("Period", months, index=default, key=f"{prefix}.period", help="KPI month scored")
     wave = None
-    if wave_names:
+    if wave_names and show_wave:
         default_w = wave_names.index(base.wave.name) if base.wave and base.wave.name in wave_names else 0
         choice = c2.selectbox("Survey wave", waves, index=default_w, key=f"{prefix}.wave")
         wave = wave_names[waves.index(choice)]

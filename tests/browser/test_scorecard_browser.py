@@ -22,7 +22,7 @@ def _open(page, portal: str, link: str, heading: str) -> float:
     start = time.monotonic()
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
     wait_for_app(page)
-    expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=30_000)
     page.wait_for_timeout(800)  # let Vega finish drawing before the screenshot
     wait_for_app(page)
     return time.monotonic() - start
@@ -57,7 +57,7 @@ def test_department_page_for_the_small_department(portal, page):
     page.get_by_role("combobox", name="Department").click()
     page.get_by_role("option", name="Legal (Corporate)").click()
     wait_for_app(page)
-    expect(page.get_by_text("No survey figures can be shown for this department")).to_be_visible()
+    expect(page.get_by_text("No survey figures can be shown for this department")).to_be_visible(timeout=30_000)
     page.set_viewport_size({"width": 1400, "height": 3000})
     page.wait_for_timeout(800)
     screenshot(page, "scorecard-department-legal")
