@@ -58,9 +58,8 @@ def organisation_glance(session: Session) -> Glance:
         select(Department.id, Department.parent_id, Department.headcount).where(Department.active)
     ).all()
     ids = {d[0] for d in dept_rows}
-    # Headcount lives on the leaves; a parent's own headcount counts only if it has no children.
-    parents = {d[1] for d in dept_rows if d[1] is not None}
-    headcount = sum(d[2] for d in dept_rows if d[0] not in parents)
+    # A unit's headcount is its own staff, not its children's (a division with teams may have staff of its own).
+    headcount = sum(d[2] for d in dept_rows)
     top_level = sum(1 for d in dept_rows if d[1] is None or d[1] not in ids)
 
     objectives = session.exec(select(func.count()).select_from(Objective).where(Objective.active)).one()
