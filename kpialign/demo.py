@@ -50,7 +50,7 @@ from sqlalchemy import insert, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
-from kpialign import accounts, db
+from kpialign import accounts, audit, db
 from kpialign.config import ConfigError, secret_key
 from kpialign.models import (
     Account,
@@ -878,21 +878,32 @@ def seed_demo(engine: Engine, *, scale: str = "small", seed: int = 7, progress: 
     report(0.0, "organisation")
     with db.write_session(engine) as session:
         conn = session.connection()
-        if conn.dialect.name == "sqlite":
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
             conn.exec_driver_sql("PRAGMA cache_size=-400000")  # ~400 MB page cache while seeding
-        _seed_strategy(session, conn, plan, summary)
-        report(0.03, "accounts")
-        owner_id = _seed_accounts(session, plan, rng.bytes(16), summary)
-        report(0.06, "KPIs")
-        kpis = _seed_kpis(conn, plan, rng, owner_id, summary)
-        report(0.12, "survey waves")
-        _seed_surveys(conn, plan, kpis, rng, pyrng, key, summary, report)
-        _reset_sequences(conn, ("department", "objective", "kpi", "question", "survey_wave", "invitation"))
-        session.execute(update(AuditEvent).values(at=SEEDED_AT))
-        session.execute(update(Account).values(created_at=SEEDED_AT))
-        report(0.99, "committing")
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("PRAGMA cache_size=-2000")
+        try:
+            _seed_strategy(session, conn, plan, summary)
+            report(0.03, "accounts")
+            owner_id = _seed_accounts(session, plan, rng.bytes(16), summary)
+            report(0.06, "KPIs")
+            kpis = _seed_kpis(conn, plan, rng, owner_id, summary)
+            report(0.12, "survey waves")
+            _seed_surveys(conn, plan, kpis, rng, pyrng, key, summary, report)
+            _reset_sequences(conn, ("department", "objective", "kpi", "question", "survey_wave", "invitation"))
+            audit.record(
+                session,
+                actor="seed-demo",
+                action="seed_demo",
+                entity="organisation",
+                after={"scale": scale, "seed": seed, "departments": summary.departments, "kpis": summary.kpis},
+            )
+            session.flush()
+            session.execute(update(AuditEvent).values(at=SEEDED_AT))
+            session.execute(update(Account).values(created_at=SEEDED_AT))
+            report(0.99, "committing")
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA cache_size=-2000")  # SQLite's default
     summary.seconds = time.perf_counter() - started
     report(1.0, f"done in {summary.seconds:.1f} s")
     return summary

@@ -323,6 +323,9 @@ def test_timeline_is_anchored_not_today(demo_engine):
     assert v.p[0] == demo.DEMO_END_PERIOD
     at = _frame(demo_engine, "SELECT max(entered_at) AS t FROM kpi_value")
     assert pd.Timestamp(at.t[0]).date() < date(2026, 11, 10)
+    events = _frame(demo_engine, "SELECT action, entity, at FROM audit_event")
+    assert (events.action == "seed_demo").sum() == 1 and (events.entity == "account").sum() == 5
+    assert pd.to_datetime(events["at"], utc=True).dt.date.eq(demo.SEEDED_AT.date()).all()
 
 
 def test_periods_helpers():
