@@ -77,14 +77,31 @@ def test_employee_cannot_reach_other_roles_pages(auth_portal, page):
         expect(page.get_by_role("heading", name=spec.title, exact=True)).to_have_count(0)
         assert nav_paths(page, base) == {"" if p in defaults else p for p in allowed}
     screenshot(page, "auth-employee-after-typed-urls")
-    # Typed as a new page load: a new browser session starts signed out, on the sign-in page.
+    # Typed as a new page load: the sign-in survives it (session cookie), and the employee lands
+    # on the default page ("page not found"), still with only the employee's pages.
     for spec in TYPED_URL_PAGES:
         page.goto(f"{base}/{spec.url_path}")
+        page.wait_for_url(f"{base}/")
         wait_for_app(page)
-        expect(page.get_by_role("heading", name="Sign in to kpialign")).to_be_visible()
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        expect(page.get_by_role("heading", name="Organisation at a glance")).to_be_visible()  # the home page ran
         expect(page.get_by_role("heading", name=spec.title, exact=True)).to_have_count(0)
-        assert page.get_by_test_id("stDataFrame").count() == 0 or page.get_by_text("Demo accounts").count() == 1
-        assert page.get_by_test_id("stVegaLiteChart").count() == 0
+        assert nav_paths(page, base) == {"" if p in defaults else p for p in allowed}
+    # The same URLs in a browser that is not signed in: the sign-in page, nothing of the page.
+    stranger = page.context.browser.new_context().new_page()
+    try:
+        for spec in TYPED_URL_PAGES:
+            stranger.goto(f"{base}/{spec.url_path}")
+            wait_for_app(stranger)
+            expect(stranger.get_by_role("heading", name="Sign in to kpialign")).to_be_visible()
+            expect(stranger.get_by_role("heading", name=spec.title, exact=True)).to_have_count(0)
+            assert (
+                stranger.get_by_test_id("stDataFrame").count() == 0
+                or stranger.get_by_text("Demo accounts").count() == 1
+            )
+            assert stranger.get_by_test_id("stVegaLiteChart").count() == 0
+    finally:
+        stranger.context.close()
 
 
 def test_wrong_password_is_refused_and_cleared(auth_portal, page):
