@@ -248,6 +248,7 @@ def current_user() -> UserContext | None:
         token = st.session_state.get(_WEB)
         if token and _web_session_ended(session, token):
             _forget()  # signed out in another tab, password reset, or expired
+            st.session_state["auth.expired"] = True
             return None
         return accounts.user_context(session, account)
 
