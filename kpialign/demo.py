@@ -18,8 +18,10 @@ Shape of the ``small`` organisation (tests and pages rely on it):
 - 31 KPIs over the 24 months ending :data:`DEMO_END_PERIOD` (quarterly KPIs: the 8 quarters
   ending in that window), with improving, degrading and flat trends, seasonality, noise and a
   few missing periods; a few period-specific targets.
-- 4 closed quarterly waves (60-90% participation per department) and one open wave
-  (:data:`OPEN_WAVE_NAME`, about 30% so far). Answers follow the department's KPI
+- 4 closed quarterly waves (60-90% participation per department, one personal link per
+  person) and one open wave (:data:`OPEN_WAVE_NAME`, about 30% so far), in which Sales, the
+  demo employee's department, answers after signing in instead (no links, no answers yet), so
+  the demo employee can try the survey. Answers follow the department's KPI
   performance in the wave's quarter, plus a department culture and drift over the waves.
 - The 5 demo accounts of :data:`DEMO_ACCOUNTS`, password :data:`DEMO_PASSWORD`.
 
@@ -448,6 +450,12 @@ class _Plan:
     waves: list[_Wave]
     owner_unit: str
     account_units: dict[str, str]
+
+    @property
+    def signin_unit(self) -> str:
+        """The demo employee's department. In the open wave it has no personal links, so its
+        people answer after signing in (``surveys`` allows one way per department and wave)."""
+        return self.account_units.get("employee", self.owner_unit)
 
 
 def _small_plan() -> _Plan:
@@ -970,8 +978,8 @@ def _seed_accounts(session: Session, plan: _Plan, salt: bytes, summary: DemoSumm
     password_hash = PasswordHasher().hash(DEMO_PASSWORD, salt=salt)
     for role, email in DEMO_ACCOUNTS.items():
         department = plan.owner_unit if role == "kpi_owner" else plan.account_units.get(role)
-        if role == "employee" and department is None:
-            department = plan.owner_unit
+        if role == "employee":
+            department = plan.signin_unit
         account = accounts.create_user(
             session,
             email=email,
@@ -1124,6 +1132,8 @@ def _seed_surveys(
         perf_q = max((q for q in quarters if q <= quarter), default=None)
         for u in surveyed:
             hc = u.headcount
+            if not w.closed and u.name == plan.signin_unit:
+                continue  # answers after signing in (no personal links), and nobody has yet
             if w.closed:
                 n = round(hc * float(rng.uniform(0.62, 0.88)))
                 n = min(max(n, math.ceil(0.6 * hc)), math.floor(0.9 * hc))

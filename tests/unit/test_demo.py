@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from kpialign import accounts, db, demo
+from kpialign import accounts, db, demo, surveys
 from kpialign.models import RESPONSE_SIDE_TABLES
 from kpialign.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
 
@@ -211,7 +211,9 @@ def test_waves_participation_and_invitations(demo_engine):
         """,
     )
     assert (cells.invited == cells.headcount).all() and (cells.used == cells.responded).all()
-    assert len(cells) == 5 * 8  # every department with people, every wave
+    assert len(cells) == 5 * 8 - 1  # every department with people, every wave, except:
+    sales = int(_frame(demo_engine, "SELECT id FROM department WHERE name = 'Sales'").id[0])
+    assert not ((cells.wave_id == open_wave.id) & (cells.department_id == sales)).any()
     closed = cells[cells.wave_id.isin(w[w.status == "closed"].id)]
     rate = closed.responded / closed.invited
     assert rate.between(0.6, 0.9).all(), rate.describe()
@@ -310,6 +312,10 @@ def test_demo_accounts(demo_engine):
     owned = _frame(demo_engine, "SELECT department_id FROM kpi WHERE owner_id IS NOT NULL")
     assert set(owned.department_id) == {owner.scope}
     employee = rows[rows.role == "employee"].iloc[0]
+    with db.read_session(demo_engine) as s:
+        account_id = int(s.execute(text("SELECT id FROM account WHERE email = :e"), {"e": employee.email}).scalar_one())
+        waves = surveys.waves_for_account(s, account_id=account_id, today=date(2026, 11, 20))
+    assert waves.name.tolist() == [demo.OPEN_WAVE_NAME]  # the demo employee can answer the open wave
     open_depts = _frame(
         demo_engine,
         "SELECT wd.department_id FROM wave_department wd JOIN survey_wave w ON w.id = wd.wave_id WHERE w.status = 'open'",
