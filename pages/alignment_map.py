@@ -21,7 +21,7 @@ STATUS = {
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
-def _load(_version: int, url: str) -> tuple[pd.DataFrame, strategy.Findings, pd.DataFrame, pd.DataFrame]:
+def _load(version: int, url: str) -> tuple[pd.DataFrame, strategy.Findings, pd.DataFrame, pd.DataFrame]:
     with data.reading() as session:
         return (
             strategy.alignment_matrix(session),

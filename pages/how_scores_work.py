@@ -11,7 +11,7 @@ auth.require(nav.roles_for("pages/how_scores_work.py"))
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def _settings(_version: int, url: str) -> scorecard.ScoringSettings:
+def _settings(version: int, url: str) -> scorecard.ScoringSettings:
     with data.reading() as session:
         return scorecard.load_settings(session)
 

@@ -30,7 +30,7 @@ def styled_status(table: pd.DataFrame, column: str = "status"):
 
 
 @st.cache_data(max_entries=32, show_spinner="Computing the scorecard…")
-def _scorecard(_version: int, url: str, period: str | None, wave: str | None) -> Scorecard:
+def _scorecard(version: int, url: str, period: str | None, wave: str | None) -> Scorecard:
     with data.reading() as session:
         return scorecard.build_scorecard(session, period=period, wave=wave)
 
