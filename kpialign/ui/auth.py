@@ -106,18 +106,14 @@ def write_cookie() -> None:
     if not accounts.valid_web_token(token) or action not in {"set", "clear"}:
         return
     name = cookie_name()
-    attributes = "; Path=/; SameSite=Strict" + ("; Secure" if _https() else "")
+    # Secure when the portal's address is https; else when the page happens to be served over https.
+    secure = '"; Secure"' if _https() else '(location.protocol === "https:" ? "; Secure" : "")'
     if action == "set":
-        script = (
-            f'document.cookie = "{name}={token}; Max-Age={max(0, int(max_age))}{attributes}"'
-            ' + (location.protocol === "https:" ? "; Secure" : "");'
-        )
+        value = f"{name}={token}; Max-Age={max(0, int(max_age))}; Path=/; SameSite=Strict"
+        script = f'document.cookie = "{value}" + {secure};'
     else:
-        script = (
-            f'if (document.cookie.split("; ").includes("{name}={token}")) '
-            f'document.cookie = "{name}=; Max-Age=0{attributes}"'
-            ' + (location.protocol === "https:" ? "; Secure" : "");'
-        )
+        value = f"{name}=; Max-Age=0; Path=/; SameSite=Strict"
+        script = f'if (document.cookie.split("; ").includes("{name}={token}")) document.cookie = "{value}" + {secure};'
     # The style hides the element's (empty) container, so the page does not shift by a gap.
     hide = '<style>[data-testid="stElementContainer"]:has(script[data-kpialign-cookie]){display:none}</style>'
     st.html(f"{hide}<script data-kpialign-cookie>{script}</script>", unsafe_allow_javascript=True)
@@ -129,7 +125,7 @@ def _resume_from_cookie() -> int | None:
         token = st.context.cookies.get(cookie_name())
     except Exception:  # no browser (AppTest, scripts)
         return None
-    if not token or token == st.session_state.get(_COOKIE_SEEN):
+    if not isinstance(token, str) or not token or token == st.session_state.get(_COOKIE_SEEN):
         return None  # the handshake's cookie never changes: try it once per session, not after a sign-out
     st.session_state[_COOKIE_SEEN] = token
     info = None

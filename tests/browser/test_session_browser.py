@@ -46,6 +46,15 @@ def session_portal(demo_sqlite_url: str, tmp_path_factory: pytest.TempPathFactor
     stop_portal(proc)
 
 
+def wait_for_cookie(page, present: bool) -> None:
+    """The page writes the cookie with a script after the run; wait (bounded) until it has."""
+    page.wait_for_function(
+        "(present) => document.cookie.split('; ').some(c => c.startsWith('kpialign_session=')) === present",
+        arg=present,
+        timeout=15_000,
+    )
+
+
 def session_cookie(context) -> dict | None:
     found = [c for c in context.cookies() if c["name"] == COOKIE]
     return found[0] if found else None
@@ -84,6 +93,7 @@ def web_session(portal: Portal, email: str, *, started: datetime, hours: float) 
 def test_sign_in_survives_reload_typed_url_and_new_tab(session_portal, page):
     base = session_portal.base
     sign_in(page, base, "leader")
+    wait_for_cookie(page, True)
     cookie = session_cookie(page.context)
     assert cookie is not None, "no session cookie after sign-in"
     assert cookie["sameSite"] == "Strict" and cookie["path"] == "/" and not cookie["secure"]
@@ -124,6 +134,7 @@ def test_sign_in_survives_reload_typed_url_and_new_tab(session_portal, page):
 def test_sign_out_ends_the_session_in_every_tab(session_portal, page):
     base = session_portal.base
     sign_in(page, base, "hr")
+    wait_for_cookie(page, True)
     token = session_cookie(page.context)["value"]
     tab = page.context.new_page()
     open_page(tab, base)
@@ -131,7 +142,8 @@ def test_sign_out_ends_the_session_in_every_tab(session_portal, page):
     page.get_by_role("button", name="Sign out").click()
     wait_for_app(page)
     expect_signed_out(page)
-    assert session_cookie(page.context) is None  # the cookie was cleared
+    wait_for_cookie(page, False)  # the cookie was cleared
+    assert session_cookie(page.context) is None
     page.reload()
     wait_for_app(page)
     expect_signed_out(page)
