@@ -344,7 +344,11 @@ class WsSession:
     async def __aenter__(self) -> WsSession:
         import websockets
 
-        self.ws = await websockets.connect(self.url, subprotocols=["streamlit"], max_size=None, open_timeout=60)
+        # No protocol-level keepalive pings: a browser sends none either (it would only measure
+        # how long the busy server takes to answer a ping, and drop the session after 20 s).
+        self.ws = await websockets.connect(
+            self.url, subprotocols=["streamlit"], max_size=None, open_timeout=60, ping_interval=None
+        )
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -546,7 +550,8 @@ async def bench_backend(
                     r.check = check_wave(url, wave)
                 rows.append((backend, r))
                 print(
-                    f"[{backend}] {flow} x {n}: {r.completed} completed, {len(r.errors)} errors, {r.wall:.1f} s",
+                    f"[{backend}] {flow} x {n}: {r.completed} completed, {len(r.errors)} errors, {r.wall:.1f} s"
+                    + (f" (first: {r.errors[0]})" if r.errors else ""),
                     flush=True,
                 )
     finally:
