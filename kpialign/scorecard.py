@@ -1071,7 +1071,7 @@ def build_scorecard(
     ]
     for col in hide:
         u_all[col] = u_all[col].astype(float).where(~u_all["suppressed"])
-    likert_shown = _shown_likert(counts.likert, sup, depts)
+    likert_shown = _shown_likert(counts.likert, sup, depts, waves)
 
     # --- monthly panel: P, C, U as of the latest closed wave, A
     if month is not None:
@@ -1249,8 +1249,45 @@ def check_division_filter(sc: Scorecard, wave_id: int, division_id: int) -> None
     privacy.check_filter(int(sel["respondents"].iloc[0]), int(w["respondents"].sum()), k, label=f"the filter {name}")
 
 
-def _shown_likert(likert: pd.DataFrame, sup: pd.DataFrame, depts: pd.DataFrame) -> pd.DataFrame:
-    """Likert counts of the cells that may be shown: departments, divisions, organisation."""
+def _question_suppression(likert: pd.DataFrame, depts: pd.DataFrame, waves: list[WaveRef]) -> pd.DataFrame:
+    """Per-question disclosure control: people may skip an item ("prefer not to say"), so a
+    department shown by its respondents can still have fewer than k answers to one question.
+
+    The same two-level complementary suppression as :func:`survey_suppression`, with each
+    question's answer count as n: departments within their division, then divisions within
+    the wave. Returns wave_id, question_id, department_id, q_suppressed, q_division_suppressed.
+    """
+    from kpialign import privacy
+
+    cols = ["wave_id", "question_id", "department_id", "q_suppressed", "q_division_suppressed"]
+    if likert.empty:
+        return pd.DataFrame(columns=cols)
+    k_of = {w.wave_id: w.k for w in waves}
+    ans = likert.groupby(["wave_id", "question_id", "department_id"], as_index=False)["count"].sum()
+    ans = ans.merge(depts[["department_id", "division_id"]], on="department_id")
+    parts = []
+    for k, grp in ans.groupby(ans["wave_id"].map(k_of).fillna(privacy.DEFAULT_K).astype(int)):
+        key = ["wave_id", "question_id"]
+        grp = grp.assign(sib=grp[key].astype(str).agg(":".join, axis=1) + ":" + grp["division_id"].astype(str))
+        grp = privacy.suppress_counts(grp, [*key, "department_id"], "count", int(k), parent_col="sib")
+        div = grp.groupby([*key, "division_id"], as_index=False)["count"].sum()
+        div = div.assign(par=div[key].astype(str).agg(":".join, axis=1))
+        div = privacy.suppress_counts(div, [*key, "division_id"], "count", int(k), parent_col="par")
+        hidden = div.loc[div["suppressed"], [*key, "division_id"]].assign(q_division_suppressed=True)
+        grp = grp.merge(hidden, on=[*key, "division_id"], how="left")
+        grp["q_division_suppressed"] = grp["q_division_suppressed"].fillna(False).astype(bool)
+        grp["q_suppressed"] = grp["suppressed"] | grp["q_division_suppressed"]
+        parts.append(grp[cols])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _shown_likert(likert: pd.DataFrame, sup: pd.DataFrame, depts: pd.DataFrame, waves: list[WaveRef]) -> pd.DataFrame:
+    """Likert counts of the cells that may be shown: departments, divisions, organisation.
+
+    A cell is shown only when both the respondent-level suppression (``sup``) and the
+    per-question suppression allow it, so no cell rests on fewer than k answers and no hidden
+    cell can be recovered by subtraction from a shown total.
+    """
     cols = ["wave_id", "unit_id", "unit_level", "question_id", "value", "count"]
     if likert.empty:
         return pd.DataFrame(columns=cols)
@@ -1259,9 +1296,16 @@ def _shown_likert(likert: pd.DataFrame, sup: pd.DataFrame, depts: pd.DataFrame) 
         on=["wave_id", "department_id"],
         how="inner",
     )
-    dept = lk[~lk["suppressed"]].rename(columns={"department_id": "unit_id"}).assign(unit_level="department")
+    lk = lk.merge(
+        _question_suppression(likert, depts, waves), on=["wave_id", "question_id", "department_id"], how="left"
+    )
+    lk[["q_suppressed", "q_division_suppressed"]] = (
+        lk[["q_suppressed", "q_division_suppressed"]].fillna(True).astype(bool)
+    )
+    dept = lk[~lk["suppressed"] & ~lk["q_suppressed"]].rename(columns={"department_id": "unit_id"})
+    dept = dept.assign(unit_level="department")
     div = (
-        lk[~lk["division_suppressed"]]
+        lk[~lk["division_suppressed"] & ~lk["q_division_suppressed"]]
         .groupby(["wave_id", "division_id", "question_id", "value"], as_index=False)["count"]
         .sum()
     )
@@ -1271,9 +1315,12 @@ def _shown_likert(likert: pd.DataFrame, sup: pd.DataFrame, depts: pd.DataFrame) 
         .sum()
         .assign(unit_id=0, unit_level="organisation")
     )
-    # the organisation total needs at least k respondents in the wave
+    # The organisation total needs at least k respondents in the wave and k answers to the question.
+    k_of = {w.wave_id: w.k for w in waves}
     tot = sup.groupby("wave_id")["respondents"].sum()
-    org = org[org["wave_id"].map(tot).fillna(0) >= 3]
+    answers = org.groupby(["wave_id", "question_id"])["count"].transform("sum")
+    k_org = org["wave_id"].map(k_of).fillna(5)
+    org = org[(org["wave_id"].map(tot).fillna(0) >= k_org) & (answers >= k_org)]
     return pd.concat([dept[cols], div[cols], org[cols]], ignore_index=True)
 
 
