@@ -8,6 +8,7 @@ import streamlit as st
 from kpialign import charts, scorecard, surveys
 from kpialign.ui import auth, data, nav
 from kpialign.ui import scorecard_ui as ui
+from kpialign.ui.widgets import plain
 
 auth.require(nav.roles_for("pages/department.py"))
 
@@ -144,7 +145,7 @@ def body() -> None:
         st.info("No survey wave has closed yet.")
     elif view.likert.empty:
         st.info(
-            f"No survey figures can be shown for this department in {sc.wave.name}: fewer than {sc.wave.k} "
+            f"No survey figures can be shown for this department in {plain(sc.wave.name)}: fewer than {sc.wave.k} "
             "people answered, or its figures are hidden so that a smaller group cannot be worked out from the "
             "division's totals."
         )
@@ -152,7 +153,7 @@ def body() -> None:
         st.altair_chart(charts.likert_diverging(view.likert, row="item"), width="stretch")
         prev = sc.previous_wave.name if sc.previous_wave else "none"
         st.caption(
-            f"Each item in {sc.wave.name} and the previous wave ({prev}). ▲/▼: % favourable or the answer "
+            f"Each item in {plain(sc.wave.name)} and the previous wave ({plain(prev)}). ▲/▼: % favourable or the answer "
             "distribution changed significantly (Mann-Whitney, BH across this department's items)."
         )
         if not view.changes.empty:

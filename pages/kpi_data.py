@@ -53,7 +53,7 @@ if notice := st.session_state.pop(NOTICE, None):
 with data.reading() as session:
     grid = measurements.entry_grid(session, department_id=dept_id, period=period)
 
-st.subheader(f"{labels[dept_id]} — {period}")
+st.subheader(f"{plain(labels[dept_id])} — {period}")
 if grid.empty:
     st.info(f"This department has no active {freq} KPIs.")
 else:

@@ -8,6 +8,7 @@ import streamlit as st
 from kpialign import charts, privacy, scorecard
 from kpialign.ui import auth, nav
 from kpialign.ui import scorecard_ui as ui
+from kpialign.ui.widgets import plain
 
 auth.require(nav.roles_for("pages/survey_results.py"))
 
@@ -63,7 +64,7 @@ def body() -> None:
     st.altair_chart(charts.items_heatmap(heat, k=w.k), width="stretch")
     hidden = sorted(heat.loc[heat["hidden"] & (heat["unit_level"] != "organisation"), "unit"].unique())
     if hidden:
-        st.caption(f"Hidden (fewer than {w.k} responses, or protecting a small group): {', '.join(hidden)}")
+        st.caption(f"Hidden (fewer than {w.k} responses, or protecting a small group): {plain(', '.join(hidden))}")
 
     st.subheader("Changes since the previous wave")
     if sc.previous_wave is None or sc.changes.empty:
