@@ -74,6 +74,7 @@ def test_employee_cannot_reach_other_roles_pages(auth_portal, page):
         page.wait_for_url(f"{base}/")  # sent to the default page ...
         wait_for_app(page)
         expect(page.get_by_role("button", name="Sign out")).to_be_visible()  # ... still signed in
+        expect(page.get_by_role("heading", name="Organisation at a glance")).to_be_visible()  # home ran instead
         expect(page.get_by_role("heading", name=spec.title, exact=True)).to_have_count(0)
         assert nav_paths(page, base) == {"" if p in defaults else p for p in allowed}
     screenshot(page, "auth-employee-after-typed-urls")
