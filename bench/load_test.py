@@ -406,7 +406,12 @@ class WsSession:
         return any(text in h.body for h in self.find("heading"))
 
 
+THINK_S = 0.0  # --think: seconds a respondent takes per item (uniform 0.5x..1.5x), not timed
+
+
 async def ws_survey_session(base: str, link: str, likert: int, r: Round) -> None:
+    import random
+
     try:
         query = link.split("?", 1)[1]
         async with WsSession(base, query=query, page="survey") as s:
@@ -419,6 +424,8 @@ async def ws_survey_session(base: str, link: str, likert: int, r: Round) -> None
             if len(radios) != likert:
                 raise RuntimeError(f"{len(radios)} items shown, {likert} expected")
             for radio in radios:  # one rerun per answer, as in the browser
+                if THINK_S:
+                    await asyncio.sleep(THINK_S * random.uniform(0.5, 1.5))
                 t = time.perf_counter()
                 s.values[radio.id] = ("string_value", "Agree")
                 await s.run()
@@ -578,7 +585,12 @@ def main() -> int:
         default="ws",
         help="ws: the websocket protocol (light client); browser: Playwright pages in headless Chromium",
     )
+    parser.add_argument(
+        "--think", type=float, default=0.0, help="seconds per survey item a respondent thinks (ws client; default 0)"
+    )
     args = parser.parse_args()
+    global THINK_S
+    THINK_S = args.think
     backends = args.backends or (
         ["sqlite", "postgresql"] if os.environ.get("KPIALIGN_TEST_DATABASE_URL") else ["sqlite"]
     )
