@@ -22,20 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI, sqlite_copy
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, IN_CI, sqlite_copy  # noqa: F401  (CHROMIUM* re-exported for scripts)
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+
 SCREENSHOTS = Path(os.environ.get("KPIALIGN_SCREENSHOTS", "/tmp/kpialign-screenshots"))
 
 
@@ -87,20 +77,6 @@ def stop_portal(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        if IN_CI:
-            pytest.fail(f"{CHROMIUM} is missing and CI=true: browser tests must run in CI.")
-        pytest.skip("Chromium not installed (run `make test`, which installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,4 @@
-"""Scale and fault tests reuse the browser fixtures (real ``streamlit run`` + Chromium)."""
-
-from tests.browser.conftest import browser  # noqa: F401  (a fixture, re-exported for this folder)
+"""Scale and fault tests use the session-wide ``browser`` fixture of tests/conftest.py (real ``streamlit run`` + Chromium)."""
 
 # A server that re-imports kpialign modules when a file changes (Streamlit's default watcher)
 # declares the tables twice; production servers and these tests do not watch files.
