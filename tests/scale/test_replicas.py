@@ -26,8 +26,12 @@ def _metric(page, label: str) -> str:
 def _expect_metric(page, label: str, value: str) -> None:
     from playwright.sync_api import expect
 
-    metric = page.get_by_test_id("stMetric").filter(has_text=label)
-    expect(metric.get_by_test_id("stMetricValue")).to_have_text(value, timeout=15_000)
+    # While a rerun replaces the page, the previous run's element can briefly sit beside the new
+    # one: wait for a metric with this label showing this value (only a run that read it can).
+    label_el = page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
+    value_el = page.get_by_test_id("stMetricValue").get_by_text(value, exact=True)
+    metric = page.get_by_test_id("stMetric").filter(has=label_el).filter(has=value_el)
+    expect(metric.first).to_be_visible(timeout=15_000)
 
 
 @pytest.mark.browser
