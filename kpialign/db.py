@@ -31,6 +31,7 @@ from kpialign.config import PROJECT_ROOT, load_settings, resolve_sqlite_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _IMMEDIATE = "kpialign_immediate"
+_MIGRATION_LOCK = 7_253_101  # PostgreSQL advisory lock key held while migrating
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -127,14 +128,18 @@ def alembic_config(url: str) -> Config:
 
 def migrate(engine_or_url: Engine | str) -> None:
     """Upgrade the database to the newest migration (idempotent)."""
-    if isinstance(engine_or_url, Engine):
-        engine = engine_or_url
-        cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
-    else:
-        command.upgrade(alembic_config(resolve_sqlite_url(engine_or_url)), "head")
+    engine = engine_or_url if isinstance(engine_or_url, Engine) else make_engine(engine_or_url)
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    # Replicas starting together: one applies the migrations, the others wait, then find nothing
+    # to do. SQLite: BEGIN IMMEDIATE takes the write lock first; PostgreSQL: an advisory lock.
+    bind = engine.execution_options(**{_IMMEDIATE: True}) if is_sqlite(engine) else engine
+    with bind.begin() as conn:
+        if not is_sqlite(engine):
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    if engine is not engine_or_url:
+        engine.dispose()
 
 
 def is_empty(engine: Engine) -> bool:
