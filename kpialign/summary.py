@@ -11,12 +11,10 @@ from sqlmodel import Session, select
 
 from kpialign.models import (
     Department,
-    Invitation,
     Kpi,
     KpiObjective,
     KpiValue,
     Objective,
-    Response,
     SurveyWave,
 )
 
@@ -91,21 +89,26 @@ def organisation_glance(session: Session) -> Glance:
 
 
 def _latest_wave(session: Session) -> WaveGlance | None:
+    """The newest opened wave with its participation total, as the HR page counts it."""
+    from kpialign import surveys
+
     wave = session.exec(
         select(SurveyWave).where(SurveyWave.status != "draft").order_by(SurveyWave.opens_on.desc())  # type: ignore[attr-defined]
     ).first()
     if wave is None:
         return None
-    invited = session.exec(select(func.count()).select_from(Invitation).where(Invitation.wave_id == wave.id)).one()
-    responded = session.exec(select(func.count()).select_from(Response).where(Response.wave_id == wave.id)).one()
+    part = surveys.participation(session, wave_id=wave.id)
+    total = part[part["department"] == "All departments"]
+    invited = int(total["invited"].iloc[0]) if len(total) and total["shown"].iloc[0] else 0
+    responded = int(total["responded"].iloc[0]) if len(total) and total["shown"].iloc[0] else 0
     return WaveGlance(
         name=wave.name,
         status=wave.status,
         opens_on=wave.opens_on,
         closes_on=wave.closes_on,
         min_group=wave.min_group,
-        invited=int(invited),
-        responded=int(responded),
+        invited=invited,
+        responded=responded,
     )
 
 

@@ -52,3 +52,20 @@ def test_home_on_an_empty_database_explains_what_to_do(tmp_path, monkeypatch):
     at = new_app(url, "boss@example.com", monkeypatch).run()
     assert not at.exception
     assert any("organisation is empty" in i.value for i in at.info)
+
+
+def test_home_participation_equals_the_hr_pages_total(app_as, demo_sqlite_url):
+    from sqlmodel import select
+
+    from kpialign import surveys
+    from kpialign.models import SurveyWave
+
+    eng = db.make_engine(demo_sqlite_url)
+    with db.read_session(eng) as s:
+        wave = s.exec(select(SurveyWave).where(SurveyWave.name == "2026 Q4")).one()
+        part = surveys.participation(s, wave_id=wave.id)
+    eng.dispose()
+    total = part[part["department"] == "All departments"].iloc[0]
+    at = app_as("leader")
+    texts = [p.proto.text for p in at.get("progress")]
+    assert any(f"{int(total['responded']):,} of {int(total['invited']):,} invited" in t for t in texts), texts
