@@ -8,7 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from kpialign import csvio, strategy, surveys
+from kpialign import csvio, scorecard_data, strategy, surveys
 from kpialign.config import ConfigError, load_settings, secret_key
 from kpialign.question_bank import DIMENSIONS
 from kpialign.ui import auth, data, nav
@@ -65,6 +65,10 @@ def _confirm_close(wave_id: int, name: str) -> None:
     if c1.button("Close the wave", type="primary", icon=":material/lock:", key=f"{P}.close_yes") and _run(
         lambda s: surveys.close_wave(s, wave_id=wave_id, actor=ACTOR), f"Wave {name} is closed."
     ):
+        # A closed wave never changes: count its answers once now, so that the first leader to
+        # open the scorecard does not wait for it.
+        with st.spinner("Preparing the wave's results…"):
+            scorecard_data.materialise_waves(data.engine(), [wave_id])
         st.rerun()
     if c2.button("Keep it open", key=f"{P}.close_no"):
         st.rerun()
