@@ -11,6 +11,7 @@ The token is never logged, printed or stored anywhere but this browser session.
 from __future__ import annotations
 
 import hashlib
+import time
 
 import streamlit as st
 
@@ -24,6 +25,8 @@ PREFER_NOT = 0
 CHOICES = [1, 2, 3, 4, 5, PREFER_NOT]
 LABELS = {**LIKERT_LABELS, 3: "Neutral", PREFER_NOT: "Prefer not to say"}
 DONE = "survey.done"
+FORM_CACHE = "survey.form_cache"  # (marker, checked at, SurveyForm): see _load_form
+FORM_TTL_S = 60.0
 
 
 def _key() -> bytes:
@@ -155,14 +158,35 @@ def _submit(collected: dict, **who) -> surveys.Submitted | surveys.LinkProblem |
         return None
 
 
+def _load_form(form_loader, marker: str) -> surveys.SurveyForm:
+    """The form, checked at most every FORM_TTL_S seconds in this browser session.
+
+    Answering an item reruns the page; re-checking the link and re-reading the wave, its
+    questions and the objectives on each of those reruns cost more than the page itself under
+    load (issue 9). Nothing is trusted from this cache at submit: :func:`surveys.submit_response`
+    checks and claims the link (or the participation) again in its own transaction, so a link
+    used in another tab or a wave closed meanwhile is still refused then. Between checks, such a
+    change shows up at the latest FORM_TTL_S seconds later, or at submit. Raises
+    :class:`surveys.LinkProblem` (never cached: the next rerun checks again).
+    """
+    cached = st.session_state.get(FORM_CACHE)
+    now = time.monotonic()
+    if cached and cached[0] == marker and now - cached[1] < FORM_TTL_S:
+        return cached[2]
+    st.session_state.pop(FORM_CACHE, None)
+    with data.reading() as session:
+        form = form_loader(session)
+    st.session_state[FORM_CACHE] = (marker, now, form)
+    return form
+
+
 def _flow(form_loader, marker: str, who: dict) -> None:
     done = st.session_state.get(DONE, {})
     if marker in done:
         _thank_you(*done[marker])
         return
     try:
-        with data.reading() as session:
-            form = form_loader(session)
+        form = _load_form(form_loader, marker)
     except surveys.LinkProblem as exc:
         _problem(exc)
         return
@@ -170,6 +194,7 @@ def _flow(form_loader, marker: str, who: dict) -> None:
     collected = _render_form(form, prefix)
     if collected is None:
         return
+    st.session_state.pop(FORM_CACHE, None)  # after a submit, whatever its outcome, check afresh
     result = _submit(collected, **who)
     if isinstance(result, surveys.Submitted):
         st.session_state[DONE] = {**done, marker: (result.wave_name, result.skipped)}

@@ -112,6 +112,32 @@ def test_unknown_and_closed_links_get_a_friendly_message(survey_url, monkeypatch
     assert _count(survey_url, Response) == 0
 
 
+def test_cached_form_never_lets_a_used_or_closed_link_submit(survey_url, monkeypatch):
+    """The page keeps the checked form between reruns (issue 9); submit still checks the link."""
+    used, closed = _tokens(survey_url, 2)
+    at = _open_link(survey_url, used, monkeypatch)
+    late = _open_link(survey_url, closed, monkeypatch)
+    assert at.radio and late.radio
+    # The same link answered in another tab meanwhile.
+    eng = db.make_engine(survey_url)
+    with db.write_session(eng) as s:
+        surveys.submit_response(s, answers={}, token=used, key=KEY)
+    at.radio[0].set_value(4).run()
+    assert at.radio, "the form is still shown from the cache"
+    at.button(key=next(b.key for b in at.button if b.key.endswith(".submit"))).click().run()
+    assert not at.exception and "already been used" in _texts(at)
+    assert _count(survey_url, Response) == 1
+    # The wave closed while the other respondent was answering.
+    with db.write_session(eng) as s:
+        surveys.close_wave(s, wave_id=surveys.get_wave(s, name="Autumn pulse").id, actor="t")
+    eng.dispose()
+    late.radio[0].set_value(5).run()
+    late.button(key=next(b.key for b in late.button if b.key.endswith(".submit"))).click().run()
+    assert not late.exception and "survey is closed" in _texts(late)
+    assert _count(survey_url, Response) == 1
+    assert "Thank you!" not in _texts(late)
+
+
 def test_signed_in_employee_answers_once(survey_url, monkeypatch):
     at = new_app(survey_url, EMP_EMAIL, monkeypatch).run()
     at.switch_page("pages/survey.py").run()
