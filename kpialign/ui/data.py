@@ -19,6 +19,27 @@ from kpialign import db
 from kpialign.config import ConfigError, load_settings
 
 
+def _no_pages_directory_mode() -> None:
+    """Tell Streamlit this app navigates with ``st.navigation`` from the first run on.
+
+    Because a ``pages/`` folder sits next to app.py, Streamlit starts every process in its old
+    "pages directory" mode and leaves it only when app.py calls ``st.navigation``. A session that
+    opens a page by its URL first (every personal survey link, /survey?token=...) then runs
+    ``pages/survey.py`` directly, without app.py: the respondent's sidebar lists all 17 pages
+    and each rerun builds and resolves 17 page objects, until someone opens the portal's root
+    (issue 9). The flag is process-wide; this module is imported by app.py and every page, so
+    at most the first run of the first session after a start is in the old mode.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without the old mode
+        return
+    PagesManager.uses_pages_directory = False
+
+
+_no_pages_directory_mode()
+
+
 @st.cache_resource(show_spinner=False)
 def _engine_for(url: str) -> Engine:
     engine = db.make_engine(url)
