@@ -193,7 +193,10 @@ def dept_objective_heatmap(matrix: pd.DataFrame) -> alt.Chart:
     gaps = base.mark_rect(fill="#fff3e0", stroke="#e65100", strokeDash=[3, 2]).transform_filter("datum.label == 'gap'")
     text = base.mark_text(fontSize=11).encode(
         text="label:N",
-        color=alt.condition("datum.pct >= 90 || datum.pct <= 30", alt.value("white"), alt.value("#212121")),
+        # isValid: a gap has no pct, and null <= 30 is true in Vega (white text on the pale gap fill)
+        color=alt.condition(
+            "isValid(datum.pct) && (datum.pct >= 90 || datum.pct <= 30)", alt.value("white"), alt.value("#212121")
+        ),
     )
     n_rows = df["department"].nunique()
     return (rect + gaps + text).properties(height=max(120, 28 * n_rows), width="container")
@@ -332,9 +335,10 @@ def items_heatmap(df: pd.DataFrame, *, k: int) -> alt.Chart:
             "unit:N",
             title=None,
             sort=None,
-            axis=alt.Axis(orient="top", labelAngle=-40, labelLimit=160, labelOverlap=False),
+            axis=alt.Axis(orient="top", labelAngle=-50, labelLimit=160, labelOverlap=False),
         ),
-        y=alt.Y("item:N", title=None, sort=None, axis=alt.Axis(labelLimit=360, labelOverlap=False)),
+        # 280 px of item text leaves ~30 px a column for 16 columns at 1400 px (full text in the tooltip)
+        y=alt.Y("item:N", title=None, sort=None, axis=alt.Axis(labelLimit=280, labelOverlap=False)),
     )
     rect = base.mark_rect(stroke="white").encode(
         color=alt.condition(
@@ -349,7 +353,9 @@ def items_heatmap(df: pd.DataFrame, *, k: int) -> alt.Chart:
     )  # fmt: skip
     text = base.mark_text(fontSize=11).encode(
         text="label:N",
-        color=alt.condition("datum.pct >= 72 || datum.pct <= 28", alt.value("white"), alt.value("#212121")),
+        color=alt.condition(
+            "isValid(datum.pct) && (datum.pct >= 72 || datum.pct <= 28)", alt.value("white"), alt.value("#212121")
+        ),
     )
     return (rect + text).properties(height=max(120, 30 * d["item"].nunique()), width="container")
 

@@ -10,6 +10,7 @@ from kpialign import summary
 from kpialign.ui import auth, data, nav
 
 user = auth.require(nav.roles_for("pages/home.py"))
+FRESHNESS_BARS = 25  # more departments than this: chart the least complete, list all in a table
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
@@ -65,9 +66,18 @@ fresh = g.freshness
 if fresh.empty:
     st.info("No KPI values have been recorded yet.")
 else:
-    chart_df = fresh.assign(
+    fresh = fresh.assign(
         status=pd.cut(fresh["share"], [-0.01, 0.5, 0.99, 1.0], labels=["mostly missing", "some missing", "complete"])
     )
+    chart_df = fresh
+    if len(fresh) > FRESHNESS_BARS:
+        # At 200 departments a bar each is 5,000 px of mostly identical green: chart the least complete.
+        complete = int((fresh["status"] == "complete").sum())
+        chart_df = fresh.sort_values(["share", "department"]).head(FRESHNESS_BARS)
+        st.caption(
+            f"{complete} of {len(fresh)} departments have a value for every KPI. "
+            f"The chart shows the {FRESHNESS_BARS} least complete; every department is in the table below it."
+        )
     chart = (
         alt.Chart(chart_df)
         .mark_bar()
@@ -78,7 +88,7 @@ else:
                 axis=alt.Axis(format="%"),
                 scale=alt.Scale(domain=[0, 1]),
             ),
-            y=alt.Y("department:N", sort="-x", title=None),
+            y=alt.Y("department:N", sort="-x", title=None, axis=alt.Axis(labelLimit=240)),
             color=alt.Color(
                 "status:N",
                 scale=alt.Scale(
@@ -91,3 +101,16 @@ else:
     )
     # Streamlit sizes the whole chart (axis and legend included) to this height: 28 px a bar plus room.
     st.altair_chart(chart, width="stretch", height=28 * len(chart_df) + 110)
+    if len(fresh) > FRESHNESS_BARS:
+        with st.expander(f"All {len(fresh)} departments"):
+            st.dataframe(
+                fresh.sort_values(["share", "department"])[["department", "kpis", "with_data_latest", "share"]],
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "department": "Department",
+                    "kpis": "Active KPIs",
+                    "with_data_latest": "With a value",
+                    "share": st.column_config.ProgressColumn("Share", min_value=0, max_value=1, format="percent"),
+                },
+            )

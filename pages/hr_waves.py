@@ -19,6 +19,7 @@ ACTOR = user.email
 P = "hr_waves"
 LINKS = f"{P}.links"  # (wave name, CSV bytes) of the links just made: shown once, then gone
 NOTICE = f"{P}.notice"
+PARTICIPATION_BARS = 25  # more departments than this: chart the lowest rates, list all in a table
 STATUS_ICON = {"draft": ":material/edit_note:", "open": ":material/radio_button_checked:", "closed": ":material/lock:"}
 
 
@@ -108,7 +109,15 @@ def _participation_panel(wave: surveys.WaveInfo) -> None:
             f"{int(r)} of {int(i)} ({x:.0%})"
             for r, i, x in zip(shown["responded"], shown["invited"], shown["rate"], strict=True)
         ]
-        base = alt.Chart(shown).encode(
+        chart_rows = shown
+        if len(shown) > PARTICIPATION_BARS:
+            # At 200 departments one bar each is 7,000 px: chart the lowest rates (where a reminder helps).
+            chart_rows = shown.sort_values(["rate", "department"]).head(PARTICIPATION_BARS)
+            st.caption(
+                f"The {PARTICIPATION_BARS} departments with the lowest response rate of {len(shown)}; "
+                "every department is in the table below."
+            )
+        base = alt.Chart(chart_rows).encode(
             y=alt.Y("department:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260, labelFontSize=13)),
             x=alt.X(
                 "rate:Q",
@@ -122,12 +131,25 @@ def _participation_panel(wave: surveys.WaveInfo) -> None:
         labels = base.mark_text(align="left", dx=6, fontSize=12).encode(text="label:N")
         chart = (bars + labels).properties(height=alt.Step(34))
         st.altair_chart(chart, width="stretch")
-        with st.expander("Progress per department"):
-            for row in shown.sort_values("department").itertuples():
-                st.progress(
-                    min(float(row.rate), 1.0),
-                    text=f"{plain(row.department)}: {int(row.responded)} of {int(row.invited)} ({row.rate:.0%})",
-                )
+        if len(shown) > PARTICIPATION_BARS:
+            st.dataframe(
+                shown.sort_values("rate")[["department", "invited", "responded", "rate"]],
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "department": "Department",
+                    "invited": "Invited",
+                    "responded": "Responded",
+                    "rate": st.column_config.ProgressColumn("Rate", min_value=0, max_value=1, format="percent"),
+                },
+            )
+        else:
+            with st.expander("Progress per department"):
+                for row in shown.sort_values("department").itertuples():
+                    st.progress(
+                        min(float(row.rate), 1.0),
+                        text=f"{plain(row.department)}: {int(row.responded)} of {int(row.invited)} ({row.rate:.0%})",
+                    )
     if not hidden.empty:
         st.caption(
             f"Not shown, to protect small groups (fewer than {wave.min_group} invited, or hidden so that "

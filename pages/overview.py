@@ -144,7 +144,10 @@ def body() -> None:
 
     st.subheader("Departments x objectives")
     matrix = scorecard.department_objective_matrix(sc)
-    matrix = matrix[matrix["department_id"].isin(cut["department_id"])]
+    # rows in the same order as the score bars above (best first), not in database order
+    position = {d: i for i, d in enumerate(cut["department_id"])}
+    matrix = matrix[matrix["department_id"].isin(position)]
+    matrix = matrix.assign(_pos=matrix["department_id"].map(position)).sort_values("_pos", kind="stable")
     if matrix.empty:
         st.info("No KPI is linked to an objective yet.")
     else:

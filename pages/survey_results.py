@@ -55,11 +55,14 @@ def body() -> None:
         st.info("No answers yet in this wave.")
         return
     n_units = heat.loc[heat["unit_level"] != "organisation", "unit"].nunique()
-    max_cols = 40
+    max_cols = 15  # beyond ~15 columns the cells get too narrow for their numbers and names at 1400 px
     if n_units > max_cols:
         first = heat.loc[heat["unit_level"] != "organisation", "unit"].drop_duplicates().head(max_cols)
         heat = heat[heat["unit"].isin(first) | (heat["unit_level"] == "organisation")]
-        st.caption(f"Showing {max_cols} of {n_units} columns; narrow with the division filter or search.")
+        st.caption(
+            f"Showing the first {max_cols} of {n_units} departments; choose a division or search to see others, "
+            "or show divisions as columns."
+        )
     st.subheader("% favourable by item")
     st.altair_chart(charts.items_heatmap(heat, k=w.k), width="stretch")
     hidden = sorted(heat.loc[heat["hidden"] & (heat["unit_level"] != "organisation"), "unit"].unique())
