@@ -15,6 +15,14 @@ st.title("Objectives")
 st.caption("How well the KPIs linked to each strategic objective are doing, and where nobody serves it.")
 
 
+def _names(ids, names: dict, limit: int = 5) -> str:
+    """The serving departments, sorted; at 200 departments the first few and how many more."""
+    ds = sorted(names.get(d, str(d)) for d in ids)
+    if len(ds) <= limit:
+        return ", ".join(ds)
+    return f"{len(ds)}: " + ", ".join(ds[:limit]) + f" and {len(ds) - limit} more"
+
+
 @st.fragment
 def body() -> None:
     period, _wave = ui.filters("objectives", show_wave=False)
@@ -39,7 +47,7 @@ def body() -> None:
             ],
             "KPIs serving": obj["n_kpis"],
             "with data": obj["n_with_data"],
-            "departments": [", ".join(names.get(d, str(d)) for d in ds) for ds in obj["departments"]],
+            "departments": [_names(ds, names) for ds in obj["departments"]],
             "pulling against": obj["n_against"],
         }
     )
