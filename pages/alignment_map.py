@@ -32,6 +32,7 @@ def _load(version: int, url: str) -> tuple[pd.DataFrame, strategy.Findings, pd.D
 
 
 matrix, found, objectives, depts = _load(data.version(), str(data.engine().url))
+MAX_COLUMNS = 20  # departments shown at once in the heatmap (more do not fit at 1400 px)
 
 st.title("Alignment map")
 st.caption(
@@ -55,13 +56,24 @@ if matrix.empty:
     st.info("No KPI is linked to an objective yet, and no department is expected to serve one.")
 else:
     dept_options = sorted(matrix["department"].unique())
+    # Group by division (the top of each department's path) so that 200 departments stay choosable.
+    division_of = {int(i): str(p).split(" / ")[0] for i, p in zip(depts["id"], depts["path"], strict=True)}
+    matrix = matrix.assign(division=matrix["department_id"].map(division_of))
+    divisions = sorted(matrix["division"].dropna().unique())
+    division = "All divisions"
+    if len(dept_options) > MAX_COLUMNS and len(divisions) > 1:
+        division = st.selectbox("Division", ["All divisions", *divisions], key="alignment_map.division")
+    if division != "All divisions":
+        dept_options = sorted(matrix.loc[matrix["division"] == division, "department"].unique())
     chosen = st.multiselect(
         "Departments",
         dept_options,
-        default=dept_options[:20],
-        key="alignment_map.departments",
+        default=dept_options[:MAX_COLUMNS],
+        key=f"alignment_map.departments.{division}",
         help="The map shows departments that have KPIs linked to an objective or are expected to serve one.",
     )
+    if len(dept_options) > MAX_COLUMNS:
+        st.caption(f"{len(dept_options)} departments to choose from; the map stays readable with up to {MAX_COLUMNS}.")
     shown = matrix[matrix["department"].isin(chosen)].copy()
     if shown.empty:
         st.info("Choose at least one department.")
