@@ -339,6 +339,8 @@ class WsSession:
         self.page = page
         self.values: dict[str, tuple[str, object]] = {}
         self.elements: list = []
+        self.fragments: dict[str, str] = {}  # widget id -> id of the st.fragment it belongs to
+        self.page_hash = ""  # the current page's script hash, from the navigation message
         self.ws = None
 
     async def __aenter__(self) -> WsSession:
@@ -354,8 +356,12 @@ class WsSession:
     async def __aexit__(self, *exc) -> None:
         await self.ws.close()
 
-    async def run(self, trigger: str | None = None) -> list:
-        """Request a rerun (optionally pressing button ``trigger``); return the final run's elements."""
+    async def run(self, trigger: str | None = None, changed: str | None = None) -> list:
+        """Request a rerun (optionally pressing button ``trigger``); return the final run's elements.
+
+        As in the browser, a widget inside an ``st.fragment`` (``changed`` or ``trigger``) asks
+        for a rerun of that fragment only; the elements returned are then the fragment's.
+        """
         from streamlit.proto.BackMsg_pb2 import BackMsg
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
@@ -363,6 +369,7 @@ class WsSession:
         cs = msg.rerun_script
         cs.query_string = self.query
         cs.page_name = self.page
+        cs.page_script_hash = self.page_hash  # the browser sends both once it knows the page
         for wid, (kind, value) in self.values.items():
             w = cs.widget_states.widgets.add()
             w.id = wid
@@ -371,6 +378,9 @@ class WsSession:
             w = cs.widget_states.widgets.add()
             w.id = trigger
             w.trigger_value = True
+        fragment = self.fragments.get(trigger or changed or "")
+        if fragment:
+            cs.fragment_id = fragment
         await self.ws.send(msg.SerializeToString())
         elements: list = []
         while True:
@@ -379,8 +389,15 @@ class WsSession:
             kind = fm.WhichOneof("type")
             if kind == "new_session":
                 elements = []
+            elif kind == "navigation":
+                self.page_hash = fm.navigation.page_script_hash
             elif kind == "delta" and fm.delta.WhichOneof("type") == "new_element":
                 elements.append(fm.delta.new_element)
+                if fm.delta.fragment_id:
+                    el = fm.delta.new_element
+                    wid = getattr(getattr(el, el.WhichOneof("type") or "", None), "id", "")
+                    if wid:
+                        self.fragments[wid] = fm.delta.fragment_id
             elif kind == "script_finished":
                 if fm.script_finished == 2:  # FINISHED_EARLY_FOR_RERUN: st.rerun(), another run follows
                     elements = []
@@ -428,7 +445,7 @@ async def ws_survey_session(base: str, link: str, likert: int, r: Round) -> None
                     await asyncio.sleep(THINK_S * random.uniform(0.5, 1.5))
                 t = time.perf_counter()
                 s.values[radio.id] = ("string_value", "Agree")
-                await s.run()
+                await s.run(changed=radio.id)
                 r.add("answer", time.perf_counter() - t)
             submit = s.find("button", "Submit my answers")[0]
             t = time.perf_counter()
@@ -461,7 +478,7 @@ async def ws_overview_session(base: str, r: Round) -> None:
                 raise RuntimeError("sign-in failed")
             t1 = time.perf_counter()
             r.add("sign-in", t1 - t0)
-            s.page = "overview"
+            s.page, s.page_hash = "overview", ""
             await s.run()
             if not s.heading("Alignment overview"):
                 raise RuntimeError("the Overview page was not shown")

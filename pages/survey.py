@@ -27,6 +27,7 @@ LABELS = {**LIKERT_LABELS, 3: "Neutral", PREFER_NOT: "Prefer not to say"}
 DONE = "survey.done"
 FORM_CACHE = "survey.form_cache"  # (marker, checked at, SurveyForm): see _load_form
 FORM_TTL_S = 60.0
+REFUSED = "survey.refused"  # (marker, reason) of a submit the database refused
 
 
 def _key() -> bytes:
@@ -92,11 +93,6 @@ def _answered(form: surveys.SurveyForm, prefix: str) -> tuple[int, int]:
 
 def _render_form(form: surveys.SurveyForm, prefix: str) -> dict | None:
     """Draw the items; return the collected answers when the respondent presses Submit."""
-    st.title("Line-of-sight survey")
-    st.text(f"{form.wave.name} · {form.department} · open until {form.wave.closes_on:%d %B %Y}")
-    st.caption("About 2 minutes. Every item has a 'Prefer not to say' choice.")
-    _confidentiality(form)
-
     done, total = _answered(form, prefix)
     progress = st.empty()
     progress.progress(done / total if total else 1.0, text=f"{done} of {total} answered")
@@ -181,6 +177,10 @@ def _load_form(form_loader, marker: str) -> surveys.SurveyForm:
 
 
 def _flow(form_loader, marker: str, who: dict) -> None:
+    refused = st.session_state.pop(REFUSED, None)
+    if refused and refused[0] == marker:
+        _problem(surveys.LinkProblem(refused[1]))
+        return
     done = st.session_state.get(DONE, {})
     if marker in done:
         _thank_you(*done[marker])
@@ -190,18 +190,31 @@ def _flow(form_loader, marker: str, who: dict) -> None:
     except surveys.LinkProblem as exc:
         _problem(exc)
         return
-    prefix = f"survey.{marker}"
-    collected = _render_form(form, prefix)
+    st.title("Line-of-sight survey")
+    st.text(f"{form.wave.name} · {form.department} · open until {form.wave.closes_on:%d %B %Y}")
+    st.caption("About 2 minutes. Every item has a 'Prefer not to say' choice.")
+    _confidentiality(form)
+    _answering(form, marker, who)
+
+
+@st.fragment
+def _answering(form: surveys.SurveyForm, marker: str, who: dict) -> None:
+    """The items, progress and Submit. A fragment: answering an item reruns only this part of the
+    page, not app.py, the sign-in gate and the header (issue 9). Submit ends with a full rerun."""
+    collected = _render_form(form, f"survey.{marker}")
     if collected is None:
         return
     st.session_state.pop(FORM_CACHE, None)  # after a submit, whatever its outcome, check afresh
     result = _submit(collected, **who)
+    done = st.session_state.get(DONE, {})
     if isinstance(result, surveys.Submitted):
         st.session_state[DONE] = {**done, marker: (result.wave_name, result.skipped)}
         st.rerun()
     elif isinstance(result, surveys.LinkProblem):
-        st.session_state[DONE] = {**done, marker: (form.wave.name, None)} if result.reason == "used" else done
-        _problem(result)
+        if result.reason == "used":
+            st.session_state[DONE] = {**done, marker: (form.wave.name, None)}
+        st.session_state[REFUSED] = (marker, result.reason)  # shown by the full rerun, once
+        st.rerun()
 
 
 token = st.query_params.get("token")
