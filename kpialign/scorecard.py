@@ -1268,10 +1268,11 @@ def _question_suppression(likert: pd.DataFrame, depts: pd.DataFrame, waves: list
     parts = []
     for k, grp in ans.groupby(ans["wave_id"].map(k_of).fillna(privacy.DEFAULT_K).astype(int)):
         key = ["wave_id", "question_id"]
-        grp = grp.assign(sib=grp[key].astype(str).agg(":".join, axis=1) + ":" + grp["division_id"].astype(str))
+        wq = grp["wave_id"].astype(str) + ":" + grp["question_id"].astype(str)  # column-wise: fast
+        grp = grp.assign(sib=wq + ":" + grp["division_id"].astype(str))
         grp = privacy.suppress_counts(grp, [*key, "department_id"], "count", int(k), parent_col="sib")
         div = grp.groupby([*key, "division_id"], as_index=False)["count"].sum()
-        div = div.assign(par=div[key].astype(str).agg(":".join, axis=1))
+        div = div.assign(par=div["wave_id"].astype(str) + ":" + div["question_id"].astype(str))
         div = privacy.suppress_counts(div, [*key, "division_id"], "count", int(k), parent_col="par")
         hidden = div.loc[div["suppressed"], [*key, "division_id"]].assign(q_division_suppressed=True)
         grp = grp.merge(hidden, on=[*key, "division_id"], how="left")
