@@ -17,13 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
 
@@ -32,10 +30,6 @@ from kpialign.config import PROJECT_ROOT, load_settings, resolve_sqlite_url
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _IMMEDIATE = "kpialign_immediate"
 _MIGRATION_LOCK = 7_253_101  # PostgreSQL advisory lock key held while migrating
-
-
-class DatabaseUnavailable(RuntimeError):
-    """The database cannot be reached or used; the message is safe to show to a user."""
 
 
 def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
@@ -152,15 +146,6 @@ def has_schema(engine: Engine) -> bool:
     return inspect(engine).has_table("alembic_version")
 
 
-def check_connection(engine: Engine) -> None:
-    """Raise :class:`DatabaseUnavailable` with a user-safe message if the database is down."""
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except (OperationalError, DBAPIError) as exc:
-        raise DatabaseUnavailable(friendly_error(exc)) from exc
-
-
 def friendly_error(exc: BaseException) -> str:
     """A message for users that reveals no SQL, paths or credentials."""
     msg = str(getattr(exc, "orig", exc)).lower()
@@ -171,9 +156,3 @@ def friendly_error(exc: BaseException) -> str:
     if "locked" in msg or "busy" in msg:
         return "The database is busy. Please try again in a moment."
     return "The database is not reachable at the moment. Please try again in a minute; nothing was saved."
-
-
-@lru_cache(maxsize=4)
-def shared_engine(url: str) -> Engine:
-    """One engine per process and URL (the CLI uses this; the portal caches via ui.data)."""
-    return make_engine(url)

@@ -9,6 +9,7 @@ import pandas as pd
 from sqlalchemy import case, func
 from sqlmodel import Session, select
 
+from kpialign import surveys
 from kpialign.models import (
     Department,
     Kpi,
@@ -90,8 +91,6 @@ def organisation_glance(session: Session) -> Glance:
 
 def _latest_wave(session: Session) -> WaveGlance | None:
     """The newest opened wave with its participation total, as the HR page counts it."""
-    from kpialign import surveys
-
     wave = session.exec(
         select(SurveyWave).where(SurveyWave.status != "draft").order_by(SurveyWave.opens_on.desc())  # type: ignore[attr-defined]
     ).first()
