@@ -23,7 +23,17 @@ class ConfigError(RuntimeError):
 
 
 def _secrets_file() -> dict:
+    """The secrets file's keys; parsed again only when the file changes (settings are read on every rerun)."""
     path = Path(os.environ.get("KPIALIGN_SECRETS_FILE", PROJECT_ROOT / ".streamlit" / "secrets.toml"))
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        return {}
+    return _parse_secrets(path, mtime)
+
+
+@lru_cache(maxsize=4)
+def _parse_secrets(path: Path, _mtime_ns: int) -> dict:
     if not path.is_file():
         return {}
     with path.open("rb") as fh:

@@ -168,14 +168,6 @@ def _wave(session: Session, wave: str | None) -> surveys.WaveInfo:
     return surveys.get_wave(session, wave_id=row.id)
 
 
-def default_wave_name(session: Session) -> str | None:
-    """The wave exported when none is named (the newest that has opened), or None."""
-    try:
-        return _wave(session, None).name
-    except ExportError:
-        return None
-
-
 def _fetch(session: Session, stmt, columns: list[str]) -> pd.DataFrame:
     """Run a Core select and build the frame from the driver's tuples (no ORM rows: much faster)."""
     result = session.connection().execute(stmt)
@@ -284,10 +276,10 @@ def _rated_questions(session: Session, w: surveys.WaveInfo) -> list[Question]:
     )
 
 
-def _result_cells(session: Session, w: surveys.WaveInfo) -> pd.DataFrame:
+def _result_cells(session: Session, w: surveys.WaveInfo, resp: pd.DataFrame | None = None) -> pd.DataFrame:
     """Unmasked result cells with ``department_id`` (``<NA>`` for the total) and ``question_id``."""
     k = privacy.effective_k(w.min_group)
-    resp = _respondents(session, w)
+    resp = resp if resp is not None else _respondents(session, w)
     counts = surveys.answer_counts(session, wave_ids=[w.id])
     rows: list[dict] = []
     for q in _rated_questions(session, w):
@@ -408,7 +400,7 @@ def responses(session: Session, *, wave: str | None = None) -> pd.DataFrame:
         ),
         ["response_id", "question_id", "value", "department_id"],
     )
-    cells = _result_cells(session, w)
+    cells = _result_cells(session, w, resp=resp)
     hidden = cells.loc[cells["suppressed"] & cells["department_id"].notna(), ["department_id", "question_id"]]
     hidden_keys = set(zip(hidden["department_id"].astype(int), hidden["question_id"].astype(int), strict=True))
     if hidden_keys and len(a):
@@ -496,10 +488,10 @@ def kpis(session: Session, *, period: str | None = None) -> pd.DataFrame:
         .groupby("kpi_id")["item"]
         .agg("; ".join)
     )
-    values = measurements.values_frame(session)
-    targets = measurements.targets_frame(session).rename(columns={"target": "period_target"})
+    values = measurements.values_frame(session)  # already joined with the period targets
     values = values[values["period"].map(keep)] if len(values) else values
-    values = values.merge(targets, on=["kpi_id", "period"], how="left")[["kpi_id", "period", "actual", "period_target"]]
+    values = values.assign(period_target=values["target"].where(values["target_source"] == "period"))
+    values = values[["kpi_id", "period", "actual", "period_target"]]
     d = defs.rename(columns={"name": "kpi"})
     d["objectives"] = d["kpi_id"].map(link_text).fillna("")
     out = d.merge(values, on="kpi_id", how="left")

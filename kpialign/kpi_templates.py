@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandas as pd
-
 from kpialign.models import Frequency, Polarity
 
 H, L, R = Polarity.HIGHER.value, Polarity.LOWER.value, Polarity.RANGE.value
@@ -371,25 +369,3 @@ def get(key: str) -> KpiTemplate:
         return _BY_KEY[key]
     except KeyError:
         raise KeyError(f"No KPI template {key!r}.") from None
-
-
-def by_category(category: str | None = None) -> list[KpiTemplate]:
-    return [t for t in TEMPLATES if category is None or t.category == category]
-
-
-def templates_frame() -> pd.DataFrame:
-    """The library as a table: ``key, name, category, unit, polarity, frequency, definition``."""
-    return pd.DataFrame(
-        [
-            {
-                "key": t.key,
-                "name": t.name,
-                "category": t.category,
-                "unit": t.unit,
-                "polarity": t.polarity,
-                "frequency": t.frequency,
-                "definition": t.definition,
-            }
-            for t in TEMPLATES
-        ]
-    )

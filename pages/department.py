@@ -117,7 +117,7 @@ def body() -> None:
         cols = st.columns(2)
         for i, k in enumerate(kp.itertuples(index=False)):
             with cols[i % 2]:
-                st.markdown(f"**{_plain(k.name)}**")
+                st.markdown(f"**{plain(k.name)}**")
                 series = view.series[view.series["kpi_id"] == k.kpi_id]
                 missing = view.missing.get(k.kpi_id, [])
                 if series["actual"].notna().sum() == 0:
@@ -191,12 +191,6 @@ def body() -> None:
                 min(float(r["rate"]), 1.0),
                 text=f"{int(r['responded'])} of {int(r['invited'])} invited answered {sc.wave.name} ({float(r['rate']):.0%})",
             )
-
-
-def _plain(text: str) -> str:
-    from kpialign.ui.widgets import plain
-
-    return plain(text)
 
 
 body()

@@ -16,7 +16,6 @@ from kpialign import scorecard
 from kpialign.scorecard import Scorecard
 from kpialign.ui import data
 
-STATUS_BADGE = {"green": "green", "amber": "amber", "red": "red", "no score": "no score"}
 _STATUS_CSS = {
     "green": "background-color: #c8e6c9; color: #1b5e20",
     "amber": "background-color: #ffe0b2; color: #8a4b00",
