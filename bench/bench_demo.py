@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 def _one(url: str, scale: str, seed: int) -> dict:
     """Seed one fresh database (in this process) and return the measurements."""
-    from kpialign import db, demo
+    from kpialign import db
+    from kpialign.demo import seed as demo
 
     engine = db.make_engine(url)
     db.migrate(engine)

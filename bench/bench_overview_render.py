@@ -97,7 +97,8 @@ def seed(scale: str, workdir: Path) -> str:
 CLOSE = r"""
 import sys, time, logging
 logging.disable(logging.WARNING)
-from kpialign import scorecard_data, surveys
+from kpialign.scorecard import queries as scorecard_data
+from kpialign.services import surveys
 from kpialign.db import make_engine, read_session, write_session
 engine = make_engine(sys.argv[1])
 with read_session(engine) as s:

@@ -5,7 +5,7 @@ Usage::
     .venv/bin/python bench/bench_scorecard.py                       # seeds both demos into /tmp (~1-2 min)
     .venv/bin/python bench/bench_scorecard.py --small URL --enterprise URL --repeats 5
 
-"Full scorecard" is :func:`kpialign.scorecard.build_scorecard` with its defaults: every
+"Full scorecard" is :func:`kpialign.scorecard.build.build_scorecard` with its defaults: every
 department's P, U, C and A over the monthly panel, every KPI's trend test (BH across all),
 every department's A/P/U trend tests, Monte Carlo rank bands, survey suppression, the
 latest-wave comparisons against the previous wave, objectives and the correlation.
@@ -39,7 +39,9 @@ CHILD = r"""
 import json, os, sys, time, logging
 logging.disable(logging.WARNING)
 mode = sys.argv[1]; repeats = int(sys.argv[2])
-from kpialign import db, scorecard, scorecard_data
+from kpialign import db
+from kpialign.scorecard import build as scorecard
+from kpialign.scorecard import queries as scorecard_data
 eng = db.make_engine(os.environ["KPIALIGN_DATABASE_URL"])
 out = {}
 if mode == "cold":

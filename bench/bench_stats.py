@@ -38,7 +38,7 @@ from scipy import stats as sps
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kpialign.stats import compare_likert, mann_kendall_batch  # noqa: E402
+from kpialign.core.stats import compare_likert, mann_kendall_batch  # noqa: E402
 
 
 def kpi_panel(rng: np.random.Generator, series: int, periods: int) -> np.ndarray:

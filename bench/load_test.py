@@ -74,7 +74,8 @@ def make_database(backend: str, workdir: Path) -> str:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    from kpialign import db, demo
+    from kpialign import db
+    from kpialign.demo import seed as demo
 
     if backend == "sqlite":
         url = f"sqlite:///{workdir / 'load.db'}"
@@ -99,9 +100,10 @@ def make_links(url: str, n: int, label: str) -> tuple[int, list[str], int]:
     """Open a new wave for one department and make ``n`` personal links: (wave id, links, items)."""
     from sqlalchemy import select
 
-    from kpialign import db, surveys
+    from kpialign import db
     from kpialign.config import secret_key
     from kpialign.models import Department, Question
+    from kpialign.services import surveys
 
     engine = db.make_engine(url)
     today = date.today()
@@ -264,7 +266,7 @@ async def survey_session(ctx, link: str, likert: int, r: Round) -> None:
 
 
 async def overview_session(ctx, base: str, r: Round) -> None:
-    from kpialign.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+    from kpialign.demo.seed import DEMO_ACCOUNTS, DEMO_PASSWORD
 
     page = await ctx.new_page()
     page.set_default_timeout(TIMEOUT_MS)
@@ -460,7 +462,7 @@ async def ws_survey_session(base: str, link: str, likert: int, r: Round) -> None
 
 
 async def ws_overview_session(base: str, r: Round) -> None:
-    from kpialign.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+    from kpialign.demo.seed import DEMO_ACCOUNTS, DEMO_PASSWORD
 
     try:
         async with WsSession(base) as s:

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from kpialign import accounts, db
+from kpialign import db
 from kpialign.config import ConfigError, load_settings
+from kpialign.services import accounts
 
 
 class CliError(Exception):
@@ -43,7 +44,7 @@ def cmd_init_db(args: argparse.Namespace) -> int:
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
-    from kpialign import demo
+    from kpialign.demo import seed as demo
 
     engine = _engine()
     if not db.is_empty(engine):
@@ -112,8 +113,8 @@ def cmd_import_kpis(args: argparse.Namespace) -> int:
     """Validate a KPI-values CSV; if it is valid (and not --dry-run), upsert it in one transaction."""
     from pathlib import Path
 
-    from kpialign import csvio
-    from kpialign.measurements import EditScope
+    from kpialign.services import kpi_import as csvio
+    from kpialign.services.measurements import EditScope
 
     path = Path(args.file)
     if not path.is_file():
@@ -135,7 +136,7 @@ def cmd_import_kpis(args: argparse.Namespace) -> int:
 
 
 def _wave_id(session, name: str) -> int:
-    from kpialign import surveys
+    from kpialign.services import surveys
 
     try:
         return surveys.get_wave(session, name=name).id
@@ -147,8 +148,8 @@ def cmd_invite(args: argparse.Namespace) -> int:
     """Make personal survey links and print them as CSV (the only place the raw tokens appear)."""
     from pathlib import Path
 
-    from kpialign import surveys
     from kpialign.config import secret_key
+    from kpialign.services import surveys
 
     settings = load_settings()
     key = secret_key(settings.database_url)
@@ -192,7 +193,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     """
     from pathlib import Path
 
-    from kpialign import exports, surveys
+    from kpialign import exports
+    from kpialign.services import surveys
 
     engine = _engine()
     if args.kind in exports.SURVEY_KINDS and not args.wave:
@@ -224,7 +226,8 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
     import json
     import math
 
-    from kpialign import csvio, scorecard
+    from kpialign.scorecard import build as scorecard
+    from kpialign.services import kpi_import as csvio
 
     with db.read_session(_engine()) as session:
         try:

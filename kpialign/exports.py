@@ -8,18 +8,18 @@ Kinds and their columns (the CSV header is exactly these names, in this order):
     4-5 on the 5-point scale after flipping reverse-worded items (so it always means "good"),
     and ``mean`` is on that flipped scale. For the objective-pick item ``mean`` is the average
     knowledge score (0..100) and the percentages are empty. Disclosure control
-    (:mod:`kpialign.privacy`), the same cells as the survey pages: a department with fewer
+    (:mod:`kpialign.core.privacy`), the same cells as the survey pages: a department with fewer
     than the wave's ``min_group`` respondents is hidden, and so are further departments until
     the hidden respondents add up to at least k — within each division and among divisions,
     because the pages show division and organisation totals
-    (:func:`kpialign.scorecard.survey_suppression`). Within a question a cell with fewer than
+    (:func:`kpialign.scorecard.build.survey_suppression`). Within a question a cell with fewer than
     k answers ("prefer not to say") is hidden too, with complementary suppression inside its
     division.
     Hidden cells are empty, including ``n``, and the row says ``suppressed=true``.
 ``participation`` — ``wave, department, invited, responded, rate, shown``; counts and
     rate only where at least k were invited (otherwise empty and ``shown=false``), with the
     ``All departments`` total, exactly as the survey pages show it
-    (:func:`kpialign.surveys.participation`). Rate is a share 0..1.
+    (:func:`kpialign.services.surveys.participation`). Rate is a share 0..1.
 ``responses`` — de-identified answers, one row per response: ``wave, department, respondent``
     then one column per rated question code (wave order). Only departments whose results are
     shown (at least k respondents, after complementary suppression), so that nothing in this
@@ -30,7 +30,7 @@ Kinds and their columns (the CSV header is exactly these names, in this order):
     comment threshold (never below 10) of comments, again with complementary suppression;
     shuffled within each department; no dates, no response ids.
 ``scorecard`` — the department scorecard of a period (the Overview page's numbers):
-    the columns of :func:`kpialign.scorecard.department_scorecard`.
+    the columns of :func:`kpialign.scorecard.build.department_scorecard`.
 ``kpis`` — one row per KPI and period with a value: ``department, kpi, unit, polarity,
     baseline, target, range_low, range_high, frequency, weight, active, objectives, period,
     actual, period_target``; ``objectives`` lists the linked objectives as
@@ -38,7 +38,7 @@ Kinds and their columns (the CSV header is exactly these names, in this order):
     one row with an empty period.
 ``audit`` — ``id, at, actor, action, entity, entity_id, detail`` (admins only).
 
-:func:`build_export` turns a kind into a safe CSV file (:func:`kpialign.csvio.write_csv`) and
+:func:`build_export` turns a kind into a safe CSV file (:func:`kpialign.services.kpi_import.write_csv`) and
 records an ``export`` audit event (who, kind, filters, row count) before the file is handed out. The portal's Exports page and ``python -m kpialign export`` both call it, so the
 same filters and date give byte-identical files.
 
@@ -59,7 +59,8 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from kpialign import audit, csvio, db, measurements, privacy, strategy, surveys
+from kpialign import audit, db
+from kpialign.core import privacy
 from kpialign.models import (
     Answer,
     Comment,
@@ -72,6 +73,8 @@ from kpialign.models import (
     SurveyWave,
     WaveStatus,
 )
+from kpialign.services import kpi_import as csvio
+from kpialign.services import measurements, strategy, surveys
 
 TOTAL_LABEL = "All departments"
 
@@ -191,7 +194,7 @@ def complete_suppression(n: pd.Series, hidden: pd.Series, k: int) -> pd.Series:
     """Complementary suppression on top of an existing mask (siblings under one shown total).
 
     Hide further cells, smallest positive ``n`` first, until the hidden cells hold 0 or at
-    least ``k`` (the same rule as :func:`kpialign.privacy.suppress_counts`, which cannot
+    least ``k`` (the same rule as :func:`kpialign.core.privacy.suppress_counts`, which cannot
     start from cells hidden for another reason).
     """
     k = privacy.effective_k(k)
@@ -210,12 +213,13 @@ def complete_suppression(n: pd.Series, hidden: pd.Series, k: int) -> pd.Series:
 def _respondents(session: Session, wave: surveys.WaveInfo) -> pd.DataFrame:
     """``department_id, department, division_id, n, suppressed`` for every department of the wave.
 
-    Suppression exactly as on the survey pages (:func:`kpialign.scorecard.survey_suppression`:
+    Suppression exactly as on the survey pages (:func:`kpialign.scorecard.build.survey_suppression`:
     fewer than k respondents is hidden, with complementary suppression within each division
     and then among divisions, because division and organisation totals are shown). A
     department the pages do not show (not an active leaf of the tree) is hidden here too.
     """
-    from kpialign import scorecard, scorecard_data
+    from kpialign.scorecard import build as scorecard
+    from kpialign.scorecard import queries as scorecard_data
 
     counts = surveys.response_counts(session, wave_ids=[wave.id])
     by_dept = dict(zip(counts["department_id"], counts["n"], strict=True))
@@ -450,7 +454,7 @@ def comments(session: Session, *, wave: str | None = None) -> pd.DataFrame:
 
 
 def _department_scorecard() -> Callable[..., pd.DataFrame]:
-    from kpialign import scorecard
+    from kpialign.scorecard import build as scorecard
 
     fn = getattr(scorecard, "department_scorecard", None)
     if fn is None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpialign import accounts, strategy
 from kpialign.models import Role
+from kpialign.services import accounts, strategy
 from kpialign.ui import auth, data, nav
 from kpialign.ui.widgets import plain
 

@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from kpialign import strategy
+from kpialign.services import strategy
 from kpialign.ui import auth, data, nav
 
 user = auth.require(nav.roles_for("pages/alignment_map.py"))

@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import streamlit as st
 
-from kpialign import audit, csvio
+from kpialign import audit
+from kpialign.services import kpi_import as csvio
 from kpialign.ui import auth, data, nav
 
 user = auth.require(nav.roles_for("pages/audit_log.py"))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from kpialign import charts, scorecard, surveys
+from kpialign import charts
+from kpialign.scorecard import build as scorecard
+from kpialign.services import surveys
 from kpialign.ui import auth, data, nav
 from kpialign.ui import scorecard_ui as ui
 from kpialign.ui.widgets import plain

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpialign import scorecard
+from kpialign.scorecard import build as scorecard
 from kpialign.ui import auth, data, nav
 
 auth.require(nav.roles_for("pages/how_scores_work.py"))

@@ -8,9 +8,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from kpialign import csvio, scorecard_data, strategy, surveys
 from kpialign.config import ConfigError, load_settings, secret_key
-from kpialign.question_bank import DIMENSIONS
+from kpialign.scorecard import queries as scorecard_data
+from kpialign.services import kpi_import as csvio
+from kpialign.services import strategy, surveys
+from kpialign.services.question_bank import DIMENSIONS
 from kpialign.ui import auth, data, nav
 from kpialign.ui.widgets import plain
 

@@ -8,8 +8,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from kpialign import measurements, strategy
-from kpialign.measurements import EditScope, MeasurementError
+from kpialign.services import measurements, strategy
+from kpialign.services.measurements import EditScope, MeasurementError
 from kpialign.ui import auth, data, nav
 from kpialign.ui.widgets import plain
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpialign import csvio, strategy
-from kpialign.measurements import EditScope, MeasurementError
+from kpialign.services import kpi_import as csvio
+from kpialign.services import strategy
+from kpialign.services.measurements import EditScope, MeasurementError
 from kpialign.ui import auth, data, nav
 from kpialign.ui.widgets import plain
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpialign import charts, scorecard
+from kpialign import charts
+from kpialign.scorecard import build as scorecard
 from kpialign.ui import auth, nav
 from kpialign.ui import scorecard_ui as ui
 

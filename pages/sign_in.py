@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from kpialign import accounts
 from kpialign.config import load_settings
+from kpialign.services import accounts
 from kpialign.ui import auth, data
 from kpialign.ui.widgets import plain
 
@@ -48,7 +48,7 @@ if submitted:
     st.error(result.message, icon=":material/lock:" if result.locked_until else ":material/error:")
 
 if load_settings().demo:
-    from kpialign.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+    from kpialign.demo.seed import DEMO_ACCOUNTS, DEMO_PASSWORD
 
     st.divider()
     st.subheader("Demo accounts")

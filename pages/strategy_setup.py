@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from kpialign import accounts, kpi_templates, strategy
-from kpialign.strategy import KpiInput, StrategyError
+from kpialign.services import accounts, kpi_templates, strategy
+from kpialign.services.strategy import KpiInput, StrategyError
 from kpialign.ui import auth, data, nav
 from kpialign.ui.widgets import plain
 

@@ -15,9 +15,9 @@ import time
 
 import streamlit as st
 
-from kpialign import surveys
 from kpialign.config import ConfigError, load_settings, secret_key
-from kpialign.question_bank import LIKERT_LABELS
+from kpialign.services import surveys
+from kpialign.services.question_bank import LIKERT_LABELS
 from kpialign.ui import auth, data, nav
 from kpialign.ui.widgets import plain
 

@@ -146,7 +146,7 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 def _seed_small_demo(url: str) -> None:
-    from kpialign import demo
+    from kpialign.demo import seed as demo
 
     eng = db.make_engine(url)
     demo.seed_demo(eng, scale="small", seed=7)

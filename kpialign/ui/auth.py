@@ -2,12 +2,12 @@
 
 A signed-in user is ``st.session_state["auth.account_id"]`` plus ``["auth.signed_in_at"]``
 (epoch seconds); the session ends ``KPIALIGN_SESSION_HOURS`` after it. Local accounts get there
-through the sign-in form (:func:`kpialign.accounts.authenticate_engine`); with an ``[auth]``
+through the sign-in form (:func:`kpialign.services.accounts.authenticate_engine`); with an ``[auth]``
 section in ``.streamlit/secrets.toml``, an identity-provider sign-in (``st.login``) is mapped to
-an account by e-mail on the first rerun after it (:func:`kpialign.accounts.oidc_sign_in`).
+an account by e-mail on the first rerun after it (:func:`kpialign.services.accounts.oidc_sign_in`).
 
 A local sign-in survives a reload, a typed URL and a new tab of the same browser: it starts a
-web session (:func:`kpialign.accounts.start_web_session`; only an HMAC of its token is stored)
+web session (:func:`kpialign.services.accounts.start_web_session`; only an HMAC of its token is stored)
 and the page sets a ``SameSite=Strict`` cookie with the token (:func:`write_cookie`, emitted by
 app.py on the next run because the sign-in page reruns at once). A new Streamlit session reads
 the cookie (``st.context.cookies``, sent with the websocket handshake) and resumes the web
@@ -25,10 +25,10 @@ from typing import Any
 import streamlit as st
 from sqlmodel import select
 
-from kpialign import accounts
-from kpialign.accounts import UserContext
 from kpialign.config import ConfigError, load_settings
 from kpialign.models import Account
+from kpialign.services import accounts
+from kpialign.services.accounts import UserContext
 from kpialign.ui import data
 
 _KEY = "auth.account_id"

@@ -2,7 +2,7 @@
 
 The scorecard is cached with ``st.cache_data`` keyed on the data version, so any write in
 any replica makes it stale; closed survey waves are cached for good underneath (stored
-aggregates plus a per-process copy in :mod:`kpialign.scorecard_data`).
+aggregates plus a per-process copy in :mod:`kpialign.scorecard.queries`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import math
 import pandas as pd
 import streamlit as st
 
-from kpialign import scorecard
-from kpialign.scorecard import Scorecard
+from kpialign.scorecard import build as scorecard
+from kpialign.scorecard.build import Scorecard
 from kpialign.ui import data
 
 _STATUS_CSS = {
@@ -37,7 +37,7 @@ def _scorecard(version: int, url: str, period: str | None, wave: str | None) -> 
 @st.cache_data(show_spinner=False)
 def _reliability_closed(url: str, wave_id: int, fingerprint: str) -> dict[str, float]:
     """Cronbach's alpha of a closed wave: computed once per process (a closed wave never changes)."""
-    from kpialign import scorecard_data
+    from kpialign.scorecard import queries as scorecard_data
 
     with data.reading() as session:
         return scorecard.reliability(scorecard_data.item_table(session, wave_id=wave_id))
@@ -56,7 +56,7 @@ def get(period: str | None = None, wave: str | None = None) -> Scorecard:
 def reliability(sc: Scorecard, wave: scorecard.WaveRef) -> dict[str, float]:
     if wave.status == "closed":
         return _reliability_closed(str(data.engine().url), wave.wave_id, f"{wave.name}|{wave.responses}")
-    from kpialign import scorecard_data
+    from kpialign.scorecard import queries as scorecard_data
 
     with data.reading() as session:
         return scorecard.reliability(scorecard_data.item_table(session, wave_id=wave.wave_id))

@@ -50,7 +50,7 @@ def new_app(url: str, email: str | None, monkeypatch: pytest.MonkeyPatch) -> App
 @pytest.fixture
 def app_as(demo_sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., AppTest]]:
     """Factory: ``app_as(role_or_email, url=None)`` -> an AppTest that has run once, signed in."""
-    from kpialign.demo import DEMO_ACCOUNTS
+    from kpialign.demo.seed import DEMO_ACCOUNTS
 
     def make(who: str | None, url: str | None = None) -> AppTest:
         email = DEMO_ACCOUNTS.get(who, who) if who else None

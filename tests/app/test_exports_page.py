@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 from sqlmodel import select
 
-from kpialign import csvio, db, exports
+from kpialign import db, exports
 from kpialign.cli import main
 from kpialign.models import AuditEvent
+from kpialign.services import kpi_import as csvio
 from tests.conftest import sqlite_copy
 
 PAGE = "pages/exports.py"

@@ -40,7 +40,7 @@ def test_home_shows_demo_figures(app_as, demo_sqlite_url):
 
 
 def test_home_on_an_empty_database_explains_what_to_do(tmp_path, monkeypatch):
-    from kpialign import accounts
+    from kpialign.services import accounts
     from tests.app.conftest import new_app
 
     url = f"sqlite:///{tmp_path / 'empty.db'}"
@@ -57,8 +57,8 @@ def test_home_on_an_empty_database_explains_what_to_do(tmp_path, monkeypatch):
 def test_home_participation_equals_the_hr_pages_total(app_as, demo_sqlite_url):
     from sqlmodel import select
 
-    from kpialign import surveys
     from kpialign.models import SurveyWave
+    from kpialign.services import surveys
 
     eng = db.make_engine(demo_sqlite_url)
     with db.read_session(eng) as s:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from kpialign import audit, db, measurements
+from kpialign import audit, db
+from kpialign.services import measurements
 from tests.app.conftest import new_app
 from tests.conftest import sqlite_copy
 
@@ -204,7 +205,7 @@ def test_strategy_setup_creates_kpi_from_template(writable_url, monkeypatch):
     assert any("KPI added" in s.value for s in at.success)
     eng = db.make_engine(writable_url)
     with db.read_session(eng) as s:
-        from kpialign import strategy
+        from kpialign.services import strategy
 
         kpis = strategy.kpis_frame(s)
     eng.dispose()

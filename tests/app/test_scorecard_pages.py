@@ -132,7 +132,7 @@ def test_how_scores_work_shows_current_settings(app_as):
 def test_hr_and_employees_cannot_open_leader_pages(demo_sqlite_url, monkeypatch, page):
     from pathlib import Path
 
-    from kpialign.demo import DEMO_ACCOUNTS
+    from kpialign.demo.seed import DEMO_ACCOUNTS
     from kpialign.ui import nav
 
     root = Path(__file__).resolve().parents[2]

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from kpialign import accounts, db
+from kpialign import db
 from kpialign.models import WebSession
+from kpialign.services import accounts
 from kpialign.ui import auth
 from tests.app.conftest import new_app
 from tests.app.test_sign_in import signed_in, submit_sign_in
@@ -36,7 +37,7 @@ def cookie_scripts(at) -> list[str]:
     ],
 )
 def test_sign_in_sets_the_cookie(url, monkeypatch, base_url, name, secure):
-    from kpialign import demo
+    from kpialign.demo import seed as demo
 
     monkeypatch.setenv("KPIALIGN_BASE_URL", base_url)
     monkeypatch.setenv("KPIALIGN_SESSION_HOURS", "2")
@@ -66,7 +67,7 @@ def test_a_pending_clear_removes_only_this_tabs_token(url, monkeypatch):
 
 
 def test_the_cookie_is_written_once(url, monkeypatch):
-    from kpialign import demo
+    from kpialign.demo import seed as demo
 
     at = new_app(url, None, monkeypatch).run()
     submit_sign_in(at, demo.DEMO_ACCOUNTS["leader"], demo.DEMO_PASSWORD)

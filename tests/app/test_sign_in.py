@@ -13,8 +13,9 @@ import pytest
 from argon2 import PasswordHasher
 from sqlmodel import select
 
-from kpialign import accounts, db
+from kpialign import db
 from kpialign.models import Account, AuditEvent
+from kpialign.services import accounts
 from kpialign.ui.widgets import plain
 from tests.app.conftest import account_id, new_app
 from tests.conftest import sqlite_copy
@@ -38,7 +39,7 @@ def url(demo_sqlite_url: str, tmp_path: Path) -> str:
 
 @pytest.fixture
 def demo():
-    from kpialign import demo
+    from kpialign.demo import seed as demo
 
     return demo
 
@@ -254,7 +255,7 @@ def test_admin_scopes_a_kpi_owner(url, demo, monkeypatch):
 
 
 def _dept_ids(url) -> list[int]:
-    from kpialign import strategy
+    from kpialign.services import strategy
 
     eng = db.make_engine(url)
     with db.read_session(eng) as s:

@@ -7,8 +7,9 @@ from datetime import date
 import pytest
 from sqlmodel import select
 
-from kpialign import accounts, db, surveys
+from kpialign import db
 from kpialign.models import Answer, Invitation, Response, SurveyWave
+from kpialign.services import accounts, surveys
 from tests.app.conftest import new_app
 from tests.unit.survey_helpers import KEY, make_wave, seed_org
 

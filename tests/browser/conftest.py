@@ -107,7 +107,7 @@ def wait_for_app(page) -> None:
 
 def sign_in(page, base_url: str, who: str) -> None:
     """Sign in through the real sign-in form as a demo role (or an e-mail with the demo password)."""
-    from kpialign.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+    from kpialign.demo.seed import DEMO_ACCOUNTS, DEMO_PASSWORD
 
     email = DEMO_ACCOUNTS.get(who, who)
     page.goto(base_url)

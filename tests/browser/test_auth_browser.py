@@ -8,9 +8,10 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from kpialign import accounts, db
-from kpialign.demo import DEMO_PASSWORD
+from kpialign import db
+from kpialign.demo.seed import DEMO_PASSWORD
 from kpialign.models import Department
+from kpialign.services import accounts
 from kpialign.ui import nav
 from tests.browser.conftest import screenshot, sign_in, start_portal, stop_portal, wait_for_app
 from tests.conftest import sqlite_copy

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from kpialign import csvio, db, exports
+from kpialign import db, exports
+from kpialign.services import kpi_import as csvio
 from tests.browser.conftest import screenshot, sign_in, wait_for_app
 
 WAVE = "2026 Q3"

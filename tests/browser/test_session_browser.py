@@ -12,11 +12,12 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from kpialign import accounts, db
+from kpialign import db
 from kpialign.config import secret_key
-from kpialign.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+from kpialign.demo.seed import DEMO_ACCOUNTS, DEMO_PASSWORD
 from kpialign.models import Account, WebSession
-from kpialign.surveys import hash_token
+from kpialign.services import accounts
+from kpialign.services.surveys import hash_token
 from tests.browser.conftest import screenshot, sign_in, start_portal, stop_portal, wait_for_app
 from tests.conftest import sqlite_copy
 

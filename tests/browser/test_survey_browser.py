@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from kpialign import db, surveys
+from kpialign import db
+from kpialign.services import surveys
 from tests.browser.conftest import SCREENSHOTS, screenshot, start_portal, stop_portal, wait_for_app
 from tests.unit.survey_helpers import KEY, make_wave, seed_org
 

@@ -9,7 +9,8 @@ import threading
 
 from sqlalchemy import text
 
-from kpialign import db, surveys
+from kpialign import db
+from kpialign.services import surveys
 from tests.unit.survey_helpers import KEY, TODAY, invite, likert_answers, make_wave, seed_org
 
 

@@ -8,7 +8,7 @@ NO_WATCHER = {"STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
 def sign_in(page, base_url: str, who: str) -> None:
     """Sign in through the real form (the password field is found by role: its label is shared
     with the "Show password" toggle)."""
-    from kpialign.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+    from kpialign.demo.seed import DEMO_ACCOUNTS, DEMO_PASSWORD
     from tests.browser.conftest import wait_for_app
 
     page.goto(base_url)

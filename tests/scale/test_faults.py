@@ -23,8 +23,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from streamlit.testing.v1 import AppTest
 
-from kpialign import db, surveys
+from kpialign import db
 from kpialign.models import Answer, Department, Invitation, Objective, Question, Response
+from kpialign.services import surveys
 from tests.conftest import DatabaseFactory, require_postgres
 from tests.scale.proxy import TcpProxy
 
@@ -202,7 +203,8 @@ _BURST = textwrap.dedent(
     import sys, threading
     from datetime import date
     sys.path.insert(0, {root!r})
-    from kpialign import db, surveys
+    from kpialign import db
+    from kpialign.services import surveys
     url, key, tokens_file, answers = sys.argv[1], sys.argv[2].encode(), sys.argv[3], eval(sys.argv[4])
     tokens = open(tokens_file).read().split()
     engine = db.make_engine(url)

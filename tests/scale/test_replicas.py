@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from kpialign import db, measurements, summary
+from kpialign import db
 from kpialign.models import Department, Kpi, KpiValue, Setting
+from kpialign.services import measurements, summary
 from tests.conftest import require_postgres
 
 

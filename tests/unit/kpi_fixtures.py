@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
-from kpialign import db, strategy
-from kpialign.strategy import KpiInput
+from kpialign import db
+from kpialign.services import strategy
+from kpialign.services.strategy import KpiInput
 
 
 @dataclass(frozen=True)

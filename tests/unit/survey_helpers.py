@@ -6,8 +6,9 @@ from datetime import date, timedelta
 
 from sqlmodel import select
 
-from kpialign import db, surveys
+from kpialign import db
 from kpialign.models import Department, Objective, Question
+from kpialign.services import surveys
 
 KEY = b"test-secret-key-for-hmac"
 BASE = "https://portal.example.org"

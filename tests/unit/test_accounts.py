@@ -13,9 +13,10 @@ import pytest
 from argon2 import PasswordHasher
 from sqlmodel import select
 
-from kpialign import accounts, db
+from kpialign import db
 from kpialign.config import ConfigError, load_settings
 from kpialign.models import Account, AccountRole, AuditEvent, Department, LoginFailure
+from kpialign.services import accounts
 
 PASSWORD = "correct horse battery"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

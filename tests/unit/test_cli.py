@@ -55,7 +55,7 @@ def test_create_user_password_stdin(cli_db, monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdin", io.StringIO("a-long-enough-password\n"))
     assert main(["create-user", "hr@example.com", "--role", "hr", "--role", "leader", "--password-stdin"]) == 0
     assert "Password" not in capsys.readouterr().out
-    from kpialign import accounts
+    from kpialign.services import accounts
 
     with db.read_session(cli_db) as s:
         account = s.exec(select(Account).where(Account.email == "hr@example.com")).one()

@@ -1,4 +1,4 @@
-"""The safe CSV writer (kpialign.csvio export section): quoting, encoding, formula injection."""
+"""The safe CSV writer (kpialign.services.kpi_import export section): quoting, encoding, formula injection."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kpialign import csvio
+from kpialign.services import kpi_import as csvio
 
 PAYLOADS = ['=HYPERLINK("http://x","y")', "@SUM(1)", "\t=1", "-2+3", "+1", "\r=1", "\n=1", "=1+1"]
 

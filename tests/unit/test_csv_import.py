@@ -11,10 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from kpialign import audit, csvio, db, measurements, strategy
-from kpialign.csvio import KpiImportError
-from kpialign.measurements import EditScope
+from kpialign import audit, db
 from kpialign.models import AuditEvent, KpiTarget, KpiValue
+from kpialign.services import kpi_import as csvio
+from kpialign.services import measurements, strategy
+from kpialign.services.kpi_import import KpiImportError
+from kpialign.services.measurements import EditScope
 from tests.unit.kpi_fixtures import build_org
 
 ADMIN = EditScope.everything("importer@x")

@@ -17,9 +17,11 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from kpialign import accounts, db, demo, surveys
+from kpialign import db
+from kpialign.demo import seed as demo
 from kpialign.models import RESPONSE_SIDE_TABLES
-from kpialign.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
+from kpialign.services import accounts, surveys
+from kpialign.services.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
 
 # Nothing is left out: even the argon2 salt of the demo password comes from the seed. (The
 # invitation digests depend on the HMAC key, which both databases here share.)

@@ -12,9 +12,12 @@ import pytest
 from sqlalchemy import func, update
 from sqlmodel import select
 
-from kpialign import csvio, db, exports, privacy, surveys
+from kpialign import db, exports
 from kpialign.cli import main
+from kpialign.core import privacy
 from kpialign.models import Answer, AuditEvent, Comment, Department, Kpi, Question, Response, SurveyWave
+from kpialign.services import kpi_import as csvio
+from kpialign.services import surveys
 from tests.unit.survey_helpers import KEY, make_wave, seed_org
 
 PAYLOADS = ['=HYPERLINK("http://x","y")', "@SUM(1)", "\t=1", "-2+3"]
@@ -245,7 +248,7 @@ def test_excel_flavour_only_adds_bom(demo_engine):
 
 def test_demo_results_satisfy_the_privacy_rules(demo_engine):
     """Checked from raw counts, independently of how suppression is computed."""
-    from kpialign import scorecard_data
+    from kpialign.scorecard import queries as scorecard_data
 
     with db.read_session(demo_engine) as s:
         w = surveys.get_wave(s, name=CLOSED)
@@ -302,7 +305,7 @@ def test_complementary_suppression_respects_divisions(engine):
 
 
 def _has_scorecard() -> bool:
-    from kpialign import scorecard
+    from kpialign.scorecard import build as scorecard
 
     return hasattr(scorecard, "department_scorecard")
 

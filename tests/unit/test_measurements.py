@@ -8,9 +8,10 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from kpialign import audit, db, measurements
-from kpialign.accounts import UserContext
-from kpialign.measurements import EditScope, Entry, MeasurementError, PeriodError, ScopeError
+from kpialign import audit, db
+from kpialign.services import measurements
+from kpialign.services.accounts import UserContext
+from kpialign.services.measurements import EditScope, Entry, MeasurementError, PeriodError, ScopeError
 from tests.unit.kpi_fixtures import build_org
 
 ADMIN = EditScope.everything("admin@x")
@@ -164,7 +165,7 @@ def test_duplicate_entries_refused(engine, org):
 
 
 def test_retired_kpi_refused(engine, org):
-    from kpialign import strategy
+    from kpialign.services import strategy
 
     with db.write_session(engine) as s:
         strategy.set_kpi_active(s, actor="a", kpi_id=org.cac, active=False)

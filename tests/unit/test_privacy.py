@@ -7,7 +7,7 @@ import itertools
 import pandas as pd
 import pytest
 
-from kpialign import privacy
+from kpialign.core import privacy
 
 
 def _cells(ns: dict[str, int], parent="Division") -> pd.DataFrame:

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kpialign import scorecard as sc
-from kpialign.scorecard import ScoringSettings
+from kpialign.scorecard import build as sc
+from kpialign.scorecard.build import ScoringSettings
 
 # ------------------------------------------------------------------------- attainment
 

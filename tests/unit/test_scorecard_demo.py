@@ -9,8 +9,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from kpialign import cli, db, privacy, scorecard, scorecard_data, surveys
-from kpialign.demo import DEMO_END_PERIOD
+from kpialign import cli, db
+from kpialign.core import privacy
+from kpialign.demo.seed import DEMO_END_PERIOD
+from kpialign.scorecard import build as scorecard
+from kpialign.scorecard import queries as scorecard_data
+from kpialign.services import surveys
 
 SMALL = "Legal"  # the demo's 3-person department
 

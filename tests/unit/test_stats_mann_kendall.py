@@ -15,8 +15,8 @@ import pymannkendall as pmk
 import pytest
 from scipy import stats as sps
 
-from kpialign import stats
-from kpialign.stats import TREND_FIELDS, TrendResult, mann_kendall, mann_kendall_batch
+from kpialign.core import stats
+from kpialign.core.stats import TREND_FIELDS, TrendResult, mann_kendall, mann_kendall_batch
 
 REL = 1e-9
 N_RANDOM = 1200

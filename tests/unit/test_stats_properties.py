@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpialign.stats import (
+from kpialign.core.stats import (
     TREND_FIELDS,
     benjamini_hochberg,
     compare_likert,

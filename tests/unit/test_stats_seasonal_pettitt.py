@@ -9,7 +9,7 @@ import pymannkendall as pmk
 import pytest
 from scipy import stats as sps
 
-from kpialign.stats import ChangePoint, mann_kendall, pettitt, seasonal_mann_kendall
+from kpialign.core.stats import ChangePoint, mann_kendall, pettitt, seasonal_mann_kendall
 
 REL = 1e-9
 

@@ -10,7 +10,7 @@ import pingouin as pg
 import pytest
 from scipy import stats as sps
 
-from kpialign.stats import benjamini_hochberg, compare_likert, cronbach_alpha, wilson_interval
+from kpialign.core.stats import benjamini_hochberg, compare_likert, cronbach_alpha, wilson_interval
 
 
 def _expand(counts: np.ndarray) -> np.ndarray:

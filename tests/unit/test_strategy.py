@@ -7,10 +7,11 @@ import json
 import pytest
 from sqlmodel import select
 
-from kpialign import audit, db, measurements, strategy
-from kpialign.measurements import EditScope, Entry
+from kpialign import audit, db
 from kpialign.models import AuditEvent, Kpi, Objective
-from kpialign.strategy import KpiInput, StrategyError
+from kpialign.services import measurements, strategy
+from kpialign.services.measurements import EditScope, Entry
+from kpialign.services.strategy import KpiInput, StrategyError
 from tests.unit.kpi_fixtures import build_org
 
 

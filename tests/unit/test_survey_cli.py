@@ -8,9 +8,10 @@ import io
 import pytest
 from sqlmodel import select
 
-from kpialign import db, surveys
+from kpialign import db
 from kpialign.cli import main
 from kpialign.models import Invitation
+from kpialign.services import surveys
 from tests.unit.survey_helpers import KEY, make_wave, seed_org
 
 

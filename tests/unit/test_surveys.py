@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from kpialign import db, surveys
+from kpialign import db
 from kpialign.models import Account, Answer, AuditEvent, Comment, Invitation, Question, Response, SurveyWave
-from kpialign.question_bank import DECOY_OBJECTIVES, QUESTION_BANK
+from kpialign.services import surveys
+from kpialign.services.question_bank import DECOY_OBJECTIVES, QUESTION_BANK
 from tests.unit.survey_helpers import BASE, KEY, TODAY, invite, make_wave, question_ids, seed_org, submit
 
 HR = "hr@example.org"

@@ -11,10 +11,11 @@ import pytest
 from argon2 import PasswordHasher
 from sqlmodel import select
 
-from kpialign import accounts, db
+from kpialign import db
 from kpialign.config import secret_key
 from kpialign.models import Account, WebSession
-from kpialign.surveys import hash_token
+from kpialign.services import accounts
+from kpialign.services.surveys import hash_token
 
 PASSWORD = "correct horse battery"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

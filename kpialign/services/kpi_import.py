@@ -34,7 +34,8 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from kpialign import audit
-from kpialign.measurements import (
+from kpialign.models import Department, Kpi
+from kpialign.services.measurements import (
     EditScope,
     Entry,
     MeasurementError,
@@ -44,7 +45,6 @@ from kpialign.measurements import (
     check_number,
     parse_period,
 )
-from kpialign.models import Department, Kpi
 
 # ====================================================================== KPI import section
 

@@ -52,7 +52,7 @@ from sqlalchemy import insert, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
-from kpialign import accounts, audit, db
+from kpialign import audit, db
 from kpialign.config import ConfigError, secret_key
 from kpialign.models import (
     Account,
@@ -70,10 +70,11 @@ from kpialign.models import (
     WaveDepartment,
     WaveQuestion,
 )
-from kpialign.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
+from kpialign.services import accounts
+from kpialign.services.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
 
 try:  # the surveys module owns the token digest; fall back to the same formula if absent
-    from kpialign.surveys import hash_token as _hash_token
+    from kpialign.services.surveys import hash_token as _hash_token
 except ImportError:  # pragma: no cover - surveys.py exists in the shipped package
 
     def _hash_token(token: str, key: bytes) -> str:

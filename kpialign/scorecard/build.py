@@ -3,7 +3,7 @@ trends, survey changes, sensitivity and the gap quadrant (DESIGN.md, Scoring 1-1
 
 Pure functions over numpy arrays and pandas DataFrames, plus :class:`ScoringSettings`
 (stored in the ``setting`` table) and :func:`build_scorecard`, the one function that
-reads the repository queries of :mod:`kpialign.scorecard_data` and runs the pure functions;
+reads the repository queries of :mod:`kpialign.scorecard.queries` and runs the pure functions;
 the Overview page and ``python -m kpialign scorecard`` both call it, so they show the same
 numbers. Nothing here imports Streamlit.
 
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from kpialign import stats
+from kpialign.core import stats
 
 __all__ = [
     "COMPONENTS",
@@ -599,7 +599,7 @@ def objective_rollup(
 def trend_table(series: pd.DataFrame, *, alpha: float = 0.05, polarity: Any = "higher") -> pd.DataFrame:
     """Mann-Kendall + Sen on every row of ``series`` (units x periods), BH across the rows.
 
-    Returns the :func:`kpialign.stats.mann_kendall_batch` columns plus ``q`` (BH-adjusted p
+    Returns the :func:`kpialign.core.stats.mann_kendall_batch` columns plus ``q`` (BH-adjusted p
     over this family), ``significant`` (q < alpha) and ``direction`` ("improving",
     "worsening", "no clear trend", "too few periods") from the polarity: a rising series is an
     improvement when higher is better, a worsening when lower is better.
@@ -848,7 +848,7 @@ def correlation_with_next(understanding: Any, next_performance: Any, *, what: st
 
 # =========================================================================== the scorecard
 #
-# Everything below reads the repository (kpialign.scorecard_data) once and runs the pure
+# Everything below reads the repository (kpialign.scorecard.queries) once and runs the pure
 # functions above. The Overview page and the CLI call build_scorecard / department_scorecard.
 
 
@@ -863,7 +863,7 @@ class WaveRef:
 
     @property
     def k(self) -> int:
-        from kpialign import privacy
+        from kpialign.core import privacy
 
         return privacy.effective_k(self.min_group)
 
@@ -963,14 +963,14 @@ def _month_of_day(day: Any) -> int:
 
 
 def survey_suppression(respondents: pd.DataFrame, depts: pd.DataFrame, waves: list[WaveRef]) -> pd.DataFrame:
-    """Which department and division cells of each wave may be shown (kpialign.privacy).
+    """Which department and division cells of each wave may be shown (kpialign.core.privacy).
 
     Division totals and an organisation total are shown beside departments, so suppression is
     complementary within each division, then among divisions; a hidden division hides all of
     its departments. Returns wave_id, department_id, respondents, division_id, suppressed,
     division_suppressed.
     """
-    from kpialign import privacy
+    from kpialign.core import privacy
 
     if respondents.empty:
         return respondents.assign(division_id=pd.Series(dtype="int64"), suppressed=True, division_suppressed=True)
@@ -996,7 +996,7 @@ def build_scorecard(
 ) -> Scorecard:
     """Read the repository and compute the full scorecard for ``period`` (YYYY-MM; default the
     latest month with data) and ``wave`` (a wave name; default the latest closed wave)."""
-    from kpialign import scorecard_data as data
+    from kpialign.scorecard import queries as data
 
     settings = settings or load_settings(session)
     depts_all = data.departments(session)
@@ -1232,12 +1232,12 @@ def _division_respondents(sup: pd.DataFrame) -> pd.DataFrame:
 
 
 def check_division_filter(sc: Scorecard, wave_id: int, division_id: int) -> None:
-    """Differencing guard for a division filter beside the organisation total (kpialign.privacy).
+    """Differencing guard for a division filter beside the organisation total (kpialign.core.privacy).
 
-    Raises :class:`kpialign.privacy.DisclosureRefused` when the division itself is too small or
+    Raises :class:`kpialign.core.privacy.DisclosureRefused` when the division itself is too small or
     hidden, or when the rest of the organisation outside it has 0 < n < k respondents.
     """
-    from kpialign import privacy
+    from kpialign.core import privacy
 
     dr = sc.division_respondents
     w = dr[dr["wave_id"] == wave_id]
@@ -1257,7 +1257,7 @@ def _question_suppression(likert: pd.DataFrame, depts: pd.DataFrame, waves: list
     question's answer count as n: departments within their division, then divisions within
     the wave. Returns wave_id, question_id, department_id, q_suppressed, q_division_suppressed.
     """
-    from kpialign import privacy
+    from kpialign.core import privacy
 
     cols = ["wave_id", "question_id", "department_id", "q_suppressed", "q_division_suppressed"]
     if likert.empty:

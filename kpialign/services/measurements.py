@@ -23,8 +23,8 @@ from sqlalchemy import and_, delete, func, insert, literal, select, tuple_, upda
 from sqlmodel import Session
 
 from kpialign import audit
-from kpialign.accounts import UserContext
 from kpialign.models import AuditEvent, Department, Frequency, Kpi, KpiTarget, KpiValue, Role, utcnow
+from kpialign.services.accounts import UserContext
 
 _MONTHLY = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _QUARTERLY = re.compile(r"^(\d{4})-[Qq]([1-4])$")

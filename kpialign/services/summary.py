@@ -9,7 +9,6 @@ import pandas as pd
 from sqlalchemy import case, func
 from sqlmodel import Session, select
 
-from kpialign import surveys
 from kpialign.models import (
     Department,
     Kpi,
@@ -18,6 +17,7 @@ from kpialign.models import (
     Objective,
     SurveyWave,
 )
+from kpialign.services import surveys
 
 
 @dataclass(frozen=True)

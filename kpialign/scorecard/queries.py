@@ -3,7 +3,7 @@
 Each function takes a session and returns a DataFrame with fixed columns (empty when there
 is nothing). No per-row Python loops over the database, no query per KPI or department.
 Survey answers are read only as counts per wave x department x question x value
-(:func:`kpialign.surveys.answer_counts`); closed waves never change, so their aggregates are
+(:func:`kpialign.services.surveys.answer_counts`); closed waves never change, so their aggregates are
 kept in a process-level cache for good (:func:`survey_counts`).
 """
 
@@ -33,7 +33,7 @@ from kpialign.models import (
     WaveAnswerCount,
     WaveResponseCount,
 )
-from kpialign.question_bank import OBJ_PICK_KNOWS
+from kpialign.services.question_bank import OBJ_PICK_KNOWS
 
 MAX_TREE_DEPTH = 20
 

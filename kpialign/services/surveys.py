@@ -2,7 +2,7 @@
 
 Rules enforced here (and tested in ``tests/unit/test_surveys.py`` on SQLite and PostgreSQL):
 
-- The shipped bank (:mod:`kpialign.question_bank`) is synced into the ``question`` table by
+- The shipped bank (:mod:`kpialign.services.question_bank`) is synced into the ``question`` table by
   code; HR can add, edit and retire questions. A retired question keeps its answers; a
   question used in a wave that has opened cannot be edited (its wording is part of that
   wave's results).
@@ -42,7 +42,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from kpialign import audit, csvio, privacy
+from kpialign import audit
+from kpialign.core import privacy
 from kpialign.models import (
     Account,
     Answer,
@@ -60,7 +61,8 @@ from kpialign.models import (
     WaveStatus,
     new_uuid,
 )
-from kpialign.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
+from kpialign.services import kpi_import as csvio
+from kpialign.services.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
 
 MIN_GROUP_DEFAULT = 5
 MIN_GROUP_FLOOR = privacy.MIN_K
@@ -785,7 +787,7 @@ def invite_from_csv(
 
 
 def links_csv(links: pd.DataFrame) -> str:
-    """The links table as CSV text for a mail merge (via :func:`kpialign.csvio.write_csv`:
+    """The links table as CSV text for a mail merge (via :func:`kpialign.services.kpi_import.write_csv`:
     cells that a spreadsheet would read as formulas are neutralised)."""
     return csvio.write_csv(links).decode("utf-8")
 
@@ -1130,7 +1132,7 @@ def answer_counts(session: Session, *, wave_ids: Collection[int] | None = None) 
     """Answers counted per wave x department x question x value, in SQL.
 
     Columns: ``wave_id, department_id, question_id, code, kind, value, n``. Raw counts: apply
-    :mod:`kpialign.privacy` (group size from :func:`response_counts`) before showing anything.
+    :mod:`kpialign.core.privacy` (group size from :func:`response_counts`) before showing anything.
     Objective-pick values are knowledge scores 0..100.
     """
     stmt = (

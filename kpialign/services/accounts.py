@@ -327,7 +327,7 @@ def valid_web_token(token: object) -> bool:
 
 
 def _web_token_hmac(session: Session, token: str, key: bytes | None) -> str:
-    from kpialign.surveys import hash_token  # here: surveys imports measurements, which imports us
+    from kpialign.services.surveys import hash_token  # here: surveys imports measurements, which imports us
 
     if key is None:
         key = secret_key(session.get_bind().engine.url.render_as_string(hide_password=False))

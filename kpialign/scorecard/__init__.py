@@ -1,0 +1,1 @@
+"""The read model: SQL aggregates (queries), build, page views."""

@@ -1,0 +1,1 @@
+"""One module per domain area; functions take the session and never commit."""
