@@ -39,6 +39,7 @@ class Role(StrEnum):
     LEADER = "leader"
     HR = "hr"
     ADMIN = "admin"
+    MANAGER = "manager"
 
 
 class Polarity(StrEnum):
@@ -58,6 +59,34 @@ class WaveStatus(StrEnum):
     CLOSED = "closed"
 
 
+class CheckinStatus(StrEnum):
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    OFF_TRACK = "off_track"
+
+
+class ReviewStatus(StrEnum):
+    DRAFT = "draft"
+    HELD = "held"
+    SIGNED_OFF = "signed_off"
+
+
+class ActionStatus(StrEnum):
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class DepartmentEventKind(StrEnum):
+    CREATE = "create"
+    RENAME = "rename"
+    MOVE = "move"
+    MERGE = "merge"
+    SPLIT = "split"
+    CLOSE = "close"
+
+
 class QuestionKind(StrEnum):
     LIKERT5 = "likert5"
     OBJECTIVE_PICK = "objective_pick"
@@ -75,6 +104,8 @@ class Department(SQLModel, table=True):
     parent_id: int | None = Field(default=None, foreign_key="department.id", index=True)
     headcount: int = Field(default=0, ge=0)
     active: bool = Field(default=True)
+    # The directory's own unit id (directory import matches on it); None for units typed by hand.
+    external_id: str | None = Field(default=None, max_length=100, unique=True)
 
 
 class Objective(SQLModel, table=True):
@@ -87,6 +118,7 @@ class Objective(SQLModel, table=True):
     parent_id: int | None = Field(default=None, foreign_key="objective.id", index=True)
     weight: float = Field(default=1.0, ge=0)
     active: bool = Field(default=True)
+    owner_id: int | None = Field(default=None, foreign_key="account.id")
 
 
 class DepartmentObjective(SQLModel, table=True):
@@ -166,6 +198,7 @@ class SurveyWave(SQLModel, table=True):
     status: str = Field(default=WaveStatus.DRAFT.value, max_length=10)
     min_group: int = Field(default=5)
     comment_min: int = Field(default=10)
+    language: str = Field(default="en", max_length=8)  # the wave's default survey language
 
 
 class WaveDepartment(SQLModel, table=True):
@@ -185,6 +218,8 @@ class Question(SQLModel, table=True):
     kind: str = Field(default=QuestionKind.LIKERT5.value, max_length=20)
     reverse: bool = Field(default=False)
     active: bool = Field(default=True)
+    # Bumped whenever ``text`` changes, so translations made from an older text are flagged stale.
+    text_version: int = Field(default=1)
     # For objective_pick: JSON list of decoy statements shown beside the real objectives.
     options: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
@@ -204,6 +239,9 @@ class Invitation(SQLModel, table=True):
     department_id: int = Field(foreign_key="department.id", index=True)
     token_hmac: str = Field(max_length=64, unique=True)
     used: bool = Field(default=False)
+    # A revoked link (lost, or replaced by a reissued one) no longer opens the survey and is not
+    # counted as invited.
+    revoked: bool = Field(default=False)
 
 
 class WaveParticipant(SQLModel, table=True):
@@ -252,15 +290,20 @@ class Account(SQLModel, table=True):
     oidc_subject: str | None = Field(default=None, max_length=200)
     active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow)
+    language: str | None = Field(default=None, max_length=8)  # preferred survey language
 
 
 class AccountRole(SQLModel, table=True):
-    """A role held by an account; ``department_id`` scopes a KPI owner to a department."""
+    """A role held by an account; ``department_id`` scopes a KPI owner or a manager to a unit.
+
+    A manager's unit includes everything below it in the department tree; several rows give
+    several units.
+    """
 
     __tablename__ = "account_role"
     __table_args__ = (
         UniqueConstraint("account_id", "role", "department_id", name="uq_account_role"),
-        CheckConstraint("role IN ('employee','kpi_owner','leader','hr','admin')", name="role"),
+        CheckConstraint("role IN ('employee','kpi_owner','leader','hr','admin','manager')", name="role"),
     )
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="account.id", index=True)
@@ -280,7 +323,7 @@ class LoginFailure(SQLModel, table=True):
 class WebSession(SQLModel, table=True):
     """A browser's local-account sign-in, so that a reload or a new tab stays signed in.
 
-    The browser keeps a random token in a cookie; only its HMAC (:func:`kpialign.surveys.hash_token`
+    The browser keeps a random token in a cookie; only its HMAC (:func:`kpialign.services.surveys.hash_token`
     under :func:`kpialign.config.secret_key`) is stored here, so a database dump cannot sign anyone in.
     """
 
@@ -342,6 +385,216 @@ class WaveAnswerCount(SQLModel, table=True):
     question_id: int = Field(foreign_key="question.id", primary_key=True)
     value: int = Field(primary_key=True)
     n: int
+
+
+# ---------------------------------------------------------------- reviews and actions
+
+
+class KpiCheckin(SQLModel, table=True):
+    """The owner's commentary on a KPI for one period (status, why, next steps).
+
+    One row per KPI and period (the definition stays fixed; the per-period update lives here);
+    every edit is audited with before and after, which is the history.
+    """
+
+    __tablename__ = "kpi_checkin"
+    __table_args__ = (
+        UniqueConstraint("kpi_id", "period", name="uq_kpi_checkin_kpi_period"),
+        CheckConstraint("status IN ('on_track','at_risk','off_track')", name="status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    kpi_id: int = Field(foreign_key="kpi.id", index=True)
+    period: str = Field(max_length=7, index=True)
+    status: str = Field(max_length=12)
+    analysis: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    next_steps: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    author_id: int | None = Field(default=None, foreign_key="account.id")
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class PeriodLock(SQLModel, table=True):
+    """A department's period closed after its review: its values and check-ins refuse edits."""
+
+    __tablename__ = "period_lock"
+    department_id: int = Field(foreign_key="department.id", primary_key=True)
+    period: str = Field(primary_key=True, max_length=7)
+    locked_by: str = Field(default="", max_length=320)
+    locked_at: datetime = Field(default_factory=utcnow)
+
+
+class Review(SQLModel, table=True):
+    """A department's periodic review meeting."""
+
+    __table_args__ = (
+        UniqueConstraint("department_id", "period", name="uq_review_department_period"),
+        CheckConstraint("status IN ('draft','held','signed_off')", name="status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    department_id: int = Field(foreign_key="department.id", index=True)
+    period: str = Field(max_length=7)
+    held_on: date | None = None
+    attendees: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    decisions: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    status: str = Field(default=ReviewStatus.DRAFT.value, max_length=12)
+    signed_off_by: str | None = Field(default=None, max_length=320)
+    signed_off_at: datetime | None = None
+    created_by: str = Field(default="", max_length=320)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Action(SQLModel, table=True):
+    """One action object for KPI reviews and survey follow-up alike."""
+
+    __table_args__ = (CheckConstraint("status IN ('not_started','in_progress','done','cancelled')", name="status"),)
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=300)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    owner_id: int | None = Field(default=None, foreign_key="account.id", index=True)
+    due_on: date | None = None
+    status: str = Field(default=ActionStatus.NOT_STARTED.value, max_length=12)
+    department_id: int = Field(foreign_key="department.id", index=True)
+    objective_id: int | None = Field(default=None, foreign_key="objective.id")
+    kpi_id: int | None = Field(default=None, foreign_key="kpi.id", index=True)
+    question_id: int | None = Field(default=None, foreign_key="question.id")
+    wave_id: int | None = Field(default=None, foreign_key="survey_wave.id")
+    review_id: int | None = Field(default=None, foreign_key="review.id")
+    created_by: str = Field(default="", max_length=320)
+    created_at: datetime = Field(default_factory=utcnow)
+    started_on: date | None = None
+    closed_on: date | None = None
+    outcome: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+
+
+# ------------------------------------------------------------- links between departments
+
+
+class KpiLink(SQLModel, table=True):
+    """ "This KPI leads that one": driver -> outcome, with the lag and sign the drawer expects."""
+
+    __tablename__ = "kpi_link"
+    __table_args__ = (
+        UniqueConstraint("driver_kpi_id", "outcome_kpi_id", name="uq_kpi_link_driver_outcome"),
+        CheckConstraint("expected_sign IN (-1, 1)", name="expected_sign"),
+        CheckConstraint("expected_lag >= 0 AND expected_lag <= 24", name="expected_lag"),
+        CheckConstraint("driver_kpi_id <> outcome_kpi_id", name="not_self"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    driver_kpi_id: int = Field(foreign_key="kpi.id", index=True)
+    outcome_kpi_id: int = Field(foreign_key="kpi.id", index=True)
+    expected_lag: int = Field(default=1)
+    expected_sign: int = Field(default=1)
+    rationale: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    created_by: str = Field(default="", max_length=320)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Committee(SQLModel, table=True):
+    """A cross-functional group of departments around one or more objectives."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    active: bool = Field(default=True)
+
+
+class CommitteeObjective(SQLModel, table=True):
+    __tablename__ = "committee_objective"
+    committee_id: int = Field(foreign_key="committee.id", primary_key=True)
+    objective_id: int = Field(foreign_key="objective.id", primary_key=True)
+
+
+class CommitteeDepartment(SQLModel, table=True):
+    __tablename__ = "committee_department"
+    committee_id: int = Field(foreign_key="committee.id", primary_key=True)
+    department_id: int = Field(foreign_key="department.id", primary_key=True)
+
+
+class CommitteeMember(SQLModel, table=True):
+    """An account that sits on a committee (sees its page besides leaders)."""
+
+    __tablename__ = "committee_member"
+    committee_id: int = Field(foreign_key="committee.id", primary_key=True)
+    account_id: int = Field(foreign_key="account.id", primary_key=True)
+
+
+# ------------------------------------------------------------ languages and e-mail delivery
+
+
+class QuestionText(SQLModel, table=True):
+    """A translation of a question; stale when ``source_version`` < the question's ``text_version``."""
+
+    __tablename__ = "question_text"
+    question_id: int = Field(foreign_key="question.id", primary_key=True)
+    language: str = Field(primary_key=True, max_length=8)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    source_version: int = Field(default=1)
+    updated_by: str = Field(default="", max_length=320)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class InvitationAddress(SQLModel, table=True):
+    """Where a personal link is e-mailed, kept only while its wave is open (deleted on close).
+
+    Never joined to a response (invitations are not linked to responses). ``state`` makes sending
+    resumable without sending anyone twice: a row is marked ``sending`` (committed) before the
+    SMTP call and ``sent`` after it; a crash leaves at most the one in flight unconfirmed.
+    """
+
+    __tablename__ = "invitation_address"
+    __table_args__ = (CheckConstraint("state IN ('pending','sending','sent','failed')", name="state"),)
+    invitation_id: int = Field(foreign_key="invitation.id", primary_key=True)
+    email: str = Field(max_length=320)
+    language: str | None = Field(default=None, max_length=8)
+    state: str = Field(default="pending", max_length=10)
+    reminders_sent: int = Field(default=0)
+    # Random per-link seed: with the server's secret it re-derives the link for reminders, so the
+    # raw token is never stored (a database dump alone cannot open anyone's survey).
+    token_seed: str | None = Field(default=None, max_length=64)
+
+
+class MailTemplate(SQLModel, table=True):
+    """An e-mail template HR can edit: invitation or reminder, per language."""
+
+    __tablename__ = "mail_template"
+    kind: str = Field(primary_key=True, max_length=20)
+    language: str = Field(primary_key=True, max_length=8)
+    subject: str = Field(max_length=300)
+    text_body: str = Field(sa_column=Column(Text, nullable=False))
+    html_body: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    updated_by: str = Field(default="", max_length=320)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+# ------------------------------------------------------------------ organisation history
+
+
+class DepartmentEvent(SQLModel, table=True):
+    """A reorganisation step with its effective date: rename, move, merge, split, close.
+
+    ``detail`` (JSON) holds what the step needs to be replayed and labelled: the old and new
+    name, the old and new parent, the units merged or split.
+    """
+
+    __tablename__ = "department_event"
+    __table_args__ = (CheckConstraint("kind IN ('create','rename','move','merge','split','close')", name="kind"),)
+    id: int | None = Field(default=None, primary_key=True)
+    department_id: int = Field(foreign_key="department.id", index=True)
+    kind: str = Field(max_length=10)
+    effective_on: date
+    related_department_id: int | None = Field(default=None, foreign_key="department.id")
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
+    created_by: str = Field(default="", max_length=320)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class DepartmentHeadcount(SQLModel, table=True):
+    """A unit's headcount in a period (from directory imports), for rates and weighted roll-ups."""
+
+    __tablename__ = "department_headcount"
+    department_id: int = Field(foreign_key="department.id", primary_key=True)
+    period: str = Field(primary_key=True, max_length=7)
+    headcount: int = Field(ge=0)
 
 
 # Tables on the response side: no identity, no time finer than the day (tests check this).

@@ -540,6 +540,7 @@ ROLE_LABELS = {
     Role.LEADER.value: "leader",
     Role.HR.value: "HR",
     Role.ADMIN.value: "admin",
+    Role.MANAGER.value: "manager",
 }
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from kpialign.models import Role
 
-EMPLOYEE, KPI_OWNER, LEADER, HR, ADMIN = (r.value for r in Role)
+EMPLOYEE, KPI_OWNER, LEADER, HR, ADMIN, MANAGER = (r.value for r in Role)
 EVERYONE = frozenset(r.value for r in Role)
 
 

@@ -34,4 +34,4 @@ def test_response_day_is_a_date_column(engine):
 
 def test_invitation_has_no_time_of_use(engine):
     cols = {c["name"] for c in inspect(engine).get_columns("invitation")}
-    assert cols == {"id", "wave_id", "department_id", "token_hmac", "used"}
+    assert cols == {"id", "wave_id", "department_id", "token_hmac", "used", "revoked"}

@@ -359,7 +359,7 @@ def test_nothing_links_an_invitation_to_its_response(engine, org):
     with engine.connect() as conn:
         inv = conn.execute(text("SELECT * FROM invitation")).mappings().one()
         resp = conn.execute(text("SELECT * FROM response")).mappings().one()
-    assert set(inv.keys()) == {"id", "wave_id", "department_id", "token_hmac", "used"}
+    assert set(inv.keys()) == {"id", "wave_id", "department_id", "token_hmac", "used", "revoked"}
     assert set(resp.keys()) == {"id", "wave_id", "department_id", "submitted_on"}
     assert str(inv["id"]) != resp["id"] and inv["token_hmac"] not in json.dumps({k: str(v) for k, v in resp.items()})
 
