@@ -23,11 +23,12 @@ run: $(VENV)/.installed
 	$(PY) -m kpialign seed-demo --scale small --seed 7 --if-empty
 	KPIALIGN_DEMO=1 $(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
 
-## test: install dev requirements, lint, make sure Chromium and PostgreSQL are there, run the whole suite
+## test: install dev requirements, lint, make sure Chromium, pdftotext, axe-core and PostgreSQL are there, run the whole suite
 test: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	scripts/ensure_chromium.sh
+	scripts/ensure_axe.sh
 	scripts/with_postgres.sh $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
