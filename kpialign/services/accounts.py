@@ -57,7 +57,11 @@ class AccountError(ValueError):
 
 @dataclass(frozen=True)
 class UserContext:
-    """Who is signed in: the roles held, and the departments a KPI owner may edit."""
+    """Who is signed in: the roles held, the departments a KPI owner may edit, and a manager's units.
+
+    ``managed_departments`` holds every department a manager's scope covers: each unit named in
+    a ``manager`` role row and everything below it in the department tree.
+    """
 
     account_id: int | None
     email: str
@@ -65,9 +69,14 @@ class UserContext:
     roles: frozenset[str]
     owner_departments: frozenset[int] = field(default_factory=frozenset)
     department_id: int | None = None
+    managed_departments: frozenset[int] = field(default_factory=frozenset)
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
+
+    def manages(self, department_id: int | None) -> bool:
+        """Whether ``department_id`` is inside this user's manager scope."""
+        return department_id is not None and department_id in self.managed_departments
 
 
 def hash_password(password: str) -> str:
@@ -154,8 +163,29 @@ def user_context_by_id(session: Session, account_id: int) -> UserContext:
     return user_context(session, _account(session, account_id))
 
 
+def subtree(session: Session, roots: set[int]) -> frozenset[int]:
+    """The given departments and every department below them (the tree is walked in Python:
+    a few hundred rows, and the same on SQLite and PostgreSQL)."""
+    if not roots:
+        return frozenset()
+    children: dict[int, list[int]] = {}
+    for dept_id, parent_id in session.exec(select(Department.id, Department.parent_id)).all():
+        if parent_id is not None:
+            children.setdefault(parent_id, []).append(dept_id)
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend(children.get(node, ()))
+    return frozenset(seen)
+
+
 def user_context(session: Session, account: Account) -> UserContext:
     roles = session.exec(select(AccountRole).where(AccountRole.account_id == account.id)).all()
+    managed = {r.department_id for r in roles if r.role == Role.MANAGER.value and r.department_id is not None}
     return UserContext(
         account_id=account.id,
         email=account.email,
@@ -165,6 +195,7 @@ def user_context(session: Session, account: Account) -> UserContext:
             r.department_id for r in roles if r.role == Role.KPI_OWNER.value and r.department_id is not None
         ),
         department_id=account.department_id,
+        managed_departments=subtree(session, managed),
     )
 
 
