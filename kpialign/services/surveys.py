@@ -967,6 +967,22 @@ def _insert_participant(session: Session, wave_id: int, account_id: int) -> bool
     return session.execute(stmt).first() is not None
 
 
+def _hold_open_wave(session: Session, wave_id: int) -> None:
+    """Share-lock the wave row until this transaction ends, then check that it is still open.
+
+    A wave closed while someone submits must not take the response: the check done when the
+    form was read may be stale by now. On PostgreSQL ``SELECT ... FOR SHARE`` waits for a close
+    in flight (and then reads the committed status), and a close waits for this submit to commit,
+    so a response is committed only while its wave is open. SQLite renders no lock clause; there
+    ``BEGIN IMMEDIATE`` already serialises every write transaction.
+    """
+    status = session.execute(
+        select(SurveyWave.status).where(SurveyWave.id == wave_id).with_for_update(read=True)
+    ).scalar_one_or_none()
+    if status != WaveStatus.OPEN.value:
+        raise LinkProblem("closed")
+
+
 def submit_response(
     session: Session,
     *,
@@ -982,7 +998,8 @@ def submit_response(
     """Store one response, from a personal link (``token`` + ``key``) or a signed-in account
     (``account_id`` + ``wave_id``). Call inside :func:`kpialign.db.write_session`.
 
-    In the caller's single transaction: check the link or account, claim it with a conditional
+    In the caller's single transaction: check the link or account, share-lock the wave row and
+    check it is still open (:func:`_hold_open_wave`), claim the link with a conditional
     ``UPDATE invitation SET used = true WHERE ... AND used = false`` (or an insert of the
     ``wave_participant`` row that does nothing on conflict) and check that exactly one row was
     claimed, then insert the response (random id, department, day only), its answers and the
@@ -999,6 +1016,7 @@ def submit_response(
             raise SurveyError("A key is needed to check a survey link.")
         form = check_token(session, token=token, key=key, today=today)
         values, text, skipped = _validated_answers(session, form, answers, objective_picks, comment)
+        _hold_open_wave(session, form.wave.id)
         claim = session.execute(
             update(Invitation)
             .where(
@@ -1010,13 +1028,10 @@ def submit_response(
         )
         if claim.rowcount != 1:  # type: ignore[attr-defined]
             raise LinkProblem("used")
-        # Re-check the wave after taking the row lock: it may have closed meanwhile.
-        wave = session.get(SurveyWave, form.wave.id, populate_existing=True)
-        if wave is None or wave.status != WaveStatus.OPEN.value:
-            raise LinkProblem("closed")
     elif account_id is not None and wave_id is not None:
         form = account_form(session, account_id=account_id, wave_id=wave_id, today=today)
         values, text, skipped = _validated_answers(session, form, answers, objective_picks, comment)
+        _hold_open_wave(session, wave_id)
         if not _insert_participant(session, wave_id, account_id):
             raise LinkProblem("used")
     else:
