@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import date
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -53,7 +54,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
             return 0
         raise CliError("The database is not empty; seed the demo only into an empty database (or use --if-empty).")
     progress = demo.text_progress(sys.stderr) if sys.stderr.isatty() or args.progress else None
-    summary = demo.seed_demo(engine, scale=args.scale, seed=args.seed, progress=progress)
+    summary = demo.seed_demo(engine, scale=args.scale, seed=args.seed, today=args.today, progress=progress)
     print(summary.describe())
     return 0
 
@@ -263,6 +264,13 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
 # -------------------------------------------------------------------------------- parser
 
 
+def _iso_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kpialign", description="kpialign command line")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -275,6 +283,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="random seed; the same seed gives the same data")
     p.add_argument("--if-empty", action="store_true", help="do nothing (exit 0) if the database has data")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
+    p.add_argument(
+        "--today",
+        type=_iso_day,
+        default=date.today(),
+        metavar="YYYY-MM-DD",
+        help="lay the calendar out around this day (default: today): the open wave runs around it",
+    )
     p.set_defaults(func=cmd_seed_demo)
 
     p = sub.add_parser("create-user", help="create an account (prints a generated password once)")
