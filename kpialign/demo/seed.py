@@ -77,6 +77,7 @@ from kpialign.models import (
     WaveQuestion,
 )
 from kpialign.services import accounts
+from kpialign.services.portal import DEMO_MARKER
 from kpialign.services.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
 
 try:  # the surveys module owns the token digest; fall back to the same formula if absent
@@ -116,7 +117,6 @@ OPEN_WAVE_NAME = "2026 Q4"
 OPEN_WAVE_AS_OF = REFERENCE_TODAY  # open-wave responses are dated up to this day
 SEEDED_AT = datetime(2024, 10, 1, 8, 0, tzinfo=UTC)  # created_at / audit time of seeded rows (before the timeline)
 OPEN_WAVE_DAYS_BEFORE, OPEN_WAVE_DAYS_AFTER = 18, 28  # the open wave's window around today
-DEMO_MARKER = "demo.seeded"  # setting written by seed_demo: the portal is in demo mode on this database
 SCALES = ("small", "enterprise")
 
 Progress = Callable[[float, str], None]

@@ -1,7 +1,7 @@
 """Browser fixtures: the real portal (``streamlit run``) once per module, driven by Chromium.
 
 - ``portal``: base URL of a server started once per test module on a private copy of the
-  small demo database (SQLite), with demo mode on.
+  small demo database (SQLite); demo mode is on because the database is the seeded demo.
 - ``page``: a fresh Playwright page (new browser context) per test.
 - ``sign_in(page, portal, role_or_email)`` and ``wait_for_app(page)`` helpers.
 
@@ -44,7 +44,6 @@ def start_portal(
     env = {
         **os.environ,
         "KPIALIGN_DATABASE_URL": db_url,
-        "KPIALIGN_DEMO": "1",
         "KPIALIGN_BASE_URL": base,
         **(env_extra or {}),
     }
