@@ -84,6 +84,21 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_set_department(args: argparse.Namespace) -> int:
+    """Set or change an account's home department (``--none`` clears it); audited."""
+    if bool(args.department) == bool(args.none):
+        raise CliError("Give a DEPARTMENT, or --none to clear the home department.")
+    with db.write_session(_engine()) as session:
+        account_id = accounts.account_by_email(session=session, email=args.email)
+        dept_id = None if args.none else accounts.department_by_name(session=session, name=args.department)
+        changed = accounts.set_home_department(
+            session=session, account_id=account_id, department_id=dept_id, actor=args.actor
+        )
+    where = "no home department" if args.none else f"home department {args.department.strip()}"
+    print(f"{args.email} now has {where}." if changed else f"{args.email} already had {where}; nothing changed.")
+    return 0
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     from kpialign import backup
 
@@ -303,6 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     group.add_argument("--no-password", action="store_true", help="no local password (single sign-on only)")
     p.set_defaults(func=cmd_create_user)
+
+    p = sub.add_parser("set-department", help="set or change an account's home department (audited)")
+    p.add_argument("email", help="the account's e-mail address")
+    p.add_argument("department", nargs="?", help="the department's name")
+    p.add_argument("--none", action="store_true", help="clear the home department instead")
+    p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
+    p.set_defaults(func=cmd_set_department)
 
     p = sub.add_parser(
         "backup",
