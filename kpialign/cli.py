@@ -201,6 +201,43 @@ def cmd_invite(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reissue_link(args: argparse.Namespace) -> int:
+    """Replace one person's lost or leaked link; prints the new link once (the old one stops working)."""
+    from kpialign.config import secret_key
+    from kpialign.services import surveys
+
+    settings = load_settings()
+    try:
+        with db.write_session(_engine()) as session:
+            link = surveys.reissue_link(
+                session=session,
+                link=args.link,
+                key=secret_key(settings.database_url),
+                base_url=settings.base_url,
+                actor=args.actor,
+            )
+    except surveys.SurveyError as exc:
+        raise CliError(str(exc)) from None
+    print(link)
+    print("The old link no longer works; the new one is shown only now.", file=sys.stderr)
+    return 0
+
+
+def cmd_revoke_links(args: argparse.Namespace) -> int:
+    """Withdraw the unused links of a wave (optionally of one department)."""
+    from kpialign.services import surveys
+
+    try:
+        with db.write_session(_engine()) as session:
+            wave_id = _wave_id(session, args.wave)
+            dept_id = accounts.department_by_name(session=session, name=args.department) if args.department else None
+            n = surveys.revoke_unused_links(session=session, wave_id=wave_id, actor=args.actor, department_id=dept_id)
+    except surveys.SurveyError as exc:
+        raise CliError(str(exc)) from None
+    print(f"{n} unused link(s) of wave {args.wave!r} withdrawn.")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """Write one kind of export as safe CSV to stdout (or --output FILE); the export is audited.
 
@@ -355,6 +392,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, help="how many links (with --department)")
     p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
     p.set_defaults(func=cmd_invite)
+
+    p = sub.add_parser("reissue-link", help="replace one person's lost link: the old one stops working")
+    p.add_argument("link", help="the person's old link (or its token), from the list made with invite")
+    p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
+    p.set_defaults(func=cmd_reissue_link)
+
+    p = sub.add_parser("revoke-links", help="withdraw a wave's unused links (they no longer count as invited)")
+    p.add_argument("--wave", required=True, help="the wave's name")
+    p.add_argument("--department", help="only this department's links")
+    p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
+    p.set_defaults(func=cmd_revoke_links)
 
     from kpialign.exports import KINDS as EXPORT_KINDS
 

@@ -13,7 +13,7 @@ from kpialign.scorecard import queries as scorecard_data
 from kpialign.services import kpi_import as csvio
 from kpialign.services import strategy, surveys
 from kpialign.services.question_bank import DIMENSIONS
-from kpialign.ui import auth, data, nav
+from kpialign.ui import auth, data, link_admin, nav
 from kpialign.ui.widgets import plain
 
 user = auth.require(nav.roles_for("pages/hr_waves.py"))
@@ -223,6 +223,7 @@ def _links_panel(wave: surveys.WaveInfo) -> None:
             key=f"{P}.links_csv",
             on_click="ignore",
         )
+    link_admin.maintenance_panel(wave, dept_path, key=key, base_url=base, actor=ACTOR)
 
 
 with tab_waves:

@@ -34,10 +34,10 @@ import secrets
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pandas as pd
-from sqlalchemy import func, update
+from sqlalchemy import case, func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -78,7 +78,7 @@ class SurveyError(ValueError):
 class LinkProblem(SurveyError):
     """A survey link (or a signed-in account) cannot be used to answer; ``reason`` says why.
 
-    Reasons: ``unknown``, ``used``, ``not_open``, ``expired``, ``closed``, ``not_invited``.
+    Reasons: ``unknown``, ``used``, ``not_open``, ``expired``, ``closed``, ``not_invited``, ``revoked``.
     """
 
     MESSAGES: ClassVar[dict[str, str]] = {
@@ -90,6 +90,8 @@ class LinkProblem(SurveyError):
         "expired": "This survey has ended, so the link no longer works. Thank you for your interest.",
         "closed": "This survey is closed, so the link no longer works. Thank you for your interest.",
         "not_invited": "There is no survey for you to answer at the moment.",
+        "revoked": "This survey link has been withdrawn or replaced by a newer one. Please use the newest "
+        "link HR sent you, or ask HR for a new one.",
     }
 
     def __init__(self, reason: str):
@@ -786,6 +788,96 @@ def invite_from_csv(
     return out
 
 
+def token_from_link(text: str) -> str:
+    """The token of a personal link as HR pastes it: the whole link, or the token alone."""
+    text = (text or "").strip()
+    if "token=" in text:
+        text = text.split("token=", 1)[1].split("&", 1)[0].split("#", 1)[0]
+    return text
+
+
+def _live_invitation(session: Session, token: str, key: bytes) -> Invitation:
+    """The invitation of a link HR wants to replace: it must exist, be unused, unrevoked, of a wave not closed."""
+    if not token or len(token) > 200:
+        raise SurveyError("Paste the whole personal link (or its token) as it was sent.")
+    inv = session.exec(select(Invitation).where(Invitation.token_hmac == hash_token(token, key))).first()
+    if inv is None:
+        raise SurveyError("This is not a personal link of this portal (it may have been mistyped or cut short).")
+    if inv.used:
+        raise SurveyError("This link has been used: the person's answers are in, so there is nothing to reissue.")
+    if inv.revoked:
+        raise SurveyError("This link was already withdrawn or replaced; look for the newer link in your list.")
+    wave = get_wave(session, wave_id=inv.wave_id)
+    if wave.status == WaveStatus.CLOSED.value:
+        raise SurveyError(f"Wave {wave.name!r} is closed; its links can no longer change.")
+    return inv
+
+
+def _revoke(session: Session, where: Sequence[Any]) -> int:
+    """Revoke the unused, unrevoked links matching ``where``; a link claimed by a submit meanwhile is left alone."""
+    result = session.execute(
+        update(Invitation)
+        .where(*where, Invitation.used == False, Invitation.revoked == False)  # noqa: E712
+        .values(revoked=True)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def reissue_link(*, session: Session, link: str, key: bytes, base_url: str, actor: str) -> str:
+    """Replace one person's lost or leaked link: the old link stops working, a new one (returned once) works.
+
+    HR finds the person's old link in the list it downloaded when the links were made. The new
+    link is for the same wave and department, and the old one is revoked in the same
+    transaction, so the invited count and the participation denominator do not grow. A link
+    already used (the answers are in) or revoked is refused. Audited, without either token.
+    """
+    inv = _live_invitation(session, token_from_link(link), key)
+    if _revoke(session, [Invitation.id == inv.id]) != 1:
+        raise SurveyError("This link was used a moment ago: the person's answers are in.")
+    [new_link] = _new_invitations(session, inv.wave_id, inv.department_id, 1, key, base_url)
+    dept = session.get(Department, inv.department_id)
+    audit.record(
+        session,
+        actor=actor,
+        action="reissue_link",
+        entity="survey_wave",
+        entity_id=inv.wave_id,
+        after={"department": dept.name if dept else inv.department_id, "revoked": 1, "links": 1},
+    )
+    return new_link
+
+
+def revoke_unused_links(*, session: Session, wave_id: int, actor: str, department_id: int | None = None) -> int:
+    """Withdraw every unused link of a wave that is not closed (optionally of one department); returns how many.
+
+    For links made by mistake or sent to the wrong people: they stop opening the survey and no
+    longer count as invited. Used links are never touched (their answers stay in). Audited.
+    """
+    wave = get_wave(session, wave_id=wave_id)
+    if wave.status == WaveStatus.CLOSED.value:
+        raise SurveyError(f"Wave {wave.name!r} is closed; its links and participation never change.")
+    where: list[Any] = [Invitation.wave_id == wave_id]
+    dept_name = None
+    if department_id is not None:
+        dept = session.get(Department, department_id)
+        if dept is None:
+            raise SurveyError(f"Unknown department id {department_id}.")
+        where.append(Invitation.department_id == department_id)
+        dept_name = dept.name
+    revoked = _revoke(session, where)
+    if revoked:
+        audit.record(
+            session,
+            actor=actor,
+            action="revoke_links",
+            entity="survey_wave",
+            entity_id=wave_id,
+            after={"department": dept_name or "all departments", "revoked": revoked},
+        )
+    return revoked
+
+
 def links_csv(links: pd.DataFrame) -> str:
     """The links table as CSV text for a mail merge (via :func:`kpialign.services.kpi_import.write_csv`:
     cells that a spreadsheet would read as formulas are neutralised)."""
@@ -852,6 +944,8 @@ def check_token(session: Session, *, token: str, key: bytes, today: date | None 
         raise LinkProblem(reason)
     if inv.used:
         raise LinkProblem("used")
+    if inv.revoked:
+        raise LinkProblem("revoked")
     if reason:
         raise LinkProblem(reason)
     return survey_form(session, wave_id=inv.wave_id, department_id=inv.department_id)
@@ -1022,6 +1116,7 @@ def submit_response(
             .where(
                 Invitation.token_hmac == hash_token(token, key),
                 Invitation.used == False,  # noqa: E712
+                Invitation.revoked == False,  # noqa: E712  (revoked meanwhile: claims nothing)
             )
             .values(used=True)
             .execution_options(synchronize_session=False)
@@ -1067,9 +1162,11 @@ def participation(session: Session, *, wave_id: int) -> pd.DataFrame:
     names = dict(
         session.exec(select(Department.id, Department.name).where(col(Department.id).in_(wave.department_ids))).all()
     )  # type: ignore[arg-type]
+    # Revoked links (withdrawn, or replaced by a reissued one) are not invited; a department
+    # surveyed through links stays one even when all its links are revoked (invited 0).
     links = dict(
         session.exec(
-            select(Invitation.department_id, func.count())  # type: ignore[arg-type]
+            select(Invitation.department_id, func.sum(case((Invitation.revoked == True, 0), else_=1)))  # type: ignore[arg-type]  # noqa: E712
             .where(Invitation.wave_id == wave_id)
             .group_by(Invitation.department_id)
         ).all()
@@ -1092,7 +1189,7 @@ def participation(session: Session, *, wave_id: int) -> pd.DataFrame:
         {
             "department_id": list(wave.department_ids),
             "department": [names.get(d, "") for d in wave.department_ids],
-            "invited": [int(links.get(d) or accounts.get(d) or 0) for d in wave.department_ids],
+            "invited": [int(links[d] if d in links else accounts.get(d) or 0) for d in wave.department_ids],
             "responded": [int(responded.get(d, 0)) for d in wave.department_ids],
         }
     )
