@@ -436,14 +436,8 @@ def comments(session: Session, *, wave: str | None = None) -> pd.DataFrame:
     df = pd.DataFrame([tuple(r) for r in rows], columns=["comment_id", "comment", "department_id"])
     if df.empty:
         return pd.DataFrame(columns=COMMENTS_COLUMNS)
-    threshold = max(privacy.COMMENT_MIN, int(w.comment_min))
     sizes = df.groupby("department_id").size().rename("n").reset_index()
-    sizes["parent"] = 0
-    sizes = privacy.suppress_counts(sizes, ["department_id"], "n", threshold, parent_col="parent")
-    # suppress_counts applies its own floor (3); the comment threshold is the binding one here.
-    shown = sizes.loc[
-        ~sizes["suppressed"] & sizes["n"].map(lambda n: privacy.comments_visible(n, threshold)), "department_id"
-    ]
+    shown = privacy.comment_groups_shown(sizes, int(w.comment_min))
     df = df[df["department_id"].isin(shown)].copy()
     names = _department_names(session, set(df["department_id"].astype(int)))
     df["department"] = df["department_id"].map(names)

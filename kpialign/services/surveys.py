@@ -54,6 +54,7 @@ from kpialign.models import (
     Question,
     QuestionKind,
     Response,
+    Role,
     SurveyWave,
     WaveDepartment,
     WaveParticipant,
@@ -62,6 +63,7 @@ from kpialign.models import (
     new_uuid,
 )
 from kpialign.services import kpi_import as csvio
+from kpialign.services.accounts import UserContext
 from kpialign.services.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
 
 MIN_GROUP_DEFAULT = 5
@@ -1293,3 +1295,101 @@ def comments(session: Session, *, wave_id: int, department_ids: Collection[int] 
     texts = sorted(session.exec(stmt).all(), key=str.casefold)
     shown = privacy.comments_visible(len(texts), wave.comment_min)
     return Comments(n=len(texts), shown=shown, texts=tuple(texts) if shown else ())
+
+
+# -------------------------------------------------------------------------- reading comments
+
+
+@dataclass(frozen=True)
+class DepartmentComments:
+    """One department's comments in one closed wave, in random order, without dates or answers."""
+
+    wave: str
+    department: str
+    texts: tuple[str, ...]
+
+
+def comment_waves(session: Session) -> pd.DataFrame:
+    """The waves whose comments may be read (closed ones), newest first: ``id, name, threshold``
+    (the comment threshold in force: the wave's, never below :data:`privacy.COMMENT_MIN`)."""
+    waves = list_waves(session)
+    released = waves[waves["status"].map(privacy.results_released)].copy()
+    released["threshold"] = released["comment_min"].map(lambda n: max(privacy.COMMENT_MIN, int(n)))
+    return released.sort_values("closes_on", ascending=False)[["id", "name", "threshold"]].reset_index(drop=True)
+
+
+def _released_wave(session: Session, wave_id: int) -> WaveInfo:
+    wave = get_wave(session, wave_id=wave_id)
+    if not privacy.results_released(wave.status):
+        raise SurveyError(f"Wave {wave.name!r} is {wave.status}: its comments can be read once it is closed.")
+    return wave
+
+
+def _comment_sizes(session: Session, wave_id: int) -> pd.DataFrame:
+    rows = session.exec(
+        select(Response.department_id, func.count())  # type: ignore[arg-type]
+        .join(Comment, Comment.response_id == Response.id)
+        .where(Response.wave_id == wave_id)
+        .group_by(Response.department_id)
+    ).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=["department_id", "n"])
+
+
+def comment_departments(
+    session: Session, *, wave_id: int, department_ids: Collection[int] | None = None
+) -> pd.DataFrame:
+    """Departments of a closed wave whose comments may be read: ``department_id, department, comments``.
+
+    Only those at or above the wave's comment threshold (see :func:`privacy.comment_groups_shown`),
+    optionally limited to ``department_ids`` (a manager's units). How many comments a hidden
+    department has is not said.
+    """
+    wave = _released_wave(session, wave_id)
+    sizes = _comment_sizes(session, wave.id)
+    shown = privacy.comment_groups_shown(sizes, wave.comment_min)
+    if department_ids is not None:
+        shown &= set(department_ids)
+    cols = ["department_id", "department", "comments"]
+    if not shown:
+        return pd.DataFrame(columns=cols)
+    names = dict(session.exec(select(Department.id, Department.name).where(col(Department.id).in_(shown))).all())  # type: ignore[arg-type]
+    n = dict(zip(sizes["department_id"].astype(int), sizes["n"].astype(int), strict=True))
+    rows = [{"department_id": d, "department": names.get(d, ""), "comments": n[d]} for d in shown]
+    return pd.DataFrame(rows, columns=cols).sort_values("department").reset_index(drop=True)
+
+
+def read_comments(*, session: Session, wave_id: int, department_id: int, user: UserContext) -> DepartmentComments:
+    """One department's comments in a closed wave, for a leader (any department) or a manager (their units).
+
+    Refused for an open or draft wave, below the comment threshold, and outside a manager's
+    scope. The texts come in a fresh random order on every read (no submission order, no
+    dates, no other answers beside them). Every read is audited: who read which department's
+    comments of which wave, and how many.
+    """
+    wave = _released_wave(session, wave_id)
+    if not user.has(Role.LEADER.value) and not (user.has(Role.MANAGER.value) and user.manages(department_id)):
+        raise SurveyError("You can read the comments of the units you manage only.")
+    if department_id not in privacy.comment_groups_shown(_comment_sizes(session, wave.id), wave.comment_min):
+        raise SurveyError(
+            f"This department has fewer than {max(privacy.COMMENT_MIN, wave.comment_min)} comments in "
+            f"{wave.name}, so they are not shown."
+        )
+    texts = list(
+        session.exec(
+            select(Comment.text)
+            .join(Response, Response.id == Comment.response_id)
+            .where(Response.wave_id == wave.id, Response.department_id == department_id)
+        ).all()
+    )
+    secrets.SystemRandom().shuffle(texts)
+    dept = session.get(Department, department_id)
+    name = dept.name if dept else str(department_id)
+    audit.record(
+        session,
+        actor=user.email,
+        action="read_comments",
+        entity="survey_wave",
+        entity_id=wave.id,
+        after={"department": name, "comments": len(texts)},
+    )
+    return DepartmentComments(wave=wave.name, department=name, texts=tuple(texts))

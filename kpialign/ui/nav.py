@@ -79,6 +79,9 @@ PAGES: list[PageSpec] = [
         "survey-results",
     ),
     PageSpec(
+        "pages/comments.py", "Comments", ":material/forum:", frozenset({LEADER, MANAGER}), "Scorecard", "comments"
+    ),
+    PageSpec(
         "pages/how_scores_work.py",
         "How scores work",
         ":material/help:",
