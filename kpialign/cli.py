@@ -14,11 +14,12 @@ from datetime import date
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from kpialign import db
-from kpialign.config import ConfigError, load_settings
+from kpialign.config import load_settings
+from kpialign.core.errors import KpialignError
 from kpialign.services import accounts
 
 
-class CliError(Exception):
+class CliError(KpialignError):
     """A user error: printed to stderr without a traceback, exit code 1 (or ``code``)."""
 
     def __init__(self, message: str, code: int = 1):
@@ -279,8 +280,8 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
     import json
     import math
 
+    from kpialign.core import csv_out
     from kpialign.scorecard import build as scorecard
-    from kpialign.services import kpi_import as csvio
 
     with db.read_session(_engine()) as session:
         try:
@@ -304,7 +305,7 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
         print(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
     elif args.format == "csv":
         sys.stdout.flush()
-        sys.stdout.buffer.write(csvio.write_csv(table))
+        sys.stdout.buffer.write(csv_out.write_csv(table))
         sys.stdout.buffer.flush()
     else:
         wave = sc.wave.name if sc.wave else "none"
@@ -432,7 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code
-    except (accounts.AccountError, ConfigError, ValueError) as exc:
+    except (KpialignError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except (OperationalError, DBAPIError) as exc:

@@ -29,7 +29,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from kpialign.core import stats
+from kpialign.core import periods, stats
+from kpialign.core.errors import Refused
+from kpialign.core.periods import month_index as month_index
+from kpialign.core.periods import month_label as month_label
 
 __all__ = [
     "COMPONENTS",
@@ -61,7 +64,7 @@ COMPONENTS = ("performance", "understanding", "coverage")
 COMPONENT_LETTER = {"performance": "P", "understanding": "U", "coverage": "C"}
 
 
-class ScorecardError(ValueError):
+class ScorecardError(Refused):
     """Bad input to a scoring function or an invalid setting; the message says why."""
 
 
@@ -202,37 +205,6 @@ def save_settings(session: Any, settings: ScoringSettings, *, actor: str) -> Sco
     return settings
 
 
-# ------------------------------------------------------------------------------ periods
-
-
-def month_index(period: Any) -> Any:
-    """Month index ``year*12 + month-1`` of ``YYYY-MM``; a quarter ``YYYY-Qn`` maps to its last month.
-
-    Works on one string or a pandas Series (vectorised).
-    """
-    if isinstance(period, str):
-        return int(month_index(pd.Series([period]))[0])
-    s = pd.Series(period, dtype="string")
-    year = pd.to_numeric(s.str.slice(0, 4), errors="coerce")
-    rest = s.str.slice(5)
-    is_q = rest.str.upper().str.startswith("Q")
-    num = pd.to_numeric(rest.str.upper().str.lstrip("Q"), errors="coerce")
-    month = num.where(~is_q, num * 3)
-    idx = year * 12 + month - 1
-    if idx.isna().any():
-        bad = s[idx.isna()].iloc[0]
-        raise ScorecardError(f"{bad!r} is not a period: write YYYY-MM or YYYY-Qn.")
-    return idx.astype("int64").to_numpy()
-
-
-def month_label(idx: Any) -> Any:
-    """``YYYY-MM`` for a month index (scalar or array)."""
-    if np.ndim(idx) == 0:
-        i = int(idx)
-        return f"{i // 12:04d}-{i % 12 + 1:02d}"
-    return [month_label(i) for i in np.asarray(idx)]
-
-
 # ---------------------------------------------------------------------------- attainment
 
 
@@ -319,7 +291,7 @@ def kpi_attainment(values: pd.DataFrame, kpis: pd.DataFrame, *, cap: float = 1.0
     df["target"] = target
     df["attainment"] = attainment(**args, cap=cap)
     df["progress"] = attainment(**args, cap=cap, clip=False)
-    df["month"] = month_index(df["period"])
+    df["month"] = periods.month_index(df["period"])
     df["department_id"] = df["department_id"].astype("int64")
     return df.reset_index(drop=True)
 
@@ -958,10 +930,6 @@ def _wave_refs(frame: pd.DataFrame) -> list[WaveRef]:
     ]
 
 
-def _month_of_day(day: Any) -> int:
-    return int(day.year) * 12 + int(day.month) - 1
-
-
 def survey_suppression(respondents: pd.DataFrame, depts: pd.DataFrame, waves: list[WaveRef]) -> pd.DataFrame:
     """Which department and division cells of each wave may be shown (kpialign.core.privacy).
 
@@ -1028,8 +996,11 @@ def build_scorecard(
             best = per_month.max()
             month = int(per_month[per_month >= 0.5 * best].index.max())
     else:
-        month = int(month_index(period))
-    period_label = month_label(month) if month is not None else None
+        try:
+            month = int(periods.month_index(period))
+        except periods.PeriodError as exc:
+            raise ScorecardError(str(exc)) from exc
+    period_label = periods.month_label(month) if month is not None else None
 
     # --- waves: the selected one, the previous closed one, and which are closed
     wave_ref: WaveRef | None = None
@@ -1041,7 +1012,7 @@ def build_scorecard(
     else:
         closed = [w for w in waves if w.status == "closed"]
         if month is not None:
-            closed_by = [w for w in closed if _month_of_day(w.closes_on) <= month]
+            closed_by = [w for w in closed if periods.month_of_day(w.closes_on) <= month]
             closed = closed_by or closed
         wave_ref = closed[-1] if closed else None
     prev_ref = None
@@ -1327,7 +1298,7 @@ def _shown_likert(likert: pd.DataFrame, sup: pd.DataFrame, depts: pd.DataFrame, 
 
 def _understanding_asof(u_all: pd.DataFrame, waves: list[WaveRef], months: np.ndarray) -> pd.DataFrame:
     """U of each department in each month: from the latest closed wave that closed by then."""
-    closed = {w.wave_id: _month_of_day(w.closes_on) for w in waves if w.status == "closed"}
+    closed = {w.wave_id: periods.month_of_day(w.closes_on) for w in waves if w.status == "closed"}
     u = u_all[u_all["wave_id"].isin(closed)][["wave_id", "department_id", "understanding"]].copy()
     if u.empty or len(months) == 0:
         return pd.DataFrame(columns=["department_id", "month", "understanding"])
@@ -1380,7 +1351,7 @@ def _org_series(panel: pd.DataFrame, depts: pd.DataFrame) -> pd.DataFrame:
         g = p[ok].assign(w=lambda d, c=col: d[c] * d["headcount"]).groupby("month")
         frame[col] = frame["month"].map(g["w"].sum() / g["headcount"].sum())
     frame["units"] = frame["month"].map(p[p["alignment"].notna()].groupby("month").size()).fillna(0).astype("int64")
-    frame["period"] = month_label(frame["month"].to_numpy()) if len(frame) else []
+    frame["period"] = periods.month_label(frame["month"].to_numpy()) if len(frame) else []
     return frame
 
 
@@ -1416,7 +1387,7 @@ def _kpi_rows(att: pd.DataFrame, kpis: pd.DataFrame, month: int | None, settings
         cols = np.arange(
             month - (month - lo) // step * step
             if freq == "monthly"
-            else _last_quarter_end(month) - ((_last_quarter_end(month) - lo) // 3) * 3,
+            else periods.last_quarter_end(month) - ((periods.last_quarter_end(month) - lo) // 3) * 3,
             month + 1,
             step,
         )
@@ -1443,11 +1414,6 @@ def _kpi_rows(att: pd.DataFrame, kpis: pd.DataFrame, month: int | None, settings
     return out
 
 
-def _last_quarter_end(month: int) -> int:
-    """The month index of the last quarter end at or before ``month``."""
-    return month - ((month % 12) + 1) % 3
-
-
 def _correlation(
     u_all: pd.DataFrame, panel: pd.DataFrame, waves: list[WaveRef], wave_ref: WaveRef | None, month: int | None
 ) -> CorrelationResult:
@@ -1460,7 +1426,7 @@ def _correlation(
     candidates = [w for w in waves if w.status == "closed" and w.closes_on <= wave_ref.closes_on][::-1]
     best = None
     for w in candidates:
-        m0 = _month_of_day(w.closes_on)
+        m0 = periods.month_of_day(w.closes_on)
         after = panel[(panel["month"] > m0) & (panel["month"] <= m0 + 3) & panel["performance"].notna()]
         nxt = after.groupby("department_id")["performance"].mean()
         if after.empty:
@@ -1473,7 +1439,7 @@ def _correlation(
             joined["p"],
             what=(
                 f"understanding in {w.name} vs mean performance in the months after it closed "
-                f"({month_label(m_lo)}" + (f" to {month_label(m_hi)})" if m_hi > m_lo else ")")
+                f"({periods.month_label(m_lo)}" + (f" to {periods.month_label(m_hi)})" if m_hi > m_lo else ")")
             ),
         )
         if res.n >= 4:
@@ -1615,14 +1581,14 @@ def department_view(sc: Scorecard, department_id: int) -> DepartmentView:
     att = sc.attainment[sc.attainment["kpi_id"].isin(kp["kpi_id"])]
     series_parts, sen, missing = [], {}, {}
     for k in kp.itertuples(index=False):
-        periods = _window_periods(k.frequency, month, s.trend_periods) if month is not None else []
+        window = periods.window_periods(k.frequency, month, s.trend_periods) if month is not None else []
         have = att[att["kpi_id"] == k.kpi_id].set_index("period")
-        frame = pd.DataFrame({"period": periods})
+        frame = pd.DataFrame({"period": window})
         frame["actual"] = frame["period"].map(have["actual"])
         frame["target"] = frame["period"].map(have["target"]).fillna(k.target)
         frame["kpi_id"] = k.kpi_id
         frame["date"] = (
-            pd.to_datetime([_first_day(p) for p in periods]) if periods else pd.Series(dtype="datetime64[ns]")
+            pd.to_datetime([periods.first_day(p) for p in window]) if window else pd.Series(dtype="datetime64[ns]")
         )
         series_parts.append(frame)
         missing[k.kpi_id] = frame.loc[frame["actual"].isna(), "period"].tolist()
@@ -1690,7 +1656,7 @@ def department_view(sc: Scorecard, department_id: int) -> DepartmentView:
     order = {w: i for i, w in enumerate(ids)}
     lk = lk.sort_values(["code", "wave_id"], key=lambda c: c.map(order) if c.name == "wave_id" else c)
     panel = sc.panel[sc.panel["department_id"] == department_id].copy()
-    panel["period"] = month_label(panel["month"].to_numpy()) if len(panel) else []
+    panel["period"] = periods.month_label(panel["month"].to_numpy()) if len(panel) else []
     return DepartmentView(row, kp, series, sen, missing, comp, lk, ch, panel)
 
 
@@ -1705,21 +1671,6 @@ def _dir_of(sc: Scorecard, dept: int, what: str) -> str:
     col = {"performance": "p_trend_direction", "understanding": "u_trend_direction"}[what]
     r = sc.departments.loc[sc.departments["department_id"] == dept]
     return str(r[col].iloc[0]) if col in r and len(r) else "no clear trend"
-
-
-def _window_periods(frequency: str, month: int, n: int) -> list[str]:
-    if frequency == "quarterly":
-        end = _last_quarter_end(month)
-        ends = range(end - 3 * (max(n // 3, 1) - 1), end + 1, 3)
-        return [f"{m // 12:04d}-Q{(m % 12) // 3 + 1}" for m in ends]
-    return [month_label(m) for m in range(month - n + 1, month + 1)]
-
-
-def _first_day(period: str) -> str:
-    if "Q" in period:
-        year, q = period.split("-Q")
-        return f"{year}-{3 * int(q) - 2:02d}-01"
-    return period + "-01"
 
 
 def survey_heatmap(
