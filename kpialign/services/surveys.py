@@ -28,6 +28,7 @@ import csv
 import io
 import json
 import random
+import secrets
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
