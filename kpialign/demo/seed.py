@@ -58,7 +58,7 @@ from sqlmodel import Session
 
 from kpialign import audit, db
 from kpialign.config import ConfigError, secret_key
-from kpialign.core import security
+from kpialign.core import scoring, security
 from kpialign.core.periods import month_periods, quarter_of, quarters_ending_in
 from kpialign.models import (
     Account,
@@ -703,15 +703,11 @@ def _is_department(u: _Unit, units: list[_Unit]) -> bool:
 
 
 def attainment(values: np.ndarray, spec: KpiSpec, targets: np.ndarray) -> np.ndarray:
-    """DESIGN.md's attainment (cap 1), used only to make survey answers follow performance."""
+    """The scorecard's attainment (:func:`kpialign.core.scoring.attainment`, cap 1) of a demo
+    series, used only to make survey answers follow performance."""
     if spec.polarity == "range":
-        lo, hi = float(spec.baseline or 0), float(spec.target or 0)
-        width = hi - lo
-        outside = np.maximum(lo - values, 0) + np.maximum(values - hi, 0)
-        return np.clip(1 - outside / width, 0, 1)
-    base = float(spec.baseline or 0)
-    span = targets - base
-    return np.clip((values - base) / np.where(span == 0, np.nan, span), 0, 1)
+        return scoring.attainment(values, None, None, "range", 1.0, spec.baseline, spec.target)
+    return scoring.attainment(values, targets, spec.baseline, spec.polarity, 1.0)
 
 
 def _series(spec: KpiSpec, months: list[str], rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
