@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from kpialign import db, exports
 from kpialign.cli import main
+from kpialign.core.errors import Refused
 from kpialign.demo import seed as demo
 from kpialign.scorecard import build as scorecard
 from kpialign.services import surveys
@@ -37,7 +38,7 @@ def _export(engine, kind: str) -> str:
         return exports.build_export(
             engine, kind=kind, actor="attacker", roles=exports.CLI_ROLES, wave=OPEN, today=ASOF
         ).data.decode("utf-8-sig")
-    except exports.ExportError as exc:
+    except Refused as exc:  # ExportError, or the scorecard's refusal of an open wave
         return f"refused: {exc}"
 
 
@@ -53,7 +54,12 @@ def _record(engine, monkeypatch) -> dict[str, object]:
     """Every survey figure of the open wave a leader, HR or the CLI can see."""
     seen: dict[str, object] = {}
     with db.read_session(engine) as s:
-        sc = scorecard.build_scorecard(s, wave=OPEN)
+        sc = scorecard.build_scorecard(s)  # what the scorecard pages show (their wave pickers: closed waves)
+        try:
+            scorecard.build_scorecard(s, wave=OPEN)
+            seen["open wave asked for"] = "shown"
+        except scorecard.ScorecardError as exc:
+            seen["open wave asked for"] = f"refused: {exc}"
     seen["departments"] = _frame_without_participation(sc.departments.drop(columns=["u_suppressed"], errors="ignore"))
     seen["organisation"] = json.dumps(sc.organisation, default=str, sort_keys=True)
     seen["org_series"] = sc.org_series.reset_index(drop=True)
@@ -68,7 +74,8 @@ def _record(engine, monkeypatch) -> dict[str, object]:
                 seen[f"department {dept_id} {name}"] = _frame_without_participation(value)
     for kind in ("results", "responses", "comments", "scorecard"):
         seen[f"export {kind}"] = _export(engine, kind)
-    table = json.loads(_cli(engine, monkeypatch, "scorecard", "--wave", OPEN, "--format", "json").split(":", 1)[1])
+    seen["cli scorecard --wave open"] = _cli(engine, monkeypatch, "scorecard", "--wave", OPEN, "--format", "json")
+    table = json.loads(_cli(engine, monkeypatch, "scorecard", "--format", "json").split(":", 1)[1])
     for row in table["departments"]:
         for c in PARTICIPATION_COLUMNS:
             row.pop(c, None)
@@ -125,6 +132,16 @@ def test_one_submission_to_an_open_wave_changes_nothing_but_participation(demo_c
     with db.read_session(demo_copy) as s:  # participation did move: the submission is in
         part = surveys.participation(s, wave_id=surveys.get_wave(s, name=OPEN).id).set_index("department")
     assert int(part.loc["Sales", "responded"]) == 1
+
+
+def test_the_scorecard_refuses_an_open_wave_and_its_pickers_offer_closed_waves_only(demo_copy, monkeypatch) -> None:
+    with db.read_session(demo_copy) as s, pytest.raises(scorecard.ScorecardError, match="once it is closed"):
+        scorecard.build_scorecard(s, wave=OPEN)
+    assert _cli(demo_copy, monkeypatch, "scorecard", "--wave", OPEN).startswith("1:")
+    with db.read_session(demo_copy) as s:
+        sc = scorecard.build_scorecard(s)
+    assert sc.wave is not None and sc.wave.status == "closed"
+    assert OPEN not in set(sc.understanding["wave_id"].map({w.wave_id: w.name for w in sc.waves}))
 
 
 def test_the_results_responses_and_comments_exports_refuse_an_open_wave(demo_copy) -> None:
