@@ -102,6 +102,16 @@ def _submit_one(engine) -> None:
         )
 
 
+def _open_responses(engine) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text("SELECT count(*) FROM response r JOIN survey_wave w ON w.id = r.wave_id WHERE w.name = :n"),
+                {"n": OPEN},
+            ).scalar_one()
+        )
+
+
 def _assert_same(before: dict[str, object], after: dict[str, object]) -> None:
     assert before.keys() == after.keys()
     changed = []
@@ -125,13 +135,11 @@ def demo_copy(demo_copy_url):
 
 
 def test_one_submission_to_an_open_wave_changes_nothing_but_participation(demo_copy, monkeypatch) -> None:
-    before = _record(demo_copy, monkeypatch)
+    before, n_before = _record(demo_copy, monkeypatch), _open_responses(demo_copy)
     _submit_one(demo_copy)
     after = _record(demo_copy, monkeypatch)
     _assert_same(before, after)
-    with db.read_session(demo_copy) as s:  # participation did move: the submission is in
-        part = surveys.participation(s, wave_id=surveys.get_wave(s, name=OPEN).id).set_index("department")
-    assert int(part.loc["Sales", "responded"]) == 1
+    assert _open_responses(demo_copy) == n_before + 1  # the submission is in: only participation moved
 
 
 def test_the_scorecard_refuses_an_open_wave_and_its_pickers_offer_closed_waves_only(demo_copy, monkeypatch) -> None:
