@@ -38,6 +38,7 @@ from kpialign.core.scoring import (  # the pure scoring functions; the names sta
     headcount_rollup,
     kpi_attainment,
     objective_rollup,
+    objectives_overall,
     p_phrase,
     quadrant,
     rank_bands,
@@ -74,6 +75,7 @@ __all__ = [
     "month_index",
     "month_label",
     "objective_rollup",
+    "objectives_overall",
     "p_phrase",
     "quadrant",
     "rank_bands",
@@ -392,8 +394,9 @@ def build_scorecard(
     rows["wave"] = wave_ref.name if wave_ref else None
     for col in ("n_kpis", "n_with_data", "n_missing", "n_expected", "n_covered"):
         rows[col] = rows[col].fillna(0).astype("int64")
+    # Complete scores first (ranked), then partial ones (not ranked), then no score.
     rows = rows[DEPARTMENT_COLUMNS].sort_values(
-        ["alignment", "department"], ascending=[False, True], na_position="last"
+        ["partial", "alignment", "department"], ascending=[True, False, True], na_position="last"
     )
     rows = rows.reset_index(drop=True)
 
@@ -422,6 +425,7 @@ def build_scorecard(
     att_now = kpi_rows[["kpi_id", "attainment"]]
     obj = objective_rollup(att_now, links, kpis, objectives)
     obj = objectives.merge(obj, on="objective_id", how="left")
+    organisation["objectives"] = objectives_overall(obj)
 
     # --- survey change vs the previous wave (shown cells in both), BH across departments x items
     changes = pd.DataFrame()
@@ -758,8 +762,10 @@ def scorecard_table(departments: pd.DataFrame) -> pd.DataFrame:
         return (d[col] * 100).round(1)
 
     band = [
-        "" if math.isnan(lo) else (f"{int(lo)}" if lo == hi else f"{int(lo)}–{int(hi)}")
-        for lo, hi in zip(d["rank_p05"].astype(float), d["rank_p95"].astype(float), strict=True)
+        ("not ranked (partial)" if p else "")
+        if math.isnan(lo)
+        else (f"{int(lo)}" if lo == hi else f"{int(lo)}–{int(hi)}")
+        for lo, hi, p in zip(d["rank_p05"].astype(float), d["rank_p95"].astype(float), d["partial"], strict=True)
     ]
     partial = ["no " + ", ".join(m) if p and m else "" for p, m in zip(d["partial"], d["missing"], strict=True)]
     out = pd.DataFrame(
