@@ -56,7 +56,10 @@ st.markdown(
 st.markdown(
     f"**Status**: :green[green] at {s.green:g} or more, :orange[amber] from {s.amber:g}, :red[red] below {s.amber:g}.\n\n"
     "**Organisation**: the headcount-weighted mean of the departments' scores. **Objective**: the "
-    "contribution-weighted mean attainment of the KPIs linked to it."
+    "contribution-weighted mean attainment of the KPIs linked to it (a KPI linked to a sub-objective also "
+    "serves its parent). **All objectives together** (Objectives page): the mean of the top-level objectives' "
+    "scores weighted by each objective's **weight** (set on Strategy setup; objectives without data are left "
+    "out and the weights of the others rescaled)."
 )
 st.subheader("4. Trends and what “significant” means")
 st.markdown(
