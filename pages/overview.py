@@ -98,6 +98,11 @@ def body() -> None:
                 format="%.1f",
                 help="None: hidden for privacy (fewer than k responses, or protecting a small group)",
             ),
+            "picks": st.column_config.NumberColumn(
+                "Picks %",
+                format="%.1f",
+                help="Share who picked the organisation's objectives (beside U; hidden like U)",
+            ),
             "C": st.column_config.NumberColumn("C %", format="%.1f"),
             "respondents": st.column_config.NumberColumn("Responses"),
             "trend": st.column_config.TextColumn("Trend", help="▲ improving ▼ worsening; * significant after BH"),

@@ -318,6 +318,14 @@ def build_scorecard(
     ]
     for col in hide:
         u_all[col] = u_all[col].astype(float).where(~u_all["suppressed"])
+    # The objective-pick share also needs k people who answered the pick item itself.
+    k_of = {w.wave_id: w.k for w in waves}
+    pick_ok = [
+        privacy.item_shown(0 if pd.isna(a) else int(a), k_of.get(int(wid)))
+        for a, wid in zip(u_all["answered"], u_all["wave_id"], strict=True)
+    ]
+    for col in ("pick_share", "pick_low", "pick_high"):
+        u_all[col] = u_all[col].where(pick_ok)
     likert_shown = _shown_likert(counts.likert, sup, depts, waves)
 
     # --- monthly panel: P, C, U as of the latest closed wave, A
@@ -739,6 +747,7 @@ TABLE_COLUMNS = [
     "partial",
     "P",
     "U",
+    "picks",
     "C",
     "respondents",
     "trend",
@@ -778,6 +787,7 @@ def scorecard_table(departments: pd.DataFrame) -> pd.DataFrame:
             "partial": partial,
             "P": pct("performance"),
             "U": pct("understanding"),
+            "picks": pct("pick_share"),
             "C": pct("coverage"),
             "respondents": d["respondents"].astype("Int64"),
             "trend": d["trend"].fillna("–"),
