@@ -45,9 +45,7 @@ def top_bottom(df: pd.DataFrame, col: str, n: int, *, which: str = "both") -> pd
     return pd.concat([ordered.head(half), ordered.dropna(subset=[col]).tail(n - half)]).drop_duplicates()
 
 
-def score_bars(
-    rows: pd.DataFrame, *, green: float = 75, amber: float = 60, title: str = "Alignment score"
-) -> alt.Chart:
+def score_bars(rows: pd.DataFrame, *, green: float, amber: float, title: str = "Alignment score") -> alt.Chart:
     """Horizontal bars of the alignment score per department, coloured by status, with the thresholds."""
     df = rows.assign(score=rows["alignment"].round(1), label=rows["department"].astype(str))
     partial = df["partial"].fillna(False).astype(bool)
@@ -86,7 +84,7 @@ def score_bars(
     return (bars + text + rules).properties(height=alt.Step(ROW_PX), width="container")
 
 
-def org_trend(series: pd.DataFrame, *, green: float = 75, amber: float = 60) -> alt.Chart:
+def org_trend(series: pd.DataFrame, *, green: float, amber: float) -> alt.Chart:
     """The organisation's alignment score by month with the status bands behind it."""
     df = series.dropna(subset=["alignment"]).assign(score=lambda d: d["alignment"].round(1))
     df["date"] = pd.to_datetime(df["period"] + "-01")

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from kpialign.core import periods, stats
+from kpialign.core import periods, privacy, stats
 from kpialign.core.errors import Refused
 
 COMPONENTS = ("performance", "understanding", "coverage")
@@ -61,6 +61,8 @@ class ScoringSettings:
     mc_concentration: float = 20.0  # Dirichlet concentration around the weights (lower: wider)
     quadrant_performance: float = 0.75  # P at or above this is "delivering"
     quadrant_understanding: float = 0.60  # U at or above this is "understands"
+    default_k: int = privacy.DEFAULT_K  # minimum group of a new wave (never below privacy.MIN_K)
+    comment_min: int = privacy.COMMENT_MIN  # comment threshold of a new wave (never below privacy.COMMENT_MIN)
 
     def weights(self) -> np.ndarray:
         return np.array([self.weight_performance, self.weight_understanding, self.weight_coverage], dtype=float)
@@ -86,6 +88,10 @@ class ScoringSettings:
         for name in ("quadrant_performance", "quadrant_understanding"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ScorecardError(f"{name.replace('_', ' ')} must lie between 0 and 1.")
+        if not privacy.MIN_K <= self.default_k <= 1000:
+            raise ScorecardError(f"The minimum group size k can be {privacy.MIN_K} to 1000, never lower.")
+        if not privacy.COMMENT_MIN <= self.comment_min <= 10_000:
+            raise ScorecardError(f"The comment threshold can be {privacy.COMMENT_MIN} to 10,000, never lower.")
         return self
 
     def normalised_weights(self) -> dict[str, float]:

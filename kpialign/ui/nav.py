@@ -55,6 +55,9 @@ PAGES: list[PageSpec] = [
     PageSpec(
         "pages/strategy_setup.py", "Strategy setup", ":material/account_tree:", frozenset({ADMIN}), "Admin", "strategy"
     ),
+    PageSpec(
+        "pages/admin_scoring.py", "Scoring settings", ":material/tune:", frozenset({ADMIN}), "Admin", "scoring-settings"
+    ),
     PageSpec("pages/audit_log.py", "Audit log", ":material/history:", frozenset({ADMIN}), "Admin", "audit"),
     PageSpec(
         "pages/overview.py", "Overview", ":material/dashboard:", frozenset({LEADER, ADMIN}), "Scorecard", "overview"
