@@ -199,32 +199,13 @@ def _wave_refs(frame: pd.DataFrame) -> list[WaveRef]:
     ]
 
 
+def _k_of(waves: list[WaveRef]) -> dict[int, int]:
+    return {w.wave_id: w.k for w in waves}
+
+
 def survey_suppression(respondents: pd.DataFrame, depts: pd.DataFrame, waves: list[WaveRef]) -> pd.DataFrame:
-    """Which department and division cells of each wave may be shown (kpialign.core.privacy).
-
-    Division totals and an organisation total are shown beside departments, so suppression is
-    complementary within each division, then among divisions; a hidden division hides all of
-    its departments. Returns wave_id, department_id, respondents, division_id, suppressed,
-    division_suppressed.
-    """
-
-    if respondents.empty:
-        return respondents.assign(division_id=pd.Series(dtype="int64"), suppressed=True, division_suppressed=True)
-    k_of = {w.wave_id: w.k for w in waves}
-    cells = respondents.merge(depts[["department_id", "division_id"]], on="department_id")
-    parts = []
-    # One call per distinct k (usually one): sibling groups are (wave, division), then (wave).
-    for k, grp in cells.groupby(cells["wave_id"].map(k_of).fillna(privacy.DEFAULT_K).astype(int)):
-        grp = grp.assign(sib=grp["wave_id"].astype(str) + ":" + grp["division_id"].astype(str))
-        grp = privacy.suppress_counts(grp, ["wave_id", "department_id"], "respondents", int(k), parent_col="sib")
-        div = grp.groupby(["wave_id", "division_id"], as_index=False)["respondents"].sum()
-        div = privacy.suppress_counts(div, ["wave_id", "division_id"], "respondents", int(k), parent_col="wave_id")
-        hidden = div.loc[div["suppressed"], ["wave_id", "division_id"]].assign(division_suppressed=True)
-        grp = grp.drop(columns="sib").merge(hidden, on=["wave_id", "division_id"], how="left")
-        grp["division_suppressed"] = grp["division_suppressed"].fillna(False).astype(bool)
-        grp["suppressed"] = grp["suppressed"] | grp["division_suppressed"]
-        parts.append(grp)
-    return pd.concat(parts, ignore_index=True)
+    """:func:`kpialign.core.privacy.survey_suppression` with each wave's k."""
+    return privacy.survey_suppression(respondents, depts, _k_of(waves))
 
 
 def build_scorecard(
@@ -456,110 +437,24 @@ def build_scorecard(
         expected=expected,
         division_of=dict(zip(depts["department_id"].astype(int), depts["division_id"].astype(int), strict=True)),
         division_names=dict(zip(depts_all["department_id"].astype(int), depts_all["department"], strict=True)),
-        division_respondents=_division_respondents(sup),
+        division_respondents=privacy.division_respondents(sup),
         notes=notes,
     )
 
 
-def _division_respondents(sup: pd.DataFrame) -> pd.DataFrame:
-    if sup.empty:
-        return pd.DataFrame(columns=["wave_id", "division_id", "respondents", "suppressed"])
-    g = sup.groupby(["wave_id", "division_id"], as_index=False).agg(
-        respondents=("respondents", "sum"), suppressed=("division_suppressed", "max")
-    )
-    return g
-
-
 def check_division_filter(sc: Scorecard, wave_id: int, division_id: int) -> None:
-    """Differencing guard for a division filter beside the organisation total (kpialign.core.privacy).
-
-    Raises :class:`kpialign.core.privacy.DisclosureRefused` when the division itself is too small or
-    hidden, or when the rest of the organisation outside it has 0 < n < k respondents.
-    """
-
-    dr = sc.division_respondents
-    w = dr[dr["wave_id"] == wave_id]
+    """The differencing guard for a division filter beside the organisation total
+    (:func:`kpialign.core.privacy.check_division_filter`); raises ``DisclosureRefused``."""
     k = next((x.k for x in sc.waves if x.wave_id == wave_id), privacy.DEFAULT_K)
-    sel = w[w["division_id"] == division_id]
-    name = sc.division_names.get(division_id, "this division")
-    if sel.empty or bool(sel["suppressed"].iloc[0]):
-        raise privacy.DisclosureRefused(f"No survey figures can be shown for {name} in this wave (too few responses).")
-    privacy.check_filter(int(sel["respondents"].iloc[0]), int(w["respondents"].sum()), k, label=f"the filter {name}")
-
-
-def _question_suppression(likert: pd.DataFrame, depts: pd.DataFrame, waves: list[WaveRef]) -> pd.DataFrame:
-    """Per-question disclosure control: people may skip an item ("prefer not to say"), so a
-    department shown by its respondents can still have fewer than k answers to one question.
-
-    The same two-level complementary suppression as :func:`survey_suppression`, with each
-    question's answer count as n: departments within their division, then divisions within
-    the wave. Returns wave_id, question_id, department_id, q_suppressed, q_division_suppressed.
-    """
-
-    cols = ["wave_id", "question_id", "department_id", "q_suppressed", "q_division_suppressed"]
-    if likert.empty:
-        return pd.DataFrame(columns=cols)
-    k_of = {w.wave_id: w.k for w in waves}
-    ans = likert.groupby(["wave_id", "question_id", "department_id"], as_index=False)["count"].sum()
-    ans = ans.merge(depts[["department_id", "division_id"]], on="department_id")
-    parts = []
-    for k, grp in ans.groupby(ans["wave_id"].map(k_of).fillna(privacy.DEFAULT_K).astype(int)):
-        key = ["wave_id", "question_id"]
-        wq = grp["wave_id"].astype(str) + ":" + grp["question_id"].astype(str)  # column-wise: fast
-        grp = grp.assign(sib=wq + ":" + grp["division_id"].astype(str))
-        grp = privacy.suppress_counts(grp, [*key, "department_id"], "count", int(k), parent_col="sib")
-        div = grp.groupby([*key, "division_id"], as_index=False)["count"].sum()
-        div = div.assign(par=div["wave_id"].astype(str) + ":" + div["question_id"].astype(str))
-        div = privacy.suppress_counts(div, [*key, "division_id"], "count", int(k), parent_col="par")
-        hidden = div.loc[div["suppressed"], [*key, "division_id"]].assign(q_division_suppressed=True)
-        grp = grp.merge(hidden, on=[*key, "division_id"], how="left")
-        grp["q_division_suppressed"] = grp["q_division_suppressed"].fillna(False).astype(bool)
-        grp["q_suppressed"] = grp["suppressed"] | grp["q_division_suppressed"]
-        parts.append(grp[cols])
-    return pd.concat(parts, ignore_index=True)
+    dr = sc.division_respondents
+    privacy.check_division_filter(
+        dr[dr["wave_id"] == wave_id], division_id, k, name=sc.division_names.get(division_id, "this division")
+    )
 
 
 def _shown_likert(likert: pd.DataFrame, sup: pd.DataFrame, depts: pd.DataFrame, waves: list[WaveRef]) -> pd.DataFrame:
-    """Likert counts of the cells that may be shown: departments, divisions, organisation.
-
-    A cell is shown only when both the respondent-level suppression (``sup``) and the
-    per-question suppression allow it, so no cell rests on fewer than k answers and no hidden
-    cell can be recovered by subtraction from a shown total.
-    """
-    cols = ["wave_id", "unit_id", "unit_level", "question_id", "value", "count"]
-    if likert.empty:
-        return pd.DataFrame(columns=cols)
-    lk = likert.merge(
-        sup[["wave_id", "department_id", "division_id", "suppressed", "division_suppressed"]],
-        on=["wave_id", "department_id"],
-        how="inner",
-    )
-    lk = lk.merge(
-        _question_suppression(likert, depts, waves), on=["wave_id", "question_id", "department_id"], how="left"
-    )
-    lk[["q_suppressed", "q_division_suppressed"]] = (
-        lk[["q_suppressed", "q_division_suppressed"]].fillna(True).astype(bool)
-    )
-    dept = lk[~lk["suppressed"] & ~lk["q_suppressed"]].rename(columns={"department_id": "unit_id"})
-    dept = dept.assign(unit_level="department")
-    div = (
-        lk[~lk["division_suppressed"] & ~lk["q_division_suppressed"]]
-        .groupby(["wave_id", "division_id", "question_id", "value"], as_index=False)["count"]
-        .sum()
-    )
-    div = div.rename(columns={"division_id": "unit_id"}).assign(unit_level="division")
-    org = (
-        lk.groupby(["wave_id", "question_id", "value"], as_index=False)["count"]
-        .sum()
-        .assign(unit_id=0, unit_level="organisation")
-    )
-    # The organisation total needs at least k respondents in the wave and k answers to the question.
-    k_of = {w.wave_id: w.k for w in waves}
-    tot = sup.groupby("wave_id")["respondents"].sum()
-    answers = org.groupby(["wave_id", "question_id"])["count"].transform("sum")
-    k_org = org["wave_id"].map(k_of).fillna(5)
-    org = org[(org["wave_id"].map(tot).fillna(0) >= k_org) & (answers >= k_org)]
-    return pd.concat([dept[cols], div[cols], org[cols]], ignore_index=True)
+    """:func:`kpialign.core.privacy.shown_likert` with each wave's k."""
+    return privacy.shown_likert(likert, sup, depts, _k_of(waves))
 
 
 def _understanding_asof(u_all: pd.DataFrame, waves: list[WaveRef], months: np.ndarray) -> pd.DataFrame:
