@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import and_, func, literal, select
 from sqlmodel import Session
 
+from kpialign.core.scoring import ScoringSettings
 from kpialign.models import (
     Answer,
     Department,
@@ -35,6 +36,7 @@ from kpialign.scorecard import counts
 from kpialign.scorecard.counts import fetch as _fetch
 from kpialign.scorecard.counts import materialise_waves as materialise_waves  # older callers
 from kpialign.services.question_bank import OBJ_PICK_KNOWS
+from kpialign.services.settings import load_settings
 
 MAX_TREE_DEPTH = 20
 
@@ -365,3 +367,45 @@ def item_table(session: Session, *, wave_id: int, department_ids: list[int] | No
     df["value"] = np.where(df["reverse"].astype(bool), 6 - df["value"], df["value"]).astype(float)
     table = df.pivot(index="response_id", columns="code", values="value")
     return table.reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------- one pass
+
+
+@dataclass(frozen=True)
+class ScorecardFrames:
+    """Every frame the scorecard is computed from, fetched in one pass (:func:`fetch_frames`)."""
+
+    settings: ScoringSettings
+    departments: pd.DataFrame
+    kpis: pd.DataFrame
+    waves: pd.DataFrame
+    objectives: pd.DataFrame
+    links: pd.DataFrame
+    expected: pd.DataFrame
+    questions: pd.DataFrame
+    values: pd.DataFrame
+    counts: SurveyCounts  # every closed wave, plus the wave named by ``wave`` if it is not closed
+
+
+def fetch_frames(
+    session: Session, *, wave: str | None = None, settings: ScoringSettings | None = None
+) -> ScorecardFrames:
+    """Go down to the database once for everything :func:`kpialign.scorecard.build.compute_scorecard` needs."""
+    settings = settings or load_settings(session)
+    waves_frame = waves(session)
+    wanted = waves_frame.loc[
+        (waves_frame["status"] == "closed") | (waves_frame["name"] == wave if wave is not None else False), "wave_id"
+    ]
+    return ScorecardFrames(
+        settings=settings,
+        departments=departments(session),
+        kpis=kpis(session),
+        waves=waves_frame,
+        objectives=objectives(session),
+        links=links(session),
+        expected=expected(session),
+        questions=questions(session),
+        values=kpi_values(session),
+        counts=survey_counts(session, waves=waves_frame, wave_ids=[int(w) for w in wanted]),
+    )
