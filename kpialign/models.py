@@ -7,10 +7,12 @@ the token and no time of use, and nothing links an invitation to the response it
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
+from pydantic import ValidationInfo, field_validator, model_validator
 from sqlalchemy import CheckConstraint, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -129,13 +131,9 @@ class DepartmentObjective(SQLModel, table=True):
     objective_id: int = Field(foreign_key="objective.id", primary_key=True, index=True)
 
 
-class Kpi(SQLModel, table=True):
-    __table_args__ = (
-        UniqueConstraint("department_id", "name", name="uq_kpi_department_name"),
-        CheckConstraint("polarity IN ('higher','lower','range')", name="polarity"),
-        CheckConstraint("frequency IN ('monthly','quarterly')", name="frequency"),
-    )
-    id: int | None = Field(default=None, primary_key=True)
+class KpiBase(SQLModel):
+    """The fields of a KPI definition, shared by the table and the data models (one KPI shape)."""
+
     department_id: int = Field(foreign_key="department.id", index=True)
     name: str = Field(max_length=200)
     description: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
@@ -148,7 +146,137 @@ class Kpi(SQLModel, table=True):
     frequency: str = Field(default=Frequency.MONTHLY.value, max_length=10)
     weight: float = Field(default=1.0, ge=0)
     owner_id: int | None = Field(default=None, foreign_key="account.id")
+
+
+class Kpi(KpiBase, table=True):
+    __table_args__ = (
+        UniqueConstraint("department_id", "name", name="uq_kpi_department_name"),
+        CheckConstraint("polarity IN ('higher','lower','range')", name="polarity"),
+        CheckConstraint("frequency IN ('monthly','quarterly')", name="frequency"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
     active: bool = Field(default=True)
+
+
+def _kpi_number(value: object, what: str) -> float | None:
+    """``None`` (or NaN: an empty form cell) stays None; anything else must be a finite number."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"The {what} must be a number.")
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"The {what} must be a number.") from None
+    if math.isnan(number):
+        return None
+    if not math.isfinite(number):
+        raise ValueError(f"The {what} must be a finite number.")
+    return number
+
+
+class KpiCreate(KpiBase):
+    """A new or edited KPI definition, validated field by field, then as a whole.
+
+    The rules that need the database (the department exists and is active, the owner exists,
+    no other KPI of the department has the name) are checked by
+    :func:`kpialign.services.strategy.validate_kpi`, which turns every problem into one refusal.
+    """
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value: object) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("The KPI name cannot be empty.")
+        value = " ".join(value.split())
+        if len(value) > 200:
+            raise ValueError(f"The KPI name is too long ({len(value)} characters; at most 200).")
+        return value
+
+    @field_validator("unit", "description", mode="before")
+    @classmethod
+    def _text(cls, value: object, info: ValidationInfo) -> str:
+        text = ("" if value is None else str(value)).strip()
+        if info.field_name == "unit" and len(text) > 40:
+            raise ValueError("The unit is too long (at most 40 characters).")
+        return text
+
+    @field_validator("polarity", mode="before")
+    @classmethod
+    def _polarity(cls, value: object) -> str:
+        if value not in {p.value for p in Polarity}:
+            raise ValueError("The polarity must be higher, lower or range.")
+        return str(value)
+
+    @field_validator("frequency", mode="before")
+    @classmethod
+    def _frequency(cls, value: object) -> str:
+        if value not in {f.value for f in Frequency}:
+            raise ValueError("The frequency must be monthly or quarterly.")
+        return str(value)
+
+    @field_validator("baseline", "target", "range_low", "range_high", mode="before")
+    @classmethod
+    def _number(cls, value: object, info: ValidationInfo) -> float | None:
+        return _kpi_number(value, str(info.field_name).replace("_", " "))
+
+    @field_validator("weight", mode="before")
+    @classmethod
+    def _weight(cls, value: object) -> float:
+        number = _kpi_number(value, "weight")
+        if number is None or number < 0:
+            raise ValueError("The weight must be a number, 0 or more.")
+        return number
+
+    @model_validator(mode="after")
+    def _polarity_rules(self) -> KpiCreate:
+        if self.polarity == Polarity.RANGE.value:
+            if self.range_low is None or self.range_high is None:
+                raise ValueError("A range KPI needs both the low and the high end of its range.")
+            if self.range_low >= self.range_high:
+                raise ValueError("The low end of the range must be below the high end.")
+            return self
+        if self.target is None:
+            raise ValueError("A higher- or lower-is-better KPI needs a target.")
+        if self.baseline is not None:
+            if self.target == self.baseline:
+                raise ValueError("The target must differ from the baseline (attainment is measured between them).")
+            if self.polarity == Polarity.HIGHER.value and self.target < self.baseline:
+                raise ValueError("Higher is better, so the target must be above the baseline.")
+            if self.polarity == Polarity.LOWER.value and self.target > self.baseline:
+                raise ValueError("Lower is better, so the target must be below the baseline.")
+        self.range_low = self.range_high = None  # only range KPIs have a range
+        return self
+
+
+class KpiUpdate(SQLModel):
+    """A partial change of a KPI (every field optional); apply with ``sqlmodel_update(exclude_unset=True)``."""
+
+    department_id: int | None = None
+    name: str | None = None
+    description: str | None = None
+    unit: str | None = None
+    polarity: str | None = None
+    baseline: float | None = None
+    target: float | None = None
+    range_low: float | None = None
+    range_high: float | None = None
+    frequency: str | None = None
+    weight: float | None = None
+    owner_id: int | None = None
+    active: bool | None = None
+
+
+class KpiRead(KpiBase):
+    """A stored KPI; its field order is the order of every KPI column list (exports, tables, audit)."""
+
+    active: bool = True
+    id: int
+
+
+def kpi_columns(*, without: tuple[str, ...] = ()) -> list[str]:
+    """The KPI definition's columns in :class:`KpiRead` order (without ``id`` and ``without``)."""
+    return [name for name in KpiRead.model_fields if name != "id" and name not in without]
 
 
 class KpiObjective(SQLModel, table=True):

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
+from kpialign.models import kpi_columns
 from kpialign.services import accounts, kpi_templates, strategy
 from kpialign.services.strategy import KpiInput
 from kpialign.ui import auth, data, nav
@@ -16,9 +17,12 @@ user = auth.require(nav.roles_for("pages/strategy_setup.py"))
 ACTOR = user.email
 NOTICE = "strategy_setup.notice"
 PENDING = "strategy_setup.pending"  # the removal awaiting confirmation in a dialog: (kind, ids...)
-KPI_COLUMNS = [
-    *("department", "name", "unit", "polarity", "baseline", "target"),
-    *("range_low", "range_high", "frequency", "weight", "links", "active"),
+KPI_COLUMNS = [  # from the one KPI shape (KpiRead): unit .. weight, then links and active
+    "department",
+    "name",
+    *kpi_columns(without=("department_id", "name", "description", "owner_id", "active")),
+    "links",
+    "active",
 ]
 POLARITY = {"higher": "Higher is better", "lower": "Lower is better", "range": "Inside a range"}
 
