@@ -98,10 +98,7 @@ class QuestionKind(StrEnum):
 # ------------------------------------------------------------------ organisation & strategy
 
 
-class Department(SQLModel, table=True):
-    """A node of the organisation tree: division > department > team."""
-
-    id: int | None = Field(default=None, primary_key=True)
+class DepartmentBase(SQLModel):
     name: str = Field(max_length=200, unique=True)
     parent_id: int | None = Field(default=None, foreign_key="department.id", index=True)
     headcount: int = Field(default=0, ge=0)
@@ -110,10 +107,29 @@ class Department(SQLModel, table=True):
     external_id: str | None = Field(default=None, max_length=100, unique=True)
 
 
-class Objective(SQLModel, table=True):
-    """A strategic objective; a child objective cascades its parent."""
+class Department(DepartmentBase, table=True):
+    """A node of the organisation tree: division > department > team."""
 
     id: int | None = Field(default=None, primary_key=True)
+
+
+class DepartmentCreate(DepartmentBase):
+    pass
+
+
+class DepartmentUpdate(SQLModel):
+    name: str | None = None
+    parent_id: int | None = None
+    headcount: int | None = Field(default=None, ge=0)
+    active: bool | None = None
+    external_id: str | None = None
+
+
+class DepartmentRead(DepartmentBase):
+    id: int
+
+
+class ObjectiveBase(SQLModel):
     code: str = Field(max_length=40, unique=True)
     title: str = Field(max_length=300)
     description: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
@@ -121,6 +137,30 @@ class Objective(SQLModel, table=True):
     weight: float = Field(default=1.0, ge=0)
     active: bool = Field(default=True)
     owner_id: int | None = Field(default=None, foreign_key="account.id")
+
+
+class Objective(ObjectiveBase, table=True):
+    """A strategic objective; a child objective cascades its parent."""
+
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class ObjectiveCreate(ObjectiveBase):
+    pass
+
+
+class ObjectiveUpdate(SQLModel):
+    code: str | None = None
+    title: str | None = None
+    description: str | None = None
+    parent_id: int | None = None
+    weight: float | None = Field(default=None, ge=0)
+    active: bool | None = None
+    owner_id: int | None = None
+
+
+class ObjectiveRead(ObjectiveBase):
+    id: int
 
 
 class DepartmentObjective(SQLModel, table=True):
@@ -313,13 +353,7 @@ class KpiValue(SQLModel, table=True):
 # ------------------------------------------------------------------------------- surveys
 
 
-class SurveyWave(SQLModel, table=True):
-    __tablename__ = "survey_wave"
-    __table_args__ = (
-        CheckConstraint("status IN ('draft','open','closed')", name="status"),
-        CheckConstraint("min_group >= 3", name="min_group"),
-    )
-    id: int | None = Field(default=None, primary_key=True)
+class SurveyWaveBase(SQLModel):
     name: str = Field(max_length=200, unique=True)
     opens_on: date
     closes_on: date
@@ -327,6 +361,33 @@ class SurveyWave(SQLModel, table=True):
     min_group: int = Field(default=5)
     comment_min: int = Field(default=10)
     language: str = Field(default="en", max_length=8)  # the wave's default survey language
+
+
+class SurveyWave(SurveyWaveBase, table=True):
+    __tablename__ = "survey_wave"
+    __table_args__ = (
+        CheckConstraint("status IN ('draft','open','closed')", name="status"),
+        CheckConstraint("min_group >= 3", name="min_group"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class SurveyWaveCreate(SurveyWaveBase):
+    pass
+
+
+class SurveyWaveUpdate(SQLModel):
+    name: str | None = None
+    opens_on: date | None = None
+    closes_on: date | None = None
+    status: str | None = None
+    min_group: int | None = None
+    comment_min: int | None = None
+    language: str | None = None
+
+
+class SurveyWaveRead(SurveyWaveBase):
+    id: int
 
 
 class WaveDepartment(SQLModel, table=True):
@@ -337,9 +398,7 @@ class WaveDepartment(SQLModel, table=True):
     department_id: int = Field(foreign_key="department.id", primary_key=True)
 
 
-class Question(SQLModel, table=True):
-    __table_args__ = (CheckConstraint("kind IN ('likert5','objective_pick','text')", name="kind"),)
-    id: int | None = Field(default=None, primary_key=True)
+class QuestionBase(SQLModel):
     code: str = Field(max_length=40, unique=True)
     text: str = Field(sa_column=Column(Text, nullable=False))
     dimension: str = Field(default="", max_length=60)
@@ -350,6 +409,30 @@ class Question(SQLModel, table=True):
     text_version: int = Field(default=1)
     # For objective_pick: JSON list of decoy statements shown beside the real objectives.
     options: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class Question(QuestionBase, table=True):
+    __table_args__ = (CheckConstraint("kind IN ('likert5','objective_pick','text')", name="kind"),)
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class QuestionCreate(QuestionBase):
+    pass
+
+
+class QuestionUpdate(SQLModel):
+    code: str | None = None
+    text: str | None = None
+    dimension: str | None = None
+    kind: str | None = None
+    reverse: bool | None = None
+    active: bool | None = None
+    text_version: int | None = None
+    options: str | None = None
+
+
+class QuestionRead(QuestionBase):
+    id: int
 
 
 class WaveQuestion(SQLModel, table=True):

@@ -47,3 +47,14 @@ def test_kpicreate_cleans_text_and_drops_the_range_of_a_non_range_kpi():
     kpi = KpiCreate(department_id=1, name="  Net   revenue ", unit=" EUR ", target=5, range_low=1, range_high=2)
     assert (kpi.name, kpi.unit, kpi.range_low, kpi.range_high) == ("Net revenue", "EUR", None, None)
     assert KpiCreate(department_id=1, name="R", polarity="range", range_low=1, range_high=3, baseline=float("nan"))
+
+
+@pytest.mark.parametrize("name", ["Department", "Objective", "SurveyWave", "Question", "Kpi"])
+def test_each_table_has_base_create_update_and_read_models_with_its_columns(name):
+    import kpialign.models as m
+
+    table = set(getattr(m, name).__table__.columns.keys())
+    assert set(getattr(m, f"{name}Read").model_fields) == table
+    assert set(getattr(m, f"{name}Update").model_fields) == table - {"id"}
+    assert set(getattr(m, f"{name}Create").model_fields) <= table - {"id"}
+    assert issubclass(getattr(m, f"{name}Create"), getattr(m, f"{name}Base"))
