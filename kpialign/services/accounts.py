@@ -538,6 +538,15 @@ def _account(session: Session, account_id: int) -> Account:
     return account
 
 
+def account_id_by_email(session: Session, email: str) -> int:
+    """The id of the account with this e-mail (refused if there is none)."""
+    key = normalise_email(email)
+    account_id = session.exec(select(Account.id).where(Account.email == key)).first()
+    if account_id is None:
+        raise AccountError(f"No account for {key}.")
+    return int(account_id)
+
+
 def _department_id(session: Session, department_id: int | None) -> int | None:
     if department_id is None:
         return None

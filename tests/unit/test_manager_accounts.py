@@ -13,6 +13,7 @@ from argon2 import PasswordHasher
 from sqlmodel import select
 
 from kpialign import db
+from kpialign.cli import main
 from kpialign.models import Account, AccountRole, AuditEvent, Department, DepartmentEvent
 from kpialign.services import accounts
 
@@ -138,3 +139,43 @@ def test_set_roles_keeps_manager_units_and_lists_them(org):
     with db.write_session(org) as s:
         accounts.set_roles(s, account_id=emp, roles=["employee"], actor="t")
     assert _context(org, "emp@example.com").managed_departments == frozenset()
+
+
+# ------------------------------------------------------------------------------ command line
+
+
+@pytest.fixture
+def cli_org(org, monkeypatch):
+    monkeypatch.setenv("KPIALIGN_DATABASE_URL", org.url.render_as_string(hide_password=False))
+    return org
+
+
+def test_cli_creates_a_manager_of_a_unit_and_changes_the_units(cli_org, capsys):
+    assert main(["create-user", "m@example.com", "--role", "manager", "--unit", "Ops North"]) == 0
+    assert _context(cli_org, "m@example.com").managed_departments == {
+        _dept(cli_org, "Ops North"),
+        _dept(cli_org, "Depot"),
+    }
+    assert main(["manager-units", "m@example.com", "--unit", "Sales", "--unit", "Ops"]) == 0
+    assert "now manages: Sales, Ops" in capsys.readouterr().out
+    assert _context(cli_org, "m@example.com").manages(_dept(cli_org, "Depot"))
+    assert main(["manager-units", "emp@example.com", "--unit", "Sales"]) == 0
+    assert main(["manager-units", "emp@example.com", "--none"]) == 0
+    assert _context(cli_org, "emp@example.com").roles == {"employee"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["create-user", "x@example.com", "--role", "manager"], "at least one unit"),
+        (["create-user", "x@example.com", "--role", "manager", "--unit", "Nope"], "Unknown unit 'Nope'"),
+        (["create-user", "x@example.com", "--role", "manager", "--unit", "Legacy"], "closed on 2026-06-30"),
+        (["manager-units", "nobody@example.com", "--unit", "Ops"], "No account for nobody@example.com"),
+        (["manager-units", "emp@example.com"], "--unit NAME, or --none"),
+    ],
+)
+def test_cli_refuses_a_bad_manager_scope_on_stderr(cli_org, capsys, argv, message):
+    assert main(argv) == 1
+    assert message in capsys.readouterr().err
+    with db.read_session(cli_org) as s:
+        assert s.exec(select(AccountRole).where(AccountRole.role == "manager")).first() is None
