@@ -768,6 +768,19 @@ def unit_ids_by_name(session: Session, names: list[str]) -> list[int]:
     return ids
 
 
+def manager_units_of(session: Session, account_id: int) -> list[int]:
+    """The units named in an account's manager role (not expanded to their subtrees)."""
+    return sorted(
+        int(d)
+        for d in session.exec(
+            select(AccountRole.department_id).where(
+                AccountRole.account_id == account_id, AccountRole.role == Role.MANAGER.value
+            )
+        ).all()
+        if d is not None
+    )
+
+
 def set_manager_units(*, session: Session, account_id: int, department_ids: list[int] | set[int], actor: str) -> bool:
     """Make an account manage exactly these units (each with everything below it); gives the role if needed.
 
