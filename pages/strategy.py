@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from kpialign.ui import auth, nav
@@ -13,38 +12,6 @@ user = auth.require(nav.roles_for("pages/strategy.py"))
 
 st.title("Our strategy")
 st.caption("What the organisation is working towards, and how each department's KPIs serve it.")
-
-
-def kpi_table(view) -> None:
-    """The KPIs of a view in words, with the objectives each serves and how much."""
-    if view.kpis.empty:
-        st.info(view.note or "There are no KPIs to show.")
-        return
-    serves = (
-        view.serves.assign(text=view.serves["objective"] + " (" + view.serves["how"] + ")")
-        .groupby("kpi_id")["text"]
-        .agg("; ".join)
-        if not view.serves.empty
-        else pd.Series(dtype=object)
-    )
-    table = view.kpis.assign(serves=view.kpis["kpi_id"].map(serves).fillna("not linked to an objective"))
-    multi = table["department"].nunique() > 1
-    cols = (["department"] if multi else []) + ["kpi", "words", "actual", "target", "unit", "change", "serves"]
-    st.dataframe(
-        table[cols],
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "department": st.column_config.TextColumn("Department"),
-            "kpi": st.column_config.TextColumn("KPI"),
-            "words": st.column_config.TextColumn("This period", width="medium"),
-            "actual": st.column_config.NumberColumn("Actual", format="%.1f"),
-            "target": st.column_config.NumberColumn("Target", format="%.1f"),
-            "unit": st.column_config.TextColumn("Unit", width="small"),
-            "change": st.column_config.TextColumn("Since last period", width="medium"),
-            "serves": st.column_config.TextColumn("Serves objective (how much)", width="large"),
-        },
-    )
 
 
 view = los.strategy_view(user.department_id)
@@ -59,7 +26,7 @@ if view.department_id is None:
 else:
     st.header(f"{plain(view.department)}: our KPIs")
     st.caption("Which objectives each KPI serves, how it is doing this period, and what changed since the last one.")
-    kpi_table(view)
+    los.kpi_cards(view)
     st.subheader("What changed since the last period")
     if view.changes:
         for line in view.changes:
@@ -81,4 +48,4 @@ choice = st.selectbox(
 if choice is not None:
     other = los.strategy_view(int(choice))
     st.subheader(plain(names[choice]))
-    kpi_table(other)
+    los.kpi_cards(other)

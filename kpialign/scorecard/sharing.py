@@ -174,7 +174,7 @@ def _previous_values(sc: Scorecard) -> pd.DataFrame:
     ]
 
 
-def _fmt(value: float) -> str:
+def fmt_number(value: float) -> str:
     if pd.isna(value):
         return "–"
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
@@ -211,7 +211,7 @@ def kpi_words(sc: Scorecard, department_ids: list[int] | set[int] | frozenset[in
         if pd.isna(r.prev_actual):
             changes.append("first value")
             continue
-        text = f"{_fmt(r.prev_actual)} → {_fmt(r.actual)} (since {r.prev_period})"
+        text = f"{fmt_number(r.prev_actual)} → {fmt_number(r.actual)} (since {r.prev_period})"
         if r.prev_status != r.status and r.prev_status in rank and r.status in rank:
             better = rank[r.status] > rank[r.prev_status]
             text += f"; now {r.status}, was {r.prev_status}"

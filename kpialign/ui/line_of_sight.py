@@ -81,29 +81,73 @@ def managed_units(user: UserContext) -> list[int]:
 
 
 def objectives(tree: pd.DataFrame, *, show_status: bool = True) -> None:
-    """The objective tree: code and title, description, owner, status and who serves it."""
+    """The objective tree as cards, two a row: each top-level objective with the objectives that
+    cascade it inside its card (code and title, description, owner, status, who serves it)."""
     if tree.empty:
         st.info("No strategic objectives have been set up yet. An admin adds them on the Strategy setup page.")
         return
+    groups: list[list] = []
     for r in tree.itertuples(index=False):
-        indent = max(0, int(r.depth))
-        cols = st.columns([indent * 0.06 + 0.001, 1]) if indent else [None, st.container()]
-        with cols[1], st.container(border=True):
-            st.markdown(f"**{plain(r.code)} · {plain(r.title)}**")
-            if r.description:
-                st.text(r.description)
-            bits = [f"Owner: {r.owner}"]
-            if show_status and r.status:
-                bits.append(f"This period: {r.status}")
-            if r.departments:
-                bits.append(f"Served by: {r.departments}")
-            st.caption(plain(" · ".join(bits)))
+        if int(r.depth) == 0 or not groups:
+            groups.append([r])
+        else:
+            groups[-1].append(r)
+    cols = st.columns(2)
+    for i, group in enumerate(groups):
+        with cols[i % 2], st.container(border=True):
+            for r in group:
+                arrow = "↳ " * int(r.depth)
+                st.markdown(f"{arrow}**{plain(r.code)} · {plain(r.title)}**")
+                if r.description:
+                    st.text(r.description)
+                bits = [f"Owner: {r.owner}"]
+                if show_status and r.status:
+                    bits.append(f"This period: {r.status}")
+                if r.departments:
+                    bits.append(f"Served by: {r.departments}")
+                st.caption(plain(" · ".join(bits)))
+
+
+_STATUS_ICON = {
+    "on target": ":material/check_circle:",
+    "close to target": ":material/trending_flat:",
+    "behind target": ":material/warning:",
+    "well behind target": ":material/error:",
+}
+
+
+def kpi_cards(view: sharing.StrategyView) -> None:
+    """A department's KPIs as cards: status and trend in words, the figures, what changed, and the
+    objectives each serves (text, so that screen readers and phones show it as well as a table)."""
+    if view.kpis.empty:
+        st.info(view.note or "There are no KPIs to show.")
+        return
+    serves = view.serves.groupby("kpi_id") if not view.serves.empty else None
+    multi = view.kpis["department"].nunique() > 1
+    cols = st.columns(2)
+    for i, k in enumerate(view.kpis.itertuples(index=False)):
+        with cols[i % 2], st.container(border=True):
+            title = f"{k.department}: {k.kpi}" if multi else k.kpi
+            st.markdown(f"**{plain(title)}**")
+            icon = _STATUS_ICON.get(k.status, ":material/help:")
+            st.badge(k.words, icon=icon, color={"on target": "green", "close to target": "blue",
+                     "behind target": "orange", "well behind target": "red"}.get(k.status, "gray"))  # fmt: skip
+            unit = f" {k.unit}" if k.unit else ""
+            figures = f"Actual {sharing.fmt_number(k.actual)}{unit}, target {sharing.fmt_number(k.target)}{unit}"
+            st.text(f"{figures}. Since last period: {k.change}.")
+            if serves is not None and k.kpi_id in serves.groups:
+                links = serves.get_group(k.kpi_id)
+                st.text(
+                    "Serves: " + "; ".join(f"{o} ({h})" for o, h in zip(links["objective"], links["how"], strict=True))
+                )
+            else:
+                st.text("Serves: not linked to an objective yet.")
 
 
 def unit_result(res: sharing.UnitResult, *, k: int) -> None:
     """One unit's shared results: % favourable, the change in words, dimension bars."""
     c1, c2 = st.columns([1, 3])
-    c1.metric(f"% favourable, {res.unit}", ui.pct(res.fav), help=f"From about {res.n} people; groups under {k} hidden")
+    c1.metric("% favourable", ui.pct(res.fav), help=f"{res.unit}: from about {res.n} people; groups under {k} hidden")
     c2.text(f"Change since the previous wave: {res.change}")
     if res.dimensions.empty:
         return
@@ -113,9 +157,10 @@ def unit_result(res: sharing.UnitResult, *, k: int) -> None:
         for t in tagged.itertuples(index=False):
             sure = "clearly" if bool(t.significant) else "not clearly (it may be chance)"
             way = "above" if t.diff > 0 else "below"
+            points = round(abs(t.diff) * 100)
             st.text(
-                f"{'Strength' if t.tag == 'strength' else 'Opportunity'}: {t.label} — "
-                f"{abs(t.diff) * 100:.0f} points {way} the rest of the organisation, {sure}."
+                f"{'Relative strength' if t.tag == 'strength' else 'Opportunity'}: {t.label} — "
+                f"{points} point{'s' if points != 1 else ''} {way} the rest of the organisation, {sure}."
             )
     st.caption(
         "Bars: % favourable per dimension with its 95 % interval; orange ticks: the whole organisation. "
