@@ -30,10 +30,6 @@ OUT_OF_SCOPE = "That unit is outside the units you manage, so nothing about it c
 ALL_UNITS_ROLES = frozenset({Role.LEADER.value, Role.ADMIN.value, Role.HR.value})
 
 
-class ScopeRefused(ValueError):
-    """A unit outside the user's scope was asked for; the message is safe to show."""
-
-
 def visible_units(user: UserContext) -> frozenset[int] | None:
     """The department ids whose figures ``user`` may see on the scorecard pages; None means all.
 
@@ -52,14 +48,15 @@ def may_see(user: UserContext, department_id: int) -> bool:
     return units is None or int(department_id) in units
 
 
-def check_unit(session: Session, *, user: UserContext, department_id: int, where: str) -> None:
-    """Refuse (and audit, in the caller's write transaction) a unit outside ``user``'s scope.
+def refusal(session: Session, *, user: UserContext, department_id: int, where: str) -> str | None:
+    """None when ``department_id`` is inside ``user``'s scope; otherwise the refusal to show.
 
-    ``where`` names the page or export that asked. The audit row records who asked for which
-    unit id and where; nothing of the unit is read.
+    An out-of-scope request is audited in the caller's write transaction (who asked for which
+    unit id, and where); the caller commits, then shows the message and nothing of the unit.
+    It returns instead of raising so that the audit row is not rolled back with the transaction.
     """
     if may_see(user, department_id):
-        return
+        return None
     audit.record(
         session,
         actor=user.email,
@@ -68,7 +65,7 @@ def check_unit(session: Session, *, user: UserContext, department_id: int, where
         entity_id=int(department_id),
         after={"where": where},
     )
-    raise ScopeRefused(OUT_OF_SCOPE)
+    return OUT_OF_SCOPE
 
 
 def _keep(frame: pd.DataFrame, column: str, ids: frozenset[int]) -> pd.DataFrame:

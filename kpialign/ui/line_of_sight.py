@@ -50,11 +50,10 @@ def refuse_out_of_scope(user: UserContext, department_id: int, where: str) -> No
     """Stop the page with a plain refusal (audited) if ``department_id`` is outside ``user``'s scope."""
     if scope.may_see(user, department_id):
         return
-    try:
-        with data.writing(bump=False) as session:
-            scope.check_unit(session, user=user, department_id=department_id, where=where)
-    except scope.ScopeRefused as exc:
-        st.error(str(exc), icon=":material/lock:")
+    with data.writing(bump=False) as session:
+        message = scope.refusal(session, user=user, department_id=department_id, where=where)
+    if message:
+        st.error(message, icon=":material/lock:")
         st.stop()
 
 
