@@ -8,7 +8,6 @@ import streamlit as st
 from kpialign.services import actions
 from kpialign.ui import auth, data, nav
 from kpialign.ui import line_of_sight as los
-from kpialign.ui import scorecard_ui as ui
 from kpialign.ui.widgets import plain
 
 user = auth.require(nav.roles_for("pages/our_results.py"))
@@ -19,7 +18,7 @@ st.caption(
     "nobody can see one person's answers, and no figure is shown for a small group."
 )
 
-sc = ui.get()
+sc = los.latest_closed()
 res = los.shared_results(sc, user.department_id)
 if res.wave is None:
     st.info(

@@ -10,7 +10,6 @@ from kpialign.core import privacy
 from kpialign.scorecard import scope
 from kpialign.ui import auth, data, nav
 from kpialign.ui import line_of_sight as los
-from kpialign.ui import scorecard_ui as ui
 from kpialign.ui.widgets import plain
 
 user = auth.require(nav.roles_for("pages/team_conversation.py"))
@@ -37,7 +36,7 @@ unit = st.selectbox(
     "Unit", units, index=default, format_func=lambda d: names.get(d, str(d)), key="team_conversation.unit"
 )
 
-sc = ui.get()
+sc = los.latest_closed()
 res = los.shared_results(sc, unit)
 if res.wave is None:
     st.info(

@@ -73,9 +73,10 @@ def change_words(now: float, before: float, p: float, *, alpha: float, before_na
     if points == 0:
         return f"the same as in {before_name}"
     way = "up" if points > 0 else "down"
+    size = f"{abs(points)} point{'s' if abs(points) != 1 else ''}"
     if not pd.isna(p) and p < alpha:
-        return f"{way} {abs(points)} points since {before_name} — a clear change"
-    return f"{way} {abs(points)} points since {before_name} — not a clear change (a difference this size can be chance)"
+        return f"{way} {size} since {before_name} — a clear change"
+    return f"{way} {size} since {before_name} — not a clear change (a difference this size can be chance)"
 
 
 # --------------------------------------------------------------------------- strategy

@@ -42,6 +42,16 @@ def department_names() -> dict[int, str]:
     return _names(data.version(), str(data.engine().url))
 
 
+def latest_closed() -> Scorecard:
+    """The scorecard of the latest closed wave (results are shared as soon as a wave closes, even
+    when it closed after the latest KPI month, which the scorecard's default wave follows)."""
+    base = ui.get()
+    closed = [w for w in base.waves if w.status == "closed"]
+    if not closed or (base.wave is not None and base.wave.wave_id == closed[-1].wave_id):
+        return base
+    return ui.get(None, closed[-1].name)
+
+
 def shared_results(sc: Scorecard, department_id: int | None) -> sharing.SharedResults:
     return sharing.shared_results(sc, department_id=department_id, names=department_names())
 
@@ -161,10 +171,13 @@ def unit_result(res: sharing.UnitResult, *, k: int) -> None:
                 f"{'Relative strength' if t.tag == 'strength' else 'Opportunity'}: {t.label} — "
                 f"{points} point{'s' if points != 1 else ''} {way} the rest of the organisation, {sure}."
             )
-    st.caption(
-        "Bars: % favourable per dimension with its 95 % interval; orange ticks: the whole organisation. "
-        "Strengths and opportunities compare with everyone else, after a Benjamini-Hochberg correction."
-    )
+    if res.level == "organisation":
+        st.caption("Bars: % favourable per line-of-sight dimension, with its 95 % interval.")
+    else:
+        st.caption(
+            "Bars: % favourable per dimension with its 95 % interval; orange ticks: the whole organisation. "
+            "Strengths and opportunities compare with everyone else, after a Benjamini-Hochberg correction."
+        )
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
