@@ -165,3 +165,23 @@ def test_a_manager_can_export_nothing(demo_sqlite_url):
     eng.dispose()
     assert exports.allowed_kinds({"manager"}) == []
     assert account_id(demo_sqlite_url, DEMO_ACCOUNTS["manager"])
+
+
+def test_admin_makes_an_employee_manager_of_a_unit_on_the_users_page(demo_copy_sqlite, monkeypatch):
+    target = account_id(demo_copy_sqlite, DEMO_ACCOUNTS["employee"])
+    logistics = _dept(demo_copy_sqlite, "Logistics")
+    at = _page(demo_copy_sqlite, "admin", "pages/admin_users.py", monkeypatch)
+    at.selectbox(key="admin_users.account").set_value(target).run()
+    at.multiselect(key=f"admin_users.roles.{target}").set_value(["employee", "manager"])
+    [save] = [b for b in at.button if b.label == "Save roles"]
+    save.click().run()
+    assert any("at least one unit" in e.value for e in at.error)  # refused: nothing written
+    at.multiselect(key=f"admin_users.roles.{target}").set_value(["employee", "manager"])
+    at.multiselect(key=f"admin_users.units.{target}").set_value([logistics])
+    [save] = [b for b in at.button if b.label == "Save roles"]
+    save.click().run()
+    assert not at.exception and [s.value for s in at.success] == ["Roles saved."]
+    eng = db.make_engine(demo_copy_sqlite)
+    with db.read_session(eng) as s:
+        assert accounts.user_context_by_id(s, target).managed_departments == {logistics}
+    eng.dispose()
