@@ -125,7 +125,6 @@ def test_only_an_admin_or_the_departments_manager_locks_and_both_are_audited(eng
 def test_check_in_columns_in_the_kpi_csv_are_validated_by_row_and_formula_text_is_kept_and_exported_safely(
     engine, people
 ):
-    org = people.org
     scope = EditScope.everything("admin@x.org")
     bad = (
         "kpi,department,period,actual,status,analysis,next_steps\n"
