@@ -169,8 +169,9 @@ def apply_checkins(
     for i in range(0, len(keys), 500):
         chunk = keys[i : i + 500]
         for row in session.execute(
-            select(KpiCheckin.kpi_id, KpiCheckin.period, KpiCheckin.status, KpiCheckin.analysis, KpiCheckin.next_steps)
-            .where(tuple_(KpiCheckin.kpi_id, KpiCheckin.period).in_(chunk))
+            select(
+                KpiCheckin.kpi_id, KpiCheckin.period, KpiCheckin.status, KpiCheckin.analysis, KpiCheckin.next_steps
+            ).where(tuple_(KpiCheckin.kpi_id, KpiCheckin.period).in_(chunk))
         ):
             old[(row[0], row[1])] = {"status": row[2], "analysis": row[3], "next_steps": row[4]}
         for kid, period in session.execute(

@@ -111,9 +111,7 @@ class ImportValidation:
 
     def preview_frame(self) -> pd.DataFrame:
         """The rows as understood: ``row, department, kpi, period, actual, target, status``."""
-        return pd.DataFrame(
-            self.preview, columns=["row", "department", "kpi", "period", "actual", "target", "status"]
-        )
+        return pd.DataFrame(self.preview, columns=["row", "department", "kpi", "period", "actual", "target", "status"])
 
 
 @dataclass
