@@ -88,6 +88,11 @@ def reviewable_departments(user: UserContext) -> frozenset[int] | None:
     return frozenset(user.managed_departments)
 
 
+def review_period(text: str) -> str:
+    """The canonical spelling of a review period (``2026-q1`` -> ``2026-Q1``), or :class:`ReviewError`."""
+    return _period(text)
+
+
 def _period(text: str) -> str:
     try:
         return normalise_period(text)
