@@ -43,6 +43,7 @@ class ReviewBrief:
     kpis: pd.DataFrame  # one row per KPI (see _kpi_table)
     series: pd.DataFrame  # kpi_id, period, date, actual, target: the trend window, for charts
     sen: dict  # kpi_id -> (slope, intercept) on the actuals
+    attainment: pd.DataFrame  # kpi_id, period, date, attainment_pct: the trend window, for charts
     wave: str | None
     previous_wave: str | None
     survey_changes: pd.DataFrame  # code, text, fav_now, fav_before, fav_diff, low, high, q, significant
@@ -124,6 +125,16 @@ def _kpi_table(view: scorecard.DepartmentView, found: pd.DataFrame, settings: Sc
     return out.reset_index(drop=True)
 
 
+def _attainment_window(sc: Scorecard, view: scorecard.DepartmentView) -> pd.DataFrame:
+    cols = ["kpi_id", "period", "date", "attainment_pct"]
+    if view.series.empty:
+        return pd.DataFrame(columns=cols)
+    keys = view.series[["kpi_id", "period", "date"]]
+    att = sc.attainment[sc.attainment["kpi_id"].isin(view.kpis["kpi_id"])][["kpi_id", "period", "attainment"]]
+    out = keys.merge(att, on=["kpi_id", "period"], how="left")
+    return out.assign(attainment_pct=out["attainment"] * 100)[cols]
+
+
 def prepare_review(
     *,
     session: Session,
@@ -202,6 +213,7 @@ def prepare_review(
         kpis=kpis,
         series=view.series,
         sen=view.sen,
+        attainment=_attainment_window(sc, view),
         wave=sc.wave.name if sc.wave else None,
         previous_wave=sc.previous_wave.name if sc.previous_wave else None,
         survey_changes=changes,
