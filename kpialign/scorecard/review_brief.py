@@ -23,7 +23,7 @@ from kpialign.models import Role
 from kpialign.scorecard import build as scorecard
 from kpialign.scorecard import queries
 from kpialign.scorecard.build import Scorecard, ScoringSettings
-from kpialign.services import actions, checkins, period_locks, reviews
+from kpialign.services import actions, checkins, measurements, period_locks, reviews
 from kpialign.services.accounts import UserContext
 from kpialign.services.measurements import period_range_for
 
@@ -70,15 +70,18 @@ class ReviewBrief:
         return self.kpis[~self.kpis["has_checkin"]].reset_index(drop=True)
 
 
-def scored_month(period: str) -> str:
-    """The scorecard month of a review period (a quarter is scored at its last month)."""
+def scored_month(period: str, latest_month: str | None = None) -> str:
+    """The scorecard month of a review period: its last month (a quarter is scored at its end),
+    or the latest month with data when the period is still running."""
     last = reviews.period_span(period)[1]
-    return f"{last.year:04d}-{last.month:02d}"
+    month = f"{last.year:04d}-{last.month:02d}"
+    return min(month, latest_month) if latest_month else month
 
 
 def build_for(session: Session, period: str) -> Scorecard:
     """The scorecard a review of ``period`` reads (one for every department of an organisation pack)."""
-    return scorecard.build_scorecard(session, period=scored_month(period))
+    latest = measurements.latest_periods(session).get("monthly")
+    return scorecard.build_scorecard(session, period=scored_month(period, latest))
 
 
 def _checkins_in(session: Session, department_id: int, period: str, kpis: pd.DataFrame) -> pd.DataFrame:

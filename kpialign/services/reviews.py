@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
@@ -165,7 +165,9 @@ def save_review(
     return review
 
 
-def sign_off(*, session: Session, user: UserContext, review_id: int, lock_period: bool = False) -> Review:
+def sign_off(
+    *, session: Session, user: UserContext, review_id: int, lock_period: bool = False, now: datetime | None = None
+) -> Review:
     """Sign a held review off (audited); ``lock_period`` also locks the department's period."""
     review = session.get(Review, review_id)
     if review is None:
@@ -181,7 +183,7 @@ def sign_off(*, session: Session, user: UserContext, review_id: int, lock_period
     before = _snapshot(review)
     review.status = ReviewStatus.SIGNED_OFF.value
     review.signed_off_by = user.email
-    review.signed_off_at = utcnow()
+    review.signed_off_at = now or utcnow()
     review.updated_at = review.signed_off_at
     session.add(review)
     session.flush()

@@ -149,16 +149,20 @@ def red_kpis(user: UserContext) -> pd.DataFrame:
 
 
 def quarter_choices(count: int = 8) -> tuple[list[str], int]:
-    """Recent quarters, newest first, and the index of the one with the latest monthly data."""
+    """Recent quarters, newest first, and the index of the default: the last quarter complete by
+    the latest month with data (the one a review looks back on)."""
     with data.reading() as session:
-        latest = measurements.latest_periods(session)
+        latest = measurements.latest_periods(session).get("monthly")
     until = date.today()
-    if latest.get("monthly"):
-        until = max(until, measurements.period_bounds(latest["monthly"])[1])
+    if latest:
+        until = max(until, measurements.period_bounds(latest)[1])
     quarters = list(reversed(measurements.recent_periods("quarterly", count=count, until=until)))
-    current = latest.get("monthly")
-    q = measurements.period_of(measurements.period_bounds(current)[1], "quarterly") if current else quarters[0]
-    return quarters, quarters.index(q) if q in quarters else 0
+    if not latest:
+        return quarters, 0
+    month_end = measurements.period_bounds(latest)[1]
+    quarter = measurements.parse_period(measurements.period_of(month_end, "quarterly"))
+    complete = quarter if measurements.period_bounds(str(quarter))[1] == month_end else quarter.shift(-1)
+    return quarters, quarters.index(str(complete)) if str(complete) in quarters else 0
 
 
 # ------------------------------------------------------------------------------- the brief
