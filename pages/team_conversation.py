@@ -59,6 +59,8 @@ else:
     if res.substituted:
         st.text(f"Nearest unit that can be shown: {res.own.unit} (your team's people are counted in it).")
     los.unit_result(res.own, k=w.k)
+    if not res.substituted and res.own.level == "department":
+        los.alpha_table(unit, period=None, wave=w.name)
 
 mine = scope.scoped(sc, user)
 inside = mine.departments[mine.departments["department_id"].isin(los.subtree_of(unit))]
