@@ -80,7 +80,7 @@ DEMO_LINKS: tuple[tuple[tuple[str, str], tuple[str, str], int, int, str], ...] =
         "Late parcels are the first thing customers complain about.",
     ),
     (("Finance", "Forecast accuracy"), ("Logistics", "Inventory turns"), 1, 1, "Good forecasts keep stock lean."),
-    (("Sales", "New bookings"), LEADS, 1, 1, "Marketing's budget follows last month's bookings (closes a loop)."),
+    (("Sales", "New bookings"), LEADS, 3, 1, "Marketing's budget follows last quarter's bookings (closes a loop)."),
 )
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from kpialign.core import stats
-from kpialign.scorecard.build import Scorecard, ScoringSettings, expand_to_months, status
+from kpialign.scorecard.build import Scorecard, expand_to_months, status
 from kpialign.services.measurements import periods_between
 
 EVIDENCE_SUPPORTED = "supported"
@@ -117,7 +117,8 @@ def _evidence_kind(verdict: str) -> str:
 def link_evidence(
     links: pd.DataFrame, values: pd.DataFrame, kpis: pd.DataFrame, *, alpha: float = 0.05
 ) -> pd.DataFrame:
-    """Lead-lag evidence for every link (``kpialign.core.stats.lead_lag_batch``, BH across them).
+    """Lead-lag evidence for every link (``kpialign.core.stats.lead_lag_batch``: the verdicts use the
+    Benjamini-Hochberg q across all links passed in, the family a page shows together).
 
     ``links``: link_id, driver_kpi_id, outcome_kpi_id, expected_lag, expected_sign;
     ``values``: kpi_id, period, actual; ``kpis``: kpi_id, frequency.
@@ -140,35 +141,43 @@ def link_evidence(
             )
         )
     lags = links["expected_lag"].astype(int).to_numpy()
-    signs = links["expected_sign"].astype(int).to_numpy()
-    results = stats.lead_lag_batch(
-        [p.driver for p in pairs],
-        [p.outcome for p in pairs],
+    width = max([len(p.periods) for p in pairs] + [1])
+    drivers = np.full((len(pairs), width), np.nan)
+    outcomes = np.full((len(pairs), width), np.nan)
+    for i, p in enumerate(pairs):  # trailing NaN only shortens a link's window
+        drivers[i, : len(p.periods)] = p.driver
+        outcomes[i, : len(p.periods)] = p.outcome
+    res = stats.lead_lag_batch(
+        drivers,
+        outcomes,
         max_lag=max(DEFAULT_MAX_LAG, int(lags.max())),
         expected_lag=lags,
-        expected_sign=signs,
+        expected_sign=links["expected_sign"].astype(int).to_numpy(),
         alpha=alpha,
     )
     rows = []
-    for link_id, pair, res in zip(links["link_id"].astype(int), pairs, results, strict=True):
+    for link_id, pair, r in zip(links["link_id"].astype(int), pairs, res.itertuples(index=False), strict=True):
+        best_ccf = np.nan
+        if r.best_lag is not None and not pd.isna(r.best_lag) and r.best_lag in r.lags:
+            best_ccf = r.ccf[r.lags.index(r.best_lag)]
         rows.append(
             {
                 "link_id": link_id,
-                "n": pair.n,
+                "n": int(r.n),
                 "frequency": pair.frequency,
                 "first_period": pair.periods[0] if pair.periods else None,
                 "last_period": pair.periods[-1] if pair.periods else None,
                 "missing_periods": ", ".join(pair.missing),
-                "transformation": res.transformation,
-                "ar_order": res.ar_order,
-                "best_lag": res.best_lag,
-                "best_ccf": res.best_ccf,
-                "lag_tested": res.granger_lag,
-                "granger_f": res.granger_f,
-                "p": res.granger_p,
-                "q": res.q,
-                "verdict": res.verdict,
-                "evidence": _evidence_kind(res.verdict),
+                "transformation": r.transform,
+                "ar_order": r.ar_order,
+                "best_lag": r.best_lag,
+                "best_ccf": best_ccf,
+                "lag_tested": r.tested_lag,
+                "granger_f": r.f,
+                "p": r.p,
+                "q": r.q,
+                "verdict": r.verdict,
+                "evidence": _evidence_kind(str(r.verdict)),
             }
         )
     return pd.DataFrame(rows, columns=EVIDENCE_COLUMNS)
@@ -272,9 +281,13 @@ def opposite_sign_links(evidence_links: pd.DataFrame) -> pd.DataFrame:
     """(b) Linked pairs whose evidence has the opposite sign to the expected one."""
     cols = [
         "link_id",
+        "driver_kpi_id",
         "driver",
+        "driver_department_id",
         "driver_department",
+        "outcome_kpi_id",
         "outcome",
+        "outcome_department_id",
         "outcome_department",
         "expected_sign",
         "expected_lag",
@@ -441,6 +454,40 @@ def cross_team_items(sc: Scorecard, department_ids: list[int]) -> pd.DataFrame:
     return g[cols].sort_values(["item", "department"]).reset_index(drop=True)
 
 
-def scoring_thresholds(settings: ScoringSettings) -> tuple[float, float]:
-    """(green, amber) in points, for legends."""
-    return settings.green, settings.amber
+def conflict_items(conf: Conflicts, department_ids: dict[str, int]) -> pd.DataFrame:
+    """Every conflict as one row to act on: ``kind, label, objective_id, kpi_id, department_ids``
+    (the departments involved). ``department_ids`` maps department names to ids."""
+    rows = []
+    for r in conf.pulling.itertuples(index=False):
+        involved = [r.department, *str(r.pushed_by).split(", ")]
+        rows.append(
+            {
+                "kind": "pulls against",
+                "label": f"{r.kpi} ({r.department}) pulls against {r.objective_code}, pushed by {r.pushed_by}",
+                "objective_id": int(r.objective_id),
+                "kpi_id": int(r.kpi_id),
+                "department_ids": [department_ids[n] for n in involved if n in department_ids],
+            }
+        )
+    for r in conf.opposite.itertuples(index=False):
+        rows.append(
+            {
+                "kind": "opposite sign",
+                "label": f"{r.driver} ({r.driver_department}) -> {r.outcome} ({r.outcome_department}): {r.verdict}",
+                "objective_id": None,
+                "kpi_id": int(r.outcome_kpi_id),
+                "department_ids": sorted({int(r.driver_department_id), int(r.outcome_department_id)}),
+            }
+        )
+    for r in conf.diverging.itertuples(index=False):
+        rows.append(
+            {
+                "kind": "diverging trends",
+                "label": f"{r.code} {r.objective}: {r.improving} improving, {r.worsening} worsening",
+                "objective_id": int(r.objective_id),
+                "kpi_id": None,
+                "department_ids": list(r.departments),
+            }
+        )
+    df = pd.DataFrame(rows, columns=["kind", "label", "objective_id", "kpi_id", "department_ids"])
+    return df.astype({"objective_id": "Int64", "kpi_id": "Int64"})

@@ -22,6 +22,7 @@ import hashlib
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 
 import pandas as pd
 from sqlalchemy import select
@@ -30,6 +31,7 @@ from sqlmodel import Session
 
 from kpialign import audit
 from kpialign.models import Department, Kpi, KpiLink, Role
+from kpialign.services import actions
 from kpialign.services.accounts import UserContext
 from kpialign.services.kpi_import import MAX_IMPORT_ROWS, ImportIssue, _decode, _show
 
@@ -85,6 +87,12 @@ def may_link_into(user: UserContext, *, department_id: int, owner_id: int | None
 def may_draw_links(user: UserContext) -> bool:
     """Whether the user may draw any link at all (shows or hides the editing part of a page)."""
     return user.has(Role.ADMIN.value, Role.MANAGER.value, Role.KPI_OWNER.value)
+
+
+def linkable_outcomes(*, session: Session, user: UserContext) -> list[int]:
+    """Ids of the active KPIs ``user`` may draw links into."""
+    rows = session.execute(select(Kpi.id, Kpi.department_id, Kpi.owner_id).where(Kpi.active.is_(True))).all()  # type: ignore[attr-defined]
+    return sorted(int(i) for i, d, o in rows if may_link_into(user, department_id=int(d), owner_id=o))
 
 
 def _kpi(session: Session, kpi_id: int, what: str) -> Kpi:
@@ -542,3 +550,47 @@ def import_links(
             sha256=hashlib.sha256(raw).hexdigest(),
         )
     return summary
+
+
+# ------------------------------------------------------------------------ conflict decisions
+
+DECISION_PREFIX = "Conflict decision: "
+
+
+def record_conflict_decision(
+    *,
+    session: Session,
+    user: UserContext,
+    department_id: int,
+    title: str,
+    decision: str,
+    objective_id: int | None = None,
+    kpi_id: int | None = None,
+    owner_id: int | None = None,
+    due_on: date | None = None,
+    today: date | None = None,
+) -> int:
+    """Record what was decided about a conflict as an action of one department involved
+    (``services.actions``: admins, leaders and that department's managers; audited there)."""
+    title = " ".join((title or "").split())
+    if not title:
+        raise LinkError("Give the decision a short title.")
+    action = actions.create_action(
+        session=session,
+        user=user,
+        title=DECISION_PREFIX + title,
+        department_id=department_id,
+        description=decision,
+        objective_id=objective_id,
+        kpi_id=kpi_id,
+        owner_id=owner_id,
+        due_on=due_on,
+        today=today,
+    )
+    return int(action.id or 0)
+
+
+def conflict_decisions(*, session: Session, user: UserContext, department_ids: list[int] | None = None) -> pd.DataFrame:
+    """The conflict decisions ``user`` may see (actions whose title marks them as such)."""
+    df = actions.list_actions(session=session, user=user, department_ids=department_ids)
+    return df[df["title"].str.startswith(DECISION_PREFIX)].reset_index(drop=True)
