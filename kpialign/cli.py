@@ -9,12 +9,18 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from kpialign import db
 from kpialign.config import ConfigError, load_settings
-from kpialign.services import accounts
+from kpialign.models import Role
+from kpialign.scorecard import links as links_read
+from kpialign.scorecard.build import build_scorecard
+from kpialign.services import accounts, kpi_links
+from kpialign.services.accounts import UserContext
+from kpialign.services.kpi_import import write_csv
 
 
 class CliError(Exception):
@@ -290,6 +296,61 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_links(args: argparse.Namespace) -> int:
+    """``links import FILE`` (all or nothing) and ``links list`` (every link with its lead-lag evidence)."""
+    engine = _engine()
+    system = UserContext(account_id=None, email=args.actor, name="", roles=frozenset({Role.ADMIN.value}))
+    if args.links_command == "import":
+        path = Path(args.file)
+        if not path.is_file():
+            raise CliError(f"No such file: {args.file}")
+        try:
+            with db.write_session(engine, bump=not args.dry_run) as session:
+                summary = kpi_links.import_links(
+                    session=session, data=path.read_bytes(), user=system, dry_run=args.dry_run, filename=path.name
+                )
+        except kpi_links.LinkImportError as exc:
+            for issue in exc.validation.issues:
+                where = f"row {issue.row}" if issue.row else "file"
+                column = f", column {issue.column}" if issue.column else ""
+                value = f", value {issue.value!r}" if issue.value else ""
+                print(f"{args.file}: {where}{column}{value}: {issue.reason}", file=sys.stderr)
+            raise CliError(str(exc)) from None
+        print(summary.describe())
+        return 0
+    with db.read_session(engine) as session:
+        frame = kpi_links.links_frame(session=session)
+        sc = build_scorecard(session)
+    table = links_read.links_with_evidence(frame, sc)[LINKS_LIST_COLUMNS] if not frame.empty else frame
+    if args.format == "csv":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(write_csv(table.reindex(columns=LINKS_LIST_COLUMNS)))
+        sys.stdout.buffer.flush()
+    elif table.empty:
+        print("No KPI links are drawn.")
+    else:
+        print(table.astype(object).where(table.notna(), "").to_string(index=False))
+    return 0
+
+
+LINKS_LIST_COLUMNS = [
+    "driver_department",
+    "driver",
+    "outcome_department",
+    "outcome",
+    "expected_lag",
+    "expected_sign",
+    "in_cycle",
+    "n",
+    "lag_tested",
+    "granger_f",
+    "p",
+    "q",
+    "verdict",
+    "missing_periods",
+]
+
+
 # -------------------------------------------------------------------------------- parser
 
 
@@ -373,6 +434,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--excel", action="store_true", help="Excel flavour: UTF-8 with a byte-order mark")
     p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "links", help="KPI links (driver -> outcome): import a CSV (all or nothing) or list them with evidence"
+    )
+    links_sub = p.add_subparsers(dest="links_command", required=True)
+    q = links_sub.add_parser("import", help="import links from CSV: " + ", ".join(kpi_links.LINK_COLUMNS))
+    q.add_argument("file", help="the CSV file")
+    q.add_argument("--dry-run", action="store_true", help="validate and report what would change; write nothing")
+    q.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
+    q.set_defaults(func=cmd_links)
+    q = links_sub.add_parser("list", help="every link with its lead-lag evidence (BH across the links)")
+    q.add_argument("--format", choices=["table", "csv"], default="table")
+    q.set_defaults(func=cmd_links, actor="cli")
 
     return parser
 
