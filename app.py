@@ -21,9 +21,10 @@ if user is None:
     current = st.navigation(pages, position="hidden")
 else:
     sections: dict[str, list] = {}
+    home = nav.home_for(user.roles)
     for spec in nav.allowed(user.roles):
         sections.setdefault(spec.section, []).append(
-            st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path, default=spec.default)
+            st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path, default=spec.path == home)
         )
     ordered = {name: sections[name] for name in nav.SECTION_ORDER if name in sections}
     with st.sidebar:

@@ -386,6 +386,51 @@ def rank_bands(rows: pd.DataFrame) -> alt.Chart:
     return (band + point).properties(height=alt.Step(ROW_PX), width="container")
 
 
+def dimension_bars(dims: pd.DataFrame, *, unit: str) -> alt.Chart:
+    """% favourable per line-of-sight dimension with its Wilson 95 % interval, and the organisation's
+    figure as a tick where ``org_fav`` is given. ``dims``: label, fav, low, high, n (+ org_fav, tag)."""
+    df = dims.assign(
+        pct=dims["fav"] * 100,
+        lo=dims["low"] * 100,
+        hi=dims["high"] * 100,
+        who=unit,
+        tag=dims["tag"].fillna("") if "tag" in dims else "",
+    )
+    order = df.sort_values("pct", ascending=False)["label"].tolist()
+    y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
+    x_scale = alt.Scale(domain=[0, 100])
+    bars = (
+        alt.Chart(df)
+        .mark_bar(color="#1565c0", opacity=0.8)
+        .encode(
+            x=alt.X("pct:Q", title="% favourable (agree or strongly agree)", scale=x_scale),
+            y=y,
+            tooltip=[
+                alt.Tooltip("label:N", title="Dimension"),
+                alt.Tooltip("pct:Q", title="% favourable", format=".0f"),
+                alt.Tooltip("lo:Q", title="95 % interval from", format=".0f"),
+                alt.Tooltip("hi:Q", title="to", format=".0f"),
+                alt.Tooltip("n:Q", title="People"),
+                alt.Tooltip("tag:N", title="Note"),
+            ],
+        )
+    )
+    rules = alt.Chart(df).mark_rule(color="#0d2b52", strokeWidth=2).encode(x="lo:Q", x2="hi:Q", y=y)
+    layers = [bars, rules]
+    if "org_fav" in df and df["org_fav"].notna().any():
+        org = df.assign(org=df["org_fav"] * 100, what="Organisation")
+        layers.append(
+            alt.Chart(org)
+            .mark_tick(color="#f57c00", thickness=3, size=22)
+            .encode(
+                x=alt.X("org:Q", scale=x_scale),
+                y=y,
+                tooltip=[alt.Tooltip("org:Q", title="Organisation % favourable", format=".0f")],
+            )
+        )
+    return alt.layer(*layers).properties(height=ROW_PX * 2 * max(len(df), 1))
+
+
 def review_kpis(series: pd.DataFrame, *, columns: int = 3) -> alt.Chart:
     """Small multiples for a printed review pack: each KPI's actuals (blue) against its target
     (green, dashed), one panel per KPI with its own scale. Fixed size: it is rendered to an image.

@@ -14,7 +14,8 @@ from pathlib import Path
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from kpialign import db
-from kpialign.config import ConfigError, load_settings
+from kpialign.config import load_settings
+from kpialign.core.errors import KpialignError
 from kpialign.models import Role
 from kpialign.scorecard import links as links_read
 from kpialign.scorecard.build import build_scorecard
@@ -23,7 +24,7 @@ from kpialign.services.accounts import UserContext
 from kpialign.services.kpi_import import write_csv
 
 
-class CliError(Exception):
+class CliError(KpialignError):
     """A user error: printed to stderr without a traceback, exit code 1 (or ``code``)."""
 
     def __init__(self, message: str, code: int = 1):
@@ -80,12 +81,32 @@ def cmd_create_user(args: argparse.Namespace) -> int:
             password=password,
             name=args.name or "",
             department=args.department,
+            units=args.unit or None,
             actor="cli",
         )
         email = account.email
     print(f"Created {email} with role(s): {', '.join(args.role)}")
     if generated:
         print(f"Password (shown once, store it safely): {password}")
+    return 0
+
+
+def cmd_manager_units(args: argparse.Namespace) -> int:
+    """Make an account manage exactly the named units (``--none`` takes the manager role away)."""
+    if not args.unit and not args.none:
+        raise CliError("Give one or more --unit NAME, or --none to take the manager role away.")
+    with db.write_session(_engine()) as session:
+        account_id = accounts.account_id_by_email(session, args.email)
+        unit_ids = accounts.unit_ids_by_name(session, args.unit or [])
+        changed = accounts.set_manager_units(
+            session=session, account_id=account_id, department_ids=unit_ids, actor=args.actor
+        )
+    if not changed:
+        print(f"{args.email} already manages exactly that; nothing changed.")
+    elif args.none:
+        print(f"{args.email} is no longer a manager.")
+    else:
+        print(f"{args.email} now manages: {', '.join(args.unit)} (each with everything below it)")
     return 0
 
 
@@ -371,14 +392,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("create-user", help="create an account (prints a generated password once)")
     p.add_argument("email")
     p.add_argument(
-        "--role", action="append", required=True, help="employee, kpi_owner, leader, hr or admin; repeatable"
+        "--role", action="append", required=True, help="employee, kpi_owner, leader, hr, admin or manager; repeatable"
     )
     p.add_argument("--department", help="home department; required for kpi_owner (the department they keep)")
+    p.add_argument("--unit", action="append", help="a unit a manager leads (with everything below it); repeatable")
     p.add_argument("--name", help="display name")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     group.add_argument("--no-password", action="store_true", help="no local password (single sign-on only)")
     p.set_defaults(func=cmd_create_user)
+
+    p = sub.add_parser("manager-units", help="set the units a manager leads (each with everything below it)")
+    p.add_argument("email", help="the account's e-mail")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--unit", action="append", help="a unit (department name); repeatable")
+    what.add_argument("--none", action="store_true", help="take the manager role away")
+    p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
+    p.set_defaults(func=cmd_manager_units)
 
     p = sub.add_parser(
         "backup",
@@ -459,7 +489,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code
-    except (accounts.AccountError, ConfigError, ValueError) as exc:
+    except (KpialignError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except (OperationalError, DBAPIError) as exc:

@@ -19,6 +19,7 @@ from kpialign.config import ConfigError, load_settings, secret_key
 from kpialign.services import surveys
 from kpialign.services.question_bank import LIKERT_LABELS
 from kpialign.ui import auth, data, nav
+from kpialign.ui import line_of_sight as los
 from kpialign.ui.widgets import plain
 
 PREFER_NOT = 0
@@ -54,6 +55,7 @@ def _thank_you(wave_name: str, skipped: int | None = None) -> None:
         "Your answers are counted together with your colleagues'. Results are shown only for "
         "groups large enough that nobody can be singled out. You can close this page now."
     )
+    los.thank_you_objectives()
 
 
 def _problem(exc: surveys.LinkProblem) -> None:

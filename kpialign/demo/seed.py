@@ -23,7 +23,8 @@ Shape of the ``small`` organisation (tests and pages rely on it):
   demo employee's department, answers after signing in instead (no links, no answers yet), so
   the demo employee can try the survey. Answers follow the department's KPI
   performance in the wave's quarter, plus a department culture and drift over the waves.
-- The 5 demo accounts of :data:`DEMO_ACCOUNTS`, password :data:`DEMO_PASSWORD`.
+- The 7 demo accounts of :data:`DEMO_ACCOUNTS` (two managers: the Commercial division and
+  Production), password :data:`DEMO_PASSWORD`.
 
 ``enterprise``: 8 divisions > 40 departments > 152 teams (200 units), 50,000 employees,
 2,000 KPIs over 60 months, 11 closed waves and one open wave (12 in all): about 600,000
@@ -55,6 +56,7 @@ from sqlmodel import Session
 from kpialign import audit, db
 from kpialign.config import ConfigError, secret_key
 from kpialign.demo import links as demo_links
+from kpialign.demo.managers import DemoManager, seed_managers
 from kpialign.demo.reviews import seed_reviews
 from kpialign.models import (
     Account,
@@ -91,6 +93,13 @@ DEMO_ACCOUNTS: dict[str, str] = {
     "leader": f"leader@{DEMO_DOMAIN}",
     "hr": f"hr@{DEMO_DOMAIN}",
     "admin": f"admin@{DEMO_DOMAIN}",
+    "manager": f"manager@{DEMO_DOMAIN}",
+    "department_manager": f"production.manager@{DEMO_DOMAIN}",
+}
+# The demo managers (kpialign.demo.managers): one leads a division, one a department.
+DEMO_MANAGERS = {
+    "manager": DemoManager(DEMO_ACCOUNTS["manager"], "Mia Manager", "Commercial"),
+    "department_manager": DemoManager(DEMO_ACCOUNTS["department_manager"], "Pablo Production", "Production"),
 }
 # Home departments of the demo accounts (small scale; enterprise uses the first unit with KPIs).
 DEMO_ACCOUNT_DEPARTMENTS = {
@@ -982,6 +991,8 @@ def _seed_accounts(session: Session, plan: _Plan, salt: bytes, summary: DemoSumm
     # password, with a salt from the seed so that the same seed gives the same database.
     password_hash = PasswordHasher().hash(DEMO_PASSWORD, salt=salt)
     for role, email in DEMO_ACCOUNTS.items():
+        if role in DEMO_MANAGERS:
+            continue
         department = plan.owner_unit if role == "kpi_owner" else plan.account_units.get(role)
         if role == "employee":
             department = plan.signin_unit
@@ -998,6 +1009,7 @@ def _seed_accounts(session: Session, plan: _Plan, salt: bytes, summary: DemoSumm
         if role == "kpi_owner":
             owner_id = int(account.id or 0)
     session.flush()
+    seed_managers(session, managers=DEMO_MANAGERS, emails=DEMO_ACCOUNTS, password_hash=password_hash)
     summary.accounts = len(DEMO_ACCOUNTS)
     return owner_id
 
