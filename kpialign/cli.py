@@ -283,8 +283,8 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
     import json
     import math
 
+    from kpialign.core import csv_out
     from kpialign.scorecard import build as scorecard
-    from kpialign.services import kpi_import as csvio
 
     with db.read_session(_engine()) as session:
         try:
@@ -308,7 +308,7 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
         print(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
     elif args.format == "csv":
         sys.stdout.flush()
-        sys.stdout.buffer.write(csvio.write_csv(table))
+        sys.stdout.buffer.write(csv_out.write_csv(table))
         sys.stdout.buffer.flush()
     else:
         wave = sc.wave.name if sc.wave else "none"
@@ -370,6 +370,19 @@ LINKS_LIST_COLUMNS = [
     "verdict",
     "missing_periods",
 ]
+
+
+def cmd_repair_counts(args: argparse.Namespace) -> int:
+    """Store the counts of closed waves that lack them (databases from before the counts were stored on close)."""
+    from kpialign.scorecard import counts
+
+    repaired = counts.repair_engine(_engine())
+    print(
+        f"Stored the counts of {len(repaired)} closed wave(s)."
+        if repaired
+        else "Every closed wave's counts are stored."
+    )
+    return 0
 
 
 # -------------------------------------------------------------------------------- parser
@@ -439,6 +452,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, help="how many links (with --department)")
     p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
     p.set_defaults(func=cmd_invite)
+
+    p = sub.add_parser("repair-counts", help="store the counts of closed survey waves that lack them (older databases)")
+    p.set_defaults(func=cmd_repair_counts)
 
     from kpialign.exports import KINDS as EXPORT_KINDS
 
