@@ -372,3 +372,38 @@ def test_property_random_corruptions_write_all_or_nothing(engine, seed, which, n
         assert after == before
     # whatever was accepted is now the state: importing it again changes nothing
     assert _import(engine, units=units, people=people).changes == 0
+
+
+# --------------------------------------------------------------------------------- CLI
+
+
+def test_cli_import_org_reports_problems_previews_and_imports(tmp_path, sqlite_engine, monkeypatch, capsys):
+    from kpialign import cli
+
+    url = sqlite_engine.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("KPIALIGN_DATABASE_URL", url)
+    monkeypatch.setenv("KPIALIGN_SECRETS_FILE", str(tmp_path / "none"))
+    units, people, bad = tmp_path / "units.csv", tmp_path / "people.csv", tmp_path / "bad.csv"
+    units.write_text(UNITS, encoding="utf-8")
+    people.write_text(PEOPLE, encoding="utf-8")
+    bad.write_text(PEOPLE.replace("OPS,hr", "OPS,boss"), encoding="utf-8")
+
+    def run(*args):
+        code = cli.main(["import-org", *args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    code, _, err = run(str(units), "--people", str(bad))
+    assert code == 1 and "people: row 7, column roles, value 'boss': Unknown role" in err
+    code, out, _ = run(str(units), "--people", str(people), "--dry-run", "--as-of", "2026-11-02")
+    assert code == 0 and "Dry run" in out and "6 new" in out
+    with db.read_session(sqlite_engine) as s:
+        assert s.execute(select(func.count()).select_from(Account)).scalar_one() == 0
+    code, out, err = run(str(units), "--people", str(people), "--as-of", "2026-11-02")
+    assert code == 0 and "people: 6 new" in out, err
+    code, out, _ = run(str(units), "--people", str(people), "--as-of", "2026-11-02")
+    assert code == 0 and "Nothing to change" in out
+    code, _, err = run(str(tmp_path / "missing.csv"))
+    assert code == 1 and "No such file" in err
+    code, _, err = run(str(units), "--as-of", "30.11.2026")
+    assert code == 1 and "--as-of" in err
