@@ -55,6 +55,14 @@ PAGES: list[PageSpec] = [
     PageSpec(
         "pages/strategy_setup.py", "Strategy setup", ":material/account_tree:", frozenset({ADMIN}), "Admin", "strategy"
     ),
+    PageSpec(
+        "pages/directory_import.py",
+        "Directory import",
+        ":material/groups:",
+        frozenset({ADMIN}),
+        "Admin",
+        "directory-import",
+    ),
     PageSpec("pages/audit_log.py", "Audit log", ":material/history:", frozenset({ADMIN}), "Admin", "audit"),
     PageSpec(
         "pages/overview.py", "Overview", ":material/dashboard:", frozenset({LEADER, ADMIN}), "Scorecard", "overview"
