@@ -63,6 +63,7 @@ PAGES: list[PageSpec] = [
         "Admin",
         "directory-import",
     ),
+    PageSpec("pages/reorganise.py", "Reorganise", ":material/account_tree:", frozenset({ADMIN}), "Admin", "reorganise"),
     PageSpec("pages/audit_log.py", "Audit log", ":material/history:", frozenset({ADMIN}), "Admin", "audit"),
     PageSpec(
         "pages/overview.py", "Overview", ":material/dashboard:", frozenset({LEADER, ADMIN}), "Scorecard", "overview"
