@@ -209,7 +209,7 @@ def _describe_unit_new(u: dict) -> str:
 # ------------------------------------------------------------------------------ reading
 
 
-def _decode(data: bytes | str) -> str:
+def decode_csv(data: bytes | str) -> str:
     if isinstance(data, bytes):
         if len(data) > MAX_BYTES:
             raise ValueError(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB; split it.")
@@ -234,8 +234,8 @@ def _show(value: str) -> str:
     return value if len(value) <= _MAX_SHOWN else value[: _MAX_SHOWN - 1] + "…"
 
 
-def _records(text: str, label: str, allowed: Sequence[str], required: Sequence[str], issues: list[Issue]):
-    """Header check, then ``(row number, {column: cell})`` for each non-blank data row."""
+def csv_records(text: str, label: str, allowed: Sequence[str], required: Sequence[str], issues: list[Issue]):
+    """Header check (comma or semicolon separated, names case-insensitive), then ``(row number, {column: cell})`` for each non-blank data row."""
     best: tuple[str, list[str]] = (",", [])
     for delim in (",", ";"):
         try:
@@ -382,7 +382,7 @@ def read_directory(
         issues.append(Issue("", 0, "", "", "No file was given."))
     for label, raw, kind in sources:
         try:
-            text = _decode(raw)
+            text = decode_csv(raw)
         except ValueError as exc:
             issues.append(Issue(label, 0, "", "", str(exc)))
             continue
@@ -391,11 +391,11 @@ def read_directory(
             continue
         before = len(issues)
         if kind == "units":
-            recs = _records(text, label, UNIT_COLUMNS, ("unit_id", "unit_name"), issues)
+            recs = csv_records(text, label, UNIT_COLUMNS, ("unit_id", "unit_name"), issues)
         elif kind == "people":
-            recs = _records(text, label, PEOPLE_COLUMNS, ("email", "unit_id"), issues)
+            recs = csv_records(text, label, PEOPLE_COLUMNS, ("email", "unit_id"), issues)
         else:
-            recs = _records(text, label, COMBINED_COLUMNS, ("unit_id",), issues)
+            recs = csv_records(text, label, COMBINED_COLUMNS, ("unit_id",), issues)
         for row, cell in recs:
             if kind == "people" or (kind == "both" and cell.get("email")):
                 p = _parse_person(label, row, cell, issues)
@@ -888,3 +888,45 @@ def _write_people(session: Session, plan: DirectoryPlan, ids: dict[str, int], no
         for chunk in _chunks([p["id"] for p in plan.people_missing]):
             session.execute(update(a).where(a.c.id.in_(chunk)).values(active=False))
             session.execute(update(w).where(w.c.account_id.in_(chunk), w.c.revoked_at.is_(None)).values(revoked_at=now))
+
+
+# ------------------------------------------------------------------------------ export
+
+
+def export_frames(session: Session, *, include_inactive: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The directory as the import reads it: ``(units, people)`` frames (a unit without a
+    directory id is written as ``D<id>``, so that the export imports into an empty database)."""
+    depts = session.execute(
+        select(
+            Department.id,
+            Department.name,
+            Department.parent_id,
+            Department.headcount,
+            Department.active,
+            Department.external_id,
+        )
+    ).all()
+    key = {d.id: d.external_id or f"D{d.id}" for d in depts}
+    units = pd.DataFrame(
+        [
+            (key[d.id], d.name, key[d.parent_id] if d.parent_id is not None else "", d.headcount)
+            for d in sorted(depts, key=lambda d: d.id)
+            if d.active or include_inactive
+        ],
+        columns=list(UNIT_COLUMNS),
+    )
+    roles: dict[int, list[tuple[str, str]]] = {}
+    for aid, role, dept in session.execute(select(AccountRole.account_id, AccountRole.role, AccountRole.department_id)):
+        roles.setdefault(aid, []).append((role, key[dept] if dept is not None else ""))
+    rows = []
+    for a in session.execute(
+        select(Account.id, Account.email, Account.name, Account.department_id, Account.active).order_by(Account.id)
+    ):
+        if a.department_id is None or not (a.active or include_inactive):
+            continue  # the directory describes people with a home unit
+        held = roles.get(a.id, [])
+        names = sorted({r for r, _ in held}, key=ROLES.index)
+        scoped = {d for r, d in held if r in SCOPED_ROLES and d}
+        manages = "" if scoped <= {key[a.department_id]} else "|".join(sorted(scoped))
+        rows.append((a.email, a.name, key[a.department_id], "|".join(names), manages))
+    return units, pd.DataFrame(rows, columns=list(PEOPLE_COLUMNS))
