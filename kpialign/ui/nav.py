@@ -63,6 +63,14 @@ PAGES: list[PageSpec] = [
         "Admin",
         "directory-import",
     ),
+    PageSpec(
+        "pages/strategy_import.py",
+        "Strategy import",
+        ":material/upload_file:",
+        frozenset({ADMIN}),
+        "Admin",
+        "strategy-import",
+    ),
     PageSpec("pages/reorganise.py", "Reorganise", ":material/account_tree:", frozenset({ADMIN}), "Admin", "reorganise"),
     PageSpec("pages/audit_log.py", "Audit log", ":material/history:", frozenset({ADMIN}), "Admin", "audit"),
     PageSpec(
