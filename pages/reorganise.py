@@ -6,6 +6,8 @@ from datetime import date
 
 import streamlit as st
 
+from kpialign import charts
+from kpialign.scorecard import history as unit_history
 from kpialign.services import reorg, strategy
 from kpialign.ui import auth, data, nav
 from kpialign.ui.widgets import plain
@@ -83,9 +85,19 @@ if submitted and step:
         st.session_state[DONE] = f"{STEPS[step]}: {labels[unit]} — recorded with effective date {effective_on}."
         st.rerun()
 
-st.subheader("History")
+st.subheader(f"Performance history of {labels[unit]}")
 with data.reading() as session:
+    series = unit_history.unit_history(session, unit)
+    steps = [p.until.isoformat() for p in reorg.predecessors(session, unit)]
     history = reorg.history_frame(session)
+if series.empty:
+    st.text("This unit has no KPI data yet.")
+else:
+    st.altair_chart(charts.unit_history(series, merge_dates=steps), width="stretch")
+    if steps:
+        st.caption("Dashed: the history of a unit before it was merged in or split off, under its own name.")
+
+st.subheader("Reorganisation log")
 if history.empty:
     st.text("No reorganisation recorded yet.")
 else:

@@ -34,6 +34,7 @@ def test_an_admin_renames_a_unit_and_sees_it_in_the_history(writable_url, monkey
     at.switch_page("pages/reorganise.py").run()
     assert not at.exception
     assert any("No reorganisation recorded yet" in t.value for t in at.text)
+    assert any("no KPI data yet" in t.value for t in at.text)  # the first unit is a division without KPIs
     at.selectbox(key="reorganise.unit").set_value(ids["Legal"]).run()
     at.text_input[0].set_value("Legal & Compliance")
     at.button[0].click().run()
@@ -41,6 +42,8 @@ def test_an_admin_renames_a_unit_and_sees_it_in_the_history(writable_url, monkey
     assert _ids(writable_url).get("Legal & Compliance") == ids["Legal"]
     history = at.dataframe[0].value
     assert history["what"].tolist() == ["renamed from Legal to Legal & Compliance"]
+    at.selectbox(key="reorganise.unit").set_value(ids["Sales"]).run()
+    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")  # Sales' performance history
 
 
 def test_a_refused_merge_says_why_and_changes_nothing(writable_url, monkeypatch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
@@ -198,3 +199,56 @@ def test_a_merge_while_a_survey_wave_is_open_is_refused(demo_copy_url):
             )
     finally:
         eng.dispose()
+
+
+# ------------------------------------------------------------------ history across a merge
+
+
+def _values(engine):
+    from kpialign.services import kpi_import
+    from kpialign.services.measurements import EditScope
+
+    lines = ["kpi,department,period,actual"]
+    for i, month in enumerate(["2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06", "2026-07"]):
+        lines += [f"Revenue,Sales,{month},{110 + 5 * i}", f"Budget variance,Operations,{month},{i - 3}"]
+        lines += [f"Attrition,HR,{month},{12 - i}"]
+    with db.write_session(engine) as s:
+        kpi_import.import_kpis(s, data="\n".join(lines), scope=EditScope.everything(A))
+
+
+def test_a_merged_units_history_shows_the_predecessor_before_the_date_and_the_combined_unit_after(engine, org):
+    from kpialign.scorecard import history
+
+    _values(engine)
+    with db.read_session(engine) as s:
+        hr_before = history.unit_history(s, org.hr).set_index("month")["performance"]
+        ops_before = history.unit_history(s, org.ops).set_index("month")["performance"]
+    _do(engine, reorg.merge_units, source_id=org.hr, into_id=org.ops, effective_on=date(2026, 5, 1))
+    with db.read_session(engine) as s:
+        after = history.unit_history(s, org.ops)
+    series = dict(iter(after.groupby("series")))
+    assert set(series) == {"Operations", "HR (before it was merged in on 2026-05-01)"}
+    pred = series["HR (before it was merged in on 2026-05-01)"].set_index("month")
+    unit = series["Operations"].set_index("month")
+    assert pred["period"].tolist() == ["2026-01", "2026-02", "2026-03", "2026-04"]  # ends at the merge date
+    pd.testing.assert_series_equal(pred["performance"], hr_before.loc[pred.index], check_names=False)
+    early = unit[unit["period"] < "2026-05"]
+    pd.testing.assert_series_equal(early["performance"], ops_before.loc[early.index], check_names=False)
+    # from the merge on, Operations' P is the weighted mean over its own and HR's KPIs
+    may = unit[unit["period"] == "2026-05"].iloc[0]
+    assert may["n_with_data"] == 2
+    assert may["performance"] == pytest.approx((ops_before.loc[may.name] + hr_before.loc[may.name]) / 2)
+
+
+def test_a_rename_leaves_the_history_unchanged(engine, org):
+    from kpialign.scorecard import history
+
+    _values(engine)
+    with db.read_session(engine) as s:
+        before = history.unit_history(s, org.sales)
+    _do(engine, reorg.rename_unit, department_id=org.sales, name="Revenue Team", effective_on=JUNE)
+    _do(engine, reorg.move_unit, department_id=org.sales, parent_id=org.ops, effective_on=JULY)
+    with db.read_session(engine) as s:
+        after = history.unit_history(s, org.sales)
+    assert after["series"].unique().tolist() == ["Revenue Team"]
+    pd.testing.assert_frame_equal(before.drop(columns="series"), after.drop(columns="series"))
