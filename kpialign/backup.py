@@ -54,6 +54,7 @@ from sqlalchemy.engine import URL, make_url
 
 from kpialign import db
 from kpialign.config import resolve_sqlite_url
+from kpialign.core.errors import KpialignError
 
 # Tables every backup must contain (those of the first migration: a backup taken by an older
 # release lacks tables added later, and the upgrade after the restore adds them).
@@ -80,7 +81,7 @@ REQUIRED_TABLES: tuple[str, ...] = (
 PG_TIMEOUT_S = 3600
 
 
-class BackupError(RuntimeError):
+class BackupError(KpialignError, RuntimeError):
     """A backup or restore was refused or failed; the message says why. The live data is unchanged."""
 
 

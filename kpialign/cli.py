@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from kpialign import db
-from kpialign.config import ConfigError, load_settings
+from kpialign.config import load_settings
+from kpialign.core.errors import KpialignError
 from kpialign.services import accounts, directory
 
 
-class CliError(Exception):
+class CliError(KpialignError):
     """A user error: printed to stderr without a traceback, exit code 1 (or ``code``)."""
 
     def __init__(self, message: str, code: int = 1):
@@ -395,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code
-    except (accounts.AccountError, ConfigError, ValueError) as exc:
+    except (KpialignError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except (OperationalError, DBAPIError) as exc:

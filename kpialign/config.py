@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from kpialign.core.errors import Refused
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "sqlite:///data/kpialign.db"
 
 
-class ConfigError(RuntimeError):
+class ConfigError(Refused):
     """A setting is missing or invalid; the message says which and how to fix it."""
 
 

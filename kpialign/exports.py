@@ -61,6 +61,7 @@ from sqlmodel import Session, col, select
 
 from kpialign import audit, db
 from kpialign.core import privacy
+from kpialign.core.errors import Refused
 from kpialign.models import (
     Answer,
     Comment,
@@ -134,7 +135,7 @@ KIND_LABELS = {
 }
 
 
-class ExportError(ValueError):
+class ExportError(Refused):
     """An export was refused or cannot be built; the message is safe to show."""
 
 

@@ -7,7 +7,7 @@ import streamlit as st
 from kpialign.models import Role
 from kpialign.services import accounts, strategy
 from kpialign.ui import auth, data, nav
-from kpialign.ui.widgets import plain
+from kpialign.ui.widgets import refusals
 
 user = auth.require(nav.roles_for("pages/admin_users.py"))
 
@@ -26,11 +26,10 @@ dept_names = dict(zip(depts["id"].astype(int), depts["path"], strict=True)) if n
 
 def _run(action, success: str) -> None:
     """Run one audited change in a write transaction; refusals are shown, nothing is written."""
-    try:
-        with data.writing() as session:
-            result = action(session)
-    except accounts.AccountError as exc:
-        st.error(plain(str(exc)), icon=":material/error:")
+    result = None
+    with refusals() as outcome, data.writing() as session:
+        result = action(session)
+    if outcome.failed:
         return
     if isinstance(result, tuple):  # (email, password) to show once
         st.session_state[REVEAL] = result

@@ -9,7 +9,7 @@ import streamlit as st
 
 from kpialign.services import directory
 from kpialign.ui import auth, data, nav
-from kpialign.ui.widgets import plain
+from kpialign.ui.widgets import plain, refusals
 
 user = auth.require(nav.roles_for("pages/directory_import.py"))
 DONE, PLAN = "directory_import.done", "directory_import.plan"
@@ -119,21 +119,23 @@ if plan.changes == 0 and not deactivate:
 
 def run_import() -> None:
     bar = st.progress(0.0, text="Importing…")
-    try:
-        with data.writing() as session:
-            result = directory.import_directory(
-                session,
-                data=raw_units,
-                people=raw_people,
-                actor=user.email,
-                as_of=as_of,
-                deactivate_missing=deactivate,
-                filename=" + ".join(f.name for f in (units_file, people_file) if f is not None),
-                progress=lambda f, msg: bar.progress(min(f, 1.0), text=f"Importing: {msg}"),
-            )
-    except directory.DirectoryImportError as exc:
-        st.error(plain(str(exc)), icon=":material/error:")
-        st.dataframe(exc.plan.issues_frame(), hide_index=True, width="stretch", column_config=ISSUE_COLUMNS)
+    with refusals() as outcome:
+        try:
+            with data.writing() as session:
+                result = directory.import_directory(
+                    session,
+                    data=raw_units,
+                    people=raw_people,
+                    actor=user.email,
+                    as_of=as_of,
+                    deactivate_missing=deactivate,
+                    filename=" + ".join(f.name for f in (units_file, people_file) if f is not None),
+                    progress=lambda f, msg: bar.progress(min(f, 1.0), text=f"Importing: {msg}"),
+                )
+        except directory.DirectoryImportError as exc:
+            st.dataframe(exc.plan.issues_frame(), hide_index=True, width="stretch", column_config=ISSUE_COLUMNS)
+            raise
+    if outcome.failed:
         return
     st.session_state.pop(PLAN, None)
     st.session_state[DONE] = result.describe()

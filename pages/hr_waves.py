@@ -14,7 +14,7 @@ from kpialign.services import kpi_import as csvio
 from kpialign.services import strategy, surveys
 from kpialign.services.question_bank import DIMENSIONS
 from kpialign.ui import auth, data, nav
-from kpialign.ui.widgets import plain
+from kpialign.ui.widgets import plain, refusals
 
 user = auth.require(nav.roles_for("pages/hr_waves.py"))
 ACTOR = user.email
@@ -27,11 +27,9 @@ STATUS_ICON = {"draft": ":material/edit_note:", "open": ":material/radio_button_
 
 def _run(action, success: str) -> bool:
     """One audited change in a write transaction; a refusal is shown and nothing is written."""
-    try:
-        with data.writing() as session:
-            action(session)
-    except surveys.SurveyError as exc:
-        st.error(plain(str(exc)), icon=":material/error:")
+    with refusals() as outcome, data.writing() as session:
+        action(session)
+    if outcome.failed:
         return False
     st.session_state[NOTICE] = success
     return True

@@ -10,7 +10,7 @@ from kpialign import charts
 from kpialign.scorecard import history as unit_history
 from kpialign.services import reorg, strategy
 from kpialign.ui import auth, data, nav
-from kpialign.ui.widgets import plain
+from kpialign.ui.widgets import plain, refusals
 
 user = auth.require(nav.roles_for("pages/reorganise.py"))
 DONE = "reorganise.done"
@@ -76,12 +76,9 @@ if submitted and step:
         "close": reorg.close_unit,
     }[step]
     key = "source_id" if step == "merge" else "department_id"
-    try:
-        with data.writing() as session:
-            fn(session=session, actor=user.email, effective_on=effective_on, **{key: unit}, **args)
-    except reorg.ReorgError as exc:
-        st.error(plain(str(exc)), icon=":material/block:")
-    else:
+    with refusals() as outcome, data.writing() as session:
+        fn(session=session, actor=user.email, effective_on=effective_on, **{key: unit}, **args)
+    if not outcome.failed:
         st.session_state[DONE] = f"{STEPS[step]}: {labels[unit]} — recorded with effective date {effective_on}."
         st.rerun()
 

@@ -9,7 +9,7 @@ import streamlit as st
 from kpialign.services import directory, strategy_import
 from kpialign.services.kpi_import import export_filename, write_csv
 from kpialign.ui import auth, data, nav
-from kpialign.ui.widgets import plain
+from kpialign.ui.widgets import plain, refusals
 
 user = auth.require(nav.roles_for("pages/strategy_import.py"))
 DONE = "strategy_import.done"
@@ -90,17 +90,19 @@ if preview.changes == 0:
 
 if st.button("Import", type="primary", icon=":material/publish:", key="strategy_import.go"):
     bar = st.progress(0.0, text="Importing…")
-    try:
-        with data.writing() as session:
-            plan = strategy_import.import_strategy(
-                session=session,
-                actor=user.email,
-                filename=" + ".join(uploads[n].name for n in raw),
-                progress=lambda f, msg: bar.progress(f, text=f"Importing: {msg}"),
-                **raw,
-            )
-    except strategy_import.StrategyImportError as exc:
-        show_issues(exc.plan)
-    else:
+    with refusals() as outcome:
+        try:
+            with data.writing() as session:
+                plan = strategy_import.import_strategy(
+                    session=session,
+                    actor=user.email,
+                    filename=" + ".join(uploads[n].name for n in raw),
+                    progress=lambda f, msg: bar.progress(f, text=f"Importing: {msg}"),
+                    **raw,
+                )
+        except strategy_import.StrategyImportError as exc:
+            show_issues(exc.plan)
+            raise
+    if not outcome.failed:
         st.session_state[DONE] = plan.describe()
         st.rerun()

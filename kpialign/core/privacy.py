@@ -37,12 +37,14 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from kpialign.core.errors import Refused
+
 MIN_K = 3
 DEFAULT_K = 5
 COMMENT_MIN = 10
 
 
-class DisclosureRefused(ValueError):
+class DisclosureRefused(Refused):
     """A requested view would disclose a group smaller than the threshold; the message says why."""
 
 

@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from kpialign.core import stats
+from kpialign.core.errors import Refused
 
 __all__ = [
     "COMPONENTS",
@@ -61,7 +62,7 @@ COMPONENTS = ("performance", "understanding", "coverage")
 COMPONENT_LETTER = {"performance": "P", "understanding": "U", "coverage": "C"}
 
 
-class ScorecardError(ValueError):
+class ScorecardError(Refused):
     """Bad input to a scoring function or an invalid setting; the message says why."""
 
 

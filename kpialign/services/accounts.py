@@ -32,6 +32,7 @@ from sqlmodel import Session, select
 
 from kpialign import audit, db
 from kpialign.config import secret_key
+from kpialign.core.errors import Refused
 from kpialign.models import Account, AccountRole, Department, LoginFailure, Role, WebSession
 
 MIN_PASSWORD_LENGTH = 12
@@ -51,7 +52,7 @@ OIDC_UNKNOWN_POLICIES = ("refuse", "employee")
 _hasher = PasswordHasher()  # argon2-cffi's default type is Argon2id (RFC 9106 low-memory profile)
 
 
-class AccountError(ValueError):
+class AccountError(Refused):
     """An account operation was refused; the message is safe to show."""
 
 

@@ -51,6 +51,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlmodel import Session
 
 from kpialign import audit
+from kpialign.core.errors import Refused
 from kpialign.models import (
     Account,
     AccountRole,
@@ -76,7 +77,7 @@ _MAX_SHOWN = 80
 Progress = Callable[[float, str], None]
 
 
-class DirectoryImportError(ValueError):
+class DirectoryImportError(Refused):
     """The input was refused; ``plan.issues`` lists every problem. Nothing was written."""
 
     def __init__(self, plan: DirectoryPlan):

@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from kpialign import audit
+from kpialign.core.errors import KpialignError, Refused
 from kpialign.models import Department, Kpi
 from kpialign.services.measurements import (
     EditScope,
@@ -60,7 +61,7 @@ _AMBIGUOUS_COMMA = re.compile(r"^[+-]?[1-9]\d{0,2},\d{3}$")
 _GROUPED = re.compile(r"^[+-]?\d{1,3}([.,' \u00a0\u202f]\d{3})+([.,]\d+)?$")
 
 
-class KpiImportError(ValueError):
+class KpiImportError(Refused):
     """The file was refused; ``validation.issues`` lists every problem. Nothing was written."""
 
     def __init__(self, validation: ImportValidation):
@@ -462,7 +463,7 @@ UTF8_BOM = b"\xef\xbb\xbf"
 CSV_MIME = "text/csv"
 
 
-class CsvExportError(ValueError):
+class CsvExportError(KpialignError, ValueError):
     """The data cannot be written as CSV (e.g. rows without column names)."""
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import and_, delete, func, insert, literal, select, tuple_, upda
 from sqlmodel import Session
 
 from kpialign import audit
+from kpialign.core.errors import Refused
 from kpialign.models import AuditEvent, Department, Frequency, Kpi, KpiTarget, KpiValue, Role, utcnow
 from kpialign.services.accounts import UserContext
 
@@ -33,7 +34,7 @@ MIN_YEAR, MAX_YEAR = 1900, 2200
 _CHUNK = 500
 
 
-class MeasurementError(ValueError):
+class MeasurementError(Refused):
     """A value, target or period was refused; the message says why. Nothing was written."""
 
 

@@ -30,6 +30,7 @@ from sqlalchemy import delete, func, select, update
 from sqlmodel import Session
 
 from kpialign import audit
+from kpialign.core.errors import Refused
 from kpialign.models import (
     Account,
     AccountRole,
@@ -47,7 +48,7 @@ from kpialign.models import (
 KINDS = tuple(k.value for k in DepartmentEventKind)
 
 
-class ReorgError(ValueError):
+class ReorgError(Refused):
     """A reorganisation step was refused; the message says why and nothing was written."""
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from kpialign import audit
+from kpialign.core.errors import Refused
 from kpialign.models import Account, Department, DepartmentObjective, Frequency, Kpi, KpiObjective, Objective, Polarity
 from kpialign.services import strategy
 from kpialign.services.directory import Issue, csv_records, decode_csv
@@ -55,7 +56,7 @@ FILES = {"objectives": OBJECTIVE_COLUMNS, "kpis": KPI_COLUMNS, "links": LINK_COL
 _TRUE, _FALSE = {"", "true", "yes", "1", "y"}, {"false", "no", "0", "n"}
 
 
-class StrategyImportError(ValueError):
+class StrategyImportError(Refused):
     """The input was refused; ``plan.issues`` lists every problem. Nothing was written."""
 
     def __init__(self, plan: StrategyPlan):

@@ -44,6 +44,7 @@ from sqlmodel import Session, col, select
 
 from kpialign import audit
 from kpialign.core import privacy
+from kpialign.core.errors import Refused
 from kpialign.models import (
     Account,
     Answer,
@@ -72,7 +73,7 @@ MAX_COMMENT_CHARS = 2000
 MAX_LINKS_PER_BATCH = 5000
 
 
-class SurveyError(ValueError):
+class SurveyError(Refused):
     """A survey operation was refused; the message is safe to show and nothing was written."""
 
 
