@@ -70,6 +70,7 @@ from kpialign.models import (
     WaveDepartment,
     WaveQuestion,
 )
+from kpialign.demo.org import seed_org_history
 from kpialign.services import accounts
 from kpialign.services.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
 
@@ -892,6 +893,7 @@ def seed_demo(engine: Engine, *, scale: str = "small", seed: int = 7, progress: 
             conn.exec_driver_sql("PRAGMA cache_size=-400000")  # ~400 MB page cache while seeding
         try:
             _seed_strategy(session, conn, plan, summary)
+            seed_org_history(conn, [(u.id, u.name) for u in plan.units])
             report(0.03, "accounts")
             owner_id = _seed_accounts(session, plan, rng.bytes(16), summary)
             report(0.06, "KPIs")
