@@ -54,6 +54,7 @@ from sqlmodel import Session
 
 from kpialign import audit, db
 from kpialign.config import ConfigError, secret_key
+from kpialign.demo.org import seed_org_history
 from kpialign.models import (
     Account,
     AuditEvent,
@@ -70,7 +71,6 @@ from kpialign.models import (
     WaveDepartment,
     WaveQuestion,
 )
-from kpialign.demo.org import seed_org_history
 from kpialign.services import accounts
 from kpialign.services.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
 
