@@ -13,20 +13,20 @@ from kpialign.ui.widgets import plain, refusals
 
 user = auth.require(nav.roles_for("pages/directory_import.py"))
 DONE, PLAN = "directory_import.done", "directory_import.plan"
-UNITS_EXAMPLE = "unit_id,unit_name,parent_unit_id,headcount\nORG,Acme,,\nCOM,Commercial,ORG,\nSAL,Sales,COM,48\n"
-PEOPLE_EXAMPLE = (
-    "email,name,unit_id,roles,manages\n"
-    "ada@acme.example,Ada Lovelace,ORG,admin|leader,\n"
-    "max@acme.example,Max Weber,COM,manager,COM\n"
-    "kim@acme.example,Kim Park,SAL,kpi_owner,SAL\n"
-    "sam@acme.example,Sam Reyes,SAL,,\n"
-)
 ISSUE_COLUMNS = {
     "file": st.column_config.TextColumn("File", width=80),
     "row": st.column_config.NumberColumn("Row", help="Spreadsheet row; the header is row 1", format="%d", width=60),
     "column": st.column_config.TextColumn("Column", width=110),
     "value": st.column_config.TextColumn("Value", width=140),
     "reason": st.column_config.TextColumn("Problem", width=640),
+}
+PREVIEW_COLUMNS = {
+    "change": st.column_config.TextColumn("Change", width=100),
+    "unit_id": st.column_config.TextColumn("Unit id", width=100),
+    "unit_name": st.column_config.TextColumn("Unit"),
+    "email": st.column_config.TextColumn("E-mail"),
+    "name": st.column_config.TextColumn("Name"),
+    "what": st.column_config.TextColumn("What changes", width="large"),
 }
 
 st.title("Directory import")
@@ -37,8 +37,12 @@ st.caption(
     "manager (several separated by |). Everything is checked first; nothing is written until you confirm."
 )
 c1, c2 = st.columns(2)
-c1.download_button("Example units file", UNITS_EXAMPLE.encode(), "units-example.csv", "text/csv", key="dir.ex_u")
-c2.download_button("Example people file", PEOPLE_EXAMPLE.encode(), "people-example.csv", "text/csv", key="dir.ex_p")
+c1.download_button(
+    "Example units file", directory.EXAMPLE_UNITS.encode(), "units-example.csv", "text/csv", key="dir.ex_u"
+)
+c2.download_button(
+    "Example people file", directory.EXAMPLE_PEOPLE.encode(), "people-example.csv", "text/csv", key="dir.ex_p"
+)
 
 if done := st.session_state.pop(DONE, None):
     st.success(plain(done), icon=":material/check_circle:")
@@ -93,13 +97,13 @@ with units_tab:
     if frame.empty:
         st.text("No unit changes.")
     else:
-        st.dataframe(frame, hide_index=True, width="stretch", key="directory_import.units_preview")
+        st.dataframe(frame, hide_index=True, width="stretch", column_config=PREVIEW_COLUMNS, key="dir.units_preview")
 with people_tab:
     frame = plan.people_frame()
     if frame.empty:
         st.text("No changes to people.")
     else:
-        st.dataframe(frame, hide_index=True, width="stretch", key="directory_import.people_preview")
+        st.dataframe(frame, hide_index=True, width="stretch", column_config=PREVIEW_COLUMNS, key="dir.people_preview")
 
 deactivate = False
 if c["people_missing"] or c["units_missing"]:

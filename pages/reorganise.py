@@ -88,7 +88,7 @@ with data.reading() as session:
     steps = [p.until.isoformat() for p in reorg.predecessors(session, unit)]
     history = reorg.history_frame(session)
 if series.empty:
-    st.text("This unit has no KPI data yet.")
+    st.text("This unit has no KPIs of its own with data yet.")
 else:
     st.altair_chart(charts.unit_history(series, merge_dates=steps), width="stretch")
     if steps:

@@ -35,7 +35,7 @@ exported = {"units": write_csv(units), **exported}
 cols = st.columns(len(exported))
 for col, (name, blob) in zip(cols, exported.items(), strict=True):
     col.download_button(
-        name.capitalize(),
+        {"kpis": "KPIs"}.get(name, name.capitalize()),
         blob,
         file_name=export_filename(f"strategy-{name}", None, date.today()),
         mime="text/csv",

@@ -67,6 +67,14 @@ PEOPLE_COLUMNS = ("email", "name", "unit_id", "roles", "manages")
 COMBINED_COLUMNS = ("unit_id", "unit_name", "parent_unit_id", "headcount", "email", "name", "roles", "manages")
 SCOPED_ROLES = frozenset({Role.KPI_OWNER.value, Role.MANAGER.value})
 ROLES = tuple(r.value for r in Role)
+EXAMPLE_UNITS = "unit_id,unit_name,parent_unit_id,headcount\nORG,Acme,,\nCOM,Commercial,ORG,\nSAL,Sales,COM,48\n"
+EXAMPLE_PEOPLE = (
+    "email,name,unit_id,roles,manages\n"
+    "ada@acme.example,Ada Lovelace,ORG,admin|leader,\n"
+    "max@acme.example,Max Weber,COM,manager,COM\n"
+    "kim@acme.example,Kim Park,SAL,kpi_owner,SAL\n"
+    "sam@acme.example,Sam Reyes,SAL,,\n"
+)
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 500_000
 CHUNK = 5000

@@ -407,3 +407,8 @@ def test_cli_import_org_reports_problems_previews_and_imports(tmp_path, sqlite_e
     assert code == 1 and "No such file" in err
     code, _, err = run(str(units), "--as-of", "30.11.2026")
     assert code == 1 and "--as-of" in err
+
+
+def test_the_example_files_shown_on_the_page_import_cleanly(engine):
+    plan = _import(engine, units=directory.EXAMPLE_UNITS, people=directory.EXAMPLE_PEOPLE)
+    assert plan.ok and plan.counts()["units_created"] == 3 and plan.counts()["people_created"] == 4
