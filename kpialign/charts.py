@@ -14,6 +14,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from kpialign.core import periods
+
 STATUS_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", "no score": "#9e9e9e"}
 STATUS_ORDER = list(STATUS_COLOURS)
 LIKERT_COLOURS = {
@@ -220,7 +222,7 @@ def kpi_trend(
     y_title = f"{name} ({unit})" if unit else name
     layers = []
     if missing:
-        miss = pd.DataFrame({"date": pd.to_datetime([_period_date(p) for p in missing]), "period": missing})
+        miss = pd.DataFrame({"date": pd.to_datetime([periods.first_day(p) for p in missing]), "period": missing})
         layers.append(
             alt.Chart(miss)
             .mark_rule(color="#e57373", strokeDash=[2, 2], strokeWidth=2)
@@ -259,13 +261,6 @@ def kpi_trend(
             alt.Chart(line).mark_line(color="#6a1b9a", strokeWidth=2, opacity=0.8).encode(x="date:T", y="fit:Q")
         )
     return alt.layer(*layers).properties(height=220, width="container")
-
-
-def _period_date(period: str) -> str:
-    if "Q" in period.upper():
-        year, q = period.upper().split("-Q")
-        return f"{year}-{3 * int(q) - 2:02d}-01"
-    return period + "-01"
 
 
 def likert_diverging(df: pd.DataFrame, *, row: str = "item") -> alt.Chart:

@@ -264,8 +264,8 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
     import json
     import math
 
+    from kpialign.core import csv_out
     from kpialign.scorecard import build as scorecard
-    from kpialign.services import kpi_import as csvio
 
     with db.read_session(_engine()) as session:
         try:
@@ -289,7 +289,7 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
         print(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
     elif args.format == "csv":
         sys.stdout.flush()
-        sys.stdout.buffer.write(csvio.write_csv(table))
+        sys.stdout.buffer.write(csv_out.write_csv(table))
         sys.stdout.buffer.flush()
     else:
         wave = sc.wave.name if sc.wave else "none"

@@ -6,8 +6,8 @@ from datetime import date
 
 import streamlit as st
 
+from kpialign.core.csv_out import export_filename, write_csv
 from kpialign.services import directory, strategy_import
-from kpialign.services.kpi_import import export_filename, write_csv
 from kpialign.ui import auth, data, nav
 from kpialign.ui.widgets import plain, refusals
 

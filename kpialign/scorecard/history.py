@@ -13,9 +13,12 @@ from __future__ import annotations
 import pandas as pd
 from sqlmodel import Session
 
+from kpialign.core import scoring
+from kpialign.core.periods import month_label
 from kpialign.models import Department
-from kpialign.scorecard import build, queries
+from kpialign.scorecard import queries
 from kpialign.services import reorg
+from kpialign.services.settings import load_settings
 
 HISTORY_COLUMNS = ["series", "kind", "period", "month", "performance", "n_kpis", "n_with_data"]
 
@@ -30,17 +33,17 @@ def unit_history(session: Session, department_id: int, *, cap: float | None = No
     dept = session.get(Department, department_id)
     if dept is None:
         return pd.DataFrame(columns=HISTORY_COLUMNS)
-    settings = build.load_settings(session)
+    settings = load_settings(session)
     kpis = queries.kpis(session)
     kpis = kpis[kpis["department_id"] == department_id]
     if kpis.empty:
         return pd.DataFrame(columns=HISTORY_COLUMNS)
     values = queries.kpi_values(session)
     values = values[values["kpi_id"].isin(kpis["kpi_id"])]
-    att = build.kpi_attainment(values, kpis, cap=settings.cap if cap is None else cap)
+    att = scoring.kpi_attainment(values, kpis, cap=settings.cap if cap is None else cap)
     if att.empty:
         return pd.DataFrame(columns=HISTORY_COLUMNS)
-    att = build.expand_to_months(att)
+    att = scoring.expand_to_months(att)
     months = range(int(att["month"].min()), int(att["month"].max()) + 1)
     labels = {department_id: (dept.name, "unit")}
     # Each predecessor gets a pseudo department id (negative): its KPIs' values before the date.
@@ -56,11 +59,11 @@ def unit_history(session: Session, department_id: int, *, cap: float | None = No
         kpi_frames.append(kpis[moved].assign(department_id=pseudo))
         word = "merged in" if pred.kind == "merge" else "split off"
         labels[pseudo] = (f"{pred.name} (before it was {word} on {pred.until.isoformat()})", "predecessor")
-    perf = build.department_performance(att, pd.concat(kpi_frames, ignore_index=True), months)
+    perf = scoring.department_performance(att, pd.concat(kpi_frames, ignore_index=True), months)
     # A predecessor's series ends at the date; the unit's moved KPIs count from it on.
     perf = perf[perf["n_with_data"] > 0].copy()
     perf["series"] = perf["department_id"].map(lambda d: labels[d][0])
     perf["kind"] = perf["department_id"].map(lambda d: labels[d][1])
-    perf["period"] = build.month_label(perf["month"].to_numpy())
+    perf["period"] = month_label(perf["month"].to_numpy())
     perf = perf.sort_values(["kind", "series", "month"], ascending=[False, True, True])
     return perf[HISTORY_COLUMNS].reset_index(drop=True)

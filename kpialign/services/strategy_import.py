@@ -28,11 +28,12 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from kpialign import audit
+from kpialign.core.csv_out import FORMULA_PREFIXES, write_csv
 from kpialign.core.errors import Refused
 from kpialign.models import Account, Department, DepartmentObjective, Frequency, Kpi, KpiObjective, Objective, Polarity
 from kpialign.services import strategy
 from kpialign.services.directory import Issue, csv_records, decode_csv
-from kpialign.services.kpi_import import FORMULA_PREFIXES, parse_number, write_csv
+from kpialign.services.kpi_import import parse_number
 from kpialign.services.strategy import KpiInput, StrategyError
 
 OBJECTIVE_COLUMNS = ("code", "title", "description", "parent", "weight", "active", "serving_departments")

@@ -33,7 +33,9 @@ def test_an_admin_renames_a_unit_and_sees_it_in_the_history(writable_url, monkey
     at = new_app(writable_url, ADMIN, monkeypatch).run()
     at.switch_page("pages/reorganise.py").run()
     assert not at.exception
-    assert any("no KPIs of its own with data yet" in t.value for t in at.text)  # the first unit is a division without KPIs
+    assert any(
+        "no KPIs of its own with data yet" in t.value for t in at.text
+    )  # the first unit is a division without KPIs
     at.selectbox(key="reorganise.unit").set_value(ids["Legal"]).run()
     at.text_input[0].set_value("Legal & Compliance")
     at.button[0].click().run()

@@ -129,14 +129,6 @@ def test_period_target_overrides_default_and_quarterly_counts_three_months():
     assert perf.loc[sc.month_index("2025-02"), "n_with_data"] == 0
 
 
-def test_month_index_and_label():
-    assert sc.month_index("2025-01") == 2025 * 12
-    assert sc.month_index("2025-Q2") == 2025 * 12 + 5
-    assert sc.month_label(sc.month_index("2024-12")) == "2024-12"
-    with pytest.raises(sc.ScorecardError):
-        sc.month_index("2025-13x")
-
-
 # ------------------------------------------------------------------------- understanding
 
 

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from kpialign import db
+from kpialign.core.csv_out import write_csv
 from kpialign.models import AuditEvent, Department, DepartmentObjective, Kpi, KpiObjective, Objective
 from kpialign.scorecard import build as scorecard
 from kpialign.services import directory, kpi_import, measurements, strategy_import
-from kpialign.services.kpi_import import write_csv
 from kpialign.services.measurements import EditScope
 from kpialign.services.strategy_import import StrategyImportError
 from tests.unit.kpi_fixtures import build_org
