@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -77,5 +78,42 @@ def test_participation_of_a_sign_in_department_uses_the_headcount_of_the_waves_m
         assert after.loc["Sales", "invited"] == 50 and after.loc["Sales", "shown"]
         others = [d for d in after.index if d not in ("Sales", "All departments")]
         assert after.loc[others, "invited"].tolist() == before.loc[others, "invited"].tolist()
+    finally:
+        eng.dispose()
+
+
+def test_headcount_weighted_roll_ups_use_the_headcount_of_each_month(demo_copy_url):
+    from kpialign.scorecard import build as scorecard
+
+    eng = db.make_engine(demo_copy_url)
+    try:
+        with db.read_session(eng) as s:
+            sales = s.execute(select(Department.id).where(Department.name == "Sales")).scalar_one()
+            before = scorecard.build_scorecard(s, period="2026-06")
+        with db.write_session(eng) as s:
+            s.add(DepartmentHeadcount(department_id=sales, period="2026-04", headcount=480))
+        with db.read_session(eng) as s:
+            after = scorecard.build_scorecard(s, period="2026-06")
+        current = before.departments.set_index("department_id")["headcount"]
+        assert after.departments.set_index("department_id").loc[sales, "headcount"] == 480
+        assert after.organisation["headcount"] == before.organisation["headcount"] - current[sales] + 480
+
+        def weighted(sc, period, sales_weight):
+            month = sc.org_series.set_index("period").loc[period, "month"]
+            p = sc.panel[(sc.panel["month"] == month) & sc.panel["performance"].notna()]
+            w = p["department_id"].map(current).astype(float)
+            w[p["department_id"] == sales] = sales_weight
+            ok = w > 0
+            return float((p["performance"][ok] * w[ok]).sum() / w[ok].sum())
+
+        series = after.org_series.set_index("period")["performance"]
+        assert series["2026-03"] == pytest.approx(weighted(after, "2026-03", current[sales]))  # before the record
+        assert series["2026-05"] == pytest.approx(weighted(after, "2026-05", 480))  # in force from April on
+        assert series["2026-03"] == pytest.approx(before.org_series.set_index("period").loc["2026-03", "performance"])
+        assert series["2026-05"] != pytest.approx(before.org_series.set_index("period").loc["2026-05", "performance"])
+        org_p = after.organisation["performance"]["value"]
+        now = after.departments.dropna(subset=["performance"])
+        expected = (now["performance"] * now["headcount"]).sum() / now.loc[now["headcount"] > 0, "headcount"].sum()
+        assert org_p == pytest.approx(expected)
     finally:
         eng.dispose()
