@@ -568,3 +568,33 @@ def strategy_map_dot(
             constraint="false",
         )
     return g.to_dot()
+
+
+def unit_history(history: pd.DataFrame, *, merge_dates: list[str] | None = None) -> alt.Chart:
+    """A unit's performance by month, with each predecessor's series (dashed) before a merge or split.
+
+    ``history``: ``series, kind, period, performance`` (0..1) as built by
+    :func:`kpialign.scorecard.history.unit_history`; ``merge_dates`` (``YYYY-MM-DD``) draw rules.
+    """
+    df = history.dropna(subset=["performance"]).assign(
+        score=lambda d: (d["performance"] * 100).round(1), date=lambda d: pd.to_datetime(d["period"] + "-01")
+    )
+    lines = (
+        alt.Chart(df)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %Y")),
+            y=alt.Y("score:Q", title="Performance (% of target attained)", scale=alt.Scale(domain=[0, 100])),
+            color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=420, columns=1)),
+            strokeDash=alt.StrokeDash(
+                "kind:N", scale=alt.Scale(domain=["unit", "predecessor"], range=[[1, 0], [5, 3]]), legend=None
+            ),
+            tooltip=[alt.Tooltip("series:N", title="Series"), alt.Tooltip("period:N", title="Month"),
+                     alt.Tooltip("score:Q", title="Performance", format=".1f")],
+        )
+    )  # fmt: skip
+    chart = lines
+    if merge_dates:
+        rules = pd.DataFrame({"date": pd.to_datetime(merge_dates)})
+        chart = lines + alt.Chart(rules).mark_rule(color="#546e7a", strokeDash=[2, 2]).encode(x="date:T")
+    return chart.properties(height=260, width="container")

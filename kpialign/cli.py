@@ -19,7 +19,7 @@ from kpialign.core.errors import KpialignError
 from kpialign.models import Role
 from kpialign.scorecard import links as links_read
 from kpialign.scorecard.build import build_scorecard
-from kpialign.services import accounts, kpi_links
+from kpialign.services import accounts, directory, kpi_links
 from kpialign.services.accounts import UserContext
 from kpialign.services.kpi_import import write_csv
 
@@ -159,6 +159,43 @@ def cmd_import_kpis(args: argparse.Namespace) -> int:
             print(f"{args.file}: {where}{column}{value}: {issue.reason}", file=sys.stderr)
         raise CliError(str(exc)) from None
     print(summary.describe())
+    return 0
+
+
+def cmd_import_org(args: argparse.Namespace) -> int:
+    """Import the directory (units and people) from CSV; all or nothing, idempotent."""
+    from datetime import date
+    from pathlib import Path
+
+    files = [Path(args.file)] + ([Path(args.people)] if args.people else [])
+    for path in files:
+        if not path.is_file():
+            raise CliError(f"No such file: {path}")
+    try:
+        as_of = date.fromisoformat(args.as_of) if args.as_of else date.today()
+    except ValueError:
+        raise CliError(f"--as-of must be a date YYYY-MM-DD, not {args.as_of!r}") from None
+    names = " + ".join(p.name for p in files)
+    try:
+        with db.write_session(_engine(), bump=not args.dry_run) as session:
+            plan = directory.import_directory(
+                session,
+                data=files[0].read_bytes(),
+                people=files[1].read_bytes() if args.people else None,
+                actor=args.actor,
+                as_of=as_of,
+                deactivate_missing=args.deactivate_missing,
+                dry_run=args.dry_run,
+                filename=names,
+            )
+    except directory.DirectoryImportError as exc:
+        for issue in exc.plan.issues:
+            where = f"row {issue.row}" if issue.row else "file"
+            column = f", column {issue.column}" if issue.column else ""
+            value = f", value {issue.value!r}" if issue.value else ""
+            print(f"{issue.file or names}: {where}{column}{value}: {issue.reason}", file=sys.stderr)
+        raise CliError(str(exc)) from None
+    print(plan.describe())
     return 0
 
 
@@ -441,6 +478,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="validate and report what would change; write nothing")
     p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
     p.set_defaults(func=cmd_import_kpis)
+
+    p = sub.add_parser("import-org", help="import the directory (units, people, roles, headcount) from CSV")
+    p.add_argument("file", help="units CSV (unit_id, unit_name, parent_unit_id, headcount), or one combined file")
+    p.add_argument("--people", metavar="FILE", help="people CSV (email, name, unit_id, roles, manages)")
+    p.add_argument("--dry-run", action="store_true", help="validate and report what would change; write nothing")
+    p.add_argument(
+        "--deactivate-missing", action="store_true", help="deactivate people and directory units missing from the file"
+    )
+    p.add_argument("--as-of", help="date of the directory (YYYY-MM-DD; default today): headcount period, event date")
+    p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
+    p.set_defaults(func=cmd_import_org)
 
     p = sub.add_parser(
         "invite", help="make personal survey links for a wave and print them as CSV (department,link or email,...)"

@@ -58,6 +58,7 @@ from kpialign.core import scoring, security
 from kpialign.core.periods import month_periods, quarter_of, quarters_ending_in
 from kpialign.demo import links as demo_links
 from kpialign.demo.managers import DemoManager, seed_managers
+from kpialign.demo.org import seed_org_history
 from kpialign.demo.reviews import seed_reviews
 from kpialign.models import (
     Account,
@@ -876,6 +877,7 @@ def seed_demo(engine: Engine, *, scale: str = "small", seed: int = 7, progress: 
             conn.exec_driver_sql("PRAGMA cache_size=-400000")  # ~400 MB page cache while seeding
         try:
             _seed_strategy(session, conn, plan, summary)
+            seed_org_history(conn, [(u.id, u.name) for u in plan.units])
             report(0.03, "accounts")
             owner_id = _seed_accounts(session, plan, rng.bytes(16), summary)
             report(0.06, "KPIs")

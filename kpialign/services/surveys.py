@@ -61,6 +61,7 @@ from kpialign.models import (
     WaveStatus,
     new_uuid,
 )
+from kpialign.services import headcount
 from kpialign.services.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
 
 MIN_GROUP_DEFAULT = 5
@@ -1023,8 +1024,9 @@ def submit_response(
 def participation(session: Session, *, wave_id: int) -> pd.DataFrame:
     """Invited, responded and response rate per department of a wave.
 
-    ``invited`` is the number of personal links; for a department without links, the number of
-    active accounts in it (they answer after signing in). Rows where fewer than the wave's
+    ``invited`` is the number of personal links; for a department without links, its headcount in
+    the wave's month where one is recorded (``department_headcount``), else the number of active
+    accounts in it (they answer after signing in). Rows where fewer than the wave's
     ``min_group`` were invited have ``shown = False`` and no counts (``<NA>``); a total row
     (``department = "All departments"``) is added, and if it would let a hidden department be
     recovered by subtraction, further departments are hidden (complementary suppression).
@@ -1058,11 +1060,14 @@ def participation(session: Session, *, wave_id: int) -> pd.DataFrame:
             .group_by(Response.department_id)
         ).all()
     )
+    recorded = headcount.recorded_in(
+        session, period=f"{wave.opens_on.year:04d}-{wave.opens_on.month:02d}", department_ids=wave.department_ids
+    )
     df = pd.DataFrame(
         {
             "department_id": list(wave.department_ids),
             "department": [names.get(d, "") for d in wave.department_ids],
-            "invited": [int(links.get(d) or accounts.get(d) or 0) for d in wave.department_ids],
+            "invited": [int(links.get(d) or recorded.get(d) or accounts.get(d) or 0) for d in wave.department_ids],
             "responded": [int(responded.get(d, 0)) for d in wave.department_ids],
         }
     )

@@ -65,6 +65,23 @@ PAGES: list[PageSpec] = [
     PageSpec(
         "pages/strategy_setup.py", "Strategy setup", ":material/account_tree:", frozenset({ADMIN}), "Admin", "strategy"
     ),
+    PageSpec(
+        "pages/directory_import.py",
+        "Directory import",
+        ":material/groups:",
+        frozenset({ADMIN}),
+        "Admin",
+        "directory-import",
+    ),
+    PageSpec(
+        "pages/strategy_import.py",
+        "Strategy import",
+        ":material/upload_file:",
+        frozenset({ADMIN}),
+        "Admin",
+        "strategy-import",
+    ),
+    PageSpec("pages/reorganise.py", "Reorganise", ":material/account_tree:", frozenset({ADMIN}), "Admin", "reorganise"),
     PageSpec("pages/audit_log.py", "Audit log", ":material/history:", frozenset({ADMIN}), "Admin", "audit"),
     PageSpec(
         "pages/overview.py",
