@@ -53,7 +53,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 
 from kpialign import db
-from kpialign.config import resolve_sqlite_url
+from kpialign.config import load_settings, resolve_sqlite_url
 from kpialign.core.errors import KpialignError
 
 # Tables every backup must contain (those of the first migration: a backup taken by an older
@@ -108,8 +108,6 @@ class RestoreResult:
 
 
 def _url(url: str | None) -> URL:
-    from kpialign.config import load_settings
-
     return make_url(resolve_sqlite_url(url or load_settings().database_url))
 
 

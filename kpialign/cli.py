@@ -9,13 +9,19 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from kpialign import db
 from kpialign.config import load_settings
 from kpialign.core.errors import KpialignError
-from kpialign.services import accounts
+from kpialign.models import Role
+from kpialign.scorecard import links as links_read
+from kpialign.scorecard.build import build_scorecard
+from kpialign.services import accounts, directory, kpi_links
+from kpialign.services.accounts import UserContext
+from kpialign.services.kpi_import import write_csv
 
 
 class CliError(KpialignError):
@@ -156,6 +162,43 @@ def cmd_import_kpis(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_org(args: argparse.Namespace) -> int:
+    """Import the directory (units and people) from CSV; all or nothing, idempotent."""
+    from datetime import date
+    from pathlib import Path
+
+    files = [Path(args.file)] + ([Path(args.people)] if args.people else [])
+    for path in files:
+        if not path.is_file():
+            raise CliError(f"No such file: {path}")
+    try:
+        as_of = date.fromisoformat(args.as_of) if args.as_of else date.today()
+    except ValueError:
+        raise CliError(f"--as-of must be a date YYYY-MM-DD, not {args.as_of!r}") from None
+    names = " + ".join(p.name for p in files)
+    try:
+        with db.write_session(_engine(), bump=not args.dry_run) as session:
+            plan = directory.import_directory(
+                session,
+                data=files[0].read_bytes(),
+                people=files[1].read_bytes() if args.people else None,
+                actor=args.actor,
+                as_of=as_of,
+                deactivate_missing=args.deactivate_missing,
+                dry_run=args.dry_run,
+                filename=names,
+            )
+    except directory.DirectoryImportError as exc:
+        for issue in exc.plan.issues:
+            where = f"row {issue.row}" if issue.row else "file"
+            column = f", column {issue.column}" if issue.column else ""
+            value = f", value {issue.value!r}" if issue.value else ""
+            print(f"{issue.file or names}: {where}{column}{value}: {issue.reason}", file=sys.stderr)
+        raise CliError(str(exc)) from None
+    print(plan.describe())
+    return 0
+
+
 def _wave_id(session, name: str) -> int:
     from kpialign.services import surveys
 
@@ -277,8 +320,8 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
     import json
     import math
 
+    from kpialign.core import csv_out
     from kpialign.scorecard import build as scorecard
-    from kpialign.services import kpi_import as csvio
 
     with db.read_session(_engine()) as session:
         try:
@@ -302,12 +345,80 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
         print(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
     elif args.format == "csv":
         sys.stdout.flush()
-        sys.stdout.buffer.write(csvio.write_csv(table))
+        sys.stdout.buffer.write(csv_out.write_csv(table))
         sys.stdout.buffer.flush()
     else:
         wave = sc.wave.name if sc.wave else "none"
         print(f"Department scorecard, period {sc.period or 'none'}, survey wave {wave}")
         print(table.astype(object).where(table.notna(), "").to_string(index=False))
+    return 0
+
+
+def cmd_links(args: argparse.Namespace) -> int:
+    """``links import FILE`` (all or nothing) and ``links list`` (every link with its lead-lag evidence)."""
+    engine = _engine()
+    system = UserContext(account_id=None, email=args.actor, name="", roles=frozenset({Role.ADMIN.value}))
+    if args.links_command == "import":
+        path = Path(args.file)
+        if not path.is_file():
+            raise CliError(f"No such file: {args.file}")
+        try:
+            with db.write_session(engine, bump=not args.dry_run) as session:
+                summary = kpi_links.import_links(
+                    session=session, data=path.read_bytes(), user=system, dry_run=args.dry_run, filename=path.name
+                )
+        except kpi_links.LinkImportError as exc:
+            for issue in exc.validation.issues:
+                where = f"row {issue.row}" if issue.row else "file"
+                column = f", column {issue.column}" if issue.column else ""
+                value = f", value {issue.value!r}" if issue.value else ""
+                print(f"{args.file}: {where}{column}{value}: {issue.reason}", file=sys.stderr)
+            raise CliError(str(exc)) from None
+        print(summary.describe())
+        return 0
+    with db.read_session(engine) as session:
+        frame = kpi_links.links_frame(session=session)
+        sc = build_scorecard(session)
+    table = links_read.links_with_evidence(frame, sc)[LINKS_LIST_COLUMNS] if not frame.empty else frame
+    if args.format == "csv":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(write_csv(table.reindex(columns=LINKS_LIST_COLUMNS)))
+        sys.stdout.buffer.flush()
+    elif table.empty:
+        print("No KPI links are drawn.")
+    else:
+        print(table.astype(object).where(table.notna(), "").to_string(index=False))
+    return 0
+
+
+LINKS_LIST_COLUMNS = [
+    "driver_department",
+    "driver",
+    "outcome_department",
+    "outcome",
+    "expected_lag",
+    "expected_sign",
+    "in_cycle",
+    "n",
+    "lag_tested",
+    "granger_f",
+    "p",
+    "q",
+    "verdict",
+    "missing_periods",
+]
+
+
+def cmd_repair_counts(args: argparse.Namespace) -> int:
+    """Store the counts of closed waves that lack them (databases from before the counts were stored on close)."""
+    from kpialign.scorecard import counts
+
+    repaired = counts.repair_engine(_engine())
+    print(
+        f"Stored the counts of {len(repaired)} closed wave(s)."
+        if repaired
+        else "Every closed wave's counts are stored."
+    )
     return 0
 
 
@@ -368,6 +479,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
     p.set_defaults(func=cmd_import_kpis)
 
+    p = sub.add_parser("import-org", help="import the directory (units, people, roles, headcount) from CSV")
+    p.add_argument("file", help="units CSV (unit_id, unit_name, parent_unit_id, headcount), or one combined file")
+    p.add_argument("--people", metavar="FILE", help="people CSV (email, name, unit_id, roles, manages)")
+    p.add_argument("--dry-run", action="store_true", help="validate and report what would change; write nothing")
+    p.add_argument(
+        "--deactivate-missing", action="store_true", help="deactivate people and directory units missing from the file"
+    )
+    p.add_argument("--as-of", help="date of the directory (YYYY-MM-DD; default today): headcount period, event date")
+    p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
+    p.set_defaults(func=cmd_import_org)
+
     p = sub.add_parser(
         "invite", help="make personal survey links for a wave and print them as CSV (department,link or email,...)"
     )
@@ -378,6 +500,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, help="how many links (with --department)")
     p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
     p.set_defaults(func=cmd_invite)
+
+    p = sub.add_parser("repair-counts", help="store the counts of closed survey waves that lack them (older databases)")
+    p.set_defaults(func=cmd_repair_counts)
 
     from kpialign.exports import KINDS as EXPORT_KINDS
 
@@ -403,6 +528,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--excel", action="store_true", help="Excel flavour: UTF-8 with a byte-order mark")
     p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "links", help="KPI links (driver -> outcome): import a CSV (all or nothing) or list them with evidence"
+    )
+    links_sub = p.add_subparsers(dest="links_command", required=True)
+    q = links_sub.add_parser("import", help="import links from CSV: " + ", ".join(kpi_links.LINK_COLUMNS))
+    q.add_argument("file", help="the CSV file")
+    q.add_argument("--dry-run", action="store_true", help="validate and report what would change; write nothing")
+    q.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
+    q.set_defaults(func=cmd_links)
+    q = links_sub.add_parser("list", help="every link with its lead-lag evidence (BH across the links)")
+    q.add_argument("--format", choices=["table", "csv"], default="table")
+    q.set_defaults(func=cmd_links, actor="cli")
 
     return parser
 

@@ -48,14 +48,17 @@ from datetime import UTC, date, datetime, timedelta
 from typing import IO, Any
 
 import numpy as np
-from argon2 import PasswordHasher
 from sqlalchemy import insert, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from kpialign import audit, db
 from kpialign.config import ConfigError, secret_key
+from kpialign.core import scoring, security
+from kpialign.core.periods import month_periods, quarter_of, quarters_ending_in
+from kpialign.demo import links as demo_links
 from kpialign.demo.managers import DemoManager, seed_managers
+from kpialign.demo.org import seed_org_history
 from kpialign.demo.reviews import seed_reviews
 from kpialign.models import (
     Account,
@@ -73,16 +76,9 @@ from kpialign.models import (
     WaveDepartment,
     WaveQuestion,
 )
+from kpialign.scorecard import counts
 from kpialign.services import accounts
 from kpialign.services.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
-
-try:  # the surveys module owns the token digest; fall back to the same formula if absent
-    from kpialign.services.surveys import hash_token as _hash_token
-except ImportError:  # pragma: no cover - surveys.py exists in the shipped package
-
-    def _hash_token(token: str, key: bytes) -> str:
-        return hmac.new(key, token.encode("utf-8"), hashlib.sha256).hexdigest()
-
 
 DEMO_PASSWORD = "kpialign-demo-2026"  # noqa: S105 - public by design, shown on the sign-in page in demo mode
 DEMO_DOMAIN = "demo.kpialign.test"
@@ -123,18 +119,6 @@ SCALES = ("small", "enterprise")
 Progress = Callable[[float, str], None]
 
 # ----------------------------------------------------------------------------- periods
-
-
-def month_periods(end: str, n: int) -> list[str]:
-    """The ``n`` monthly periods ``YYYY-MM`` ending with ``end`` (oldest first)."""
-    y, m = (int(x) for x in end.split("-"))
-    idx = y * 12 + (m - 1)
-    return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(idx - n + 1, idx + 1)]
-
-
-def quarter_of(month: str) -> str:
-    y, m = month.split("-")
-    return f"{y}-Q{(int(m) - 1) // 3 + 1}"
 
 
 def _wave_window(year: int, quarter: int) -> tuple[date, date]:
@@ -627,7 +611,7 @@ def _enterprise_plan(rng: np.random.Generator) -> _Plan:
 
 def _random_gaps(frequency: str, months: list[str], rng: np.random.Generator) -> tuple[str, ...]:
     """About 1 KPI in 10 misses 1-3 periods; about 1 in 30 has not reported the latest one."""
-    periods = months if frequency == "monthly" else _quarters_in(months)
+    periods = months if frequency == "monthly" else quarters_ending_in(months)
     gaps: set[str] = set()
     if rng.random() < 0.1:
         gaps.update(periods[int(i)] for i in rng.choice(len(periods) - 1, int(rng.integers(1, 4)), replace=False))
@@ -644,21 +628,12 @@ def _is_department(u: _Unit, units: list[_Unit]) -> bool:
 # ------------------------------------------------------------------------- KPI series
 
 
-def _quarters_in(months: list[str]) -> list[str]:
-    """Quarters whose last month falls inside ``months``."""
-    return [quarter_of(m) for m in months if int(m[5:]) % 3 == 0]
-
-
 def attainment(values: np.ndarray, spec: KpiSpec, targets: np.ndarray) -> np.ndarray:
-    """DESIGN.md's attainment (cap 1), used only to make survey answers follow performance."""
+    """The scorecard's attainment (:func:`kpialign.core.scoring.attainment`, cap 1) of a demo
+    series, used only to make survey answers follow performance."""
     if spec.polarity == "range":
-        lo, hi = float(spec.baseline or 0), float(spec.target or 0)
-        width = hi - lo
-        outside = np.maximum(lo - values, 0) + np.maximum(values - hi, 0)
-        return np.clip(1 - outside / width, 0, 1)
-    base = float(spec.baseline or 0)
-    span = targets - base
-    return np.clip((values - base) / np.where(span == 0, np.nan, span), 0, 1)
+        return scoring.attainment(values, None, None, "range", 1.0, spec.baseline, spec.target)
+    return scoring.attainment(values, targets, spec.baseline, spec.polarity, 1.0)
 
 
 def _series(spec: KpiSpec, months: list[str], rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
@@ -668,7 +643,7 @@ def _series(spec: KpiSpec, months: list[str], rng: np.random.Generator) -> tuple
         month_of_year = np.array([int(m[5:]) for m in months])
         t = np.linspace(0, 1, len(months))
     else:
-        periods = _quarters_in(months)
+        periods = quarters_ending_in(months)
         month_of_year = np.array([3 * int(p[-1]) - 1 for p in periods])
         t = np.linspace(0, 1, len(periods))
     n = len(periods)
@@ -902,6 +877,7 @@ def seed_demo(engine: Engine, *, scale: str = "small", seed: int = 7, progress: 
             conn.exec_driver_sql("PRAGMA cache_size=-400000")  # ~400 MB page cache while seeding
         try:
             _seed_strategy(session, conn, plan, summary)
+            seed_org_history(conn, [(u.id, u.name) for u in plan.units])
             report(0.03, "accounts")
             owner_id = _seed_accounts(session, plan, rng.bytes(16), summary)
             report(0.06, "KPIs")
@@ -910,6 +886,8 @@ def seed_demo(engine: Engine, *, scale: str = "small", seed: int = 7, progress: 
             _seed_surveys(conn, plan, kpis, rng, pyrng, key, summary, report)
             _reset_sequences(conn, ("department", "objective", "kpi", "question", "survey_wave", "invitation"))
             seed_reviews(session, end_period=DEMO_END_PERIOD, owner_id=owner_id or None, skip_unit=plan.owner_unit)
+            demo_links.seed_links(session, scale=scale, seed=seed, at=SEEDED_AT, summary=summary)
+            counts.repair_counts(session=session)  # closed waves' counts, as closing them would have stored
             audit.record(
                 session,
                 actor="seed-demo",
@@ -987,7 +965,7 @@ def _seed_accounts(session: Session, plan: _Plan, salt: bytes, summary: DemoSumm
     owner_id = 0
     # One argon2id hash (argon2-cffi's defaults, as accounts uses) of the shared, public demo
     # password, with a salt from the seed so that the same seed gives the same database.
-    password_hash = PasswordHasher().hash(DEMO_PASSWORD, salt=salt)
+    password_hash = security.hash_password(DEMO_PASSWORD, salt=salt)
     for role, email in DEMO_ACCOUNTS.items():
         if role in DEMO_MANAGERS:
             continue
@@ -1166,7 +1144,7 @@ def _seed_surveys(
                 token = base64.urlsafe_b64encode(
                     hmac.new(key, b"kpialign-demo-link:" + raw[16 * j : 16 * j + 16], hashlib.sha256).digest()[:24]
                 ).decode()
-                inv_rows.append((w.id, u.id, _hash_token(token, key), int(used[j])))
+                inv_rows.append((w.id, u.id, security.hash_token(token, key), int(used[j])))
             resp_wave.append(np.full(n, w.id, dtype=np.int32))
             resp_unit.append(np.full(n, u.id, dtype=np.int32))
             resp_mu.append(np.full(n, mu))

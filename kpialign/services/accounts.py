@@ -18,30 +18,29 @@ session of an account when it is deactivated or its password is reset.
 
 from __future__ import annotations
 
-import re
-import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from kpialign import audit, db
 from kpialign.config import secret_key
+from kpialign.core import security
 from kpialign.core.errors import Refused
+from kpialign.core.security import generate_password as generate_password
+from kpialign.core.security import valid_web_token as valid_web_token
+from kpialign.core.security import verify_password as verify_password
 from kpialign.models import Account, AccountRole, Department, DepartmentEvent, LoginFailure, Role, WebSession
 
-MIN_PASSWORD_LENGTH = 12
+MIN_PASSWORD_LENGTH = security.MIN_PASSWORD_LENGTH
 LOCK_THRESHOLD = 10
 LOCK_WINDOW = timedelta(minutes=15)
 LOCK_DURATION = timedelta(minutes=15)
 FAILURE_RETENTION = timedelta(days=1)
 WEB_SESSION_RETENTION = timedelta(days=1)  # ended web sessions are deleted this long after they end
-WEB_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{32,128}")  # what secrets.token_urlsafe makes
 
 SIGN_IN_FAILED = "That e-mail and password do not match an active account."
 SIGN_IN_LOCKED = (
@@ -49,7 +48,6 @@ SIGN_IN_LOCKED = (
     "minute(s); please try again later, or ask an administrator to reset your password."
 )
 OIDC_UNKNOWN_POLICIES = ("refuse", "employee")
-_hasher = PasswordHasher()  # argon2-cffi's default type is Argon2id (RFC 9106 low-memory profile)
 
 
 class AccountError(Refused):
@@ -81,27 +79,10 @@ class UserContext:
 
 
 def hash_password(password: str) -> str:
+    """The Argon2id hash of a new password (:mod:`kpialign.core.security`); refuses short ones."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str | None, password: str) -> bool:
-    if not password_hash:
-        # Spend the same time as a real check, so timing does not reveal unknown accounts.
-        _hasher.verify(_DUMMY_HASH, "x" * MIN_PASSWORD_LENGTH)
-        return False
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
-
-
-_DUMMY_HASH = _hasher.hash("x" * MIN_PASSWORD_LENGTH)
-
-
-def generate_password() -> str:
-    return secrets.token_urlsafe(15)
+    return security.hash_password(password)
 
 
 def normalise_email(email: str) -> str:
@@ -293,10 +274,10 @@ def _settle(session: Session, key: str, password: str, candidate: _Candidate, ok
     session.execute(delete(LoginFailure).where(LoginFailure.at < now - FAILURE_RETENTION))
     if ok and candidate.account_id is not None and candidate.active:
         session.execute(delete(LoginFailure).where(LoginFailure.email == key))
-        if candidate.password_hash and _hasher.check_needs_rehash(candidate.password_hash):
+        if candidate.password_hash and security.needs_rehash(candidate.password_hash):
             account = session.get(Account, candidate.account_id)
             if account is not None:
-                account.password_hash = _hasher.hash(password)
+                account.password_hash = security.hash_password(password)
                 session.add(account)
         return AuthResult(ok=True, account_id=candidate.account_id)
     session.add(LoginFailure(email=key, at=now))
@@ -367,17 +348,10 @@ class WebSessionInfo:
     expires_at: datetime
 
 
-def valid_web_token(token: object) -> bool:
-    """True if ``token`` has the shape of a web-session token (URL-safe base64, nothing else)."""
-    return isinstance(token, str) and WEB_TOKEN_PATTERN.fullmatch(token) is not None
-
-
 def _web_token_hmac(session: Session, token: str, key: bytes | None) -> str:
-    from kpialign.services.surveys import hash_token  # here: surveys imports measurements, which imports us
-
     if key is None:
         key = secret_key(session.get_bind().engine.url.render_as_string(hide_password=False))
-    return hash_token(token, key)
+    return security.hash_token(token, key)
 
 
 def start_web_session(
@@ -396,7 +370,7 @@ def start_web_session(
         raise AccountError("This account is deactivated.")
     old = now - WEB_SESSION_RETENTION
     session.execute(delete(WebSession).where((WebSession.expires_at < old) | (WebSession.revoked_at < old)))  # type: ignore[operator]
-    token = secrets.token_urlsafe(32)
+    token = security.new_token(32)
     session.add(
         WebSession(
             token_hmac=_web_token_hmac(session, token, key),

@@ -25,12 +25,9 @@ signed-in accounts; never both, so that nobody can answer twice.
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 import io
 import json
 import random
-import secrets
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -43,8 +40,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from kpialign import audit
-from kpialign.core import privacy
+from kpialign.core import csv_out, privacy, security
 from kpialign.core.errors import Refused
+from kpialign.core.security import hash_token as hash_token
+from kpialign.core.security import survey_link as survey_link
 from kpialign.models import (
     Account,
     Answer,
@@ -62,7 +61,7 @@ from kpialign.models import (
     WaveStatus,
     new_uuid,
 )
-from kpialign.services import kpi_import as csvio
+from kpialign.services import headcount
 from kpialign.services.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
 
 MIN_GROUP_DEFAULT = 5
@@ -96,20 +95,6 @@ class LinkProblem(SurveyError):
     def __init__(self, reason: str):
         super().__init__(self.MESSAGES[reason])
         self.reason = reason
-
-
-def hash_token(token: str, key: bytes) -> str:
-    """HMAC-SHA256 of a survey token under ``key``, as 64 hex characters.
-
-    Only this digest is stored (``invitation.token_hmac``); the raw token exists only in the
-    links handed to HR. Without the key, a database dump cannot be turned back into links.
-    """
-    return hmac.new(key, token.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def survey_link(base_url: str, token: str) -> str:
-    """The personal link for ``token`` (tokens are URL-safe, so no quoting is needed)."""
-    return f"{base_url.rstrip('/')}/survey?token={token}"
 
 
 # --------------------------------------------------------------------------- dataclasses
@@ -678,7 +663,7 @@ def _new_invitations(
 ) -> list[str]:
     links = []
     for _ in range(count):
-        token = secrets.token_urlsafe(24)
+        token = security.new_token(24)
         session.add(Invitation(wave_id=wave_id, department_id=department_id, token_hmac=hash_token(token, key)))
         links.append(survey_link(base_url, token))
     session.flush()
@@ -790,7 +775,7 @@ def invite_from_csv(
 def links_csv(links: pd.DataFrame) -> str:
     """The links table as CSV text for a mail merge (via :func:`kpialign.services.kpi_import.write_csv`:
     cells that a spreadsheet would read as formulas are neutralised)."""
-    return csvio.write_csv(links).decode("utf-8")
+    return csv_out.write_csv(links).decode("utf-8")
 
 
 # ----------------------------------------------------------------------------- answering
@@ -1039,8 +1024,9 @@ def submit_response(
 def participation(session: Session, *, wave_id: int) -> pd.DataFrame:
     """Invited, responded and response rate per department of a wave.
 
-    ``invited`` is the number of personal links; for a department without links, the number of
-    active accounts in it (they answer after signing in). Rows where fewer than the wave's
+    ``invited`` is the number of personal links; for a department without links, its headcount in
+    the wave's month where one is recorded (``department_headcount``), else the number of active
+    accounts in it (they answer after signing in). Rows where fewer than the wave's
     ``min_group`` were invited have ``shown = False`` and no counts (``<NA>``); a total row
     (``department = "All departments"``) is added, and if it would let a hidden department be
     recovered by subtraction, further departments are hidden (complementary suppression).
@@ -1074,11 +1060,14 @@ def participation(session: Session, *, wave_id: int) -> pd.DataFrame:
             .group_by(Response.department_id)
         ).all()
     )
+    recorded = headcount.recorded_in(
+        session, period=f"{wave.opens_on.year:04d}-{wave.opens_on.month:02d}", department_ids=wave.department_ids
+    )
     df = pd.DataFrame(
         {
             "department_id": list(wave.department_ids),
             "department": [names.get(d, "") for d in wave.department_ids],
-            "invited": [int(links.get(d) or accounts.get(d) or 0) for d in wave.department_ids],
+            "invited": [int(links.get(d) or recorded.get(d) or accounts.get(d) or 0) for d in wave.department_ids],
             "responded": [int(responded.get(d, 0)) for d in wave.department_ids],
         }
     )
@@ -1112,7 +1101,7 @@ def participation_csv(session: Session, *, wave_id: int) -> str:
     """Participation of a wave as CSV (hidden cells are empty)."""
     df = participation(session, wave_id=wave_id).drop(columns=["department_id"])
     df.insert(0, "wave", get_wave(session, wave_id=wave_id).name)
-    return csvio.write_csv(df).decode("utf-8")
+    return csv_out.write_csv(df).decode("utf-8")
 
 
 # ------------------------------------------------------------------- aggregates for scoring

@@ -65,6 +65,23 @@ PAGES: list[PageSpec] = [
     PageSpec(
         "pages/strategy_setup.py", "Strategy setup", ":material/account_tree:", frozenset({ADMIN}), "Admin", "strategy"
     ),
+    PageSpec(
+        "pages/directory_import.py",
+        "Directory import",
+        ":material/groups:",
+        frozenset({ADMIN}),
+        "Admin",
+        "directory-import",
+    ),
+    PageSpec(
+        "pages/strategy_import.py",
+        "Strategy import",
+        ":material/upload_file:",
+        frozenset({ADMIN}),
+        "Admin",
+        "strategy-import",
+    ),
+    PageSpec("pages/reorganise.py", "Reorganise", ":material/account_tree:", frozenset({ADMIN}), "Admin", "reorganise"),
     PageSpec("pages/audit_log.py", "Audit log", ":material/history:", frozenset({ADMIN}), "Admin", "audit"),
     PageSpec(
         "pages/overview.py",
@@ -102,6 +119,40 @@ PAGES: list[PageSpec] = [
         "reviews",
     ),
     PageSpec("pages/actions.py", "Actions", ":material/task_alt:", EVERYONE, "Portal", "actions"),
+    PageSpec(
+        "pages/strategy_map.py",
+        "Strategy map",
+        ":material/schema:",
+        frozenset({LEADER, ADMIN, MANAGER, KPI_OWNER}),
+        "Scorecard",
+        "strategy-map",
+    ),
+    PageSpec(
+        "pages/conflicts.py",
+        "Conflicts",
+        ":material/call_split:",
+        frozenset({LEADER, ADMIN, MANAGER}),
+        "Scorecard",
+        "conflicts",
+    ),
+    # Every role: committee members may hold any role; the page shows only the committees one sits on.
+    PageSpec("pages/committee.py", "Committees", ":material/groups:", EVERYONE, "Scorecard", "committee"),
+    PageSpec(
+        "pages/kpi_links.py",
+        "KPI links",
+        ":material/link:",
+        frozenset({ADMIN, MANAGER, KPI_OWNER}),
+        "KPIs",
+        "kpi-links",
+    ),
+    PageSpec(
+        "pages/committees_setup.py",
+        "Committees setup",
+        ":material/group_add:",
+        frozenset({ADMIN}),
+        "Admin",
+        "committees",
+    ),
     PageSpec(
         "pages/how_scores_work.py",
         "How scores work",

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from kpialign.scorecard import build as scorecard
+from kpialign.scorecard import queries as scorecard_data
 from kpialign.scorecard import scope
 from kpialign.scorecard.build import Scorecard
 from kpialign.services.accounts import UserContext
@@ -39,8 +40,6 @@ def _scorecard(version: int, url: str, period: str | None, wave: str | None) -> 
 @st.cache_data(show_spinner=False)
 def _reliability_closed(url: str, wave_id: int, fingerprint: str) -> dict[str, float]:
     """Cronbach's alpha of a closed wave: computed once per process (a closed wave never changes)."""
-    from kpialign.scorecard import queries as scorecard_data
-
     with data.reading() as session:
         return scorecard.reliability(scorecard_data.item_table(session, wave_id=wave_id))
 
@@ -62,8 +61,6 @@ def get(period: str | None = None, wave: str | None = None, *, user: UserContext
 def reliability(sc: Scorecard, wave: scorecard.WaveRef) -> dict[str, float]:
     if wave.status == "closed":
         return _reliability_closed(str(data.engine().url), wave.wave_id, f"{wave.name}|{wave.responses}")
-    from kpialign.scorecard import queries as scorecard_data
-
     with data.reading() as session:
         return scorecard.reliability(scorecard_data.item_table(session, wave_id=wave.wave_id))
 

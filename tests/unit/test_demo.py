@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from kpialign import db
+from kpialign.core import periods
 from kpialign.demo import seed as demo
 from kpialign.models import RESPONSE_SIDE_TABLES
 from kpialign.services import accounts, surveys
@@ -167,7 +168,7 @@ def test_kpis_mix_polarity_frequency_trends_and_missing_data(demo_engine):
     assert k.owner_id.notna().any()
 
     v = _frame(demo_engine, "SELECT kpi_id, period, actual FROM kpi_value")
-    months = demo.month_periods(demo.DEMO_END_PERIOD, 24)
+    months = periods.month_periods(demo.DEMO_END_PERIOD, 24)
     monthly = v[v.kpi_id.isin(k[k.frequency == "monthly"].id)]
     quarterly = v[v.kpi_id.isin(k[k.frequency == "quarterly"].id)]
     assert set(monthly.period) == set(months)
@@ -268,7 +269,7 @@ def test_survey_answers_follow_kpi_performance(demo_engine):
     width = v.range_high - v.range_low
     outside = (v.range_low - v.actual).clip(lower=0) + (v.actual - v.range_high).clip(lower=0)
     v["att"] = np.where(v.polarity == "range", (1 - outside / width).clip(0, 1), att)
-    v["quarter"] = [p if "Q" in p else demo.quarter_of(p) for p in v.period]
+    v["quarter"] = [p if "Q" in p else periods.quarter_of(p) for p in v.period]
     perf = v.groupby(["department_id", "quarter"]).att.mean().rename("perf").reset_index()
 
     fav = _frame(
@@ -356,11 +357,6 @@ def test_timeline_is_anchored_not_today(demo_engine):
     events = _frame(demo_engine, "SELECT action, entity, at FROM audit_event")
     assert (events.action == "seed_demo").sum() == 1 and (events.entity == "account").sum() == len(demo.DEMO_ACCOUNTS)
     assert pd.to_datetime(events["at"], utc=True).dt.date.eq(demo.SEEDED_AT.date()).all()
-
-
-def test_periods_helpers():
-    assert demo.month_periods("2026-02", 3) == ["2025-12", "2026-01", "2026-02"]
-    assert demo.quarter_of("2026-10") == "2026-Q4"
 
 
 def test_text_progress_draws_a_bar():
