@@ -95,7 +95,7 @@ def test_strategy_view_lists_the_departments_kpis_and_the_objectives_they_serve(
     sc, _names, _users, views = demo_data
     v = views["sales"]
     assert v.department == "Sales"
-    assert set(v.kpis["kpi"]) == {"New bookings", "Win rate", "Average discount", "Sales cycle length"}
+    assert {"New bookings", "Win rate", "Average discount", "Sales cycle length"} <= set(v.kpis["kpi"])
     served = v.serves.set_index("kpi")
     assert served.loc["New bookings", "objective"] == "OBJ1 Grow recurring revenue"
     assert served.loc["New bookings", "how"] == "strongly" and served.loc["Win rate", "how"] == "moderately"
