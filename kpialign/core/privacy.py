@@ -155,3 +155,9 @@ def check_filter(selected_n: int, parent_n: int, k: int, *, label: str = "this f
             f"{label.capitalize()} leaves out fewer than {k} people of the whole group; showing it would let "
             "someone work out what that small group answered, so it is not allowed."
         )
+
+
+def participation_visible(invited: int, k: int | None) -> bool:
+    """True when a group's participation (or anything that adds up to it, such as how many links
+    are still unused) may be shown: at least ``k`` were invited."""
+    return int(invited) >= effective_k(k)
