@@ -306,7 +306,9 @@ def _html(before: Sequence[str], after: str, button: str) -> str:
     )
     parts.append(f'<p style="margin:0 0 14px">{after}</p>')
     parts.append('<p style="margin:18px 0 0;font-size:13px;color:#444444">{confidentiality}</p>')
-    return '<div style="font-family:Arial,Helvetica,sans-serif;font-size:15px;color:#1a1a1a">' + "".join(parts) + "</div>"
+    return (
+        '<div style="font-family:Arial,Helvetica,sans-serif;font-size:15px;color:#1a1a1a">' + "".join(parts) + "</div>"
+    )
 
 
 # (subject, text paragraphs before the link, text after the link, button label)
@@ -416,9 +418,8 @@ def template_problems(subject: str, text_body: str, html_body: str) -> list[str]
     for name, body in (("plain-text", text_body), ("HTML", html_body)):
         if len(body) > MAX_BODY:
             problems.append(f"The {name} body is longer than {MAX_BODY} characters.")
-        if name == "plain-text" or body.strip():
-            if "{link}" not in body:
-                problems.append(f"The {name} body must contain {{link}} (the personal survey link).")
+        if (name == "plain-text" or body.strip()) and "{link}" not in body:
+            problems.append(f"The {name} body must contain {{link}} (the personal survey link).")
     for part in (subject, text_body, html_body):
         for unknown in sorted(set(_PLACEHOLDER.findall(part)) - set(PLACEHOLDERS)):
             problems.append(f"Unknown placeholder {{{unknown}}}: use {', '.join('{' + p + '}' for p in PLACEHOLDERS)}.")
@@ -533,8 +534,12 @@ class Transport(Protocol):
 def _connection_message(exc: BaseException, settings: MailSettings) -> str:
     where = f"{settings.host}:{settings.port}"
     if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return f"The mail server {where} refused the user name or password (KPIALIGN_SMTP_USER / KPIALIGN_SMTP_PASSWORD)."
-    if isinstance(exc, TimeoutError | socket.timeout):
+        return (
+            f"The mail server {where} refused the user name or password (KPIALIGN_SMTP_USER / KPIALIGN_SMTP_PASSWORD)."
+        )
+    # smtplib turns a read timeout into SMTPServerDisconnected("... timed out"), keeping the cause.
+    timed_out = isinstance(exc.__cause__ or exc.__context__, TimeoutError) or "timed out" in str(exc)
+    if isinstance(exc, TimeoutError | socket.timeout) or timed_out:
         return f"The mail server {where} did not answer within {settings.timeout_s:g} seconds."
     if isinstance(exc, ConnectionRefusedError):
         return f"The mail server {where} refused the connection. Check KPIALIGN_SMTP_HOST and KPIALIGN_SMTP_PORT."
@@ -603,12 +608,15 @@ class SmtpTransport:
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             raise NotDelivered(_connection_message(exc, self.settings), permanent=False) from None
         try:
-            smtp.data(msg.as_bytes())
-        except smtplib.SMTPDataError as exc:  # the server answered "no": nothing was delivered
+            code, resp = smtp.data(msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))
+        except smtplib.SMTPDataError as exc:  # DATA itself refused: nothing was delivered
             self._reset()
             raise NotDelivered(_reply(exc.smtp_code, exc.smtp_error), permanent=False) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise InDoubt(_connection_message(exc, self.settings)) from None
+        if code != 250:  # the server answered "no" to the message: nothing was delivered
+            self._reset()
+            raise NotDelivered(_reply(code, resp), permanent=False)
 
     def _reset(self) -> None:
         try:
@@ -757,9 +765,7 @@ def outbox(session: Session, *, wave_id: int, max_reminders: int) -> Outbox:
     )
     rnd, due = _reminder_round(session, wave_id, max_reminders)
     invited = session.exec(
-        select(func.count())
-        .select_from(Invitation)
-        .where(Invitation.wave_id == wave_id, Invitation.revoked == False)  # noqa: E712
+        select(func.count()).select_from(Invitation).where(Invitation.wave_id == wave_id, Invitation.revoked == False)  # noqa: E712
     ).one()
     return Outbox(
         pending=int(counts.get("pending", 0)),

@@ -188,7 +188,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "fr": "Vos réponses ont été enregistrées.",
         "es": "Sus respuestas se han guardado.",
     },
-    "thanks_survey": {"en": "Survey: {wave}", "de": "Umfrage: {wave}", "fr": "Enquête : {wave}", "es": "Encuesta: {wave}"},
+    "thanks_survey": {
+        "en": "Survey: {wave}",
+        "de": "Umfrage: {wave}",
+        "fr": "Enquête : {wave}",
+        "es": "Encuesta: {wave}",
+    },
     "thanks_skipped": {
         "en": "You chose not to answer {n} item(s); that is completely fine.",
         "de": "Sie haben {n} Frage(n) nicht beantwortet – das ist völlig in Ordnung.",

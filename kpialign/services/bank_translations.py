@@ -68,8 +68,7 @@ BANK_TRANSLATIONS: dict[str, dict[str, str]] = {
         "de": "Welche davon sind strategische Ziele unserer Organisation? Wählen Sie alle zutreffenden aus.",
         "fr": "Lesquels de ces objectifs sont ceux de notre organisation ? Cochez toutes les réponses qui "
         "s’appliquent.",
-        "es": "¿Cuáles de estos son objetivos estratégicos de nuestra organización? Marque todos los que "
-        "correspondan.",
+        "es": "¿Cuáles de estos son objetivos estratégicos de nuestra organización? Marque todos los que correspondan.",
     },
     "COMMENT": {
         "de": "Möchten Sie uns noch etwas zu Zielen und Prioritäten sagen? (freiwillig)",

@@ -71,7 +71,9 @@ def translations_frame(session: Session, *, language: str) -> pd.DataFrame:
     for q in questions:
         t = rows.get(int(q.id))  # type: ignore[arg-type]
         status = "missing" if t is None else ("stale" if t.source_version < q.text_version else "current")
-        out.append({"question_id": q.id, "code": q.code, "source": q.text, "text": t.text if t else "", "status": status})
+        out.append(
+            {"question_id": q.id, "code": q.code, "source": q.text, "text": t.text if t else "", "status": status}
+        )
     return pd.DataFrame(out, columns=["question_id", "code", "source", "text", "status"])
 
 
