@@ -198,6 +198,16 @@ def parse_recipients_csv(text: str, *, departments: Mapping[str, int] | None = N
     return RecipientList(tuple(out), tuple(problems))
 
 
+def wave_departments(session: Session, *, wave_id: int) -> dict[str, int]:
+    """The wave's departments, name -> id (to check a recipient file's department column)."""
+    wave = surveys.get_wave(session, wave_id=wave_id)
+    return dict(
+        session.exec(
+            select(Department.name, Department.id).where(col(Department.id).in_(list(wave.department_ids)))
+        ).all()
+    )
+
+
 def recipients_from_accounts(session: Session, *, wave_id: int) -> RecipientList:
     """The active accounts of the wave's departments, in their preferred language."""
     wave = surveys.get_wave(session, wave_id=wave_id)
