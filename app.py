@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpialign.ui import auth, data, nav
+from kpialign.ui import auth, data, language, nav
 from kpialign.ui.widgets import plain
 
 st.set_page_config(page_title="kpialign", page_icon=":material/target:", layout="wide")
@@ -32,5 +32,7 @@ else:
             auth.sign_out()
             st.rerun()
     current = st.navigation(ordered, expanded=True)
+if current.url_path != "survey":
+    language.reset_document_language()  # the survey may have set <html lang> to the respondent's language
 auth.write_cookie()  # a sign-in or sign-out of the previous run sets or clears the browser's cookie
 current.run()

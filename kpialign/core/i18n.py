@@ -271,6 +271,23 @@ TEXTS: dict[str, dict[str, str]] = {
         "adressez-vous aux RH.",
         "es": "Este enlace ya no es válido. Si ha recibido un enlace más reciente, utilícelo, o consulte a RR. HH.",
     },
+    "none_now": {
+        "en": "There is no survey for you to answer right now. If you received a personal survey link by e-mail, "
+        "please open that link instead.",
+        "de": "Im Moment gibt es keine Umfrage für Sie. Wenn Sie einen persönlichen Umfragelink per E-Mail "
+        "erhalten haben, öffnen Sie bitte diesen Link.",
+        "fr": "Il n’y a pas d’enquête à laquelle répondre pour le moment. Si vous avez reçu un lien personnel "
+        "par e-mail, ouvrez plutôt ce lien.",
+        "es": "En este momento no hay ninguna encuesta para usted. Si ha recibido un enlace personal por correo "
+        "electrónico, ábralo en su lugar.",
+    },
+    "all_answered": {
+        "en": "You have answered every open survey. Thank you!",
+        "de": "Sie haben alle offenen Umfragen beantwortet. Vielen Dank!",
+        "fr": "Vous avez répondu à toutes les enquêtes en cours. Merci !",
+        "es": "Ha respondido a todas las encuestas abiertas. ¡Gracias!",
+    },
+    "which_survey": {"en": "Survey", "de": "Umfrage", "fr": "Enquête", "es": "Encuesta"},
     "error_prefix": {
         "en": "Your answers were not saved:",
         "de": "Ihre Antworten wurden nicht gespeichert:",

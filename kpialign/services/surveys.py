@@ -54,6 +54,7 @@ from kpialign.models import (
     Objective,
     Question,
     QuestionKind,
+    QuestionText,
     Response,
     SurveyWave,
     WaveDepartment,
@@ -63,6 +64,7 @@ from kpialign.models import (
     new_uuid,
 )
 from kpialign.services import kpi_import as csvio
+from kpialign.services.bank_translations import BANK_TRANSLATIONS
 from kpialign.services.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
 
 MIN_GROUP_DEFAULT = 5
@@ -182,9 +184,11 @@ def sync_question_bank(session: Session, *, actor: str = "system") -> int:
         if q.code in existing:
             continue
         options = json.dumps(list(DECOY_OBJECTIVES)) if q.kind == QuestionKind.OBJECTIVE_PICK.value else None
-        session.add(
-            Question(code=q.code, text=q.text, dimension=q.dimension, kind=q.kind, reverse=q.reverse, options=options)
-        )
+        row = Question(code=q.code, text=q.text, dimension=q.dimension, kind=q.kind, reverse=q.reverse, options=options)
+        session.add(row)
+        session.flush()
+        for lang, text in BANK_TRANSLATIONS.get(q.code, {}).items():  # the shipped translations come along
+            session.add(QuestionText(question_id=row.id, language=lang, text=text, updated_by=actor))
         added += 1
     if added:
         session.flush()
