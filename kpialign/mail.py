@@ -795,7 +795,9 @@ def _check_sendable(session: Session, wave_id: int, today: date) -> SurveyWave:
     if wave.status != WaveStatus.OPEN.value:
         raise MailError(f"Wave {wave.name!r} is {wave.status}: e-mails go out only while a wave is open.")
     if today < wave.opens_on:
-        raise MailError(f"Wave {wave.name!r} opens on {wave.opens_on:%d %b %Y}: its links work from then, send them then.")
+        raise MailError(
+            f"Wave {wave.name!r} opens on {wave.opens_on:%d %b %Y}: its links work from then, send them then."
+        )
     if today > wave.closes_on:
         raise MailError(f"Wave {wave.name!r} closed on {wave.closes_on:%d %b %Y}: its links no longer work.")
     return wave
