@@ -54,7 +54,8 @@ from sqlmodel import Session
 
 from kpialign import audit, db
 from kpialign.config import ConfigError, secret_key
-from kpialign.demo import languages
+from kpialign.demo.languages import seed_languages
+from kpialign.demo.reviews import seed_reviews
 from kpialign.models import (
     Account,
     AuditEvent,
@@ -900,7 +901,8 @@ def seed_demo(engine: Engine, *, scale: str = "small", seed: int = 7, progress: 
             report(0.12, "survey waves")
             _seed_surveys(conn, plan, kpis, rng, pyrng, key, summary, report)
             _reset_sequences(conn, ("department", "objective", "kpi", "question", "survey_wave", "invitation"))
-            languages.seed_languages(session, at=SEEDED_AT)
+            seed_reviews(session, end_period=DEMO_END_PERIOD, owner_id=owner_id or None, skip_unit=plan.owner_unit)
+            seed_languages(session, at=SEEDED_AT)
             audit.record(
                 session,
                 actor="seed-demo",
