@@ -164,6 +164,7 @@ def mail_panel(wave: surveys.WaveInfo, actor: str) -> None:
         index=codes.index(wave_lang),
         format_func=i18n.LANGUAGES.get,
         key=f"{P}.lang.{wave.id}",
+        width=320,
         help="Used where a recipient has no language of their own and their browser's is not one of these.",
     )
     if lang != wave_lang and _write(
@@ -180,8 +181,8 @@ def mail_panel(wave: surveys.WaveInfo, actor: str) -> None:
     can_send = wave.status == "open" and cfg.configured
     if wave.status != "open":
         st.caption("E-mails go out once the wave is open; you can add recipients now.")
-    b1, b2 = st.columns(2)
-    if box.pending and b1.button(
+    buttons = st.container(horizontal=True)
+    if box.pending and buttons.button(
         f"Send {box.pending} invitation(s)", type="primary", icon=":material/send:",
         disabled=not can_send, key=f"{P}.send",
     ):  # fmt: skip
@@ -189,7 +190,7 @@ def mail_panel(wave: surveys.WaveInfo, actor: str) -> None:
     if box.reminder_round:
         due = "" if box.reminder_due is None else f" ({box.reminder_due} unused link(s))"
         label = f"Send reminder {box.reminder_round} of {box.max_reminders}{due}"
-        if b2.button(label, icon=":material/notifications:", disabled=not can_send, key=f"{P}.remind"):
+        if buttons.button(label, icon=":material/notifications:", disabled=not can_send, key=f"{P}.remind"):
             _send(wave, mail.REMINDER, cfg, actor)
         st.caption(
             "Reminders go only to links not used yet, each person at most "
@@ -249,7 +250,7 @@ def translations_panel(actor: str) -> None:
         "English text until someone reviews and saves the translation. Results pool every language."
     )
     langs = [c for c in i18n.LANGUAGES if c != i18n.DEFAULT_LANGUAGE]
-    lang = st.selectbox("Language", langs, format_func=i18n.LANGUAGES.get, key=f"{P}.tr_lang")
+    lang = st.selectbox("Language", langs, format_func=i18n.LANGUAGES.get, key=f"{P}.tr_lang", width=320)
     with data.reading() as session:
         frame = translations.translations_frame(session, language=lang)
     if frame.empty:
@@ -260,10 +261,12 @@ def translations_panel(actor: str) -> None:
         f"{counts.get('current', 0)} current · {counts.get('stale', 0)} stale · {counts.get('missing', 0)} missing"
     )
     st.dataframe(
-        frame.drop(columns=["question_id"]),
+        frame[["status", "code", "source", "text"]],
         hide_index=True,
         width="stretch",
         column_config={
+            "status": st.column_config.TextColumn("Status", help="current, stale (source changed) or missing"),
+            "code": "Code",
             "source": st.column_config.TextColumn("English", width="large"),
             "text": st.column_config.TextColumn(i18n.LANGUAGES[lang], width="large"),
         },
