@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpialign.ui import auth, data, nav
+from kpialign.ui import a11y, auth, data, language, nav
 from kpialign.ui.widgets import plain
 
 st.set_page_config(page_title="kpialign", page_icon=":material/target:", layout="wide")
@@ -32,6 +32,9 @@ else:
         if st.button("Sign out", icon=":material/logout:", key="app.sign_out"):
             auth.sign_out()
             st.rerun()
+        a11y.sidebar_nav_semantics()  # Streamlit's sectioned nav breaks list semantics (see kpialign/ui/a11y.py)
     current = st.navigation(ordered, expanded=True)
+if current.url_path != "survey":
+    language.reset_document_language()  # the survey may have set <html lang> to the respondent's language
 auth.write_cookie()  # a sign-in or sign-out of the previous run sets or clears the browser's cookie
 current.run()

@@ -215,6 +215,8 @@ def cmd_invite(args: argparse.Namespace) -> int:
     from kpialign.config import secret_key
     from kpialign.services import surveys
 
+    if args.send or args.from_accounts:
+        return cmd_mail(args)
     settings = load_settings()
     key = secret_key(settings.database_url)
     csv_text = None
@@ -246,6 +248,70 @@ def cmd_invite(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     sys.stdout.write(surveys.links_csv(links))
     print(f"{len(links)} personal link(s) for wave {args.wave!r}; they are shown only now.", file=sys.stderr)
+    return 0
+
+
+def cmd_mail(args: argparse.Namespace) -> int:
+    """``invite --send`` (add recipients from --from-csv or --from-accounts, then send what is
+    pending: a second run resumes) and ``remind`` (the next reminder round). Exit 3 when the mail
+    server stopped the run (run the same command again to resume)."""
+    from pathlib import Path
+
+    from kpialign import mail
+    from kpialign.config import mail_settings, secret_key
+
+    kind = mail.REMINDER if args.command == "remind" else mail.INVITATION
+    if kind == mail.INVITATION and not args.send:
+        raise CliError("--from-accounts adds e-mail recipients: add --send to e-mail them their links.")
+    if kind == mail.INVITATION and args.department:
+        raise CliError(
+            "--send e-mails personal links: give --from-csv FILE or --from-accounts (or neither, to resume)."
+        )
+    settings, cfg = load_settings(), mail_settings()
+    key = secret_key(settings.database_url)
+    engine = _engine()
+    try:
+        with db.write_session(engine) as session:
+            wave_id = _wave_id(session, args.wave)
+            recipients = None
+            if kind == mail.INVITATION and args.from_csv:
+                path = Path(args.from_csv)
+                if not path.is_file():
+                    raise CliError(f"No such file: {args.from_csv}")
+                recipients = mail.parse_recipients_csv(
+                    path.read_bytes().decode("utf-8-sig", errors="replace"),
+                    departments=mail.wave_departments(session, wave_id=wave_id),
+                )
+            elif kind == mail.INVITATION and args.from_accounts:
+                recipients = mail.recipients_from_accounts(session, wave_id=wave_id)
+            if recipients is not None:
+                if recipients.problems:
+                    for p in recipients.problems:
+                        print(f"row {p.row}: {p.value}: {p.problem}", file=sys.stderr)
+                    raise CliError(f"{len(recipients.problems)} row(s) to fix; nothing was added or sent.")
+                added = mail.add_recipients(session, wave_id=wave_id, recipients=recipients, key=key, actor=args.actor)
+                print(f"{added.added} recipient(s) added ({added.already} already had a link).", file=sys.stderr)
+    except mail.SurveyError as exc:
+        raise CliError(str(exc)) from None
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 50 == 0:
+            print(f"  {done}/{total}", file=sys.stderr)
+
+    try:
+        report = mail.send(
+            engine, wave_id=wave_id, kind=kind, settings=cfg, key=key, base_url=settings.base_url,
+            actor=args.actor, progress=progress,
+        )  # fmt: skip
+    except mail.MailError as exc:
+        raise CliError(str(exc)) from None
+    what = "invitation(s)" if kind == mail.INVITATION else "reminder(s)"
+    where = f" to {cfg.dry_run_dir} (dry run)" if report.dry_run else ""
+    print(f"{report.sent} {what} sent{where}; {report.refused} refused by the server; {report.in_doubt} in doubt.")
+    for problem in report.problems[:20]:
+        print(f"  refused: {problem}", file=sys.stderr)
+    if report.error:
+        raise CliError(f"{report.error} {report.left} left: run the same command again to resume.", code=3)
     return 0
 
 
@@ -494,15 +560,25 @@ def build_parser() -> argparse.ArgumentParser:
         "invite", help="make personal survey links for a wave and print them as CSV (department,link or email,...)"
     )
     p.add_argument("--wave", required=True, help="the wave's name")
-    how = p.add_mutually_exclusive_group(required=True)
+    how = p.add_mutually_exclusive_group()
     how.add_argument("--department", help="make --count links for this department")
-    how.add_argument("--from-csv", metavar="FILE", help="one link per row of a CSV with columns email,department")
+    how.add_argument(
+        "--from-csv", metavar="FILE", help="one link per row of a CSV with columns email,department (and language)"
+    )
+    how.add_argument("--from-accounts", action="store_true", help="with --send: the active accounts of the wave")
     p.add_argument("--count", type=int, help="how many links (with --department)")
+    p.add_argument(
+        "--send", action="store_true", help="e-mail the links (KPIALIGN_SMTP_*; again without a source to resume)"
+    )
     p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
     p.set_defaults(func=cmd_invite)
 
     p = sub.add_parser("repair-counts", help="store the counts of closed survey waves that lack them (older databases)")
     p.set_defaults(func=cmd_repair_counts)
+    p = sub.add_parser("remind", help="e-mail the next reminder round to unused links of an open wave (counts only)")
+    p.add_argument("--wave", required=True, help="the wave's name")
+    p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
+    p.set_defaults(func=cmd_mail)
 
     from kpialign.exports import KINDS as EXPORT_KINDS
 

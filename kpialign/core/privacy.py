@@ -318,3 +318,9 @@ def question_cells_hidden(n: pd.Series, hidden: pd.Series, division: pd.Series, 
         idx = n.index[(division == d).to_numpy()]
         out.loc[idx] = complete_suppression(n.loc[idx], out.loc[idx], k)
     return out
+
+
+def participation_visible(invited: int, k: int | None) -> bool:
+    """True when a group's participation (or anything that adds up to it, such as how many links
+    are still unused) may be shown: at least ``k`` were invited."""
+    return int(invited) >= effective_k(k)

@@ -57,6 +57,7 @@ from kpialign.config import ConfigError, secret_key
 from kpialign.core import scoring, security
 from kpialign.core.periods import month_periods, quarter_of, quarters_ending_in
 from kpialign.demo import links as demo_links
+from kpialign.demo.languages import seed_languages
 from kpialign.demo.managers import DemoManager, seed_managers
 from kpialign.demo.org import seed_org_history
 from kpialign.demo.reviews import seed_reviews
@@ -888,6 +889,7 @@ def seed_demo(engine: Engine, *, scale: str = "small", seed: int = 7, progress: 
             seed_reviews(session, end_period=DEMO_END_PERIOD, owner_id=owner_id or None, skip_unit=plan.owner_unit)
             demo_links.seed_links(session, scale=scale, seed=seed, at=SEEDED_AT, summary=summary)
             counts.repair_counts(session=session)  # closed waves' counts, as closing them would have stored
+            seed_languages(session, at=SEEDED_AT)
             audit.record(
                 session,
                 actor="seed-demo",

@@ -34,7 +34,7 @@ from datetime import date
 from typing import ClassVar
 
 import pandas as pd
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -50,9 +50,11 @@ from kpialign.models import (
     Comment,
     Department,
     Invitation,
+    InvitationAddress,
     Objective,
     Question,
     QuestionKind,
+    QuestionText,
     Response,
     SurveyWave,
     WaveDepartment,
@@ -62,6 +64,7 @@ from kpialign.models import (
     new_uuid,
 )
 from kpialign.services import headcount
+from kpialign.services.bank_translations import BANK_TRANSLATIONS
 from kpialign.services.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
 
 MIN_GROUP_DEFAULT = 5
@@ -167,9 +170,11 @@ def sync_question_bank(session: Session, *, actor: str = "system") -> int:
         if q.code in existing:
             continue
         options = json.dumps(list(DECOY_OBJECTIVES)) if q.kind == QuestionKind.OBJECTIVE_PICK.value else None
-        session.add(
-            Question(code=q.code, text=q.text, dimension=q.dimension, kind=q.kind, reverse=q.reverse, options=options)
-        )
+        row = Question(code=q.code, text=q.text, dimension=q.dimension, kind=q.kind, reverse=q.reverse, options=options)
+        session.add(row)
+        session.flush()
+        for lang, text in BANK_TRANSLATIONS.get(q.code, {}).items():  # the shipped translations come along
+            session.add(QuestionText(question_id=row.id, language=lang, text=text, updated_by=actor))
         added += 1
     if added:
         session.flush()
@@ -294,6 +299,8 @@ def edit_question(
     if text is not None:
         if not text.strip():
             raise SurveyError("A question needs a text.")
+        if text.strip() != q.text:
+            q.text_version += 1  # its translations are stale until someone reviews them
         q.text = text.strip()
     if dimension is not None:
         q.dimension = dimension.strip()
@@ -601,6 +608,12 @@ def close_wave(session: Session, *, wave_id: int, actor: str) -> None:
         raise SurveyError(f"Wave {wave.name!r} is {wave.status}; only an open wave can be closed.")
     wave.status = WaveStatus.CLOSED.value
     session.add(wave)
+    # E-mail addresses are kept only while the wave is open (they served invitations and reminders).
+    addresses = session.execute(
+        delete(InvitationAddress).where(
+            col(InvitationAddress.invitation_id).in_(select(Invitation.id).where(Invitation.wave_id == wave_id))
+        )
+    ).rowcount  # type: ignore[attr-defined]
     audit.record(
         session,
         actor=actor,
@@ -608,7 +621,7 @@ def close_wave(session: Session, *, wave_id: int, actor: str) -> None:
         entity="survey_wave",
         entity_id=wave.id,
         before={"status": "open"},
-        after={"status": "closed"},
+        after={"status": "closed", "addresses_deleted": int(addresses or 0)},
     )
 
 
@@ -656,6 +669,13 @@ def _check_can_invite(session: Session, wave: WaveInfo, department_ids: Collecti
             "Some employees of these departments already answered this wave after signing in; "
             "personal links for them now could let someone answer twice."
         )
+
+
+def check_can_invite(session: Session, *, wave_id: int, department_ids: Collection[int]) -> WaveInfo:
+    """The wave, if personal links may be made for these departments; else :class:`SurveyError`."""
+    wave = get_wave(session, wave_id=wave_id)
+    _check_can_invite(session, wave, department_ids)
+    return wave
 
 
 def _new_invitations(
