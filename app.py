@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from kpialign.ui import a11y, auth, data, language, nav
 from kpialign.ui.widgets import plain
 
-st.set_page_config(page_title="kpialign", page_icon=":material/target:", layout="wide")
+# The icon ships with the portal: a ":material/...:" page icon makes every browser fetch it from
+# fonts.gstatic.com, telling a third party who visits (and failing air-gapped).
+ICON = Path(__file__).resolve().parent / "kpialign" / "ui" / "assets" / "icon.png"
+st.set_page_config(page_title="kpialign", page_icon=str(ICON), layout="wide")
 
 data.engine()  # connects and migrates once per process; shows a clear message if the database is down
 

@@ -13,7 +13,7 @@ from kpialign.core import csv_out
 from kpialign.scorecard import counts
 from kpialign.services import strategy, surveys
 from kpialign.services.question_bank import DIMENSIONS
-from kpialign.ui import auth, data, mail_ui, nav
+from kpialign.ui import auth, data, link_admin, mail_ui, nav
 from kpialign.ui.widgets import plain, refusals
 
 user = auth.require(nav.roles_for("pages/hr_waves.py"))
@@ -218,6 +218,7 @@ def _links_panel(wave: surveys.WaveInfo) -> None:
             key=f"{P}.links_csv",
             on_click="ignore",
         )
+    link_admin.maintenance_panel(wave, dept_path, key=key, base_url=base, actor=ACTOR)
 
 
 with tab_waves:
