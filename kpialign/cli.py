@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -60,7 +61,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
             return 0
         raise CliError("The database is not empty; seed the demo only into an empty database (or use --if-empty).")
     progress = demo.text_progress(sys.stderr) if sys.stderr.isatty() or args.progress else None
-    summary = demo.seed_demo(engine, scale=args.scale, seed=args.seed, progress=progress)
+    summary = demo.seed_demo(engine, scale=args.scale, seed=args.seed, today=args.today, progress=progress)
     print(summary.describe())
     return 0
 
@@ -107,6 +108,21 @@ def cmd_manager_units(args: argparse.Namespace) -> int:
         print(f"{args.email} is no longer a manager.")
     else:
         print(f"{args.email} now manages: {', '.join(args.unit)} (each with everything below it)")
+    return 0
+
+
+def cmd_set_department(args: argparse.Namespace) -> int:
+    """Set or change an account's home department (``--none`` clears it); audited."""
+    if bool(args.department) == bool(args.none):
+        raise CliError("Give a DEPARTMENT, or --none to clear the home department.")
+    with db.write_session(_engine()) as session:
+        account_id = accounts.account_by_email(session=session, email=args.email)
+        dept_id = None if args.none else accounts.department_by_name(session=session, name=args.department)
+        changed = accounts.set_home_department(
+            session=session, account_id=account_id, department_id=dept_id, actor=args.actor
+        )
+    where = "no home department" if args.none else f"home department {args.department.strip()}"
+    print(f"{args.email} now has {where}." if changed else f"{args.email} already had {where}; nothing changed.")
     return 0
 
 
@@ -215,6 +231,8 @@ def cmd_invite(args: argparse.Namespace) -> int:
     from kpialign.config import secret_key
     from kpialign.services import surveys
 
+    if args.send or args.from_accounts:
+        return cmd_mail(args)
     settings = load_settings()
     key = secret_key(settings.database_url)
     csv_text = None
@@ -246,6 +264,107 @@ def cmd_invite(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     sys.stdout.write(surveys.links_csv(links))
     print(f"{len(links)} personal link(s) for wave {args.wave!r}; they are shown only now.", file=sys.stderr)
+    return 0
+
+
+def cmd_mail(args: argparse.Namespace) -> int:
+    """``invite --send`` (add recipients from --from-csv or --from-accounts, then send what is
+    pending: a second run resumes) and ``remind`` (the next reminder round). Exit 3 when the mail
+    server stopped the run (run the same command again to resume)."""
+    from pathlib import Path
+
+    from kpialign import mail
+    from kpialign.config import mail_settings, secret_key
+
+    kind = mail.REMINDER if args.command == "remind" else mail.INVITATION
+    if kind == mail.INVITATION and not args.send:
+        raise CliError("--from-accounts adds e-mail recipients: add --send to e-mail them their links.")
+    if kind == mail.INVITATION and args.department:
+        raise CliError(
+            "--send e-mails personal links: give --from-csv FILE or --from-accounts (or neither, to resume)."
+        )
+    settings, cfg = load_settings(), mail_settings()
+    key = secret_key(settings.database_url)
+    engine = _engine()
+    try:
+        with db.write_session(engine) as session:
+            wave_id = _wave_id(session, args.wave)
+            recipients = None
+            if kind == mail.INVITATION and args.from_csv:
+                path = Path(args.from_csv)
+                if not path.is_file():
+                    raise CliError(f"No such file: {args.from_csv}")
+                recipients = mail.parse_recipients_csv(
+                    path.read_bytes().decode("utf-8-sig", errors="replace"),
+                    departments=mail.wave_departments(session, wave_id=wave_id),
+                )
+            elif kind == mail.INVITATION and args.from_accounts:
+                recipients = mail.recipients_from_accounts(session, wave_id=wave_id)
+            if recipients is not None:
+                if recipients.problems:
+                    for p in recipients.problems:
+                        print(f"row {p.row}: {p.value}: {p.problem}", file=sys.stderr)
+                    raise CliError(f"{len(recipients.problems)} row(s) to fix; nothing was added or sent.")
+                added = mail.add_recipients(session, wave_id=wave_id, recipients=recipients, key=key, actor=args.actor)
+                print(f"{added.added} recipient(s) added ({added.already} already had a link).", file=sys.stderr)
+    except mail.SurveyError as exc:
+        raise CliError(str(exc)) from None
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 50 == 0:
+            print(f"  {done}/{total}", file=sys.stderr)
+
+    try:
+        report = mail.send(
+            engine, wave_id=wave_id, kind=kind, settings=cfg, key=key, base_url=settings.base_url,
+            actor=args.actor, progress=progress,
+        )  # fmt: skip
+    except mail.MailError as exc:
+        raise CliError(str(exc)) from None
+    what = "invitation(s)" if kind == mail.INVITATION else "reminder(s)"
+    where = f" to {cfg.dry_run_dir} (dry run)" if report.dry_run else ""
+    print(f"{report.sent} {what} sent{where}; {report.refused} refused by the server; {report.in_doubt} in doubt.")
+    for problem in report.problems[:20]:
+        print(f"  refused: {problem}", file=sys.stderr)
+    if report.error:
+        raise CliError(f"{report.error} {report.left} left: run the same command again to resume.", code=3)
+    return 0
+
+
+def cmd_reissue_link(args: argparse.Namespace) -> int:
+    """Replace one person's lost or leaked link; prints the new link once (the old one stops working)."""
+    from kpialign.config import secret_key
+    from kpialign.services import surveys
+
+    settings = load_settings()
+    try:
+        with db.write_session(_engine()) as session:
+            link = surveys.reissue_link(
+                session=session,
+                link=args.link,
+                key=secret_key(settings.database_url),
+                base_url=settings.base_url,
+                actor=args.actor,
+            )
+    except surveys.SurveyError as exc:
+        raise CliError(str(exc)) from None
+    print(link)
+    print("The old link no longer works; the new one is shown only now.", file=sys.stderr)
+    return 0
+
+
+def cmd_revoke_links(args: argparse.Namespace) -> int:
+    """Withdraw the unused links of a wave (optionally of one department)."""
+    from kpialign.services import surveys
+
+    try:
+        with db.write_session(_engine()) as session:
+            wave_id = _wave_id(session, args.wave)
+            dept_id = accounts.department_by_name(session=session, name=args.department) if args.department else None
+            n = surveys.revoke_unused_links(session=session, wave_id=wave_id, actor=args.actor, department_id=dept_id)
+    except surveys.SurveyError as exc:
+        raise CliError(str(exc)) from None
+    print(f"{n} unused link(s) of wave {args.wave!r} withdrawn.")
     return 0
 
 
@@ -425,6 +544,13 @@ def cmd_repair_counts(args: argparse.Namespace) -> int:
 # -------------------------------------------------------------------------------- parser
 
 
+def _iso_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kpialign", description="kpialign command line")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -437,6 +563,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="random seed; the same seed gives the same data")
     p.add_argument("--if-empty", action="store_true", help="do nothing (exit 0) if the database has data")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
+    p.add_argument(
+        "--today",
+        type=_iso_day,
+        default=date.today(),
+        metavar="YYYY-MM-DD",
+        help="lay the calendar out around this day (default: today): the open wave runs around it",
+    )
     p.set_defaults(func=cmd_seed_demo)
 
     p = sub.add_parser("create-user", help="create an account (prints a generated password once)")
@@ -459,6 +592,12 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--none", action="store_true", help="take the manager role away")
     p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
     p.set_defaults(func=cmd_manager_units)
+    p = sub.add_parser("set-department", help="set or change an account's home department (audited)")
+    p.add_argument("email", help="the account's e-mail address")
+    p.add_argument("department", nargs="?", help="the department's name")
+    p.add_argument("--none", action="store_true", help="clear the home department instead")
+    p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
+    p.set_defaults(func=cmd_set_department)
 
     p = sub.add_parser(
         "backup",
@@ -494,15 +633,35 @@ def build_parser() -> argparse.ArgumentParser:
         "invite", help="make personal survey links for a wave and print them as CSV (department,link or email,...)"
     )
     p.add_argument("--wave", required=True, help="the wave's name")
-    how = p.add_mutually_exclusive_group(required=True)
+    how = p.add_mutually_exclusive_group()
     how.add_argument("--department", help="make --count links for this department")
-    how.add_argument("--from-csv", metavar="FILE", help="one link per row of a CSV with columns email,department")
+    how.add_argument(
+        "--from-csv", metavar="FILE", help="one link per row of a CSV with columns email,department (and language)"
+    )
+    how.add_argument("--from-accounts", action="store_true", help="with --send: the active accounts of the wave")
     p.add_argument("--count", type=int, help="how many links (with --department)")
+    p.add_argument(
+        "--send", action="store_true", help="e-mail the links (KPIALIGN_SMTP_*; again without a source to resume)"
+    )
     p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
     p.set_defaults(func=cmd_invite)
 
     p = sub.add_parser("repair-counts", help="store the counts of closed survey waves that lack them (older databases)")
     p.set_defaults(func=cmd_repair_counts)
+    p = sub.add_parser("remind", help="e-mail the next reminder round to unused links of an open wave (counts only)")
+    p.add_argument("--wave", required=True, help="the wave's name")
+    p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
+    p.set_defaults(func=cmd_mail)
+    p = sub.add_parser("reissue-link", help="replace one person's lost link: the old one stops working")
+    p.add_argument("link", help="the person's old link (or its token), from the list made with invite")
+    p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
+    p.set_defaults(func=cmd_reissue_link)
+
+    p = sub.add_parser("revoke-links", help="withdraw a wave's unused links (they no longer count as invited)")
+    p.add_argument("--wave", required=True, help="the wave's name")
+    p.add_argument("--department", help="only this department's links")
+    p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
+    p.set_defaults(func=cmd_revoke_links)
 
     from kpialign.exports import KINDS as EXPORT_KINDS
 

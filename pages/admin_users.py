@@ -122,6 +122,25 @@ with tab_edit:
                         "Roles saved.",
                     )
 
+            home_id = ctx.department_id if ctx.department_id in dept_names else None
+            with st.form(f"admin_users.home.{account_id}"):
+                home = st.selectbox(
+                    "Home department",
+                    list(dept_names),
+                    index=list(dept_names).index(home_id) if home_id is not None else None,
+                    format_func=lambda d: dept_names[d],
+                    placeholder="No home department: this person can answer no signed-in survey",
+                    help="Where this person answers surveys after signing in. Not the KPI-owner scope above.",
+                    key=f"admin_users.home.{account_id}",
+                )
+                if st.form_submit_button("Save home department", icon=":material/home_work:"):
+                    _run(
+                        lambda s: accounts.set_home_department(
+                            session=s, account_id=account_id, department_id=home, actor=user.email
+                        ),
+                        "Home department saved.",
+                    )
+
             c1, c2 = st.columns(2)
             with c1, st.container(border=True):
                 if row["active"]:

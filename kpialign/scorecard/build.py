@@ -259,6 +259,11 @@ def build_scorecard(
         if not match:
             raise ScorecardError(f"There is no survey wave named {wave!r}.")
         wave_ref = match[0]
+        if not privacy.results_released(wave_ref.status):
+            raise ScorecardError(
+                f"Survey wave {wave_ref.name} is {wave_ref.status}: its results are shown once it is closed "
+                "(while it runs, only participation is shown, on Survey waves)."
+            )
     else:
         closed = [w for w in waves if w.status == "closed"]
         if month is not None:
@@ -271,7 +276,8 @@ def build_scorecard(
         prev_ref = earlier[-1] if earlier else None
 
     # --- survey aggregates (closed waves cached for good), suppression, understanding
-    wanted = [w.wave_id for w in waves if w.status == "closed" or (wave_ref and w.wave_id == wave_ref.wave_id)]
+    # Only released (closed) waves: an open wave's figures would change with each submission.
+    wanted = [w.wave_id for w in waves if privacy.results_released(w.status)]
     counts = data.survey_counts(session, waves=waves_frame, wave_ids=wanted)
     sup = survey_suppression(counts.respondents, depts, waves)
     u_all = understanding(counts.likert, counts.respondents, counts.picks)

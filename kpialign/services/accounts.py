@@ -865,3 +865,54 @@ def reset_password(session: Session, *, account_id: int, actor: str) -> str:
     revoke_web_sessions(session, account_id=account_id)
     audit.record(session, actor=actor, action="reset_password", entity="account", entity_id=account_id)
     return password
+
+
+def set_home_department(*, session: Session, account_id: int, department_id: int | None, actor: str) -> bool:
+    """Set or change (``None``: clear) an account's home department; audited. False if unchanged.
+
+    The home department is where a signed-in employee answers surveys and whose results they see
+    first; accounts made by single sign-on or ``create-user`` without one have none and can
+    answer no signed-in survey until an admin sets it. A retired department is refused. KPI-owner
+    scopes are separate (:func:`set_owner_departments`) and do not change here.
+    """
+    account = _account(session, account_id)
+    if department_id is not None:
+        dept = session.get(Department, department_id)
+        if dept is None:
+            raise AccountError(f"No department with id {department_id}.")
+        if not dept.active:
+            raise AccountError(f"{dept.name} is retired; choose a current department.")
+    if account.department_id == department_id:
+        return False
+    names = dict(
+        session.exec(
+            select(Department.id, Department.name).where(
+                Department.id.in_([d for d in (account.department_id, department_id) if d is not None])  # type: ignore[union-attr]
+            )
+        ).all()
+    )
+    before = {"email": account.email, "department": names.get(account.department_id)}
+    account.department_id = department_id
+    session.add(account)
+    session.flush()
+    audit.record(
+        session, actor=actor, action="set_department", entity="account", entity_id=account_id,
+        before=before, after={"email": account.email, "department": names.get(department_id)},
+    )  # fmt: skip
+    return True
+
+
+def department_by_name(*, session: Session, name: str) -> int:
+    """The id of the current department called ``name`` (a clear error when there is none)."""
+    dept = session.exec(select(Department).where(Department.name == name.strip())).first()
+    if dept is None:
+        raise AccountError(f"Unknown department: {name.strip()!r}")
+    return int(dept.id)  # type: ignore[arg-type]
+
+
+def account_by_email(*, session: Session, email: str) -> int:
+    """The id of the account with this e-mail address (a clear error when there is none)."""
+    account = session.exec(select(Account).where(Account.email == normalise_email(email))).first()
+    if account is None:
+        raise AccountError(f"No account for {normalise_email(email)}.")
+    return int(account.id)  # type: ignore[arg-type]

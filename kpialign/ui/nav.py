@@ -154,6 +154,9 @@ PAGES: list[PageSpec] = [
         "committees",
     ),
     PageSpec(
+        "pages/comments.py", "Comments", ":material/forum:", frozenset({LEADER, MANAGER}), "Scorecard", "comments"
+    ),
+    PageSpec(
         "pages/how_scores_work.py",
         "How scores work",
         ":material/help:",
