@@ -10,6 +10,26 @@ from kpialign.services import committees
 from kpialign.ui import auth, data, links_ui, nav, scorecard_ui
 
 user = auth.require(nav.roles_for("pages/committee.py"))
+LINK_COLUMNS = {
+    "driver": "Driver KPI",
+    "driver_department": "Driver's department",
+    "outcome": "Outcome KPI",
+    "outcome_department": "Outcome's department",
+    "expected_lag": "Lag",
+    "verdict": "Evidence",
+    "q_text": "Adjusted (BH)",
+}
+CONFLICT_COLUMNS = {
+    **LINK_COLUMNS,
+    "objective_code": "Objective",
+    "kpi": "KPI pulling against it",
+    "department": "Its department",
+    "pushed_by": "Pushed by",
+    "code": "Objective",
+    "improving": "Improving",
+    "worsening": "Worsening",
+    "details": "Trend per department",
+}
 
 st.title("Committee")
 with data.reading() as session:
@@ -74,9 +94,11 @@ else:
         charts.strategy_map_dot(content.objectives, content.kpis, content.serves, content.links), width="stretch"
     )
     st.dataframe(
-        view.links[["driver", "driver_department", "outcome", "outcome_department", "expected_lag", "verdict", "q"]],
+        view.links[
+            ["driver", "driver_department", "outcome", "outcome_department", "expected_lag", "verdict", "q_text"]
+        ],
         hide_index=True,
-        column_config={"q": st.column_config.NumberColumn("q (BH)", format="%.4f"), "expected_lag": "Lag"},
+        column_config=LINK_COLUMNS,
     )
     st.caption(links_ui.EVIDENCE_HELP)
 

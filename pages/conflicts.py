@@ -60,7 +60,9 @@ if conf.opposite.empty:
     st.success("No drawn link is contradicted by its data.")
 else:
     st.dataframe(
-        conf.opposite[["driver", "driver_department", "outcome", "outcome_department", "expected_lag", "verdict", "q"]],
+        conf.opposite[
+            ["driver", "driver_department", "outcome", "outcome_department", "expected_lag", "verdict", "q_text"]
+        ],
         hide_index=True,
         column_config={
             "driver": "Driver KPI",
@@ -69,7 +71,7 @@ else:
             "outcome_department": "Outcome's department",
             "expected_lag": "Expected lag",
             "verdict": "Evidence",
-            "q": st.column_config.NumberColumn("q (BH)", format="%.4f"),
+            "q_text": "Adjusted (BH)",
         },
     )
     st.caption(links_ui.EVIDENCE_HELP)
@@ -81,7 +83,13 @@ else:
     st.dataframe(
         conf.diverging[["code", "objective", "improving", "worsening", "details"]],
         hide_index=True,
-        column_config={"code": "Code", "objective": "Objective", "improving": "Improving", "worsening": "Worsening"},
+        column_config={
+            "code": "Code",
+            "objective": "Objective",
+            "improving": "Improving",
+            "worsening": "Worsening",
+            "details": "Trend per department",
+        },
     )
     st.caption(
         "Per department: the contribution-weighted attainment of its KPIs serving the objective, month by month "

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from kpialign.core import stats
-from kpialign.scorecard.build import Scorecard, expand_to_months, status
+from kpialign.scorecard.build import Scorecard, expand_to_months, p_phrase, status
 from kpialign.services.measurements import periods_between
 
 EVIDENCE_SUPPORTED = "supported"
@@ -98,6 +98,7 @@ EVIDENCE_COLUMNS = [
     "granger_f",
     "p",
     "q",
+    "q_text",
     "verdict",
     "evidence",
 ]
@@ -176,6 +177,7 @@ def link_evidence(
                 "granger_f": r.f,
                 "p": r.p,
                 "q": r.q,
+                "q_text": "–" if pd.isna(r.q) else p_phrase(float(r.q), "q"),
                 "verdict": r.verdict,
                 "evidence": _evidence_kind(str(r.verdict)),
             }
@@ -293,6 +295,7 @@ def opposite_sign_links(evidence_links: pd.DataFrame) -> pd.DataFrame:
         "expected_lag",
         "verdict",
         "q",
+        "q_text",
     ]
     if evidence_links.empty or "evidence" not in evidence_links:
         return pd.DataFrame(columns=cols)
