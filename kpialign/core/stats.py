@@ -51,6 +51,8 @@ EXACT_MAX_N = 10
 HAMED_RAO_MIN_N = 24
 #: Pair slopes held in memory at once (float64 elements); bounds memory to ~32 MiB per array.
 _PAIR_BUDGET = 1 << 22
+#: Pair slopes per block of rows in the batch (float64): 256 KiB, so a block stays in L2 cache.
+_CACHE_PAIRS = 1 << 15
 #: z for the 95 % Sen-slope interval, computed exactly as scipy.stats.theilslopes does.
 _THEIL_Z = float(norm.ppf((1.0 - 0.95) / 2.0))
 _P_FLOOR = float(np.finfo(float).smallest_subnormal)
@@ -189,9 +191,16 @@ def _tie_terms(sorted_rows: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray,
     if width == 0:
         zeros = np.zeros(m, dtype=np.int64)
         return zeros, zeros
-    cols = np.arange(width)
     same_prev = np.zeros((m, width), dtype=bool)
     same_prev[:, 1:] = sorted_rows[:, 1:] == sorted_rows[:, :-1]
+    tied = same_prev.any(axis=1)
+    if not tied.all():  # continuous data has no ties: only rows with ties need the group sizes
+        tie3 = np.zeros(m, dtype=np.int64)
+        tie_pairs = np.zeros(m, dtype=np.int64)
+        if tied.any():
+            tie3[tied], tie_pairs[tied] = _tie_terms(sorted_rows[tied], counts[tied])
+        return tie3, tie_pairs
+    cols = np.arange(width)
     same_next = np.zeros((m, width), dtype=bool)
     same_next[:, :-1] = same_prev[:, 1:]
     start = np.maximum.accumulate(np.where(same_prev, 0, cols), axis=1)
@@ -236,19 +245,16 @@ def _fill_pair_slopes(block: np.ndarray, out: np.ndarray) -> None:
         offset += span
 
 
-def _count_sorted(rows: np.ndarray, valid: np.ndarray, *, inclusive: bool) -> np.ndarray:
-    """Per row, how many of the first ``valid`` (sorted) entries are < 0 (or <= 0)."""
-    lo = np.zeros(len(rows), dtype=np.int64)
-    hi = valid.astype(np.int64).copy()
-    while True:
-        active = lo < hi
-        if not active.any():
-            return lo
-        mid = (lo + hi) // 2
-        value = np.take_along_axis(rows, np.minimum(mid, rows.shape[1] - 1)[:, None], axis=1)[:, 0]
-        below = (value <= 0) if inclusive else (value < 0)
-        lo = np.where(active & below, mid + 1, lo)
-        hi = np.where(active & ~below, mid, hi)
+@cache
+def _pair_index(width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, j - i) for all pairs i < j of ``width`` periods, lag-major like _fill_pair_slopes."""
+    first = np.concatenate([np.arange(width - lag) for lag in range(1, width)]).astype(np.intp)
+    lags = np.concatenate([np.full(width - lag, lag) for lag in range(1, width)]).astype(np.intp)
+    second = first + lags
+    out = (first, second, lags.astype(float))
+    for array in out:
+        array.setflags(write=False)  # cached: shared by every call
+    return out
 
 
 def _theil_ranks(pairs: np.ndarray, sigsq: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -411,23 +417,29 @@ def _mk_rows(values: np.ndarray, alpha: float) -> dict[str, np.ndarray]:
                 s[r], slope[r] = big["s"], big["slope"]
                 low[r], high[r] = big["slope_low"], big["slope_high"]
     elif n_pairs > 0:
-        rows_per_block = max(1, _PAIR_BUDGET // n_pairs)
-        buf = np.empty((min(rows_per_block, m), n_pairs))
+        # Blocks of rows whose pair slopes fit in the core's L2 cache: building, counting and
+        # sorting them there is ~2x faster than one pass over all rows through main memory.
+        # A full SIMD sort (numpy's AVX-512 sort) beats np.partition with the four ranks
+        # needed here by 2-4x on this hardware (bench/README.md), so the rows are sorted.
+        first, second, lag = _pair_index(width)
+        rows_per_block = max(1, _CACHE_PAIRS // n_pairs)
+        wanted = np.stack([(pairs - 1) // 2, pairs // 2, rl, ru], axis=1).clip(0, n_pairs - 1)
+        picked = np.empty((m, 4))
+        block_rows = np.arange(rows_per_block)[:, None]
         for start in range(0, m, rows_per_block):
             stop = min(start + rows_per_block, m)
-            d = buf[: stop - start]
-            _fill_pair_slopes(values[start:stop], d)
+            block = values[start:stop]
+            d = np.take(block, second, axis=1)
+            d -= np.take(block, first, axis=1)
+            d /= lag
+            # S = (#slopes > 0) - (#slopes < 0); NaN pairs compare False.
+            s[start:stop] = np.count_nonzero(d > 0, axis=1) - np.count_nonzero(d < 0, axis=1)
             d.sort(axis=1)  # NaN pairs last
-            k = pairs[start:stop]
-            # S = (#slopes > 0) - (#slopes < 0), read off the sorted rows by binary search.
-            s[start:stop] = (k - _count_sorted(d, k, inclusive=True)) - _count_sorted(d, k, inclusive=False)
-            idx = np.stack([(k - 1) // 2, k // 2, rl[start:stop], ru[start:stop]], axis=1).clip(0, n_pairs - 1)
-            picked = np.take_along_axis(d, idx, axis=1)
-            has = k > 0
-            slope[start:stop] = np.where(has, (picked[:, 0] + picked[:, 1]) / 2.0, np.nan)
-            good = has & ok[start:stop]
-            low[start:stop] = np.where(good, picked[:, 2], np.nan)
-            high[start:stop] = np.where(good, picked[:, 3], np.nan)
+            picked[start:stop] = d[block_rows[: stop - start], wanted[start:stop]]
+        has = pairs > 0
+        slope = np.where(has, (picked[:, 0] + picked[:, 1]) / 2.0, np.nan)
+        low = np.where(has & ok, picked[:, 2], np.nan)
+        high = np.where(has & ok, picked[:, 3], np.nan)
 
     with np.errstate(divide="ignore", invalid="ignore"):
         sd = np.sqrt(var_s)

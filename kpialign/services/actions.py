@@ -450,3 +450,11 @@ def counts(frame: pd.DataFrame) -> ActionCounts:
         overdue=int(frame["overdue"].sum()),
         done=int((frame["status"] == ActionStatus.DONE.value).sum()),
     )
+
+
+def assignable_people(*, session: Session) -> dict[int, str]:
+    """Active accounts an action can be given to: id -> "Name (e-mail)", by name."""
+    rows = session.execute(
+        select(Account.id, Account.name, Account.email).where(Account.active == literal(True)).order_by(Account.name)
+    ).all()
+    return {int(i): f"{n} ({e})" if n else e for i, n, e in rows}
