@@ -137,3 +137,28 @@ def test_an_admin_creates_a_committee_on_the_setup_page(demo_copy, app_as):
             assert frame.set_index("name").loc["Operations council", "departments"] == 2
     finally:
         eng.dispose()
+
+
+def test_a_manager_records_decisions_only_for_conflicts_of_their_unit(demo_copy, app_as):
+    from kpialign.models import AccountRole
+    from kpialign.services import accounts
+
+    (logistics,) = _ids(demo_copy, "SELECT id FROM department WHERE name = 'Logistics'")
+    eng = db.make_engine(demo_copy)
+    try:
+        with db.write_session(eng) as s:
+            m = accounts.create_user(s, email="mia.manager@example.org", roles=["employee"], password=None)
+            # here: a role row directly, as tests/unit/review_fixtures.py does (manager scope is granted elsewhere)
+            s.add(AccountRole(account_id=m.id, role="manager", department_id=logistics))
+    finally:
+        eng.dispose()
+    at = app_as("mia.manager@example.org", url=demo_copy)
+    at.switch_page("pages/strategy_map.py").run()
+    assert not at.exception and at.get("graphviz_chart")
+    at.switch_page("pages/conflicts.py").run()
+    assert not at.exception
+    conflicts = at.selectbox(key="conflicts.pick").options
+    assert conflicts and all(
+        "Logistics" in c for c in conflicts
+    )  # diverging OBJ4 (People & Culture, Production) is not theirs
+    assert at.selectbox(key="conflicts.department").options == ["Logistics"]
