@@ -14,7 +14,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from kpialign.core import dot
+from kpialign.core import dot, periods
 
 STATUS_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", "no score": "#9e9e9e"}
 STATUS_ORDER = list(STATUS_COLOURS)
@@ -222,7 +222,7 @@ def kpi_trend(
     y_title = f"{name} ({unit})" if unit else name
     layers = []
     if missing:
-        miss = pd.DataFrame({"date": pd.to_datetime([_period_date(p) for p in missing]), "period": missing})
+        miss = pd.DataFrame({"date": pd.to_datetime([periods.first_day(p) for p in missing]), "period": missing})
         layers.append(
             alt.Chart(miss)
             .mark_rule(color="#e57373", strokeDash=[2, 2], strokeWidth=2)
@@ -261,13 +261,6 @@ def kpi_trend(
             alt.Chart(line).mark_line(color="#6a1b9a", strokeWidth=2, opacity=0.8).encode(x="date:T", y="fit:Q")
         )
     return alt.layer(*layers).properties(height=220, width="container")
-
-
-def _period_date(period: str) -> str:
-    if "Q" in period.upper():
-        year, q = period.upper().split("-Q")
-        return f"{year}-{3 * int(q) - 2:02d}-01"
-    return period + "-01"
 
 
 def likert_diverging(df: pd.DataFrame, *, row: str = "item") -> alt.Chart:
@@ -386,6 +379,111 @@ def rank_bands(rows: pd.DataFrame) -> alt.Chart:
     return (band + point).properties(height=alt.Step(ROW_PX), width="container")
 
 
+def dimension_bars(dims: pd.DataFrame, *, unit: str) -> alt.Chart:
+    """% favourable per line-of-sight dimension with its Wilson 95 % interval, and the organisation's
+    figure as a tick where ``org_fav`` is given. ``dims``: label, fav, low, high, n (+ org_fav, tag)."""
+    df = dims.assign(
+        pct=dims["fav"] * 100,
+        lo=dims["low"] * 100,
+        hi=dims["high"] * 100,
+        who=unit,
+        tag=dims["tag"].fillna("") if "tag" in dims else "",
+    )
+    order = df.sort_values("pct", ascending=False)["label"].tolist()
+    y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
+    x_scale = alt.Scale(domain=[0, 100])
+    bars = (
+        alt.Chart(df)
+        .mark_bar(color="#1565c0", opacity=0.8)
+        .encode(
+            x=alt.X("pct:Q", title="% favourable (agree or strongly agree)", scale=x_scale),
+            y=y,
+            tooltip=[
+                alt.Tooltip("label:N", title="Dimension"),
+                alt.Tooltip("pct:Q", title="% favourable", format=".0f"),
+                alt.Tooltip("lo:Q", title="95 % interval from", format=".0f"),
+                alt.Tooltip("hi:Q", title="to", format=".0f"),
+                alt.Tooltip("n:Q", title="People"),
+                alt.Tooltip("tag:N", title="Note"),
+            ],
+        )
+    )
+    rules = alt.Chart(df).mark_rule(color="#0d2b52", strokeWidth=2).encode(x="lo:Q", x2="hi:Q", y=y)
+    layers = [bars, rules]
+    if "org_fav" in df and df["org_fav"].notna().any():
+        org = df.assign(org=df["org_fav"] * 100, what="Organisation")
+        layers.append(
+            alt.Chart(org)
+            .mark_tick(color="#f57c00", thickness=3, size=22)
+            .encode(
+                x=alt.X("org:Q", scale=x_scale),
+                y=y,
+                tooltip=[alt.Tooltip("org:Q", title="Organisation % favourable", format=".0f")],
+            )
+        )
+    return alt.layer(*layers).properties(height=ROW_PX * 2 * max(len(df), 1))
+
+
+def review_kpis(series: pd.DataFrame, *, columns: int = 3) -> alt.Chart:
+    """Small multiples for a printed review pack: each KPI's actuals (blue) against its target
+    (green, dashed), one panel per KPI with its own scale. Fixed size: it is rendered to an image.
+
+    ``series``: kpi (panel title), date (datetime), actual, target.
+    """
+    df = series.dropna(subset=["actual"]).copy()
+    base = alt.Chart().encode(x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %y", labelAngle=0, tickCount=4)))
+    actual = base.mark_line(point=alt.OverlayMarkDef(size=14), color="#1565c0", strokeWidth=1.6).encode(
+        y=alt.Y("actual:Q", title=None, scale=alt.Scale(zero=False))
+    )
+    target = (
+        base.transform_filter("isValid(datum.target)")
+        .mark_line(interpolate="step-after", strokeDash=[5, 3], color="#2e7d32", strokeWidth=1.4)
+        .encode(y="target:Q")
+    )
+    return (
+        alt.layer(actual, target, data=df)
+        .properties(width=190, height=105)
+        .facet(
+            facet=alt.Facet("kpi:N", title=None, header=alt.Header(labelFontSize=11, labelLimit=190)), columns=columns
+        )
+        .resolve_scale(y="independent", x="independent")
+        .configure_view(stroke="#dddddd")
+        .configure_axis(labelFontSize=9, grid=True, gridColor="#eeeeee")
+    )
+
+
+def review_attainment(series: pd.DataFrame, *, green: float = 75, amber: float = 60) -> alt.Chart:
+    """One compact panel for a printed organisation pack: each KPI's attainment % over time, with
+    the target (100 %) and the status thresholds as rules. Fixed size: it is rendered to an image.
+
+    ``series``: kpi (legend label), date (datetime), attainment_pct.
+    """
+    df = series.dropna(subset=["attainment_pct"])
+    rules = pd.DataFrame({"y": [100.0, green, amber], "what": ["target", "green from", "amber from"]})
+    rule = (
+        alt.Chart(rules)
+        .mark_rule(strokeDash=[5, 3])
+        .encode(
+            y="y:Q",
+            color=alt.Color(
+                "what:N",
+                scale=alt.Scale(domain=list(rules["what"]), range=["#2e7d32", "#9e9e9e", "#f9a825"]),
+                legend=None,
+            ),
+        )
+    )
+    line = (
+        alt.Chart(df)
+        .mark_line(strokeWidth=1.6)
+        .encode(
+            x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %y", labelAngle=0, tickCount=6)),
+            y=alt.Y("attainment_pct:Q", title="attainment %", scale=alt.Scale(domain=[0, 105], clamp=True)),
+            stroke=alt.Stroke("kpi:N", title=None, legend=alt.Legend(orient="right", labelLimit=230, labelFontSize=10)),
+        )
+    )
+    return alt.layer(rule, line).properties(width=380, height=140).configure_view(stroke="#dddddd")
+
+
 # ---------------------------------------------------------------------- strategy map (DOT)
 # Graphviz DOT for st.graphviz_chart: objectives, departments' KPIs (one box per department)
 # and the KPI links, coloured by status and marked by evidence. User text goes through
@@ -481,61 +579,31 @@ def strategy_map_dot(
     return g.to_dot()
 
 
-def review_kpis(series: pd.DataFrame, *, columns: int = 3) -> alt.Chart:
-    """Small multiples for a printed review pack: each KPI's actuals (blue) against its target
-    (green, dashed), one panel per KPI with its own scale. Fixed size: it is rendered to an image.
+def unit_history(history: pd.DataFrame, *, merge_dates: list[str] | None = None) -> alt.Chart:
+    """A unit's performance by month, with each predecessor's series (dashed) before a merge or split.
 
-    ``series``: kpi (panel title), date (datetime), actual, target.
+    ``history``: ``series, kind, period, performance`` (0..1) as built by
+    :func:`kpialign.scorecard.history.unit_history`; ``merge_dates`` (``YYYY-MM-DD``) draw rules.
     """
-    df = series.dropna(subset=["actual"]).copy()
-    base = alt.Chart().encode(x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %y", labelAngle=0, tickCount=4)))
-    actual = base.mark_line(point=alt.OverlayMarkDef(size=14), color="#1565c0", strokeWidth=1.6).encode(
-        y=alt.Y("actual:Q", title=None, scale=alt.Scale(zero=False))
+    df = history.dropna(subset=["performance"]).assign(
+        score=lambda d: (d["performance"] * 100).round(1), date=lambda d: pd.to_datetime(d["period"] + "-01")
     )
-    target = (
-        base.transform_filter("isValid(datum.target)")
-        .mark_line(interpolate="step-after", strokeDash=[5, 3], color="#2e7d32", strokeWidth=1.4)
-        .encode(y="target:Q")
-    )
-    return (
-        alt.layer(actual, target, data=df)
-        .properties(width=190, height=105)
-        .facet(
-            facet=alt.Facet("kpi:N", title=None, header=alt.Header(labelFontSize=11, labelLimit=190)), columns=columns
-        )
-        .resolve_scale(y="independent", x="independent")
-        .configure_view(stroke="#dddddd")
-        .configure_axis(labelFontSize=9, grid=True, gridColor="#eeeeee")
-    )
-
-
-def review_attainment(series: pd.DataFrame, *, green: float = 75, amber: float = 60) -> alt.Chart:
-    """One compact panel for a printed organisation pack: each KPI's attainment % over time, with
-    the target (100 %) and the status thresholds as rules. Fixed size: it is rendered to an image.
-
-    ``series``: kpi (legend label), date (datetime), attainment_pct.
-    """
-    df = series.dropna(subset=["attainment_pct"])
-    rules = pd.DataFrame({"y": [100.0, green, amber], "what": ["target", "green from", "amber from"]})
-    rule = (
-        alt.Chart(rules)
-        .mark_rule(strokeDash=[5, 3])
-        .encode(
-            y="y:Q",
-            color=alt.Color(
-                "what:N",
-                scale=alt.Scale(domain=list(rules["what"]), range=["#2e7d32", "#9e9e9e", "#f9a825"]),
-                legend=None,
-            ),
-        )
-    )
-    line = (
+    lines = (
         alt.Chart(df)
-        .mark_line(strokeWidth=1.6)
+        .mark_line(point=True)
         .encode(
-            x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %y", labelAngle=0, tickCount=6)),
-            y=alt.Y("attainment_pct:Q", title="attainment %", scale=alt.Scale(domain=[0, 105], clamp=True)),
-            stroke=alt.Stroke("kpi:N", title=None, legend=alt.Legend(orient="right", labelLimit=230, labelFontSize=10)),
+            x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %Y")),
+            y=alt.Y("score:Q", title="Performance (% of target attained)", scale=alt.Scale(domain=[0, 100])),
+            color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=420, columns=1)),
+            strokeDash=alt.StrokeDash(
+                "kind:N", scale=alt.Scale(domain=["unit", "predecessor"], range=[[1, 0], [5, 3]]), legend=None
+            ),
+            tooltip=[alt.Tooltip("series:N", title="Series"), alt.Tooltip("period:N", title="Month"),
+                     alt.Tooltip("score:Q", title="Performance", format=".1f")],
         )
-    )
-    return alt.layer(rule, line).properties(width=380, height=140).configure_view(stroke="#dddddd")
+    )  # fmt: skip
+    chart = lines
+    if merge_dates:
+        rules = pd.DataFrame({"date": pd.to_datetime(merge_dates)})
+        chart = lines + alt.Chart(rules).mark_rule(color="#546e7a", strokeDash=[2, 2]).encode(x="date:T")
+    return chart.properties(height=260, width="container")
