@@ -8,6 +8,7 @@ from kpialign import charts
 from kpialign.scorecard import links as links_read
 from kpialign.services import committees
 from kpialign.ui import auth, data, links_ui, nav, scorecard_ui
+from kpialign.ui.widgets import refusals
 
 user = auth.require(nav.roles_for("pages/committee.py"))
 LINK_COLUMNS = {
@@ -42,11 +43,10 @@ if visible.empty:
     st.stop()
 names = dict(zip(visible["committee_id"].astype(int), visible["name"], strict=True))
 cid = st.selectbox("Committee", list(names), format_func=names.get, key="committee.pick")
-try:
-    with data.reading() as session:
-        info = committees.committee_info(session=session, user=user, committee_id=int(cid))
-except committees.CommitteeError as exc:
-    st.error(str(exc))
+info = None
+with refusals(), data.reading() as session:
+    info = committees.committee_info(session=session, user=user, committee_id=int(cid))
+if info is None:
     st.stop()
 
 if info.description:

@@ -10,6 +10,7 @@ import streamlit as st
 from kpialign.scorecard import links as links_read
 from kpialign.services import actions, kpi_links
 from kpialign.ui import auth, data, links_ui, nav
+from kpialign.ui.widgets import refusals
 
 user = auth.require(nav.roles_for("pages/conflicts.py"))
 
@@ -118,21 +119,18 @@ else:
         text = st.text_area("What was decided and why", max_chars=4000)
         due = st.date_input("Due", value=date.today() + timedelta(days=30), min_value=date.today())
         if st.form_submit_button("Record the decision as an action", type="primary"):
-            try:
-                with data.writing() as session:
-                    kpi_links.record_conflict_decision(
-                        session=session,
-                        user=user,
-                        department_id=int(dept),
-                        title=title,
-                        decision=text,
-                        objective_id=_opt(manageable.at[pick, "objective_id"]),
-                        kpi_id=_opt(manageable.at[pick, "kpi_id"]),
-                        due_on=due,
-                    )
-            except (kpi_links.LinkError, actions.ActionError) as exc:
-                st.error(str(exc))
-            else:
+            with refusals() as outcome, data.writing() as session:
+                kpi_links.record_conflict_decision(
+                    session=session,
+                    user=user,
+                    department_id=int(dept),
+                    title=title,
+                    decision=text,
+                    objective_id=_opt(manageable.at[pick, "objective_id"]),
+                    kpi_id=_opt(manageable.at[pick, "kpi_id"]),
+                    due_on=due,
+                )
+            if not outcome.failed:
                 st.success("Recorded. It is followed up with the department's other actions.")
 
 with data.reading() as session:
