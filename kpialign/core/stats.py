@@ -56,6 +56,7 @@ _CACHE_PAIRS = 1 << 15
 #: z for the 95 % Sen-slope interval, computed exactly as scipy.stats.theilslopes does.
 _THEIL_Z = float(norm.ppf((1.0 - 0.95) / 2.0))
 _P_FLOOR = float(np.finfo(float).smallest_subnormal)
+_ZERO_AND_NEXT = np.array([0.0, _P_FLOOR])
 
 TrendLabel = Literal["increasing", "decreasing", "no trend", "insufficient data"]
 
@@ -432,9 +433,12 @@ def _mk_rows(values: np.ndarray, alpha: float) -> dict[str, np.ndarray]:
             d = np.take(block, second, axis=1)
             d -= np.take(block, first, axis=1)
             d /= lag
-            # S = (#slopes > 0) - (#slopes < 0); NaN pairs compare False.
-            s[start:stop] = np.count_nonzero(d > 0, axis=1) - np.count_nonzero(d < 0, axis=1)
             d.sort(axis=1)  # NaN pairs last
+            # S = (#slopes > 0) - (#slopes < 0), read off each sorted row: no double lies
+            # strictly between 0 and the smallest subnormal, so "< 5e-324" means "<= 0".
+            for i, row in enumerate(d, start=start):
+                below, upto = row.searchsorted(_ZERO_AND_NEXT)
+                s[i] = (pairs[i] - upto) - below
             picked[start:stop] = d[block_rows[: stop - start], wanted[start:stop]]
         has = pairs > 0
         slope = np.where(has, (picked[:, 0] + picked[:, 1]) / 2.0, np.nan)
