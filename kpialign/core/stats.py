@@ -917,8 +917,8 @@ class LeadLagResult:
       differencing a trend-stationary series only adds some negative autocorrelation.  Both
       series always get the same transformation.
     * ``ar_order``, ``ar_coefficients``: AR(p) with a constant fitted by OLS to the
-      transformed driver, p = 0..min(6, n // 10) chosen by AIC on a common sample (the first
-      6 transformed values held back, as statsmodels' ``ar_select_order(trend="c")``), then
+      transformed driver, p = 0..P with P = min(6, n // 10), chosen by AIC on a common sample (the
+      first P transformed values held back, as statsmodels' ``ar_select_order(maxlag=P, trend="c")``), then
       refitted on every row it can use.  The filter e_t = z_t - sum phi_i z_{t-i} is applied
       to *both* transformed series (prewhitening: the driver becomes close to white noise,
       so its own persistence no longer inflates the cross-correlations).
