@@ -1377,7 +1377,9 @@ def lead_lag_batch(
     ``drivers`` and ``outcomes`` are 2-D (links x periods, aligned, NaN for missing); a
     DataFrame ``drivers`` keeps its index.  ``expected_lag`` is None (pick the best lag for
     every link) or one value per link (None or NaN where a link has none);
-    ``expected_sign`` is +1/-1 for all or per link.  Adds ``q``: Benjamini-Hochberg
+    ``expected_sign`` is +1/-1 for all or per link.  ``ar_order``, ``best_lag`` and
+    ``tested_lag`` are nullable integers (``pd.NA`` where there is not enough data), the
+    tuples stay tuples (object columns).  Adds ``q``: Benjamini-Hochberg
     adjusted ``p`` across the links that have one.  With ``fdr=True`` (default) the verdict
     uses q < alpha — the family shown together is every link in the call; ``fdr=False``
     gives each link's own verdict (as ``lead_lag``).  Vectorised over links: links with the
@@ -1407,4 +1409,4 @@ def lead_lag_batch(
     cols["verdict"] = _row_verdicts(cols, signs, alpha, q if fdr else None)
     frame = pd.DataFrame({name: cols[name] for name in LEAD_LAG_FIELDS}, index=index)
     frame.insert(LEAD_LAG_FIELDS.index("p") + 1, "q", q)
-    return frame
+    return frame.astype({"n": np.int64, "ar_order": "Int64", "best_lag": "Int64", "tested_lag": "Int64"})
