@@ -942,6 +942,8 @@ class LeadLagResult:
     * ``sign``: sign of r at the tested lag (+1, -1, 0).  ``verdict``: ``p < alpha`` and the
       sign equals ``expected_sign``: ``"supported at lag k"``; ``p < alpha`` with the other
       sign: ``"opposite sign"``; otherwise ``"no evidence"`` (also for a constant series).
+      A lag so long that the Granger regression has no residual degree of freedom left
+      (rows - 2k - 1 < 1) gives ``"not enough data for lag k"``.
       ``lead_lag_batch`` decides on the Benjamini-Hochberg q across the links instead.
     """
 
@@ -1329,7 +1331,14 @@ def _row_verdicts(cols: dict[str, Any], signs: np.ndarray, alpha: float, p: np.n
     decisive = cols["p"] if p is None else p
     tested = np.array([-1 if v is None else v for v in cols["tested_lag"]])
     verdicts = _verdicts(decisive, cols["sign"], signs, tested, alpha)
-    return [_NOT_ENOUGH if n < LEAD_LAG_MIN_N else v for n, v in zip(cols["n"], verdicts, strict=True)]
+    out = []
+    for n, k, df_den, verdict in zip(cols["n"], tested, cols["df_den"], verdicts, strict=True):
+        if n < LEAD_LAG_MIN_N:
+            verdict = _NOT_ENOUGH
+        elif not df_den >= 1:  # the lag asked for leaves no residual degree of freedom
+            verdict = f"not enough data for lag {k}"
+        out.append(verdict)
+    return out
 
 
 def _result_row(cols: dict[str, Any], i: int, verdict: str) -> LeadLagResult:

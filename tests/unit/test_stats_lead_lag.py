@@ -276,6 +276,14 @@ def test_fewer_than_24_common_periods_is_not_enough_data() -> None:
     assert empty.n == 0 and empty.verdict == "not enough data (n < 24)"
 
 
+def test_a_lag_too_long_for_the_data_is_not_enough_data_for_that_lag() -> None:
+    x, y = linked(np.random.default_rng(22), 1, periods=24)
+    result = lead_lag(x[0], y[0], expected_lag=12)  # 23 changes, 11 rows for 25 coefficients
+    assert result.n == 24 and math.isnan(result.p)
+    assert result.verdict == "not enough data for lag 12"
+    assert lead_lag(x[0], y[0], expected_lag=5).verdict != "not enough data for lag 5"
+
+
 def test_leading_and_trailing_gaps_only_shorten_the_window() -> None:
     x, y = linked(np.random.default_rng(12), 1, periods=60)
     x, y = x[0], y[0]
