@@ -1000,13 +1000,14 @@ class _Ols(NamedTuple):
 
 def _masked_ols(y: np.ndarray, cols: list[np.ndarray]) -> _Ols:
     """Row-wise OLS of ``y`` (m, T) on ``cols`` (each (m, T)); a t with any NaN is left out."""
-    x = np.stack(cols, axis=2)
-    ok = ~np.isnan(y) & ~np.isnan(x).any(axis=2)
-    x = np.where(ok[..., None], x, 0.0)
+    ok = ~np.isnan(y)
+    for col in cols:
+        ok &= ~np.isnan(col)
+    x = np.stack([np.where(ok, col, 0.0) for col in cols], axis=1)  # (m, p, T): T contiguous
     yz = np.where(ok, y, 0.0)
-    inv = _stack_inverse(np.einsum("mtp,mtq->mpq", x, x))
-    beta = np.einsum("mpq,mq->mp", inv, np.einsum("mtp,mt->mp", x, yz))
-    resid = yz - np.einsum("mtp,mp->mt", x, beta)
+    inv = _stack_inverse(x @ x.transpose(0, 2, 1))
+    beta = (inv @ (x @ yz[:, :, None]))[:, :, 0]
+    resid = yz - (beta[:, None, :] @ x)[:, 0, :]
     return _Ols(beta, np.einsum("mt,mt->m", resid, resid), ok.sum(axis=1), inv)
 
 
