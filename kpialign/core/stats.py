@@ -1260,16 +1260,19 @@ def _lead_lag_columns(
     for size in np.unique(n[n >= LEAD_LAG_MIN_N]):
         rows = np.flatnonzero(n == size)
         got = _lead_lag_rows(x[rows], y[rows], int(size), expected_lag[rows], max_lag)
-        for j, row in enumerate(rows):
-            top = max(max_lag, int(expected_lag[row]))
-            cols["lags"][row] = tuple(range(top + 1))
-            cols["ccf"][row] = tuple(float(v) for v in got["r"][j, : top + 1])
-            cols["ccf_low"][row] = tuple(float(v) for v in got["low"][j, : top + 1])
-            cols["ccf_high"][row] = tuple(float(v) for v in got["high"][j, : top + 1])
+        r, low, high = got["r"].tolist(), got["low"].tolist(), got["high"].tolist()
+        transform = got["transform"].tolist()
+        ints = {name: got[name].tolist() for name in ("ar_order", "best_lag", "tested_lag")}
+        for j, row in enumerate(rows.tolist()):
+            top = max(max_lag, int(expected_lag[row])) + 1
+            cols["lags"][row] = tuple(range(top))
+            cols["ccf"][row] = tuple(r[j][:top])
+            cols["ccf_low"][row] = tuple(low[j][:top])
+            cols["ccf_high"][row] = tuple(high[j][:top])
             cols["ar_coefficients"][row] = got["ar_coefficients"][j]
-            for name in ("transform", "ar_order", "best_lag", "tested_lag"):
-                value = got[name][j]
-                cols[name][row] = str(value) if name == "transform" else int(value)
+            cols["transform"][row] = transform[j]
+            for name, values in ints.items():
+                cols[name][row] = values[j]
         for name in (
             "f",
             "df_num",
