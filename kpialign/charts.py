@@ -382,3 +382,63 @@ def rank_bands(rows: pd.DataFrame) -> alt.Chart:
         )
     )  # fmt: skip
     return (band + point).properties(height=alt.Step(ROW_PX), width="container")
+
+
+def review_kpis(series: pd.DataFrame, *, columns: int = 3) -> alt.Chart:
+    """Small multiples for a printed review pack: each KPI's actuals (blue) against its target
+    (green, dashed), one panel per KPI with its own scale. Fixed size: it is rendered to an image.
+
+    ``series``: kpi (panel title), date (datetime), actual, target.
+    """
+    df = series.dropna(subset=["actual"]).copy()
+    base = alt.Chart().encode(x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %y", labelAngle=0, tickCount=4)))
+    actual = base.mark_line(point=alt.OverlayMarkDef(size=14), color="#1565c0", strokeWidth=1.6).encode(
+        y=alt.Y("actual:Q", title=None, scale=alt.Scale(zero=False))
+    )
+    target = (
+        base.transform_filter("isValid(datum.target)")
+        .mark_line(interpolate="step-after", strokeDash=[5, 3], color="#2e7d32", strokeWidth=1.4)
+        .encode(y="target:Q")
+    )
+    return (
+        alt.layer(actual, target, data=df)
+        .properties(width=190, height=105)
+        .facet(
+            facet=alt.Facet("kpi:N", title=None, header=alt.Header(labelFontSize=11, labelLimit=190)), columns=columns
+        )
+        .resolve_scale(y="independent", x="independent")
+        .configure_view(stroke="#dddddd")
+        .configure_axis(labelFontSize=9, grid=True, gridColor="#eeeeee")
+    )
+
+
+def review_attainment(series: pd.DataFrame, *, green: float = 75, amber: float = 60) -> alt.Chart:
+    """One compact panel for a printed organisation pack: each KPI's attainment % over time, with
+    the target (100 %) and the status thresholds as rules. Fixed size: it is rendered to an image.
+
+    ``series``: kpi (legend label), date (datetime), attainment_pct.
+    """
+    df = series.dropna(subset=["attainment_pct"])
+    rules = pd.DataFrame({"y": [100.0, green, amber], "what": ["target", "green from", "amber from"]})
+    rule = (
+        alt.Chart(rules)
+        .mark_rule(strokeDash=[5, 3])
+        .encode(
+            y="y:Q",
+            color=alt.Color(
+                "what:N",
+                scale=alt.Scale(domain=list(rules["what"]), range=["#2e7d32", "#9e9e9e", "#f9a825"]),
+                legend=None,
+            ),
+        )
+    )
+    line = (
+        alt.Chart(df)
+        .mark_line(strokeWidth=1.6)
+        .encode(
+            x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %y", labelAngle=0, tickCount=6)),
+            y=alt.Y("attainment_pct:Q", title="attainment %", scale=alt.Scale(domain=[0, 105], clamp=True)),
+            stroke=alt.Stroke("kpi:N", title=None, legend=alt.Legend(orient="right", labelLimit=230, labelFontSize=10)),
+        )
+    )
+    return alt.layer(rule, line).properties(width=380, height=140).configure_view(stroke="#dddddd")

@@ -221,6 +221,36 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write a review pack PDF: one department's (``--department``) or the organisation's."""
+    from pathlib import Path
+
+    from sqlalchemy import func, select
+
+    from kpialign import reports
+    from kpialign.models import Department
+
+    with db.read_session(_engine()) as session:
+        try:
+            if args.organisation:
+                pdf = reports.organisation_pack(session, period=args.period)
+                name = reports.pack_filename("organisation", args.period)
+            else:
+                found = session.execute(
+                    select(Department.id, Department.name).where(func.lower(Department.name) == args.department.lower())
+                ).all()
+                if len(found) != 1:
+                    raise CliError(f"There is no department named {args.department!r}.")
+                pdf = reports.department_pack(session, department_id=found[0][0], period=args.period)
+                name = reports.pack_filename(found[0][1], args.period)
+        except ValueError as exc:  # ReportError, ReviewError, a bad period
+            raise CliError(str(exc)) from exc
+    out = Path(args.output or name)
+    out.write_bytes(pdf)
+    print(f"Wrote {out} ({len(pdf) / 1024:.0f} KiB)")
+    return 0
+
+
 def cmd_scorecard(args: argparse.Namespace) -> int:
     """Print the department scorecard (the Overview page's table) as a table, CSV or JSON."""
     import json
@@ -326,6 +356,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wave", help="survey wave name (default: the latest closed wave)")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=cmd_scorecard)
+
+    p = sub.add_parser("report", help="write a review pack PDF for a department (or the organisation) and a period")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--department", help="the department's name")
+    which.add_argument("--organisation", action="store_true", help="overview plus one page per department")
+    p.add_argument("--period", required=True, help="the review period, e.g. 2026-Q3 or 2026-09")
+    p.add_argument("--output", help="the PDF file to write (default: a name with the scope and period)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("export", help="write an export as safe CSV to stdout (privacy thresholds applied; audited)")
     p.add_argument("kind", choices=list(EXPORT_KINDS), metavar="KIND", help=f"one of: {', '.join(EXPORT_KINDS)}")

@@ -8,7 +8,7 @@ import streamlit as st
 from kpialign import charts
 from kpialign.scorecard import build as scorecard
 from kpialign.services import surveys
-from kpialign.ui import auth, data, nav
+from kpialign.ui import auth, data, nav, reviews_ui
 from kpialign.ui import scorecard_ui as ui
 from kpialign.ui.widgets import plain
 
@@ -141,6 +141,7 @@ def body() -> None:
                     f"{words}. Green dashed: target (green band: target range); purple: Sen's slope on the actuals"
                     + (f"; red marks: no value for {', '.join(missing)}" if missing else "")
                 )
+                reviews_ui.checkin_note(dept_id, k.kpi_id)
 
     st.subheader("Survey: line-of-sight items")
     if sc.wave is None:
@@ -193,6 +194,13 @@ def body() -> None:
                 min(float(r["rate"]), 1.0),
                 text=f"{int(r['responded'])} of {int(r['invited'])} invited answered {sc.wave.name} ({float(r['rate']):.0%})",
             )
+
+    st.subheader("Review pack")
+    quarters, q = reviews_ui.quarter_choices()
+    pack_period = st.selectbox("Quarter", quarters, index=q, key="department.pack_period")
+    reviews_ui.pack_download(
+        department_id=dept_id, period=pack_period, label="Make the review pack", key="department.pack"
+    )
 
 
 body()

@@ -10,7 +10,7 @@ import streamlit as st
 
 from kpialign.services import measurements, strategy
 from kpialign.services.measurements import EditScope, MeasurementError
-from kpialign.ui import auth, data, nav
+from kpialign.ui import auth, data, nav, reviews_ui
 from kpialign.ui.widgets import plain
 
 user = auth.require(nav.roles_for("pages/kpi_data.py"))
@@ -130,6 +130,9 @@ else:
                 else:
                     st.session_state[NOTICE] = f"Removed the actual of {names[victim]} for {period}."
                     st.rerun()
+
+if not grid.empty:
+    reviews_ui.checkin_editor(user, department_id=dept_id, period=period, kpis=grid)
 
 # ------------------------------------------------------------------ missing periods
 st.subheader("Which periods are missing")

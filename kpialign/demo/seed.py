@@ -54,6 +54,7 @@ from sqlmodel import Session
 
 from kpialign import audit, db
 from kpialign.config import ConfigError, secret_key
+from kpialign.demo.reviews import seed_reviews
 from kpialign.models import (
     Account,
     AuditEvent,
@@ -899,6 +900,7 @@ def seed_demo(engine: Engine, *, scale: str = "small", seed: int = 7, progress: 
             report(0.12, "survey waves")
             _seed_surveys(conn, plan, kpis, rng, pyrng, key, summary, report)
             _reset_sequences(conn, ("department", "objective", "kpi", "question", "survey_wave", "invitation"))
+            seed_reviews(session, end_period=DEMO_END_PERIOD, owner_id=owner_id or None, skip_unit=plan.owner_unit)
             audit.record(
                 session,
                 actor="seed-demo",

@@ -79,6 +79,15 @@ PAGES: list[PageSpec] = [
         "survey-results",
     ),
     PageSpec(
+        "pages/reviews.py",
+        "Reviews",
+        ":material/event_note:",
+        frozenset({MANAGER, LEADER, ADMIN}),
+        "Scorecard",
+        "reviews",
+    ),
+    PageSpec("pages/actions.py", "Actions", ":material/task_alt:", EVERYONE, "Portal", "actions"),
+    PageSpec(
         "pages/how_scores_work.py",
         "How scores work",
         ":material/help:",
