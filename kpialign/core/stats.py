@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from functools import cache
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -106,7 +106,7 @@ class ChangePoint(NamedTuple):
     value before the change) for a series without NaN; None when there is no change at all.
     """
 
-    index: int | None
+    index: int | None  # type: ignore[assignment]  # shadows tuple.index on purpose (public name)
     statistic: float
     p: float
 
@@ -348,12 +348,12 @@ def _select_large(x: np.ndarray, positions: np.ndarray, ranks: Sequence[int]) ->
         cells_all, vals_all = np.concatenate(kept_cell), np.concatenate(kept_val)
         still = []
         for r in pending:
-            cell = int(np.searchsorted(ends, r, side="right"))
-            before = int(ends[cell - 1]) if cell else 0
-            if cell % 2 == 1:  # equal to an edge
-                found[r] = float(edges[cell // 2])
-            elif collect_cell[cell]:
-                inside = np.sort(vals_all[cells_all == cell])
+            at = int(np.searchsorted(ends, r, side="right"))
+            before = int(ends[at - 1]) if at else 0
+            if at % 2 == 1:  # equal to an edge
+                found[r] = float(edges[at // 2])
+            elif collect_cell[at]:
+                inside = np.sort(vals_all[cells_all == at])
                 found[r] = float(inside[r - before])
             else:
                 still.append(r)
@@ -506,7 +506,7 @@ def _insufficient(n: int, method: str) -> TrendResult:
 def _row_result(cols: dict[str, np.ndarray], row: int) -> TrendResult:
     """One row of the column arrays as a TrendResult of plain Python values."""
     return TrendResult(
-        trend=str(cols["trend"][row]),
+        trend=cast(TrendLabel, str(cols["trend"][row])),
         h=bool(cols["h"][row]),
         n=int(cols["n"][row]),
         method="original",
@@ -575,7 +575,7 @@ def _apply_variance_ratio(result: TrendResult, ratio: float, alpha: float) -> Tr
     z = (s - 1) / sd if s > 0 else (s + 1) / sd if s < 0 else 0.0
     p = float(_two_sided_p(np.array(z)))
     h = p < alpha
-    trend = "increasing" if h and s > 0 else "decreasing" if h and s < 0 else "no trend"
+    trend: TrendLabel = "increasing" if h and s > 0 else "decreasing" if h and s < 0 else "no trend"
     return replace(result, trend=trend, h=h, p=p, z=z, var_s=var_s, p_exact=math.nan, method="hamed_rao", n_ratio=ratio)
 
 
