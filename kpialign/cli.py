@@ -298,6 +298,19 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_repair_counts(args: argparse.Namespace) -> int:
+    """Store the counts of closed waves that lack them (databases from before the counts were stored on close)."""
+    from kpialign.scorecard import counts
+
+    repaired = counts.repair_engine(_engine())
+    print(
+        f"Stored the counts of {len(repaired)} closed wave(s)."
+        if repaired
+        else "Every closed wave's counts are stored."
+    )
+    return 0
+
+
 # -------------------------------------------------------------------------------- parser
 
 
@@ -367,6 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, help="how many links (with --department)")
     p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
     p.set_defaults(func=cmd_invite)
+
+    p = sub.add_parser("repair-counts", help="store the counts of closed survey waves that lack them (older databases)")
+    p.set_defaults(func=cmd_repair_counts)
 
     from kpialign.exports import KINDS as EXPORT_KINDS
 

@@ -12,7 +12,7 @@ Kinds and their columns (the CSV header is exactly these names, in this order):
     than the wave's ``min_group`` respondents is hidden, and so are further departments until
     the hidden respondents add up to at least k — within each division and among divisions,
     because the pages show division and organisation totals
-    (:func:`kpialign.scorecard.build.survey_suppression`). Within a question a cell with fewer than
+    (:func:`kpialign.core.privacy.survey_suppression`). Within a question a cell with fewer than
     k answers ("prefer not to say") is hidden too, with complementary suppression inside its
     division.
     Hidden cells are empty, including ``n``, and the row says ``suppressed=true``.
@@ -192,30 +192,10 @@ def _department_names(session: Session, ids: Collection[int]) -> dict[int, str]:
     return {int(i): n for i, n in rows}
 
 
-def complete_suppression(n: pd.Series, hidden: pd.Series, k: int) -> pd.Series:
-    """Complementary suppression on top of an existing mask (siblings under one shown total).
-
-    Hide further cells, smallest positive ``n`` first, until the hidden cells hold 0 or at
-    least ``k`` (the same rule as :func:`kpialign.core.privacy.suppress_counts`, which cannot
-    start from cells hidden for another reason).
-    """
-    k = privacy.effective_k(k)
-    hidden = hidden.astype(bool).copy()
-    total = int(n[hidden].sum())
-    if total == 0 or total >= k:
-        return hidden
-    for idx in n[~hidden & (n > 0)].sort_values(kind="mergesort").index:
-        hidden.loc[idx] = True
-        total += int(n.loc[idx])
-        if total >= k:
-            break
-    return hidden
-
-
 def _respondents(session: Session, wave: surveys.WaveInfo) -> pd.DataFrame:
     """``department_id, department, division_id, n, suppressed`` for every department of the wave.
 
-    Suppression exactly as on the survey pages (:func:`kpialign.scorecard.build.survey_suppression`:
+    Suppression exactly as on the survey pages (:func:`kpialign.core.privacy.survey_suppression`:
     fewer than k respondents is hidden, with complementary suppression within each division
     and then among divisions, because division and organisation totals are shown). A
     department the pages do not show (not an active leaf of the tree) is hidden here too.
@@ -236,9 +216,10 @@ def _respondents(session: Session, wave: surveys.WaveInfo) -> pd.DataFrame:
     leaves = tree[tree["is_leaf"]]
     division_of = dict(zip(tree["department_id"], tree["division_id"], strict=True))
     df["division_id"] = df["department_id"].map(division_of).astype("Int64")
-    ref = scorecard_build.WaveRef(wave.id, wave.name, wave.status, wave.min_group, wave.closes_on, int(df["n"].sum()))
     cells = counts.rename(columns={"n": "respondents"})
-    sup = scorecard_build.survey_suppression(cells[cells["respondents"] > 0], leaves, [ref])
+    sup = privacy.survey_suppression(
+        cells[cells["respondents"] > 0], leaves, {wave.id: privacy.effective_k(wave.min_group)}
+    )
     shown = set(sup.loc[~sup["suppressed"].astype(bool), "department_id"].astype(int))
     df["suppressed"] = ~df["department_id"].isin(shown)
     return df.sort_values(["department", "department_id"]).reset_index(drop=True)
@@ -300,12 +281,8 @@ def _result_cells(session: Session, w: surveys.WaveInfo, resp: pd.DataFrame | No
         # Per question a department may have fewer answers than respondents ("prefer not to
         # say"): such a cell is hidden too, again with complementary suppression.
         # Complementary within each division, whose per-question total the pages show.
-        hidden = qdf["suppressed"] | (qdf["n"] < k)
-        division = resp["division_id"].fillna(-1).to_numpy()
-        for d in set(division):
-            idx = qdf.index[division == d]
-            hidden.loc[idx] = complete_suppression(qdf.loc[idx, "n"], hidden.loc[idx], k)
-        qdf["suppressed"] = hidden
+        division = pd.Series(resp["division_id"].fillna(-1).to_numpy(), index=qdf.index)
+        qdf["suppressed"] = privacy.question_cells_hidden(qdf["n"], qdf["suppressed"], division, k)
         total = _result_row(w.name, TOTAL_LABEL, q, c, False)
         total["suppressed"] = bool(total["n"] < k)
         rows.extend(qdf.to_dict("records"))

@@ -10,7 +10,7 @@ import streamlit as st
 
 from kpialign.config import ConfigError, load_settings, secret_key
 from kpialign.core import csv_out
-from kpialign.scorecard import queries as scorecard_data
+from kpialign.scorecard import counts
 from kpialign.services import strategy, surveys
 from kpialign.services.question_bank import DIMENSIONS
 from kpialign.ui import auth, data, nav
@@ -63,13 +63,10 @@ def _confirm_close(wave_id: int, name: str) -> None:
         "never change again. Employees who have not answered yet can no longer answer."
     )
     c1, c2 = st.columns(2)
+    # A closed wave never changes: closing also stores its counts once (scorecard.counts).
     if c1.button("Close the wave", type="primary", icon=":material/lock:", key=f"{P}.close_yes") and _run(
-        lambda s: surveys.close_wave(s, wave_id=wave_id, actor=ACTOR), f"Wave {name} is closed."
+        lambda s: counts.close_wave(session=s, wave_id=wave_id, actor=ACTOR), f"Wave {name} is closed."
     ):
-        # A closed wave never changes: count its answers once now, so that the first leader to
-        # open the scorecard does not wait for it.
-        with st.spinner("Preparing the wave's results…"):
-            scorecard_data.materialise_waves(data.engine(), [wave_id])
         st.rerun()
     if c2.button("Keep it open", key=f"{P}.close_no"):
         st.rerun()

@@ -72,6 +72,7 @@ from kpialign.models import (
     WaveDepartment,
     WaveQuestion,
 )
+from kpialign.scorecard import counts
 from kpialign.services import accounts
 from kpialign.services.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
 
@@ -873,6 +874,7 @@ def seed_demo(engine: Engine, *, scale: str = "small", seed: int = 7, progress: 
             report(0.12, "survey waves")
             _seed_surveys(conn, plan, kpis, rng, pyrng, key, summary, report)
             _reset_sequences(conn, ("department", "objective", "kpi", "question", "survey_wave", "invitation"))
+            counts.repair_counts(session=session)  # closed waves' counts, as closing them would have stored
             audit.record(
                 session,
                 actor="seed-demo",
