@@ -190,6 +190,11 @@ def compute_scorecard(
         if not match:
             raise ScorecardError(f"There is no survey wave named {wave!r}.")
         wave_ref = match[0]
+        if not privacy.results_released(wave_ref.status):
+            raise ScorecardError(
+                f"Survey wave {wave_ref.name} is {wave_ref.status}: its results are shown once it is closed "
+                "(while it runs, only participation is shown, on Survey waves)."
+            )
     else:
         closed = [w for w in waves if w.status == "closed"]
         if month is not None:
@@ -202,7 +207,9 @@ def compute_scorecard(
         prev_ref = earlier[-1] if earlier else None
 
     # --- survey aggregates (closed waves cached for good), suppression, understanding
-    counts = frames.counts  # closed waves, and a named wave that is not closed
+    # Only released (closed) waves: an open wave's figures would change with each submission.
+    released = [w.wave_id for w in waves if privacy.results_released(w.status)]
+    counts = queries.select_waves(frames.counts, released)
     sup = survey_suppression(counts.respondents, depts, waves)
     u_all = understanding(counts.likert, counts.respondents, counts.picks)
     u_all = u_all.merge(sup[["wave_id", "department_id", "suppressed"]], on=["wave_id", "department_id"], how="left")

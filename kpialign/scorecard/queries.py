@@ -299,9 +299,9 @@ def survey_counts(session: Session, *, waves: pd.DataFrame, wave_ids: list[int])
         stale = [w for w in closed_todo if int(have.get(w, 0)) != int(info.loc[w, "responses"])]
         if stale:  # not stored yet (an older database before its repair): count live, write nothing
             keep = [w for w in closed_todo if w not in stale]
-            stored = _concat([_select_waves(stored, keep), _raw(*counts.live_counts(session, stale))])
+            stored = _concat([select_waves(stored, keep), _raw(*counts.live_counts(session, stale))])
         for w in closed_todo:
-            one = _select_waves(stored, [w])
+            one = select_waves(stored, [w])
             with _CACHE_LOCK:
                 _CLOSED[keys[w]] = one
                 while len(_CLOSED) > _CLOSED_MAX:
@@ -319,7 +319,8 @@ def _raw(answers: pd.DataFrame, respondents: pd.DataFrame) -> SurveyCounts:
     )
 
 
-def _select_waves(c: SurveyCounts, ids: list[int]) -> SurveyCounts:
+def select_waves(c: SurveyCounts, ids: list[int]) -> SurveyCounts:
+    """Only the counts of the waves ``ids``."""
     return SurveyCounts(*(f[f["wave_id"].isin(ids)].reset_index(drop=True) for f in (c.likert, c.respondents, c.picks)))
 
 
