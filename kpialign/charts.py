@@ -593,7 +593,7 @@ def unit_history(history: pd.DataFrame, *, merge_dates: list[str] | None = None)
         .mark_line(point=True)
         .encode(
             x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %Y")),
-            y=alt.Y("score:Q", title="Performance (% of target attained)", scale=alt.Scale(domain=[0, 100])),
+            y=alt.Y("score:Q", title="Performance (%)", scale=alt.Scale(domain=[0, 100])),
             color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=420, columns=1)),
             strokeDash=alt.StrokeDash(
                 "kind:N", scale=alt.Scale(domain=["unit", "predecessor"], range=[[1, 0], [5, 3]]), legend=None
@@ -606,4 +606,4 @@ def unit_history(history: pd.DataFrame, *, merge_dates: list[str] | None = None)
     if merge_dates:
         rules = pd.DataFrame({"date": pd.to_datetime(merge_dates)})
         chart = lines + alt.Chart(rules).mark_rule(color="#546e7a", strokeDash=[2, 2]).encode(x="date:T")
-    return chart.properties(height=260, width="container")
+    return chart.properties(height=320, width="container")

@@ -86,6 +86,7 @@ st.subheader(f"Performance history of {labels[unit]}")
 with data.reading() as session:
     series = unit_history.unit_history(session, unit)
     steps = [p.until.isoformat() for p in reorg.predecessors(session, unit)]
+    survey = unit_history.unit_survey_history(session, unit)
     history = reorg.history_frame(session)
 if series.empty:
     st.text("This unit has no KPIs of its own with data yet.")
@@ -93,6 +94,21 @@ else:
     st.altair_chart(charts.unit_history(series, merge_dates=steps), width="stretch")
     if steps:
         st.caption("Dashed: the history of a unit before it was merged in or split off, under its own name.")
+
+if steps and not survey.empty:
+    st.caption("Survey understanding by wave, each unit's own respondents (never pooled across a merge):")
+    st.dataframe(
+        survey.drop(columns=["kind", "suppressed"]),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "series": st.column_config.TextColumn("Unit", width="large"),
+            "wave": st.column_config.TextColumn("Wave"),
+            "closes_on": st.column_config.DateColumn("Closed"),
+            "respondents": st.column_config.NumberColumn("Respondents", help="Blank: fewer than the wave's minimum"),
+            "understanding": st.column_config.ProgressColumn("Understanding", min_value=0.0, max_value=1.0),
+        },
+    )
 
 st.subheader("Reorganisation log")
 if history.empty:

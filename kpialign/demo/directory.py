@@ -13,7 +13,7 @@ import io
 
 import numpy as np
 
-from kpialign.demo.seed import _enterprise_plan, _small_plan
+from kpialign.demo.seed import _enterprise_plan, _small_plan, calendar_for
 
 FIRST = ("Alex", "Sam", "Kim", "Noa", "Lea", "Max", "Ana", "Ben", "Eva", "Ian", "Mia", "Tom", "Zoe", "Raj", "Yui")
 LAST = ("Berg", "Costa", "Dahl", "Evans", "Fischer", "Garcia", "Haas", "Ito", "Jensen", "Kowal", "Lund", "Moreau")
@@ -35,7 +35,8 @@ def unit_id(unit_number: int) -> str:
 
 def demo_directory(scale: str = "enterprise", seed: int = 7) -> tuple[bytes, bytes]:
     """``(units_csv, people_csv)`` for the demo organisation of ``scale`` and ``seed``."""
-    plan = _small_plan() if scale == "small" else _enterprise_plan(np.random.default_rng(seed))
+    cal = calendar_for(None)  # the unit tree does not depend on the demo's dates
+    plan = _small_plan(cal) if scale == "small" else _enterprise_plan(np.random.default_rng(seed), cal)
     units = [[unit_id(u.id), u.name, unit_id(u.parent_id) if u.parent_id else "", u.headcount] for u in plan.units]
     kpi_units = {uid for uid, _spec in plan.kpi_specs}
     people: list[list[object]] = []

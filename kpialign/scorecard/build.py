@@ -11,7 +11,6 @@ whether a survey figure was suppressed for privacy.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,24 +49,45 @@ from kpialign.core.scoring import (  # the pure scoring functions; the names sta
     trend_words,
     understanding,
 )
-from kpialign.services.headcount import headcount_by_month, history_frame
+from kpialign.scorecard import queries
+from kpialign.scorecard.model import DEPARTMENT_COLUMNS, Scorecard, WaveRef
+from kpialign.scorecard.views import (
+    TABLE_COLUMNS,
+    DepartmentView,
+    department_objective_matrix,
+    department_view,
+    scorecard_table,
+    survey_heatmap,
+)
+from kpialign.services.headcount import headcount_by_month
 from kpialign.services.settings import SETTING_PREFIX, load_settings, save_settings
 
-# Names defined in kpialign.core.scoring and kpialign.services.settings, re-exported for callers.
+# Names defined in kpialign.core.scoring, services.settings, scorecard.model and scorecard.views,
+# re-exported for callers.
 __all__ = [
     "COMPONENTS",
     "COMPONENT_LETTER",
     "QUADRANTS",
     "SETTING_PREFIX",
+    "TABLE_COLUMNS",
     "CorrelationResult",
+    "DepartmentView",
+    "Scorecard",
     "ScorecardError",
     "ScoringError",
     "ScoringSettings",
+    "WaveRef",
     "attainment",
+    "build_scorecard",
+    "check_division_filter",
     "composite",
+    "compute_scorecard",
     "correlation_with_next",
     "coverage",
+    "department_objective_matrix",
     "department_performance",
+    "department_scorecard",
+    "department_view",
     "expand_to_months",
     "headcount_rollup",
     "kpi_attainment",
@@ -80,9 +100,12 @@ __all__ = [
     "rank_bands",
     "reliability",
     "save_settings",
+    "scorecard_table",
     "settings_from_dict",
     "status",
     "survey_changes",
+    "survey_heatmap",
+    "survey_suppression",
     "trend_direction",
     "trend_table",
     "trend_words",
@@ -93,104 +116,6 @@ __all__ = [
 #
 # Everything below reads the repository (kpialign.scorecard.queries) once and runs the pure
 # functions above. The Overview page and the CLI call build_scorecard / department_scorecard.
-
-
-@dataclass(frozen=True)
-class WaveRef:
-    wave_id: int
-    name: str
-    status: str
-    min_group: int
-    closes_on: Any
-    responses: int
-
-    @property
-    def k(self) -> int:
-
-        return privacy.effective_k(self.min_group)
-
-
-@dataclass
-class Scorecard:
-    """The whole scorecard for one period and wave; every frame says what it was computed from."""
-
-    settings: ScoringSettings
-    period: str | None  # YYYY-MM
-    month: int | None
-    wave: WaveRef | None
-    previous_wave: WaveRef | None
-    waves: list[WaveRef]
-    departments: pd.DataFrame  # one row per scored department (see department_scorecard)
-    organisation: dict[str, Any]
-    org_series: pd.DataFrame  # month, period, alignment, performance, understanding, coverage, units
-    panel: pd.DataFrame  # department_id x month: performance, coverage, understanding (as of), alignment
-    understanding: pd.DataFrame  # wave_id x department_id: U, interval, respondents, suppressed
-    likert: pd.DataFrame  # shown cells only: wave_id, unit_id, unit_level, question_id, value, count
-    kpis: pd.DataFrame  # one row per KPI: attainment in the period, trend, q over all KPIs
-    attainment: pd.DataFrame  # long: kpi_id, period, month, actual, target, attainment, progress
-    objectives: pd.DataFrame
-    questions: pd.DataFrame
-    changes: pd.DataFrame  # department x question: selected wave vs previous (shown cells only)
-    correlation: CorrelationResult
-    links: pd.DataFrame = field(default_factory=pd.DataFrame)  # kpi_id, objective_id, contribution (cascaded)
-    expected: pd.DataFrame = field(default_factory=pd.DataFrame)  # department_id, objective_id
-    division_of: dict[int, int] = field(default_factory=dict)  # department id -> division id
-    division_names: dict[int, str] = field(default_factory=dict)
-    division_respondents: pd.DataFrame = field(
-        default_factory=pd.DataFrame
-    )  # wave_id, division_id, respondents, suppressed
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def empty(self) -> bool:
-        return self.departments.empty
-
-
-DEPARTMENT_COLUMNS = [
-    "department_id",
-    "department",
-    "division",
-    "headcount",
-    "alignment",
-    "status",
-    "partial",
-    "missing",
-    "performance",
-    "understanding",
-    "u_low",
-    "u_high",
-    "coverage",
-    "pick_share",
-    "n_kpis",
-    "n_with_data",
-    "n_missing",
-    "respondents",
-    "u_suppressed",
-    "n_expected",
-    "n_covered",
-    "trend",
-    "trend_direction",
-    "trend_p",
-    "trend_q",
-    "trend_significant",
-    "trend_slope",
-    "trend_n",
-    "p_trend",
-    "p_trend_q",
-    "p_trend_p",
-    "p_trend_direction",
-    "u_trend",
-    "u_trend_q",
-    "u_trend_p",
-    "u_trend_direction",
-    "rank",
-    "rank_p05",
-    "rank_p95",
-    "rank_shift",
-    "quadrant",
-    "period",
-    "wave",
-]
 
 
 def _wave_refs(frame: pd.DataFrame) -> list[WaveRef]:
@@ -212,19 +137,26 @@ def survey_suppression(respondents: pd.DataFrame, depts: pd.DataFrame, waves: li
 def build_scorecard(
     session: Any, *, period: str | None = None, wave: str | None = None, settings: ScoringSettings | None = None
 ) -> Scorecard:
-    """Read the repository and compute the full scorecard for ``period`` (YYYY-MM; default the
-    latest month with data) and ``wave`` (a wave name; default the latest closed wave)."""
-    from kpialign.scorecard import queries as data
+    """The full scorecard for ``period`` (YYYY-MM; default the latest month with data) and
+    ``wave`` (a wave name; default the latest closed wave): one pass of queries
+    (:func:`kpialign.scorecard.queries.fetch_frames`), then :func:`compute_scorecard`."""
+    frames = queries.fetch_frames(session, wave=wave, settings=settings)
+    return compute_scorecard(frames, period=period, wave=wave)
 
-    settings = settings or load_settings(session)
-    depts_all = data.departments(session)
-    kpis = data.kpis(session)
-    waves_frame = data.waves(session)
+
+def compute_scorecard(
+    frames: queries.ScorecardFrames, *, period: str | None = None, wave: str | None = None
+) -> Scorecard:
+    """The scorecard from fetched frames: pure functions only (no database)."""
+    settings = frames.settings
+    depts_all = frames.departments
+    kpis = frames.kpis
+    waves_frame = frames.waves
     waves = _wave_refs(waves_frame)
-    objectives = data.objectives(session)
-    links = data.links(session)
-    expected = data.expected(session)
-    questions = data.questions(session)
+    objectives = frames.objectives
+    links = frames.links
+    expected = frames.expected
+    questions = frames.questions
     notes: list[str] = []
 
     # --- which units are scored: every active unit with its own people or KPIs, and every leaf
@@ -234,8 +166,7 @@ def build_scorecard(
     depts = depts_all[depts_all["is_leaf"] | own].reset_index(drop=True)
 
     # --- KPI attainment in every period
-    values = data.kpi_values(session)
-    att = kpi_attainment(values, kpis, cap=settings.cap)
+    att = kpi_attainment(frames.values, kpis, cap=settings.cap)
     slim = att.loc[att["attainment"].notna(), ["kpi_id", "department_id", "month", "attainment", "weight", "frequency"]]
     att_m = expand_to_months(slim)
     if period is None:
@@ -277,8 +208,8 @@ def build_scorecard(
 
     # --- survey aggregates (closed waves cached for good), suppression, understanding
     # Only released (closed) waves: an open wave's figures would change with each submission.
-    wanted = [w.wave_id for w in waves if privacy.results_released(w.status)]
-    counts = data.survey_counts(session, waves=waves_frame, wave_ids=wanted)
+    released = [w.wave_id for w in waves if privacy.results_released(w.status)]
+    counts = queries.select_waves(frames.counts, released)
     sup = survey_suppression(counts.respondents, depts, waves)
     u_all = understanding(counts.likert, counts.respondents, counts.picks)
     u_all = u_all.merge(sup[["wave_id", "department_id", "suppressed"]], on=["wave_id", "department_id"], how="left")
@@ -317,7 +248,7 @@ def build_scorecard(
     comp = composite(panel["performance"], panel["understanding"], panel["coverage"], settings)
     panel = pd.concat([panel.reset_index(drop=True), comp], axis=1)
     # Headcount in force in each month (department_headcount; the current headcount without history).
-    head = headcount_by_month(history_frame(session), depts.set_index("department_id")["headcount"], months)
+    head = headcount_by_month(frames.headcounts, depts.set_index("department_id")["headcount"], months)
 
     # --- the rows for the chosen period
     now = panel[panel["month"] == month] if month is not None else panel.iloc[0:0]
@@ -625,277 +556,3 @@ def _correlation(
 def department_scorecard(session: Any, period: str | None = None, wave: str | None = None) -> pd.DataFrame:
     """The department table of the Overview page and of ``python -m kpialign scorecard``."""
     return build_scorecard(session, period=period, wave=wave).departments
-
-
-# Columns of the department table as the Overview page and the CLI show it (same numbers).
-TABLE_COLUMNS = [
-    "department",
-    "division",
-    "headcount",
-    "score",
-    "status",
-    "partial",
-    "P",
-    "U",
-    "C",
-    "respondents",
-    "trend",
-    "trend_q",
-    "rank",
-    "rank_band",
-    "quadrant",
-]
-
-
-def scorecard_table(departments: pd.DataFrame) -> pd.DataFrame:
-    """The department table for people: A as 0..100 and P, U, C in percent (1 decimal).
-
-    A hidden survey figure stays empty (None); ``partial`` says which component is missing
-    ("no U" when understanding is suppressed for privacy). Both the Overview page and
-    ``python -m kpialign scorecard`` render this frame, so they show the same numbers.
-    """
-    d = departments
-
-    def pct(col: str) -> pd.Series:
-        return (d[col] * 100).round(1)
-
-    band = [
-        "" if math.isnan(lo) else (f"{int(lo)}" if lo == hi else f"{int(lo)}–{int(hi)}")
-        for lo, hi in zip(d["rank_p05"].astype(float), d["rank_p95"].astype(float), strict=True)
-    ]
-    partial = ["no " + ", ".join(m) if p and m else "" for p, m in zip(d["partial"], d["missing"], strict=True)]
-    out = pd.DataFrame(
-        {
-            "department": d["department"],
-            "division": d["division"],
-            "headcount": d["headcount"].astype("int64"),
-            "score": d["alignment"].round(1),
-            "status": d["status"],
-            "partial": partial,
-            "P": pct("performance"),
-            "U": pct("understanding"),
-            "C": pct("coverage"),
-            "respondents": d["respondents"].astype("Int64"),
-            "trend": d["trend"].fillna("–"),
-            "trend_q": d["trend_q"].round(4),
-            "rank": d["rank"].astype("Int64"),
-            "rank_band": band,
-            "quadrant": d["quadrant"],
-        }
-    )
-    return out[TABLE_COLUMNS].reset_index(drop=True)
-
-
-# ------------------------------------------------------------------------ views for pages
-
-
-def department_objective_matrix(sc: Scorecard) -> pd.DataFrame:
-    """Departments x objectives: contribution-weighted attainment of the department's KPIs
-    serving each objective in the period; expected pairs without a serving KPI are gaps.
-
-    Columns: department_id, department, division, objective_id, objective (code), title,
-    score, kpis, expected.
-    """
-    cols = [
-        "department_id",
-        "department",
-        "division",
-        "objective_id",
-        "objective",
-        "title",
-        "score",
-        "kpis",
-        "expected",
-    ]
-    links = sc.links
-    if links.empty or sc.departments.empty:
-        return pd.DataFrame(columns=cols)
-    k = sc.kpis[["kpi_id", "department_id", "attainment"]]
-    lk = links[links["contribution"] > 0].merge(k, on="kpi_id")
-    lk = lk.assign(ca=lk["contribution"] * lk["attainment"], c_has=lk["contribution"].where(lk["attainment"].notna()))
-    g = lk.groupby(["department_id", "objective_id"]).agg(
-        ca=("ca", "sum"), c=("c_has", "sum"), kpis=("kpi_id", "nunique")
-    )
-    g["score"] = g["ca"] / g["c"].where(g["c"] > 0)
-    g = g.reset_index()
-    exp = sc.expected.assign(expected=True)
-    m = g.merge(exp, on=["department_id", "objective_id"], how="outer")
-    m["expected"] = m["expected"].fillna(False).astype(bool)
-    m["kpis"] = m["kpis"].fillna(0).astype("int64")
-    d = sc.departments[["department_id", "department", "division"]]
-    o = sc.objectives[["objective_id", "code", "title"]].rename(columns={"code": "objective"})
-    m = m.merge(d, on="department_id").merge(o, on="objective_id")
-    return m[cols].sort_values(["division", "department", "objective"]).reset_index(drop=True)
-
-
-@dataclass
-class DepartmentView:
-    """Everything the Department page shows for one department."""
-
-    row: pd.Series
-    kpis: pd.DataFrame  # one row per KPI: attainment now, trend with q over this page's family
-    series: pd.DataFrame  # kpi_id, period, date, actual, target (trend window, all periods incl. missing)
-    sen: dict[int, tuple[float, float]]  # kpi_id -> (slope per period, intercept) on the actuals
-    missing: dict[int, list[str]]  # kpi_id -> periods without a value in the window
-    component_trends: pd.DataFrame  # P, U, A tests with q over this page's family
-    likert: pd.DataFrame  # item, wave, value, count, marker (selected and previous wave, shown cells)
-    changes: pd.DataFrame  # per item: fav now / before, diff, interval, q, significant
-    panel: pd.DataFrame  # month, period, performance, understanding, coverage, alignment
-
-
-def department_view(sc: Scorecard, department_id: int) -> DepartmentView:
-    """The Department page: its KPIs with trends (BH across the tests shown on the page)."""
-    rows = sc.departments[sc.departments["department_id"] == department_id]
-    if rows.empty:
-        raise ScorecardError("That department is not part of the scorecard.")
-    row = rows.iloc[0]
-    s = sc.settings
-    kp = sc.kpis[sc.kpis["department_id"] == department_id].copy()
-    month = sc.month
-    att = sc.attainment[sc.attainment["kpi_id"].isin(kp["kpi_id"])]
-    series_parts, sen, missing = [], {}, {}
-    for k in kp.itertuples(index=False):
-        window = periods.window_periods(k.frequency, month, s.trend_periods) if month is not None else []
-        have = att[att["kpi_id"] == k.kpi_id].set_index("period")
-        frame = pd.DataFrame({"period": window})
-        frame["actual"] = frame["period"].map(have["actual"])
-        frame["target"] = frame["period"].map(have["target"]).fillna(k.target)
-        frame["kpi_id"] = k.kpi_id
-        frame["date"] = (
-            pd.to_datetime([periods.first_day(p) for p in window]) if window else pd.Series(dtype="datetime64[ns]")
-        )
-        series_parts.append(frame)
-        missing[k.kpi_id] = frame.loc[frame["actual"].isna(), "period"].tolist()
-        vals = frame["actual"].to_numpy(float)
-        if np.isfinite(vals).sum() >= 3:
-            r = stats.mann_kendall(vals, alpha=s.alpha)
-            sen[k.kpi_id] = (r.slope, r.intercept)
-    series = pd.concat(series_parts, ignore_index=True) if series_parts else pd.DataFrame()
-
-    # The family on this page: the department's KPI tests and its P, U and A tests.
-    comp = pd.DataFrame(
-        {
-            "what": ["Alignment score A", "Performance P", "Understanding U"],
-            "p": [row["trend_p"], _p_of(sc, department_id, "performance"), _p_of(sc, department_id, "understanding")],
-        }
-    )
-    p_all = np.concatenate([kp["p"].to_numpy(float) if "p" in kp else np.array([]), comp["p"].to_numpy(float)])
-    q_all = stats.benjamini_hochberg(p_all) if len(p_all) else p_all
-    kp["q_page"] = q_all[: len(kp)]
-    kp["significant_page"] = kp["q_page"] < s.alpha
-    comp["q"] = q_all[len(kp) :]
-    comp["significant"] = comp["q"] < s.alpha
-    comp["direction"] = [
-        row["trend_direction"],
-        _dir_of(sc, department_id, "performance"),
-        _dir_of(sc, department_id, "understanding"),
-    ]
-    if "direction" in kp:
-        kp["trend_page"] = [
-            arrow(d, bool(x))
-            for d, x in zip(kp["direction"].fillna("no clear trend"), kp["significant_page"], strict=True)
-        ]
-        kp["words"] = [
-            trend_words(d, p, q, int(n) if not pd.isna(n) else 0)
-            for d, p, q, n in zip(
-                kp["direction"].fillna("too few periods"), kp["p"], kp["q_page"], kp["n_periods"], strict=True
-            )
-        ]
-
-    # Survey items: selected and previous wave, only cells that may be shown.
-    lk = sc.likert[(sc.likert["unit_level"] == "department") & (sc.likert["unit_id"] == department_id)]
-    names = {w.wave_id: w.name for w in sc.waves}
-    ids = [w.wave_id for w in (sc.wave, sc.previous_wave) if w is not None]
-    lk = lk[lk["wave_id"].isin(ids)].merge(sc.questions[["question_id", "code", "text"]], on="question_id")
-    ch = sc.changes[sc.changes["department_id"] == department_id] if not sc.changes.empty else pd.DataFrame()
-    if not ch.empty:
-        # BH across this department's items only (the family shown on this page)
-        ch = ch.assign(q_page=stats.benjamini_hochberg(ch["p_mwu"].to_numpy(float)))
-        ch = ch.assign(significant_page=ch["q_page"] < s.alpha).merge(
-            sc.questions[["question_id", "code", "text"]], on="question_id"
-        )
-    marker = {}
-    if not ch.empty:
-        for r in ch.itertuples(index=False):
-            if r.significant_page:
-                marker[r.question_id] = "▲ up" if r.fav_diff > 0 else "▼ down"
-    lk = lk.assign(
-        wave=lk["wave_id"].map(names),
-        item=lk["code"] + " · " + lk["wave_id"].map(names),
-        marker=[
-            marker.get(q, "") if sc.wave and w == sc.wave.wave_id else ""
-            for q, w in zip(lk["question_id"], lk["wave_id"], strict=True)
-        ],
-    )
-    order = {w: i for i, w in enumerate(ids)}
-    lk = lk.sort_values(["code", "wave_id"], key=lambda c: c.map(order) if c.name == "wave_id" else c)
-    panel = sc.panel[sc.panel["department_id"] == department_id].copy()
-    panel["period"] = periods.month_label(panel["month"].to_numpy()) if len(panel) else []
-    return DepartmentView(row, kp, series, sen, missing, comp, lk, ch, panel)
-
-
-def _p_of(sc: Scorecard, dept: int, what: str) -> float:
-    # p-values of the P and U trends are not kept per department on the row; recompute from q
-    col = {"performance": "p_trend_p", "understanding": "u_trend_p"}[what]
-    r = sc.departments.loc[sc.departments["department_id"] == dept]
-    return float(r[col].iloc[0]) if col in r and len(r) else math.nan
-
-
-def _dir_of(sc: Scorecard, dept: int, what: str) -> str:
-    col = {"performance": "p_trend_direction", "understanding": "u_trend_direction"}[what]
-    r = sc.departments.loc[sc.departments["department_id"] == dept]
-    return str(r[col].iloc[0]) if col in r and len(r) else "no clear trend"
-
-
-def survey_heatmap(
-    sc: Scorecard, wave_id: int, *, level: str = "department", units: list[int] | None = None
-) -> pd.DataFrame:
-    """Items x units (departments or divisions, plus the organisation) of % favourable.
-
-    Every unit surveyed in the wave appears; a hidden unit's cells carry no figure
-    (``hidden`` True). Columns: item, code, unit, unit_id, fav, n, hidden.
-    """
-    names = dict(zip(sc.departments["department_id"], sc.departments["department"], strict=True))
-    lk = sc.likert[sc.likert["wave_id"] == wave_id]
-    lk = lk[lk["unit_level"].isin([level, "organisation"])]
-    q = sc.questions.set_index("question_id")
-    fav = (
-        lk.assign(f=np.where(lk["value"] >= 4, lk["count"], 0))
-        .groupby(["unit_level", "unit_id", "question_id"])
-        .agg(n=("count", "sum"), f=("f", "sum"))
-    )
-    fav = fav.reset_index()
-    fav["fav"] = fav["f"] / fav["n"]
-    u = sc.understanding[sc.understanding["wave_id"] == wave_id]
-    if level == "department":
-        all_units = u["department_id"].tolist()
-        label = {i: names.get(i, str(i)) for i in all_units}
-    else:
-        all_units = sorted({_division_id(sc, i) for i in u["department_id"] if i in sc.division_of})
-        label = {i: _division_name(sc, i) for i in all_units}
-    if level == "department":
-        all_units = [i for i in all_units if i in names]
-    if units is not None:
-        all_units = [i for i in all_units if i in set(units)]
-    likert_q = sorted(set(lk["question_id"]) | set(sc.likert["question_id"]))
-    grid = pd.MultiIndex.from_product([[level], all_units, likert_q], names=["unit_level", "unit_id", "question_id"])
-    org = pd.MultiIndex.from_product([["organisation"], [0], likert_q], names=["unit_level", "unit_id", "question_id"])
-    out = (
-        pd.DataFrame(index=grid.append(org)).join(fav.set_index(["unit_level", "unit_id", "question_id"])).reset_index()
-    )
-    out["hidden"] = out["n"].isna()
-    out["unit"] = [
-        ("All departments" if lv == "organisation" else label.get(i, str(i)))
-        for lv, i in zip(out["unit_level"], out["unit_id"], strict=True)
-    ]
-    out["code"] = out["question_id"].map(q["code"])
-    out["item"] = out["code"] + " " + out["question_id"].map(q["text"]).str.slice(0, 60)
-    return out[["item", "code", "unit", "unit_id", "unit_level", "fav", "n", "hidden"]]
-
-
-def _division_id(sc: Scorecard, dept_id: int) -> int:
-    return int(sc.division_of.get(dept_id, dept_id))
-
-
-def _division_name(sc: Scorecard, division_id: int) -> str:
-    return str(sc.division_names.get(division_id, division_id))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 from sqlmodel import Session
 
-from kpialign.core import scoring
+from kpialign.core import privacy, scoring
 from kpialign.core.periods import month_label
 from kpialign.models import Department
 from kpialign.scorecard import queries
@@ -67,3 +67,46 @@ def unit_history(session: Session, department_id: int, *, cap: float | None = No
     perf["period"] = month_label(perf["month"].to_numpy())
     perf = perf.sort_values(["kind", "series", "month"], ascending=[False, True, True])
     return perf[HISTORY_COLUMNS].reset_index(drop=True)
+
+
+SURVEY_COLUMNS = ["series", "kind", "wave", "closes_on", "respondents", "understanding", "suppressed"]
+
+
+def unit_survey_history(session: Session, department_id: int) -> pd.DataFrame:
+    """Understanding U per closed wave for the unit and, before each merge or split, its predecessors.
+
+    Each series keeps the responses given in its own unit: nothing is pooled across a merge, and
+    every cell goes through the disclosure rule (:func:`kpialign.core.privacy.suppress_counts`,
+    the wave's k), so a predecessor of 4 respondents shows nothing rather than being folded into
+    the merged unit. Columns: ``series, kind, wave, closes_on, respondents, understanding,
+    suppressed`` (suppressed cells have no respondents and no U).
+    """
+    dept = session.get(Department, department_id)
+    waves = queries.waves(session)
+    closed = waves[waves["status"] == "closed"]
+    if dept is None or closed.empty:
+        return pd.DataFrame(columns=SURVEY_COLUMNS)
+    wanted: list[tuple[int, str, str, object]] = [(department_id, dept.name, "unit", None)]
+    for pred in reorg.predecessors(session, department_id):
+        word = "merged in" if pred.kind == "merge" else "split off"
+        label = f"{pred.name} (before it was {word} on {pred.until.isoformat()})"
+        wanted.append((pred.department_id, label, "predecessor", pred.until))
+    counts = queries.survey_counts(session, waves=waves, wave_ids=closed["wave_id"].tolist())
+    u = scoring.understanding(counts.likert, counts.respondents, counts.picks)
+    u = u.merge(closed[["wave_id", "name", "closes_on", "min_group"]], on="wave_id")
+    parts = []
+    for dept_id, label, kind, until in wanted:
+        rows = u[u["department_id"] == dept_id]
+        if until is not None:
+            rows = rows[rows["closes_on"] < until]
+        parts.append(rows.assign(series=label, kind=kind))
+    df = pd.concat(parts, ignore_index=True) if parts else u.iloc[0:0]
+    if df.empty:
+        return pd.DataFrame(columns=SURVEY_COLUMNS)
+    shown = []
+    for k, cells in df.groupby("min_group"):
+        shown.append(privacy.suppress_counts(cells, ["wave_id", "series"], "respondents", int(k)))
+    df = pd.concat(shown).sort_values(["kind", "series", "closes_on"], ascending=[False, True, True])
+    df["respondents"] = df["respondents"].astype("Int64").mask(df["suppressed"])
+    df["understanding"] = df["understanding"].astype(float).where(~df["suppressed"])
+    return df.rename(columns={"name": "wave"})[SURVEY_COLUMNS].reset_index(drop=True)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import and_, func, literal, select
 from sqlmodel import Session
 
+from kpialign.core.scoring import ScoringSettings
 from kpialign.models import (
     Answer,
     Department,
@@ -34,7 +35,9 @@ from kpialign.models import (
 from kpialign.scorecard import counts
 from kpialign.scorecard.counts import fetch as _fetch
 from kpialign.scorecard.counts import materialise_waves as materialise_waves  # older callers
+from kpialign.services import headcount
 from kpialign.services.question_bank import OBJ_PICK_KNOWS
+from kpialign.services.settings import load_settings
 
 MAX_TREE_DEPTH = 20
 
@@ -296,9 +299,9 @@ def survey_counts(session: Session, *, waves: pd.DataFrame, wave_ids: list[int])
         stale = [w for w in closed_todo if int(have.get(w, 0)) != int(info.loc[w, "responses"])]
         if stale:  # not stored yet (an older database before its repair): count live, write nothing
             keep = [w for w in closed_todo if w not in stale]
-            stored = _concat([_select_waves(stored, keep), _raw(*counts.live_counts(session, stale))])
+            stored = _concat([select_waves(stored, keep), _raw(*counts.live_counts(session, stale))])
         for w in closed_todo:
-            one = _select_waves(stored, [w])
+            one = select_waves(stored, [w])
             with _CACHE_LOCK:
                 _CLOSED[keys[w]] = one
                 while len(_CLOSED) > _CLOSED_MAX:
@@ -316,7 +319,8 @@ def _raw(answers: pd.DataFrame, respondents: pd.DataFrame) -> SurveyCounts:
     )
 
 
-def _select_waves(c: SurveyCounts, ids: list[int]) -> SurveyCounts:
+def select_waves(c: SurveyCounts, ids: list[int]) -> SurveyCounts:
+    """Only the counts of the waves ``ids``."""
     return SurveyCounts(*(f[f["wave_id"].isin(ids)].reset_index(drop=True) for f in (c.likert, c.respondents, c.picks)))
 
 
@@ -365,3 +369,48 @@ def item_table(session: Session, *, wave_id: int, department_ids: list[int] | No
     df["value"] = np.where(df["reverse"].astype(bool), 6 - df["value"], df["value"]).astype(float)
     table = df.pivot(index="response_id", columns="code", values="value")
     return table.reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------- one pass
+
+
+@dataclass(frozen=True)
+class ScorecardFrames:
+    """Every frame the scorecard is computed from, fetched in one pass (:func:`fetch_frames`)."""
+
+    settings: ScoringSettings
+    departments: pd.DataFrame
+    kpis: pd.DataFrame
+    waves: pd.DataFrame
+    objectives: pd.DataFrame
+    links: pd.DataFrame
+    expected: pd.DataFrame
+    questions: pd.DataFrame
+    values: pd.DataFrame
+    counts: SurveyCounts  # every closed wave, plus the wave named by ``wave`` if it is not closed
+    # Recorded headcounts (department_id, period, month, headcount): roll-ups weigh each month by them.
+    headcounts: pd.DataFrame = field(default_factory=headcount.empty_history)
+
+
+def fetch_frames(
+    session: Session, *, wave: str | None = None, settings: ScoringSettings | None = None
+) -> ScorecardFrames:
+    """Go down to the database once for everything :func:`kpialign.scorecard.build.compute_scorecard` needs."""
+    settings = settings or load_settings(session)
+    waves_frame = waves(session)
+    wanted = waves_frame.loc[
+        (waves_frame["status"] == "closed") | (waves_frame["name"] == wave if wave is not None else False), "wave_id"
+    ]
+    return ScorecardFrames(
+        settings=settings,
+        departments=departments(session),
+        kpis=kpis(session),
+        waves=waves_frame,
+        objectives=objectives(session),
+        links=links(session),
+        expected=expected(session),
+        questions=questions(session),
+        values=kpi_values(session),
+        counts=survey_counts(session, waves=waves_frame, wave_ids=[int(w) for w in wanted]),
+        headcounts=headcount.history_frame(session),
+    )

@@ -25,6 +25,14 @@ def _month(period: str) -> int:
     return year * 12 + month - 1
 
 
+HISTORY_COLUMNS = ["department_id", "period", "month", "headcount"]
+
+
+def empty_history() -> pd.DataFrame:
+    """No recorded headcounts (every unit weighs with its current headcount)."""
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c != "period" else object) for c in HISTORY_COLUMNS})
+
+
 def history_frame(session: Session, department_ids: Iterable[int] | None = None) -> pd.DataFrame:
     """Recorded headcounts: ``department_id, period, month, headcount`` (month = month index)."""
     stmt = select(DepartmentHeadcount.department_id, DepartmentHeadcount.period, DepartmentHeadcount.headcount)
@@ -32,9 +40,7 @@ def history_frame(session: Session, department_ids: Iterable[int] | None = None)
         stmt = stmt.where(DepartmentHeadcount.department_id.in_(list(department_ids)))
     df = pd.DataFrame(session.execute(stmt).all(), columns=["department_id", "period", "headcount"])
     df["month"] = [_month(p) for p in df["period"]]
-    return df.astype({"department_id": "int64", "headcount": "int64", "month": "int64"})[
-        ["department_id", "period", "month", "headcount"]
-    ]
+    return df.astype({"department_id": "int64", "headcount": "int64", "month": "int64"})[HISTORY_COLUMNS]
 
 
 def headcount_by_month(history: pd.DataFrame, current: pd.Series, months: Iterable[int]) -> pd.DataFrame:

@@ -252,3 +252,43 @@ def test_a_rename_leaves_the_history_unchanged(engine, org):
         after = history.unit_history(s, org.sales)
     assert after["series"].unique().tolist() == ["Revenue Team"]
     pd.testing.assert_frame_equal(before.drop(columns="series"), after.drop(columns="series"))
+
+
+def test_survey_results_are_never_pooled_across_a_merge_and_a_small_predecessor_stays_hidden(demo_copy_url):
+    from sqlalchemy import update
+
+    from kpialign.models import SurveyWave
+    from kpialign.scorecard import history, queries
+
+    eng = db.make_engine(demo_copy_url)
+    try:
+        with db.write_session(eng) as s:
+            s.execute(update(SurveyWave).where(SurveyWave.status == "open").values(status="closed"))
+            ids = dict(s.execute(select(Department.name, Department.id)).all())
+        with db.read_session(eng) as s:
+            waves = queries.waves(s)
+            counts = queries.survey_counts(s, waves=waves, wave_ids=waves["wave_id"].tolist()).respondents
+            finance_n = dict(counts[counts["department_id"] == ids["Finance"]][["wave_id", "respondents"]].values)
+            legal_n = dict(counts[counts["department_id"] == ids["Legal"]][["wave_id", "respondents"]].values)
+        assert legal_n and max(legal_n.values()) < 5  # Legal has 3 people: always below k
+        with db.write_session(eng) as s:
+            reorg.merge_units(
+                session=s, source_id=ids["Legal"], into_id=ids["Finance"], effective_on=date(2026, 11, 30), actor=A
+            )
+        with db.read_session(eng) as s:
+            out = history.unit_survey_history(s, ids["Finance"])
+            names = dict(zip(waves["name"], waves["wave_id"], strict=True))
+            min_group = {w.id: w.min_group for w in s.execute(select(SurveyWave)).scalars()}
+        pred = out[out["kind"] == "predecessor"]
+        closes = dict(zip(waves["wave_id"], waves["closes_on"], strict=True))
+        assert len(pred) == sum(closes[w] < date(2026, 11, 30) for w in legal_n) > 0  # waves before the merge
+        assert pred["suppressed"].all()
+        assert pred["understanding"].isna().all() and pred["respondents"].isna().all()
+        unit = out[out["kind"] == "unit"]
+        for wave, n in zip(unit["wave"], unit["respondents"], strict=True):
+            wid = names[wave]
+            assert (
+                n == finance_n[wid] if finance_n[wid] >= min_group[wid] else pd.isna(n)
+            )  # Finance's own, never + Legal
+    finally:
+        eng.dispose()
