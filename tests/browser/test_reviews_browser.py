@@ -41,6 +41,12 @@ def walk_portal(demo_sqlite_url, tmp_path_factory):
     stop_portal(proc)
 
 
+def _open(page, link: str) -> None:
+    """Follow a sidebar link (a typed URL would start a new session)."""
+    page.get_by_role("link", name=link, exact=True).click()
+    wait_for_app(page)
+
+
 def _alert(page):
     return page.get_by_test_id("stMetric").filter(has_text="Red KPIs without an action")
 
@@ -51,14 +57,13 @@ def test_a_quarter_from_check_in_to_review_pack(walk_portal, browser, tmp_path):
     owner = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     owner.set_default_timeout(60_000)
     sign_in(owner, walk_portal, "kpi_owner")
-    owner.goto(f"{walk_portal}/kpi-data")
-    wait_for_app(owner)
-    owner.get_by_label("Period").first.click()
+    _open(owner, "KPI data")
+    owner.get_by_role("combobox", name="Period").click()
     owner.get_by_role("option", name="2026-09", exact=True).click()
     wait_for_app(owner)
-    owner.get_by_label("KPI", exact=True).click()
+    owner.get_by_role("combobox", name="KPI", exact=True).click()
     owner.get_by_role("option", name=KPI).click()
-    owner.get_by_text("Off track", exact=True).click()
+    owner.get_by_test_id("stRadioGroup").get_by_text("Off track", exact=True).click()
     owner.get_by_label("Analysis: why is it where it is?").fill("Two agents left; tickets wait in one queue.")
     owner.get_by_role("button", name="Save check-in").click()
     expect(owner.get_by_text("Check-in saved for First response time (2026-09)")).to_be_visible()
@@ -75,27 +80,23 @@ def test_a_quarter_from_check_in_to_review_pack(walk_portal, browser, tmp_path):
         .inner_text()
         == "1"
     )
-    manager.goto(f"{walk_portal}/reviews")
-    wait_for_app(manager)
-    expect(manager.get_by_text("Two agents left; tickets wait in one queue.").first).to_be_hidden()
+    _open(manager, "Reviews")
     manager.get_by_role("tab", name="Record and sign off").click()
-    manager.get_by_label("Summary").fill("Response times are the one red KPI.")
+    manager.get_by_role("textbox", name="Summary").fill("Response times are the one red KPI.")
     manager.get_by_role("button", name="Save the review").click()
     expect(manager.get_by_text("The review was saved.")).to_be_visible()
     manager.get_by_role("tab", name="Decide an action").click()
-    manager.get_by_label("Action").fill(ACTION)
-    manager.get_by_label("About KPI (optional)").click()
+    manager.get_by_role("textbox", name="Action", exact=True).fill(ACTION)
+    manager.get_by_role("combobox", name="About KPI (optional)").click()
     manager.get_by_role("option", name=KPI).click()
     manager.get_by_role("button", name="Add the action").click()
     expect(manager.get_by_text(f"Action added: {ACTION}")).to_be_visible()
 
-    manager.goto(f"{walk_portal}/home")
-    wait_for_app(manager)
+    _open(manager, "Home")
     expect(manager.get_by_role("heading", name="Organisation at a glance")).to_be_visible()
     expect(_alert(manager)).to_have_count(0)
 
-    manager.goto(f"{walk_portal}/reviews")
-    wait_for_app(manager)
+    _open(manager, "Reviews")
     manager.get_by_role("tab", name="Review pack").click()
     manager.get_by_role("button", name="Make this department's pack").click()
     with manager.expect_download() as got:
