@@ -119,6 +119,7 @@ with act:
 
 with pack:
     st.caption("Scorecard figures, KPI charts with targets, check-ins, survey changes and open actions, as a PDF.")
-    ui.pack_download(department_id=dept_id, period=period, label="Make this department's pack", key="reviews.pack")
+    ui.pack_download(department_id=dept_id, period=period, label="Make this department's pack", key="reviews.pack",
+                      name=brief.department)  # fmt: skip
     if user.has("leader", "admin"):
         ui.pack_download(department_id=None, period=period, label="Make the organisation pack", key="reviews.org")
