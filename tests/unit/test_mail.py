@@ -6,6 +6,8 @@ by the test, which can refuse, drop or stall after N messages.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 from datetime import date
 
@@ -325,9 +327,9 @@ def test_dry_run_writes_private_eml_files_and_sends_nothing(engine, tmp_path):
     files = sorted(folder.glob("*.eml"))
     assert report.dry_run and report.sent == 3 and len(files) == 3
     assert all(f.stat().st_mode & 0o777 == 0o600 for f in files)
-    assert "Su opinión cuenta" in files[0].read_bytes().decode("utf-8", errors="replace") or any(
-        "=?utf-8?" in f.read_text() for f in files
-    )
+    parsed = [email.message_from_bytes(f.read_bytes(), policy=email.policy.default) for f in files]
+    assert {m["Subject"] for m in parsed} == {"Su opinión cuenta: Spring 2026"}
+    assert sorted(m["To"] for m in parsed) == [f"person{i}@example.org" for i in range(3)]
 
 
 def test_the_rate_limit_spaces_messages_evenly():
