@@ -154,3 +154,21 @@ def test_a_mail_server_that_refuses_the_connection_is_a_clear_message_and_nothin
     shown = " ".join(e.value for e in at.error).replace("\\", "")
     assert "refused the connection" in shown and "2 message(s) not sent yet" in shown
     assert {m.label: m.value for m in at.metric}["To send"] == "2"
+
+
+def test_a_german_respondent_picks_translated_decoys_and_the_answer_is_scored(mail_url, monkeypatch):
+    from kpialign.models import Answer, Question
+
+    at = _survey(mail_url, monkeypatch, token=_link_token(mail_url), lang="de")
+    labels = [c.label for c in at.checkbox]
+    assert any("Vier\\-Tage\\-Woche" in label for label in labels), labels  # labels are escaped by plain()
+    real = next(c for c in at.checkbox if "Grow recurring revenue" in c.label)
+    real.check().run()
+    at.button(key=next(b.key for b in at.button if b.key.endswith(".submit"))).click().run()
+    assert not at.exception
+    assert at.title[0].value == "Vielen Dank!"
+    eng = db.make_engine(mail_url)
+    with db.read_session(eng) as s:
+        pick = s.exec(select(Question).where(Question.code == "OBJ_PICK")).one()
+        assert s.exec(select(Answer).where(Answer.question_id == pick.id)).one().value == 33
+    eng.dispose()
