@@ -353,3 +353,21 @@ def test_mail_goes_out_only_while_the_wave_is_open(engine):
         mail.add_recipients(s, wave_id=wid, recipients=mail.parse_recipients_csv(_csv(2)), key=KEY, actor="hr")
     with pytest.raises(mail.MailError, match="only while a wave is open"):
         _send(engine, wid, settings(free_port()))
+
+
+def test_an_interrupted_run_is_still_audited_and_what_was_sent_stays_sent(engine, tmp_path):
+    wid = _wave_with_recipients(engine, 5)
+
+    class Leave(BaseException):  # like Streamlit stopping a script when the user leaves the page
+        pass
+
+    def progress(done: int, total: int) -> None:
+        if done == 2:
+            raise Leave
+
+    with pytest.raises(Leave):
+        _send(engine, wid, dry_run_settings(tmp_path / "out"), progress=progress)
+    assert _states(engine, wid) == {"pending": 3, "in_doubt": 0, "sent": 2, "failed": 0}
+    with db.read_session(engine) as s:
+        event = s.exec(select(AuditEvent).where(AuditEvent.action == "mail_invitations")).one()
+    assert json.loads(event.detail)["after"]["sent"] == 2
