@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from kpialign.core.errors import Refused
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "sqlite:///data/kpialign.db"
 
 
-class ConfigError(RuntimeError):
+class ConfigError(Refused):
     """A setting is missing or invalid; the message says which and how to fix it."""
 
 
@@ -47,15 +49,10 @@ def _get(name: str, default: str | None = None) -> str | None:
     return str(value) if value is not None else default
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 @dataclass(frozen=True)
 class Settings:
     database_url: str
     base_url: str
-    demo: bool
     session_hours: float
     replicas: int
     oidc_unknown: str = "refuse"  # single sign-on with an e-mail that has no account: "refuse" or "employee"
@@ -88,7 +85,6 @@ def load_settings() -> Settings:
     settings = Settings(
         database_url=resolve_sqlite_url(url),
         base_url=(_get("KPIALIGN_BASE_URL", "http://localhost:8501") or "").rstrip("/"),
-        demo=_truthy(_get("KPIALIGN_DEMO")),
         session_hours=hours,
         replicas=replicas,
         oidc_unknown=(_get("KPIALIGN_OIDC_UNKNOWN", "refuse") or "refuse").strip().lower(),

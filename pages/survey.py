@@ -20,6 +20,7 @@ from kpialign.core import i18n
 from kpialign.core.i18n import text as tr
 from kpialign.services import surveys, translations
 from kpialign.ui import auth, data, language, nav
+from kpialign.ui import line_of_sight as los
 from kpialign.ui.widgets import plain
 
 PREFER_NOT = 0
@@ -51,6 +52,7 @@ def _thank_you(lang: str, wave_name: str, skipped: int | None = None) -> None:
     if skipped:
         st.markdown(tr("thanks_skipped", lang, n=skipped))
     st.markdown(tr("thanks_body", lang))
+    los.thank_you_objectives()
 
 
 def _problem(lang: str, exc: surveys.LinkProblem) -> None:
