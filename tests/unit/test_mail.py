@@ -371,3 +371,13 @@ def test_an_interrupted_run_is_still_audited_and_what_was_sent_stays_sent(engine
     with db.read_session(engine) as s:
         event = s.exec(select(AuditEvent).where(AuditEvent.action == "mail_invitations")).one()
     assert json.loads(event.detail)["after"]["sent"] == 2
+
+
+def test_starttls_against_a_server_without_it_is_refused_before_anything_is_sent(engine):
+    wid = _wave_with_recipients(engine, 2)
+    handler = Collector()
+    with SmtpServer(handler) as srv:
+        report = _send(engine, wid, settings(srv.port, security="starttls"))
+    assert report.sent == 0 and handler.messages == []
+    assert "does not offer STARTTLS" in report.error
+    assert _states(engine, wid)["pending"] == 2
