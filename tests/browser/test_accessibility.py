@@ -144,9 +144,10 @@ def _focused(page) -> dict:
     )
 
 
-def test_a_survey_can_be_completed_with_the_keyboard_only(a11y_portal, page):
+def test_a_survey_can_be_completed_with_the_keyboard_only(a11y_portal, page, axe_source):
     """Tab through the page, answer each agree-scale item with the arrow keys, tick one objective
-    with Space, type a comment, submit with Enter; the focus visits the items in page order."""
+    with Space, type a comment, submit with Enter; the focus visits the items in page order, and
+    the thank-you page passes axe too."""
     _, links = a11y_portal
     page.goto(links[2])
     groups = page.get_by_role("radiogroup")
@@ -181,4 +182,7 @@ def test_a_survey_can_be_completed_with_the_keyboard_only(a11y_portal, page):
     assert page.get_by_text(f"{len(names) + 1} of {len(names) + 1} answered").count() == 1
     page.keyboard.press("Enter")
     page.get_by_role("heading", name="Thank you!").wait_for()
+    _settle(page)
     screenshot(page, "a11y-survey-keyboard-done")
+    found = serious_violations(page, axe_source)  # the thank-you page too
+    assert found == [], json.dumps(found, indent=1)
