@@ -159,45 +159,6 @@ def check_filter(selected_n: int, parent_n: int, k: int, *, label: str = "this f
         )
 
 
-# ----------------------------------------------------------------- open waves and comments
-
-RELEASED_STATUS = "closed"
-
-
-def results_released(wave_status: str) -> bool:
-    """True when a wave's survey results (scores, answers, comments) may be shown or exported.
-
-    Only a closed wave's: results that change with each submission let a watcher difference one
-    person's answers (look, wait for one colleague to submit, look again). Participation has its
-    own rule and may be shown while a wave is open.
-    """
-    return wave_status == RELEASED_STATUS
-
-
-def comment_groups_shown(sizes: pd.DataFrame, threshold: int, *, id_col: str = "department_id") -> set[int]:
-    """The groups (one department's own respondents each) whose comments may be read.
-
-    ``sizes`` has ``id_col`` and ``n`` (comments per group). A group is shown with at least the
-    comment threshold (never below :data:`COMMENT_MIN`), and only if complementary suppression
-    over the groups side by side leaves it visible. Groups are never rolled up: a division's
-    comments minus a visible department's would give away a hidden department's texts.
-    """
-    if sizes.empty:
-        return set()
-    threshold = max(COMMENT_MIN, int(threshold))
-    df = sizes[[id_col, "n"]].copy()
-    df["parent"] = 0
-    df = suppress_counts(df, [id_col], "n", threshold, parent_col="parent")
-    keep = ~df["suppressed"] & df["n"].map(lambda n: comments_visible(n, threshold))
-    return {int(i) for i in df.loc[keep, id_col]}
-
-
-def item_shown(n_answered: int, k: int | None) -> bool:
-    """A figure of one item (e.g. the objective-pick share) needs at least k people who answered
-    that item, on top of its group being shown: skipping an item must not shrink the group below k."""
-    return int(n_answered) >= effective_k(k)
-
-
 # ------------------------------------------------------------------ survey cells of a wave
 #
 # The survey pages show departments beside their division's total and the organisation's
@@ -357,3 +318,48 @@ def question_cells_hidden(n: pd.Series, hidden: pd.Series, division: pd.Series, 
         idx = n.index[(division == d).to_numpy()]
         out.loc[idx] = complete_suppression(n.loc[idx], out.loc[idx], k)
     return out
+
+
+def participation_visible(invited: int, k: int | None) -> bool:
+    """True when a group's participation (or anything that adds up to it, such as how many links
+    are still unused) may be shown: at least ``k`` were invited."""
+    return int(invited) >= effective_k(k)
+
+
+# ----------------------------------------------------------------- open waves and comments
+
+RELEASED_STATUS = "closed"
+
+
+def results_released(wave_status: str) -> bool:
+    """True when a wave's survey results (scores, answers, comments) may be shown or exported.
+
+    Only a closed wave's: results that change with each submission let a watcher difference one
+    person's answers (look, wait for one colleague to submit, look again). Participation has its
+    own rule and may be shown while a wave is open.
+    """
+    return wave_status == RELEASED_STATUS
+
+
+def comment_groups_shown(sizes: pd.DataFrame, threshold: int, *, id_col: str = "department_id") -> set[int]:
+    """The groups (one department's own respondents each) whose comments may be read.
+
+    ``sizes`` has ``id_col`` and ``n`` (comments per group). A group is shown with at least the
+    comment threshold (never below :data:`COMMENT_MIN`), and only if complementary suppression
+    over the groups side by side leaves it visible. Groups are never rolled up: a division's
+    comments minus a visible department's would give away a hidden department's texts.
+    """
+    if sizes.empty:
+        return set()
+    threshold = max(COMMENT_MIN, int(threshold))
+    df = sizes[[id_col, "n"]].copy()
+    df["parent"] = 0
+    df = suppress_counts(df, [id_col], "n", threshold, parent_col="parent")
+    keep = ~df["suppressed"] & df["n"].map(lambda n: comments_visible(n, threshold))
+    return {int(i) for i in df.loc[keep, id_col]}
+
+
+def item_shown(n_answered: int, k: int | None) -> bool:
+    """A figure of one item (e.g. the objective-pick share) needs at least k people who answered
+    that item, on top of its group being shown: skipping an item must not shrink the group below k."""
+    return int(n_answered) >= effective_k(k)

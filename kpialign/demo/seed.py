@@ -28,7 +28,8 @@ Shape of the ``small`` organisation (tests and pages rely on it):
   demo employee's department, answers after signing in instead (no links, no answers yet), so
   the demo employee can try the survey. Answers follow the department's KPI
   performance in the wave's quarter, plus a department culture and drift over the waves.
-- The 5 demo accounts of :data:`DEMO_ACCOUNTS`, password :data:`DEMO_PASSWORD`.
+- The 7 demo accounts of :data:`DEMO_ACCOUNTS` (two managers: the Commercial division and
+  Production), password :data:`DEMO_PASSWORD`.
 
 ``enterprise``: 8 divisions > 40 departments > 152 teams (200 units), 50,000 employees,
 2,000 KPIs over 60 months, 11 closed waves and one open wave (12 in all): about 600,000
@@ -60,6 +61,11 @@ from kpialign import audit, db
 from kpialign.config import ConfigError, secret_key
 from kpialign.core import scoring, security
 from kpialign.core.periods import month_periods, quarter_of, quarters_ending_in
+from kpialign.demo import links as demo_links
+from kpialign.demo.languages import seed_languages
+from kpialign.demo.managers import DemoManager, seed_managers
+from kpialign.demo.org import seed_org_history
+from kpialign.demo.reviews import seed_reviews
 from kpialign.models import (
     Account,
     AuditEvent,
@@ -90,6 +96,13 @@ DEMO_ACCOUNTS: dict[str, str] = {
     "leader": f"leader@{DEMO_DOMAIN}",
     "hr": f"hr@{DEMO_DOMAIN}",
     "admin": f"admin@{DEMO_DOMAIN}",
+    "manager": f"manager@{DEMO_DOMAIN}",
+    "department_manager": f"production.manager@{DEMO_DOMAIN}",
+}
+# The demo managers (kpialign.demo.managers): one leads a division, one a department.
+DEMO_MANAGERS = {
+    "manager": DemoManager(DEMO_ACCOUNTS["manager"], "Mia Manager", "Commercial"),
+    "department_manager": DemoManager(DEMO_ACCOUNTS["department_manager"], "Pablo Production", "Production"),
 }
 # Home departments of the demo accounts (small scale; enterprise uses the first unit with KPIs).
 DEMO_ACCOUNT_DEPARTMENTS = {
@@ -965,6 +978,7 @@ def seed_demo(
             conn.exec_driver_sql("PRAGMA cache_size=-400000")  # ~400 MB page cache while seeding
         try:
             _seed_strategy(session, conn, plan, summary)
+            seed_org_history(conn, [(u.id, u.name) for u in plan.units])
             report(0.03, "accounts")
             owner_id = _seed_accounts(session, plan, rng.bytes(16), summary)
             report(0.06, "KPIs")
@@ -972,7 +986,10 @@ def seed_demo(
             report(0.12, "survey waves")
             _seed_surveys(conn, plan, kpis, rng, pyrng, key, summary, report)
             _reset_sequences(conn, ("department", "objective", "kpi", "question", "survey_wave", "invitation"))
+            seed_reviews(session, end_period=DEMO_END_PERIOD, owner_id=owner_id or None, skip_unit=plan.owner_unit)
+            demo_links.seed_links(session, scale=scale, seed=seed, at=SEEDED_AT, summary=summary)
             counts.repair_counts(session=session)  # closed waves' counts, as closing them would have stored
+            seed_languages(session, at=SEEDED_AT)
             audit.record(
                 session,
                 actor="seed-demo",
@@ -1063,6 +1080,8 @@ def _seed_accounts(session: Session, plan: _Plan, salt: bytes, summary: DemoSumm
     # password, with a salt from the seed so that the same seed gives the same database.
     password_hash = security.hash_password(DEMO_PASSWORD, salt=salt)
     for role, email in DEMO_ACCOUNTS.items():
+        if role in DEMO_MANAGERS:
+            continue
         department = plan.owner_unit if role == "kpi_owner" else plan.account_units.get(role)
         if role == "employee":
             department = plan.signin_unit
@@ -1079,6 +1098,7 @@ def _seed_accounts(session: Session, plan: _Plan, salt: bytes, summary: DemoSumm
         if role == "kpi_owner":
             owner_id = int(account.id or 0)
     session.flush()
+    seed_managers(session, managers=DEMO_MANAGERS, emails=DEMO_ACCOUNTS, password_hash=password_hash)
     summary.accounts = len(DEMO_ACCOUNTS)
     return owner_id
 

@@ -35,7 +35,7 @@ from datetime import date
 from typing import Any, ClassVar
 
 import pandas as pd
-from sqlalchemy import case, func, update
+from sqlalchemy import case, delete, func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -51,9 +51,11 @@ from kpialign.models import (
     Comment,
     Department,
     Invitation,
+    InvitationAddress,
     Objective,
     Question,
     QuestionKind,
+    QuestionText,
     Response,
     Role,
     SurveyWave,
@@ -63,8 +65,10 @@ from kpialign.models import (
     WaveStatus,
     new_uuid,
 )
+from kpialign.services import headcount
 from kpialign.services import settings as scoring_settings
 from kpialign.services.accounts import UserContext
+from kpialign.services.bank_translations import BANK_TRANSLATIONS
 from kpialign.services.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
 
 MIN_GROUP_DEFAULT = 5
@@ -172,9 +176,11 @@ def sync_question_bank(session: Session, *, actor: str = "system") -> int:
         if q.code in existing:
             continue
         options = json.dumps(list(DECOY_OBJECTIVES)) if q.kind == QuestionKind.OBJECTIVE_PICK.value else None
-        session.add(
-            Question(code=q.code, text=q.text, dimension=q.dimension, kind=q.kind, reverse=q.reverse, options=options)
-        )
+        row = Question(code=q.code, text=q.text, dimension=q.dimension, kind=q.kind, reverse=q.reverse, options=options)
+        session.add(row)
+        session.flush()
+        for lang, text in BANK_TRANSLATIONS.get(q.code, {}).items():  # the shipped translations come along
+            session.add(QuestionText(question_id=row.id, language=lang, text=text, updated_by=actor))
         added += 1
     if added:
         session.flush()
@@ -299,6 +305,8 @@ def edit_question(
     if text is not None:
         if not text.strip():
             raise SurveyError("A question needs a text.")
+        if text.strip() != q.text:
+            q.text_version += 1  # its translations are stale until someone reviews them
         q.text = text.strip()
     if dimension is not None:
         q.dimension = dimension.strip()
@@ -626,6 +634,12 @@ def close_wave(session: Session, *, wave_id: int, actor: str) -> None:
         raise SurveyError(f"Wave {wave.name!r} is {wave.status}; only an open wave can be closed.")
     wave.status = WaveStatus.CLOSED.value
     session.add(wave)
+    # E-mail addresses are kept only while the wave is open (they served invitations and reminders).
+    addresses = session.execute(
+        delete(InvitationAddress).where(
+            col(InvitationAddress.invitation_id).in_(select(Invitation.id).where(Invitation.wave_id == wave_id))
+        )
+    ).rowcount  # type: ignore[attr-defined]
     audit.record(
         session,
         actor=actor,
@@ -633,7 +647,7 @@ def close_wave(session: Session, *, wave_id: int, actor: str) -> None:
         entity="survey_wave",
         entity_id=wave.id,
         before={"status": "open"},
-        after={"status": "closed"},
+        after={"status": "closed", "addresses_deleted": int(addresses or 0)},
     )
 
 
@@ -681,6 +695,13 @@ def _check_can_invite(session: Session, wave: WaveInfo, department_ids: Collecti
             "Some employees of these departments already answered this wave after signing in; "
             "personal links for them now could let someone answer twice."
         )
+
+
+def check_can_invite(session: Session, *, wave_id: int, department_ids: Collection[int]) -> WaveInfo:
+    """The wave, if personal links may be made for these departments; else :class:`SurveyError`."""
+    wave = get_wave(session, wave_id=wave_id)
+    _check_can_invite(session, wave, department_ids)
+    return wave
 
 
 def _new_invitations(
@@ -1157,8 +1178,9 @@ def submit_response(
 def participation(session: Session, *, wave_id: int) -> pd.DataFrame:
     """Invited, responded and response rate per department of a wave.
 
-    ``invited`` is the number of personal links; for a department without links, the number of
-    active accounts in it (they answer after signing in). Rows where fewer than the wave's
+    ``invited`` is the number of personal links; for a department without links, its headcount in
+    the wave's month where one is recorded (``department_headcount``), else the number of active
+    accounts in it (they answer after signing in). Rows where fewer than the wave's
     ``min_group`` were invited have ``shown = False`` and no counts (``<NA>``); a total row
     (``department = "All departments"``) is added, and if it would let a hidden department be
     recovered by subtraction, further departments are hidden (complementary suppression).
@@ -1194,11 +1216,17 @@ def participation(session: Session, *, wave_id: int) -> pd.DataFrame:
             .group_by(Response.department_id)
         ).all()
     )
+    recorded = headcount.recorded_in(
+        session, period=f"{wave.opens_on.year:04d}-{wave.opens_on.month:02d}", department_ids=wave.department_ids
+    )
     df = pd.DataFrame(
         {
             "department_id": list(wave.department_ids),
             "department": [names.get(d, "") for d in wave.department_ids],
-            "invited": [int(links[d] if d in links else accounts.get(d) or 0) for d in wave.department_ids],
+            # a department with links counts its live (non-revoked) links, even when that is 0
+            "invited": [
+                int(links[d] if d in links else (recorded.get(d) or accounts.get(d) or 0)) for d in wave.department_ids
+            ],
             "responded": [int(responded.get(d, 0)) for d in wave.department_ids],
         }
     )

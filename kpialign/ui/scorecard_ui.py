@@ -15,7 +15,9 @@ import streamlit as st
 from kpialign.core import privacy
 from kpialign.scorecard import build as scorecard
 from kpialign.scorecard import queries as scorecard_data
+from kpialign.scorecard import scope
 from kpialign.scorecard.build import Scorecard
+from kpialign.services.accounts import UserContext
 from kpialign.ui import data
 
 _STATUS_CSS = {
@@ -43,10 +45,14 @@ def _reliability_closed(url: str, wave_id: int, fingerprint: str) -> dict[str, f
         return scorecard.reliability(scorecard_data.item_table(session, wave_id=wave_id))
 
 
-def get(period: str | None = None, wave: str | None = None) -> Scorecard:
-    """The scorecard for the filters (cached); a bad filter shows a message and stops."""
+def get(period: str | None = None, wave: str | None = None, *, user: UserContext | None = None) -> Scorecard:
+    """The scorecard for the filters (cached); a bad filter shows a message and stops.
+
+    With ``user``, cut to the units that user may see (:func:`kpialign.scorecard.scope.scoped`).
+    """
     try:
-        return _scorecard(data.version(), str(data.engine().url), period, wave)
+        sc = _scorecard(data.version(), str(data.engine().url), period, wave)
+        return sc if user is None else scope.scoped(sc, user)
     except scorecard.ScorecardError as exc:
         st.error(str(exc))
         st.stop()
