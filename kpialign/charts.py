@@ -512,7 +512,14 @@ def strategy_map_dot(
     Status words are written in the labels too, so the map does not rely on colour alone.
     """
     g = dot.Graph(
-        attrs={"rankdir": "LR", "splines": "true", "nodesep": "0.25", "ranksep": "1.1", "fontname": '"Helvetica"'},
+        attrs={
+            "rankdir": "LR",
+            "splines": "true",
+            "forcelabels": "true",
+            "nodesep": "0.35",
+            "ranksep": "1.1",
+            "fontname": '"Helvetica"',
+        },
         node_defaults={"fontname": '"Helvetica"', "fontsize": "11", "style": '"filled,rounded"', "shape": "box"},
         edge_defaults={"fontname": '"Helvetica"', "fontsize": "9", "arrowsize": "0.7"},
     )
@@ -564,7 +571,9 @@ def strategy_map_dot(
             fontcolor=dot.quote(style["color"]),
             style=style["style"],
             penwidth=style["penwidth"],
-            label=dot.quote(text),
+            xlabel=dot.quote(text),  # placed beside the edge, clear of nodes and department labels
+            # here: links do not rank the KPIs (they would spread departments over many columns and
+            # shrink the text); KPIs stay in their department boxes, objectives on the right.
             constraint="false",
         )
     return g.to_dot()

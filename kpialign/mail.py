@@ -944,22 +944,23 @@ def send(
     except MailError as exc:  # could not connect: nothing was claimed
         report.error = str(exc)
         report.left = len(plan) - report.sent - report.refused - report.in_doubt
-    with db.write_session(engine) as s:
-        audit.record(
-            s,
-            actor=actor,
-            action="mail_invitations" if kind == INVITATION else "mail_reminders",
-            entity="survey_wave",
-            entity_id=wave_id,
-            after={
-                "sent": report.sent,
-                "refused": report.refused,
-                "in_doubt": report.in_doubt,
-                "left": report.left,
-                "dry_run": report.dry_run,
-                "stopped": report.error is not None,
-            },
-        )
+    finally:  # also when the run is interrupted (the user leaves the page): every settled row counts
+        with db.write_session(engine) as s:
+            audit.record(
+                s,
+                actor=actor,
+                action="mail_invitations" if kind == INVITATION else "mail_reminders",
+                entity="survey_wave",
+                entity_id=wave_id,
+                after={
+                    "sent": report.sent,
+                    "refused": report.refused,
+                    "in_doubt": report.in_doubt,
+                    "left": report.left,
+                    "dry_run": report.dry_run,
+                    "stopped": report.error is not None,
+                },
+            )
     return report
 
 

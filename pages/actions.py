@@ -47,8 +47,8 @@ else:
             st.text(row["description"])
         with st.form(f"actions.update.{chosen_id}"):
             status = st.selectbox("Status", list(actions.STATUS_LABELS), format_func=actions.STATUS_LABELS.get,
-                                  index=list(actions.STATUS_LABELS).index(row["status"]))  # fmt: skip
-            outcome = st.text_area("Outcome", value=row["outcome"])
+                                  index=list(actions.STATUS_LABELS).index(row["status"]), key="actions.new_status")  # fmt: skip
+            outcome = st.text_area("Outcome", value=row["outcome"], key="actions.outcome")
             go = st.form_submit_button("Save", type="primary", icon=":material/save:")
         if go:
             try:

@@ -8,8 +8,29 @@ from kpialign import charts
 from kpialign.scorecard import links as links_read
 from kpialign.services import committees
 from kpialign.ui import auth, data, links_ui, nav, scorecard_ui
+from kpialign.ui.widgets import refusals
 
 user = auth.require(nav.roles_for("pages/committee.py"))
+LINK_COLUMNS = {
+    "driver": "Driver KPI",
+    "driver_department": "Driver's department",
+    "outcome": "Outcome KPI",
+    "outcome_department": "Outcome's department",
+    "expected_lag": "Lag",
+    "verdict": "Evidence",
+    "q_text": "Adjusted (BH)",
+}
+CONFLICT_COLUMNS = {
+    **LINK_COLUMNS,
+    "objective_code": "Objective",
+    "kpi": "KPI pulling against it",
+    "department": "Its department",
+    "pushed_by": "Pushed by",
+    "code": "Objective",
+    "improving": "Improving",
+    "worsening": "Worsening",
+    "details": "Trend per department",
+}
 
 st.title("Committee")
 with data.reading() as session:
@@ -22,11 +43,10 @@ if visible.empty:
     st.stop()
 names = dict(zip(visible["committee_id"].astype(int), visible["name"], strict=True))
 cid = st.selectbox("Committee", list(names), format_func=names.get, key="committee.pick")
-try:
-    with data.reading() as session:
-        info = committees.committee_info(session=session, user=user, committee_id=int(cid))
-except committees.CommitteeError as exc:
-    st.error(str(exc))
+info = None
+with refusals(), data.reading() as session:
+    info = committees.committee_info(session=session, user=user, committee_id=int(cid))
+if info is None:
     st.stop()
 
 if info.description:
@@ -74,9 +94,11 @@ else:
         charts.strategy_map_dot(content.objectives, content.kpis, content.serves, content.links), width="stretch"
     )
     st.dataframe(
-        view.links[["driver", "driver_department", "outcome", "outcome_department", "expected_lag", "verdict", "q"]],
+        view.links[
+            ["driver", "driver_department", "outcome", "outcome_department", "expected_lag", "verdict", "q_text"]
+        ],
         hide_index=True,
-        column_config={"q": st.column_config.NumberColumn("q (BH)", format="%.4f"), "expected_lag": "Lag"},
+        column_config=LINK_COLUMNS,
     )
     st.caption(links_ui.EVIDENCE_HELP)
 

@@ -6,6 +6,7 @@ import streamlit as st
 
 from kpialign.services import accounts, committees, strategy
 from kpialign.ui import auth, data, nav
+from kpialign.ui.widgets import refusals
 
 user = auth.require(nav.roles_for("pages/committees_setup.py"))
 
@@ -64,14 +65,11 @@ with st.form(f"committees_setup.form.{cid}"):
     active = st.checkbox("Active", value=current.active if current else True, disabled=current is None)
     if st.form_submit_button("Save", type="primary"):
         spec = committees.CommitteeInput(name, description, tuple(chosen_obj), tuple(chosen_dept), tuple(chosen_people))
-        try:
-            with data.writing() as session:
-                if current is None:
-                    committees.create_committee(session=session, user=user, committee=spec)
-                else:
-                    committees.update_committee(session=session, user=user, committee_id=int(cid), committee=spec)
-                    committees.set_committee_active(session=session, user=user, committee_id=int(cid), active=active)
-        except committees.CommitteeError as exc:
-            st.error(str(exc))
-        else:
+        with refusals() as outcome, data.writing() as session:
+            if current is None:
+                committees.create_committee(session=session, user=user, committee=spec)
+            else:
+                committees.update_committee(session=session, user=user, committee_id=int(cid), committee=spec)
+                committees.set_committee_active(session=session, user=user, committee_id=int(cid), active=active)
+        if not outcome.failed:
             st.success("Saved.")

@@ -10,6 +10,7 @@ import streamlit as st
 from kpialign.scorecard import links as links_read
 from kpialign.services import actions, kpi_links
 from kpialign.ui import auth, data, links_ui, nav
+from kpialign.ui.widgets import refusals
 
 user = auth.require(nav.roles_for("pages/conflicts.py"))
 
@@ -60,7 +61,9 @@ if conf.opposite.empty:
     st.success("No drawn link is contradicted by its data.")
 else:
     st.dataframe(
-        conf.opposite[["driver", "driver_department", "outcome", "outcome_department", "expected_lag", "verdict", "q"]],
+        conf.opposite[
+            ["driver", "driver_department", "outcome", "outcome_department", "expected_lag", "verdict", "q_text"]
+        ],
         hide_index=True,
         column_config={
             "driver": "Driver KPI",
@@ -69,7 +72,7 @@ else:
             "outcome_department": "Outcome's department",
             "expected_lag": "Expected lag",
             "verdict": "Evidence",
-            "q": st.column_config.NumberColumn("q (BH)", format="%.4f"),
+            "q_text": "Adjusted (BH)",
         },
     )
     st.caption(links_ui.EVIDENCE_HELP)
@@ -81,7 +84,13 @@ else:
     st.dataframe(
         conf.diverging[["code", "objective", "improving", "worsening", "details"]],
         hide_index=True,
-        column_config={"code": "Code", "objective": "Objective", "improving": "Improving", "worsening": "Worsening"},
+        column_config={
+            "code": "Code",
+            "objective": "Objective",
+            "improving": "Improving",
+            "worsening": "Worsening",
+            "details": "Trend per department",
+        },
     )
     st.caption(
         "Per department: the contribution-weighted attainment of its KPIs serving the objective, month by month "
@@ -110,21 +119,18 @@ else:
         text = st.text_area("What was decided and why", max_chars=4000)
         due = st.date_input("Due", value=date.today() + timedelta(days=30), min_value=date.today())
         if st.form_submit_button("Record the decision as an action", type="primary"):
-            try:
-                with data.writing() as session:
-                    kpi_links.record_conflict_decision(
-                        session=session,
-                        user=user,
-                        department_id=int(dept),
-                        title=title,
-                        decision=text,
-                        objective_id=_opt(manageable.at[pick, "objective_id"]),
-                        kpi_id=_opt(manageable.at[pick, "kpi_id"]),
-                        due_on=due,
-                    )
-            except (kpi_links.LinkError, actions.ActionError) as exc:
-                st.error(str(exc))
-            else:
+            with refusals() as outcome, data.writing() as session:
+                kpi_links.record_conflict_decision(
+                    session=session,
+                    user=user,
+                    department_id=int(dept),
+                    title=title,
+                    decision=text,
+                    objective_id=_opt(manageable.at[pick, "objective_id"]),
+                    kpi_id=_opt(manageable.at[pick, "kpi_id"]),
+                    due_on=due,
+                )
+            if not outcome.failed:
                 st.success("Recorded. It is followed up with the department's other actions.")
 
 with data.reading() as session:

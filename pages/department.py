@@ -203,9 +203,8 @@ def body() -> None:
     st.subheader("Review pack")
     quarters, q = reviews_ui.quarter_choices()
     pack_period = st.selectbox("Quarter", quarters, index=q, key="department.pack_period")
-    reviews_ui.pack_download(
-        department_id=dept_id, period=pack_period, label="Make the review pack", key="department.pack"
-    )
+    reviews_ui.pack_download(department_id=dept_id, period=pack_period, label="Make the review pack",
+                             key="department.pack", name=str(row["department"]))  # fmt: skip
 
 
 body()

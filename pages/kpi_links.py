@@ -6,6 +6,7 @@ import streamlit as st
 
 from kpialign.services import kpi_links, strategy
 from kpialign.ui import auth, data, nav
+from kpialign.ui.widgets import plain, refusals
 
 user = auth.require(nav.roles_for("pages/kpi_links.py"))
 
@@ -40,16 +41,13 @@ with tab_draw:
                 "Rationale", max_chars=kpi_links.MAX_RATIONALE, placeholder="Why should one lead the other?"
             )
             if st.form_submit_button("Draw the link", type="primary"):
-                try:
-                    with data.writing() as session:
-                        kpi_links.create_link(
-                            session=session,
-                            user=user,
-                            link=kpi_links.LinkInput(int(driver), int(outcome), int(lag), int(sign), why),
-                        )
-                except kpi_links.LinkError as exc:
-                    st.error(str(exc))
-                else:
+                with refusals() as result, data.writing() as session:
+                    kpi_links.create_link(
+                        session=session,
+                        user=user,
+                        link=kpi_links.LinkInput(int(driver), int(outcome), int(lag), int(sign), why),
+                    )
+                if not result.failed:
                     st.success("Link drawn. Its evidence appears on the strategy map.")
 
 with tab_change:
@@ -86,22 +84,19 @@ with tab_change:
             why = st.text_area("Rationale", row["rationale"], max_chars=kpi_links.MAX_RATIONALE)
             remove = st.checkbox("Remove this link instead")
             if st.form_submit_button("Apply"):
-                try:
-                    with data.writing() as session:
-                        if remove:
-                            kpi_links.remove_link(session=session, user=user, link_id=int(pick))
-                        else:
-                            kpi_links.update_link(
-                                session=session,
-                                user=user,
-                                link_id=int(pick),
-                                link=kpi_links.LinkInput(
-                                    int(row["driver_kpi_id"]), int(row["outcome_kpi_id"]), int(lag), int(sign), why
-                                ),
-                            )
-                except kpi_links.LinkError as exc:
-                    st.error(str(exc))
-                else:
+                with refusals() as result, data.writing() as session:
+                    if remove:
+                        kpi_links.remove_link(session=session, user=user, link_id=int(pick))
+                    else:
+                        kpi_links.update_link(
+                            session=session,
+                            user=user,
+                            link_id=int(pick),
+                            link=kpi_links.LinkInput(
+                                int(row["driver_kpi_id"]), int(row["outcome_kpi_id"]), int(lag), int(sign), why
+                            ),
+                        )
+                if not result.failed:
                     st.success("Removed." if remove else "Saved.")
 
 with tab_import:
@@ -121,8 +116,8 @@ with tab_import:
             try:
                 with data.writing() as session:
                     summary = kpi_links.import_links(session=session, data=raw, user=user, filename=upload.name)
-            except kpi_links.LinkImportError as exc:
-                st.error(str(exc))
+            except kpi_links.LinkImportError as exc:  # changed since the check: show every problem
+                st.error(plain(str(exc)))
                 st.dataframe(exc.validation.issues_frame(), hide_index=True)
             else:
                 st.success(summary.describe())

@@ -21,6 +21,7 @@ with data.reading() as session:
 scope = reviews.reviewable_departments(user)
 if scope is not None:
     depts = depts[depts["id"].isin(scope)]
+depts = depts[depts["kpis"] > 0]  # here: a division with no KPIs of its own has nothing to review
 if depts.empty:
     st.info("You do not manage any department yet, so there is no review for you to run.")
     st.stop()
@@ -50,10 +51,15 @@ with prepare:
 with record:
     signed = stored.get("status") == "signed_off"
     with st.form("reviews.record"):
-        held_on = st.date_input("Held on", value=stored.get("held_on"), max_value=date.today(), disabled=signed)
-        attendees = st.text_area("Attendees", value=stored.get("attendees", ""), disabled=signed)
-        summary = st.text_area("Summary", value=stored.get("summary", ""), disabled=signed)
-        decisions = st.text_area("Decisions", value=stored.get("decisions", ""), disabled=signed)
+        held_on = st.date_input("Held on", value=stored.get("held_on"), max_value=date.today(), disabled=signed,
+                                key="reviews.held_on")  # fmt: skip
+        attendees = st.text_area(
+            "Attendees", value=stored.get("attendees", ""), disabled=signed, key="reviews.attendees"
+        )
+        summary = st.text_area("Summary", value=stored.get("summary", ""), disabled=signed, key="reviews.summary")
+        decisions = st.text_area(
+            "Decisions", value=stored.get("decisions", ""), disabled=signed, key="reviews.decisions"
+        )
         save = st.form_submit_button("Save the review", type="primary", disabled=signed, icon=":material/save:")
     if save:
         try:
@@ -68,7 +74,8 @@ with record:
             st.session_state["reviews.notice"] = "The review was saved."
             st.rerun()
     if stored and not signed:
-        lock = st.checkbox("Also lock the period (values and check-ins can then no longer change)", value=True)
+        lock = st.checkbox("Also lock the period (values and check-ins can then no longer change)", value=True,
+                           key="reviews.lock")  # fmt: skip
         if st.button("Sign the review off", icon=":material/task_alt:", key="reviews.sign"):
             try:
                 with data.writing() as session:
@@ -90,10 +97,11 @@ with act:
         people = actions.assignable_people(session=session)
     kpi_names = dict(zip(brief.kpis["kpi_id"].astype(int), brief.kpis["name"], strict=True))
     with st.form("reviews.action", clear_on_submit=True):
-        title = st.text_input("Action", max_chars=300)
-        owner = st.selectbox("Owner", list(people), format_func=people.get, index=None)
-        due = st.date_input("Due on", value=None, min_value=date.today())
-        kpi = st.selectbox("About KPI (optional)", list(kpi_names), format_func=kpi_names.get, index=None)
+        title = st.text_input("Action", max_chars=300, key="reviews.action_title")
+        owner = st.selectbox("Owner", list(people), format_func=people.get, index=None, key="reviews.action_owner")
+        due = st.date_input("Due on", value=None, min_value=date.today(), key="reviews.action_due")
+        kpi = st.selectbox("About KPI (optional)", list(kpi_names), format_func=kpi_names.get, index=None,
+                           key="reviews.action_kpi")  # fmt: skip
         add = st.form_submit_button("Add the action", type="primary", icon=":material/add_task:")
     if add:
         try:
@@ -111,6 +119,7 @@ with act:
 
 with pack:
     st.caption("Scorecard figures, KPI charts with targets, check-ins, survey changes and open actions, as a PDF.")
-    ui.pack_download(department_id=dept_id, period=period, label="Make this department's pack", key="reviews.pack")
+    ui.pack_download(department_id=dept_id, period=period, label="Make this department's pack", key="reviews.pack",
+                      name=brief.department)  # fmt: skip
     if user.has("leader", "admin"):
         ui.pack_download(department_id=None, period=period, label="Make the organisation pack", key="reviews.org")

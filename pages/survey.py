@@ -101,7 +101,8 @@ def _render_form(form: surveys.SurveyForm, prefix: str, lang: str) -> dict | Non
             none = st.checkbox(tr("prefer_not", lang), key=f"{prefix}.pick.none")
             chosen = set()
             for i, option in enumerate(item.options):
-                if st.checkbox(plain(option), key=f"{prefix}.pick.{i}", disabled=none):
+                label = plain(translations.option_label(option, lang))
+                if st.checkbox(label, key=f"{prefix}.pick.{i}", disabled=none):
                     chosen.add(option)
             picks = None if none or not chosen else chosen
         else:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpialign import exports
 from kpialign.core import privacy
 from kpialign.scorecard import scope
+from kpialign.services import surveys
 from kpialign.ui import auth, data, nav
 from kpialign.ui import line_of_sight as los
 from kpialign.ui.widgets import plain
@@ -59,6 +59,8 @@ else:
     if res.substituted:
         st.text(f"Nearest unit that can be shown: {res.own.unit} (your team's people are counted in it).")
     los.unit_result(res.own, k=w.k)
+    if not res.substituted and res.own.level == "department":
+        los.alpha_table(unit, period=None, wave=w.name)
 
 mine = scope.scoped(sc, user)
 inside = mine.departments[mine.departments["department_id"].isin(los.subtree_of(unit))]
@@ -80,16 +82,17 @@ if len(inside) > 1:
 
 st.header("2. What people wrote")
 with data.reading() as session:
-    comments = exports.comments(session, wave=w.name)
-in_scope = {names.get(d) for d in los.subtree_of(unit)}
-comments = comments[comments["department"].isin(in_scope)]
-if comments.empty:
+    readable = surveys.comment_departments(session, wave_id=w.wave_id, department_ids=sorted(los.subtree_of(unit)))
+if readable.empty:
     st.info(
         f"No comments can be shown: a unit's comments appear only when at least {privacy.COMMENT_MIN} people "
         "wrote one, so that nobody can be recognised by their words."
     )
 else:
-    st.dataframe(comments[["department", "comment"]], hide_index=True, width="stretch")
+    st.dataframe(readable[["department", "comments"]], hide_index=True, width="stretch",
+                 column_config={"department": "Unit", "comments": "Comments to read"})  # fmt: skip
+    st.page_link("pages/comments.py", label="Read them on the Comments page (each read is audited)",
+                 icon=":material/forum:")  # fmt: skip
 
 st.header("3. Commit to actions")
 st.text(

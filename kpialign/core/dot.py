@@ -32,7 +32,7 @@ def label(*lines: object, max_len: int = MAX_LABEL) -> str:
     return '"' + "\\n".join(parts) + '"'
 
 
-def node_id(kind: str, key: object) -> str:
+def node_id(kind: str, key: int) -> str:
     """A DOT identifier made only from our own kinds and integer keys (never from user text)."""
     ident = f"{kind}_{int(key)}"  # int(): keys are database ids
     if not _ID.match(ident):

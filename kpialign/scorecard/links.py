@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from kpialign.core import stats
-from kpialign.scorecard.build import Scorecard, expand_to_months, status
+from kpialign.scorecard.build import Scorecard, expand_to_months, p_phrase, status
 from kpialign.services.measurements import periods_between
 
 EVIDENCE_SUPPORTED = "supported"
@@ -81,6 +81,85 @@ def align_pair(driver: pd.Series, outcome: pd.Series, *, driver_frequency: str, 
     return AlignedPair(freq, periods, dv, ov, missing)
 
 
+def _month_index(periods: pd.Series) -> np.ndarray:
+    return periods.str.slice(0, 4).astype(int).to_numpy() * 12 + periods.str.slice(5, 7).astype(int).to_numpy() - 1
+
+
+def _quarter_index(periods: pd.Series) -> np.ndarray:
+    return periods.str.slice(0, 4).astype(int).to_numpy() * 4 + periods.str.slice(6, 7).astype(int).to_numpy() - 1
+
+
+def _labels(frequency: str, start: int, end: int) -> list[str]:
+    if frequency == "monthly":
+        return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(start, end + 1)]
+    return [f"{i // 4:04d}-Q{i % 4 + 1}" for i in range(start, end + 1)]
+
+
+def align_many(links: pd.DataFrame, values: pd.DataFrame, kpis: pd.DataFrame) -> list[AlignedPair]:
+    """:func:`align_pair` for every link at once (the same rules, vectorised: one matrix of
+    actuals per frequency instead of a pandas reindex per link)."""
+    freq = dict(zip(kpis["kpi_id"].astype(int), kpis["frequency"], strict=True))
+    ids = sorted(freq)
+    row = {k: i for i, k in enumerate(ids)}
+    v = values[values["kpi_id"].isin(row)]
+    v = v[v["actual"].notna()]
+    monthly_mask = v["period"].str.len().eq(7) & ~v["period"].str.contains("Q", regex=False)
+    mats: dict[str, tuple[int, np.ndarray]] = {}
+    mv, qv = v[monthly_mask], v[~monthly_mask]
+    if not mv.empty:
+        mi = _month_index(mv["period"])
+        lo = int(mi.min()) - int(mi.min()) % 3  # start on a quarter, so months fold into quarters
+        m = np.full((len(ids), int(mi.max()) - lo + 3), np.nan)
+        m[mv["kpi_id"].map(row).to_numpy(), mi - lo] = mv["actual"].to_numpy(float)
+        mats["monthly"] = (lo, m)
+    q_lo, q_hi = [], []
+    if not qv.empty:
+        qi = _quarter_index(qv["period"])
+        q_lo.append(int(qi.min()))
+        q_hi.append(int(qi.max()))
+    if "monthly" in mats:
+        lo, m = mats["monthly"]
+        q_lo.append(lo // 3)
+        q_hi.append((lo + m.shape[1] - 1) // 3)
+    if q_lo:
+        qlo = min(q_lo)
+        q = np.full((len(ids), max(q_hi) - qlo + 1), np.nan)
+        if not qv.empty:
+            q[qv["kpi_id"].map(row).to_numpy(), _quarter_index(qv["period"]) - qlo] = qv["actual"].to_numpy(float)
+        if "monthly" in mats:  # a monthly KPI as quarters: the mean of a full quarter's three months
+            lo, m = mats["monthly"]
+            folded = m[:, : m.shape[1] // 3 * 3].reshape(len(ids), -1, 3)
+            with np.errstate(invalid="ignore"):
+                means = folded.mean(axis=2)  # NaN if any month is missing
+            monthly_rows = np.array([row[k] for k in ids if freq[k] == "monthly"], dtype=int)
+            start = lo // 3 - qlo
+            q[monthly_rows, start : start + means.shape[1]] = means[monthly_rows]
+        mats["quarterly"] = (qlo, q)
+    out = []
+    empty = AlignedPair("monthly", [], np.array([]), np.array([]))
+    for d, o in zip(links["driver_kpi_id"].astype(int), links["outcome_kpi_id"].astype(int), strict=True):
+        f = "quarterly" if "quarterly" in (freq.get(d), freq.get(o)) else "monthly"
+        if d not in row or o not in row or f not in mats:
+            out.append(AlignedPair(f, [], np.array([]), np.array([])) if f != "monthly" else empty)
+            continue
+        lo, mat = mats[f]
+        a, b = mat[row[d]], mat[row[o]]
+        ok_a, ok_b = ~np.isnan(a), ~np.isnan(b)
+        if not ok_a.any() or not ok_b.any():
+            out.append(AlignedPair(f, [], np.array([]), np.array([])))
+            continue
+        start = max(int(ok_a.argmax()), int(ok_b.argmax()))
+        end = min(len(a) - 1 - int(ok_a[::-1].argmax()), len(b) - 1 - int(ok_b[::-1].argmax()))
+        if start > end:
+            out.append(AlignedPair(f, [], np.array([]), np.array([])))
+            continue
+        labels = _labels(f, lo + start, lo + end)
+        da, ob = a[start : end + 1].copy(), b[start : end + 1].copy()
+        gap = np.isnan(da) | np.isnan(ob)
+        out.append(AlignedPair(f, labels, da, ob, [labels[i] for i in np.flatnonzero(gap)]))
+    return out
+
+
 # ------------------------------------------------------------------------------- evidence
 
 EVIDENCE_COLUMNS = [
@@ -98,6 +177,7 @@ EVIDENCE_COLUMNS = [
     "granger_f",
     "p",
     "q",
+    "q_text",
     "verdict",
     "evidence",
 ]
@@ -126,20 +206,7 @@ def link_evidence(
     """
     if links.empty:
         return pd.DataFrame(columns=EVIDENCE_COLUMNS)
-    freq = dict(zip(kpis["kpi_id"].astype(int), kpis["frequency"], strict=True))
-    by_kpi = {int(k): g.set_index("period")["actual"].astype(float) for k, g in values.groupby("kpi_id")}
-    empty = pd.Series(dtype=float)
-    pairs = []
-    for r in links.itertuples(index=False):
-        d, o = int(r.driver_kpi_id), int(r.outcome_kpi_id)
-        pairs.append(
-            align_pair(
-                by_kpi.get(d, empty),
-                by_kpi.get(o, empty),
-                driver_frequency=freq.get(d, "monthly"),
-                outcome_frequency=freq.get(o, "monthly"),
-            )
-        )
+    pairs = align_many(links, values, kpis)
     lags = links["expected_lag"].astype(int).to_numpy()
     width = max([len(p.periods) for p in pairs] + [1])
     drivers = np.full((len(pairs), width), np.nan)
@@ -176,6 +243,7 @@ def link_evidence(
                 "granger_f": r.f,
                 "p": r.p,
                 "q": r.q,
+                "q_text": "–" if pd.isna(r.q) else p_phrase(float(r.q), "q"),
                 "verdict": r.verdict,
                 "evidence": _evidence_kind(str(r.verdict)),
             }
@@ -293,6 +361,7 @@ def opposite_sign_links(evidence_links: pd.DataFrame) -> pd.DataFrame:
         "expected_lag",
         "verdict",
         "q",
+        "q_text",
     ]
     if evidence_links.empty or "evidence" not in evidence_links:
         return pd.DataFrame(columns=cols)

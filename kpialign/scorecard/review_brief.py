@@ -12,7 +12,7 @@ between closed waves only, with the scorecard's suppression (kpialign.core.priva
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -82,6 +82,42 @@ def build_for(session: Session, period: str) -> Scorecard:
     """The scorecard a review of ``period`` reads (one for every department of an organisation pack)."""
     latest = measurements.latest_periods(session).get("monthly")
     return scorecard.build_scorecard(session, period=scored_month(period, latest))
+
+
+def per_department(sc: Scorecard) -> dict[int, Scorecard]:
+    """The scorecard cut into one small scorecard per department (the same figures).
+
+    :func:`scorecard.department_view` filters the whole scorecard's frames for one department;
+    for 200 departments that is 200 scans of frames with ~100k rows. Grouping each frame once
+    and handing every department its own slices gives the same views in a fraction of the time.
+    """
+
+    def groups(frame: pd.DataFrame, key: pd.Series | str) -> dict[int, pd.DataFrame]:
+        if frame.empty:
+            return {}
+        return {int(k): g for k, g in frame.groupby(key, sort=False)}
+
+    kpis = groups(sc.kpis, "department_id")
+    dept_of_kpi = sc.kpis.set_index("kpi_id")["department_id"]
+    att = groups(sc.attainment, sc.attainment["kpi_id"].map(dept_of_kpi).fillna(-1).astype("int64"))
+    likert = sc.likert[sc.likert["unit_level"] == "department"]
+    lk = groups(likert, "unit_id")
+    changes = groups(sc.changes, "department_id") if "department_id" in sc.changes else {}
+    panel = groups(sc.panel, "department_id")
+    rows = groups(sc.departments, "department_id")
+    empty = {name: getattr(sc, name).iloc[0:0] for name in ("kpis", "attainment", "likert", "changes", "panel")}
+    return {
+        dept: replace(
+            sc,
+            departments=row,
+            kpis=kpis.get(dept, empty["kpis"]),
+            attainment=att.get(dept, empty["attainment"]),
+            likert=lk.get(dept, empty["likert"]),
+            changes=changes.get(dept, empty["changes"]),
+            panel=panel.get(dept, empty["panel"]),
+        )
+        for dept, row in rows.items()
+    }
 
 
 def _checkins_in(session: Session, department_id: int, period: str, kpis: pd.DataFrame) -> pd.DataFrame:

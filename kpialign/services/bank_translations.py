@@ -76,3 +76,33 @@ BANK_TRANSLATIONS: dict[str, dict[str, str]] = {
         "es": "¿Quiere contarnos algo más sobre los objetivos y las prioridades? (opcional)",
     },
 }
+
+# The objective-pick item's decoys (question_bank.DECOY_OBJECTIVES), for display only: the answer is
+# scored on the English option, so the survey page shows these as labels and submits the original.
+DECOY_TRANSLATIONS: dict[str, dict[str, str]] = {
+    "Open offices in three new countries": {
+        "de": "Büros in drei neuen Ländern eröffnen",
+        "fr": "Ouvrir des bureaux dans trois nouveaux pays",
+        "es": "Abrir oficinas en tres países nuevos",
+    },
+    "Halve the number of products we sell": {
+        "de": "Die Zahl unserer Produkte halbieren",
+        "fr": "Réduire de moitié le nombre de produits que nous vendons",
+        "es": "Reducir a la mitad el número de productos que vendemos",
+    },
+    "Become the lowest-price provider in every market": {
+        "de": "In jedem Markt der günstigste Anbieter werden",
+        "fr": "Devenir le fournisseur le moins cher sur chaque marché",
+        "es": "Ser el proveedor más barato en todos los mercados",
+    },
+    "Move all staff to a four-day week": {
+        "de": "Für alle Beschäftigten die Vier-Tage-Woche einführen",
+        "fr": "Passer tout le personnel à la semaine de quatre jours",
+        "es": "Pasar a toda la plantilla a la semana de cuatro días",
+    },
+    "Replace our sales team with online self-service": {
+        "de": "Unser Vertriebsteam durch Online-Selbstbedienung ersetzen",
+        "fr": "Remplacer notre équipe commerciale par un libre-service en ligne",
+        "es": "Sustituir nuestro equipo comercial por autoservicio en línea",
+    },
+}

@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 from sqlmodel import Session
 
 from kpialign import audit
+from kpialign.core.errors import Refused
 from kpialign.models import (
     Account,
     Committee,
@@ -32,7 +33,7 @@ MAX_NAME = 200
 MAX_DESCRIPTION = 4000
 
 
-class CommitteeError(ValueError):
+class CommitteeError(Refused):
     """A committee change or view was refused; the message is safe to show. Nothing was written."""
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from kpialign import audit
+from kpialign.core.errors import Refused
 from kpialign.models import Department, Kpi, KpiLink, Role
 from kpialign.services import actions
 from kpialign.services.accounts import UserContext
@@ -52,7 +53,7 @@ _SIGNS = {"+": 1, "1": 1, "+1": 1, "positive": 1, "-": -1, "-1": -1, "negative":
 _FIELDS = ("driver_kpi_id", "outcome_kpi_id", "expected_lag", "expected_sign", "rationale")
 
 
-class LinkError(ValueError):
+class LinkError(Refused):
     """A link change was refused; the message says why and is safe to show. Nothing was written."""
 
 
@@ -575,18 +576,21 @@ def record_conflict_decision(
     title = " ".join((title or "").split())
     if not title:
         raise LinkError("Give the decision a short title.")
-    action = actions.create_action(
-        session=session,
-        user=user,
-        title=DECISION_PREFIX + title,
-        department_id=department_id,
-        description=decision,
-        objective_id=objective_id,
-        kpi_id=kpi_id,
-        owner_id=owner_id,
-        due_on=due_on,
-        today=today,
-    )
+    try:
+        action = actions.create_action(
+            session=session,
+            user=user,
+            title=DECISION_PREFIX + title,
+            department_id=department_id,
+            description=decision,
+            objective_id=objective_id,
+            kpi_id=kpi_id,
+            owner_id=owner_id,
+            due_on=due_on,
+            today=today,
+        )
+    except actions.ActionError as exc:  # its message is written for the user too
+        raise LinkError(str(exc)) from exc
     return int(action.id or 0)
 
 

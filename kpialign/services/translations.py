@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from kpialign import audit
 from kpialign.core import i18n
 from kpialign.models import Account, Question, QuestionText, SurveyWave, utcnow
-from kpialign.services.bank_translations import BANK_TRANSLATIONS
+from kpialign.services.bank_translations import BANK_TRANSLATIONS, DECOY_TRANSLATIONS
 from kpialign.services.question_bank import QUESTION_BANK
 from kpialign.services.surveys import SurveyError, SurveyForm
 
@@ -128,6 +128,13 @@ def localise_form(session: Session, form: SurveyForm, language: str) -> SurveyFo
     )
     items = tuple(dataclasses.replace(i, text=current.get(i.question_id, i.text)) for i in form.items)
     return dataclasses.replace(form, items=items)
+
+
+def option_label(option: str, language: str) -> str:
+    """How an objective-pick option reads in ``language`` (the shipped decoys are translated; the
+    organisation's own objective titles are shown as written). Display only: the English option is
+    what is submitted and scored."""
+    return DECOY_TRANSLATIONS.get(option, {}).get(i18n.normalise(language) or "", option)
 
 
 def wave_language(session: Session, *, wave_id: int) -> str:

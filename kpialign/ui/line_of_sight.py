@@ -228,6 +228,11 @@ def dimension_section(sc: Scorecard, department_id: int, name: str, *, period: s
                 "protect a small group.")  # fmt: skip
         return
     unit_result(res, k=sc.wave.k)
+    alpha_table(department_id, period=period, wave=wave)
+
+
+def alpha_table(department_id: int | None, *, period: str | None, wave: str | None) -> None:
+    """Cronbach's alpha per dimension (two or more items) of one department, where it may be shown."""
     alphas = _alphas(data.version(), str(data.engine().url), period, wave, department_id)
     if alphas.empty:
         return

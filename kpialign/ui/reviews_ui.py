@@ -217,7 +217,7 @@ def show_brief(b: ReviewBrief) -> None:
 
 def action_table(frame: pd.DataFrame) -> None:
     st.dataframe(
-        frame.assign(overdue=frame["overdue"].map({True: "overdue", False: ""}))[
+        frame.assign(overdue=frame["overdue"].map({True: "overdue", False: ""}), owner=frame["owner"].replace("", "–"))[
             ["title", "department", "owner", "due_on", "status_label", "overdue", "kpi", "question", "review_period"]
         ],
         hide_index=True,
@@ -231,7 +231,7 @@ def action_table(frame: pd.DataFrame) -> None:
 # ----------------------------------------------------------------------------------- packs
 
 
-def pack_download(*, department_id: int | None, period: str, label: str, key: str) -> None:
+def pack_download(*, department_id: int | None, period: str, label: str, key: str, name: str = "") -> None:
     """A button that makes a review pack (one department, or the organisation when None), then
     offers it for download."""
     store = f"{key}.pdf"
@@ -250,7 +250,7 @@ def pack_download(*, department_id: int | None, period: str, label: str, key: st
                 else:
                     with st.spinner("Writing the review pack…"):
                         pdf = reports.department_pack(session, department_id=department_id, period=period)
-                    name = reports.pack_filename(f"department-{department_id}", period)
+                    name = reports.pack_filename(name or f"department-{department_id}", period)
         except REFUSALS as exc:
             st.error(plain(str(exc)), icon=":material/error:")
         else:

@@ -76,14 +76,24 @@ def test_strategy_page_without_a_home_department_shows_the_organisation_and_a_no
     assert "OBJ1 · Grow recurring revenue" in _texts(at)
 
 
-def test_our_results_shows_the_organisation_and_the_home_department(app_as):
+def test_our_results_shows_the_organisation_and_the_home_department(app_as, demo_sqlite_url):
+    from kpialign.services import actions
+
+    eng = db.make_engine(demo_sqlite_url)
+    with db.read_session(eng) as s:
+        committed = actions.actions_for_department(session=s, department_id=_dept(demo_sqlite_url, "Sales"))
+    eng.dispose()
     at = app_as("employee")
     at.switch_page("pages/our_results.py").run()
     assert not at.exception
     assert [h.value for h in at.header][:2] == ["The whole organisation", "Sales"]
     assert len(at.metric) == 2 and all(m.value.endswith("%") for m in at.metric)
     assert "Change since the previous wave" in _texts(at)
-    assert any("has not recorded any actions yet" in i.value for i in at.info)
+    assert "What we are doing about it" in [h.value for h in at.header]
+    if committed.empty:
+        assert any("has not recorded any actions yet" in i.value for i in at.info)
+    else:  # the demo's review follow-ups for Sales
+        assert list(at.dataframe[-1].value["title"]) == list(committed["title"])
 
 
 def test_a_small_department_names_the_nearest_unit_and_shows_no_number_of_its_own(demo_copy_sqlite, monkeypatch):

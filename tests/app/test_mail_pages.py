@@ -132,3 +132,43 @@ def test_hr_edits_a_translation_and_a_template(mail_url, monkeypatch):
     bad.input("No link in here.")
     at.button(key=next(b.key for b in at.button if "FormSubmitter" in b.id and ".tpl." in b.id)).click().run()
     assert any("must contain" in e.value and "link" in e.value for e in at.error)  # escaped by plain()
+
+
+def test_a_mail_server_that_refuses_the_connection_is_a_clear_message_and_nothing_is_lost(mail_url, monkeypatch):
+    from tests.unit.mail_helpers import free_port
+
+    monkeypatch.delenv("KPIALIGN_MAIL_DRY_RUN")
+    monkeypatch.setenv("KPIALIGN_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("KPIALIGN_SMTP_PORT", str(free_port()))
+    monkeypatch.setenv("KPIALIGN_SMTP_SECURITY", "none")
+    eng = db.make_engine(mail_url)
+    with db.write_session(eng) as s:
+        wid = surveys.get_wave(s, name="Autumn pulse").id
+        rl = mail.parse_recipients_csv("email,department\na@x.test,Sales\nb@x.test,Sales\n")
+        mail.add_recipients(s, wave_id=wid, recipients=rl, key=KEY, actor="t")
+    eng.dispose()
+    at = new_app(mail_url, HR_EMAIL, monkeypatch).run()
+    at.switch_page("pages/hr_waves.py").run()
+    at.button(key="hr_mail.send").click().run()
+    assert not at.exception
+    shown = " ".join(e.value for e in at.error).replace("\\", "")
+    assert "refused the connection" in shown and "2 message(s) not sent yet" in shown
+    assert {m.label: m.value for m in at.metric}["To send"] == "2"
+
+
+def test_a_german_respondent_picks_translated_decoys_and_the_answer_is_scored(mail_url, monkeypatch):
+    from kpialign.models import Answer, Question
+
+    at = _survey(mail_url, monkeypatch, token=_link_token(mail_url), lang="de")
+    labels = [c.label for c in at.checkbox]
+    assert any("Vier\\-Tage\\-Woche" in label for label in labels), labels  # labels are escaped by plain()
+    real = next(c for c in at.checkbox if "Grow recurring revenue" in c.label)
+    real.check().run()
+    at.button(key=next(b.key for b in at.button if b.key.endswith(".submit"))).click().run()
+    assert not at.exception
+    assert at.title[0].value == "Vielen Dank!"
+    eng = db.make_engine(mail_url)
+    with db.read_session(eng) as s:
+        pick = s.exec(select(Question).where(Question.code == "OBJ_PICK")).one()
+        assert s.exec(select(Answer).where(Answer.question_id == pick.id)).one().value == 33
+    eng.dispose()

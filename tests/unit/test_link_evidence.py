@@ -160,3 +160,30 @@ def test_a_committee_sees_its_departments_kpis_links_and_only_shown_closed_wave_
     expected = 100 * cells.loc[cells["value"] >= 4, "count"].sum() / cells["count"].sum()
     got = view.survey[(view.survey["department"] == "Sales") & (view.survey["item"] == "CT1")]["favourable_pct"]
     assert got.iloc[0] == pytest.approx(expected)
+
+
+def test_aligning_all_links_at_once_gives_what_each_pair_gives_alone():
+    rng = np.random.default_rng(5)
+    months = [f"{2022 + i // 12}-{i % 12 + 1:02d}" for i in range(40)]
+    quarters = [f"{2022 + i // 4}-Q{i % 4 + 1}" for i in range(14)]
+    rows, freq = [], {}
+    for k in range(12):
+        monthly = k % 3 != 0
+        periods = months if monthly else quarters
+        start, stop = rng.integers(0, 6), len(periods) - rng.integers(0, 6)
+        freq[k] = "monthly" if monthly else "quarterly"
+        for p in periods[start:stop]:
+            if rng.random() > 0.1:
+                rows.append((k, p, float(rng.normal())))
+    values = pd.DataFrame(rows, columns=["kpi_id", "period", "actual"])
+    kpis = pd.DataFrame({"kpi_id": list(freq), "frequency": list(freq.values())})
+    pairs = [(a, b) for a in range(12) for b in range(12) if a != b]
+    links = pd.DataFrame(pairs, columns=["driver_kpi_id", "outcome_kpi_id"])
+    many = links_read.align_many(links, values, kpis)
+    series = {k: g.set_index("period")["actual"] for k, g in values.groupby("kpi_id")}
+    for (a, b), got in zip(pairs, many, strict=True):
+        want = links_read.align_pair(series[a], series[b], driver_frequency=freq[a], outcome_frequency=freq[b])
+        assert (got.frequency, got.periods, got.missing) == (want.frequency, want.periods, want.missing), (a, b)
+        assert np.allclose(got.driver, want.driver, equal_nan=True) and np.allclose(
+            got.outcome, want.outcome, equal_nan=True
+        )

@@ -6,6 +6,8 @@ by the test, which can refuse, drop or stall after N messages.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 from datetime import date
 
@@ -325,9 +327,9 @@ def test_dry_run_writes_private_eml_files_and_sends_nothing(engine, tmp_path):
     files = sorted(folder.glob("*.eml"))
     assert report.dry_run and report.sent == 3 and len(files) == 3
     assert all(f.stat().st_mode & 0o777 == 0o600 for f in files)
-    assert "Su opinión cuenta" in files[0].read_bytes().decode("utf-8", errors="replace") or any(
-        "=?utf-8?" in f.read_text() for f in files
-    )
+    parsed = [email.message_from_bytes(f.read_bytes(), policy=email.policy.default) for f in files]
+    assert {m["Subject"] for m in parsed} == {"Su opinión cuenta: Spring 2026"}
+    assert sorted(m["To"] for m in parsed) == [f"person{i}@example.org" for i in range(3)]
 
 
 def test_the_rate_limit_spaces_messages_evenly():
@@ -351,3 +353,31 @@ def test_mail_goes_out_only_while_the_wave_is_open(engine):
         mail.add_recipients(s, wave_id=wid, recipients=mail.parse_recipients_csv(_csv(2)), key=KEY, actor="hr")
     with pytest.raises(mail.MailError, match="only while a wave is open"):
         _send(engine, wid, settings(free_port()))
+
+
+def test_an_interrupted_run_is_still_audited_and_what_was_sent_stays_sent(engine, tmp_path):
+    wid = _wave_with_recipients(engine, 5)
+
+    class Leave(BaseException):  # like Streamlit stopping a script when the user leaves the page
+        pass
+
+    def progress(done: int, total: int) -> None:
+        if done == 2:
+            raise Leave
+
+    with pytest.raises(Leave):
+        _send(engine, wid, dry_run_settings(tmp_path / "out"), progress=progress)
+    assert _states(engine, wid) == {"pending": 3, "in_doubt": 0, "sent": 2, "failed": 0}
+    with db.read_session(engine) as s:
+        event = s.exec(select(AuditEvent).where(AuditEvent.action == "mail_invitations")).one()
+    assert json.loads(event.detail)["after"]["sent"] == 2
+
+
+def test_starttls_against_a_server_without_it_is_refused_before_anything_is_sent(engine):
+    wid = _wave_with_recipients(engine, 2)
+    handler = Collector()
+    with SmtpServer(handler) as srv:
+        report = _send(engine, wid, settings(srv.port, security="starttls"))
+    assert report.sent == 0 and handler.messages == []
+    assert "does not offer STARTTLS" in report.error
+    assert _states(engine, wid)["pending"] == 2

@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from kpialign import db
 from kpialign.cli import main
+from kpialign.core import security
 from kpialign.models import Account, AccountRole, AuditEvent, Department, DepartmentEvent
 from kpialign.services import accounts
 
@@ -24,7 +25,7 @@ PASSWORD = "correct horse battery"
 def org(engine, monkeypatch):
     """Ops > (Ops North > Depot), Sales, a closed unit Legacy, an admin and an employee."""
     fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", fast)
+    monkeypatch.setattr(security, "_hasher", fast)
     with db.write_session(engine) as s:
         ops = Department(name="Ops")
         s.add(ops)

@@ -37,7 +37,7 @@ def test_labels_are_shortened_line_by_line_and_ids_come_only_from_integers():
     assert dot.label("a" * 100, "72% · green", max_len=12) == '"aaaaaaaaaaa…\\n72% · green"'
     assert dot.node_id("k", 12) == "k_12"
     with pytest.raises(ValueError):
-        dot.node_id("k", "1; x")
+        dot.node_id("k", "1; x")  # type: ignore[arg-type]
 
 
 def _frames(name: str = "Leads"):

@@ -101,3 +101,12 @@ def test_results_pool_languages_because_answers_are_stored_by_question(engine):
         de = translations.localise_form(s, form, "de")
     assert not cols
     assert [i.question_id for i in de.items] == [i.question_id for i in form.items]
+
+
+def test_shipped_decoys_are_translated_for_display_and_objective_titles_are_not():
+    from kpialign.services.question_bank import DECOY_OBJECTIVES
+
+    assert set(DECOY_OBJECTIVES) <= set(translations.DECOY_TRANSLATIONS)
+    assert translations.option_label("Move all staff to a four-day week", "fr").startswith("Passer tout le personnel")
+    assert translations.option_label("Grow recurring revenue", "de") == "Grow recurring revenue"
+    assert translations.option_label("Move all staff to a four-day week", "en") == "Move all staff to a four-day week"
