@@ -18,11 +18,13 @@ $(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-## run: install, migrate, seed the demo organisation if the database is empty, start the portal
+DEMO ?= 1
+
+## run: install, migrate, seed the demo organisation if the database is empty (DEMO=0: don't), start the portal
 run: $(VENV)/.installed
 	$(PY) -m kpialign init-db
-	$(PY) -m kpialign seed-demo --scale small --seed 7 --if-empty
-	KPIALIGN_DEMO=1 $(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
+	@if [ "$(DEMO)" = "1" ]; then $(PY) -m kpialign seed-demo --scale small --seed 7 --if-empty; fi
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
 
 ## test: install dev requirements, lint, make sure Chromium, pdftotext, axe-core and PostgreSQL are there, run the whole suite
 test: lint

@@ -53,7 +53,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 
 from kpialign import db
-from kpialign.config import resolve_sqlite_url
+from kpialign.config import load_settings, resolve_sqlite_url
+from kpialign.core.errors import KpialignError
 
 # Tables every backup must contain (those of the first migration: a backup taken by an older
 # release lacks tables added later, and the upgrade after the restore adds them).
@@ -80,7 +81,7 @@ REQUIRED_TABLES: tuple[str, ...] = (
 PG_TIMEOUT_S = 3600
 
 
-class BackupError(RuntimeError):
+class BackupError(KpialignError, RuntimeError):
     """A backup or restore was refused or failed; the message says why. The live data is unchanged."""
 
 
@@ -107,8 +108,6 @@ class RestoreResult:
 
 
 def _url(url: str | None) -> URL:
-    from kpialign.config import load_settings
-
     return make_url(resolve_sqlite_url(url or load_settings().database_url))
 
 

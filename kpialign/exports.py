@@ -12,7 +12,7 @@ Kinds and their columns (the CSV header is exactly these names, in this order):
     than the wave's ``min_group`` respondents is hidden, and so are further departments until
     the hidden respondents add up to at least k — within each division and among divisions,
     because the pages show division and organisation totals
-    (:func:`kpialign.scorecard.build.survey_suppression`). Within a question a cell with fewer than
+    (:func:`kpialign.core.privacy.survey_suppression`). Within a question a cell with fewer than
     k answers ("prefer not to say") is hidden too, with complementary suppression inside its
     division.
     Hidden cells are empty, including ``n``, and the row says ``suppressed=true``.
@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -60,7 +60,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from kpialign import audit, db
-from kpialign.core import privacy
+from kpialign.core import csv_out, periods, privacy
+from kpialign.core.errors import Refused
 from kpialign.models import (
     Answer,
     Comment,
@@ -73,7 +74,8 @@ from kpialign.models import (
     SurveyWave,
     WaveStatus,
 )
-from kpialign.services import kpi_import as csvio
+from kpialign.scorecard import build as scorecard_build
+from kpialign.scorecard import queries as scorecard_data
 from kpialign.services import measurements, strategy, surveys
 
 TOTAL_LABEL = "All departments"
@@ -134,7 +136,7 @@ KIND_LABELS = {
 }
 
 
-class ExportError(ValueError):
+class ExportError(Refused):
     """An export was refused or cannot be built; the message is safe to show."""
 
 
@@ -148,26 +150,40 @@ class ExportFile:
     rows: int
     filters: dict = field(default_factory=dict)
     excel: bool = False
-    mime: str = csvio.CSV_MIME
+    mime: str = csv_out.CSV_MIME
 
 
 # ----------------------------------------------------------------------------- helpers
 
 
-def _wave(session: Session, wave: str | None) -> surveys.WaveInfo:
-    """The named wave, or by default the newest wave that has opened."""
+def _wave(session: Session, wave: str | None, *, results: bool = False) -> surveys.WaveInfo:
+    """The named wave, or by default the newest wave that has opened.
+
+    ``results``: the export holds survey results (answers, per-question figures, comments), so
+    only a closed wave's (:func:`privacy.results_released`); the default is then the newest
+    closed wave. An open wave's results change with each submission: two exports a day apart
+    would give away the answers of whoever submitted in between.
+    """
     if wave:
         try:
-            return surveys.get_wave(session, name=wave)
+            found = surveys.get_wave(session, name=wave)
         except surveys.SurveyError as exc:
             raise ExportError(str(exc)) from exc
+        if results and not privacy.results_released(found.status):
+            raise ExportError(
+                f"Wave {found.name!r} is {found.status}: its results can be exported once it is closed "
+                "(participation can be exported now)."
+            )
+        return found
+    statuses = [WaveStatus.CLOSED.value] if results else [WaveStatus.OPEN.value, WaveStatus.CLOSED.value]
     row = session.exec(
         select(SurveyWave)
-        .where(SurveyWave.status != WaveStatus.DRAFT.value)
+        .where(col(SurveyWave.status).in_(statuses))
         .order_by(col(SurveyWave.opens_on).desc(), col(SurveyWave.id).desc())
     ).first()
     if row is None:
-        raise ExportError("No survey wave has opened yet, so there is nothing to export.")
+        what = "closed" if results else "opened"
+        raise ExportError(f"No survey wave has {what} yet, so there is nothing to export.")
     return surveys.get_wave(session, wave_id=row.id)
 
 
@@ -190,37 +206,14 @@ def _department_names(session: Session, ids: Collection[int]) -> dict[int, str]:
     return {int(i): n for i, n in rows}
 
 
-def complete_suppression(n: pd.Series, hidden: pd.Series, k: int) -> pd.Series:
-    """Complementary suppression on top of an existing mask (siblings under one shown total).
-
-    Hide further cells, smallest positive ``n`` first, until the hidden cells hold 0 or at
-    least ``k`` (the same rule as :func:`kpialign.core.privacy.suppress_counts`, which cannot
-    start from cells hidden for another reason).
-    """
-    k = privacy.effective_k(k)
-    hidden = hidden.astype(bool).copy()
-    total = int(n[hidden].sum())
-    if total == 0 or total >= k:
-        return hidden
-    for idx in n[~hidden & (n > 0)].sort_values(kind="mergesort").index:
-        hidden.loc[idx] = True
-        total += int(n.loc[idx])
-        if total >= k:
-            break
-    return hidden
-
-
 def _respondents(session: Session, wave: surveys.WaveInfo) -> pd.DataFrame:
     """``department_id, department, division_id, n, suppressed`` for every department of the wave.
 
-    Suppression exactly as on the survey pages (:func:`kpialign.scorecard.build.survey_suppression`:
+    Suppression exactly as on the survey pages (:func:`kpialign.core.privacy.survey_suppression`:
     fewer than k respondents is hidden, with complementary suppression within each division
     and then among divisions, because division and organisation totals are shown). A
     department the pages do not show (not an active leaf of the tree) is hidden here too.
     """
-    from kpialign.scorecard import build as scorecard
-    from kpialign.scorecard import queries as scorecard_data
-
     counts = surveys.response_counts(session, wave_ids=[wave.id])
     by_dept = dict(zip(counts["department_id"], counts["n"], strict=True))
     ids = sorted(set(wave.department_ids) | set(by_dept))
@@ -237,9 +230,10 @@ def _respondents(session: Session, wave: surveys.WaveInfo) -> pd.DataFrame:
     leaves = tree[tree["is_leaf"]]
     division_of = dict(zip(tree["department_id"], tree["division_id"], strict=True))
     df["division_id"] = df["department_id"].map(division_of).astype("Int64")
-    ref = scorecard.WaveRef(wave.id, wave.name, wave.status, wave.min_group, wave.closes_on, int(df["n"].sum()))
     cells = counts.rename(columns={"n": "respondents"})
-    sup = scorecard.survey_suppression(cells[cells["respondents"] > 0], leaves, [ref])
+    sup = privacy.survey_suppression(
+        cells[cells["respondents"] > 0], leaves, {wave.id: privacy.effective_k(wave.min_group)}
+    )
     shown = set(sup.loc[~sup["suppressed"].astype(bool), "department_id"].astype(int))
     df["suppressed"] = ~df["department_id"].isin(shown)
     return df.sort_values(["department", "department_id"]).reset_index(drop=True)
@@ -258,12 +252,15 @@ def wave_choices(session: Session) -> list[str]:
 def period_choices(session: Session) -> list[str]:
     """Periods with KPI values, newest first (months before quarters of the same year)."""
     rows = session.exec(select(KpiValue.period).distinct()).all()
-    return sorted(rows, key=lambda p: measurements.parse_period(p), reverse=True)
+    return sorted(rows, key=lambda p: periods.parse_period(p), reverse=True)
 
 
 def visible_departments(session: Session, *, wave: str | None = None) -> list[int]:
-    """Departments of a wave whose survey figures may be shown (see ``results``)."""
-    r = _respondents(session, _wave(session, wave))
+    """Departments of a wave whose survey figures may be shown (see ``results``); none for an open wave."""
+    w = _wave(session, wave)
+    if not privacy.results_released(w.status):
+        return []
+    r = _respondents(session, w)
     return [int(i) for i in r.loc[~r["suppressed"], "department_id"]]
 
 
@@ -301,12 +298,8 @@ def _result_cells(session: Session, w: surveys.WaveInfo, resp: pd.DataFrame | No
         # Per question a department may have fewer answers than respondents ("prefer not to
         # say"): such a cell is hidden too, again with complementary suppression.
         # Complementary within each division, whose per-question total the pages show.
-        hidden = qdf["suppressed"] | (qdf["n"] < k)
-        division = resp["division_id"].fillna(-1).to_numpy()
-        for d in set(division):
-            idx = qdf.index[division == d]
-            hidden.loc[idx] = complete_suppression(qdf.loc[idx, "n"], hidden.loc[idx], k)
-        qdf["suppressed"] = hidden
+        division = pd.Series(resp["division_id"].fillna(-1).to_numpy(), index=qdf.index)
+        qdf["suppressed"] = privacy.question_cells_hidden(qdf["n"], qdf["suppressed"], division, k)
         total = _result_row(w.name, TOTAL_LABEL, q, c, False)
         total["suppressed"] = bool(total["n"] < k)
         rows.extend(qdf.to_dict("records"))
@@ -327,7 +320,7 @@ def results(session: Session, *, wave: str | None = None) -> pd.DataFrame:
     Survey pages that show per-question results should call this function, so that the
     page and the export hide exactly the same cells.
     """
-    cells = _result_cells(session, _wave(session, wave))
+    cells = _result_cells(session, _wave(session, wave, results=True))
     return privacy.mask_suppressed(cells[RESULTS_COLUMNS], RESULT_VALUES).reset_index(drop=True)
 
 
@@ -377,7 +370,7 @@ def responses(session: Session, *, wave: str | None = None) -> pd.DataFrame:
     or complementary suppression) is left empty here too, so that the ``results`` total minus
     this file never describes fewer than k people.
     """
-    w = _wave(session, wave)
+    w = _wave(session, wave, results=True)
     resp = _respondents(session, w)
     shown = resp.loc[~resp["suppressed"]]
     rated = _rated_questions(session, w)
@@ -427,7 +420,7 @@ def responses(session: Session, *, wave: str | None = None) -> pd.DataFrame:
 
 def comments(session: Session, *, wave: str | None = None) -> pd.DataFrame:
     """Comments of a wave for the departments that reach the comment threshold, shuffled, no dates."""
-    w = _wave(session, wave)
+    w = _wave(session, wave, results=True)
     rows = session.exec(
         select(Comment.id, Comment.text, Response.department_id)
         .join(Response, Response.id == Comment.response_id)
@@ -436,14 +429,8 @@ def comments(session: Session, *, wave: str | None = None) -> pd.DataFrame:
     df = pd.DataFrame([tuple(r) for r in rows], columns=["comment_id", "comment", "department_id"])
     if df.empty:
         return pd.DataFrame(columns=COMMENTS_COLUMNS)
-    threshold = max(privacy.COMMENT_MIN, int(w.comment_min))
     sizes = df.groupby("department_id").size().rename("n").reset_index()
-    sizes["parent"] = 0
-    sizes = privacy.suppress_counts(sizes, ["department_id"], "n", threshold, parent_col="parent")
-    # suppress_counts applies its own floor (3); the comment threshold is the binding one here.
-    shown = sizes.loc[
-        ~sizes["suppressed"] & sizes["n"].map(lambda n: privacy.comments_visible(n, threshold)), "department_id"
-    ]
+    shown = privacy.comment_groups_shown(sizes, int(w.comment_min))
     df = df[df["department_id"].isin(shown)].copy()
     names = _department_names(session, set(df["department_id"].astype(int)))
     df["department"] = df["department_id"].map(names)
@@ -453,37 +440,14 @@ def comments(session: Session, *, wave: str | None = None) -> pd.DataFrame:
     return df[COMMENTS_COLUMNS].reset_index(drop=True)
 
 
-def _department_scorecard() -> Callable[..., pd.DataFrame]:
-    from kpialign.scorecard import build as scorecard
-
-    fn = getattr(scorecard, "department_scorecard", None)
-    if fn is None:
-        raise ExportError("The department scorecard is not available in this version yet.")
-    return fn
-
-
 def scorecard(session: Session, *, period: str | None = None, wave: str | None = None) -> pd.DataFrame:
     """The department scorecard of a period, the same numbers as the Overview page."""
-    fn = _department_scorecard()
-    return fn(session, period=period, wave=wave).reset_index(drop=True)
-
-
-def _period_filter(period: str | None) -> Callable[[str], bool]:
-    if not period:
-        return lambda _p: True
-    p = period.strip()
-    if len(p) == 4 and p.isdigit():
-        return lambda x: x.startswith(p + "-")
-    try:
-        canonical = measurements.normalise_period(p)
-    except measurements.MeasurementError as exc:
-        raise ExportError(str(exc)) from exc
-    return lambda x: x == canonical
+    return scorecard_build.department_scorecard(session, period=period, wave=wave).reset_index(drop=True)
 
 
 def kpis(session: Session, *, period: str | None = None) -> pd.DataFrame:
     """KPI definitions with their objective links, and values per period (optionally one period or year)."""
-    keep = _period_filter(period)
+    keep = periods.period_filter(period)
     defs = strategy.kpis_frame(session)
     links = strategy.links_frame(session)
     link_text = (
@@ -503,28 +467,9 @@ def kpis(session: Session, *, period: str | None = None) -> pd.DataFrame:
     return out[KPIS_COLUMNS].reset_index(drop=True)
 
 
-def _period_bounds(period: str | None) -> tuple[datetime | None, datetime | None]:
-    if not period:
-        return None, None
-    p = period.strip()
-    if len(p) == 4 and p.isdigit():
-        y = int(p)
-        return datetime(y, 1, 1, tzinfo=UTC), datetime(y + 1, 1, 1, tzinfo=UTC)
-    try:
-        parsed = measurements.parse_period(p)
-    except measurements.MeasurementError as exc:
-        raise ExportError(str(exc)) from exc
-    months = 1 if parsed.frequency == "monthly" else 3
-    first = parsed.number if months == 1 else 3 * (parsed.number - 1) + 1
-    start = datetime(parsed.year, first, 1, tzinfo=UTC)
-    end_month = first + months
-    end = datetime(parsed.year + (end_month - 1) // 12, (end_month - 1) % 12 + 1, 1, tzinfo=UTC)
-    return start, end
-
-
 def audit_log(session: Session, *, period: str | None = None) -> pd.DataFrame:
     """The audit log, oldest first (optionally of one month, quarter or year, in UTC)."""
-    since, until = _period_bounds(period)
+    since, until = periods.utc_bounds(period)
     df = audit.list_events(session, since=since, until=until, limit=10_000_000)
     return df.sort_values("id").reset_index(drop=True)[AUDIT_COLUMNS]
 
@@ -554,7 +499,7 @@ def export_frame(session: Session, *, kind: str, wave: str | None = None, period
 def _scope(session: Session, kind: str, wave: str | None, period: str | None) -> tuple[str | None, dict]:
     """The file-name scope (wave or period) and the filters recorded in the audit event."""
     if kind in SURVEY_KINDS:
-        name = _wave(session, wave).name
+        name = _wave(session, wave, results=kind != "participation").name
         return name, {"wave": name}
     if kind == "scorecard":
         filters = {"period": period, "wave": wave}
@@ -585,9 +530,9 @@ def prepare_export(
     period = (period or "").strip() or None
     scope, filters = _scope(session, kind, wave, period)
     df = export_frame(session, kind=kind, wave=scope if kind in SURVEY_KINDS else wave, period=period)
-    data = csvio.write_csv(df, excel=excel)
+    data = csv_out.write_csv(df, excel=excel)
     day = today or datetime.now(UTC).date()
-    filename = csvio.export_filename(kind, scope, day)
+    filename = csv_out.export_filename(kind, scope, day)
     return ExportFile(kind=kind, filename=filename, data=data, rows=len(df), filters=filters, excel=excel)
 
 

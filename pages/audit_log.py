@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import streamlit as st
 
 from kpialign import audit
-from kpialign.services import kpi_import as csvio
+from kpialign.core import csv_out
 from kpialign.ui import auth, data, nav
 
 user = auth.require(nav.roles_for("pages/audit_log.py"))
@@ -63,8 +63,8 @@ st.dataframe(
 )
 st.download_button(
     "Download these events as CSV",
-    csvio.write_csv(events.assign(at=events["at"].astype(str))),
-    file_name=csvio.export_filename("audit", None, today),
+    csv_out.write_csv(events.assign(at=events["at"].astype(str))),
+    file_name=csv_out.export_filename("audit", None, today),
     mime="text/csv",
     icon=":material/download:",
     key="audit_log.download",

@@ -9,10 +9,11 @@ from kpialign import charts
 from kpialign.scorecard import build as scorecard
 from kpialign.services import surveys
 from kpialign.ui import auth, data, nav, reviews_ui
+from kpialign.ui import line_of_sight as los
 from kpialign.ui import scorecard_ui as ui
 from kpialign.ui.widgets import plain
 
-auth.require(nav.roles_for("pages/department.py"))
+user = auth.require(nav.roles_for("pages/department.py"))
 
 st.title("Department")
 
@@ -20,7 +21,7 @@ st.title("Department")
 @st.fragment
 def body() -> None:
     period, wave = ui.filters("department")
-    sc = ui.get(period, wave)
+    sc = ui.get(period, wave, user=user)
     if sc.empty:
         st.info("There are no departments to score yet.")
         return
@@ -29,6 +30,8 @@ def body() -> None:
     ids = rows["department_id"].tolist()
     default = 0
     wanted = st.query_params.get("id")
+    if wanted and wanted.isdigit():
+        los.refuse_out_of_scope(user, int(wanted), "department")
     if wanted and wanted.isdigit() and int(wanted) in ids:
         default = ids.index(int(wanted))
     choice = st.selectbox("Department", labels, index=default, key="department.choice")
@@ -180,6 +183,8 @@ def body() -> None:
                 hide_index=True,
                 width="stretch",
             )
+
+    los.dimension_section(sc, dept_id, str(row["department"]), period=period, wave=wave)
 
     st.subheader("Participation")
     if sc.wave is not None:

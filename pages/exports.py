@@ -9,7 +9,7 @@ import streamlit as st
 
 from kpialign import exports
 from kpialign.ui import auth, data, nav
-from kpialign.ui.widgets import plain
+from kpialign.ui.widgets import plain, refusals
 
 user = auth.require(nav.roles_for("pages/exports.py"))
 
@@ -74,16 +74,11 @@ if prepared is not None and st.session_state.get("exports.selection") != selecti
     prepared = None
 
 if st.button("Prepare file", type="primary", icon=":material/description:", key="exports.prepare"):
-    try:
-        with st.spinner("Preparing the file…"), data.reading() as session:
-            prepared = exports.prepare_export(
-                session, kind=kind, roles=user.roles, wave=wave, period=period, excel=excel
-            )
-        with data.writing() as session:  # recorded before it is offered; a failure stops the page
-            exports.record_export(session, prepared, actor=user.email)
-    except ValueError as exc:  # ExportError and the domain errors it wraps: safe to show
-        st.error(str(exc), icon=":material/error:")
-        prepared = None
+    prepared = None
+    with refusals(), st.spinner("Preparing the file…"):  # recorded in the audit log before it is offered
+        prepared = exports.build_export(
+            data.engine(), kind=kind, actor=user.email, roles=user.roles, wave=wave, period=period, excel=excel
+        )
     st.session_state["exports.file"] = prepared
     st.session_state["exports.selection"] = selection
 

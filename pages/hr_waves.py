@@ -9,12 +9,12 @@ import pandas as pd
 import streamlit as st
 
 from kpialign.config import ConfigError, load_settings, secret_key
-from kpialign.scorecard import queries as scorecard_data
-from kpialign.services import kpi_import as csvio
+from kpialign.core import csv_out
+from kpialign.scorecard import counts
 from kpialign.services import strategy, surveys
 from kpialign.services.question_bank import DIMENSIONS
-from kpialign.ui import auth, data, nav
-from kpialign.ui.widgets import plain
+from kpialign.ui import auth, data, link_admin, mail_ui, nav
+from kpialign.ui.widgets import plain, refusals
 
 user = auth.require(nav.roles_for("pages/hr_waves.py"))
 ACTOR = user.email
@@ -27,11 +27,9 @@ STATUS_ICON = {"draft": ":material/edit_note:", "open": ":material/radio_button_
 
 def _run(action, success: str) -> bool:
     """One audited change in a write transaction; a refusal is shown and nothing is written."""
-    try:
-        with data.writing() as session:
-            action(session)
-    except surveys.SurveyError as exc:
-        st.error(plain(str(exc)), icon=":material/error:")
+    with refusals() as outcome, data.writing() as session:
+        action(session)
+    if outcome.failed:
         return False
     st.session_state[NOTICE] = success
     return True
@@ -52,7 +50,7 @@ with data.reading() as session:
     depts = strategy.departments_frame(session, include_retired=False)
 dept_path = dict(zip(depts["id"].astype(int), depts["path"], strict=True)) if not depts.empty else {}
 
-tab_waves, tab_new, tab_questions = st.tabs(["Waves", "New wave", "Question bank"])
+tab_waves, tab_new, tab_questions, tab_lang = st.tabs(["Waves", "New wave", "Question bank", "Languages and e-mails"])
 
 # ------------------------------------------------------------------------------- waves tab
 
@@ -65,13 +63,10 @@ def _confirm_close(wave_id: int, name: str) -> None:
         "never change again. Employees who have not answered yet can no longer answer."
     )
     c1, c2 = st.columns(2)
+    # A closed wave never changes: closing also stores its counts once (scorecard.counts).
     if c1.button("Close the wave", type="primary", icon=":material/lock:", key=f"{P}.close_yes") and _run(
-        lambda s: surveys.close_wave(s, wave_id=wave_id, actor=ACTOR), f"Wave {name} is closed."
+        lambda s: counts.close_wave(session=s, wave_id=wave_id, actor=ACTOR), f"Wave {name} is closed."
     ):
-        # A closed wave never changes: count its answers once now, so that the first leader to
-        # open the scorecard does not wait for it.
-        with st.spinner("Preparing the wave's results…"):
-            scorecard_data.materialise_waves(data.engine(), [wave_id])
         st.rerun()
     if c2.button("Keep it open", key=f"{P}.close_no"):
         st.rerun()
@@ -159,9 +154,9 @@ def _participation_panel(wave: surveys.WaveInfo) -> None:
         )
     st.download_button(
         "Download participation (CSV)",
-        data=csvio.write_csv(part.drop(columns=["department_id"]).assign(wave=wave.name), excel=True),
-        file_name=csvio.export_filename("participation", wave.name, date.today()),
-        mime=csvio.CSV_MIME,
+        data=csv_out.write_csv(part.drop(columns=["department_id"]).assign(wave=wave.name), excel=True),
+        file_name=csv_out.export_filename("participation", wave.name, date.today()),
+        mime=csv_out.CSV_MIME,
         icon=":material/download:",
         key=f"{P}.part_csv",
     )
@@ -210,19 +205,20 @@ def _links_panel(wave: surveys.WaveInfo) -> None:
             except surveys.SurveyError as exc:
                 st.error(plain(str(exc)), icon=":material/error:")
     if made is not None:
-        st.session_state[LINKS] = (wave.name, len(made), csvio.write_csv(made, excel=True))
+        st.session_state[LINKS] = (wave.name, len(made), csv_out.write_csv(made, excel=True))
     if (links := st.session_state.get(LINKS)) and links[0] == wave.name:
         st.success(f"{links[1]} personal link(s) made. Download them now; they cannot be shown again.")
         st.download_button(
             "Download links (CSV)",
             data=links[2],
-            file_name=csvio.export_filename("survey-links", wave.name, date.today()),
-            mime=csvio.CSV_MIME,
+            file_name=csv_out.export_filename("survey-links", wave.name, date.today()),
+            mime=csv_out.CSV_MIME,
             type="primary",
             icon=":material/download:",
             key=f"{P}.links_csv",
             on_click="ignore",
         )
+    link_admin.maintenance_panel(wave, dept_path, key=key, base_url=base, actor=ACTOR)
 
 
 with tab_waves:
@@ -275,6 +271,7 @@ with tab_waves:
         _participation_panel(wave)
         if wave.status != "closed":
             _links_panel(wave)
+            mail_ui.mail_panel(wave, ACTOR)
 
 # ---------------------------------------------------------------------------- new wave tab
 
@@ -373,3 +370,7 @@ with tab_questions:
                 f"Question {row['code']} {'retired' if active_now else 'restored'}.",
             ):
                 st.rerun()
+
+with tab_lang:
+    mail_ui.translations_panel(ACTOR)
+    mail_ui.templates_panel(ACTOR)

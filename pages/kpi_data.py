@@ -8,8 +8,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from kpialign.core.errors import Refused
 from kpialign.services import measurements, strategy
-from kpialign.services.measurements import EditScope, MeasurementError
+from kpialign.services.measurements import EditScope
 from kpialign.ui import auth, data, nav, reviews_ui
 from kpialign.ui.widgets import plain
 
@@ -104,7 +105,7 @@ else:
         try:
             with data.writing() as session:
                 summary = measurements.apply_entries(session, scope=scope, entries=entries)
-        except MeasurementError as exc:
+        except Refused as exc:
             st.error(plain(str(exc)), icon=":material/error:")
         else:
             st.session_state[NOTICE] = f"Saved: {summary.describe()}"
@@ -125,7 +126,7 @@ else:
                 try:
                     with data.writing() as session:
                         measurements.delete_value(session, scope=scope, kpi_id=victim, period=period)
-                except MeasurementError as exc:
+                except Refused as exc:
                     st.error(plain(str(exc)), icon=":material/error:")
                 else:
                     st.session_state[NOTICE] = f"Removed the actual of {names[victim]} for {period}."

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from kpialign.core.errors import Refused
 from kpialign.services import kpi_import as csvio
 from kpialign.services import strategy
-from kpialign.services.measurements import EditScope, MeasurementError
+from kpialign.services.measurements import EditScope
 from kpialign.ui import auth, data, nav
 from kpialign.ui.widgets import plain
 
@@ -112,7 +113,7 @@ if st.button(label, type="primary", icon=":material/publish:", key="kpi_import.g
     except csvio.KpiImportError as exc:
         st.error(plain(str(exc)), icon=":material/error:")
         st.dataframe(exc.validation.issues_frame(), hide_index=True, width="stretch")
-    except MeasurementError as exc:
+    except Refused as exc:
         st.error(plain(str(exc)), icon=":material/error:")
     else:
         st.session_state[DONE] = summary.describe()

@@ -8,9 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from kpialign.services import accounts, kpi_templates, strategy
-from kpialign.services.strategy import KpiInput, StrategyError
+from kpialign.services.strategy import KpiInput
 from kpialign.ui import auth, data, nav
-from kpialign.ui.widgets import plain
+from kpialign.ui.widgets import plain, refusals
 
 user = auth.require(nav.roles_for("pages/strategy_setup.py"))
 ACTOR = user.email
@@ -26,11 +26,10 @@ POLARITY = {"higher": "Higher is better", "lower": "Lower is better", "range": "
 def run(action: Callable, success: str) -> None:
     """One audited change in a write transaction; a refusal is shown and nothing is written."""
     st.session_state.pop(PENDING, None)
-    try:
-        with data.writing() as session:
-            result = action(session)
-    except StrategyError as exc:
-        st.error(plain(str(exc)), icon=":material/error:")
+    result = None
+    with refusals() as outcome, data.writing() as session:
+        result = action(session)
+    if outcome.failed:
         return
     st.session_state[NOTICE] = success.format(result=result) if result is not False else "Nothing changed."
     st.rerun()

@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from functools import cache
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -56,6 +56,7 @@ _CACHE_PAIRS = 1 << 15
 #: z for the 95 % Sen-slope interval, computed exactly as scipy.stats.theilslopes does.
 _THEIL_Z = float(norm.ppf((1.0 - 0.95) / 2.0))
 _P_FLOOR = float(np.finfo(float).smallest_subnormal)
+_ZERO_AND_NEXT = np.array([0.0, _P_FLOOR])
 
 TrendLabel = Literal["increasing", "decreasing", "no trend", "insufficient data"]
 
@@ -105,7 +106,7 @@ class ChangePoint(NamedTuple):
     value before the change) for a series without NaN; None when there is no change at all.
     """
 
-    index: int | None
+    index: int | None  # type: ignore[assignment]  # shadows tuple.index on purpose (public name)
     statistic: float
     p: float
 
@@ -347,12 +348,12 @@ def _select_large(x: np.ndarray, positions: np.ndarray, ranks: Sequence[int]) ->
         cells_all, vals_all = np.concatenate(kept_cell), np.concatenate(kept_val)
         still = []
         for r in pending:
-            cell = int(np.searchsorted(ends, r, side="right"))
-            before = int(ends[cell - 1]) if cell else 0
-            if cell % 2 == 1:  # equal to an edge
-                found[r] = float(edges[cell // 2])
-            elif collect_cell[cell]:
-                inside = np.sort(vals_all[cells_all == cell])
+            at = int(np.searchsorted(ends, r, side="right"))
+            before = int(ends[at - 1]) if at else 0
+            if at % 2 == 1:  # equal to an edge
+                found[r] = float(edges[at // 2])
+            elif collect_cell[at]:
+                inside = np.sort(vals_all[cells_all == at])
                 found[r] = float(inside[r - before])
             else:
                 still.append(r)
@@ -432,9 +433,12 @@ def _mk_rows(values: np.ndarray, alpha: float) -> dict[str, np.ndarray]:
             d = np.take(block, second, axis=1)
             d -= np.take(block, first, axis=1)
             d /= lag
-            # S = (#slopes > 0) - (#slopes < 0); NaN pairs compare False.
-            s[start:stop] = np.count_nonzero(d > 0, axis=1) - np.count_nonzero(d < 0, axis=1)
             d.sort(axis=1)  # NaN pairs last
+            # S = (#slopes > 0) - (#slopes < 0), read off each sorted row: no double lies
+            # strictly between 0 and the smallest subnormal, so "< 5e-324" means "<= 0".
+            for i, row in enumerate(d, start=start):
+                below, upto = row.searchsorted(_ZERO_AND_NEXT)
+                s[i] = (pairs[i] - upto) - below
             picked[start:stop] = d[block_rows[: stop - start], wanted[start:stop]]
         has = pairs > 0
         slope = np.where(has, (picked[:, 0] + picked[:, 1]) / 2.0, np.nan)
@@ -502,7 +506,7 @@ def _insufficient(n: int, method: str) -> TrendResult:
 def _row_result(cols: dict[str, np.ndarray], row: int) -> TrendResult:
     """One row of the column arrays as a TrendResult of plain Python values."""
     return TrendResult(
-        trend=str(cols["trend"][row]),
+        trend=cast(TrendLabel, str(cols["trend"][row])),
         h=bool(cols["h"][row]),
         n=int(cols["n"][row]),
         method="original",
@@ -571,7 +575,7 @@ def _apply_variance_ratio(result: TrendResult, ratio: float, alpha: float) -> Tr
     z = (s - 1) / sd if s > 0 else (s + 1) / sd if s < 0 else 0.0
     p = float(_two_sided_p(np.array(z)))
     h = p < alpha
-    trend = "increasing" if h and s > 0 else "decreasing" if h and s < 0 else "no trend"
+    trend: TrendLabel = "increasing" if h and s > 0 else "decreasing" if h and s < 0 else "no trend"
     return replace(result, trend=trend, h=h, p=p, z=z, var_s=var_s, p_exact=math.nan, method="hamed_rao", n_ratio=ratio)
 
 
@@ -913,8 +917,8 @@ class LeadLagResult:
       differencing a trend-stationary series only adds some negative autocorrelation.  Both
       series always get the same transformation.
     * ``ar_order``, ``ar_coefficients``: AR(p) with a constant fitted by OLS to the
-      transformed driver, p = 0..min(6, n // 10) chosen by AIC on a common sample (the first
-      6 transformed values held back, as statsmodels' ``ar_select_order(trend="c")``), then
+      transformed driver, p = 0..P with P = min(6, n // 10), chosen by AIC on a common sample (the
+      first P transformed values held back, as statsmodels' ``ar_select_order(maxlag=P, trend="c")``), then
       refitted on every row it can use.  The filter e_t = z_t - sum phi_i z_{t-i} is applied
       to *both* transformed series (prewhitening: the driver becomes close to white noise,
       so its own persistence no longer inflates the cross-correlations).
@@ -938,6 +942,8 @@ class LeadLagResult:
     * ``sign``: sign of r at the tested lag (+1, -1, 0).  ``verdict``: ``p < alpha`` and the
       sign equals ``expected_sign``: ``"supported at lag k"``; ``p < alpha`` with the other
       sign: ``"opposite sign"``; otherwise ``"no evidence"`` (also for a constant series).
+      A lag so long that the Granger regression has no residual degree of freedom left
+      (rows - 2k - 1 < 1) gives ``"not enough data for lag k"``.
       ``lead_lag_batch`` decides on the Benjamini-Hochberg q across the links instead.
     """
 
@@ -994,13 +1000,14 @@ class _Ols(NamedTuple):
 
 def _masked_ols(y: np.ndarray, cols: list[np.ndarray]) -> _Ols:
     """Row-wise OLS of ``y`` (m, T) on ``cols`` (each (m, T)); a t with any NaN is left out."""
-    x = np.stack(cols, axis=2)
-    ok = ~np.isnan(y) & ~np.isnan(x).any(axis=2)
-    x = np.where(ok[..., None], x, 0.0)
+    ok = ~np.isnan(y)
+    for col in cols:
+        ok &= ~np.isnan(col)
+    x = np.stack([np.where(ok, col, 0.0) for col in cols], axis=1)  # (m, p, T): T contiguous
     yz = np.where(ok, y, 0.0)
-    inv = _stack_inverse(np.einsum("mtp,mtq->mpq", x, x))
-    beta = np.einsum("mpq,mq->mp", inv, np.einsum("mtp,mt->mp", x, yz))
-    resid = yz - np.einsum("mtp,mp->mt", x, beta)
+    inv = _stack_inverse(x @ x.transpose(0, 2, 1))
+    beta = (inv @ (x @ yz[:, :, None]))[:, :, 0]
+    resid = yz - (beta[:, None, :] @ x)[:, 0, :]
     return _Ols(beta, np.einsum("mt,mt->m", resid, resid), ok.sum(axis=1), inv)
 
 
@@ -1253,16 +1260,19 @@ def _lead_lag_columns(
     for size in np.unique(n[n >= LEAD_LAG_MIN_N]):
         rows = np.flatnonzero(n == size)
         got = _lead_lag_rows(x[rows], y[rows], int(size), expected_lag[rows], max_lag)
-        for j, row in enumerate(rows):
-            top = max(max_lag, int(expected_lag[row]))
-            cols["lags"][row] = tuple(range(top + 1))
-            cols["ccf"][row] = tuple(float(v) for v in got["r"][j, : top + 1])
-            cols["ccf_low"][row] = tuple(float(v) for v in got["low"][j, : top + 1])
-            cols["ccf_high"][row] = tuple(float(v) for v in got["high"][j, : top + 1])
+        r, low, high = got["r"].tolist(), got["low"].tolist(), got["high"].tolist()
+        transform = got["transform"].tolist()
+        ints = {name: got[name].tolist() for name in ("ar_order", "best_lag", "tested_lag")}
+        for j, row in enumerate(rows.tolist()):
+            top = max(max_lag, int(expected_lag[row])) + 1
+            cols["lags"][row] = tuple(range(top))
+            cols["ccf"][row] = tuple(r[j][:top])
+            cols["ccf_low"][row] = tuple(low[j][:top])
+            cols["ccf_high"][row] = tuple(high[j][:top])
             cols["ar_coefficients"][row] = got["ar_coefficients"][j]
-            for name in ("transform", "ar_order", "best_lag", "tested_lag"):
-                value = got[name][j]
-                cols[name][row] = str(value) if name == "transform" else int(value)
+            cols["transform"][row] = transform[j]
+            for name, values in ints.items():
+                cols[name][row] = values[j]
         for name in (
             "f",
             "df_num",
@@ -1325,7 +1335,14 @@ def _row_verdicts(cols: dict[str, Any], signs: np.ndarray, alpha: float, p: np.n
     decisive = cols["p"] if p is None else p
     tested = np.array([-1 if v is None else v for v in cols["tested_lag"]])
     verdicts = _verdicts(decisive, cols["sign"], signs, tested, alpha)
-    return [_NOT_ENOUGH if n < LEAD_LAG_MIN_N else v for n, v in zip(cols["n"], verdicts, strict=True)]
+    out = []
+    for n, k, df_den, verdict in zip(cols["n"], tested, cols["df_den"], verdicts, strict=True):
+        if n < LEAD_LAG_MIN_N:
+            verdict = _NOT_ENOUGH
+        elif not df_den >= 1:  # the lag asked for leaves no residual degree of freedom
+            verdict = f"not enough data for lag {k}"
+        out.append(verdict)
+    return out
 
 
 def _result_row(cols: dict[str, Any], i: int, verdict: str) -> LeadLagResult:
@@ -1373,7 +1390,9 @@ def lead_lag_batch(
     ``drivers`` and ``outcomes`` are 2-D (links x periods, aligned, NaN for missing); a
     DataFrame ``drivers`` keeps its index.  ``expected_lag`` is None (pick the best lag for
     every link) or one value per link (None or NaN where a link has none);
-    ``expected_sign`` is +1/-1 for all or per link.  Adds ``q``: Benjamini-Hochberg
+    ``expected_sign`` is +1/-1 for all or per link.  ``ar_order``, ``best_lag`` and
+    ``tested_lag`` are nullable integers (``pd.NA`` where there is not enough data), the
+    tuples stay tuples (object columns).  Adds ``q``: Benjamini-Hochberg
     adjusted ``p`` across the links that have one.  With ``fdr=True`` (default) the verdict
     uses q < alpha — the family shown together is every link in the call; ``fdr=False``
     gives each link's own verdict (as ``lead_lag``).  Vectorised over links: links with the
@@ -1403,4 +1422,4 @@ def lead_lag_batch(
     cols["verdict"] = _row_verdicts(cols, signs, alpha, q if fdr else None)
     frame = pd.DataFrame({name: cols[name] for name in LEAD_LAG_FIELDS}, index=index)
     frame.insert(LEAD_LAG_FIELDS.index("p") + 1, "q", q)
-    return frame
+    return frame.astype({"n": np.int64, "ar_order": "Int64", "best_lag": "Int64", "tested_lag": "Int64"})

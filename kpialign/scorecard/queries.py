@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import and_, func, literal, select
 from sqlmodel import Session
 
+from kpialign.core.scoring import ScoringSettings
 from kpialign.models import (
     Answer,
     Department,
@@ -30,10 +31,13 @@ from kpialign.models import (
     Question,
     Response,
     SurveyWave,
-    WaveAnswerCount,
-    WaveResponseCount,
 )
+from kpialign.scorecard import counts
+from kpialign.scorecard.counts import fetch as _fetch
+from kpialign.scorecard.counts import materialise_waves as materialise_waves  # older callers
+from kpialign.services import headcount
 from kpialign.services.question_bank import OBJ_PICK_KNOWS
+from kpialign.services.settings import load_settings
 
 MAX_TREE_DEPTH = 20
 
@@ -261,22 +265,13 @@ def clear_cache() -> None:
         _CLOSED.clear()
 
 
-def _fetch(session: Session, stmt, columns: list[str]) -> pd.DataFrame:
-    """Run a Core select and build the frame from the driver's tuples (no Row objects: 3-5x faster)."""
-    result = session.connection().execute(stmt)
-    rows = result.cursor.fetchall() if result.cursor is not None else []
-    result.close()
-    return pd.DataFrame(rows, columns=columns)
-
-
 def survey_counts(session: Session, *, waves: pd.DataFrame, wave_ids: list[int]) -> SurveyCounts:
-    """Counts for ``wave_ids`` (``waves``: the frame of :func:`waves`, with response counts).
+    """Counts for ``wave_ids`` (``waves``: the frame of :func:`waves`, with response counts). Reads only.
 
-    Closed waves never change: their counts are stored once in ``wave_response_count`` /
-    ``wave_answer_count`` (filled here on first use, in a separate short write transaction
-    that does not bump the data version) and kept in this process for good, keyed by a
-    fingerprint (database URL, wave, closing day, response count). An open wave is counted
-    live from the answers.
+    Closed waves never change: their counts are stored once (:mod:`kpialign.scorecard.counts`,
+    by the close action or the repair step) and kept in this process for good, keyed by a
+    fingerprint (database URL, wave, closing day, response count). A closed wave whose stored
+    counts are missing or incomplete, and an open wave, are counted live from the answers.
     """
     url = session.get_bind().url.render_as_string(hide_password=True)
     info = waves.set_index("wave_id")
@@ -299,27 +294,33 @@ def survey_counts(session: Session, *, waves: pd.DataFrame, wave_ids: list[int])
         else:
             closed_todo.append(w)
     if closed_todo:
-        stored = _stored_counts(session, closed_todo)
+        stored = _raw(*counts.stored_counts(session, closed_todo))
         have = stored.respondents.groupby("wave_id")["respondents"].sum()
         stale = [w for w in closed_todo if int(have.get(w, 0)) != int(info.loc[w, "responses"])]
-        if stale:
-            fresh = materialise_waves(session.get_bind(), stale)
+        if stale:  # not stored yet (an older database before its repair): count live, write nothing
             keep = [w for w in closed_todo if w not in stale]
-            stored = _concat([_select_waves(stored, keep), fresh])
+            stored = _concat([select_waves(stored, keep), _raw(*counts.live_counts(session, stale))])
         for w in closed_todo:
-            one = _select_waves(stored, [w])
+            one = select_waves(stored, [w])
             with _CACHE_LOCK:
                 _CLOSED[keys[w]] = one
                 while len(_CLOSED) > _CLOSED_MAX:
                     _CLOSED.popitem(last=False)
             parts.append(one)
     if live:
-        parts.append(_live_counts(session, live))
+        parts.append(_raw(*counts.live_counts(session, live)))
     q = questions(session)
     return _finish(_concat(parts), q)
 
 
-def _select_waves(c: SurveyCounts, ids: list[int]) -> SurveyCounts:
+def _raw(answers: pd.DataFrame, respondents: pd.DataFrame) -> SurveyCounts:
+    return SurveyCounts(
+        answers, respondents, pd.DataFrame(columns=["wave_id", "department_id", "answered", "knows"], dtype="int64")
+    )
+
+
+def select_waves(c: SurveyCounts, ids: list[int]) -> SurveyCounts:
+    """Only the counts of the waves ``ids``."""
     return SurveyCounts(*(f[f["wave_id"].isin(ids)].reset_index(drop=True) for f in (c.likert, c.respondents, c.picks)))
 
 
@@ -333,100 +334,6 @@ def _concat(parts: list[SurveyCounts]) -> SurveyCounts:
     return SurveyCounts(
         *(pd.concat([getattr(p, n) for p in parts], ignore_index=True) for n in ("likert", "respondents", "picks"))
     )
-
-
-# Raw counts (value as stored, all question kinds); _finish turns them into SurveyCounts.
-_ANSWER_COLS = ["wave_id", "department_id", "question_id", "value", "count"]
-
-
-def _stored_counts(session: Session, wave_ids: list[int]) -> SurveyCounts:
-    a = _fetch(
-        session,
-        select(
-            WaveAnswerCount.wave_id,
-            WaveAnswerCount.department_id,
-            WaveAnswerCount.question_id,
-            WaveAnswerCount.value,
-            WaveAnswerCount.n,
-        ).where(WaveAnswerCount.wave_id.in_(wave_ids)),  # type: ignore[attr-defined]
-        _ANSWER_COLS,
-    )
-    r = _fetch(
-        session,
-        select(WaveResponseCount.wave_id, WaveResponseCount.department_id, WaveResponseCount.n).where(
-            WaveResponseCount.wave_id.in_(wave_ids)  # type: ignore[attr-defined]
-        ),
-        ["wave_id", "department_id", "respondents"],
-    )
-    return SurveyCounts(a, r, pd.DataFrame(columns=["wave_id", "department_id", "answered", "knows"], dtype="int64"))
-
-
-def _answer_select(wave_ids: list[int]):
-    return (
-        select(Response.wave_id, Response.department_id, Answer.question_id, Answer.value, func.count())
-        .join(Response, Response.id == Answer.response_id)
-        .where(Response.wave_id.in_(wave_ids))  # type: ignore[attr-defined]
-        .group_by(Response.wave_id, Response.department_id, Answer.question_id, Answer.value)
-    )
-
-
-def _response_select(wave_ids: list[int]):
-    return (
-        select(Response.wave_id, Response.department_id, func.count())
-        .where(Response.wave_id.in_(wave_ids))  # type: ignore[attr-defined]
-        .group_by(Response.wave_id, Response.department_id)
-    )
-
-
-def _live_counts(session: Session, wave_ids: list[int]) -> SurveyCounts:
-    a = _fetch(session, _answer_select(wave_ids), _ANSWER_COLS)
-    r = _fetch(session, _response_select(wave_ids), ["wave_id", "department_id", "respondents"])
-    return SurveyCounts(a, r, pd.DataFrame(columns=["wave_id", "department_id", "answered", "knows"], dtype="int64"))
-
-
-def materialise_waves(engine, wave_ids: list[int]) -> SurveyCounts:
-    """Store the aggregates of closed waves (replacing any stale ones) and return them.
-
-    One short write transaction without a data-version bump (nothing a page shows changes).
-    If another process stored them at the same moment, its rows are read instead.
-    """
-    from sqlalchemy import delete, insert
-    from sqlalchemy.exc import IntegrityError
-
-    from kpialign import db
-
-    closed = [int(w) for w in wave_ids]
-    try:
-        with db.write_session(engine, bump=False) as ws:
-            closed = list(
-                ws.execute(
-                    select(SurveyWave.id).where(SurveyWave.id.in_(closed), SurveyWave.status == "closed")  # type: ignore[union-attr]
-                ).scalars()
-            )
-            if closed:
-                ws.execute(delete(WaveAnswerCount).where(WaveAnswerCount.wave_id.in_(closed)))  # type: ignore[attr-defined]
-                ws.execute(delete(WaveResponseCount).where(WaveResponseCount.wave_id.in_(closed)))  # type: ignore[attr-defined]
-                ws.execute(
-                    insert(WaveAnswerCount).from_select(
-                        ["wave_id", "department_id", "question_id", "value", "n"], _answer_select(closed)
-                    )
-                )
-                ws.execute(
-                    insert(WaveResponseCount).from_select(["wave_id", "department_id", "n"], _response_select(closed))
-                )
-            stored = _stored_counts(ws, closed) if closed else _concat([])
-    except IntegrityError:
-        from kpialign.db import read_session
-
-        with read_session(engine) as rs:
-            stored = _stored_counts(rs, closed)
-    missing = [w for w in wave_ids if w not in closed]
-    if missing:  # not closed after all (re-read status): count live
-        from kpialign.db import read_session
-
-        with read_session(engine) as rs:
-            stored = _concat([stored, _live_counts(rs, missing)])
-    return stored
 
 
 def _finish(raw: SurveyCounts, q: pd.DataFrame) -> SurveyCounts:
@@ -462,3 +369,48 @@ def item_table(session: Session, *, wave_id: int, department_ids: list[int] | No
     df["value"] = np.where(df["reverse"].astype(bool), 6 - df["value"], df["value"]).astype(float)
     table = df.pivot(index="response_id", columns="code", values="value")
     return table.reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------- one pass
+
+
+@dataclass(frozen=True)
+class ScorecardFrames:
+    """Every frame the scorecard is computed from, fetched in one pass (:func:`fetch_frames`)."""
+
+    settings: ScoringSettings
+    departments: pd.DataFrame
+    kpis: pd.DataFrame
+    waves: pd.DataFrame
+    objectives: pd.DataFrame
+    links: pd.DataFrame
+    expected: pd.DataFrame
+    questions: pd.DataFrame
+    values: pd.DataFrame
+    counts: SurveyCounts  # every closed wave, plus the wave named by ``wave`` if it is not closed
+    # Recorded headcounts (department_id, period, month, headcount): roll-ups weigh each month by them.
+    headcounts: pd.DataFrame = field(default_factory=headcount.empty_history)
+
+
+def fetch_frames(
+    session: Session, *, wave: str | None = None, settings: ScoringSettings | None = None
+) -> ScorecardFrames:
+    """Go down to the database once for everything :func:`kpialign.scorecard.build.compute_scorecard` needs."""
+    settings = settings or load_settings(session)
+    waves_frame = waves(session)
+    wanted = waves_frame.loc[
+        (waves_frame["status"] == "closed") | (waves_frame["name"] == wave if wave is not None else False), "wave_id"
+    ]
+    return ScorecardFrames(
+        settings=settings,
+        departments=departments(session),
+        kpis=kpis(session),
+        waves=waves_frame,
+        objectives=objectives(session),
+        links=links(session),
+        expected=expected(session),
+        questions=questions(session),
+        values=kpi_values(session),
+        counts=survey_counts(session, waves=waves_frame, wave_ids=[int(w) for w in wanted]),
+        headcounts=headcount.history_frame(session),
+    )

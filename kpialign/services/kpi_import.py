@@ -1,4 +1,4 @@
-"""CSV import validation and (in its own section, below) safe CSV export.
+"""KPI import: validation of a CSV file of values and targets, then one upsert (CSV writing: core.csv_out).
 
 KPI import
 ----------
@@ -26,19 +26,24 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
-from decimal import Decimal
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session
 
 from kpialign import audit
+from kpialign.core.csv_out import CSV_MIME as CSV_MIME  # the writer lives in core.csv_out; re-exported
+from kpialign.core.csv_out import UTF8_BOM as UTF8_BOM
+from kpialign.core.csv_out import CsvExportError as CsvExportError
+from kpialign.core.csv_out import export_filename as export_filename
+from kpialign.core.csv_out import filename_part as filename_part
+from kpialign.core.csv_out import neutralise as neutralise
+from kpialign.core.csv_out import read_csv_rows as read_csv_rows
+from kpialign.core.csv_out import safe_cell as safe_cell
+from kpialign.core.csv_out import write_csv as write_csv
+from kpialign.core.errors import Refused
 from kpialign.models import Department, Kpi, KpiCheckin, KpiValue
 from kpialign.services import checkins as checkin_service
 from kpialign.services import period_locks
@@ -54,8 +59,6 @@ from kpialign.services.measurements import (
     parse_period,
 )
 
-# ====================================================================== KPI import section
-
 IMPORT_COLUMNS = ("kpi", "department", "period", "actual", "target", "status", "analysis", "next_steps")
 CHECKIN_COLUMNS = ("status", "analysis", "next_steps")
 REQUIRED_COLUMNS = ("kpi", "department", "period", "actual")
@@ -69,7 +72,7 @@ _AMBIGUOUS_COMMA = re.compile(r"^[+-]?[1-9]\d{0,2},\d{3}$")
 _GROUPED = re.compile(r"^[+-]?\d{1,3}([.,' \u00a0\u202f]\d{3})+([.,]\d+)?$")
 
 
-class KpiImportError(ValueError):
+class KpiImportError(Refused):
     """The file was refused; ``validation.issues`` lists every problem. Nothing was written."""
 
     def __init__(self, validation: ImportValidation):
@@ -520,125 +523,3 @@ def import_kpis(
             sha256=hashlib.sha256(raw).hexdigest(),
         )
     return summary
-
-
-# ---- CSV export
-# (issue 7 owns everything below this marker: write_csv, safe_cell, export_filename)
-
-# RFC 4180 files that are safe to open in a spreadsheet:
-# - Quoting per RFC 4180 (csv module, QUOTE_MINIMAL) with CRLF line ends.
-# - UTF-8; a byte-order mark only for the "Excel" flavour (Excel needs it to read UTF-8).
-# - CSV/formula injection: a *text* cell that starts with = + - @ tab CR or LF is prefixed
-#   with an apostrophe, so a spreadsheet shows it as text instead of running it. Real numbers
-#   (int, float, Decimal, numpy numbers) are written as numbers: -5 stays -5, while the
-#   string "-2+3" becomes "'-2+3".
-# - Missing values (None, NaN, pd.NA, NaT) are empty cells; booleans are ``true``/``false``.
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
-UTF8_BOM = b"\xef\xbb\xbf"
-CSV_MIME = "text/csv"
-
-
-class CsvExportError(ValueError):
-    """The data cannot be written as CSV (e.g. rows without column names)."""
-
-
-def neutralise(text: str) -> str:
-    """``text`` with an apostrophe in front if a spreadsheet would read it as a formula."""
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
-def _is_missing(value: object) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, float | np.floating):
-        return math.isnan(value)
-    return False
-
-
-def _number(value: float) -> str:
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    # Shortest text that reads back as the same float (repr); integral floats keep their ".0".
-    return repr(float(value))
-
-
-def safe_cell(value: object) -> str:
-    """The text written for one cell (see the section comment for the rules)."""
-    if _is_missing(value):
-        return ""
-    if isinstance(value, bool | np.bool_):
-        return "true" if value else "false"
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
-        return _number(float(value))
-    if isinstance(value, Decimal):
-        return "" if value.is_nan() else str(value)
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, str):
-        return neutralise(value)
-    return neutralise(str(value))
-
-
-def _rows(data: pd.DataFrame | Iterable, columns: Sequence[str] | None) -> tuple[list[str], Iterable[Sequence]]:
-    if isinstance(data, pd.DataFrame):
-        header = [str(c) for c in (columns if columns is not None else data.columns)]
-        frame = data if columns is None else data[list(columns)]
-        return header, frame.itertuples(index=False, name=None)
-    items = list(data)
-    if items and isinstance(items[0], Mapping):
-        header = [str(c) for c in (columns if columns is not None else items[0].keys())]
-        return header, ([row.get(c) for c in header] for row in items)
-    if columns is None:
-        raise CsvExportError("write_csv: rows given as sequences need column names (columns=...).")
-    return [str(c) for c in columns], items
-
-
-def write_csv(
-    rows_or_df: pd.DataFrame | Iterable[Mapping] | Iterable[Sequence],
-    *,
-    excel: bool = False,
-    columns: Sequence[str] | None = None,
-) -> bytes:
-    """A safe CSV file (bytes) from a DataFrame, a list of dicts or a list of rows.
-
-    ``excel=True`` adds the UTF-8 byte-order mark that Excel needs to detect UTF-8; the
-    content is otherwise identical. The header row is neutralised like any text cell.
-    """
-    header, rows = _rows(rows_or_df, columns)
-    buf = io.StringIO(newline="")
-    writer = csv.writer(buf, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-    writer.writerow([neutralise(h) for h in header])
-    width = len(header)
-    for row in rows:
-        cells = [safe_cell(v) for v in row]
-        if len(cells) != width:
-            raise CsvExportError(f"write_csv: a row has {len(cells)} cells but there are {width} columns.")
-        writer.writerow(cells)
-    data = buf.getvalue().encode("utf-8")
-    return UTF8_BOM + data if excel else data
-
-
-def read_csv_rows(data: bytes) -> list[list[str]]:
-    """Read a file written by :func:`write_csv` back into rows of strings (tests, previews)."""
-    text = data.decode("utf-8-sig")
-    return list(csv.reader(io.StringIO(text, newline="")))
-
-
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._]+")
-
-
-def filename_part(text: str) -> str:
-    """``text`` reduced to letters, digits, dots and underscores joined by dashes (for file names)."""
-    return _UNSAFE_NAME.sub("-", text).strip("-.") or "all"
-
-
-def export_filename(kind: str, scope: str | None, day: date, *, ext: str = "csv") -> str:
-    """``kpialign-<kind>-<wave or period>-<YYYY-MM-DD>.csv``; the scope is left out when there is none."""
-    parts = ["kpialign", filename_part(kind)]
-    if scope:
-        parts.append(filename_part(scope))
-    parts.append(day.isoformat())
-    return "-".join(parts) + "." + ext

@@ -1,4 +1,4 @@
-"""Targets and actuals per period: period helpers, validated upserts, series, missing periods.
+"""Targets and actuals per period: validated upserts, series, missing periods (period rules: core.periods).
 
 Periods are strings: ``YYYY-MM`` for monthly KPIs and ``YYYY-Qn`` for quarterly ones. They
 sort correctly as text within one frequency.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,23 +22,29 @@ from sqlalchemy import and_, delete, func, insert, literal, select, tuple_, upda
 from sqlmodel import Session
 
 from kpialign import audit
+from kpialign.core.errors import Refused
+from kpialign.core.periods import (  # the period rules live in core.periods; re-exported for callers
+    Period as Period,
+)
+from kpialign.core.periods import PeriodError as PeriodError
+from kpialign.core.periods import complete_periods as complete_periods
+from kpialign.core.periods import normalise_period as normalise_period
+from kpialign.core.periods import parse_period as parse_period
+from kpialign.core.periods import period_bounds as period_bounds
+from kpialign.core.periods import period_of as period_of
+from kpialign.core.periods import period_range_for as period_range_for
+from kpialign.core.periods import periods_between as periods_between
+from kpialign.core.periods import recent_periods as recent_periods
 from kpialign.models import AuditEvent, Department, Frequency, Kpi, KpiTarget, KpiValue, Role, utcnow
 from kpialign.services import period_locks
 from kpialign.services.accounts import UserContext
 
-_MONTHLY = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_QUARTERLY = re.compile(r"^(\d{4})-[Qq]([1-4])$")
-MIN_YEAR, MAX_YEAR = 1900, 2200
 # Large batches are written in chunks so that IN lists and executemany stay reasonable.
 _CHUNK = 500
 
 
-class MeasurementError(ValueError):
+class MeasurementError(Refused):
     """A value, target or period was refused; the message says why. Nothing was written."""
-
-
-class PeriodError(MeasurementError):
-    """A period string is not ``YYYY-MM`` or ``YYYY-Qn``."""
 
 
 class ScopeError(MeasurementError):
@@ -48,112 +53,6 @@ class ScopeError(MeasurementError):
 
 class LockedError(MeasurementError):
     """The period is locked for that department after its review (see services.period_locks)."""
-
-
-# ------------------------------------------------------------------------------ periods
-
-
-@dataclass(frozen=True, order=True)
-class Period:
-    """A parsed period; ``number`` is the month (1..12) or the quarter (1..4)."""
-
-    year: int
-    frequency_rank: int  # only for a stable order between frequencies (monthly first)
-    number: int
-
-    @property
-    def frequency(self) -> str:
-        return Frequency.MONTHLY.value if self.frequency_rank == 0 else Frequency.QUARTERLY.value
-
-    @property
-    def index(self) -> int:
-        """Consecutive integer: periods of one frequency differ by 1 from one to the next."""
-        per_year = 12 if self.frequency_rank == 0 else 4
-        return self.year * per_year + (self.number - 1)
-
-    def __str__(self) -> str:
-        if self.frequency_rank == 0:
-            return f"{self.year:04d}-{self.number:02d}"
-        return f"{self.year:04d}-Q{self.number}"
-
-    def shift(self, steps: int) -> Period:
-        per_year = 12 if self.frequency_rank == 0 else 4
-        idx = self.index + steps
-        return Period(idx // per_year, self.frequency_rank, idx % per_year + 1)
-
-
-def parse_period(text: str, *, frequency: str | None = None) -> Period:
-    """Parse ``YYYY-MM`` or ``YYYY-Qn``; with ``frequency`` the period must be of that kind."""
-    if not isinstance(text, str):
-        raise PeriodError(f"A period must be text like 2025-03 or 2025-Q1, not {text!r}.")
-    s = text.strip()
-    m = _MONTHLY.match(s)
-    if m:
-        period = Period(int(m.group(1)), 0, int(m.group(2)))
-    else:
-        m = _QUARTERLY.match(s)
-        if not m:
-            raise PeriodError(f"{text!r} is not a period: write YYYY-MM (e.g. 2025-03) or YYYY-Qn (e.g. 2025-Q1).")
-        period = Period(int(m.group(1)), 1, int(m.group(2)))
-    if not MIN_YEAR <= period.year <= MAX_YEAR:
-        raise PeriodError(f"{text!r}: the year must be between {MIN_YEAR} and {MAX_YEAR}.")
-    if frequency is not None and period.frequency != frequency:
-        example = "2025-03" if frequency == Frequency.MONTHLY.value else "2025-Q1"
-        raise PeriodError(f"{text!r} is a {period.frequency} period but the KPI is {frequency} (e.g. {example}).")
-    return period
-
-
-def normalise_period(text: str, *, frequency: str | None = None) -> str:
-    """The canonical spelling of a period (``2025-q1`` -> ``2025-Q1``)."""
-    return str(parse_period(text, frequency=frequency))
-
-
-def period_of(day: date, frequency: str) -> str:
-    """The period that contains ``day``."""
-    if frequency == Frequency.MONTHLY.value:
-        return f"{day.year:04d}-{day.month:02d}"
-    if frequency == Frequency.QUARTERLY.value:
-        return f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}"
-    raise PeriodError(f"Unknown frequency {frequency!r}: use monthly or quarterly.")
-
-
-def periods_between(start: str, end: str) -> list[str]:
-    """Every period from ``start`` to ``end`` inclusive (both of the same frequency)."""
-    a, b = parse_period(start), parse_period(end)
-    if a.frequency != b.frequency:
-        raise PeriodError(f"{start!r} and {end!r} are of different frequencies.")
-    if b.index < a.index:
-        raise PeriodError(f"{start!r} comes after {end!r}.")
-    if b.index - a.index > 12 * 300:
-        raise PeriodError("That range of periods is too long.")
-    return [str(a.shift(i)) for i in range(b.index - a.index + 1)]
-
-
-def recent_periods(frequency: str, *, count: int, until: date | None = None) -> list[str]:
-    """The ``count`` periods up to and including the one containing ``until`` (default: today)."""
-    last = parse_period(period_of(until or date.today(), frequency))
-    return [str(last.shift(-i)) for i in range(count - 1, -1, -1)]
-
-
-def complete_periods(frequency: str, start: date, end: date) -> list[str]:
-    """The periods of ``frequency`` that end between ``start`` and ``end`` (a quarter still running is left out)."""
-    periods = period_range_for(frequency, start, end)
-    return [p for p in periods if start <= period_bounds(p)[1] <= end]
-
-
-def period_bounds(period: str) -> tuple[date, date]:
-    """The first and last day of a period."""
-    p = parse_period(period)
-    first_month = p.number if p.frequency_rank == 0 else 3 * (p.number - 1) + 1
-    last_month = first_month if p.frequency_rank == 0 else first_month + 2
-    first = date(p.year, first_month, 1)
-    after = date(p.year + (last_month == 12), last_month % 12 + 1, 1)
-    return first, date.fromordinal(after.toordinal() - 1)
-
-
-def period_range_for(frequency: str, start_day: date, end_day: date) -> list[str]:
-    """The periods of ``frequency`` that overlap ``start_day``..``end_day``."""
-    return periods_between(period_of(start_day, frequency), period_of(end_day, frequency))
 
 
 # --------------------------------------------------------------------------------- scope

@@ -26,6 +26,7 @@ from sqlalchemy import delete, func, literal, select
 from sqlmodel import Session
 
 from kpialign import audit
+from kpialign.core.errors import Refused
 from kpialign.models import (
     Account,
     AccountRole,
@@ -46,7 +47,7 @@ from kpialign.models import (
 MAX_TREE_DEPTH = 20
 
 
-class StrategyError(ValueError):
+class StrategyError(Refused):
     """A setup change was refused; the message says why. Nothing was written."""
 
 

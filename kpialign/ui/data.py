@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from kpialign import db
 from kpialign.config import ConfigError, load_settings
+from kpialign.scorecard import counts
 
 
 def _no_pages_directory_mode() -> None:
@@ -44,6 +45,7 @@ _no_pages_directory_mode()
 def _engine_for(url: str) -> Engine:
     engine = db.make_engine(url)
     db.migrate(engine)  # the portal migrates on start (idempotent)
+    counts.repair_engine(engine)  # closed waves of an older database get their stored counts
     return engine
 
 

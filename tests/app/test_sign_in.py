@@ -14,6 +14,7 @@ from argon2 import PasswordHasher
 from sqlmodel import select
 
 from kpialign import db
+from kpialign.core import security
 from kpialign.models import Account, AuditEvent
 from kpialign.services import accounts
 from kpialign.ui.widgets import plain
@@ -75,8 +76,8 @@ def test_sign_in_form_signs_in_and_refuses_wrong_passwords(url, demo, monkeypatc
 def test_sign_in_form_locks_after_ten_failures(url, demo, monkeypatch):
     # Cheap argon2id parameters for this account (AppTest runs in-process): 11 checks stay fast.
     fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", fast)
-    monkeypatch.setattr(accounts, "_DUMMY_HASH", fast.hash("x" * accounts.MIN_PASSWORD_LENGTH))
+    monkeypatch.setattr(security, "_hasher", fast)
+    monkeypatch.setattr(security, "_DUMMY_HASH", fast.hash("x" * accounts.MIN_PASSWORD_LENGTH))
     email = "lock.me@example.com"
     eng = db.make_engine(url)
     with db.write_session(eng) as s:
@@ -92,16 +93,6 @@ def test_sign_in_form_locks_after_ten_failures(url, demo, monkeypatch):
     submit_sign_in(at, email, demo.DEMO_PASSWORD)
     assert [e.value for e in at.error] == [locked] and not signed_in(at)
     # (Unknown e-mails get word-for-word the same messages: tests/unit/test_accounts.py.)
-
-
-def test_demo_accounts_are_listed_only_in_demo_mode(url, demo, monkeypatch):
-    monkeypatch.setenv("KPIALIGN_DEMO", "1")
-    at = new_app(url, None, monkeypatch).run()
-    assert "Demo accounts" in [h.value for h in at.subheader]
-    assert set(demo.DEMO_ACCOUNTS.values()) <= set(at.dataframe[0].value["e-mail"])
-    monkeypatch.setenv("KPIALIGN_DEMO", "0")
-    at = new_app(url, None, monkeypatch).run()
-    assert not at.exception and "Demo accounts" not in [h.value for h in at.subheader] and not at.dataframe
 
 
 # ------------------------------------------------------------------------------ single sign-on

@@ -1,8 +1,8 @@
 """Browser fixtures: the real portal (``streamlit run``), driven by Chromium.
 
 - ``portal``: base URL of a read-only server started once per session on a private copy of
-  the small demo database (SQLite), with demo mode on; ``writable_portal``: the same, once
-  per module, for tests that change data.
+  the small demo database (SQLite; demo mode is on because the database is the seeded demo);
+  ``writable_portal``: the same, once per module, for tests that change data.
 - ``page``: a fresh Playwright page (new browser context) per test.
 - ``sign_in(page, portal, role_or_email)`` and ``wait_for_app(page)`` helpers.
 
@@ -45,7 +45,6 @@ def start_portal(
     env = {
         **os.environ,
         "KPIALIGN_DATABASE_URL": db_url,
-        "KPIALIGN_DEMO": "1",
         "KPIALIGN_BASE_URL": base,
         **(env_extra or {}),
     }

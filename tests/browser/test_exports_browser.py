@@ -8,7 +8,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from kpialign import db, exports
-from kpialign.services import kpi_import as csvio
+from kpialign.core import csv_out
 from tests.browser.conftest import screenshot, sign_in, wait_for_app
 
 WAVE = "2026 Q3"
@@ -46,12 +46,12 @@ def test_hr_downloads_results_csv(page, portal, demo_sqlite_url):
     expected = _expected(demo_sqlite_url, "results", wave=WAVE)
     assert download.suggested_filename == expected.filename
     assert data == expected.data  # the page hands out exactly the export function's bytes
-    rows = csvio.read_csv_rows(data)
+    rows = csv_out.read_csv_rows(data)
     assert rows[0] == exports.RESULTS_COLUMNS
     body = rows[1:]
     hidden = [r for r in body if r[-1] == "true"]
     assert hidden and all(r[5:10] == [""] * 5 for r in hidden)  # suppressed cells are empty
-    assert b"\r\n" in data and not data.startswith(csvio.UTF8_BOM)
+    assert b"\r\n" in data and not data.startswith(csv_out.UTF8_BOM)
 
 
 def test_excel_flavour_download_has_bom(page, portal, demo_sqlite_url):
@@ -68,6 +68,6 @@ def test_excel_flavour_download_has_bom(page, portal, demo_sqlite_url):
     with page.expect_download() as info:
         page.get_by_role("button", name=re.compile(r"Download kpialign-kpis-")).click()
     data = Path(info.value.path()).read_bytes()
-    assert data.startswith(csvio.UTF8_BOM)
+    assert data.startswith(csv_out.UTF8_BOM)
     assert data == _expected(demo_sqlite_url, "kpis", excel=True).data
     screenshot(page, "exports-kpis-prepared")

@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from kpialign import db
 from kpialign.config import ConfigError, load_settings
+from kpialign.core import security
 from kpialign.models import Account, AccountRole, AuditEvent, Department, LoginFailure
 from kpialign.services import accounts
 
@@ -27,8 +28,8 @@ MIN = timedelta(minutes=1)
 def fast_hasher(monkeypatch):
     """Cheap argon2id parameters: the throttling tests check dozens of passwords."""
     fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", fast)
-    monkeypatch.setattr(accounts, "_DUMMY_HASH", fast.hash("x" * accounts.MIN_PASSWORD_LENGTH))
+    monkeypatch.setattr(security, "_hasher", fast)
+    monkeypatch.setattr(security, "_DUMMY_HASH", fast.hash("x" * accounts.MIN_PASSWORD_LENGTH))
     return fast
 
 

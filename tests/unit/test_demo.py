@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from kpialign import db
+from kpialign.core import periods
 from kpialign.demo import seed as demo
 from kpialign.models import RESPONSE_SIDE_TABLES
 from kpialign.services import accounts, surveys
@@ -167,7 +168,7 @@ def test_kpis_mix_polarity_frequency_trends_and_missing_data(demo_engine):
     assert k.owner_id.notna().any()
 
     v = _frame(demo_engine, "SELECT kpi_id, period, actual FROM kpi_value")
-    months = demo.month_periods(demo.DEMO_END_PERIOD, 24)
+    months = periods.month_periods(demo.DEMO_END_PERIOD, 24)
     monthly = v[v.kpi_id.isin(k[k.frequency == "monthly"].id)]
     quarterly = v[v.kpi_id.isin(k[k.frequency == "quarterly"].id)]
     assert set(monthly.period) == set(months)
@@ -268,7 +269,7 @@ def test_survey_answers_follow_kpi_performance(demo_engine):
     width = v.range_high - v.range_low
     outside = (v.range_low - v.actual).clip(lower=0) + (v.actual - v.range_high).clip(lower=0)
     v["att"] = np.where(v.polarity == "range", (1 - outside / width).clip(0, 1), att)
-    v["quarter"] = [p if "Q" in p else demo.quarter_of(p) for p in v.period]
+    v["quarter"] = [p if "Q" in p else periods.quarter_of(p) for p in v.period]
     perf = v.groupby(["department_id", "quarter"]).att.mean().rename("perf").reset_index()
 
     fav = _frame(
@@ -304,14 +305,30 @@ def test_response_side_carries_no_identity(demo_engine):
 
 
 def test_demo_accounts(demo_engine):
-    assert set(demo.DEMO_ACCOUNTS) == {"employee", "kpi_owner", "leader", "hr", "admin"}
+    assert set(demo.DEMO_ACCOUNTS) == {
+        "employee",
+        "kpi_owner",
+        "leader",
+        "hr",
+        "admin",
+        "manager",
+        "department_manager",
+    }
     assert len(demo.DEMO_PASSWORD) >= accounts.MIN_PASSWORD_LENGTH
     rows = _frame(
         demo_engine,
         "SELECT a.email, a.department_id AS home, a.password_hash, r.role, r.department_id AS scope "
         "FROM account a JOIN account_role r ON r.account_id = a.id",
     )
-    assert dict(zip(rows.role, rows.email, strict=True)) == demo.DEMO_ACCOUNTS
+    managers = rows[rows.role == "manager"]
+    others = rows[rows.role != "manager"]
+    assert dict(zip(others.role, others.email, strict=True)) == {
+        k: v for k, v in demo.DEMO_ACCOUNTS.items() if k not in demo.DEMO_MANAGERS
+    }
+    units = dict(_frame(demo_engine, "SELECT id, name FROM department").itertuples(index=False))
+    assert {(e, units[int(d)]) for e, d in zip(managers.email, managers.scope, strict=True)} == {
+        (m.email, m.unit) for m in demo.DEMO_MANAGERS.values()
+    }
     assert rows.password_hash.nunique() == 1  # one hash of the shared demo password
     assert rows.password_hash[0].startswith("$argon2id$")
     assert accounts.verify_password(rows.password_hash[0], demo.DEMO_PASSWORD)
@@ -329,7 +346,8 @@ def test_demo_accounts(demo_engine):
         "SELECT wd.department_id FROM wave_department wd JOIN survey_wave w ON w.id = wd.wave_id WHERE w.status = 'open'",
     )
     assert employee.home in set(open_depts.department_id)
-    assert _frame(demo_engine, "SELECT count(*) AS n FROM setting").n[0] == 0
+    settings = _frame(demo_engine, "SELECT key FROM setting")
+    assert settings.key.tolist() == [demo.DEMO_MARKER]  # scoring uses its defaults; the database says it is the demo
 
 
 def test_timeline_is_anchored_not_today(demo_engine):
@@ -338,13 +356,8 @@ def test_timeline_is_anchored_not_today(demo_engine):
     at = _frame(demo_engine, "SELECT max(entered_at) AS t FROM kpi_value")
     assert pd.Timestamp(at.t[0]).date() < date(2026, 11, 10)
     events = _frame(demo_engine, "SELECT action, entity, at FROM audit_event")
-    assert (events.action == "seed_demo").sum() == 1 and (events.entity == "account").sum() == 5
+    assert (events.action == "seed_demo").sum() == 1 and (events.entity == "account").sum() == len(demo.DEMO_ACCOUNTS)
     assert pd.to_datetime(events["at"], utc=True).dt.date.eq(demo.SEEDED_AT.date()).all()
-
-
-def test_periods_helpers():
-    assert demo.month_periods("2026-02", 3) == ["2025-12", "2026-01", "2026-02"]
-    assert demo.quarter_of("2026-10") == "2026-Q4"
 
 
 def test_text_progress_draws_a_bar():

@@ -14,9 +14,8 @@ from sqlmodel import select
 
 from kpialign import db, exports
 from kpialign.cli import main
-from kpialign.core import privacy
+from kpialign.core import csv_out, privacy
 from kpialign.models import Answer, AuditEvent, Comment, Department, Kpi, Question, Response, SurveyWave
-from kpialign.services import kpi_import as csvio
 from kpialign.services import surveys
 from tests.unit.survey_helpers import KEY, make_wave, seed_org
 
@@ -109,7 +108,7 @@ def test_responses_only_shown_departments_deidentified(small_wave):
     assert len(df) == 10 and sorted(df["respondent"]) == list(range(1, 11))
     assert list(df.columns[:3]) == exports.RESPONSES_FIXED_COLUMNS
     assert not {"comment", "submitted_on", "response_id", "id"} & set(df.columns)
-    text = csvio.write_csv(df).decode()
+    text = csv_out.write_csv(df).decode()
     assert not any(i in text for i in ids) and "2026-03-09" not in text and "comment" not in text
 
 
@@ -196,13 +195,13 @@ def test_round_trip_payloads_are_neutralised_numbers_kept(payload_demo):
     with db.read_session(payload_demo) as s:
         frames = {kind: exports.export_frame(s, kind=kind, wave=CLOSED) for kind in files}
     for kind, f in files.items():
-        assert f.data.endswith(b"\r\n") and not f.data.startswith(csvio.UTF8_BOM)
+        assert f.data.endswith(b"\r\n") and not f.data.startswith(csv_out.UTF8_BOM)
         rows = _rows(f.data)
         assert len(rows) == f.rows == len(frames[kind]), kind
         cells = [v for r in rows for v in r.values()]
         for p in PAYLOADS:
             assert p not in cells, (kind, p)  # never a raw payload
-        assert not any(v.startswith(csvio.FORMULA_PREFIXES) for v in cells if not _is_number(v)), kind
+        assert not any(v.startswith(csv_out.FORMULA_PREFIXES) for v in cells if not _is_number(v)), kind
     results = _rows(files["results"].data)
     assert {r["department"] for r in results} >= {"'" + PAYLOADS[0]}
     mine = [r for r in results if r["department"] == "'" + PAYLOADS[0]]
@@ -242,7 +241,7 @@ def test_excel_flavour_only_adds_bom(demo_engine):
     with db.read_session(demo_engine) as s:
         plain = exports.prepare_export(s, kind="results", roles=ALL, wave=CLOSED, today=DAY)
         excel = exports.prepare_export(s, kind="results", roles=ALL, wave=CLOSED, excel=True, today=DAY)
-    assert excel.data == csvio.UTF8_BOM + plain.data
+    assert excel.data == csv_out.UTF8_BOM + plain.data
     assert plain.filename == excel.filename == "kpialign-results-2026-Q3-2026-11-27.csv"
 
 

@@ -1,4 +1,4 @@
-"""Periods, scoped upserts with audit, values/targets frames, missing periods, the entry grid."""
+"""Scoped upserts with audit, values/targets frames, missing periods, the entry grid."""
 
 from __future__ import annotations
 
@@ -20,53 +20,6 @@ ADMIN = EditScope.everything("admin@x")
 @pytest.fixture
 def org(engine):
     return build_org(engine)
-
-
-# ------------------------------------------------------------------------- periods (no DB)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("2025-03", "2025-03"), (" 2025-12 ", "2025-12"), ("2025-Q1", "2025-Q1"), ("2025-q4", "2025-Q4")],
-)
-def test_parse_period_valid(text, expected):
-    assert str(measurements.parse_period(text)) == expected
-
-
-@pytest.mark.parametrize(
-    "text", ["2025-13", "2025-00", "2025-3", "25-03", "2025-Q5", "2025-Q0", "2025/03", "", "1800-01"]
-)
-def test_parse_period_invalid(text):
-    with pytest.raises(PeriodError):
-        measurements.parse_period(text)
-
-
-def test_parse_period_frequency_mismatch():
-    with pytest.raises(PeriodError, match="quarterly period but the KPI is monthly"):
-        measurements.parse_period("2025-Q1", frequency="monthly")
-    with pytest.raises(PeriodError, match="monthly period but the KPI is quarterly"):
-        measurements.parse_period("2025-01", frequency="quarterly")
-
-
-def test_periods_between_crosses_years():
-    assert measurements.periods_between("2024-11", "2025-02") == ["2024-11", "2024-12", "2025-01", "2025-02"]
-    assert measurements.periods_between("2024-Q4", "2025-Q2") == ["2024-Q4", "2025-Q1", "2025-Q2"]
-    assert measurements.periods_between("2025-05", "2025-05") == ["2025-05"]
-    with pytest.raises(PeriodError, match="different frequencies"):
-        measurements.periods_between("2025-01", "2025-Q2")
-    with pytest.raises(PeriodError, match="comes after"):
-        measurements.periods_between("2025-03", "2025-01")
-
-
-def test_period_of_and_recent_periods():
-    assert measurements.period_of(date(2025, 8, 31), "quarterly") == "2025-Q3"
-    assert measurements.period_of(date(2025, 8, 31), "monthly") == "2025-08"
-    assert measurements.recent_periods("monthly", count=3, until=date(2025, 2, 10)) == ["2024-12", "2025-01", "2025-02"]
-
-
-def test_text_order_matches_period_order():
-    periods = measurements.periods_between("2019-01", "2026-12")
-    assert periods == sorted(periods)
 
 
 # ------------------------------------------------------------------------------ scope

@@ -134,3 +134,85 @@ def test_differencing_guard_refuses_small_complements():
         privacy.check_filter(2, 20, 5)
     with pytest.raises(ValueError):
         privacy.filter_allowed(21, 20, 5)
+
+
+# --------------------------------------------------------- survey cells (moved from scorecard)
+
+
+def _likert_cells(answers_per_dept: dict[int, int], question_id: int = 1) -> pd.DataFrame:
+    """All answers 4 ("agree") so that counts are easy to follow."""
+    return pd.DataFrame(
+        [
+            {"wave_id": 1, "department_id": d, "question_id": question_id, "value": 4, "count": n}
+            for d, n in answers_per_dept.items()
+        ]
+    )
+
+
+def test_a_question_with_fewer_than_k_answers_is_hidden_with_a_complement():
+    """Department 11 has 6 respondents (shown) but only 4 answered this item: hide it, and hide a
+    sibling too so that the division total minus the shown sibling does not give back 4."""
+    depts = pd.DataFrame({"department_id": [10, 11, 12], "division_id": [100, 100, 100]})
+    sup = pd.DataFrame(
+        {
+            "wave_id": [1, 1, 1],
+            "department_id": [10, 11, 12],
+            "division_id": [100, 100, 100],
+            "respondents": [10, 6, 10],
+            "suppressed": [False, False, False],
+            "division_suppressed": [False, False, False],
+        }
+    )
+    likert = _likert_cells({10: 10, 11: 4, 12: 10})
+    shown = privacy.shown_likert(likert, sup, depts, {1: 5})
+    dept_cells = shown[shown["unit_level"] == "department"]
+    assert 11 not in set(dept_cells["unit_id"])
+    assert len(dept_cells) == 1  # a complementary sibling is hidden too
+    division = shown[shown["unit_level"] == "division"]["count"].sum()
+    # Whatever is shown, division total minus shown departments is never 0 < n < 5.
+    hidden = division - dept_cells["count"].sum()
+    assert hidden == 0 or hidden >= 5
+
+
+def test_organisation_total_needs_k_respondents_not_three():
+    depts = pd.DataFrame({"department_id": [10], "division_id": [100]})
+    sup = pd.DataFrame(
+        {"wave_id": [1], "department_id": [10], "division_id": [100], "respondents": [4],
+         "suppressed": [True], "division_suppressed": [True]}
+    )  # fmt: skip
+    shown = privacy.shown_likert(_likert_cells({10: 4}), sup, depts, {1: 5})
+    assert shown.empty
+
+
+def test_export_question_cells_hide_small_answer_counts_with_a_complement_per_division():
+    n = pd.Series([10, 4, 7, 12])
+    already = pd.Series([False, False, False, True])
+    division = pd.Series([1, 1, 1, 2])
+    hidden = privacy.question_cells_hidden(n, already, division, 5)
+    # 4 < k is hidden; alone it could be recovered from the division total, so 7 goes too.
+    assert hidden.tolist() == [False, True, True, True]
+    assert privacy.complete_suppression(pd.Series([3, 9, 6]), pd.Series([True, False, False]), 5).tolist() == [
+        True,
+        False,
+        True,
+    ]
+
+
+def test_division_filter_refuses_hidden_divisions_and_a_small_rest():
+    divisions = pd.DataFrame(
+        {"wave_id": [1, 1, 1], "division_id": [7, 8, 9], "respondents": [20, 3, 12], "suppressed": [False, True, False]}
+    )
+    privacy.check_division_filter(divisions, 7, 5)  # rest 15: fine
+    with pytest.raises(privacy.DisclosureRefused, match="Sales"):
+        privacy.check_division_filter(divisions, 8, 5, name="Sales")
+    with pytest.raises(privacy.DisclosureRefused):
+        privacy.check_division_filter(divisions[divisions["division_id"] != 8].assign(respondents=[20, 3]), 7, 5)
+
+
+def test_survey_suppression_hides_a_division_and_all_its_departments():
+    respondents = pd.DataFrame({"wave_id": [1, 1, 1], "department_id": [10, 11, 12], "respondents": [9, 2, 1]})
+    depts = pd.DataFrame({"department_id": [10, 11, 12], "division_id": [100, 200, 200]})
+    sup = privacy.survey_suppression(respondents, depts, {1: 5}).set_index("department_id")
+    assert bool(sup.loc[11, "division_suppressed"]) and bool(sup.loc[12, "suppressed"])
+    # Division 200 (3) is hidden; division 100 alone beside the total would give it back, so it goes too.
+    assert bool(sup.loc[10, "suppressed"])

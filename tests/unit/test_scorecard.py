@@ -129,14 +129,6 @@ def test_period_target_overrides_default_and_quarterly_counts_three_months():
     assert perf.loc[sc.month_index("2025-02"), "n_with_data"] == 0
 
 
-def test_month_index_and_label():
-    assert sc.month_index("2025-01") == 2025 * 12
-    assert sc.month_index("2025-Q2") == 2025 * 12 + 5
-    assert sc.month_label(sc.month_index("2024-12")) == "2024-12"
-    with pytest.raises(sc.ScorecardError):
-        sc.month_index("2025-13x")
-
-
 # ------------------------------------------------------------------------- understanding
 
 
@@ -406,50 +398,3 @@ def test_settings_round_trip_is_audited(engine):
 
 
 # ------------------------------------------------------------- per-question suppression
-
-
-def _likert_cells(answers_per_dept: dict[int, int], question_id: int = 1) -> pd.DataFrame:
-    """All answers 4 ("agree") so that counts are easy to follow."""
-    return pd.DataFrame(
-        [
-            {"wave_id": 1, "department_id": d, "question_id": question_id, "value": 4, "count": n}
-            for d, n in answers_per_dept.items()
-        ]
-    )
-
-
-def test_a_question_with_fewer_than_k_answers_is_hidden_with_a_complement():
-    """Department 11 has 6 respondents (shown) but only 4 answered this item: hide it, and hide a
-    sibling too so that the division total minus the shown sibling does not give back 4."""
-    depts = pd.DataFrame({"department_id": [10, 11, 12], "division_id": [100, 100, 100]})
-    waves = [sc.WaveRef(wave_id=1, name="W", status="closed", min_group=5, closes_on=None, responses=26)]
-    sup = pd.DataFrame(
-        {
-            "wave_id": [1, 1, 1],
-            "department_id": [10, 11, 12],
-            "division_id": [100, 100, 100],
-            "respondents": [10, 6, 10],
-            "suppressed": [False, False, False],
-            "division_suppressed": [False, False, False],
-        }
-    )
-    likert = _likert_cells({10: 10, 11: 4, 12: 10})
-    shown = sc._shown_likert(likert, sup, depts, waves)
-    dept_cells = shown[shown["unit_level"] == "department"]
-    assert 11 not in set(dept_cells["unit_id"])
-    assert len(dept_cells) == 1  # a complementary sibling is hidden too
-    division = shown[shown["unit_level"] == "division"]["count"].sum()
-    # Whatever is shown, division total minus shown departments is never 0 < n < 5.
-    hidden = division - dept_cells["count"].sum()
-    assert hidden == 0 or hidden >= 5
-
-
-def test_organisation_total_needs_k_respondents_not_three():
-    depts = pd.DataFrame({"department_id": [10], "division_id": [100]})
-    waves = [sc.WaveRef(wave_id=1, name="W", status="closed", min_group=5, closes_on=None, responses=4)]
-    sup = pd.DataFrame(
-        {"wave_id": [1], "department_id": [10], "division_id": [100], "respondents": [4],
-         "suppressed": [True], "division_suppressed": [True]}
-    )  # fmt: skip
-    shown = sc._shown_likert(_likert_cells({10: 4}), sup, depts, waves)
-    assert shown.empty

@@ -13,6 +13,7 @@ from kpialign import cli, db
 from kpialign.core import privacy
 from kpialign.demo.seed import DEMO_END_PERIOD
 from kpialign.scorecard import build as scorecard
+from kpialign.scorecard import counts
 from kpialign.scorecard import queries as scorecard_data
 from kpialign.services import surveys
 
@@ -116,32 +117,63 @@ def test_differencing_guard_on_division_filter(sc):
         scorecard.check_division_filter(sc2, w, corporate)
 
 
+def _stored(eng):
+    with db.read_session(eng) as session:
+        stored = session.execute(text("SELECT wave_id, sum(n) FROM wave_response_count GROUP BY wave_id")).all()
+        answers = session.execute(
+            text("SELECT wave_id, department_id, question_id, value, n FROM wave_answer_count")
+        ).all()
+    keys = ["wave_id", "department_id", "question_id", "value"]
+    got = pd.DataFrame(answers, columns=[*keys, "n"]).astype("int64")
+    return {int(w): int(n) for w, n in stored}, got.sort_values(keys).reset_index(drop=True)
+
+
 def test_closed_wave_aggregates_are_stored_once_and_equal_live_counts(demo_copy_url):
+    eng = db.make_engine(demo_copy_url)
+    with db.read_session(eng) as session:
+        waves = scorecard_data.waves(session)
+        live = surveys.answer_counts(session)
+    closed = waves[waves["status"] == "closed"].set_index("wave_id")["responses"]
+    respondents, answers = _stored(eng)  # the demo stores them as closing its waves would
+    assert respondents == {int(w): int(n) for w, n in closed.items()}
+    want = live[live["wave_id"].isin(closed.index)][["wave_id", "department_id", "question_id", "value", "n"]]
+    keys = ["wave_id", "department_id", "question_id", "value"]
+    pd.testing.assert_frame_equal(answers, want.sort_values(keys).reset_index(drop=True), check_dtype=False)
+    eng.dispose()
+
+
+def test_a_read_never_writes_counts_and_the_repair_step_stores_them(demo_copy_url):
     eng = db.make_engine(demo_copy_url)
     scorecard_data.clear_cache()
     with db.read_session(eng) as session:
-        scorecard.build_scorecard(session)
-    with db.read_session(eng) as session:
-        stored = session.execute(text("SELECT wave_id, sum(n) FROM wave_response_count GROUP BY wave_id")).all()
-        waves = scorecard_data.waves(session)
-        live = surveys.answer_counts(session)
-        stored_answers = session.execute(
-            text("SELECT wave_id, department_id, question_id, value, n FROM wave_answer_count")
-        ).all()
-    closed = waves[waves["status"] == "closed"].set_index("wave_id")["responses"]
-    assert {int(w): int(n) for w, n in stored} == {int(w): int(n) for w, n in closed.items()}
-    got = pd.DataFrame(stored_answers, columns=["wave_id", "department_id", "question_id", "value", "n"]).astype(
-        "int64"
-    )
-    want = live[live["wave_id"].isin(closed.index)][["wave_id", "department_id", "question_id", "value", "n"]]
-    keys = ["wave_id", "department_id", "question_id", "value"]
-    pd.testing.assert_frame_equal(
-        got.sort_values(keys).reset_index(drop=True), want.sort_values(keys).reset_index(drop=True), check_dtype=False
-    )
+        before = scorecard.build_scorecard(session).departments
+    respondents, answers = _stored(eng)
+    with db.write_session(eng, bump=False) as session:  # an older database: nothing stored yet
+        session.execute(text("DELETE FROM wave_answer_count"))
+        session.execute(text("DELETE FROM wave_response_count"))
+    scorecard_data.clear_cache()
     version = db.data_version(eng)
-    with db.read_session(eng) as session:  # a second run reads them and writes nothing
-        scorecard.build_scorecard(session)
-    assert db.data_version(eng) == version
+    with db.read_session(eng) as session:
+        after = scorecard.build_scorecard(session).departments
+    assert _stored(eng)[0] == {} and db.data_version(eng) == version  # counted live, nothing written
+    pd.testing.assert_frame_equal(after, before)
+    assert counts.repair_engine(eng) == sorted(respondents)
+    again, again_answers = _stored(eng)
+    assert again == respondents
+    pd.testing.assert_frame_equal(again_answers, answers)
+    assert counts.repair_engine(eng) == []
+    eng.dispose()
+
+
+def test_closing_a_wave_stores_its_counts_in_the_same_transaction(demo_copy_url):
+    eng = db.make_engine(demo_copy_url)
+    with db.read_session(eng) as session:
+        waves = scorecard_data.waves(session)
+    open_wave = waves[waves["status"] == "open"].iloc[0]
+    with db.write_session(eng) as session:
+        counts.close_wave(session=session, wave_id=int(open_wave["wave_id"]), actor="hr@x")
+    respondents, _answers = _stored(eng)
+    assert respondents[int(open_wave["wave_id"])] == int(open_wave["responses"])
     eng.dispose()
 
 

@@ -240,6 +240,22 @@ def test_an_expected_lag_beyond_max_lag_extends_the_cross_correlations() -> None
     assert result.verdict == "supported at lag 8"
 
 
+def test_units_and_offsets_do_not_change_the_evidence_and_a_flipped_outcome_flips_the_sign() -> None:
+    x, y = linked(np.random.default_rng(21), 1, lag=2, effect=0.5, ar=0.4)
+    x, y = x[0], y[0]
+    base = lead_lag(x, y)
+    rescaled = lead_lag(1000.0 * x - 7.0, 0.01 * y + 3.0)  # e.g. euros -> thousands, % -> share
+    assert (rescaled.transform, rescaled.ar_order, rescaled.best_lag) == (base.transform, base.ar_order, base.best_lag)
+    np.testing.assert_allclose(rescaled.ccf, base.ccf, rtol=1e-9, atol=1e-12)
+    assert rescaled.f == pytest.approx(base.f, rel=1e-8)
+    assert rescaled.p == pytest.approx(base.p, rel=1e-6)
+    assert base.verdict == "supported at lag 2"
+    flipped = lead_lag(x, -y)
+    np.testing.assert_allclose(flipped.ccf, -np.asarray(base.ccf), rtol=1e-9, atol=1e-12)
+    assert flipped.f == pytest.approx(base.f, rel=1e-8)
+    assert flipped.verdict == "opposite sign"
+
+
 # --------------------------------------------------------------------------- missing periods
 
 
@@ -258,6 +274,14 @@ def test_fewer_than_24_common_periods_is_not_enough_data() -> None:
     assert math.isnan(short.p) and math.isnan(short.f)
     empty = lead_lag([math.nan] * 30, [math.nan] * 30)
     assert empty.n == 0 and empty.verdict == "not enough data (n < 24)"
+
+
+def test_a_lag_too_long_for_the_data_is_not_enough_data_for_that_lag() -> None:
+    x, y = linked(np.random.default_rng(22), 1, periods=24)
+    result = lead_lag(x[0], y[0], expected_lag=12)  # 23 changes, 11 rows for 25 coefficients
+    assert result.n == 24 and math.isnan(result.p)
+    assert result.verdict == "not enough data for lag 12"
+    assert lead_lag(x[0], y[0], expected_lag=5).verdict != "not enough data for lag 5"
 
 
 def test_leading_and_trailing_gaps_only_shorten_the_window() -> None:
@@ -369,6 +393,7 @@ def test_the_batch_equals_one_call_per_link_and_decides_on_bh_across_the_links()
     np.testing.assert_allclose(frame["q"], benjamini_hochberg(frame["p"].to_numpy()), equal_nan=True)
     assert set(frame["transform"].dropna()) == {"difference", "detrend"}
     assert frame.loc["link 6", "verdict"] == "not enough data (n < 24)"
+    assert pd.isna(frame.loc["link 6", "best_lag"]) and frame["best_lag"].dtype == "Int64"
     assert frame.loc["link 25", "verdict"] == "no evidence"
 
     own = lead_lag_batch(x, y, expected_lag=expected, expected_sign=signs, fdr=False)
@@ -378,7 +403,7 @@ def test_the_batch_equals_one_call_per_link_and_decides_on_bh_across_the_links()
         assert single.verdict == own["verdict"].iloc[i]
         for name in ("n", "transform", "ar_order", "best_lag", "tested_lag", "lag_source", "sign", "lags"):
             ours = own[name].iloc[i]
-            assert getattr(single, name) == (None if ours is None or ours != ours else ours), name
+            assert getattr(single, name) == (None if pd.isna(ours) else ours), name
         for name in ("f", "p", "p_granger", "adf_p_driver", "kpss_p_outcome"):
             assert getattr(single, name) == pytest.approx(own[name].iloc[i], rel=1e-9, nan_ok=True), name
         np.testing.assert_allclose(single.ccf, own["ccf"].iloc[i], rtol=1e-9)

@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from kpialign import db
 from kpialign.config import secret_key
+from kpialign.core import security
 from kpialign.models import Account, WebSession
 from kpialign.services import accounts
 from kpialign.services.surveys import hash_token
@@ -26,7 +27,7 @@ HOUR = timedelta(hours=1)
 def ids(engine, monkeypatch) -> dict[str, int]:
     """An admin and two employees (one deactivated), with cheap argon2id parameters."""
     fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", fast)
+    monkeypatch.setattr(security, "_hasher", fast)
     with db.write_session(engine) as s:
         accounts.create_user(s, email="admin@example.com", roles=["admin"], password=PASSWORD)
         accounts.create_user(s, email="emp@example.com", roles=["employee"], password=PASSWORD)

@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kpialign.services import kpi_import as csvio
+from kpialign.core import csv_out
 
 PAYLOADS = ['=HYPERLINK("http://x","y")', "@SUM(1)", "\t=1", "-2+3", "+1", "\r=1", "\n=1", "=1+1"]
 
 
 def _read(data: bytes) -> list[list[str]]:
-    assert not data.startswith(csvio.UTF8_BOM)
+    assert not data.startswith(csv_out.UTF8_BOM)
     return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
 
 
@@ -29,7 +29,7 @@ def test_payloads_prefixed_numbers_unchanged() -> None:
             "float": [-5.0, 0.25, float("nan"), -1.5, 1e-7, 2.0, -0.0, 3.5],
         }
     )
-    rows = _read(csvio.write_csv(df))
+    rows = _read(csv_out.write_csv(df))
     assert rows[0] == ["text", "int", "float"]
     body = rows[1:]
     assert [r[0] for r in body] == ["'" + p for p in PAYLOADS]
@@ -41,24 +41,24 @@ def test_payloads_prefixed_numbers_unchanged() -> None:
 
 def test_text_that_looks_harmless_is_untouched() -> None:
     values = ["Sales", "2+3", "a=b", " =1", "'quoted", "Ünïcødé — ok", "", "x-y"]
-    rows = _read(csvio.write_csv([{"v": v} for v in values]))
+    rows = _read(csv_out.write_csv([{"v": v} for v in values]))
     assert [r[0] for r in rows[1:]] == values
 
 
 def test_rfc4180_quoting_and_crlf() -> None:
-    data = csvio.write_csv([{"a": 'say "hi"', "b": "x,y", "c": "line1\nline2", "d": "plain"}])
+    data = csv_out.write_csv([{"a": 'say "hi"', "b": "x,y", "c": "line1\nline2", "d": "plain"}])
     assert data == b'a,b,c,d\r\n"say ""hi""","x,y","line1\nline2",plain\r\n'
     assert _read(data)[1] == ['say "hi"', "x,y", "line1\nline2", "plain"]
 
 
 def test_excel_flavour_adds_bom_only() -> None:
     df = pd.DataFrame({"department": ["Zürich", "=cmd"], "n": [5, 6]})
-    plain = csvio.write_csv(df)
-    excel = csvio.write_csv(df, excel=True)
-    assert excel == csvio.UTF8_BOM + plain
-    assert not plain.startswith(csvio.UTF8_BOM)
+    plain = csv_out.write_csv(df)
+    excel = csv_out.write_csv(df, excel=True)
+    assert excel == csv_out.UTF8_BOM + plain
+    assert not plain.startswith(csv_out.UTF8_BOM)
     expected = [["department", "n"], ["Zürich", "5"], ["'=cmd", "6"]]
-    assert csvio.read_csv_rows(excel) == csvio.read_csv_rows(plain) == expected
+    assert csv_out.read_csv_rows(excel) == csv_out.read_csv_rows(plain) == expected
 
 
 def test_missing_bool_dates_numpy_decimal() -> None:
@@ -74,7 +74,7 @@ def test_missing_bool_dates_numpy_decimal() -> None:
         "day": date(2026, 11, 27),
         "at": datetime(2026, 11, 27, 9, 30, tzinfo=UTC),
     }
-    rows = _read(csvio.write_csv([row]))
+    rows = _read(csv_out.write_csv([row]))
     assert rows[1] == ["", "", "", "", "true", "false", "-5", "-2.50", "2026-11-27", "2026-11-27T09:30:00+00:00"]
 
 
@@ -87,30 +87,30 @@ def test_nullable_pandas_columns() -> None:
             "flag": pd.array([True, None], dtype="boolean"),
         }
     )
-    assert _read(csvio.write_csv(df))[1:] == [["5", "0.5", "'-x", "true"], ["", "", "", ""]]
+    assert _read(csv_out.write_csv(df))[1:] == [["5", "0.5", "'-x", "true"], ["", "", "", ""]]
 
 
 def test_header_is_neutralised_and_columns_selectable() -> None:
     df = pd.DataFrame({"=evil": [1], "ok": [2]})
-    assert _read(csvio.write_csv(df))[0] == ["'=evil", "ok"]
-    assert _read(csvio.write_csv(df, columns=["ok"])) == [["ok"], ["2"]]
+    assert _read(csv_out.write_csv(df))[0] == ["'=evil", "ok"]
+    assert _read(csv_out.write_csv(df, columns=["ok"])) == [["ok"], ["2"]]
 
 
 def test_sequence_rows_need_columns() -> None:
-    with pytest.raises(csvio.CsvExportError):
-        csvio.write_csv([[1, 2]])
-    assert csvio.write_csv([[1, "-1"]], columns=["a", "b"]) == b"a,b\r\n1,'-1\r\n"
-    with pytest.raises(csvio.CsvExportError):
-        csvio.write_csv([[1]], columns=["a", "b"])
+    with pytest.raises(csv_out.CsvExportError):
+        csv_out.write_csv([[1, 2]])
+    assert csv_out.write_csv([[1, "-1"]], columns=["a", "b"]) == b"a,b\r\n1,'-1\r\n"
+    with pytest.raises(csv_out.CsvExportError):
+        csv_out.write_csv([[1]], columns=["a", "b"])
 
 
 def test_empty_frame_has_header_only() -> None:
-    assert csvio.write_csv(pd.DataFrame(columns=["a", "b"])) == b"a,b\r\n"
+    assert csv_out.write_csv(pd.DataFrame(columns=["a", "b"])) == b"a,b\r\n"
 
 
 def test_export_filename() -> None:
     day = date(2026, 11, 27)
-    assert csvio.export_filename("results", "2026-Q3", day) == "kpialign-results-2026-Q3-2026-11-27.csv"
-    assert csvio.export_filename("results", "Pulse 2026 / Q3", day) == "kpialign-results-Pulse-2026-Q3-2026-11-27.csv"
-    assert csvio.export_filename("audit", None, day) == "kpialign-audit-2026-11-27.csv"
-    assert csvio.export_filename("kpis", "../../etc", day) == "kpialign-kpis-etc-2026-11-27.csv"
+    assert csv_out.export_filename("results", "2026-Q3", day) == "kpialign-results-2026-Q3-2026-11-27.csv"
+    assert csv_out.export_filename("results", "Pulse 2026 / Q3", day) == "kpialign-results-Pulse-2026-Q3-2026-11-27.csv"
+    assert csv_out.export_filename("audit", None, day) == "kpialign-audit-2026-11-27.csv"
+    assert csv_out.export_filename("kpis", "../../etc", day) == "kpialign-kpis-etc-2026-11-27.csv"
