@@ -27,7 +27,7 @@ def _walk(page, portal: str, role: str, skip: set[str]) -> list[str]:
         if spec.url_path in skip:
             continue
         page.get_by_test_id("stSidebarNav").get_by_role("link", name=spec.title, exact=True).click()
-        want = "/" if spec.default else f"/{spec.url_path}"
+        want = "/" if spec.path == nav.home_for({role}) else f"/{spec.url_path}"  # the role's home is served at /
         page.wait_for_url(lambda url, want=want: urlsplit(url).path == want)
         wait_for_app(page)
         opened.append(spec.url_path)
