@@ -22,6 +22,7 @@ from kpialign.models import (
 )
 from kpialign.services import accounts, directory
 from kpialign.services.directory import DirectoryImportError
+from tests.unit.csv_corrupt import corrupt
 
 NOV = date(2026, 11, 2)
 UNITS = (
@@ -321,30 +322,6 @@ def test_file_level_problems_are_reported(engine):
 # ---------------------------------------------------------------- property: all or nothing
 
 
-def _corrupt(text: str, rnd: random.Random) -> str:
-    lines = text.splitlines()
-    i = rnd.randrange(1, len(lines))
-    cells = lines[i].split(",")
-    j = rnd.randrange(len(cells))
-    choice = rnd.randrange(7)
-    if choice == 0:
-        cells[j] = ""
-    elif choice == 1:
-        cells[j] = rnd.choice(["boss", "-1", "4.5", "ORG", "SAL", "ada@acme.test", "x@y", "@", "NOPE", '"'])
-    elif choice == 2:
-        lines.append(lines[i])  # a duplicate row
-    elif choice == 3:
-        del cells[j]
-    elif choice == 4:
-        cells[j] = cells[j][::-1]
-    elif choice == 5:
-        lines[i], lines[0] = lines[0], lines[i]  # header out of place
-    else:
-        cells.append("extra")
-    lines[i] = ",".join(cells)
-    return "\n".join(lines) + "\n"
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10**6), which=st.sampled_from(["units", "people", "both"]), n=st.integers(1, 3))
 def test_property_random_corruptions_write_all_or_nothing(engine, seed, which, n):
@@ -352,9 +329,9 @@ def test_property_random_corruptions_write_all_or_nothing(engine, seed, which, n
     units, people = UNITS, PEOPLE
     for _ in range(n):
         if which in ("units", "both"):
-            units = _corrupt(units, rnd)
+            units = corrupt(units, rnd)
         if which in ("people", "both"):
-            people = _corrupt(people, rnd)
+            people = corrupt(people, rnd)
     before = _snapshot(engine)
     try:
         plan = _import(engine, units=units, people=people)

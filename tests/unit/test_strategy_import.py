@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from kpialign import db
@@ -15,6 +18,7 @@ from kpialign.scorecard import build as scorecard
 from kpialign.services import directory, kpi_import, measurements, strategy_import
 from kpialign.services.measurements import EditScope
 from kpialign.services.strategy_import import StrategyImportError
+from tests.unit.csv_corrupt import corrupt
 from tests.unit.kpi_fixtures import build_org
 
 A = "admin@example.org"
@@ -148,3 +152,25 @@ def test_a_configuration_round_trips_into_an_empty_database_with_an_identical_sc
     pd.testing.assert_frame_equal(
         original.objectives[obj_cols].reset_index(drop=True), again.objectives[obj_cols].reset_index(drop=True)
     )
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10**6), which=st.sampled_from(["objectives", "kpis", "links"]), n=st.integers(1, 3))
+def test_property_random_corruptions_write_all_or_nothing(engine, seed, which, n):
+    with db.read_session(engine) as s:
+        empty = s.execute(select(func.count()).select_from(Department)).scalar_one() == 0
+    if empty:
+        build_org(engine)
+    rnd = random.Random(seed)
+    files = {"objectives": OBJECTIVES, "kpis": KPIS, "links": LINKS}
+    for _ in range(n):
+        files[which] = corrupt(files[which], rnd)
+    before = _counts(engine)
+    try:
+        plan = _import(engine, **files)
+    except StrategyImportError as exc:
+        assert exc.plan.issues
+        assert _counts(engine) == before  # nothing at all written
+        return
+    assert plan.ok
+    assert _import(engine, **files).changes == 0  # whatever was accepted is now the state
