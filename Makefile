@@ -4,7 +4,8 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8501
 ADDRESS ?= 127.0.0.1
 PYTHON ?= python3
-PYTEST_ARGS ?=
+# Two workers (one per core), one test file per worker at a time so a module's portal starts once.
+PYTEST_ARGS ?= -n 2 --dist loadfile --durations=15
 
 .PHONY: run test lint format bench clean
 
@@ -17,23 +18,26 @@ $(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-## run: install, migrate, seed the demo organisation if the database is empty, start the portal
+DEMO ?= 1
+
+## run: install, migrate, seed the demo organisation if the database is empty (DEMO=0: don't), start the portal
 run: $(VENV)/.installed
 	$(PY) -m kpialign init-db
-	$(PY) -m kpialign seed-demo --scale small --seed 7 --if-empty
-	KPIALIGN_DEMO=1 $(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
+	@if [ "$(DEMO)" = "1" ]; then $(PY) -m kpialign seed-demo --scale small --seed 7 --if-empty; fi
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
 
 ## test: install dev requirements, lint, make sure Chromium, pdftotext, axe-core and PostgreSQL are there, run the whole suite
-test: $(VENV)/.dev-installed
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+test: lint
 	scripts/ensure_chromium.sh
 	scripts/ensure_axe.sh
 	scripts/with_postgres.sh $(VENV)/bin/pytest $(PYTEST_ARGS)
 
+## lint: ruff (lint and format), the layers contract (import-linter), mypy on core/ and services/
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 format: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check --fix .

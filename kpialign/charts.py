@@ -14,7 +14,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from kpialign.core import periods
+from kpialign.core import dot, periods
 from kpialign.core.scoring import ScoringSettings
 
 STATUS_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", "no score": "#9e9e9e"}
@@ -414,3 +414,233 @@ def rank_bands(rows: pd.DataFrame) -> alt.Chart:
         )
     )  # fmt: skip
     return (band + point).properties(height=alt.Step(ROW_PX), width="container")
+
+
+def dimension_bars(dims: pd.DataFrame, *, unit: str) -> alt.Chart:
+    """% favourable per line-of-sight dimension with its Wilson 95 % interval, and the organisation's
+    figure as a tick where ``org_fav`` is given. ``dims``: label, fav, low, high, n (+ org_fav, tag)."""
+    df = dims.assign(
+        pct=dims["fav"] * 100,
+        lo=dims["low"] * 100,
+        hi=dims["high"] * 100,
+        who=unit,
+        tag=dims["tag"].fillna("") if "tag" in dims else "",
+    )
+    order = df.sort_values("pct", ascending=False)["label"].tolist()
+    y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
+    x_scale = alt.Scale(domain=[0, 100])
+    bars = (
+        alt.Chart(df)
+        .mark_bar(color="#1565c0", opacity=0.8)
+        .encode(
+            x=alt.X("pct:Q", title="% favourable (agree or strongly agree)", scale=x_scale),
+            y=y,
+            tooltip=[
+                alt.Tooltip("label:N", title="Dimension"),
+                alt.Tooltip("pct:Q", title="% favourable", format=".0f"),
+                alt.Tooltip("lo:Q", title="95 % interval from", format=".0f"),
+                alt.Tooltip("hi:Q", title="to", format=".0f"),
+                alt.Tooltip("n:Q", title="People"),
+                alt.Tooltip("tag:N", title="Note"),
+            ],
+        )
+    )
+    rules = alt.Chart(df).mark_rule(color="#0d2b52", strokeWidth=2).encode(x="lo:Q", x2="hi:Q", y=y)
+    layers = [bars, rules]
+    if "org_fav" in df and df["org_fav"].notna().any():
+        org = df.assign(org=df["org_fav"] * 100, what="Organisation")
+        layers.append(
+            alt.Chart(org)
+            .mark_tick(color="#f57c00", thickness=3, size=22)
+            .encode(
+                x=alt.X("org:Q", scale=x_scale),
+                y=y,
+                tooltip=[alt.Tooltip("org:Q", title="Organisation % favourable", format=".0f")],
+            )
+        )
+    return alt.layer(*layers).properties(height=ROW_PX * 2 * max(len(df), 1))
+
+
+def review_kpis(series: pd.DataFrame, *, columns: int = 3) -> alt.Chart:
+    """Small multiples for a printed review pack: each KPI's actuals (blue) against its target
+    (green, dashed), one panel per KPI with its own scale. Fixed size: it is rendered to an image.
+
+    ``series``: kpi (panel title), date (datetime), actual, target.
+    """
+    df = series.dropna(subset=["actual"]).copy()
+    base = alt.Chart().encode(x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %y", labelAngle=0, tickCount=4)))
+    actual = base.mark_line(point=alt.OverlayMarkDef(size=14), color="#1565c0", strokeWidth=1.6).encode(
+        y=alt.Y("actual:Q", title=None, scale=alt.Scale(zero=False))
+    )
+    target = (
+        base.transform_filter("isValid(datum.target)")
+        .mark_line(interpolate="step-after", strokeDash=[5, 3], color="#2e7d32", strokeWidth=1.4)
+        .encode(y="target:Q")
+    )
+    return (
+        alt.layer(actual, target, data=df)
+        .properties(width=190, height=105)
+        .facet(
+            facet=alt.Facet("kpi:N", title=None, header=alt.Header(labelFontSize=11, labelLimit=190)), columns=columns
+        )
+        .resolve_scale(y="independent", x="independent")
+        .configure_view(stroke="#dddddd")
+        .configure_axis(labelFontSize=9, grid=True, gridColor="#eeeeee")
+    )
+
+
+def review_attainment(series: pd.DataFrame, *, green: float = 75, amber: float = 60) -> alt.Chart:
+    """One compact panel for a printed organisation pack: each KPI's attainment % over time, with
+    the target (100 %) and the status thresholds as rules. Fixed size: it is rendered to an image.
+
+    ``series``: kpi (legend label), date (datetime), attainment_pct.
+    """
+    df = series.dropna(subset=["attainment_pct"])
+    rules = pd.DataFrame({"y": [100.0, green, amber], "what": ["target", "green from", "amber from"]})
+    rule = (
+        alt.Chart(rules)
+        .mark_rule(strokeDash=[5, 3])
+        .encode(
+            y="y:Q",
+            color=alt.Color(
+                "what:N",
+                scale=alt.Scale(domain=list(rules["what"]), range=["#2e7d32", "#9e9e9e", "#f9a825"]),
+                legend=None,
+            ),
+        )
+    )
+    line = (
+        alt.Chart(df)
+        .mark_line(strokeWidth=1.6)
+        .encode(
+            x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %y", labelAngle=0, tickCount=6)),
+            y=alt.Y("attainment_pct:Q", title="attainment %", scale=alt.Scale(domain=[0, 105], clamp=True)),
+            stroke=alt.Stroke("kpi:N", title=None, legend=alt.Legend(orient="right", labelLimit=230, labelFontSize=10)),
+        )
+    )
+    return alt.layer(rule, line).properties(width=380, height=140).configure_view(stroke="#dddddd")
+
+
+# ---------------------------------------------------------------------- strategy map (DOT)
+# Graphviz DOT for st.graphviz_chart: objectives, departments' KPIs (one box per department)
+# and the KPI links, coloured by status and marked by evidence. User text goes through
+# kpialign.core.dot, which escapes it.
+
+STATUS_FILL = {"green": "#c8e6c9", "amber": "#ffe082", "red": "#ffcdd2", "no score": "#eeeeee"}
+EVIDENCE_STYLE = {
+    "supported": {"color": "#2e7d32", "style": "solid", "penwidth": "2.5", "word": "supported"},
+    "opposite sign": {"color": "#c62828", "style": "solid", "penwidth": "2.5", "word": "opposite sign"},
+    "no evidence": {"color": "#616161", "style": "dashed", "penwidth": "1.5", "word": "no evidence"},
+    "not enough data": {"color": "#9e9e9e", "style": "dotted", "penwidth": "1.5", "word": "not enough data"},
+}
+
+
+def strategy_map_dot(
+    objectives: pd.DataFrame,
+    kpis: pd.DataFrame,
+    serves: pd.DataFrame,
+    links: pd.DataFrame,
+) -> str:
+    """DOT for the strategy map.
+
+    ``objectives``: objective_id, code, title, score (0..1), status; ``kpis``: kpi_id, name,
+    department_id, department, score (points), status; ``serves``: kpi_id, objective_id,
+    contribution; ``links``: driver_kpi_id, outcome_kpi_id, expected_lag, evidence, in_cycle.
+    Status words are written in the labels too, so the map does not rely on colour alone.
+    """
+    g = dot.Graph(
+        attrs={
+            "rankdir": "LR",
+            "splines": "true",
+            "forcelabels": "true",
+            "nodesep": "0.35",
+            "ranksep": "1.1",
+            "fontname": '"Helvetica"',
+        },
+        node_defaults={"fontname": '"Helvetica"', "fontsize": "11", "style": '"filled,rounded"', "shape": "box"},
+        edge_defaults={"fontname": '"Helvetica"', "fontsize": "9", "arrowsize": "0.7"},
+    )
+    for r in kpis.itertuples(index=False):
+        cluster = dot.node_id("d", r.department_id)
+        if cluster not in g.clusters:
+            g.cluster(cluster, label=dot.quote(r.department), style='"rounded"', color='"#b0bec5"', fontsize="12")
+        score = "no data" if pd.isna(r.score) else f"{r.score:.0f}% of target"
+        g.node(
+            dot.node_id("k", r.kpi_id),
+            cluster,
+            label=dot.label(r.name, f"{score} · {r.status}"),
+            fillcolor=dot.quote(STATUS_FILL.get(r.status, "#eeeeee")),
+            color=dot.quote(STATUS_COLOURS.get(r.status, "#9e9e9e")),
+            penwidth="1.5",
+        )
+    objective_nodes = []
+    for r in objectives.itertuples(index=False):
+        ident = dot.node_id("o", r.objective_id)
+        objective_nodes.append(ident)
+        score = "no score" if pd.isna(r.score) else f"{100 * r.score:.0f} · {r.status}"
+        g.node(
+            ident,
+            label=dot.label(f"{r.code} {r.title}", score, max_len=40),
+            shape="box",
+            style='"filled,bold"',
+            fillcolor=dot.quote(STATUS_FILL.get(r.status, "#eeeeee")),
+            color=dot.quote("#37474f"),
+            fontsize="12",
+        )
+    g.ranks.append(objective_nodes)
+    for r in serves.itertuples(index=False):
+        against = r.contribution < 0
+        g.edge(
+            dot.node_id("k", r.kpi_id),
+            dot.node_id("o", r.objective_id),
+            color=dot.quote("#c62828" if against else "#b0bec5"),
+            style="dashed" if against else "solid",
+            label=dot.quote("pulls against" if against else ""),
+            fontcolor=dot.quote("#c62828"),
+        )
+    for r in links.itertuples(index=False):
+        style = EVIDENCE_STYLE.get(r.evidence, EVIDENCE_STYLE["not enough data"])
+        text = f"lag {r.expected_lag}: {style['word']}" + (" (cycle)" if bool(r.in_cycle) else "")
+        g.edge(
+            dot.node_id("k", r.driver_kpi_id),
+            dot.node_id("k", r.outcome_kpi_id),
+            color=dot.quote(style["color"]),
+            fontcolor=dot.quote(style["color"]),
+            style=style["style"],
+            penwidth=style["penwidth"],
+            xlabel=dot.quote(text),  # placed beside the edge, clear of nodes and department labels
+            # here: links do not rank the KPIs (they would spread departments over many columns and
+            # shrink the text); KPIs stay in their department boxes, objectives on the right.
+            constraint="false",
+        )
+    return g.to_dot()
+
+
+def unit_history(history: pd.DataFrame, *, merge_dates: list[str] | None = None) -> alt.Chart:
+    """A unit's performance by month, with each predecessor's series (dashed) before a merge or split.
+
+    ``history``: ``series, kind, period, performance`` (0..1) as built by
+    :func:`kpialign.scorecard.history.unit_history`; ``merge_dates`` (``YYYY-MM-DD``) draw rules.
+    """
+    df = history.dropna(subset=["performance"]).assign(
+        score=lambda d: (d["performance"] * 100).round(1), date=lambda d: pd.to_datetime(d["period"] + "-01")
+    )
+    lines = (
+        alt.Chart(df)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %Y")),
+            y=alt.Y("score:Q", title="Performance (%)", scale=alt.Scale(domain=[0, 100])),
+            color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=420, columns=1)),
+            strokeDash=alt.StrokeDash(
+                "kind:N", scale=alt.Scale(domain=["unit", "predecessor"], range=[[1, 0], [5, 3]]), legend=None
+            ),
+            tooltip=[alt.Tooltip("series:N", title="Series"), alt.Tooltip("period:N", title="Month"),
+                     alt.Tooltip("score:Q", title="Performance", format=".1f")],
+        )
+    )  # fmt: skip
+    chart = lines
+    if merge_dates:
+        rules = pd.DataFrame({"date": pd.to_datetime(merge_dates)})
+        chart = lines + alt.Chart(rules).mark_rule(color="#546e7a", strokeDash=[2, 2]).encode(x="date:T")
+    return chart.properties(height=320, width="container")

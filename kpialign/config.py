@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -49,15 +49,10 @@ def _get(name: str, default: str | None = None) -> str | None:
     return str(value) if value is not None else default
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 @dataclass(frozen=True)
 class Settings:
     database_url: str
     base_url: str
-    demo: bool
     session_hours: float
     replicas: int
     oidc_unknown: str = "refuse"  # single sign-on with an e-mail that has no account: "refuse" or "employee"
@@ -90,7 +85,6 @@ def load_settings() -> Settings:
     settings = Settings(
         database_url=resolve_sqlite_url(url),
         base_url=(_get("KPIALIGN_BASE_URL", "http://localhost:8501") or "").rstrip("/"),
-        demo=_truthy(_get("KPIALIGN_DEMO")),
         session_hours=hours,
         replicas=replicas,
         oidc_unknown=(_get("KPIALIGN_OIDC_UNKNOWN", "refuse") or "refuse").strip().lower(),
@@ -135,3 +129,69 @@ def _generated_key(path: Path) -> bytes:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(48))
     return path.read_text().strip().encode()
+
+
+# ------------------------------------------------------------------------------- e-mail
+
+SMTP_SECURITY = ("starttls", "tls", "none")
+_SMTP_DEFAULT_PORT = {"starttls": 587, "tls": 465, "none": 25}
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """How survey invitations and reminders leave the portal (:mod:`kpialign.mail`).
+
+    ``dry_run_dir`` set: messages are written there as ``.eml`` files and nothing is sent.
+    ``security``: ``starttls`` (upgrade a plain connection, port 587), ``tls`` (implicit TLS,
+    port 465) or ``none`` (plain, for a relay on the same host or tests only).
+    """
+
+    host: str
+    port: int
+    security: str
+    user: str
+    password: str = field(repr=False)
+    sender: str
+    dry_run_dir: Path | None
+    per_minute: float
+    timeout_s: float
+    max_reminders: int
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.sender) and (self.dry_run_dir is not None or bool(self.host))
+
+
+def mail_settings() -> MailSettings:
+    """SMTP settings from ``KPIALIGN_SMTP_*`` / ``KPIALIGN_MAIL_*`` (environment or secrets file)."""
+    security = (_get("KPIALIGN_SMTP_SECURITY", "starttls") or "starttls").strip().lower()
+    if security not in SMTP_SECURITY:
+        raise ConfigError(f"KPIALIGN_SMTP_SECURITY must be one of {', '.join(SMTP_SECURITY)}.")
+    dry = (_get("KPIALIGN_MAIL_DRY_RUN") or "").strip()
+    try:
+        port = int(_get("KPIALIGN_SMTP_PORT") or _SMTP_DEFAULT_PORT[security])
+        per_minute = float(_get("KPIALIGN_MAIL_PER_MINUTE", "120") or 120)
+        timeout_s = float(_get("KPIALIGN_SMTP_TIMEOUT", "30") or 30)
+        max_reminders = int(_get("KPIALIGN_MAIL_MAX_REMINDERS", "2") or 2)
+    except ValueError as exc:
+        raise ConfigError(
+            "KPIALIGN_SMTP_PORT, KPIALIGN_MAIL_PER_MINUTE, KPIALIGN_SMTP_TIMEOUT and "
+            f"KPIALIGN_MAIL_MAX_REMINDERS must be numbers: {exc}"
+        ) from exc
+    if per_minute <= 0 or timeout_s <= 0 or max_reminders < 0 or not 0 < port < 65536:
+        raise ConfigError("Mail settings out of range: rate and timeout above 0, reminders 0 or more, a valid port.")
+    dry_dir = Path(dry) if dry else None
+    if dry_dir is not None and not dry_dir.is_absolute():
+        dry_dir = PROJECT_ROOT / dry_dir
+    return MailSettings(
+        host=(_get("KPIALIGN_SMTP_HOST") or "").strip(),
+        port=port,
+        security=security,
+        user=_get("KPIALIGN_SMTP_USER") or "",
+        password=_get("KPIALIGN_SMTP_PASSWORD") or "",
+        sender=(_get("KPIALIGN_MAIL_FROM") or "").strip(),
+        dry_run_dir=dry_dir,
+        per_minute=per_minute,
+        timeout_s=timeout_s,
+        max_reminders=max_reminders,
+    )

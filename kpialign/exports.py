@@ -149,20 +149,34 @@ class ExportFile:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _wave(session: Session, wave: str | None) -> surveys.WaveInfo:
-    """The named wave, or by default the newest wave that has opened."""
+def _wave(session: Session, wave: str | None, *, results: bool = False) -> surveys.WaveInfo:
+    """The named wave, or by default the newest wave that has opened.
+
+    ``results``: the export holds survey results (answers, per-question figures, comments), so
+    only a closed wave's (:func:`privacy.results_released`); the default is then the newest
+    closed wave. An open wave's results change with each submission: two exports a day apart
+    would give away the answers of whoever submitted in between.
+    """
     if wave:
         try:
-            return surveys.get_wave(session, name=wave)
+            found = surveys.get_wave(session, name=wave)
         except surveys.SurveyError as exc:
             raise ExportError(str(exc)) from exc
+        if results and not privacy.results_released(found.status):
+            raise ExportError(
+                f"Wave {found.name!r} is {found.status}: its results can be exported once it is closed "
+                "(participation can be exported now)."
+            )
+        return found
+    statuses = [WaveStatus.CLOSED.value] if results else [WaveStatus.OPEN.value, WaveStatus.CLOSED.value]
     row = session.exec(
         select(SurveyWave)
-        .where(SurveyWave.status != WaveStatus.DRAFT.value)
+        .where(col(SurveyWave.status).in_(statuses))
         .order_by(col(SurveyWave.opens_on).desc(), col(SurveyWave.id).desc())
     ).first()
     if row is None:
-        raise ExportError("No survey wave has opened yet, so there is nothing to export.")
+        what = "closed" if results else "opened"
+        raise ExportError(f"No survey wave has {what} yet, so there is nothing to export.")
     return surveys.get_wave(session, wave_id=row.id)
 
 
@@ -235,8 +249,11 @@ def period_choices(session: Session) -> list[str]:
 
 
 def visible_departments(session: Session, *, wave: str | None = None) -> list[int]:
-    """Departments of a wave whose survey figures may be shown (see ``results``)."""
-    r = _respondents(session, _wave(session, wave))
+    """Departments of a wave whose survey figures may be shown (see ``results``); none for an open wave."""
+    w = _wave(session, wave)
+    if not privacy.results_released(w.status):
+        return []
+    r = _respondents(session, w)
     return [int(i) for i in r.loc[~r["suppressed"], "department_id"]]
 
 
@@ -296,7 +313,7 @@ def results(session: Session, *, wave: str | None = None) -> pd.DataFrame:
     Survey pages that show per-question results should call this function, so that the
     page and the export hide exactly the same cells.
     """
-    cells = _result_cells(session, _wave(session, wave))
+    cells = _result_cells(session, _wave(session, wave, results=True))
     return privacy.mask_suppressed(cells[RESULTS_COLUMNS], RESULT_VALUES).reset_index(drop=True)
 
 
@@ -346,7 +363,7 @@ def responses(session: Session, *, wave: str | None = None) -> pd.DataFrame:
     or complementary suppression) is left empty here too, so that the ``results`` total minus
     this file never describes fewer than k people.
     """
-    w = _wave(session, wave)
+    w = _wave(session, wave, results=True)
     resp = _respondents(session, w)
     shown = resp.loc[~resp["suppressed"]]
     rated = _rated_questions(session, w)
@@ -396,7 +413,7 @@ def responses(session: Session, *, wave: str | None = None) -> pd.DataFrame:
 
 def comments(session: Session, *, wave: str | None = None) -> pd.DataFrame:
     """Comments of a wave for the departments that reach the comment threshold, shuffled, no dates."""
-    w = _wave(session, wave)
+    w = _wave(session, wave, results=True)
     rows = session.exec(
         select(Comment.id, Comment.text, Response.department_id)
         .join(Response, Response.id == Comment.response_id)
@@ -405,14 +422,8 @@ def comments(session: Session, *, wave: str | None = None) -> pd.DataFrame:
     df = pd.DataFrame([tuple(r) for r in rows], columns=["comment_id", "comment", "department_id"])
     if df.empty:
         return pd.DataFrame(columns=COMMENTS_COLUMNS)
-    threshold = max(privacy.COMMENT_MIN, int(w.comment_min))
     sizes = df.groupby("department_id").size().rename("n").reset_index()
-    sizes["parent"] = 0
-    sizes = privacy.suppress_counts(sizes, ["department_id"], "n", threshold, parent_col="parent")
-    # suppress_counts applies its own floor (3); the comment threshold is the binding one here.
-    shown = sizes.loc[
-        ~sizes["suppressed"] & sizes["n"].map(lambda n: privacy.comments_visible(n, threshold)), "department_id"
-    ]
+    shown = privacy.comment_groups_shown(sizes, int(w.comment_min))
     df = df[df["department_id"].isin(shown)].copy()
     names = _department_names(session, set(df["department_id"].astype(int)))
     df["department"] = df["department_id"].map(names)
@@ -481,7 +492,7 @@ def export_frame(session: Session, *, kind: str, wave: str | None = None, period
 def _scope(session: Session, kind: str, wave: str | None, period: str | None) -> tuple[str | None, dict]:
     """The file-name scope (wave or period) and the filters recorded in the audit event."""
     if kind in SURVEY_KINDS:
-        name = _wave(session, wave).name
+        name = _wave(session, wave, results=kind != "participation").name
         return name, {"wave": name}
     if kind == "scorecard":
         filters = {"period": period, "wave": wave}

@@ -1,4 +1,4 @@
-"""Admin: users, roles, KPI-owner departments, deactivation and password resets (all audited)."""
+"""Admin: users, roles, KPI-owner departments, manager units, deactivation and password resets (all audited)."""
 
 from __future__ import annotations
 
@@ -61,6 +61,7 @@ st.dataframe(
         "department": st.column_config.TextColumn("Home department"),
         "roles": st.column_config.TextColumn("Roles"),
         "owner_departments": st.column_config.TextColumn("KPI owner of"),
+        "manager_units": st.column_config.TextColumn("Manager of"),
         "sign_in": st.column_config.TextColumn("Signs in with"),
         "active": st.column_config.CheckboxColumn("Active"),
         "created_at": st.column_config.DateColumn("Created"),
@@ -85,6 +86,7 @@ with tab_edit:
             held = [r for r in row["roles"].split(", ") if r]
             with data.reading() as session:
                 ctx = accounts.user_context_by_id(session, account_id)
+                ctx_units = accounts.manager_units_of(session, account_id)
             with st.form(f"admin_users.roles.{account_id}"):
                 st.text(f"Roles of {row['email']}")
                 roles = st.multiselect(
@@ -98,12 +100,45 @@ with tab_edit:
                     help="Only needed with the KPI owner role: the departments whose KPIs this person keeps.",
                     key=f"admin_users.owner.{account_id}",
                 )
+                units = st.multiselect(
+                    "Manager of (units)",
+                    list(dept_names),
+                    default=sorted(d for d in ctx_units if d in dept_names),
+                    format_func=lambda d: dept_names[d],
+                    help="Only needed with the manager role: the units this person leads, each with everything "
+                    "below it. Closed units cannot be chosen.",
+                    key=f"admin_users.units.{account_id}",
+                )
                 if st.form_submit_button("Save roles", type="primary", icon=":material/save:"):
                     _run(
                         lambda s: accounts.set_roles(
-                            s, account_id=account_id, roles=roles, owner_departments=owner, actor=user.email
+                            s,
+                            account_id=account_id,
+                            roles=roles,
+                            owner_departments=owner,
+                            manager_units=units,
+                            actor=user.email,
                         ),
                         "Roles saved.",
+                    )
+
+            home_id = ctx.department_id if ctx.department_id in dept_names else None
+            with st.form(f"admin_users.home.{account_id}"):
+                home = st.selectbox(
+                    "Home department",
+                    list(dept_names),
+                    index=list(dept_names).index(home_id) if home_id is not None else None,
+                    format_func=lambda d: dept_names[d],
+                    placeholder="No home department: this person can answer no signed-in survey",
+                    help="Where this person answers surveys after signing in. Not the KPI-owner scope above.",
+                    key=f"admin_users.home.{account_id}",
+                )
+                if st.form_submit_button("Save home department", icon=":material/home_work:"):
+                    _run(
+                        lambda s: accounts.set_home_department(
+                            session=s, account_id=account_id, department_id=home, actor=user.email
+                        ),
+                        "Home department saved.",
                     )
 
             c1, c2 = st.columns(2)
@@ -149,6 +184,12 @@ with tab_new, st.form("admin_users.create", clear_on_submit=True):
         format_func=lambda d: dept_names[d],
         help="For a KPI owner, also the department whose KPIs they keep (add more under 'Change a user').",
     )
+    new_units = st.multiselect(
+        "Manager of (units)",
+        list(dept_names),
+        format_func=lambda d: dept_names[d],
+        help="Only with the manager role: the units this person leads, each with everything below it.",
+    )
     sso_only = st.checkbox("Single sign-on only (no local password)")
     if st.form_submit_button("Create user", type="primary", icon=":material/person_add:"):
         password = None if sso_only else accounts.generate_password()
@@ -161,6 +202,7 @@ with tab_new, st.form("admin_users.create", clear_on_submit=True):
                 password=password,
                 name=name.strip(),
                 department_id=home,
+                unit_ids=new_units,
                 actor=user.email,
             )
             return (account.email, password) if password else True

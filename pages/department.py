@@ -8,11 +8,12 @@ import streamlit as st
 from kpialign import charts
 from kpialign.scorecard import build as scorecard
 from kpialign.services import surveys
-from kpialign.ui import auth, data, nav
+from kpialign.ui import auth, data, nav, reviews_ui
+from kpialign.ui import line_of_sight as los
 from kpialign.ui import scorecard_ui as ui
 from kpialign.ui.widgets import plain
 
-auth.require(nav.roles_for("pages/department.py"))
+user = auth.require(nav.roles_for("pages/department.py"))
 
 st.title("Department")
 
@@ -20,7 +21,7 @@ st.title("Department")
 @st.fragment
 def body() -> None:
     period, wave = ui.filters("department")
-    sc = ui.get(period, wave)
+    sc = ui.get(period, wave, user=user)
     if sc.empty:
         st.info("There are no departments to score yet.")
         return
@@ -29,6 +30,8 @@ def body() -> None:
     ids = rows["department_id"].tolist()
     default = 0
     wanted = st.query_params.get("id")
+    if wanted and wanted.isdigit():
+        los.refuse_out_of_scope(user, int(wanted), "department")
     if wanted and wanted.isdigit() and int(wanted) in ids:
         default = ids.index(int(wanted))
     choice = st.selectbox("Department", labels, index=default, key="department.choice")
@@ -141,6 +144,7 @@ def body() -> None:
                     f"{words}. Green dashed: target (green band: target range); purple: Sen's slope on the actuals"
                     + (f"; red marks: no value for {', '.join(missing)}" if missing else "")
                 )
+                reviews_ui.checkin_note(dept_id, k.kpi_id)
 
     st.subheader("Survey: line-of-sight items")
     if sc.wave is None:
@@ -180,6 +184,8 @@ def body() -> None:
                 width="stretch",
             )
 
+    los.dimension_section(sc, dept_id, str(row["department"]), period=period, wave=wave)
+
     st.subheader("Participation")
     if sc.wave is not None:
         with data.reading() as session:
@@ -193,6 +199,12 @@ def body() -> None:
                 min(float(r["rate"]), 1.0),
                 text=f"{int(r['responded'])} of {int(r['invited'])} invited answered {sc.wave.name} ({float(r['rate']):.0%})",
             )
+
+    st.subheader("Review pack")
+    quarters, q = reviews_ui.quarter_choices()
+    pack_period = st.selectbox("Quarter", quarters, index=q, key="department.pack_period")
+    reviews_ui.pack_download(department_id=dept_id, period=pack_period, label="Make the review pack",
+                             key="department.pack", name=str(row["department"]))  # fmt: skip
 
 
 body()

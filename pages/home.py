@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from kpialign.services import summary
-from kpialign.ui import auth, data, nav
+from kpialign.ui import auth, data, nav, reviews_ui
 
 user = auth.require(nav.roles_for("pages/home.py"))
 FRESHNESS_BARS = 25  # more departments than this: chart the least complete, list all in a table
@@ -32,6 +32,8 @@ if g.departments == 0:
         icon=":material/info:",
     )
     st.stop()
+
+reviews_ui.home_alerts(user)
 
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Departments", g.departments, help=f"{g.top_level_units} top-level divisions; {g.headcount:,} people")

@@ -13,7 +13,7 @@ from kpialign.core import csv_out
 from kpialign.scorecard import counts
 from kpialign.services import strategy, surveys
 from kpialign.services.question_bank import DIMENSIONS
-from kpialign.ui import auth, data, nav
+from kpialign.ui import auth, data, link_admin, mail_ui, nav
 from kpialign.ui.widgets import plain, refusals
 
 user = auth.require(nav.roles_for("pages/hr_waves.py"))
@@ -50,7 +50,7 @@ with data.reading() as session:
     depts = strategy.departments_frame(session, include_retired=False)
 dept_path = dict(zip(depts["id"].astype(int), depts["path"], strict=True)) if not depts.empty else {}
 
-tab_waves, tab_new, tab_questions = st.tabs(["Waves", "New wave", "Question bank"])
+tab_waves, tab_new, tab_questions, tab_lang = st.tabs(["Waves", "New wave", "Question bank", "Languages and e-mails"])
 
 # ------------------------------------------------------------------------------- waves tab
 
@@ -218,6 +218,7 @@ def _links_panel(wave: surveys.WaveInfo) -> None:
             key=f"{P}.links_csv",
             on_click="ignore",
         )
+    link_admin.maintenance_panel(wave, dept_path, key=key, base_url=base, actor=ACTOR)
 
 
 with tab_waves:
@@ -270,6 +271,7 @@ with tab_waves:
         _participation_panel(wave)
         if wave.status != "closed":
             _links_panel(wave)
+            mail_ui.mail_panel(wave, ACTOR)
 
 # ---------------------------------------------------------------------------- new wave tab
 
@@ -368,3 +370,7 @@ with tab_questions:
                 f"Question {row['code']} {'retired' if active_now else 'restored'}.",
             ):
                 st.rerun()
+
+with tab_lang:
+    mail_ui.translations_panel(ACTOR)
+    mail_ui.templates_panel(ACTOR)

@@ -11,7 +11,7 @@ import streamlit as st
 from kpialign.core.errors import Refused
 from kpialign.services import measurements, strategy
 from kpialign.services.measurements import EditScope
-from kpialign.ui import auth, data, nav
+from kpialign.ui import auth, data, nav, reviews_ui
 from kpialign.ui.widgets import plain
 
 user = auth.require(nav.roles_for("pages/kpi_data.py"))
@@ -131,6 +131,9 @@ else:
                 else:
                     st.session_state[NOTICE] = f"Removed the actual of {names[victim]} for {period}."
                     st.rerun()
+
+if not grid.empty:
+    reviews_ui.checkin_editor(user, department_id=dept_id, period=period, kpis=grid)
 
 # ------------------------------------------------------------------ missing periods
 st.subheader("Which periods are missing")

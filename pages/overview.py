@@ -9,7 +9,7 @@ from kpialign.scorecard import build as scorecard
 from kpialign.ui import auth, nav
 from kpialign.ui import scorecard_ui as ui
 
-auth.require(nav.roles_for("pages/overview.py"))
+user = auth.require(nav.roles_for("pages/overview.py"))
 
 st.title("Alignment overview")
 st.caption(
@@ -21,7 +21,7 @@ st.caption(
 @st.fragment
 def body() -> None:
     period, wave = ui.filters("overview")
-    sc = ui.get(period, wave)
+    sc = ui.get(period, wave, user=user)
     if sc.empty:
         st.info("There are no departments to score yet. An admin can set them up on the Strategy setup page.")
         return

@@ -5,8 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from kpialign.config import load_settings
-from kpialign.services import accounts
+from kpialign.services import accounts, portal
 from kpialign.ui import auth, data
 from kpialign.ui.widgets import plain
 
@@ -47,7 +46,18 @@ if submitted:
         st.rerun()
     st.error(result.message, icon=":material/lock:" if result.locked_until else ":material/error:")
 
-if load_settings().demo:
+with data.reading() as session:
+    demo_database, first_run = portal.is_demo(session), not portal.has_accounts(session)
+
+if first_run:
+    st.info(
+        "This portal has no accounts yet. Create the first admin on the server's command line "
+        "(a password is printed once), then sign in here:",
+        icon=":material/person_add:",
+    )
+    st.code(portal.FIRST_ADMIN_COMMAND, language="sh")
+
+if demo_database:  # demo mode follows the database: only the seeded demo lists its public accounts
     from kpialign.demo.seed import DEMO_ACCOUNTS, DEMO_PASSWORD
 
     st.divider()

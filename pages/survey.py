@@ -16,14 +16,15 @@ import time
 import streamlit as st
 
 from kpialign.config import ConfigError, load_settings, secret_key
-from kpialign.services import surveys
-from kpialign.services.question_bank import LIKERT_LABELS
-from kpialign.ui import auth, data, nav
+from kpialign.core import i18n
+from kpialign.core.i18n import text as tr
+from kpialign.services import surveys, translations
+from kpialign.ui import auth, data, language, nav
+from kpialign.ui import line_of_sight as los
 from kpialign.ui.widgets import plain
 
 PREFER_NOT = 0
 CHOICES = [1, 2, 3, 4, 5, PREFER_NOT]
-LABELS = {**LIKERT_LABELS, 3: "Neutral", PREFER_NOT: "Prefer not to say"}
 DONE = "survey.done"
 FORM_CACHE = "survey.form_cache"  # (marker, checked at, SurveyForm): see _load_form
 FORM_TTL_S = 60.0
@@ -44,39 +45,27 @@ def _session_marker(kind: str, ident: str) -> str:
     return hashlib.sha256(f"{kind}:{ident}".encode()).hexdigest()[:16]
 
 
-def _thank_you(wave_name: str, skipped: int | None = None) -> None:
-    st.title("Thank you!")
-    st.success("Your answers have been saved.", icon=":material/check_circle:")
-    st.text(f"Survey: {wave_name}")
+def _thank_you(lang: str, wave_name: str, skipped: int | None = None) -> None:
+    st.title(tr("thanks_title", lang))
+    st.success(tr("thanks_saved", lang), icon=":material/check_circle:")
+    st.text(tr("thanks_survey", lang, wave=wave_name))
     if skipped:
-        st.caption(f"You chose not to answer {skipped} item(s); that is completely fine.")
-    st.markdown(
-        "Your answers are counted together with your colleagues'. Results are shown only for "
-        "groups large enough that nobody can be singled out. You can close this page now."
-    )
+        st.markdown(tr("thanks_skipped", lang, n=skipped))
+    st.markdown(tr("thanks_body", lang))
+    los.thank_you_objectives()
 
 
-def _problem(exc: surveys.LinkProblem) -> None:
+def _problem(lang: str, exc: surveys.LinkProblem) -> None:
     icon = ":material/task_alt:" if exc.reason == "used" else ":material/link_off:"
-    st.title("Line-of-sight survey")
-    (st.success if exc.reason == "used" else st.info)(str(exc), icon=icon)
+    st.title(tr("title", lang))
+    message = tr(f"link_{exc.reason}", lang) if f"link_{exc.reason}" in i18n.TEXTS else str(exc)
+    (st.success if exc.reason == "used" else st.info)(message, icon=icon)
 
 
-def _confidentiality(form: surveys.SurveyForm) -> None:
+def _confidentiality(lang: str, form: surveys.SurveyForm) -> None:
     with st.container(border=True):
-        st.markdown("**Confidential, not anonymous** — what that means for you")
-        st.markdown(
-            f"""
-- **What is stored:** your answers, your department and the day you answered. Not your name,
-  e-mail, account, IP address or the time of day, and nothing that links your answers to your link.
-- **Who sees what:** leaders and HR see only results of groups of at least {form.wave.min_group}
-  people. Comments are shown, unattributed, only where at least {form.wave.comment_min} people
-  commented. Nobody — not even an administrator — can see one person's answers.
-- **Why not anonymous:** your link is personal, so HR knows it was sent to you and can see how many
-  links were used, but never what anyone answered. Please don't put your name or other
-  identifying details in the comment.
-"""
-        )
+        st.markdown(tr("conf_title", lang))
+        st.markdown(tr("conf_body", lang, k=form.wave.min_group, c=form.wave.comment_min))
 
 
 def _answered(form: surveys.SurveyForm, prefix: str) -> tuple[int, int]:
@@ -91,31 +80,41 @@ def _answered(form: surveys.SurveyForm, prefix: str) -> tuple[int, int]:
     return done, total
 
 
-def _render_form(form: surveys.SurveyForm, prefix: str) -> dict | None:
-    """Draw the items; return the collected answers when the respondent presses Submit."""
+def _render_form(form: surveys.SurveyForm, prefix: str, lang: str) -> dict | None:
+    """Draw the items; return the collected answers when the respondent presses Submit.
+
+    Each agree-scale item is a radio group whose accessible name is the plain question text
+    (the label is hidden and the question shown above it as escaped Markdown): Streamlit uses a
+    widget's raw label as its ``aria-label``, so a visible, escaped label would make screen
+    readers read out the escaping backslashes and asterisks.
+    """
+    labels = {**i18n.likert_labels(lang), PREFER_NOT: tr("prefer_not", lang)}
     done, total = _answered(form, prefix)
     progress = st.empty()
-    progress.progress(done / total if total else 1.0, text=f"{done} of {total} answered")
+    progress.progress(done / total if total else 1.0, text=tr("progress", lang, done=done, total=total))
 
     answers: dict[int, int | None] = {}
     picks: set[str] | None = None
     for n, item in enumerate(form.rated_items, start=1):
         if item.kind == "objective_pick":
-            st.markdown(f"**{n}. {plain(item.text)}**")
-            none = st.checkbox("Prefer not to say", key=f"{prefix}.pick.none")
+            st.markdown(f"**{n}\\. {plain(item.text)}**")
+            none = st.checkbox(tr("prefer_not", lang), key=f"{prefix}.pick.none")
             chosen = set()
             for i, option in enumerate(item.options):
-                if st.checkbox(plain(option), key=f"{prefix}.pick.{i}", disabled=none):
+                label = plain(translations.option_label(option, lang))
+                if st.checkbox(label, key=f"{prefix}.pick.{i}", disabled=none):
                     chosen.add(option)
             picks = None if none or not chosen else chosen
         else:
+            st.markdown(f"**{n}\\.** {plain(item.text)}")
             value = st.radio(
-                f"**{n}.** {plain(item.text)}",
+                f"{n}. {item.text}",  # the accessible name only: hidden, never rendered
                 CHOICES,
                 index=None,
-                format_func=LABELS.get,
+                format_func=labels.get,
                 horizontal=True,
                 key=f"{prefix}.q{item.question_id}",
+                label_visibility="collapsed",
             )
             answers[item.question_id] = None if value in (None, PREFER_NOT) else int(value)
         st.divider()
@@ -127,17 +126,17 @@ def _render_form(form: surveys.SurveyForm, prefix: str) -> dict | None:
             plain(text_item.text),
             max_chars=surveys.MAX_COMMENT_CHARS,
             key=f"{prefix}.comment",
-            placeholder="Optional. Please leave out names and anything that identifies you.",
+            placeholder=tr("comment_placeholder", lang),
         )
 
     if done < total:
-        st.caption(f"{total - done} item(s) not answered yet; they will count as 'prefer not to say'.")
-    if st.button("Submit my answers", type="primary", icon=":material/send:", key=f"{prefix}.submit", width="stretch"):
+        st.markdown(tr("unanswered", lang, n=total - done))
+    if st.button(tr("submit", lang), type="primary", icon=":material/send:", key=f"{prefix}.submit", width="stretch"):
         return {"answers": answers, "picks": picks, "comment": comment}
     return None
 
 
-def _submit(collected: dict, **who) -> surveys.Submitted | surveys.LinkProblem | None:
+def _submit(lang: str, collected: dict, **who) -> surveys.Submitted | surveys.LinkProblem | None:
     try:
         with data.writing() as session:
             return surveys.submit_response(
@@ -150,11 +149,11 @@ def _submit(collected: dict, **who) -> surveys.Submitted | surveys.LinkProblem |
     except surveys.LinkProblem as exc:
         return exc
     except surveys.SurveyError as exc:
-        st.error(plain(str(exc)), icon=":material/error:")
+        st.error(f"{tr('error_prefix', lang)} {plain(str(exc))}", icon=":material/error:")
         return None
 
 
-def _load_form(form_loader, marker: str) -> surveys.SurveyForm:
+def _load_form(form_loader, marker: str, lang_of) -> tuple[surveys.SurveyForm, str]:
     """The form, checked at most every FORM_TTL_S seconds in this browser session.
 
     Answering an item reruns the page; re-checking the link and re-reading the wave, its
@@ -165,55 +164,70 @@ def _load_form(form_loader, marker: str) -> surveys.SurveyForm:
     change shows up at the latest FORM_TTL_S seconds later, or at submit. Raises
     :class:`surveys.LinkProblem` (never cached: the next rerun checks again).
     """
+    key = (marker, st.query_params.get("lang"))  # the language picker changes ?lang=
     cached = st.session_state.get(FORM_CACHE)
     now = time.monotonic()
-    if cached and cached[0] == marker and now - cached[1] < FORM_TTL_S:
-        return cached[2]
+    if cached and cached[0] == key and now - cached[1] < FORM_TTL_S:
+        return cached[2], cached[3]
     st.session_state.pop(FORM_CACHE, None)
     with data.reading() as session:
         form = form_loader(session)
-    st.session_state[FORM_CACHE] = (marker, now, form)
-    return form
+        lang = lang_of(translations.wave_language(session, wave_id=form.wave.id))
+        form = translations.localise_form(session, form, lang)
+    st.session_state[FORM_CACHE] = (key, now, form, lang)
+    return form, lang
 
 
-def _flow(form_loader, marker: str, who: dict) -> None:
+def _flow(form_loader, marker: str, who: dict, account_id: int | None = None, actor: str = "") -> None:
+    def lang_of(wave_default):
+        return language.resolve(account_id=account_id, wave_default=wave_default)
+
     refused = st.session_state.pop(REFUSED, None)
     if refused and refused[0] == marker:
-        _problem(surveys.LinkProblem(refused[1]))
+        language.set_document_language(refused[2])
+        _problem(refused[2], surveys.LinkProblem(refused[1]))
         return
     done = st.session_state.get(DONE, {})
     if marker in done:
+        language.set_document_language(done[marker][0])
         _thank_you(*done[marker])
         return
     try:
-        form = _load_form(form_loader, marker)
+        form, lang = _load_form(form_loader, marker, lang_of)
     except surveys.LinkProblem as exc:
-        _problem(exc)
+        early = lang_of(None)
+        language.set_document_language(early)
+        _problem(early, exc)
         return
-    st.title("Line-of-sight survey")
-    st.text(f"{form.wave.name} · {form.department} · open until {form.wave.closes_on:%d %B %Y}")
-    st.caption("About 2 minutes. Every item has a 'Prefer not to say' choice.")
-    _confidentiality(form)
-    _answering(form, marker, who)
+    language.set_document_language(lang)
+    head, pick = st.columns([4, 1], vertical_alignment="bottom")
+    head.title(tr("title", lang))
+    with pick:
+        language.picker(lang, account_id=account_id, actor=actor, key="survey.language")
+    closes = i18n.long_date(form.wave.closes_on, lang)
+    st.text(f"{form.wave.name} · {form.department} · {tr('open_until', lang, date=closes)}")
+    st.markdown(tr("duration", lang))
+    _confidentiality(lang, form)
+    _answering(form, marker, who, lang)
 
 
 @st.fragment
-def _answering(form: surveys.SurveyForm, marker: str, who: dict) -> None:
+def _answering(form: surveys.SurveyForm, marker: str, who: dict, lang: str) -> None:
     """The items, progress and Submit. A fragment: answering an item reruns only this part of the
     page, not app.py, the sign-in gate and the header (issue 9). Submit ends with a full rerun."""
-    collected = _render_form(form, f"survey.{marker}")
+    collected = _render_form(form, f"survey.{marker}", lang)
     if collected is None:
         return
     st.session_state.pop(FORM_CACHE, None)  # after a submit, whatever its outcome, check afresh
-    result = _submit(collected, **who)
+    result = _submit(lang, collected, **who)
     done = st.session_state.get(DONE, {})
     if isinstance(result, surveys.Submitted):
-        st.session_state[DONE] = {**done, marker: (result.wave_name, result.skipped)}
+        st.session_state[DONE] = {**done, marker: (lang, result.wave_name, result.skipped)}
         st.rerun()
     elif isinstance(result, surveys.LinkProblem):
         if result.reason == "used":
-            st.session_state[DONE] = {**done, marker: (form.wave.name, None)}
-        st.session_state[REFUSED] = (marker, result.reason)  # shown by the full rerun, once
+            st.session_state[DONE] = {**done, marker: (lang, form.wave.name, None)}
+        st.session_state[REFUSED] = (marker, result.reason, lang)  # shown by the full rerun, once
         st.rerun()
 
 
@@ -230,25 +244,27 @@ else:
     user = auth.require(nav.roles_for("pages/survey.py"))
     with data.reading() as session:
         waves = surveys.waves_for_account(session, account_id=user.account_id) if user.account_id else None
-    if waves is None or waves.empty:
-        st.title("Line-of-sight survey")
-        st.info(
-            "There is no survey for you to answer right now. If you received a personal survey "
-            "link by e-mail, please open that link instead.",
-            icon=":material/event_available:",
-        )
-        st.stop()
-    open_waves = waves[~waves["answered"]]
-    if open_waves.empty:
-        st.title("Line-of-sight survey")
-        st.success("You have answered every open survey. Thank you!", icon=":material/task_alt:")
+    ulang = language.resolve(account_id=user.account_id)
+    open_waves = waves[~waves["answered"]] if waves is not None else waves
+    if open_waves is None or open_waves.empty:
+        language.set_document_language(ulang)
+        st.title(tr("title", ulang))
+        if waves is None or waves.empty:
+            st.info(tr("none_now", ulang), icon=":material/event_available:")
+        else:
+            st.success(tr("all_answered", ulang), icon=":material/task_alt:")
+        language.picker(ulang, account_id=user.account_id, actor=user.email, key="survey.language")
         st.stop()
     wave_id = int(open_waves["wave_id"].iloc[0])
     if len(open_waves) > 1:
         names = dict(zip(open_waves["wave_id"].astype(int), open_waves["name"], strict=True))
-        wave_id = st.selectbox("Survey", list(names), format_func=lambda w: str(names[w]), key="survey.wave")
+        wave_id = st.selectbox(
+            tr("which_survey", ulang), list(names), format_func=lambda w: str(names[w]), key="survey.wave"
+        )
     _flow(
         lambda session: surveys.account_form(session, account_id=user.account_id, wave_id=wave_id),
         _session_marker("account", f"{user.account_id}:{wave_id}"),
         {"account_id": user.account_id, "wave_id": wave_id},
+        account_id=user.account_id,
+        actor=user.email,
     )

@@ -12,7 +12,7 @@ from kpialign.ui import auth, nav
 from kpialign.ui import scorecard_ui as ui
 from kpialign.ui.widgets import plain
 
-auth.require(nav.roles_for("pages/survey_results.py"))
+user = auth.require(nav.roles_for("pages/survey_results.py"))
 
 st.title("Survey results")
 st.caption(
@@ -25,7 +25,7 @@ st.caption(
 @st.fragment
 def body() -> None:
     _period, wave = ui.filters("survey_results", show_period=False)
-    sc = ui.get(None, wave)
+    sc = ui.get(None, wave, user=user)
     if sc.wave is None:
         st.info("No survey wave has been opened yet. HR can create one on the Survey waves page.")
         return

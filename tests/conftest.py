@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
@@ -28,6 +29,18 @@ from kpialign import db
 # Survey-token HMAC key for the whole test session (PostgreSQL requires one; copies of a
 # SQLite demo database must share it with the database they were copied from).
 os.environ.setdefault("KPIALIGN_SECRET_KEY", "test-secret-key-not-for-production-0123456789")
+
+# Hypothesis profiles: the full number of examples in CI, fewer on a developer's machine
+# (KPIALIGN_HYPOTHESIS=ci|dev overrides). Tests set no max_examples of their own.
+settings.register_profile(
+    "ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+settings.register_profile(
+    "dev", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+settings.load_profile(
+    os.environ.get("KPIALIGN_HYPOTHESIS") or ("ci" if os.environ.get("CI", "").lower() == "true" else "dev")
+)
 
 PG_ADMIN_URL = os.environ.get("KPIALIGN_TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -1,10 +1,15 @@
 """Deterministic demo organisation: ``small`` (what every page shows) and ``enterprise`` (load).
 
-The same ``seed`` always gives the same database contents, byte for byte, given the same
-HMAC key (``invitation.token_hmac`` depends on the key kept outside the database). Nothing
-depends on today's date: the timeline ends at :data:`DEMO_END_PERIOD`, timestamps are derived
-from periods, random ids and even the argon2 salt of the (public) demo password come from the
-seeded generator. The raw invitation tokens are derived from the seed *and* the key and then
+The same ``seed`` and ``today`` always give the same database contents, byte for byte, given
+the same HMAC key (``invitation.token_hmac`` depends on the key kept outside the database). The
+calendar is laid out relative to ``today`` (:class:`DemoCalendar`; ``seed-demo --today``, by
+default the real today, so the demo never expires): the timeline ends with the last complete
+month before it, the open wave runs from 18 days before it to 28 days after it and the closed
+waves are the quarters before. The constants below describe the reference calendar
+(``today`` = :data:`REFERENCE_TODAY`, the Python API's default, which tests rely on): every
+period and date of another ``today`` is the reference one moved by whole months (quarters for
+quarterly periods). Timestamps are derived from periods, random ids and even the argon2 salt
+of the (public) demo password come from the seeded generator. The raw invitation tokens are derived from the seed *and* the key and then
 thrown away, so knowing the seed is not enough to answer the open demo wave.
 
 Shape of the ``small`` organisation (tests and pages rely on it):
@@ -23,7 +28,8 @@ Shape of the ``small`` organisation (tests and pages rely on it):
   demo employee's department, answers after signing in instead (no links, no answers yet), so
   the demo employee can try the survey. Answers follow the department's KPI
   performance in the wave's quarter, plus a department culture and drift over the waves.
-- The 5 demo accounts of :data:`DEMO_ACCOUNTS`, password :data:`DEMO_PASSWORD`.
+- The 7 demo accounts of :data:`DEMO_ACCOUNTS` (two managers: the Commercial division and
+  Production), password :data:`DEMO_PASSWORD`.
 
 ``enterprise``: 8 divisions > 40 departments > 152 teams (200 units), 50,000 employees,
 2,000 KPIs over 60 months, 11 closed waves and one open wave (12 in all): about 600,000
@@ -55,6 +61,11 @@ from kpialign import audit, db
 from kpialign.config import ConfigError, secret_key
 from kpialign.core import scoring, security
 from kpialign.core.periods import month_periods, quarter_of, quarters_ending_in
+from kpialign.demo import links as demo_links
+from kpialign.demo.languages import seed_languages
+from kpialign.demo.managers import DemoManager, seed_managers
+from kpialign.demo.org import seed_org_history
+from kpialign.demo.reviews import seed_reviews
 from kpialign.models import (
     Account,
     AuditEvent,
@@ -67,12 +78,14 @@ from kpialign.models import (
     KpiValue,
     Objective,
     Question,
+    Setting,
     SurveyWave,
     WaveDepartment,
     WaveQuestion,
 )
 from kpialign.scorecard import counts
 from kpialign.services import accounts
+from kpialign.services.portal import DEMO_MARKER
 from kpialign.services.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
 
 DEMO_PASSWORD = "kpialign-demo-2026"  # noqa: S105 - public by design, shown on the sign-in page in demo mode
@@ -83,6 +96,13 @@ DEMO_ACCOUNTS: dict[str, str] = {
     "leader": f"leader@{DEMO_DOMAIN}",
     "hr": f"hr@{DEMO_DOMAIN}",
     "admin": f"admin@{DEMO_DOMAIN}",
+    "manager": f"manager@{DEMO_DOMAIN}",
+    "department_manager": f"production.manager@{DEMO_DOMAIN}",
+}
+# The demo managers (kpialign.demo.managers): one leads a division, one a department.
+DEMO_MANAGERS = {
+    "manager": DemoManager(DEMO_ACCOUNTS["manager"], "Mia Manager", "Commercial"),
+    "department_manager": DemoManager(DEMO_ACCOUNTS["department_manager"], "Pablo Production", "Production"),
 }
 # Home departments of the demo accounts (small scale; enterprise uses the first unit with KPIs).
 DEMO_ACCOUNT_DEPARTMENTS = {
@@ -98,10 +118,12 @@ DEMO_ACCOUNT_NAMES = {
     "admin": "Adam Admin",
 }
 
+REFERENCE_TODAY = date(2026, 11, 20)  # the day the constants below describe (seed_demo's default)
 DEMO_END_PERIOD = "2026-10"  # the last complete month of the demo timeline
 OPEN_WAVE_NAME = "2026 Q4"
-OPEN_WAVE_AS_OF = date(2026, 11, 20)  # open-wave responses are dated up to this day
+OPEN_WAVE_AS_OF = REFERENCE_TODAY  # open-wave responses are dated up to this day
 SEEDED_AT = datetime(2024, 10, 1, 8, 0, tzinfo=UTC)  # created_at / audit time of seeded rows (before the timeline)
+OPEN_WAVE_DAYS_BEFORE, OPEN_WAVE_DAYS_AFTER = 18, 28  # the open wave's window around today
 SCALES = ("small", "enterprise")
 
 Progress = Callable[[float, str], None]
@@ -114,6 +136,77 @@ def _wave_window(year: int, quarter: int) -> tuple[date, date]:
     first = date(year, 3 * (quarter - 1) + 2, 1)
     opens = first + timedelta(days=(7 - first.weekday()) % 7)
     return opens, opens + timedelta(days=46)
+
+
+@dataclass(frozen=True)
+class DemoCalendar:
+    """The demo's calendar for one ``today``: the reference calendar moved by whole months.
+
+    ``months`` is how many months ``today``'s month lies after the reference month (November
+    2026); ``quarters`` the same in quarters. Monthly periods move by ``months``, quarterly
+    periods and wave quarters by ``quarters``; the open wave's window is set around ``today``.
+    """
+
+    today: date
+    months: int
+    quarters: int
+
+    @property
+    def end_period(self) -> str:
+        return self.period(DEMO_END_PERIOD)
+
+    @property
+    def seeded_at(self) -> datetime:
+        y, m = divmod(SEEDED_AT.year * 12 + SEEDED_AT.month - 1 + self.months, 12)
+        return SEEDED_AT.replace(year=y, month=m + 1)
+
+    @property
+    def open_quarter(self) -> tuple[int, int]:
+        return self.today.year, (self.today.month - 1) // 3 + 1
+
+    @property
+    def open_wave_name(self) -> str:
+        year, quarter = self.open_quarter
+        return f"{year} Q{quarter}"
+
+    def open_window(self) -> tuple[date, date]:
+        return (
+            self.today - timedelta(days=OPEN_WAVE_DAYS_BEFORE),
+            self.today + timedelta(days=OPEN_WAVE_DAYS_AFTER),
+        )
+
+    def period(self, period: str) -> str:
+        """A reference period (``YYYY-MM`` or ``YYYY-Qn``) moved to this calendar."""
+        if "Q" in period:
+            y, q = divmod(int(period[:4]) * 4 + int(period[-1]) - 1 + self.quarters, 4)
+            return f"{y:04d}-Q{q + 1}"
+        y, m = divmod(int(period[:4]) * 12 + int(period[5:7]) - 1 + self.months, 12)
+        return f"{y:04d}-{m + 1:02d}"
+
+    def quarter(self, year: int, quarter: int) -> tuple[int, int]:
+        y, q = divmod(year * 4 + quarter - 1 + self.quarters, 4)
+        return y, q + 1
+
+    def spec(self, spec: KpiSpec) -> KpiSpec:
+        """A KPI specification with its missing periods and period targets moved to this calendar."""
+        if not self.months and not self.quarters:
+            return spec
+        return KpiSpec(
+            **{
+                **spec.__dict__,
+                "missing": tuple(self.period(p) for p in spec.missing),
+                "targets": tuple((self.period(p), t) for p, t in spec.targets),
+            }
+        )
+
+
+def calendar_for(today: date | None = None) -> DemoCalendar:
+    """The demo calendar around ``today`` (default: :data:`REFERENCE_TODAY`)."""
+    today = today or REFERENCE_TODAY
+    ref = REFERENCE_TODAY
+    months = (today.year * 12 + today.month) - (ref.year * 12 + ref.month)
+    quarters = (today.year * 4 + (today.month - 1) // 3) - (ref.year * 4 + (ref.month - 1) // 3)
+    return DemoCalendar(today=today, months=months, quarters=quarters)
 
 
 # ------------------------------------------------------------------------- specifications
@@ -347,6 +440,7 @@ class DemoSummary:
 
     scale: str
     seed: int
+    today: date = REFERENCE_TODAY
     departments: int = 0
     employees: int = 0
     objectives: int = 0
@@ -363,7 +457,8 @@ class DemoSummary:
 
     def describe(self) -> str:
         return (
-            f"Seeded the {self.scale} demo organisation (seed {self.seed}) in {self.seconds:.1f} s: "
+            f"Seeded the {self.scale} demo organisation (seed {self.seed}) around {self.today.isoformat()} "
+            f"in {self.seconds:.1f} s: "
             f"{self.departments:,} departments, {self.employees:,} employees, {self.objectives} objectives, "
             f"{self.kpis:,} KPIs with {self.kpi_values:,} values, {self.waves} survey waves "
             f"({self.closed_waves} closed), {self.invitations:,} invitations, {self.responses:,} responses, "
@@ -433,6 +528,7 @@ class _Plan:
     waves: list[_Wave]
     owner_unit: str
     account_units: dict[str, str]
+    calendar: DemoCalendar
 
     @property
     def signin_unit(self) -> str:
@@ -441,7 +537,7 @@ class _Plan:
         return self.account_units.get("employee", self.owner_unit)
 
 
-def _small_plan() -> _Plan:
+def _small_plan(cal: DemoCalendar) -> _Plan:
     units: list[_Unit] = []
     kpis: list[tuple[int, KpiSpec]] = []
     expected: list[tuple[int, str]] = []
@@ -454,7 +550,7 @@ def _small_plan() -> _Plan:
             unit = _Unit(next_id, name, div.id, headcount, SMALL_CULTURE[name])
             units.append(unit)
             next_id += 1
-            kpis.extend((unit.id, spec) for spec in SMALL_KPIS[name])
+            kpis.extend((unit.id, cal.spec(spec)) for spec in SMALL_KPIS[name])
             expected.extend((unit.id, code) for code in SMALL_EXPECTED[name])
     quarters = [(2025, 4), (2026, 1), (2026, 2), (2026, 3), (2026, 4)]
     return _Plan(
@@ -462,19 +558,22 @@ def _small_plan() -> _Plan:
         units=units,
         expected=expected,
         kpi_specs=kpis,
-        months=month_periods(DEMO_END_PERIOD, 24),
-        waves=_waves(quarters),
+        months=month_periods(cal.end_period, 24),
+        waves=_waves(quarters, cal),
         owner_unit=DEMO_ACCOUNT_DEPARTMENTS["kpi_owner"],
         account_units=dict(DEMO_ACCOUNT_DEPARTMENTS),
+        calendar=cal,
     )
 
 
-def _waves(quarters: Sequence[tuple[int, int]]) -> list[_Wave]:
+def _waves(quarters: Sequence[tuple[int, int]], cal: DemoCalendar) -> list[_Wave]:
+    """Reference quarters moved to the calendar; the last one is open, around ``cal.today``."""
     waves = []
-    for i, (year, q) in enumerate(quarters, start=1):
-        opens, closes = _wave_window(year, q)
-        name = f"{year} Q{q}"
-        waves.append(_Wave(i, name, year, q, opens, closes, closed=name != OPEN_WAVE_NAME))
+    for i, reference in enumerate(quarters, start=1):
+        year, q = cal.quarter(*reference)
+        is_open = (year, q) == cal.open_quarter
+        opens, closes = cal.open_window() if is_open else _wave_window(year, q)
+        waves.append(_Wave(i, f"{year} Q{q}", year, q, opens, closes, closed=not is_open))
     return waves
 
 
@@ -493,7 +592,7 @@ ENTERPRISE_EMPLOYEES = 50_000
 ENTERPRISE_KPIS = 2_000
 
 
-def _enterprise_plan(rng: np.random.Generator) -> _Plan:
+def _enterprise_plan(rng: np.random.Generator, cal: DemoCalendar) -> _Plan:
     units: list[_Unit] = []
     next_id = 1
     leaves: list[_Unit] = []
@@ -542,7 +641,7 @@ def _enterprise_plan(rng: np.random.Generator) -> _Plan:
     for u in leaves:
         u.culture = (float(rng.normal(0, 0.25)), float(rng.normal(0, 0.04)))
 
-    months = month_periods(DEMO_END_PERIOD, 60)
+    months = month_periods(cal.end_period, 60)
     templates = [spec for specs in SMALL_KPIS.values() for spec in specs]
     kpi_specs: list[tuple[int, KpiSpec]] = []
     per_leaf = np.full(len(leaves), ENTERPRISE_KPIS // len(leaves))
@@ -591,9 +690,10 @@ def _enterprise_plan(rng: np.random.Generator) -> _Plan:
         expected=sorted(set(expected)),
         kpi_specs=kpi_specs,
         months=months,
-        waves=_waves(quarters),
+        waves=_waves(quarters, cal),
         owner_unit=next(units[uid - 1].name for uid, _ in kpi_specs),
         account_units={},
+        calendar=cal,
     )
 
 
@@ -843,8 +943,20 @@ def _token_key(engine: Engine) -> bytes:
 # ------------------------------------------------------------------------------ seeding
 
 
-def seed_demo(engine: Engine, *, scale: str = "small", seed: int = 7, progress: Progress | None = None) -> DemoSummary:
-    """Fill an empty, migrated database with the demo organisation, in one transaction."""
+def seed_demo(
+    engine: Engine,
+    *,
+    scale: str = "small",
+    seed: int = 7,
+    today: date | None = None,
+    progress: Progress | None = None,
+) -> DemoSummary:
+    """Fill an empty, migrated database with the demo organisation, in one transaction.
+
+    ``today`` places the calendar (default :data:`REFERENCE_TODAY`; ``seed-demo`` passes the
+    real today). A ``setting`` row :data:`DEMO_MARKER` marks the database as the demo: the
+    portal is in demo mode (demo accounts on the sign-in page) only on such a database.
+    """
     if scale not in SCALES:
         raise ValueError(f"Unknown demo scale {scale!r}; choose from: {', '.join(SCALES)}")
     if not db.is_empty(engine):
@@ -853,8 +965,9 @@ def seed_demo(engine: Engine, *, scale: str = "small", seed: int = 7, progress: 
     report: Progress = progress or (lambda _f, _m: None)
     rng = np.random.default_rng(seed)
     pyrng = random.Random(seed)
-    plan = _small_plan() if scale == "small" else _enterprise_plan(rng)
-    summary = DemoSummary(scale=scale, seed=seed)
+    cal = calendar_for(today)
+    plan = _small_plan(cal) if scale == "small" else _enterprise_plan(rng, cal)
+    summary = DemoSummary(scale=scale, seed=seed, today=cal.today)
     key = _token_key(engine)
 
     report(0.0, "organisation")
@@ -865,6 +978,7 @@ def seed_demo(engine: Engine, *, scale: str = "small", seed: int = 7, progress: 
             conn.exec_driver_sql("PRAGMA cache_size=-400000")  # ~400 MB page cache while seeding
         try:
             _seed_strategy(session, conn, plan, summary)
+            seed_org_history(conn, [(u.id, u.name) for u in plan.units])
             report(0.03, "accounts")
             owner_id = _seed_accounts(session, plan, rng.bytes(16), summary)
             report(0.06, "KPIs")
@@ -872,17 +986,31 @@ def seed_demo(engine: Engine, *, scale: str = "small", seed: int = 7, progress: 
             report(0.12, "survey waves")
             _seed_surveys(conn, plan, kpis, rng, pyrng, key, summary, report)
             _reset_sequences(conn, ("department", "objective", "kpi", "question", "survey_wave", "invitation"))
+            seed_reviews(session, end_period=DEMO_END_PERIOD, owner_id=owner_id or None, skip_unit=plan.owner_unit)
+            demo_links.seed_links(session, scale=scale, seed=seed, at=SEEDED_AT, summary=summary)
             counts.repair_counts(session=session)  # closed waves' counts, as closing them would have stored
+            seed_languages(session, at=SEEDED_AT)
             audit.record(
                 session,
                 actor="seed-demo",
                 action="seed_demo",
                 entity="organisation",
-                after={"scale": scale, "seed": seed, "departments": summary.departments, "kpis": summary.kpis},
+                after={
+                    "scale": scale,
+                    "seed": seed,
+                    "today": cal.today.isoformat(),
+                    "departments": summary.departments,
+                    "kpis": summary.kpis,
+                },
+            )
+            session.add(
+                Setting(
+                    key=DEMO_MARKER, value=json.dumps({"scale": scale, "seed": seed, "today": cal.today.isoformat()})
+                )
             )
             session.flush()
-            session.execute(update(AuditEvent).values(at=SEEDED_AT))
-            session.execute(update(Account).values(created_at=SEEDED_AT))
+            session.execute(update(AuditEvent).values(at=cal.seeded_at))
+            session.execute(update(Account).values(created_at=cal.seeded_at))
             report(0.99, "committing")
         finally:
             if sqlite:
@@ -952,6 +1080,8 @@ def _seed_accounts(session: Session, plan: _Plan, salt: bytes, summary: DemoSumm
     # password, with a salt from the seed so that the same seed gives the same database.
     password_hash = security.hash_password(DEMO_PASSWORD, salt=salt)
     for role, email in DEMO_ACCOUNTS.items():
+        if role in DEMO_MANAGERS:
+            continue
         department = plan.owner_unit if role == "kpi_owner" else plan.account_units.get(role)
         if role == "employee":
             department = plan.signin_unit
@@ -968,6 +1098,7 @@ def _seed_accounts(session: Session, plan: _Plan, salt: bytes, summary: DemoSumm
         if role == "kpi_owner":
             owner_id = int(account.id or 0)
     session.flush()
+    seed_managers(session, managers=DEMO_MANAGERS, emails=DEMO_ACCOUNTS, password_hash=password_hash)
     summary.accounts = len(DEMO_ACCOUNTS)
     return owner_id
 
@@ -1115,7 +1246,7 @@ def _seed_surveys(
                 days = np.minimum(rng.exponential(9.0, n).astype(int), (w.closes_on - w.opens_on).days)
             else:
                 n = round(hc * float(rng.uniform(0.22, 0.38)))
-                days = np.minimum(rng.exponential(6.0, n).astype(int), (OPEN_WAVE_AS_OF - w.opens_on).days)
+                days = np.minimum(rng.exponential(6.0, n).astype(int), (plan.calendar.today - w.opens_on).days)
             p = perf.get((u.id, perf_q), 0.6) if perf_q else 0.6
             offset, drift = u.culture
             mu = 3.55 + 2.0 * (p - 0.6) + offset + drift * wi

@@ -59,6 +59,7 @@ from kpialign.scorecard.views import (
     scorecard_table,
     survey_heatmap,
 )
+from kpialign.services.headcount import headcount_by_month
 from kpialign.services.settings import SETTING_PREFIX, load_settings, save_settings
 
 # Names defined in kpialign.core.scoring, services.settings, scorecard.model and scorecard.views,
@@ -189,6 +190,11 @@ def compute_scorecard(
         if not match:
             raise ScorecardError(f"There is no survey wave named {wave!r}.")
         wave_ref = match[0]
+        if not privacy.results_released(wave_ref.status):
+            raise ScorecardError(
+                f"Survey wave {wave_ref.name} is {wave_ref.status}: its results are shown once it is closed "
+                "(while it runs, only participation is shown, on Survey waves)."
+            )
     else:
         closed = [w for w in waves if w.status == "closed"]
         if month is not None:
@@ -201,7 +207,9 @@ def compute_scorecard(
         prev_ref = earlier[-1] if earlier else None
 
     # --- survey aggregates (closed waves cached for good), suppression, understanding
-    counts = frames.counts  # closed waves, and a named wave that is not closed
+    # Only released (closed) waves: an open wave's figures would change with each submission.
+    released = [w.wave_id for w in waves if privacy.results_released(w.status)]
+    counts = queries.select_waves(frames.counts, released)
     sup = survey_suppression(counts.respondents, depts, waves)
     u_all = understanding(counts.likert, counts.respondents, counts.picks)
     u_all = u_all.merge(sup[["wave_id", "department_id", "suppressed"]], on=["wave_id", "department_id"], how="left")
@@ -239,6 +247,8 @@ def compute_scorecard(
     panel = panel.merge(_understanding_asof(u_all, waves, months), on=["department_id", "month"], how="left")
     comp = composite(panel["performance"], panel["understanding"], panel["coverage"], settings)
     panel = pd.concat([panel.reset_index(drop=True), comp], axis=1)
+    # Headcount in force in each month (department_headcount; the current headcount without history).
+    head = headcount_by_month(frames.headcounts, depts.set_index("department_id")["headcount"], months)
 
     # --- the rows for the chosen period
     now = panel[panel["month"] == month] if month is not None else panel.iloc[0:0]
@@ -257,6 +267,9 @@ def compute_scorecard(
     comp_now = composite(rows["performance"], rows["understanding"], rows["coverage"], settings)
     rows = pd.concat([rows, comp_now], axis=1)
     rows["status"] = status(rows["alignment"], settings)
+    if month is not None:
+        at_month = head[head["month"] == month].set_index("department_id")["headcount"]
+        rows["headcount"] = rows["department_id"].map(at_month).fillna(rows["headcount"]).astype("int64")
 
     # --- trends: A and P over the last trend_periods months, U over the closed waves
     window = months[months > (month if month is not None else 0) - settings.trend_periods]
@@ -307,7 +320,7 @@ def compute_scorecard(
         name: headcount_rollup(rows[name], rows["headcount"])
         for name in ("alignment", "performance", "understanding", "coverage")
     }
-    org_series = _org_series(panel, depts)
+    org_series = _org_series(panel, head)
     org_trend = trend_table(
         org_series.set_index("month")[["alignment"]].T.loc[:, lambda f: f.columns.isin(window)], alpha=settings.alpha
     )
@@ -319,7 +332,7 @@ def compute_scorecard(
         "status": status(org["alignment"]["value"], settings),
         "trend": org_trend.iloc[0].to_dict() if len(org_trend) else {},
         "departments": len(rows),
-        "headcount": int(depts["headcount"].sum()),
+        "headcount": int(rows["headcount"].sum()),
     }
 
     # --- KPIs: attainment now, trend over the window (BH across all KPIs), objectives
@@ -433,8 +446,9 @@ def _wave_trend(
     return trend_table(mat, alpha=settings.alpha)
 
 
-def _org_series(panel: pd.DataFrame, depts: pd.DataFrame) -> pd.DataFrame:
-    p = panel.merge(depts[["department_id", "headcount"]], on="department_id")
+def _org_series(panel: pd.DataFrame, headcount: pd.DataFrame) -> pd.DataFrame:
+    """Headcount-weighted organisation series; each month weighs units by their headcount then."""
+    p = panel.merge(headcount, on=["department_id", "month"])
     out = {"month": sorted(p["month"].unique())}
     frame = pd.DataFrame(out)
     for col in ("alignment", "performance", "understanding", "coverage"):

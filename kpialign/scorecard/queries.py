@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,7 @@ from kpialign.models import (
 from kpialign.scorecard import counts
 from kpialign.scorecard.counts import fetch as _fetch
 from kpialign.scorecard.counts import materialise_waves as materialise_waves  # older callers
+from kpialign.services import headcount
 from kpialign.services.question_bank import OBJ_PICK_KNOWS
 from kpialign.services.settings import load_settings
 
@@ -276,9 +277,9 @@ def survey_counts(session: Session, *, waves: pd.DataFrame, wave_ids: list[int])
         stale = [w for w in closed_todo if int(have.get(w, 0)) != int(info.loc[w, "responses"])]
         if stale:  # not stored yet (an older database before its repair): count live, write nothing
             keep = [w for w in closed_todo if w not in stale]
-            stored = _concat([_select_waves(stored, keep), _raw(*counts.live_counts(session, stale))])
+            stored = _concat([select_waves(stored, keep), _raw(*counts.live_counts(session, stale))])
         for w in closed_todo:
-            one = _select_waves(stored, [w])
+            one = select_waves(stored, [w])
             with _CACHE_LOCK:
                 _CLOSED[keys[w]] = one
                 while len(_CLOSED) > _CLOSED_MAX:
@@ -296,7 +297,8 @@ def _raw(answers: pd.DataFrame, respondents: pd.DataFrame) -> SurveyCounts:
     )
 
 
-def _select_waves(c: SurveyCounts, ids: list[int]) -> SurveyCounts:
+def select_waves(c: SurveyCounts, ids: list[int]) -> SurveyCounts:
+    """Only the counts of the waves ``ids``."""
     return SurveyCounts(*(f[f["wave_id"].isin(ids)].reset_index(drop=True) for f in (c.likert, c.respondents, c.picks)))
 
 
@@ -364,6 +366,8 @@ class ScorecardFrames:
     questions: pd.DataFrame
     values: pd.DataFrame
     counts: SurveyCounts  # every closed wave, plus the wave named by ``wave`` if it is not closed
+    # Recorded headcounts (department_id, period, month, headcount): roll-ups weigh each month by them.
+    headcounts: pd.DataFrame = field(default_factory=headcount.empty_history)
 
 
 def fetch_frames(
@@ -386,4 +390,5 @@ def fetch_frames(
         questions=questions(session),
         values=kpi_values(session),
         counts=survey_counts(session, waves=waves_frame, wave_ids=[int(w) for w in wanted]),
+        headcounts=headcount.history_frame(session),
     )

@@ -33,7 +33,7 @@ from kpialign.core.errors import Refused
 from kpialign.core.security import generate_password as generate_password
 from kpialign.core.security import valid_web_token as valid_web_token
 from kpialign.core.security import verify_password as verify_password
-from kpialign.models import Account, AccountRole, Department, LoginFailure, Role, WebSession
+from kpialign.models import Account, AccountRole, Department, DepartmentEvent, LoginFailure, Role, WebSession
 
 MIN_PASSWORD_LENGTH = security.MIN_PASSWORD_LENGTH
 LOCK_THRESHOLD = 10
@@ -101,9 +101,14 @@ def create_user(
     name: str = "",
     department: str | None = None,
     department_id: int | None = None,
+    units: list[str] | None = None,
+    unit_ids: list[int] | None = None,
     actor: str = "system",
 ) -> Account:
-    """Create an account with roles; the department (by name or id) scopes KPI-owner roles and is the home department."""
+    """Create an account with roles; the department (by name or id) scopes KPI-owner roles and is the home department.
+
+    A manager needs at least one unit (``units`` by name or ``unit_ids``); each must exist and be open.
+    """
     email = normalise_email(email)
     valid = {r.value for r in Role}
     bad = [r for r in roles if r not in valid]
@@ -119,6 +124,11 @@ def create_user(
         dept_id = dept.id
     if Role.KPI_OWNER.value in roles and dept_id is None:
         raise AccountError("A KPI owner needs --department (the department whose KPIs they keep).")
+    managed = [*unit_ids_by_name(session, units or []), *(manager_unit(session, int(u)) for u in unit_ids or [])]
+    if Role.MANAGER.value in roles and not managed:
+        raise AccountError("A manager needs at least one unit (--unit NAME): the department they lead.")
+    if managed and Role.MANAGER.value not in roles:
+        raise AccountError("Units (--unit) are only for the manager role; add --role manager.")
     account = Account(
         email=email,
         name=name,
@@ -128,15 +138,19 @@ def create_user(
     session.add(account)
     session.flush()
     for role in dict.fromkeys(roles):
+        if role == Role.MANAGER.value:
+            continue
         scope = dept_id if role == Role.KPI_OWNER.value else None
         session.add(AccountRole(account_id=account.id, role=role, department_id=scope))
+    for unit in sorted(set(managed)):
+        session.add(AccountRole(account_id=account.id, role=Role.MANAGER.value, department_id=unit))
     audit.record(
         session,
         actor=actor,
         action="create",
         entity="account",
         entity_id=account.id,
-        after={"email": email, "roles": roles, "department": department},
+        after={"email": email, "roles": roles, "department": department, "manager_units": sorted(set(managed))},
     )
     return account
 
@@ -499,6 +513,15 @@ def _account(session: Session, account_id: int) -> Account:
     return account
 
 
+def account_id_by_email(session: Session, email: str) -> int:
+    """The id of the account with this e-mail (refused if there is none)."""
+    key = normalise_email(email)
+    account_id = session.exec(select(Account.id).where(Account.email == key)).first()
+    if account_id is None:
+        raise AccountError(f"No account for {key}.")
+    return int(account_id)
+
+
 def _department_id(session: Session, department_id: int | None) -> int | None:
     if department_id is None:
         return None
@@ -523,6 +546,7 @@ def _snapshot(session: Session, account: Account) -> dict:
         "owner_departments": sorted(
             r.department_id for r in rows if r.role == Role.KPI_OWNER.value and r.department_id
         ),
+        "manager_units": sorted(r.department_id for r in rows if r.role == Role.MANAGER.value and r.department_id),
     }
 
 
@@ -553,10 +577,13 @@ ROLE_LABELS = {
 def list_users(session: Session) -> pd.DataFrame:
     """Every account with its roles and KPI-owner departments, ordered by e-mail.
 
-    Columns: ``id, email, name, department, roles, owner_departments, sign_in, active, created_at``
-    (``roles`` and ``owner_departments`` are comma-separated text).
+    Columns: ``id, email, name, department, roles, owner_departments, manager_units, sign_in, active,
+    created_at`` (``roles``, ``owner_departments`` and ``manager_units`` are comma-separated text).
     """
-    columns = ["id", "email", "name", "department", "roles", "owner_departments", "sign_in", "active", "created_at"]
+    columns = [
+        "id", "email", "name", "department", "roles", "owner_departments", "manager_units", "sign_in", "active",
+        "created_at",
+    ]  # fmt: skip
     depts = dict(session.exec(select(Department.id, Department.name)).all())  # type: ignore[arg-type]
     accounts = session.exec(select(Account).order_by(Account.email)).all()
     roles: dict[int, list[AccountRole]] = {}
@@ -580,6 +607,13 @@ def list_users(session: Session) -> pd.DataFrame:
                         if r.role == Role.KPI_OWNER.value and r.department_id
                     )
                 ),
+                "manager_units": ", ".join(
+                    sorted(
+                        depts.get(r.department_id, "?")
+                        for r in held
+                        if r.role == Role.MANAGER.value and r.department_id
+                    )
+                ),
                 "sign_in": " + ".join(sign_in) or "single sign-on only",
                 "active": a.active,
                 "created_at": a.created_at,
@@ -589,12 +623,19 @@ def list_users(session: Session) -> pd.DataFrame:
 
 
 def add_role(session: Session, *, account_id: int, role: str, actor: str, department_id: int | None = None) -> bool:
-    """Give an account a role; a KPI-owner role needs a department. Returns False if it was held already."""
+    """Give an account a role; a KPI-owner role needs a department, a manager role an open unit.
+
+    Returns False if it was held already (for that department).
+    """
     account = _account(session, account_id)
     role = _role_value(role)
     scope = _department_id(session, department_id) if role == Role.KPI_OWNER.value else None
     if role == Role.KPI_OWNER.value and scope is None:
         raise AccountError("A KPI owner role needs a department (the department whose KPIs they keep).")
+    if role == Role.MANAGER.value:
+        if department_id is None:
+            raise AccountError("A manager role needs a unit (the department they lead).")
+        scope = manager_unit(session, department_id)
     stmt = select(AccountRole).where(AccountRole.account_id == account_id, AccountRole.role == role)
     stmt = (
         stmt.where(AccountRole.department_id == scope)
@@ -669,6 +710,83 @@ def set_owner_departments(
     return True
 
 
+def _closed_reason(session: Session, dept: Department) -> str:
+    """Why a unit is closed, with the date when the organisation history records it."""
+    event = session.exec(
+        select(DepartmentEvent)
+        .where(DepartmentEvent.department_id == dept.id, DepartmentEvent.kind.in_(("close", "merge")))  # type: ignore[attr-defined]
+        .order_by(DepartmentEvent.effective_on.desc())  # type: ignore[attr-defined]
+    ).first()
+    when = f" on {event.effective_on.isoformat()}" if event is not None else ""
+    how = "merged into another unit" if event is not None and event.kind == "merge" else "closed"
+    return f"Unit {dept.name!r} was {how}{when}; a manager can only lead an open unit."
+
+
+def manager_unit(session: Session, department_id: int) -> int:
+    """``department_id`` if it names an open unit; otherwise refused with the reason."""
+    dept = session.get(Department, int(department_id))
+    if dept is None:
+        raise AccountError(f"No unit with id {department_id}; a manager's unit must be an existing department.")
+    if not dept.active:
+        raise AccountError(_closed_reason(session, dept))
+    return int(dept.id)  # type: ignore[arg-type]
+
+
+def unit_ids_by_name(session: Session, names: list[str]) -> list[int]:
+    """The ids of open units named exactly ``names``; an unknown or closed name is refused with the reason."""
+    ids = []
+    for name in names:
+        dept = session.exec(select(Department).where(Department.name == name.strip())).first()
+        if dept is None:
+            raise AccountError(f"Unknown unit {name.strip()!r}; a manager's unit must be an existing department.")
+        ids.append(manager_unit(session, int(dept.id)))  # type: ignore[arg-type]
+    return ids
+
+
+def manager_units_of(session: Session, account_id: int) -> list[int]:
+    """The units named in an account's manager role (not expanded to their subtrees)."""
+    return sorted(
+        int(d)
+        for d in session.exec(
+            select(AccountRole.department_id).where(
+                AccountRole.account_id == account_id, AccountRole.role == Role.MANAGER.value
+            )
+        ).all()
+        if d is not None
+    )
+
+
+def set_manager_units(*, session: Session, account_id: int, department_ids: list[int] | set[int], actor: str) -> bool:
+    """Make an account manage exactly these units (each with everything below it); gives the role if needed.
+
+    Every unit must exist and be open (refused with the reason otherwise). An empty list takes
+    the manager role away (refused if it is the account's only role). Returns False when
+    nothing changed; one audit row otherwise. The directory import calls this too.
+    """
+    account = _account(session, account_id)
+    wanted = {manager_unit(session, int(d)) for d in department_ids}
+    rows = session.exec(
+        select(AccountRole).where(AccountRole.account_id == account_id, AccountRole.role == Role.MANAGER.value)
+    ).all()
+    held = {r.department_id for r in rows}
+    if held == wanted:
+        return False
+    if not wanted and set(roles_of(session, account_id)) == {Role.MANAGER.value}:
+        raise AccountError("An account needs at least one role; give it another role before removing its units.")
+    before = _snapshot(session, account)
+    for r in rows:
+        if r.department_id not in wanted:
+            session.delete(r)
+    for d in sorted(wanted - {x for x in held if x is not None}):
+        session.add(AccountRole(account_id=account_id, role=Role.MANAGER.value, department_id=d))
+    session.flush()
+    audit.record(
+        session, actor=actor, action="set_manager_units", entity="account", entity_id=account_id,
+        before=before, after=_snapshot(session, account),
+    )  # fmt: skip
+    return True
+
+
 def set_roles(
     session: Session,
     *,
@@ -676,8 +794,9 @@ def set_roles(
     roles: list[str] | set[str],
     actor: str,
     owner_departments: list[int] | set[int] = (),  # type: ignore[assignment]
+    manager_units: list[int] | set[int] = (),  # type: ignore[assignment]
 ) -> bool:
-    """Make an account hold exactly ``roles`` (KPI owner scoped to ``owner_departments``).
+    """Make an account hold exactly ``roles`` (KPI owner scoped to ``owner_departments``, manager to ``manager_units``).
 
     Each change is one audited :func:`add_role` / :func:`set_owner_departments` /
     :func:`remove_role`; the same rules apply (the last active admin stays an admin). Returns
@@ -689,13 +808,19 @@ def set_roles(
         raise AccountError("An account needs at least one role; deactivate it instead.")
     if Role.KPI_OWNER.value in wanted and not owner_departments:
         raise AccountError("A KPI owner needs at least one department (the departments whose KPIs they keep).")
+    if Role.MANAGER.value in wanted and not manager_units:
+        raise AccountError("A manager needs at least one unit (the departments they lead).")
     held = set(roles_of(session, account_id))
     changed = False
-    for role in sorted(wanted - held - {Role.KPI_OWNER.value}):
+    for role in sorted(wanted - held - {Role.KPI_OWNER.value, Role.MANAGER.value}):
         changed |= add_role(session, account_id=account_id, role=role, actor=actor)
     if Role.KPI_OWNER.value in wanted:
         changed |= set_owner_departments(
             session, account_id=account_id, department_ids=set(owner_departments), actor=actor
+        )
+    if Role.MANAGER.value in wanted:
+        changed |= set_manager_units(
+            session=session, account_id=account_id, department_ids=set(manager_units), actor=actor
         )
     for role in sorted(held - wanted):
         changed |= remove_role(session, account_id=account_id, role=role, actor=actor)
@@ -740,3 +865,54 @@ def reset_password(session: Session, *, account_id: int, actor: str) -> str:
     revoke_web_sessions(session, account_id=account_id)
     audit.record(session, actor=actor, action="reset_password", entity="account", entity_id=account_id)
     return password
+
+
+def set_home_department(*, session: Session, account_id: int, department_id: int | None, actor: str) -> bool:
+    """Set or change (``None``: clear) an account's home department; audited. False if unchanged.
+
+    The home department is where a signed-in employee answers surveys and whose results they see
+    first; accounts made by single sign-on or ``create-user`` without one have none and can
+    answer no signed-in survey until an admin sets it. A retired department is refused. KPI-owner
+    scopes are separate (:func:`set_owner_departments`) and do not change here.
+    """
+    account = _account(session, account_id)
+    if department_id is not None:
+        dept = session.get(Department, department_id)
+        if dept is None:
+            raise AccountError(f"No department with id {department_id}.")
+        if not dept.active:
+            raise AccountError(f"{dept.name} is retired; choose a current department.")
+    if account.department_id == department_id:
+        return False
+    names = dict(
+        session.exec(
+            select(Department.id, Department.name).where(
+                Department.id.in_([d for d in (account.department_id, department_id) if d is not None])  # type: ignore[union-attr]
+            )
+        ).all()
+    )
+    before = {"email": account.email, "department": names.get(account.department_id)}
+    account.department_id = department_id
+    session.add(account)
+    session.flush()
+    audit.record(
+        session, actor=actor, action="set_department", entity="account", entity_id=account_id,
+        before=before, after={"email": account.email, "department": names.get(department_id)},
+    )  # fmt: skip
+    return True
+
+
+def department_by_name(*, session: Session, name: str) -> int:
+    """The id of the current department called ``name`` (a clear error when there is none)."""
+    dept = session.exec(select(Department).where(Department.name == name.strip())).first()
+    if dept is None:
+        raise AccountError(f"Unknown department: {name.strip()!r}")
+    return int(dept.id)  # type: ignore[arg-type]
+
+
+def account_by_email(*, session: Session, email: str) -> int:
+    """The id of the account with this e-mail address (a clear error when there is none)."""
+    account = session.exec(select(Account).where(Account.email == normalise_email(email))).first()
+    if account is None:
+        raise AccountError(f"No account for {normalise_email(email)}.")
+    return int(account.id)  # type: ignore[arg-type]

@@ -3,7 +3,12 @@
 KPI import
 ----------
 Columns ``kpi``, ``department``, ``period`` (``YYYY-MM`` or ``YYYY-Qn``, matching the KPI's
-frequency), ``actual`` and optional ``target``; header names are case-insensitive.
+frequency), ``actual`` and optional ``target``; header names are case-insensitive. Optional
+check-in columns ``status`` (on_track, at_risk, off_track), ``analysis`` and ``next_steps`` record
+the owner's update for the period with the actual (a row with a status may leave ``actual``
+empty: a check-in for a period without data). Check-in text is stored exactly as written; a
+formula-like cell stays text and the CSV writer neutralises it on export. A row that would
+change a period locked after its review is refused.
 
 - The whole file is validated first; every problem is reported with the spreadsheet row
   (the header is row 1), the column, the value and the reason. Any problem: nothing is written.
@@ -39,7 +44,10 @@ from kpialign.core.csv_out import read_csv_rows as read_csv_rows
 from kpialign.core.csv_out import safe_cell as safe_cell
 from kpialign.core.csv_out import write_csv as write_csv
 from kpialign.core.errors import Refused
-from kpialign.models import Department, Kpi
+from kpialign.models import Department, Kpi, KpiCheckin, KpiValue
+from kpialign.services import checkins as checkin_service
+from kpialign.services import period_locks
+from kpialign.services.checkins import CheckinEntry, CheckinError
 from kpialign.services.measurements import (
     EditScope,
     Entry,
@@ -51,7 +59,8 @@ from kpialign.services.measurements import (
     parse_period,
 )
 
-IMPORT_COLUMNS = ("kpi", "department", "period", "actual", "target")
+IMPORT_COLUMNS = ("kpi", "department", "period", "actual", "target", "status", "analysis", "next_steps")
+CHECKIN_COLUMNS = ("status", "analysis", "next_steps")
 REQUIRED_COLUMNS = ("kpi", "department", "period", "actual")
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MAX_IMPORT_ROWS = 200_000
@@ -87,6 +96,7 @@ class ImportValidation:
     """The result of validating a file: the parsed rows, or the problems found."""
 
     entries: list[Entry] = field(default_factory=list)
+    checkins: list[CheckinEntry] = field(default_factory=list)
     issues: list[ImportIssue] = field(default_factory=list)
     preview: list[dict] = field(default_factory=list)
     delimiter: str = ","
@@ -103,8 +113,8 @@ class ImportValidation:
         )
 
     def preview_frame(self) -> pd.DataFrame:
-        """The rows as understood: ``row, department, kpi, period, actual, target``."""
-        return pd.DataFrame(self.preview, columns=["row", "department", "kpi", "period", "actual", "target"])
+        """The rows as understood: ``row, department, kpi, period, actual, target, status``."""
+        return pd.DataFrame(self.preview, columns=["row", "department", "kpi", "period", "actual", "target", "status"])
 
 
 @dataclass
@@ -114,13 +124,14 @@ class ImportSummary:
     updated: int
     unchanged: int
     dry_run: bool = False
+    checkins: int = 0  # check-ins inserted or updated
 
     @property
     def changed(self) -> int:
         return self.inserted + self.updated
 
     def describe(self) -> str:
-        if self.changed == 0:
+        if self.changed == 0 and self.checkins == 0:
             text = f"Nothing to change: all {self.rows} row(s) are already up to date."
             return f"Dry run: {text}" if self.dry_run else text
         if self.dry_run:
@@ -128,7 +139,8 @@ class ImportSummary:
                 f"Dry run, nothing written: of {self.rows} row(s), {self.inserted} would be inserted, "
                 f"{self.updated} updated and {self.unchanged} are unchanged."
             )
-        return f"Imported {self.rows} row(s): {self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged."
+        text = f"Imported {self.rows} row(s): {self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged."
+        return text + (f" {self.checkins} check-in(s) saved." if self.checkins else "")
 
 
 def parse_number(text: str) -> float:
@@ -222,12 +234,12 @@ def validate_kpi_csv(session: Session, *, data: bytes | str, scope: EditScope | 
                 ", ".join(missing),
                 "",
                 f"Missing column(s) {', '.join(missing)}. The header must name kpi, department, period, actual "
-                "(and optionally target), separated by commas or semicolons.",
+                "(and optionally target, status, analysis, next_steps), separated by commas or semicolons.",
             )
         )
     for n in unknown:
         result.issues.append(
-            ImportIssue(1, n or "(empty)", n, "Unknown column; allowed: kpi, department, period, actual, target.")
+            ImportIssue(1, n or "(empty)", n, f"Unknown column; allowed: {', '.join(IMPORT_COLUMNS)}.")
         )
     for n in dupes:
         result.issues.append(ImportIssue(1, n, n, "This column appears more than once."))
@@ -249,6 +261,8 @@ def validate_kpi_csv(session: Session, *, data: bytes | str, scope: EditScope | 
         kpi_homes.setdefault(kname.casefold(), set()).add(dept_names.get(kdept, "?"))
 
     seen: dict[tuple[str, str, str], int] = {}
+    locks = period_locks.all_locks(session)
+    locked_rows: list[tuple[int, int, str, str, float | None, CheckinEntry | None]] = []
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
     row_no = 0
     try:
@@ -264,11 +278,14 @@ def validate_kpi_csv(session: Session, *, data: bytes | str, scope: EditScope | 
                     ImportIssue(row_no, "", "", f"The file has more than {MAX_IMPORT_ROWS} rows; split it.")
                 )
                 break
-            _validate_row(result, row_no, record, names, col, scope, depts, kpis_by_dept, kpi_homes, seen)
+            _validate_row(
+                result, row_no, record, names, col, scope, depts, kpis_by_dept, kpi_homes, seen, locks, locked_rows
+            )
     except csv.Error as exc:
         result.issues.append(ImportIssue(row_no + 1, "", "", f"The CSV cannot be read here: {exc}."))
     if result.data_rows == 0 and not result.issues:
         result.issues.append(ImportIssue(0, "", "", "The file has a header but no data rows."))
+    _refuse_locked_changes(session, result, locked_rows)
     if result.issues:
         result.entries = []
     return result
@@ -285,6 +302,8 @@ def _validate_row(
     kpis_by_dept: dict[tuple[int, str], list[tuple[int, str, str, bool]]],
     kpi_homes: dict[str, set[str]],
     seen: dict[tuple[str, str, str], int],
+    locks: set[tuple[int, str]],
+    locked_rows: list[tuple[int, int, str, str, float | None, CheckinEntry | None]],
 ) -> None:
     issues = result.issues
 
@@ -358,11 +377,24 @@ def _validate_row(
         except PeriodError as exc:
             problem("period", period_text, str(exc))
 
+    status_text = cell.get("status", "")
+    status: str | None = None
+    analysis, next_steps = cell.get("analysis", ""), cell.get("next_steps", "")
+    if status_text:
+        try:
+            status = checkin_service.parse_status(status_text)
+            analysis, next_steps = checkin_service.check_text(status, analysis, next_steps)
+        except CheckinError as exc:
+            problem("analysis" if "analysis" in str(exc) else "status", status_text, str(exc))
+    elif analysis or next_steps:
+        problem("status", "", "A check-in needs a status (on_track, at_risk or off_track) besides its text.")
+
     actual: float | None = None
-    try:
-        actual = parse_number(cell["actual"])
-    except (ValueError, MeasurementError) as exc:
-        problem("actual", cell["actual"], f"The actual {exc}.")
+    if cell["actual"] or not status_text:  # here: a check-in row may leave the actual empty
+        try:
+            actual = parse_number(cell["actual"])
+        except (ValueError, MeasurementError) as exc:
+            problem("actual", cell["actual"], f"The actual {exc}.")
     target: float | None = None
     if cell.get("target"):
         try:
@@ -384,8 +416,14 @@ def _validate_row(
     else:
         seen[key] = row_no
 
-    if kpi is not None and period is not None and actual is not None and not issues:
-        result.entries.append(Entry(kpi[0], period, actual, target))
+    checkin = CheckinEntry(kpi[0], period, status, analysis, next_steps) if kpi and period and status else None
+    if kpi is not None and period is not None and dept_id is not None and not issues:
+        if actual is not None:
+            result.entries.append(Entry(kpi[0], period, actual, target))
+        if checkin is not None:
+            result.checkins.append(checkin)
+        if any((dept_id, c) in locks for c in period_locks.covering_periods(period)):
+            locked_rows.append((row_no, kpi[0], period, dept_name, actual, checkin))
     result.preview.append(
         {
             "row": row_no,
@@ -394,8 +432,41 @@ def _validate_row(
             "period": period or period_text,
             "actual": actual,
             "target": target,
+            "status": status or "",
         }
     )
+
+
+def _refuse_locked_changes(
+    session: Session,
+    result: ImportValidation,
+    locked_rows: list[tuple[int, int, str, str, float | None, CheckinEntry | None]],
+) -> None:
+    """A problem for each row in a locked period that would change its actual or check-in.
+
+    Unchanged rows pass, so a file spanning a locked period can be imported again.
+    """
+    if not locked_rows or result.issues:
+        return
+    keys = {(kid, period) for _, kid, period, *_ in locked_rows}
+    stored = {
+        (k, p): a
+        for k, p, a in session.execute(select(KpiValue.kpi_id, KpiValue.period, KpiValue.actual))
+        if (k, p) in keys
+    }
+    notes = {
+        (k, p): (st, an, ns)
+        for k, p, st, an, ns in session.execute(
+            select(KpiCheckin.kpi_id, KpiCheckin.period, KpiCheckin.status, KpiCheckin.analysis, KpiCheckin.next_steps)
+        )
+        if (k, p) in keys
+    }
+    for row_no, kid, period, dept_name, actual, checkin in locked_rows:
+        value_changes = actual is not None and stored.get((kid, period)) != actual
+        note = (checkin.status, checkin.analysis, checkin.next_steps) if checkin else None
+        checkin_changes = note is not None and notes.get((kid, period)) != note
+        if value_changes or checkin_changes:
+            result.issues.append(ImportIssue(row_no, "period", period, period_locks.locked_message(dept_name, period)))
 
 
 def import_kpis(
@@ -405,6 +476,7 @@ def import_kpis(
     scope: EditScope,
     dry_run: bool = False,
     filename: str = "",
+    author_id: int | None = None,
 ) -> ImportSummary:
     """Validate and upsert a KPI-values CSV in the caller's transaction (use ``db.write_session``).
 
@@ -418,15 +490,19 @@ def import_kpis(
         written: WriteSummary = apply_entries(
             session, scope=scope, entries=validation.entries, source="import", dry_run=dry_run
         )
-    except MeasurementError as exc:  # a concurrent change between validation and write
+        saved = checkin_service.apply_checkins(
+            session, scope=scope, entries=validation.checkins, author_id=author_id, source="import", dry_run=dry_run
+        )
+    except (MeasurementError, CheckinError, period_locks.PeriodLocked) as exc:  # changed since validation
         validation.issues.append(ImportIssue(0, "", "", str(exc)))
         raise KpiImportError(validation) from None
     summary = ImportSummary(
-        rows=len(validation.entries),
+        rows=validation.data_rows,
         inserted=written.inserted,
         updated=written.updated,
         unchanged=written.unchanged,
         dry_run=dry_run,
+        checkins=saved.changed,
     )
     if not dry_run:
         raw = data.encode("utf-8") if isinstance(data, str) else data
@@ -441,7 +517,8 @@ def import_kpis(
                 "inserted": summary.inserted,
                 "updated": summary.updated,
                 "unchanged": summary.unchanged,
-            },
+            }
+            | ({"checkins": summary.checkins} if summary.checkins else {}),
             file=filename,
             sha256=hashlib.sha256(raw).hexdigest(),
         )

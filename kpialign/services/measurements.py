@@ -36,6 +36,7 @@ from kpialign.core.periods import period_range_for as period_range_for
 from kpialign.core.periods import periods_between as periods_between
 from kpialign.core.periods import recent_periods as recent_periods
 from kpialign.models import AuditEvent, Department, Frequency, Kpi, KpiTarget, KpiValue, Role, utcnow
+from kpialign.services import period_locks
 from kpialign.services.accounts import UserContext
 
 # Large batches are written in chunks so that IN lists and executemany stay reasonable.
@@ -48,6 +49,10 @@ class MeasurementError(Refused):
 
 class ScopeError(MeasurementError):
     """The editor may not change data of that department."""
+
+
+class LockedError(MeasurementError):
+    """The period is locked for that department after its review (see services.period_locks)."""
 
 
 # --------------------------------------------------------------------------------- scope
@@ -224,6 +229,7 @@ def apply_entries(
     target_updates: list[dict] = []
     target_deletes: list[tuple[int, str]] = []
     events: list[dict] = []
+    touched: list[tuple[int, str, str]] = []
     for e in clean:
         key = (e.kpi_id, e.period)
         changed = False
@@ -283,7 +289,12 @@ def apply_entries(
             summary.updated += 1
         else:
             summary.unchanged += 1
+        if inserted or changed:
+            touched.append((info[e.kpi_id][0], e.period, info[e.kpi_id][4]))
 
+    # here: only what would change is checked, so re-importing a file that spans a locked period
+    # still succeeds when the locked rows are unchanged
+    _refuse_locked(session, touched)
     if dry_run:
         return summary
     if value_inserts:
@@ -300,6 +311,14 @@ def apply_entries(
         session.execute(insert(AuditEvent), events)
     session.flush()
     return summary
+
+
+def _refuse_locked(session: Session, keys: Sequence[tuple[int, str, str]]) -> None:
+    """Raise :class:`LockedError` naming the first locked (department, period) among ``keys``."""
+    locked = period_locks.locked_keys(session, {(d, p) for d, p, _ in keys})
+    for dept, period, dname in keys:
+        if (dept, period) in locked:
+            raise LockedError(period_locks.locked_message(dname, period))
 
 
 def _event(
@@ -326,6 +345,7 @@ def delete_value(session: Session, *, scope: EditScope, kpi_id: int, period: str
         raise MeasurementError(f"There is no KPI #{kpi_id}.")
     scope.check(info[kpi_id][0], info[kpi_id][4])
     period = normalise_period(period, frequency=info[kpi_id][1])
+    _refuse_locked(session, [(info[kpi_id][0], period, info[kpi_id][4])])
     row = session.get(KpiValue, (kpi_id, period))
     if row is None:
         return False

@@ -28,13 +28,14 @@ import csv
 import io
 import json
 import random
+import secrets
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pandas as pd
-from sqlalchemy import func, update
+from sqlalchemy import case, delete, func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -50,10 +51,13 @@ from kpialign.models import (
     Comment,
     Department,
     Invitation,
+    InvitationAddress,
     Objective,
     Question,
     QuestionKind,
+    QuestionText,
     Response,
+    Role,
     SurveyWave,
     WaveDepartment,
     WaveParticipant,
@@ -61,6 +65,9 @@ from kpialign.models import (
     WaveStatus,
     new_uuid,
 )
+from kpialign.services import headcount
+from kpialign.services.accounts import UserContext
+from kpialign.services.bank_translations import BANK_TRANSLATIONS
 from kpialign.services.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
 
 MIN_GROUP_DEFAULT = 5
@@ -77,7 +84,7 @@ class SurveyError(Refused):
 class LinkProblem(SurveyError):
     """A survey link (or a signed-in account) cannot be used to answer; ``reason`` says why.
 
-    Reasons: ``unknown``, ``used``, ``not_open``, ``expired``, ``closed``, ``not_invited``.
+    Reasons: ``unknown``, ``used``, ``not_open``, ``expired``, ``closed``, ``not_invited``, ``revoked``.
     """
 
     MESSAGES: ClassVar[dict[str, str]] = {
@@ -89,6 +96,8 @@ class LinkProblem(SurveyError):
         "expired": "This survey has ended, so the link no longer works. Thank you for your interest.",
         "closed": "This survey is closed, so the link no longer works. Thank you for your interest.",
         "not_invited": "There is no survey for you to answer at the moment.",
+        "revoked": "This survey link has been withdrawn or replaced by a newer one. Please use the newest "
+        "link HR sent you, or ask HR for a new one.",
     }
 
     def __init__(self, reason: str):
@@ -166,9 +175,11 @@ def sync_question_bank(session: Session, *, actor: str = "system") -> int:
         if q.code in existing:
             continue
         options = json.dumps(list(DECOY_OBJECTIVES)) if q.kind == QuestionKind.OBJECTIVE_PICK.value else None
-        session.add(
-            Question(code=q.code, text=q.text, dimension=q.dimension, kind=q.kind, reverse=q.reverse, options=options)
-        )
+        row = Question(code=q.code, text=q.text, dimension=q.dimension, kind=q.kind, reverse=q.reverse, options=options)
+        session.add(row)
+        session.flush()
+        for lang, text in BANK_TRANSLATIONS.get(q.code, {}).items():  # the shipped translations come along
+            session.add(QuestionText(question_id=row.id, language=lang, text=text, updated_by=actor))
         added += 1
     if added:
         session.flush()
@@ -293,6 +304,8 @@ def edit_question(
     if text is not None:
         if not text.strip():
             raise SurveyError("A question needs a text.")
+        if text.strip() != q.text:
+            q.text_version += 1  # its translations are stale until someone reviews them
         q.text = text.strip()
     if dimension is not None:
         q.dimension = dimension.strip()
@@ -600,6 +613,12 @@ def close_wave(session: Session, *, wave_id: int, actor: str) -> None:
         raise SurveyError(f"Wave {wave.name!r} is {wave.status}; only an open wave can be closed.")
     wave.status = WaveStatus.CLOSED.value
     session.add(wave)
+    # E-mail addresses are kept only while the wave is open (they served invitations and reminders).
+    addresses = session.execute(
+        delete(InvitationAddress).where(
+            col(InvitationAddress.invitation_id).in_(select(Invitation.id).where(Invitation.wave_id == wave_id))
+        )
+    ).rowcount  # type: ignore[attr-defined]
     audit.record(
         session,
         actor=actor,
@@ -607,7 +626,7 @@ def close_wave(session: Session, *, wave_id: int, actor: str) -> None:
         entity="survey_wave",
         entity_id=wave.id,
         before={"status": "open"},
-        after={"status": "closed"},
+        after={"status": "closed", "addresses_deleted": int(addresses or 0)},
     )
 
 
@@ -655,6 +674,13 @@ def _check_can_invite(session: Session, wave: WaveInfo, department_ids: Collecti
             "Some employees of these departments already answered this wave after signing in; "
             "personal links for them now could let someone answer twice."
         )
+
+
+def check_can_invite(session: Session, *, wave_id: int, department_ids: Collection[int]) -> WaveInfo:
+    """The wave, if personal links may be made for these departments; else :class:`SurveyError`."""
+    wave = get_wave(session, wave_id=wave_id)
+    _check_can_invite(session, wave, department_ids)
+    return wave
 
 
 def _new_invitations(
@@ -771,6 +797,96 @@ def invite_from_csv(
     return out
 
 
+def token_from_link(text: str) -> str:
+    """The token of a personal link as HR pastes it: the whole link, or the token alone."""
+    text = (text or "").strip()
+    if "token=" in text:
+        text = text.split("token=", 1)[1].split("&", 1)[0].split("#", 1)[0]
+    return text
+
+
+def _live_invitation(session: Session, token: str, key: bytes) -> Invitation:
+    """The invitation of a link HR wants to replace: it must exist, be unused, unrevoked, of a wave not closed."""
+    if not token or len(token) > 200:
+        raise SurveyError("Paste the whole personal link (or its token) as it was sent.")
+    inv = session.exec(select(Invitation).where(Invitation.token_hmac == hash_token(token, key))).first()
+    if inv is None:
+        raise SurveyError("This is not a personal link of this portal (it may have been mistyped or cut short).")
+    if inv.used:
+        raise SurveyError("This link has been used: the person's answers are in, so there is nothing to reissue.")
+    if inv.revoked:
+        raise SurveyError("This link was already withdrawn or replaced; look for the newer link in your list.")
+    wave = get_wave(session, wave_id=inv.wave_id)
+    if wave.status == WaveStatus.CLOSED.value:
+        raise SurveyError(f"Wave {wave.name!r} is closed; its links can no longer change.")
+    return inv
+
+
+def _revoke(session: Session, where: Sequence[Any]) -> int:
+    """Revoke the unused, unrevoked links matching ``where``; a link claimed by a submit meanwhile is left alone."""
+    result = session.execute(
+        update(Invitation)
+        .where(*where, Invitation.used == False, Invitation.revoked == False)  # noqa: E712
+        .values(revoked=True)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def reissue_link(*, session: Session, link: str, key: bytes, base_url: str, actor: str) -> str:
+    """Replace one person's lost or leaked link: the old link stops working, a new one (returned once) works.
+
+    HR finds the person's old link in the list it downloaded when the links were made. The new
+    link is for the same wave and department, and the old one is revoked in the same
+    transaction, so the invited count and the participation denominator do not grow. A link
+    already used (the answers are in) or revoked is refused. Audited, without either token.
+    """
+    inv = _live_invitation(session, token_from_link(link), key)
+    if _revoke(session, [Invitation.id == inv.id]) != 1:
+        raise SurveyError("This link was used a moment ago: the person's answers are in.")
+    [new_link] = _new_invitations(session, inv.wave_id, inv.department_id, 1, key, base_url)
+    dept = session.get(Department, inv.department_id)
+    audit.record(
+        session,
+        actor=actor,
+        action="reissue_link",
+        entity="survey_wave",
+        entity_id=inv.wave_id,
+        after={"department": dept.name if dept else inv.department_id, "revoked": 1, "links": 1},
+    )
+    return new_link
+
+
+def revoke_unused_links(*, session: Session, wave_id: int, actor: str, department_id: int | None = None) -> int:
+    """Withdraw every unused link of a wave that is not closed (optionally of one department); returns how many.
+
+    For links made by mistake or sent to the wrong people: they stop opening the survey and no
+    longer count as invited. Used links are never touched (their answers stay in). Audited.
+    """
+    wave = get_wave(session, wave_id=wave_id)
+    if wave.status == WaveStatus.CLOSED.value:
+        raise SurveyError(f"Wave {wave.name!r} is closed; its links and participation never change.")
+    where: list[Any] = [Invitation.wave_id == wave_id]
+    dept_name = None
+    if department_id is not None:
+        dept = session.get(Department, department_id)
+        if dept is None:
+            raise SurveyError(f"Unknown department id {department_id}.")
+        where.append(Invitation.department_id == department_id)
+        dept_name = dept.name
+    revoked = _revoke(session, where)
+    if revoked:
+        audit.record(
+            session,
+            actor=actor,
+            action="revoke_links",
+            entity="survey_wave",
+            entity_id=wave_id,
+            after={"department": dept_name or "all departments", "revoked": revoked},
+        )
+    return revoked
+
+
 def links_csv(links: pd.DataFrame) -> str:
     """The links table as CSV text for a mail merge (via :func:`kpialign.services.kpi_import.write_csv`:
     cells that a spreadsheet would read as formulas are neutralised)."""
@@ -837,6 +953,8 @@ def check_token(session: Session, *, token: str, key: bytes, today: date | None 
         raise LinkProblem(reason)
     if inv.used:
         raise LinkProblem("used")
+    if inv.revoked:
+        raise LinkProblem("revoked")
     if reason:
         raise LinkProblem(reason)
     return survey_form(session, wave_id=inv.wave_id, department_id=inv.department_id)
@@ -952,6 +1070,22 @@ def _insert_participant(session: Session, wave_id: int, account_id: int) -> bool
     return session.execute(stmt).first() is not None
 
 
+def _hold_open_wave(session: Session, wave_id: int) -> None:
+    """Share-lock the wave row until this transaction ends, then check that it is still open.
+
+    A wave closed while someone submits must not take the response: the check done when the
+    form was read may be stale by now. On PostgreSQL ``SELECT ... FOR SHARE`` waits for a close
+    in flight (and then reads the committed status), and a close waits for this submit to commit,
+    so a response is committed only while its wave is open. SQLite renders no lock clause; there
+    ``BEGIN IMMEDIATE`` already serialises every write transaction.
+    """
+    status = session.execute(
+        select(SurveyWave.status).where(SurveyWave.id == wave_id).with_for_update(read=True)
+    ).scalar_one_or_none()
+    if status != WaveStatus.OPEN.value:
+        raise LinkProblem("closed")
+
+
 def submit_response(
     session: Session,
     *,
@@ -967,7 +1101,8 @@ def submit_response(
     """Store one response, from a personal link (``token`` + ``key``) or a signed-in account
     (``account_id`` + ``wave_id``). Call inside :func:`kpialign.db.write_session`.
 
-    In the caller's single transaction: check the link or account, claim it with a conditional
+    In the caller's single transaction: check the link or account, share-lock the wave row and
+    check it is still open (:func:`_hold_open_wave`), claim the link with a conditional
     ``UPDATE invitation SET used = true WHERE ... AND used = false`` (or an insert of the
     ``wave_participant`` row that does nothing on conflict) and check that exactly one row was
     claimed, then insert the response (random id, department, day only), its answers and the
@@ -984,24 +1119,23 @@ def submit_response(
             raise SurveyError("A key is needed to check a survey link.")
         form = check_token(session, token=token, key=key, today=today)
         values, text, skipped = _validated_answers(session, form, answers, objective_picks, comment)
+        _hold_open_wave(session, form.wave.id)
         claim = session.execute(
             update(Invitation)
             .where(
                 Invitation.token_hmac == hash_token(token, key),
                 Invitation.used == False,  # noqa: E712
+                Invitation.revoked == False,  # noqa: E712  (revoked meanwhile: claims nothing)
             )
             .values(used=True)
             .execution_options(synchronize_session=False)
         )
         if claim.rowcount != 1:  # type: ignore[attr-defined]
             raise LinkProblem("used")
-        # Re-check the wave after taking the row lock: it may have closed meanwhile.
-        wave = session.get(SurveyWave, form.wave.id, populate_existing=True)
-        if wave is None or wave.status != WaveStatus.OPEN.value:
-            raise LinkProblem("closed")
     elif account_id is not None and wave_id is not None:
         form = account_form(session, account_id=account_id, wave_id=wave_id, today=today)
         values, text, skipped = _validated_answers(session, form, answers, objective_picks, comment)
+        _hold_open_wave(session, wave_id)
         if not _insert_participant(session, wave_id, account_id):
             raise LinkProblem("used")
     else:
@@ -1023,8 +1157,9 @@ def submit_response(
 def participation(session: Session, *, wave_id: int) -> pd.DataFrame:
     """Invited, responded and response rate per department of a wave.
 
-    ``invited`` is the number of personal links; for a department without links, the number of
-    active accounts in it (they answer after signing in). Rows where fewer than the wave's
+    ``invited`` is the number of personal links; for a department without links, its headcount in
+    the wave's month where one is recorded (``department_headcount``), else the number of active
+    accounts in it (they answer after signing in). Rows where fewer than the wave's
     ``min_group`` were invited have ``shown = False`` and no counts (``<NA>``); a total row
     (``department = "All departments"``) is added, and if it would let a hidden department be
     recovered by subtraction, further departments are hidden (complementary suppression).
@@ -1037,9 +1172,11 @@ def participation(session: Session, *, wave_id: int) -> pd.DataFrame:
     names = dict(
         session.exec(select(Department.id, Department.name).where(col(Department.id).in_(wave.department_ids))).all()
     )  # type: ignore[arg-type]
+    # Revoked links (withdrawn, or replaced by a reissued one) are not invited; a department
+    # surveyed through links stays one even when all its links are revoked (invited 0).
     links = dict(
         session.exec(
-            select(Invitation.department_id, func.count())  # type: ignore[arg-type]
+            select(Invitation.department_id, func.sum(case((Invitation.revoked == True, 0), else_=1)))  # type: ignore[arg-type]  # noqa: E712
             .where(Invitation.wave_id == wave_id)
             .group_by(Invitation.department_id)
         ).all()
@@ -1058,11 +1195,17 @@ def participation(session: Session, *, wave_id: int) -> pd.DataFrame:
             .group_by(Response.department_id)
         ).all()
     )
+    recorded = headcount.recorded_in(
+        session, period=f"{wave.opens_on.year:04d}-{wave.opens_on.month:02d}", department_ids=wave.department_ids
+    )
     df = pd.DataFrame(
         {
             "department_id": list(wave.department_ids),
             "department": [names.get(d, "") for d in wave.department_ids],
-            "invited": [int(links.get(d) or accounts.get(d) or 0) for d in wave.department_ids],
+            # a department with links counts its live (non-revoked) links, even when that is 0
+            "invited": [
+                int(links[d] if d in links else (recorded.get(d) or accounts.get(d) or 0)) for d in wave.department_ids
+            ],
             "responded": [int(responded.get(d, 0)) for d in wave.department_ids],
         }
     )
@@ -1166,3 +1309,101 @@ def comments(session: Session, *, wave_id: int, department_ids: Collection[int] 
     texts = sorted(session.exec(stmt).all(), key=str.casefold)
     shown = privacy.comments_visible(len(texts), wave.comment_min)
     return Comments(n=len(texts), shown=shown, texts=tuple(texts) if shown else ())
+
+
+# -------------------------------------------------------------------------- reading comments
+
+
+@dataclass(frozen=True)
+class DepartmentComments:
+    """One department's comments in one closed wave, in random order, without dates or answers."""
+
+    wave: str
+    department: str
+    texts: tuple[str, ...]
+
+
+def comment_waves(session: Session) -> pd.DataFrame:
+    """The waves whose comments may be read (closed ones), newest first: ``id, name, threshold``
+    (the comment threshold in force: the wave's, never below :data:`privacy.COMMENT_MIN`)."""
+    waves = list_waves(session)
+    released = waves[waves["status"].map(privacy.results_released)].copy()
+    released["threshold"] = released["comment_min"].map(lambda n: max(privacy.COMMENT_MIN, int(n)))
+    return released.sort_values("closes_on", ascending=False)[["id", "name", "threshold"]].reset_index(drop=True)
+
+
+def _released_wave(session: Session, wave_id: int) -> WaveInfo:
+    wave = get_wave(session, wave_id=wave_id)
+    if not privacy.results_released(wave.status):
+        raise SurveyError(f"Wave {wave.name!r} is {wave.status}: its comments can be read once it is closed.")
+    return wave
+
+
+def _comment_sizes(session: Session, wave_id: int) -> pd.DataFrame:
+    rows = session.exec(
+        select(Response.department_id, func.count())  # type: ignore[arg-type]
+        .join(Comment, Comment.response_id == Response.id)
+        .where(Response.wave_id == wave_id)
+        .group_by(Response.department_id)
+    ).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=["department_id", "n"])
+
+
+def comment_departments(
+    session: Session, *, wave_id: int, department_ids: Collection[int] | None = None
+) -> pd.DataFrame:
+    """Departments of a closed wave whose comments may be read: ``department_id, department, comments``.
+
+    Only those at or above the wave's comment threshold (see :func:`privacy.comment_groups_shown`),
+    optionally limited to ``department_ids`` (a manager's units). How many comments a hidden
+    department has is not said.
+    """
+    wave = _released_wave(session, wave_id)
+    sizes = _comment_sizes(session, wave.id)
+    shown = privacy.comment_groups_shown(sizes, wave.comment_min)
+    if department_ids is not None:
+        shown &= set(department_ids)
+    cols = ["department_id", "department", "comments"]
+    if not shown:
+        return pd.DataFrame(columns=cols)
+    names = dict(session.exec(select(Department.id, Department.name).where(col(Department.id).in_(shown))).all())  # type: ignore[arg-type]
+    n = dict(zip(sizes["department_id"].astype(int), sizes["n"].astype(int), strict=True))
+    rows = [{"department_id": d, "department": names.get(d, ""), "comments": n[d]} for d in shown]
+    return pd.DataFrame(rows, columns=cols).sort_values("department").reset_index(drop=True)
+
+
+def read_comments(*, session: Session, wave_id: int, department_id: int, user: UserContext) -> DepartmentComments:
+    """One department's comments in a closed wave, for a leader (any department) or a manager (their units).
+
+    Refused for an open or draft wave, below the comment threshold, and outside a manager's
+    scope. The texts come in a fresh random order on every read (no submission order, no
+    dates, no other answers beside them). Every read is audited: who read which department's
+    comments of which wave, and how many.
+    """
+    wave = _released_wave(session, wave_id)
+    if not user.has(Role.LEADER.value) and not (user.has(Role.MANAGER.value) and user.manages(department_id)):
+        raise SurveyError("You can read the comments of the units you manage only.")
+    if department_id not in privacy.comment_groups_shown(_comment_sizes(session, wave.id), wave.comment_min):
+        raise SurveyError(
+            f"This department has fewer than {max(privacy.COMMENT_MIN, wave.comment_min)} comments in "
+            f"{wave.name}, so they are not shown."
+        )
+    texts = list(
+        session.exec(
+            select(Comment.text)
+            .join(Response, Response.id == Comment.response_id)
+            .where(Response.wave_id == wave.id, Response.department_id == department_id)
+        ).all()
+    )
+    secrets.SystemRandom().shuffle(texts)
+    dept = session.get(Department, department_id)
+    name = dept.name if dept else str(department_id)
+    audit.record(
+        session,
+        actor=user.email,
+        action="read_comments",
+        entity="survey_wave",
+        entity_id=wave.id,
+        after={"department": name, "comments": len(texts)},
+    )
+    return DepartmentComments(wave=wave.name, department=name, texts=tuple(texts))

@@ -12,9 +12,12 @@ import math
 import pandas as pd
 import streamlit as st
 
+from kpialign.core import privacy
 from kpialign.scorecard import build as scorecard
 from kpialign.scorecard import queries as scorecard_data
+from kpialign.scorecard import scope
 from kpialign.scorecard.build import Scorecard
+from kpialign.services.accounts import UserContext
 from kpialign.ui import data
 
 _STATUS_CSS = {
@@ -42,10 +45,14 @@ def _reliability_closed(url: str, wave_id: int, fingerprint: str) -> dict[str, f
         return scorecard.reliability(scorecard_data.item_table(session, wave_id=wave_id))
 
 
-def get(period: str | None = None, wave: str | None = None) -> Scorecard:
-    """The scorecard for the filters (cached); a bad filter shows a message and stops."""
+def get(period: str | None = None, wave: str | None = None, *, user: UserContext | None = None) -> Scorecard:
+    """The scorecard for the filters (cached); a bad filter shows a message and stops.
+
+    With ``user``, cut to the units that user may see (:func:`kpialign.scorecard.scope.scoped`).
+    """
     try:
-        return _scorecard(data.version(), str(data.engine().url), period, wave)
+        sc = _scorecard(data.version(), str(data.engine().url), period, wave)
+        return sc if user is None else scope.scoped(sc, user)
     except scorecard.ScorecardError as exc:
         st.error(str(exc))
         st.stop()
@@ -65,8 +72,9 @@ def filters(prefix: str, *, show_period: bool = True, show_wave: bool = True) ->
     if base.empty:
         return None, None
     months = base.org_series.dropna(subset=["performance"])["period"].tolist()[::-1]
-    waves = [w.name + (" (open — provisional)" if w.status == "open" else "") for w in base.waves][::-1]
-    wave_names = [w.name for w in base.waves][::-1]
+    # Closed waves only: an open wave's results would change with each submission (differencing).
+    wave_names = [w.name for w in base.waves if privacy.results_released(w.status)][::-1]
+    waves = wave_names
     c1, c2 = st.columns(2)
     period = None
     if show_period and months:
@@ -101,8 +109,7 @@ def computed_from(sc: Scorecard) -> str:
     wave = sc.wave
     parts = [f"KPI month {sc.period or 'none'}"]
     if wave is not None:
-        state = "open, provisional" if wave.status == "open" else "closed"
-        parts.append(f"survey wave {wave.name} ({state}, {wave.responses:,} responses, groups under {wave.k} hidden)")
+        parts.append(f"survey wave {wave.name} (closed, {wave.responses:,} responses, groups under {wave.k} hidden)")
     else:
         parts.append("no closed survey wave")
     parts.append(f"trend tests over up to {sc.settings.trend_periods} periods, significance after Benjamini-Hochberg")

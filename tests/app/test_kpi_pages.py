@@ -95,6 +95,7 @@ def test_kpi_owner_sees_only_own_department(app_as):
     grid = at.data_editor[0].value
     assert set(grid["kpi"]) == {
         "Customer retention rate",
+        "Delivery complaints",  # the demo's KPI-link content (kpialign/demo/links.py)
         "First response time",
         "Onboarding completed within 30 days",
         "Ticket backlog",

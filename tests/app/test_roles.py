@@ -25,7 +25,7 @@ from tests.app.conftest import TIMEOUT, account_id, new_app
 from tests.conftest import sqlite_copy
 
 ROOT = Path(__file__).resolve().parents[2]
-ROLES = [r.value for r in Role if r is not Role.MANAGER]  # the demo has no manager account yet (issue 19)
+ROLES = [r.value for r in Role]
 # Pages that app.py offers to signed-out visitors (a personal survey link works without an
 # account); the survey tests cover them.
 PUBLIC_PAGES = {"pages/survey.py"}

@@ -95,16 +95,6 @@ def test_sign_in_form_locks_after_ten_failures(url, demo, monkeypatch):
     # (Unknown e-mails get word-for-word the same messages: tests/unit/test_accounts.py.)
 
 
-def test_demo_accounts_are_listed_only_in_demo_mode(url, demo, monkeypatch):
-    monkeypatch.setenv("KPIALIGN_DEMO", "1")
-    at = new_app(url, None, monkeypatch).run()
-    assert "Demo accounts" in [h.value for h in at.subheader]
-    assert set(demo.DEMO_ACCOUNTS.values()) <= set(at.dataframe[0].value["e-mail"])
-    monkeypatch.setenv("KPIALIGN_DEMO", "0")
-    at = new_app(url, None, monkeypatch).run()
-    assert not at.exception and "Demo accounts" not in [h.value for h in at.subheader] and not at.dataframe
-
-
 # ------------------------------------------------------------------------------ single sign-on
 
 

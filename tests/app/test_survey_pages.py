@@ -195,3 +195,14 @@ def test_survey_page_requires_sign_in_without_a_token(survey_url, monkeypatch):
     at = new_app(survey_url, None, monkeypatch).run()
     assert not at.exception
     assert not at.radio  # the sign-in page, not the survey
+
+
+def test_a_link_respondent_sees_the_organisations_objectives_after_answering(survey_url, monkeypatch):
+    from kpialign.models import Objective
+
+    at = _open_link(survey_url, _tokens(survey_url, 1)[0], monkeypatch)
+    at.radio[0].set_value(4).run()
+    at.button(key=next(b.key for b in at.button if b.key.endswith(".submit"))).click().run()
+    assert not at.exception and "Thank you!" in _texts(at)
+    assert "What we are working towards" in [h.value for h in at.subheader]
+    assert len(at.dataframe[0].value) == _count(survey_url, Objective) > 0

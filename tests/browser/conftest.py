@@ -1,7 +1,8 @@
-"""Browser fixtures: the real portal (``streamlit run``) once per module, driven by Chromium.
+"""Browser fixtures: the real portal (``streamlit run``), driven by Chromium.
 
-- ``portal``: base URL of a server started once per test module on a private copy of the
-  small demo database (SQLite), with demo mode on.
+- ``portal``: base URL of a read-only server started once per session on a private copy of
+  the small demo database (SQLite; demo mode is on because the database is the seeded demo);
+  ``writable_portal``: the same, once per module, for tests that change data.
 - ``page``: a fresh Playwright page (new browser context) per test.
 - ``sign_in(page, portal, role_or_email)`` and ``wait_for_app(page)`` helpers.
 
@@ -44,7 +45,6 @@ def start_portal(
     env = {
         **os.environ,
         "KPIALIGN_DATABASE_URL": db_url,
-        "KPIALIGN_DEMO": "1",
         "KPIALIGN_BASE_URL": base,
         **(env_extra or {}),
     }
@@ -79,10 +79,30 @@ def stop_portal(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-@pytest.fixture(scope="module")
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything in this folder drives Chromium: mark it, so `-m "not browser"` runs the rest."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
 def portal(demo_sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The portal on a private copy of the small demo database, started once per module."""
+    """The read-only portal: a copy of the small demo, started once per test session (per
+    xdist worker). Tests that change data use ``writable_portal`` instead, so what one test
+    writes never shows up in another's page."""
     workdir = tmp_path_factory.mktemp("portal")
+    url = sqlite_copy(demo_sqlite_url, workdir / "portal.db")
+    base, proc = start_portal(url, workdir)
+    yield base
+    stop_portal(proc)
+
+
+@pytest.fixture(scope="module")
+def writable_portal(demo_sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A portal on its own copy of the small demo, started once per module, for tests that write."""
+    workdir = tmp_path_factory.mktemp("writable-portal")
     url = sqlite_copy(demo_sqlite_url, workdir / "portal.db")
     base, proc = start_portal(url, workdir)
     yield base

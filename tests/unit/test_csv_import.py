@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -274,7 +274,6 @@ def csv_text(draw):
     return ("\ufeff" if draw(st.booleans()) else "") + text
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=csv_text(), as_bytes=st.booleans())
 def test_property_import_is_all_or_nothing(engine, org, text, as_bytes):
     data = text.encode("utf-8", errors="surrogatepass") if as_bytes else text

@@ -305,14 +305,30 @@ def test_response_side_carries_no_identity(demo_engine):
 
 
 def test_demo_accounts(demo_engine):
-    assert set(demo.DEMO_ACCOUNTS) == {"employee", "kpi_owner", "leader", "hr", "admin"}
+    assert set(demo.DEMO_ACCOUNTS) == {
+        "employee",
+        "kpi_owner",
+        "leader",
+        "hr",
+        "admin",
+        "manager",
+        "department_manager",
+    }
     assert len(demo.DEMO_PASSWORD) >= accounts.MIN_PASSWORD_LENGTH
     rows = _frame(
         demo_engine,
         "SELECT a.email, a.department_id AS home, a.password_hash, r.role, r.department_id AS scope "
         "FROM account a JOIN account_role r ON r.account_id = a.id",
     )
-    assert dict(zip(rows.role, rows.email, strict=True)) == demo.DEMO_ACCOUNTS
+    managers = rows[rows.role == "manager"]
+    others = rows[rows.role != "manager"]
+    assert dict(zip(others.role, others.email, strict=True)) == {
+        k: v for k, v in demo.DEMO_ACCOUNTS.items() if k not in demo.DEMO_MANAGERS
+    }
+    units = dict(_frame(demo_engine, "SELECT id, name FROM department").itertuples(index=False))
+    assert {(e, units[int(d)]) for e, d in zip(managers.email, managers.scope, strict=True)} == {
+        (m.email, m.unit) for m in demo.DEMO_MANAGERS.values()
+    }
     assert rows.password_hash.nunique() == 1  # one hash of the shared demo password
     assert rows.password_hash[0].startswith("$argon2id$")
     assert accounts.verify_password(rows.password_hash[0], demo.DEMO_PASSWORD)
@@ -330,7 +346,8 @@ def test_demo_accounts(demo_engine):
         "SELECT wd.department_id FROM wave_department wd JOIN survey_wave w ON w.id = wd.wave_id WHERE w.status = 'open'",
     )
     assert employee.home in set(open_depts.department_id)
-    assert _frame(demo_engine, "SELECT count(*) AS n FROM setting").n[0] == 0
+    settings = _frame(demo_engine, "SELECT key FROM setting")
+    assert settings.key.tolist() == [demo.DEMO_MARKER]  # scoring uses its defaults; the database says it is the demo
 
 
 def test_timeline_is_anchored_not_today(demo_engine):
@@ -339,7 +356,7 @@ def test_timeline_is_anchored_not_today(demo_engine):
     at = _frame(demo_engine, "SELECT max(entered_at) AS t FROM kpi_value")
     assert pd.Timestamp(at.t[0]).date() < date(2026, 11, 10)
     events = _frame(demo_engine, "SELECT action, entity, at FROM audit_event")
-    assert (events.action == "seed_demo").sum() == 1 and (events.entity == "account").sum() == 5
+    assert (events.action == "seed_demo").sum() == 1 and (events.entity == "account").sum() == len(demo.DEMO_ACCOUNTS)
     assert pd.to_datetime(events["at"], utc=True).dt.date.eq(demo.SEEDED_AT.date()).all()
 
 

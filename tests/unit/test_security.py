@@ -33,3 +33,20 @@ def test_a_fixed_salt_gives_the_same_hash_and_tokens_have_the_web_token_shape():
     token = security.new_token(32)
     assert security.valid_web_token(token) and not security.valid_web_token("short") and not security.valid_web_token(7)
     assert security.survey_link("https://kpi.example.com/", "abc") == "https://kpi.example.com/survey?token=abc"
+
+
+def test_passwords_use_argon2id_with_at_least_owasps_minimum_parameters():
+    from argon2 import extract_parameters
+
+    params = extract_parameters(security.hash_password("correct horse battery staple"))
+    assert params.type.name == "ID"
+    assert params.memory_cost >= 19 * 1024 and params.time_cost >= 2 and params.parallelism >= 1
+
+
+def test_a_hash_made_with_other_parameters_is_upgraded_at_the_next_sign_in():
+    from argon2 import PasswordHasher
+
+    old = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4).hash("correct horse battery staple")
+    assert security.verify_password(old, "correct horse battery staple")
+    assert security.needs_rehash(old)
+    assert not security.needs_rehash(security.hash_password("correct horse battery staple"))

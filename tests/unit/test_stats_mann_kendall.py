@@ -318,3 +318,38 @@ def test_batch_keeps_a_dataframe_index_and_validates_input() -> None:
         mann_kendall([1.0, 2.0, 3.0], alpha=1.5)
     with pytest.raises(ValueError):
         mann_kendall([1.0, 2.0, 3.0], method="yue_wang")
+
+
+def test_batch_results_do_not_depend_on_the_cache_block_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(18)
+    walks = np.cumsum(rng.normal(size=(61, 60)), axis=1)  # continuous: 18 rows per block, last one partial
+    walks[5, 7] = np.nan
+    walks[40] = np.round(walks[40])  # ties in one row of a block
+    default = mann_kendall_batch(walks)
+    for budget in (1, 1770 * 7, 1 << 22):  # one row per block, 7 rows, everything in one block
+        monkeypatch.setattr(stats, "_CACHE_PAIRS", budget)
+        pd.testing.assert_frame_equal(mann_kendall_batch(walks), default)
+    for row in (0, 5, 17, 18, 40, 60):
+        ref, sen = (
+            pmk.original_test(walks[row]),
+            sps.theilslopes(walks[row][~np.isnan(walks[row])], np.flatnonzero(~np.isnan(walks[row]))),
+        )
+        got = default.iloc[row]
+        assert got["s"] == ref.s and _close(got["var_s"], ref.var_s)
+        assert _close(got["slope"], sen.slope, abs_=1e-15)
+        assert _close(got["slope_low"], sen.low_slope, abs_=1e-15)
+        assert _close(got["slope_high"], sen.high_slope, abs_=1e-15)
+
+
+def test_rows_without_ties_skip_the_tie_correction_and_rows_with_ties_keep_it() -> None:
+    rng = np.random.default_rng(19)
+    continuous = rng.normal(size=(4, 30))
+    tied = np.round(rng.normal(size=(3, 30)) * 2)
+    n = 30
+    untied_var = n * (n - 1) * (2 * n + 5) / 18
+    only_continuous = mann_kendall_batch(continuous)
+    assert (only_continuous["var_s"] == untied_var).all()
+    mixed = mann_kendall_batch(np.vstack([continuous, tied]))
+    for row, x in enumerate(np.vstack([continuous, tied])):
+        assert _close(mixed["var_s"].iloc[row], pmk.original_test(x).var_s)
+    assert (mixed["var_s"].iloc[4:] < untied_var).all()

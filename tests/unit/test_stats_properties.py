@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from kpialign.core.stats import (
@@ -17,8 +17,6 @@ from kpialign.core.stats import (
     pettitt,
     wilson_interval,
 )
-
-FAST = settings(max_examples=60, deadline=None)
 
 # Whole numbers (with NaN for gaps) keep differences, slopes and shifts exact, and tie often.
 whole = st.one_of(st.integers(-40, 40).map(float), st.just(math.nan))
@@ -33,7 +31,6 @@ def _eq(a: object, b: object) -> bool:
     return bool(a == b)
 
 
-@FAST
 @given(series)
 def test_reversing_a_series_flips_the_signs(values: list[float]) -> None:
     fwd, back = mann_kendall(values), mann_kendall(values[::-1])
@@ -49,7 +46,6 @@ def test_reversing_a_series_flips_the_signs(values: list[float]) -> None:
     assert back.trend == flipped[fwd.trend]
 
 
-@FAST
 @given(series, st.integers(-(10**6), 10**6))
 def test_adding_a_constant_changes_only_the_intercept(values: list[float], shift: int) -> None:
     base = mann_kendall(values)
@@ -61,7 +57,6 @@ def test_adding_a_constant_changes_only_the_intercept(values: list[float], shift
         assert math.isclose(moved.intercept, base.intercept + shift, rel_tol=1e-12, abs_tol=1e-9)
 
 
-@FAST
 @given(st.integers(1, 12), st.integers(0, 30), st.data())
 def test_batch_equals_the_loop(rows: int, width: int, data: st.DataObject) -> None:
     cell = data.draw(st.sampled_from([whole, real]))
@@ -76,7 +71,6 @@ def test_batch_equals_the_loop(rows: int, width: int, data: st.DataObject) -> No
             assert _eq(got.item() if hasattr(got, "item") else got, want), (r, name)
 
 
-@FAST
 @given(st.lists(real, min_size=3, max_size=60))
 def test_mann_kendall_invariants(values: list[float]) -> None:
     res = mann_kendall(values)
@@ -89,7 +83,6 @@ def test_mann_kendall_invariants(values: list[float]) -> None:
     assert res.z * res.s >= 0 and (res.z != 0 or abs(res.s) <= 1)  # continuity correction: |S| = 1 gives z = 0
 
 
-@FAST
 @given(st.lists(whole, min_size=2, max_size=50))
 def test_pettitt_change_point_splits_the_series(values: list[float]) -> None:
     res = pettitt(values)
@@ -105,7 +98,6 @@ def test_pettitt_change_point_splits_the_series(values: list[float]) -> None:
         assert before and after and not math.isnan(values[res.index - 1])
 
 
-@FAST
 @given(st.lists(st.one_of(st.floats(0, 1), st.just(math.nan)), max_size=50))
 def test_bh_is_monotone_and_never_below_the_raw_p(p: list[float]) -> None:
     raw = np.array(p, dtype=float)
@@ -117,7 +109,6 @@ def test_bh_is_monotone_and_never_below_the_raw_p(p: list[float]) -> None:
     assert (np.diff(adj[ok][order]) >= -1e-15).all()
 
 
-@FAST
 @given(st.integers(0, 10_000), st.integers(0, 10_000), st.floats(0.5, 0.999))
 def test_wilson_contains_the_estimate(a: int, b: int, confidence: float) -> None:
     k, n = min(a, b), max(a, b)
@@ -128,7 +119,6 @@ def test_wilson_contains_the_estimate(a: int, b: int, confidence: float) -> None
     assert 0 <= low <= k / n <= high <= 1
 
 
-@FAST
 @given(st.lists(st.integers(0, 60), min_size=5, max_size=5), st.lists(st.integers(0, 60), min_size=5, max_size=5))
 def test_likert_swap_symmetry(a: list[int], b: list[int]) -> None:
     ab, ba = compare_likert(a, b), compare_likert(b, a)

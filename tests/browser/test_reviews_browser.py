@@ -1,0 +1,109 @@
+"""Chromium walks a quarter: the KPI owner checks in a red KPI, the unit's manager holds the
+review and decides an action on it, the Home alert goes away, and the review pack downloads
+with the KPI and the action in its text (pdftotext)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+from playwright.sync_api import expect
+
+from kpialign import db
+from kpialign.demo.seed import DEMO_PASSWORD
+from kpialign.models import AccountRole, Department
+from kpialign.services import accounts
+from tests.browser.conftest import screenshot, sign_in, start_portal, stop_portal, wait_for_app
+from tests.conftest import sqlite_copy
+
+MANAGER = "manager@demo.kpialign.test"
+KPI = "First response time"  # Customer Success, red in the demo and without an action
+ACTION = "Triage rota for incoming tickets"
+
+
+@pytest.fixture(scope="module")
+def walk_portal(demo_sqlite_url, tmp_path_factory):
+    """A portal on its own copy of the demo, with a manager of Customer Success."""
+    workdir = tmp_path_factory.mktemp("walk")
+    url = sqlite_copy(demo_sqlite_url, workdir / "walk.db")
+    eng = db.make_engine(url)
+    with db.write_session(eng) as s:
+        dept = s.query(Department).filter(Department.name == "Customer Success").one()
+        a = accounts.create_user(
+            s, email=MANAGER, name="Mia Manager", roles=["employee"], password=DEMO_PASSWORD, department_id=dept.id
+        )
+        s.flush()
+        s.add(AccountRole(account_id=a.id, role="manager", department_id=dept.id))
+    eng.dispose()
+    base, proc = start_portal(url, workdir)
+    yield base
+    stop_portal(proc)
+
+
+def _open(page, link: str) -> None:
+    """Follow a sidebar link (a typed URL would start a new session)."""
+    page.get_by_role("link", name=link, exact=True).click()
+    wait_for_app(page)
+
+
+def _alert(page):
+    return page.get_by_test_id("stMetric").filter(has_text="Red KPIs without an action")
+
+
+def test_a_quarter_from_check_in_to_review_pack(walk_portal, browser, tmp_path):
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext is not installed")
+    owner = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    owner.set_default_timeout(60_000)
+    sign_in(owner, walk_portal, "kpi_owner")
+    _open(owner, "KPI data")
+    owner.get_by_role("combobox", name="Period").click()
+    owner.get_by_role("option", name="2026-09", exact=True).click()
+    wait_for_app(owner)
+    owner.get_by_role("combobox", name="KPI", exact=True).click()
+    owner.get_by_role("option", name=KPI).click()
+    owner.get_by_test_id("stRadioGroup").get_by_text("Off track", exact=True).click()
+    owner.get_by_label("Analysis: why is it where it is?").fill("Two agents left; tickets wait in one queue.")
+    owner.get_by_role("button", name="Save check-in").click()
+    expect(owner.get_by_text("Check-in saved for First response time (2026-09)")).to_be_visible()
+    owner.context.close()
+
+    manager = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True).new_page()
+    manager.set_default_timeout(90_000)
+    sign_in(manager, walk_portal, MANAGER)
+    expect(_alert(manager)).to_be_visible()
+    assert (
+        manager.get_by_test_id("stMetric")
+        .filter(has_text="Red KPIs without an action")
+        .get_by_test_id("stMetricValue")
+        .inner_text()
+        == "1"
+    )
+    _open(manager, "Reviews")
+    manager.get_by_role("tab", name="Record and sign off").click()
+    manager.get_by_role("textbox", name="Summary").fill("Response times are the one red KPI.")
+    manager.get_by_role("button", name="Save the review").click()
+    expect(manager.get_by_text("The review was saved.")).to_be_visible()
+    manager.get_by_role("tab", name="Decide an action").click()
+    manager.get_by_role("textbox", name="Action", exact=True).fill(ACTION)
+    manager.get_by_role("combobox", name="About KPI (optional)").click()
+    manager.get_by_role("option", name=KPI).click()
+    manager.get_by_role("button", name="Add the action").click()
+    expect(manager.get_by_text(f"Action added: {ACTION}")).to_be_visible()
+
+    _open(manager, "Home")
+    expect(manager.get_by_role("heading", name="Organisation at a glance")).to_be_visible()
+    expect(_alert(manager)).to_have_count(0)
+
+    _open(manager, "Reviews")
+    manager.get_by_role("tab", name="Review pack").click()
+    manager.get_by_role("button", name="Make this department's pack").click()
+    with manager.expect_download() as got:
+        manager.get_by_role("button", name="Download the PDF").click()
+    pdf = tmp_path / "pack.pdf"
+    got.value.save_as(pdf)
+    screenshot(manager, "review-pack-ready")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert KPI in text and ACTION in text
+    assert "Two agents left; tickets wait in one queue." in text
