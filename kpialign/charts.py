@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from kpialign.core import dot, periods
+from kpialign.core.scoring import ScoringSettings
 
 STATUS_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", "no score": "#9e9e9e"}
 STATUS_ORDER = list(STATUS_COLOURS)
@@ -32,6 +33,40 @@ def _status_scale() -> alt.Scale:
     return alt.Scale(domain=STATUS_ORDER, range=[STATUS_COLOURS[s] for s in STATUS_ORDER])
 
 
+_DEFAULT = ScoringSettings()
+ATTAINMENT_COLOURS = ["#c62828", "#f9a825", "#a5d6a7", "#2e7d32"]
+
+
+def attainment_scale(*, green: float, amber: float) -> alt.Scale:
+    """Red below ``amber``, amber to ``green``, green above: the configured status thresholds (0..100)."""
+    return alt.Scale(domain=[0, amber, green, 100], range=ATTAINMENT_COLOURS)
+
+
+def objective_bars(table: pd.DataFrame, *, green: float, amber: float) -> alt.Chart:
+    """One bar per objective: % of target attained, coloured by the status thresholds.
+
+    ``table``: code, objective, ``score %`` (0..100), ``KPIs serving``, departments; rows without
+    a score are left out.
+    """
+    df = table.dropna(subset=["score %"]).assign(label=lambda d: d["code"] + " " + d["objective"])
+    return (
+        alt.Chart(df)
+        .mark_bar()
+        .encode(
+            x=alt.X("score %:Q", scale=alt.Scale(domain=[0, 100]), title="% of target attained"),
+            y=alt.Y(
+                "label:N",
+                sort=df.sort_values("score %", ascending=False)["label"].tolist(),
+                title=None,
+                axis=alt.Axis(labelLimit=320, labelOverlap=False),
+            ),
+            color=alt.Color("score %:Q", scale=attainment_scale(green=green, amber=amber), legend=None),
+            tooltip=["code:N", "objective:N", "score %:Q", "KPIs serving:Q", "departments:N"],
+        )
+        .properties(height=alt.Step(28), width="container")
+    )
+
+
 def top_bottom(df: pd.DataFrame, col: str, n: int, *, which: str = "both") -> pd.DataFrame:
     """The ``n`` highest and/or lowest rows by ``col`` (rows without a value last)."""
     ordered = df.sort_values(col, ascending=False, na_position="last")
@@ -46,7 +81,7 @@ def top_bottom(df: pd.DataFrame, col: str, n: int, *, which: str = "both") -> pd
 
 
 def score_bars(
-    rows: pd.DataFrame, *, green: float = 75, amber: float = 60, title: str = "Alignment score"
+    rows: pd.DataFrame, *, green: float = _DEFAULT.green, amber: float = _DEFAULT.amber, title: str = "Alignment score"
 ) -> alt.Chart:
     """Horizontal bars of the alignment score per department, coloured by status, with the thresholds."""
     df = rows.assign(score=rows["alignment"].round(1), label=rows["department"].astype(str))
@@ -75,7 +110,7 @@ def score_bars(
     return (bars + text + rules).properties(height=alt.Step(ROW_PX), width="container")
 
 
-def org_trend(series: pd.DataFrame, *, green: float = 75, amber: float = 60) -> alt.Chart:
+def org_trend(series: pd.DataFrame, *, green: float = _DEFAULT.green, amber: float = _DEFAULT.amber) -> alt.Chart:
     """The organisation's alignment score by month with the status bands behind it."""
     df = series.dropna(subset=["alignment"]).assign(score=lambda d: d["alignment"].round(1))
     df["date"] = pd.to_datetime(df["period"] + "-01")
@@ -157,7 +192,9 @@ def quadrant(rows: pd.DataFrame, *, p_cut: float, u_cut: float, label_limit: int
     return alt.layer(*layers).properties(height=420, width="container")
 
 
-def dept_objective_heatmap(matrix: pd.DataFrame) -> alt.Chart:
+def dept_objective_heatmap(
+    matrix: pd.DataFrame, *, green: float = _DEFAULT.green, amber: float = _DEFAULT.amber
+) -> alt.Chart:
     """Departments (rows) x objectives (columns): attainment of the KPIs serving each pair.
 
     ``matrix``: department, objective (code), title, score (0..1 or NaN), kpis, expected.
@@ -181,7 +218,7 @@ def dept_objective_heatmap(matrix: pd.DataFrame) -> alt.Chart:
         color=alt.Color(
             "pct:Q",
             title="% of target",
-            scale=alt.Scale(domain=[0, 60, 75, 100], range=["#c62828", "#f9a825", "#a5d6a7", "#2e7d32"]),
+            scale=attainment_scale(green=green, amber=amber),
         ),
         tooltip=[
             alt.Tooltip("department:N", title="Department"),

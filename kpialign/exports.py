@@ -73,6 +73,7 @@ from kpialign.models import (
     Role,
     SurveyWave,
     WaveStatus,
+    kpi_columns,
 )
 from kpialign.scorecard import build as scorecard_build
 from kpialign.scorecard import queries as scorecard_data
@@ -100,15 +101,7 @@ COMMENTS_COLUMNS = ["wave", "department", "comment"]
 KPIS_COLUMNS = [
     "department",
     "kpi",
-    "unit",
-    "polarity",
-    "baseline",
-    "target",
-    "range_low",
-    "range_high",
-    "frequency",
-    "weight",
-    "active",
+    *kpi_columns(without=("department_id", "name", "description", "owner_id")),  # unit .. weight, active
     "objectives",
     "period",
     "actual",

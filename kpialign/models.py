@@ -7,10 +7,12 @@ the token and no time of use, and nothing links an invitation to the response it
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
+from pydantic import ValidationInfo, field_validator, model_validator
 from sqlalchemy import CheckConstraint, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -96,10 +98,7 @@ class QuestionKind(StrEnum):
 # ------------------------------------------------------------------ organisation & strategy
 
 
-class Department(SQLModel, table=True):
-    """A node of the organisation tree: division > department > team."""
-
-    id: int | None = Field(default=None, primary_key=True)
+class DepartmentBase(SQLModel):
     name: str = Field(max_length=200, unique=True)
     parent_id: int | None = Field(default=None, foreign_key="department.id", index=True)
     headcount: int = Field(default=0, ge=0)
@@ -108,10 +107,29 @@ class Department(SQLModel, table=True):
     external_id: str | None = Field(default=None, max_length=100, unique=True)
 
 
-class Objective(SQLModel, table=True):
-    """A strategic objective; a child objective cascades its parent."""
+class Department(DepartmentBase, table=True):
+    """A node of the organisation tree: division > department > team."""
 
     id: int | None = Field(default=None, primary_key=True)
+
+
+class DepartmentCreate(DepartmentBase):
+    pass
+
+
+class DepartmentUpdate(SQLModel):
+    name: str | None = None
+    parent_id: int | None = None
+    headcount: int | None = Field(default=None, ge=0)
+    active: bool | None = None
+    external_id: str | None = None
+
+
+class DepartmentRead(DepartmentBase):
+    id: int
+
+
+class ObjectiveBase(SQLModel):
     code: str = Field(max_length=40, unique=True)
     title: str = Field(max_length=300)
     description: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
@@ -119,6 +137,30 @@ class Objective(SQLModel, table=True):
     weight: float = Field(default=1.0, ge=0)
     active: bool = Field(default=True)
     owner_id: int | None = Field(default=None, foreign_key="account.id")
+
+
+class Objective(ObjectiveBase, table=True):
+    """A strategic objective; a child objective cascades its parent."""
+
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class ObjectiveCreate(ObjectiveBase):
+    pass
+
+
+class ObjectiveUpdate(SQLModel):
+    code: str | None = None
+    title: str | None = None
+    description: str | None = None
+    parent_id: int | None = None
+    weight: float | None = Field(default=None, ge=0)
+    active: bool | None = None
+    owner_id: int | None = None
+
+
+class ObjectiveRead(ObjectiveBase):
+    id: int
 
 
 class DepartmentObjective(SQLModel, table=True):
@@ -129,13 +171,9 @@ class DepartmentObjective(SQLModel, table=True):
     objective_id: int = Field(foreign_key="objective.id", primary_key=True, index=True)
 
 
-class Kpi(SQLModel, table=True):
-    __table_args__ = (
-        UniqueConstraint("department_id", "name", name="uq_kpi_department_name"),
-        CheckConstraint("polarity IN ('higher','lower','range')", name="polarity"),
-        CheckConstraint("frequency IN ('monthly','quarterly')", name="frequency"),
-    )
-    id: int | None = Field(default=None, primary_key=True)
+class KpiBase(SQLModel):
+    """The fields of a KPI definition, shared by the table and the data models (one KPI shape)."""
+
     department_id: int = Field(foreign_key="department.id", index=True)
     name: str = Field(max_length=200)
     description: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
@@ -148,7 +186,137 @@ class Kpi(SQLModel, table=True):
     frequency: str = Field(default=Frequency.MONTHLY.value, max_length=10)
     weight: float = Field(default=1.0, ge=0)
     owner_id: int | None = Field(default=None, foreign_key="account.id")
+
+
+class Kpi(KpiBase, table=True):
+    __table_args__ = (
+        UniqueConstraint("department_id", "name", name="uq_kpi_department_name"),
+        CheckConstraint("polarity IN ('higher','lower','range')", name="polarity"),
+        CheckConstraint("frequency IN ('monthly','quarterly')", name="frequency"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
     active: bool = Field(default=True)
+
+
+def _kpi_number(value: object, what: str) -> float | None:
+    """``None`` (or NaN: an empty form cell) stays None; anything else must be a finite number."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"The {what} must be a number.")
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"The {what} must be a number.") from None
+    if math.isnan(number):
+        return None
+    if not math.isfinite(number):
+        raise ValueError(f"The {what} must be a finite number.")
+    return number
+
+
+class KpiCreate(KpiBase):
+    """A new or edited KPI definition, validated field by field, then as a whole.
+
+    The rules that need the database (the department exists and is active, the owner exists,
+    no other KPI of the department has the name) are checked by
+    :func:`kpialign.services.strategy.validate_kpi`, which turns every problem into one refusal.
+    """
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value: object) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("The KPI name cannot be empty.")
+        value = " ".join(value.split())
+        if len(value) > 200:
+            raise ValueError(f"The KPI name is too long ({len(value)} characters; at most 200).")
+        return value
+
+    @field_validator("unit", "description", mode="before")
+    @classmethod
+    def _text(cls, value: object, info: ValidationInfo) -> str:
+        text = ("" if value is None else str(value)).strip()
+        if info.field_name == "unit" and len(text) > 40:
+            raise ValueError("The unit is too long (at most 40 characters).")
+        return text
+
+    @field_validator("polarity", mode="before")
+    @classmethod
+    def _polarity(cls, value: object) -> str:
+        if value not in {p.value for p in Polarity}:
+            raise ValueError("The polarity must be higher, lower or range.")
+        return str(value)
+
+    @field_validator("frequency", mode="before")
+    @classmethod
+    def _frequency(cls, value: object) -> str:
+        if value not in {f.value for f in Frequency}:
+            raise ValueError("The frequency must be monthly or quarterly.")
+        return str(value)
+
+    @field_validator("baseline", "target", "range_low", "range_high", mode="before")
+    @classmethod
+    def _number(cls, value: object, info: ValidationInfo) -> float | None:
+        return _kpi_number(value, str(info.field_name).replace("_", " "))
+
+    @field_validator("weight", mode="before")
+    @classmethod
+    def _weight(cls, value: object) -> float:
+        number = _kpi_number(value, "weight")
+        if number is None or number < 0:
+            raise ValueError("The weight must be a number, 0 or more.")
+        return number
+
+    @model_validator(mode="after")
+    def _polarity_rules(self) -> KpiCreate:
+        if self.polarity == Polarity.RANGE.value:
+            if self.range_low is None or self.range_high is None:
+                raise ValueError("A range KPI needs both the low and the high end of its range.")
+            if self.range_low >= self.range_high:
+                raise ValueError("The low end of the range must be below the high end.")
+            return self
+        if self.target is None:
+            raise ValueError("A higher- or lower-is-better KPI needs a target.")
+        if self.baseline is not None:
+            if self.target == self.baseline:
+                raise ValueError("The target must differ from the baseline (attainment is measured between them).")
+            if self.polarity == Polarity.HIGHER.value and self.target < self.baseline:
+                raise ValueError("Higher is better, so the target must be above the baseline.")
+            if self.polarity == Polarity.LOWER.value and self.target > self.baseline:
+                raise ValueError("Lower is better, so the target must be below the baseline.")
+        self.range_low = self.range_high = None  # only range KPIs have a range
+        return self
+
+
+class KpiUpdate(SQLModel):
+    """A partial change of a KPI (every field optional); apply with ``sqlmodel_update(exclude_unset=True)``."""
+
+    department_id: int | None = None
+    name: str | None = None
+    description: str | None = None
+    unit: str | None = None
+    polarity: str | None = None
+    baseline: float | None = None
+    target: float | None = None
+    range_low: float | None = None
+    range_high: float | None = None
+    frequency: str | None = None
+    weight: float | None = None
+    owner_id: int | None = None
+    active: bool | None = None
+
+
+class KpiRead(KpiBase):
+    """A stored KPI; its field order is the order of every KPI column list (exports, tables, audit)."""
+
+    active: bool = True
+    id: int
+
+
+def kpi_columns(*, without: tuple[str, ...] = ()) -> list[str]:
+    """The KPI definition's columns in :class:`KpiRead` order (without ``id`` and ``without``)."""
+    return [name for name in KpiRead.model_fields if name != "id" and name not in without]
 
 
 class KpiObjective(SQLModel, table=True):
@@ -185,13 +353,7 @@ class KpiValue(SQLModel, table=True):
 # ------------------------------------------------------------------------------- surveys
 
 
-class SurveyWave(SQLModel, table=True):
-    __tablename__ = "survey_wave"
-    __table_args__ = (
-        CheckConstraint("status IN ('draft','open','closed')", name="status"),
-        CheckConstraint("min_group >= 3", name="min_group"),
-    )
-    id: int | None = Field(default=None, primary_key=True)
+class SurveyWaveBase(SQLModel):
     name: str = Field(max_length=200, unique=True)
     opens_on: date
     closes_on: date
@@ -199,6 +361,33 @@ class SurveyWave(SQLModel, table=True):
     min_group: int = Field(default=5)
     comment_min: int = Field(default=10)
     language: str = Field(default="en", max_length=8)  # the wave's default survey language
+
+
+class SurveyWave(SurveyWaveBase, table=True):
+    __tablename__ = "survey_wave"
+    __table_args__ = (
+        CheckConstraint("status IN ('draft','open','closed')", name="status"),
+        CheckConstraint("min_group >= 3", name="min_group"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class SurveyWaveCreate(SurveyWaveBase):
+    pass
+
+
+class SurveyWaveUpdate(SQLModel):
+    name: str | None = None
+    opens_on: date | None = None
+    closes_on: date | None = None
+    status: str | None = None
+    min_group: int | None = None
+    comment_min: int | None = None
+    language: str | None = None
+
+
+class SurveyWaveRead(SurveyWaveBase):
+    id: int
 
 
 class WaveDepartment(SQLModel, table=True):
@@ -209,9 +398,7 @@ class WaveDepartment(SQLModel, table=True):
     department_id: int = Field(foreign_key="department.id", primary_key=True)
 
 
-class Question(SQLModel, table=True):
-    __table_args__ = (CheckConstraint("kind IN ('likert5','objective_pick','text')", name="kind"),)
-    id: int | None = Field(default=None, primary_key=True)
+class QuestionBase(SQLModel):
     code: str = Field(max_length=40, unique=True)
     text: str = Field(sa_column=Column(Text, nullable=False))
     dimension: str = Field(default="", max_length=60)
@@ -222,6 +409,30 @@ class Question(SQLModel, table=True):
     text_version: int = Field(default=1)
     # For objective_pick: JSON list of decoy statements shown beside the real objectives.
     options: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class Question(QuestionBase, table=True):
+    __table_args__ = (CheckConstraint("kind IN ('likert5','objective_pick','text')", name="kind"),)
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class QuestionCreate(QuestionBase):
+    pass
+
+
+class QuestionUpdate(SQLModel):
+    code: str | None = None
+    text: str | None = None
+    dimension: str | None = None
+    kind: str | None = None
+    reverse: bool | None = None
+    active: bool | None = None
+    text_version: int | None = None
+    options: str | None = None
+
+
+class QuestionRead(QuestionBase):
+    id: int
 
 
 class WaveQuestion(SQLModel, table=True):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
+from kpialign import charts
 from kpialign.ui import auth, nav
 from kpialign.ui import scorecard_ui as ui
 
@@ -51,29 +51,8 @@ def body() -> None:
             "pulling against": obj["n_against"],
         }
     )
-    chart_df = table.dropna(subset=["score %"]).assign(label=lambda d: d["code"] + " " + d["objective"])
-    if not chart_df.empty:
-        chart = (
-            alt.Chart(chart_df)
-            .mark_bar()
-            .encode(
-                x=alt.X("score %:Q", scale=alt.Scale(domain=[0, 100]), title="% of target attained"),
-                y=alt.Y(
-                    "label:N",
-                    sort=chart_df.sort_values("score %", ascending=False)["label"].tolist(),
-                    title=None,
-                    axis=alt.Axis(labelLimit=320, labelOverlap=False),
-                ),
-                color=alt.Color(
-                    "score %:Q",
-                    scale=alt.Scale(domain=[0, 60, 75, 100], range=["#c62828", "#f9a825", "#a5d6a7", "#2e7d32"]),
-                    legend=None,
-                ),
-                tooltip=["code:N", "objective:N", "score %:Q", "KPIs serving:Q", "departments:N"],
-            )
-            .properties(height=alt.Step(28), width="container")
-        )
-        st.altair_chart(chart, width="stretch")
+    if table["score %"].notna().any():
+        st.altair_chart(charts.objective_bars(table, green=sc.settings.green, amber=sc.settings.amber), width="stretch")
     st.dataframe(
         table,
         hide_index=True,

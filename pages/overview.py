@@ -152,7 +152,7 @@ def body() -> None:
     if matrix.empty:
         st.info("No KPI is linked to an objective yet.")
     else:
-        st.altair_chart(charts.dept_objective_heatmap(matrix), width="stretch")
+        st.altair_chart(charts.dept_objective_heatmap(matrix, green=s.green, amber=s.amber), width="stretch")
         st.caption(
             "Cells: % of target attained by the department's KPIs serving the objective; 'gap': expected but no KPI."
         )

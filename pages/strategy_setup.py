@@ -7,18 +7,22 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
+from kpialign.models import kpi_columns
 from kpialign.services import accounts, kpi_templates, strategy
 from kpialign.services.strategy import KpiInput
-from kpialign.ui import auth, data, nav
+from kpialign.ui import auth, data, forms, nav
 from kpialign.ui.widgets import plain, refusals
 
 user = auth.require(nav.roles_for("pages/strategy_setup.py"))
 ACTOR = user.email
 NOTICE = "strategy_setup.notice"
 PENDING = "strategy_setup.pending"  # the removal awaiting confirmation in a dialog: (kind, ids...)
-KPI_COLUMNS = [
-    *("department", "name", "unit", "polarity", "baseline", "target"),
-    *("range_low", "range_high", "frequency", "weight", "links", "active"),
+KPI_COLUMNS = [  # from the one KPI shape (KpiRead): unit .. weight, then links and active
+    "department",
+    "name",
+    *kpi_columns(without=("department_id", "name", "description", "owner_id", "active")),
+    "links",
+    "active",
 ]
 POLARITY = {"higher": "Higher is better", "lower": "Lower is better", "range": "Inside a range"}
 
@@ -70,51 +74,54 @@ def _dismiss() -> None:
     st.session_state.pop(PENDING, None)
 
 
-@st.dialog("Remove objective", on_dismiss=_dismiss)
+KEPT = " (kept for history, hidden from new work)."
+
+
 def confirm_remove_objective(objective_id: int) -> None:
     with data.reading() as session:
         history = strategy.objective_has_history(session, objective_id)
-    st.text(obj_label.get(objective_id, f"#{objective_id}"))
-    if history:
-        st.warning(f"It has {', '.join(history)}, so it will be retired (kept for history, hidden from new work).")
-    else:
-        st.info("Nothing refers to it, so it will be deleted.")
-    if st.button("Retire" if history else "Delete", type="primary", key="strategy_setup.obj_confirm"):
-        run(lambda s: strategy.remove_objective(s, actor=ACTOR, objective_id=objective_id), "Objective {result}.")
+    forms.confirm_removal(
+        "Remove objective", subject=obj_label.get(objective_id, f"#{objective_id}"), history=history,
+        retire_note=KEPT, delete_note="Nothing refers to it, so it will be deleted.", key="strategy_setup.obj_confirm",
+        on_confirm=lambda: run(lambda s: strategy.remove_objective(s, actor=ACTOR, objective_id=objective_id),
+                               "Objective {result}."),
+        on_dismiss=_dismiss,
+    )  # fmt: skip
 
 
-@st.dialog("Remove department", on_dismiss=_dismiss)
 def confirm_remove_department(department_id: int) -> None:
     with data.reading() as session:
         history = strategy.department_has_history(session, department_id)
-    st.text(dept_label.get(department_id, f"#{department_id}"))
-    if history:
-        st.warning(f"It has {', '.join(history)}, so it will be retired (kept for history, hidden from new work).")
-    else:
-        st.info("Nothing refers to it, so it will be deleted.")
-    if st.button("Retire" if history else "Delete", type="primary", key="strategy_setup.dept_confirm"):
-        run(lambda s: strategy.remove_department(s, actor=ACTOR, department_id=department_id), "Department {result}.")
+    forms.confirm_removal(
+        "Remove department", subject=dept_label.get(department_id, f"#{department_id}"), history=history,
+        retire_note=KEPT, delete_note="Nothing refers to it, so it will be deleted.", key="strategy_setup.dept_confirm",
+        on_confirm=lambda: run(lambda s: strategy.remove_department(s, actor=ACTOR, department_id=department_id),
+                               "Department {result}."),
+        on_dismiss=_dismiss,
+    )  # fmt: skip
 
 
-@st.dialog("Remove KPI", on_dismiss=_dismiss)
 def confirm_remove_kpi(kpi_id: int, name: str) -> None:
     with data.reading() as session:
         history = strategy.kpi_has_history(session, kpi_id)
-    st.text(name)
-    if history:
-        st.warning(f"It has {', '.join(history)}, so it will be retired: its data stays, no new values can be entered.")
-    else:
-        st.info("It has no recorded data, so it will be deleted together with its objective links.")
-    if st.button("Retire" if history else "Delete", type="primary", key="strategy_setup.kpi_confirm"):
-        run(lambda s: strategy.remove_kpi(s, actor=ACTOR, kpi_id=kpi_id), "KPI {result}.")
+    forms.confirm_removal(
+        "Remove KPI", subject=name, history=history,
+        retire_note=": its data stays, no new values can be entered.",
+        delete_note="It has no recorded data, so it will be deleted together with its objective links.",
+        key="strategy_setup.kpi_confirm",
+        on_confirm=lambda: run(lambda s: strategy.remove_kpi(s, actor=ACTOR, kpi_id=kpi_id), "KPI {result}."),
+        on_dismiss=_dismiss,
+    )  # fmt: skip
 
 
-@st.dialog("Remove link", on_dismiss=_dismiss)
 def confirm_remove_link(kpi_id: int, objective_id: int, text: str) -> None:
-    st.text(text)
-    st.info("The KPI will no longer count towards this objective. The change is recorded in the audit log.")
-    if st.button("Remove link", type="primary", key="strategy_setup.link_confirm"):
-        run(lambda s: strategy.remove_link(s, actor=ACTOR, kpi_id=kpi_id, objective_id=objective_id), "Link removed.")
+    forms.confirm(
+        "Remove link", subject=text, button="Remove link", key="strategy_setup.link_confirm",
+        message="The KPI will no longer count towards this objective. The change is recorded in the audit log.",
+        on_confirm=lambda: run(lambda s: strategy.remove_link(s, actor=ACTOR, kpi_id=kpi_id, objective_id=objective_id),
+                               "Link removed."),
+        on_dismiss=_dismiss,
+    )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- objectives

@@ -31,6 +31,7 @@ from kpialign.models import (
     Question,
     Response,
     SurveyWave,
+    kpi_columns,
 )
 from kpialign.scorecard import counts
 from kpialign.scorecard.counts import fetch as _fetch
@@ -86,34 +87,11 @@ def departments(session: Session) -> pd.DataFrame:
 
 
 def kpis(session: Session) -> pd.DataFrame:
-    """Active KPIs of active departments."""
-    cols = [
-        "kpi_id",
-        "department_id",
-        "name",
-        "unit",
-        "polarity",
-        "baseline",
-        "target",
-        "range_low",
-        "range_high",
-        "frequency",
-        "weight",
-    ]
+    """Active KPIs of active departments: ``kpi_id``, then the KPI fields the scorecard uses (KpiRead order)."""
+    fields = kpi_columns(without=("description", "owner_id", "active"))
+    cols = ["kpi_id", *fields]
     rows = session.execute(
-        select(
-            Kpi.id,
-            Kpi.department_id,
-            Kpi.name,
-            Kpi.unit,
-            Kpi.polarity,
-            Kpi.baseline,
-            Kpi.target,
-            Kpi.range_low,
-            Kpi.range_high,
-            Kpi.frequency,
-            Kpi.weight,
-        )
+        select(Kpi.id, *(getattr(Kpi, f) for f in fields))
         .join(Department, Department.id == Kpi.department_id)
         .where(Kpi.active == literal(True), Department.active == literal(True))
     ).all()

@@ -22,6 +22,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 
 import pandas as pd
+from pydantic import ValidationError
 from sqlalchemy import delete, func, literal, select
 from sqlmodel import Session
 
@@ -35,6 +36,7 @@ from kpialign.models import (
     Frequency,
     Invitation,
     Kpi,
+    KpiCreate,
     KpiObjective,
     KpiTarget,
     KpiValue,
@@ -42,6 +44,7 @@ from kpialign.models import (
     Polarity,
     Response,
     WaveDepartment,
+    kpi_columns,
 )
 
 MAX_TREE_DEPTH = 20
@@ -411,26 +414,14 @@ def objectives_frame(session: Session, *, include_retired: bool = True) -> pd.Da
 
 # ----------------------------------------------------------------------------------- KPIs
 
-KPI_FIELDS = (
-    "department_id",
-    "name",
-    "description",
-    "unit",
-    "polarity",
-    "baseline",
-    "target",
-    "range_low",
-    "range_high",
-    "frequency",
-    "weight",
-    "owner_id",
-    "active",
-)
+# Every KPI column list derives from the one KPI shape (kpialign.models.KpiRead).
+KPI_FIELDS = tuple(kpi_columns())
 
 
 @dataclass
 class KpiInput:
-    """A KPI definition as entered in a form (validated by :func:`validate_kpi`)."""
+    """A KPI definition as typed in a form, not yet validated (:func:`validate_kpi` checks it
+    with :class:`kpialign.models.KpiCreate`); the fields are ``KpiCreate``'s."""
 
     department_id: int
     name: str
@@ -446,64 +437,46 @@ class KpiInput:
     description: str = ""
 
 
+def _messages(exc: ValidationError) -> list[str]:
+    """One plain sentence per problem found by the KPI data model."""
+    out = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        if field == "department_id":
+            continue  # "Choose the department" below says it better
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        out.append(msg if err["type"] == "value_error" else f"{field.replace('_', ' ')}: {msg}")
+    return out
+
+
 def validate_kpi(session: Session, kpi: KpiInput, *, kpi_id: int | None = None) -> KpiInput:
-    """All problems of a KPI definition at once, as one :class:`StrategyError`; else the cleaned input."""
+    """All problems of a KPI definition at once, as one :class:`StrategyError`; else the cleaned input.
+
+    Field and polarity rules come from :class:`kpialign.models.KpiCreate`; the rules that need
+    the database (department, owner, a unique name within the department) are checked here.
+    """
     problems: list[str] = []
-    values = asdict(kpi)
+    clean: KpiCreate | None = None
     try:
-        values["name"] = _name(kpi.name, "KPI name", 200)
-    except StrategyError as exc:
-        problems.append(str(exc))
+        clean = KpiCreate.model_validate(asdict(kpi))
+    except ValidationError as exc:
+        problems.extend(_messages(exc))
     dept = session.get(Department, kpi.department_id) if kpi.department_id is not None else None
     if dept is None:
         problems.append("Choose the department that owns the KPI.")
     elif not dept.active and kpi_id is None:
         problems.append(f"Department {dept.name!r} is retired; choose an active department.")
-    if kpi.polarity not in {p.value for p in Polarity}:
-        problems.append("The polarity must be higher, lower or range.")
-    if kpi.frequency not in {f.value for f in Frequency}:
-        problems.append("The frequency must be monthly or quarterly.")
-    values["unit"] = (kpi.unit or "").strip()
-    if len(values["unit"]) > 40:
-        problems.append("The unit is too long (at most 40 characters).")
-    values["description"] = (kpi.description or "").strip()
-    for key in ("baseline", "target", "range_low", "range_high", "weight"):
-        try:
-            values[key] = _optional_number(getattr(kpi, key), key.replace("_", " "))
-        except StrategyError as exc:
-            problems.append(str(exc))
-            values[key] = None
-    if values["weight"] is None or values["weight"] < 0:
-        problems.append("The weight must be a number, 0 or more.")
-    if kpi.polarity == Polarity.RANGE.value:
-        lo, hi = values["range_low"], values["range_high"]
-        if lo is None or hi is None:
-            problems.append("A range KPI needs both the low and the high end of its range.")
-        elif lo >= hi:
-            problems.append("The low end of the range must be below the high end.")
-    elif kpi.polarity in {Polarity.HIGHER.value, Polarity.LOWER.value}:
-        target, baseline = values["target"], values["baseline"]
-        if target is None:
-            problems.append("A higher- or lower-is-better KPI needs a target.")
-        elif baseline is not None:
-            if target == baseline:
-                problems.append("The target must differ from the baseline (attainment is measured between them).")
-            elif kpi.polarity == Polarity.HIGHER.value and target < baseline:
-                problems.append("Higher is better, so the target must be above the baseline.")
-            elif kpi.polarity == Polarity.LOWER.value and target > baseline:
-                problems.append("Lower is better, so the target must be below the baseline.")
-        values["range_low"] = values["range_high"] = None  # only range KPIs have a range
     if kpi.owner_id is not None and session.get(Account, kpi.owner_id) is None:
         problems.append(f"There is no account #{kpi.owner_id} to own the KPI.")
-    if dept is not None and "name" in values and not problems:
-        clash = select(Kpi.id).where(Kpi.department_id == dept.id, func.lower(Kpi.name) == values["name"].lower())
+    if dept is not None and clean is not None and not problems:
+        clash = select(Kpi.id).where(Kpi.department_id == dept.id, func.lower(Kpi.name) == clean.name.lower())
         if kpi_id is not None:
             clash = clash.where(Kpi.id != kpi_id)
         if _exists(session, clash):
-            problems.append(f"Department {dept.name!r} already has a KPI named {values['name']!r}.")
-    if problems:
+            problems.append(f"Department {dept.name!r} already has a KPI named {clean.name!r}.")
+    if problems or clean is None:
         raise StrategyError(" ".join(problems))
-    return KpiInput(**{f.name: values[f.name] for f in fields(KpiInput)})
+    return KpiInput(**clean.model_dump(include={f.name for f in fields(KpiInput)}))
 
 
 def create_kpi(session: Session, *, actor: str, kpi: KpiInput) -> int:
@@ -586,28 +559,20 @@ def remove_kpi(session: Session, *, actor: str, kpi_id: int) -> str:
 def kpis_frame(session: Session, *, include_retired: bool = True) -> pd.DataFrame:
     """Every KPI with its department: one row per KPI (the scorecard's KPI table).
 
-    Columns: ``kpi_id, name, department_id, department, unit, polarity, baseline, target,
-    range_low, range_high, frequency, weight, owner_id, owner, active, description, links``.
+    Columns: ``kpi_id, name, department_id, department``, the other fields of
+    :class:`kpialign.models.KpiRead` (``description, unit, polarity, ..., owner_id, active``),
+    then ``owner`` (e-mail) and ``links`` (number of objective links).
     """
     link_counts = select(KpiObjective.kpi_id, func.count().label("n")).group_by(KpiObjective.kpi_id).subquery()
+    rest = [f for f in KPI_FIELDS if f not in ("name", "department_id")]
     stmt = (
         select(
             Kpi.id,
             Kpi.name,
             Kpi.department_id,
             Department.name,
-            Kpi.unit,
-            Kpi.polarity,
-            Kpi.baseline,
-            Kpi.target,
-            Kpi.range_low,
-            Kpi.range_high,
-            Kpi.frequency,
-            Kpi.weight,
-            Kpi.owner_id,
+            *(getattr(Kpi, f) for f in rest),
             Account.email,
-            Kpi.active,
-            Kpi.description,
             link_counts.c.n,
         )
         .join(Department, Department.id == Kpi.department_id)
@@ -617,25 +582,7 @@ def kpis_frame(session: Session, *, include_retired: bool = True) -> pd.DataFram
     )
     if not include_retired:
         stmt = stmt.where(Kpi.active == literal(True))
-    cols = [
-        "kpi_id",
-        "name",
-        "department_id",
-        "department",
-        "unit",
-        "polarity",
-        "baseline",
-        "target",
-        "range_low",
-        "range_high",
-        "frequency",
-        "weight",
-        "owner_id",
-        "owner",
-        "active",
-        "description",
-        "links",
-    ]
+    cols = ["kpi_id", "name", "department_id", "department", *rest, "owner", "links"]
     df = pd.DataFrame(session.execute(stmt).all(), columns=cols)
     df["links"] = df["links"].fillna(0).astype("int64")
     df["owner_id"] = df["owner_id"].astype("Int64")
