@@ -85,14 +85,25 @@ def score_bars(
 ) -> alt.Chart:
     """Horizontal bars of the alignment score per department, coloured by status, with the thresholds."""
     df = rows.assign(score=rows["alignment"].round(1), label=rows["department"].astype(str))
-    df["partial_note"] = np.where(df["partial"].astype(bool), "partial: no " + df["missing"].astype(str), "")
-    order = df.sort_values("score", ascending=False, na_position="last")["label"].tolist()
+    partial = df["partial"].fillna(False).astype(bool)
+    df["partial_note"] = np.where(partial, "partial: no " + df["missing"].astype(str) + " (not ranked)", "")
+    # A partial score is marked on the bar itself (label, hatched-looking lighter bar) and sorted
+    # after the complete ones: it is not comparable with them.
+    df["label"] = np.where(partial, df["label"] + " (partial: no " + df["missing"].astype(str) + ")", df["label"])
+    df["completeness"] = np.where(partial, "partial (not ranked)", "complete")
+    order = df.assign(_p=partial).sort_values(["_p", "score"], ascending=[True, False], na_position="last")["label"]
+    order = order.tolist()
     base = alt.Chart(df).encode(
         y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=220, labelOverlap=False)),
     )
     bars = base.mark_bar().encode(
         x=alt.X("score:Q", title=title + " (0–100)", scale=alt.Scale(domain=[0, 100])),
         color=alt.Color("status:N", scale=_status_scale(), legend=alt.Legend(title="Status", orient="bottom")),
+        opacity=alt.Opacity(
+            "completeness:N",
+            scale=alt.Scale(domain=["complete", "partial (not ranked)"], range=[1.0, 0.4]),
+            legend=alt.Legend(title="Score", orient="bottom"),
+        ),
         tooltip=[
             alt.Tooltip("label:N", title="Department"),
             alt.Tooltip("division:N", title="Division"),

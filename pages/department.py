@@ -61,6 +61,11 @@ def body() -> None:
             ui.pct(row["understanding"]),
             help=f"95 % interval {ui.pct(row['u_low'])} to {ui.pct(row['u_high'])}; {int(row['respondents'] or 0)} responses",
         )
+    c3.caption(  # the objective-pick share beside U: knowledge, not only self-report
+        f"Picked the objectives: {ui.pct(row['pick_share'])}"
+        if not pd.isna(row["pick_share"])
+        else "Picked the objectives: hidden or not asked"
+    )
     c4.metric(
         "Coverage C", ui.pct(row["coverage"]), help=f"{row['n_covered']} of {row['n_expected']} expected objectives"
     )

@@ -51,12 +51,17 @@ st.markdown(
         else " (the parts are multiplied, so one weak part pulls the score down more)."
     )
     + "\n\nWhen U may not be shown for privacy, the score is **partial**: it uses P and C with their weights "
-    "rescaled to add up to one, and it is flagged wherever it appears."
+    "rescaled to add up to one, and it is flagged wherever it appears. A partial score is not comparable "
+    "with a complete one, so it is **not ranked**: rankings and rank bands cover complete scores only, and "
+    "partial ones are listed after them."
 )
 st.markdown(
     f"**Status**: :green[green] at {s.green:g} or more, :orange[amber] from {s.amber:g}, :red[red] below {s.amber:g}.\n\n"
     "**Organisation**: the headcount-weighted mean of the departments' scores. **Objective**: the "
-    "contribution-weighted mean attainment of the KPIs linked to it."
+    "contribution-weighted mean attainment of the KPIs linked to it (a KPI linked to a sub-objective also "
+    "serves its parent). **All objectives together** (Objectives page): the mean of the top-level objectives' "
+    "scores weighted by each objective's **weight** (set on Strategy setup; objectives without data are left "
+    "out and the weights of the others rescaled)."
 )
 st.subheader("4. Trends and what “significant” means")
 st.markdown(
@@ -89,7 +94,11 @@ st.markdown(
 st.subheader("8. Privacy")
 st.markdown(
     "Survey results are **confidential, not anonymous**. No figure is computed from fewer than k responses "
-    "(k is set per wave, 5 by default, never below 3); comments need 10. When a total is shown beside its "
+    f"(k is set per wave, {s.default_k} by default, never below 3); a department's comments are shown only "
+    f"where at least {s.comment_min} people commented (set per wave, never fewer than 10), in random order, "
+    "without dates, and every reading is recorded. When a total is shown beside its "
     "parts, more parts are hidden so that a small group can never be worked out by subtraction, and a filter "
-    "that would leave a small group outside it is refused."
+    "that would leave a small group outside it is refused. While a wave is open, only participation is shown: "
+    "its results, comments and exports appear once it is closed, so nobody can work out one person's answers "
+    "by looking before and after they submit."
 )

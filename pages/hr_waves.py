@@ -277,6 +277,8 @@ with tab_waves:
 
 with tab_new:
     active = questions[questions["active"]]
+    with data.reading() as session:
+        defaults = surveys.wave_defaults(session)
     if depts.empty:
         st.info("There are no departments yet. An admin adds them on the Strategy setup page.")
     else:
@@ -288,7 +290,7 @@ with tab_new:
             min_group = st.number_input(
                 "Minimum group size",
                 min_value=surveys.MIN_GROUP_FLOOR,
-                value=surveys.MIN_GROUP_DEFAULT,
+                value=defaults.min_group,  # the admin's default k (Scoring settings)
                 help="Results of groups with fewer responses are never shown. Locked once the wave opens.",
             )
             qlabels = {int(r.id): f"{r.code} · {r.text}" for r in active.itertuples()}

@@ -35,6 +35,16 @@ def body() -> None:
         f"Computed from the KPI values of {sc.period or 'no period'}: contribution-weighted mean attainment of "
         "the KPIs that serve each objective (a KPI linked to a sub-objective also serves its parent)."
     )
+    overall = sc.organisation.get("objectives", {})
+    if overall.get("objectives"):
+        st.metric(
+            "All objectives together",
+            ui.pct(overall["value"], 1),
+            help="The mean of the top-level objectives' scores, each weighted by its objective weight "
+            "(Strategy setup); sub-objectives count through their parent.",
+        )
+        if overall["without_data"]:
+            st.caption(f"{overall['without_data']} top-level objective(s) without data are left out of it.")
     names = dict(zip(sc.departments["department_id"], sc.departments["department"], strict=True))
     table = pd.DataFrame(
         {

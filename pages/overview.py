@@ -8,6 +8,7 @@ from kpialign import charts
 from kpialign.scorecard import build as scorecard
 from kpialign.ui import auth, nav
 from kpialign.ui import scorecard_ui as ui
+from kpialign.ui.widgets import plain
 
 user = auth.require(nav.roles_for("pages/overview.py"))
 
@@ -97,6 +98,11 @@ def body() -> None:
                 format="%.1f",
                 help="None: hidden for privacy (fewer than k responses, or protecting a small group)",
             ),
+            "picks": st.column_config.NumberColumn(
+                "Picks %",
+                format="%.1f",
+                help="Share who picked the organisation's objectives (beside U; hidden like U)",
+            ),
             "C": st.column_config.NumberColumn("C %", format="%.1f"),
             "respondents": st.column_config.NumberColumn("Responses"),
             "trend": st.column_config.TextColumn("Trend", help="▲ improving ▼ worsening; * significant after BH"),
@@ -109,7 +115,7 @@ def body() -> None:
     st.caption(
         f"{len(shown)} departments. Trend: Mann-Kendall on the monthly score; * = significant at "
         f"{s.alpha:g} after Benjamini-Hochberg across every trend test on this page. Partial scores leave "
-        "out a component and renormalise the weights."
+        "out a component and renormalise the weights; they are listed after the complete ones and not ranked."
     )
     which = st.radio(
         "Chart",
@@ -142,6 +148,12 @@ def body() -> None:
             f"Bars: 5–95 % of ranks over {s.mc_draws:,} random weightings around the configured weights "
             f"(seed {s.mc_seed}). Long bars: the rank depends on the weights."
         )
+        unranked = cut.loc[cut["partial"].fillna(False).astype(bool), "department"].astype(str).tolist()
+        if unranked:
+            st.caption(
+                "Not ranked, partial score (a component is missing, so the score is not comparable): "
+                + plain(", ".join(unranked))
+            )
 
     st.subheader("Departments x objectives")
     matrix = scorecard.department_objective_matrix(sc)

@@ -8,7 +8,7 @@ import streamlit as st
 from kpialign import charts
 from kpialign.core import privacy
 from kpialign.scorecard import build as scorecard
-from kpialign.ui import auth, nav
+from kpialign.ui import auth, nav, pick_share
 from kpialign.ui import scorecard_ui as ui
 from kpialign.ui.widgets import plain
 
@@ -70,6 +70,8 @@ def body() -> None:
     hidden = sorted(heat.loc[heat["hidden"] & (heat["unit_level"] != "organisation"), "unit"].unique())
     if hidden:
         st.caption(f"Hidden (fewer than {w.k} responses, or protecting a small group): {plain(', '.join(hidden))}")
+
+    pick_share.pick_share_panel(sc, units if lvl == "department" else None)
 
     st.subheader("Changes since the previous wave")
     if sc.previous_wave is None or sc.changes.empty:

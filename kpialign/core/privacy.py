@@ -359,3 +359,9 @@ def comment_groups_shown(sizes: pd.DataFrame, threshold: int, *, id_col: str = "
     df = suppress_counts(df, [id_col], "n", threshold, parent_col="parent")
     keep = ~df["suppressed"] & df["n"].map(lambda n: comments_visible(n, threshold))
     return {int(i) for i in df.loc[keep, id_col]}
+
+
+def item_shown(n_answered: int, k: int | None) -> bool:
+    """A figure of one item (e.g. the objective-pick share) needs at least k people who answered
+    that item, on top of its group being shown: skipping an item must not shrink the group below k."""
+    return int(n_answered) >= effective_k(k)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from kpialign.core import periods, stats
+from kpialign.core import periods, privacy, stats
 from kpialign.core.errors import Refused
 
 COMPONENTS = ("performance", "understanding", "coverage")
@@ -61,6 +61,8 @@ class ScoringSettings:
     mc_concentration: float = 20.0  # Dirichlet concentration around the weights (lower: wider)
     quadrant_performance: float = 0.75  # P at or above this is "delivering"
     quadrant_understanding: float = 0.60  # U at or above this is "understands"
+    default_k: int = privacy.DEFAULT_K  # minimum group of a new wave (never below privacy.MIN_K)
+    comment_min: int = privacy.COMMENT_MIN  # comment threshold of a new wave (never below privacy.COMMENT_MIN)
 
     def weights(self) -> np.ndarray:
         return np.array([self.weight_performance, self.weight_understanding, self.weight_coverage], dtype=float)
@@ -86,6 +88,10 @@ class ScoringSettings:
         for name in ("quadrant_performance", "quadrant_understanding"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ScorecardError(f"{name.replace('_', ' ')} must lie between 0 and 1.")
+        if not privacy.MIN_K <= self.default_k <= 1000:
+            raise ScorecardError(f"The minimum group size k can be {privacy.MIN_K} to 1000, never lower.")
+        if not privacy.COMMENT_MIN <= self.comment_min <= 10_000:
+            raise ScorecardError(f"The comment threshold can be {privacy.COMMENT_MIN} to 10,000, never lower.")
         return self
 
     def normalised_weights(self) -> dict[str, float]:
@@ -361,7 +367,11 @@ def composite(
     ``linear``: 100 (wP P + wU U + wC C) / (sum of the weights used). ``geometric``:
     100 prod(x_i ^ (w_i / sum w)) — one weak component pulls A down much more.
     A missing component (e.g. U suppressed for privacy) is left out and the remaining
-    weights renormalised; the result is then ``partial`` and ``missing`` names what is out.
+    weights renormalised; the result is then ``partial`` and ``missing`` names what is out
+    (only components with a positive weight count: a component weighted 0 is never missing).
+    A partial score is not comparable with a complete one (Legal with P alone could outscore
+    every department with all three): :func:`rank_bands` does not rank it, and every table,
+    chart and export marks it.
     Returns columns ``alignment``, ``partial``, ``missing`` (e.g. "U"), ``n_components``.
     """
     settings = settings or ScoringSettings()
@@ -369,13 +379,14 @@ def composite(
     x = np.column_stack([np.asarray(v, dtype=float).ravel() for v in (performance, understanding, coverage)])
     scores = _composite_matrix(x, settings.weights()[None, :], method)[:, 0]
     have = ~np.isnan(x)
+    weighted = settings.weights() > 0
     letters = np.array(["P", "U", "C"])
-    missing = ["".join(letters[~row]) for row in have]
+    missing = ["".join(letters[~row & weighted]) for row in have]
     n_comp = have.sum(axis=1)
     return pd.DataFrame(
         {
             "alignment": scores,
-            "partial": (n_comp < 3) & (n_comp > 0),
+            "partial": (~have & weighted).any(axis=1) & ~np.isnan(scores),
             "missing": missing,
             "n_components": n_comp,
         }
@@ -428,6 +439,30 @@ def headcount_rollup(values: Any, headcount: Any) -> dict[str, float]:
         "units_total": len(v),
         "headcount": covered,
         "headcount_total": total,
+    }
+
+
+def objectives_overall(objectives: pd.DataFrame) -> dict[str, Any]:
+    """The organisation's strategy attainment: the objective-weighted mean of its top-level objectives.
+
+    ``objectives``: objective_id, parent_id (NaN/None for top level), weight, score (0..1, NaN
+    without data), as :func:`objective_rollup` merged with the objectives. Only top-level
+    objectives count, because a sub-objective's KPIs already serve its parent (links cascade);
+    each is weighted by its **weight** (set on Strategy setup), renormalised over those with
+    data. Returns ``value`` (0..1, NaN without data), ``objectives`` (how many counted),
+    ``without_data`` (top-level objectives left out) and ``weights`` (objective_id -> share).
+    """
+    top = objectives[objectives["parent_id"].isna()] if len(objectives) else objectives
+    have = top[top["score"].notna() & (top["weight"].astype(float) > 0)] if len(top) else top
+    if len(have) == 0:
+        return {"value": float("nan"), "objectives": 0, "without_data": len(top), "weights": {}}
+    w = have["weight"].astype(float).to_numpy()
+    shares = w / w.sum()
+    return {
+        "value": float(np.dot(shares, have["score"].astype(float).to_numpy())),
+        "objectives": len(have),
+        "without_data": len(top) - len(have),
+        "weights": dict(zip(have["objective_id"].astype(int), shares.round(4).tolist(), strict=True)),
     }
 
 
@@ -637,7 +672,9 @@ def rank_bands(components: pd.DataFrame, settings: ScoringSettings | None = None
     centred on the configured weights (concentration ``mc_concentration``; a zero weight
     stays zero). Rank 1 is the best; ties share the lower rank ("min"). Returns ``rank``
     (with the configured weights), ``rank_p05``, ``rank_p95``, ``rank_shift`` (mean |rank
-    - rank with the configured weights|) and ``draws``. Units without a score get NaN.
+    - rank with the configured weights|) and ``draws``. Only complete scores are ranked, among
+    themselves: units without a score, and partial ones (a positively weighted component
+    missing, see :func:`composite`), get NaN — they are "not ranked".
     """
     settings = settings or ScoringSettings()
     x = components[list(COMPONENTS)].to_numpy(float)
@@ -648,7 +685,8 @@ def rank_bands(components: pd.DataFrame, settings: ScoringSettings | None = None
     draws[:, pos] = rng.dirichlet(w0[pos] * settings.mc_concentration * pos.sum(), size=settings.mc_draws)
     base = _composite_matrix(x, w0[None, :], settings.composite)[:, 0]
     sims = _composite_matrix(x, draws, settings.composite)  # units x draws
-    scored = ~np.isnan(base)
+    complete = ~(np.isnan(x) & (w0 > 0)[None, :]).any(axis=1)
+    scored = ~np.isnan(base) & complete
     out = pd.DataFrame(index=components.index)
     for col in ("rank", "rank_p05", "rank_p95", "rank_shift"):
         out[col] = np.nan

@@ -37,6 +37,7 @@ from kpialign.core.scoring import (  # the pure scoring functions; the names sta
     headcount_rollup,
     kpi_attainment,
     objective_rollup,
+    objectives_overall,
     p_phrase,
     quadrant,
     rank_bands,
@@ -95,6 +96,7 @@ __all__ = [
     "month_index",
     "month_label",
     "objective_rollup",
+    "objectives_overall",
     "p_phrase",
     "quadrant",
     "rank_bands",
@@ -229,6 +231,14 @@ def compute_scorecard(
     ]
     for col in hide:
         u_all[col] = u_all[col].astype(float).where(~u_all["suppressed"])
+    # The objective-pick share also needs k people who answered the pick item itself.
+    k_of = {w.wave_id: w.k for w in waves}
+    pick_ok = [
+        privacy.item_shown(0 if pd.isna(a) else int(a), k_of.get(int(wid)))
+        for a, wid in zip(u_all["answered"], u_all["wave_id"], strict=True)
+    ]
+    for col in ("pick_share", "pick_low", "pick_high"):
+        u_all[col] = u_all[col].where(pick_ok)
     likert_shown = _shown_likert(counts.likert, sup, depts, waves)
 
     # --- monthly panel: P, C, U as of the latest closed wave, A
@@ -310,8 +320,9 @@ def compute_scorecard(
     rows["wave"] = wave_ref.name if wave_ref else None
     for col in ("n_kpis", "n_with_data", "n_missing", "n_expected", "n_covered"):
         rows[col] = rows[col].fillna(0).astype("int64")
+    # Complete scores first (ranked), then partial ones (not ranked), then no score.
     rows = rows[DEPARTMENT_COLUMNS].sort_values(
-        ["alignment", "department"], ascending=[False, True], na_position="last"
+        ["partial", "alignment", "department"], ascending=[True, False, True], na_position="last"
     )
     rows = rows.reset_index(drop=True)
 
@@ -340,6 +351,7 @@ def compute_scorecard(
     att_now = kpi_rows[["kpi_id", "attainment"]]
     obj = objective_rollup(att_now, links, kpis, objectives)
     obj = objectives.merge(obj, on="objective_id", how="left")
+    organisation["objectives"] = objectives_overall(obj)
 
     # --- survey change vs the previous wave (shown cells in both), BH across departments x items
     changes = pd.DataFrame()

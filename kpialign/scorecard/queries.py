@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import and_, func, literal, select
 from sqlmodel import Session
 
+from kpialign.core import privacy
 from kpialign.core.scoring import ScoringSettings
 from kpialign.models import (
     Answer,
@@ -365,7 +366,7 @@ class ScorecardFrames:
     expected: pd.DataFrame
     questions: pd.DataFrame
     values: pd.DataFrame
-    counts: SurveyCounts  # every closed wave, plus the wave named by ``wave`` if it is not closed
+    counts: SurveyCounts  # every closed wave (never an open one: privacy.results_released)
     # Recorded headcounts (department_id, period, month, headcount): roll-ups weigh each month by them.
     headcounts: pd.DataFrame = field(default_factory=headcount.empty_history)
 
@@ -376,9 +377,9 @@ def fetch_frames(
     """Go down to the database once for everything :func:`kpialign.scorecard.build.compute_scorecard` needs."""
     settings = settings or load_settings(session)
     waves_frame = waves(session)
-    wanted = waves_frame.loc[
-        (waves_frame["status"] == "closed") | (waves_frame["name"] == wave if wave is not None else False), "wave_id"
-    ]
+    # Released (closed) waves only: an open wave's figures would change with each submission, so
+    # a watcher could difference one person's answers. compute_scorecard refuses an open wave.
+    wanted = waves_frame.loc[waves_frame["status"].map(privacy.results_released), "wave_id"]
     return ScorecardFrames(
         settings=settings,
         departments=departments(session),

@@ -25,6 +25,7 @@ TABLE_COLUMNS = [
     "partial",
     "P",
     "U",
+    "picks",
     "C",
     "respondents",
     "trend",
@@ -48,8 +49,10 @@ def scorecard_table(departments: pd.DataFrame) -> pd.DataFrame:
         return (d[col] * 100).round(1)
 
     band = [
-        "" if math.isnan(lo) else (f"{int(lo)}" if lo == hi else f"{int(lo)}–{int(hi)}")
-        for lo, hi in zip(d["rank_p05"].astype(float), d["rank_p95"].astype(float), strict=True)
+        ("not ranked (partial)" if p else "")
+        if math.isnan(lo)
+        else (f"{int(lo)}" if lo == hi else f"{int(lo)}–{int(hi)}")
+        for lo, hi, p in zip(d["rank_p05"].astype(float), d["rank_p95"].astype(float), d["partial"], strict=True)
     ]
     partial = ["no " + ", ".join(m) if p and m else "" for p, m in zip(d["partial"], d["missing"], strict=True)]
     out = pd.DataFrame(
@@ -62,6 +65,7 @@ def scorecard_table(departments: pd.DataFrame) -> pd.DataFrame:
             "partial": partial,
             "P": pct("performance"),
             "U": pct("understanding"),
+            "picks": pct("pick_share"),
             "C": pct("coverage"),
             "respondents": d["respondents"].astype("Int64"),
             "trend": d["trend"].fillna("–"),

@@ -66,6 +66,7 @@ from kpialign.models import (
     new_uuid,
 )
 from kpialign.services import headcount
+from kpialign.services import settings as scoring_settings
 from kpialign.services.accounts import UserContext
 from kpialign.services.bank_translations import BANK_TRANSLATIONS
 from kpialign.services.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
@@ -462,6 +463,19 @@ def _set_members(session: Session, wave_id: int, question_ids: Sequence[int], de
     session.flush()
 
 
+@dataclass(frozen=True)
+class WaveDefaults:
+    """The privacy thresholds a new wave starts with (from the Scoring settings)."""
+
+    min_group: int
+    comment_min: int
+
+
+def wave_defaults(session: Session) -> WaveDefaults:
+    s = scoring_settings.load_settings(session)
+    return WaveDefaults(min_group=s.default_k, comment_min=s.comment_min)
+
+
 def create_wave(
     session: Session,
     *,
@@ -470,11 +484,18 @@ def create_wave(
     closes_on: date,
     question_ids: Sequence[int],
     department_ids: Collection[int],
-    min_group: int = MIN_GROUP_DEFAULT,
-    comment_min: int = COMMENT_MIN,
+    min_group: int | None = None,
+    comment_min: int | None = None,
     actor: str,
 ) -> int:
-    """Create a draft wave; returns its id. Questions keep the given order."""
+    """Create a draft wave; returns its id. Questions keep the given order.
+
+    ``min_group`` and ``comment_min`` default to the admin's Scoring settings (default k and
+    comment threshold), which never go below the privacy floors.
+    """
+    defaults = wave_defaults(session)
+    min_group = defaults.min_group if min_group is None else min_group
+    comment_min = defaults.comment_min if comment_min is None else comment_min
     _check_wave_fields(name, opens_on, closes_on, min_group, comment_min)
     name = name.strip()
     if session.exec(select(SurveyWave).where(SurveyWave.name == name)).first():

@@ -66,6 +66,9 @@ PAGES: list[PageSpec] = [
         "pages/strategy_setup.py", "Strategy setup", ":material/account_tree:", frozenset({ADMIN}), "Admin", "strategy"
     ),
     PageSpec(
+        "pages/admin_scoring.py", "Scoring settings", ":material/tune:", frozenset({ADMIN}), "Admin", "scoring-settings"
+    ),
+    PageSpec(
         "pages/directory_import.py",
         "Directory import",
         ":material/groups:",

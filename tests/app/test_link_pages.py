@@ -38,7 +38,7 @@ def test_the_survey_page_refuses_a_revoked_link_with_a_plain_message(survey_url,
     eng.dispose()
     at = _open_link(survey_url, old, monkeypatch)
     assert not at.exception
-    assert "withdrawn or replaced by a newer one" in _texts(at)
+    assert "no longer valid" in _texts(at)
     assert not [b for b in at.button if b.label == "Submit"]
     assert _count(survey_url, Response) == 0
 
@@ -59,7 +59,7 @@ def test_hr_reissues_a_lost_link_on_the_survey_waves_page(survey_url, monkeypatc
     assert code.startswith("https://kpi.example.org/survey?token=") and old not in code
     assert _invited(survey_url) == invited == 6
     again = _open_link(survey_url, old, monkeypatch)
-    assert "withdrawn or replaced" in _texts(again)
+    assert "no longer valid" in _texts(again)
 
 
 def test_hr_withdraws_unused_links_only_after_confirming(survey_url, monkeypatch):

@@ -34,7 +34,7 @@ def _rows(data: bytes) -> list[dict[str, str]]:
 
 @pytest.fixture
 def small_wave(engine):
-    """Departments A (10 respondents), B (6), C (4), D (0) in one open wave, k = 5.
+    """Departments A (10 respondents), B (6), C (4), D (0) in one closed wave, k = 5.
 
     In A one respondent skips AW1 and five skip AW2. A comment from every respondent of A
     (10, reaching the threshold), B (6) and C (4).
@@ -56,6 +56,8 @@ def small_wave(engine):
                     s.add(Answer(response_id=r.id, question_id=q.id, value=1 + (i % 5)))
                 if name in ("A", "B", "C"):
                     s.add(Comment(response_id=r.id, text=f"{name} comment {i}"))
+        # Results of a wave are exported only once it is closed (privacy.results_released).
+        s.get(SurveyWave, wid).status = "closed"
     return engine, wid, depts
 
 
@@ -295,6 +297,7 @@ def test_complementary_suppression_respects_divisions(engine):
                 s.add(r)
                 s.flush()
                 s.add(Answer(response_id=r.id, question_id=q.id, value=1 + i % 5))
+        s.exec(select(SurveyWave)).one().status = "closed"  # results are exported once a wave is closed
     with db.read_session(engine) as s:
         df = exports.results(s, wave="Tree wave")
         resp = exports.responses(s, wave="Tree wave")
