@@ -31,6 +31,7 @@ from fpdf.fonts import FontFace
 from sqlmodel import Session
 
 from kpialign import charts
+from kpialign.core.errors import Refused
 from kpialign.scorecard import review_brief
 from kpialign.scorecard.review_brief import ReviewBrief
 
@@ -43,7 +44,7 @@ CONFIDENTIAL = (
 )
 
 
-class ReportError(ValueError):
+class ReportError(Refused):
     """A pack cannot be made; the message is safe to show."""
 
 

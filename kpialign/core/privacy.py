@@ -34,6 +34,7 @@ each level with the parent's suppression in mind, or show only one level of tota
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import pandas as pd
 
@@ -183,7 +184,7 @@ def survey_suppression(respondents: pd.DataFrame, depts: pd.DataFrame, k_of: Map
     for k, grp in cells.groupby(cells["wave_id"].map(k_of).fillna(DEFAULT_K).astype(int)):
         grp = grp.assign(sib=grp["wave_id"].astype(str) + ":" + grp["division_id"].astype(str))
         grp = suppress_counts(grp, ["wave_id", "department_id"], "respondents", int(k), parent_col="sib")
-        div = grp.groupby(["wave_id", "division_id"], as_index=False)["respondents"].sum()
+        div = cast(pd.DataFrame, grp.groupby(["wave_id", "division_id"], as_index=False)["respondents"].sum())
         div = suppress_counts(div, ["wave_id", "division_id"], "respondents", int(k), parent_col="wave_id")
         hidden = div.loc[div["suppressed"], ["wave_id", "division_id"]].assign(division_suppressed=True)
         grp = grp.drop(columns="sib").merge(hidden, on=["wave_id", "division_id"], how="left")
@@ -234,7 +235,7 @@ def question_suppression(likert: pd.DataFrame, depts: pd.DataFrame, k_of: Mappin
         wq = grp["wave_id"].astype(str) + ":" + grp["question_id"].astype(str)  # column-wise: fast
         grp = grp.assign(sib=wq + ":" + grp["division_id"].astype(str))
         grp = suppress_counts(grp, [*key, "department_id"], "count", int(k), parent_col="sib")
-        div = grp.groupby([*key, "division_id"], as_index=False)["count"].sum()
+        div = cast(pd.DataFrame, grp.groupby([*key, "division_id"], as_index=False)["count"].sum())
         div = div.assign(par=div["wave_id"].astype(str) + ":" + div["question_id"].astype(str))
         div = suppress_counts(div, [*key, "division_id"], "count", int(k), parent_col="par")
         hidden = div.loc[div["suppressed"], [*key, "division_id"]].assign(q_division_suppressed=True)
@@ -267,10 +268,11 @@ def shown_likert(likert: pd.DataFrame, sup: pd.DataFrame, depts: pd.DataFrame, k
     )
     dept = lk[~lk["suppressed"] & ~lk["q_suppressed"]].rename(columns={"department_id": "unit_id"})
     dept = dept.assign(unit_level="department")
-    div = (
+    div = cast(
+        pd.DataFrame,
         lk[~lk["division_suppressed"] & ~lk["q_division_suppressed"]]
         .groupby(["wave_id", "division_id", "question_id", "value"], as_index=False)["count"]
-        .sum()
+        .sum(),
     )
     div = div.rename(columns={"division_id": "unit_id"}).assign(unit_level="division")
     org = (

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -199,7 +199,7 @@ def kpi_attainment(values: pd.DataFrame, kpis: pd.DataFrame, *, cap: float = 1.0
     )
     df = df[df["department_id"].notna()].copy()
     target = df["target"].where(df["target"].notna(), df["kpi_id"].map(k["target"]))
-    args = dict(
+    args: dict[str, Any] = dict(
         actual=df["actual"].to_numpy(float),
         target=target.to_numpy(float),
         baseline=df["baseline"].to_numpy(float),
@@ -485,7 +485,7 @@ def objective_rollup(
             n_with_data=0,
             n_against=0,
             n_departments=0,
-            departments=[[] for _ in range(len(obj))],
+            departments=cast(Any, [[] for _ in range(len(obj))]),
             gap=True,
             conflict=False,
         )
@@ -503,7 +503,7 @@ def objective_rollup(
             "n_against": lk[lk["contribution"] < 0].groupby("objective_id")["kpi_id"].nunique(),
         }
     )
-    depts = serve.groupby("objective_id")["department_id"].agg(lambda s: sorted(set(int(v) for v in s)))
+    depts = serve.groupby("objective_id")["department_id"].agg(cast(Any, lambda s: sorted(set(int(v) for v in s))))
     out = obj.join(g, on="objective_id")
     for col in ("n_kpis", "n_with_data", "n_departments", "n_against"):
         out[col] = out[col].fillna(0).astype("int64")

@@ -26,6 +26,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from kpialign import audit
+from kpialign.core.errors import Refused
 from kpialign.models import (
     Account,
     Action,
@@ -81,7 +82,7 @@ ACTION_COLUMNS = [
 ]
 
 
-class ActionError(ValueError):
+class ActionError(Refused):
     """An action change was refused; the message is safe to show. Nothing was written."""
 
 

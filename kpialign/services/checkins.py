@@ -23,6 +23,7 @@ import pandas as pd
 from sqlalchemy import and_, insert, literal, select, tuple_, update
 from sqlmodel import Session
 
+from kpialign.core.errors import Refused
 from kpialign.models import (
     Account,
     AuditEvent,
@@ -60,7 +61,7 @@ CHECKIN_COLUMNS = [
 ]
 
 
-class CheckinError(ValueError):
+class CheckinError(Refused):
     """A check-in was refused; the message is safe to show. Nothing was written."""
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from kpialign import audit
+from kpialign.core.errors import Refused
 from kpialign.models import Department, PeriodLock, Role
 from kpialign.services.accounts import UserContext
 
@@ -25,11 +26,11 @@ _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 
 
-class PeriodLocked(ValueError):
+class PeriodLocked(Refused):
     """A write touched a locked period; the message says which and who can unlock it."""
 
 
-class LockError(ValueError):
+class LockError(Refused):
     """A lock or unlock was refused; the message is safe to show."""
 
 

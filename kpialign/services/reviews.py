@@ -28,6 +28,7 @@ from sqlmodel import Session
 
 from kpialign import audit
 from kpialign.core import privacy, stats
+from kpialign.core.errors import Refused
 from kpialign.models import (
     Action,
     Department,
@@ -72,7 +73,7 @@ REVIEW_COLUMNS = [
 ]
 
 
-class ReviewError(ValueError):
+class ReviewError(Refused):
     """A review change was refused; the message is safe to show. Nothing was written."""
 
 

@@ -12,24 +12,17 @@ import pandas as pd
 import streamlit as st
 
 from kpialign import reports
+from kpialign.core.errors import Refused
 from kpialign.models import CheckinStatus, Role
 from kpialign.scorecard import review_brief
 from kpialign.scorecard.review_brief import ReviewBrief
-from kpialign.services import actions, checkins, measurements, period_locks, reviews
+from kpialign.services import checkins, measurements, period_locks
 from kpialign.services.accounts import UserContext
 from kpialign.ui import data
 from kpialign.ui.widgets import plain
 
 STATUS_ICON = {"On track": "🟢", "At risk": "🟠", "Off track": "🔴"}
-REFUSALS = (
-    checkins.CheckinError,
-    period_locks.PeriodLocked,
-    period_locks.LockError,
-    actions.ActionError,
-    reviews.ReviewError,
-    reports.ReportError,
-    measurements.MeasurementError,
-)
+REFUSALS = (Refused,)  # every domain refusal; its text is safe to show
 
 
 def notice(key: str) -> None:

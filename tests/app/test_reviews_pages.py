@@ -12,7 +12,7 @@ from kpialign.services import accounts, actions, checkins
 from tests.app.conftest import new_app
 from tests.conftest import sqlite_copy
 
-MANAGER = "manager@demo.kpialign.test"
+MANAGER = "cs.manager@example.org"  # a manager of Customer Success only (the demo manager leads another unit)
 
 
 @pytest.fixture
