@@ -291,8 +291,10 @@ def compute_scorecard(
         [a_tr["p_used"].to_numpy(float), p_tr["p_used"].to_numpy(float), u_tr["p_used"].to_numpy(float)]
     )
     q_all = stats.benjamini_hochberg(p_all) if len(p_all) else p_all
-    d = len(depts)
-    for frame, q in ((a_tr, q_all[:d]), (p_tr, q_all[d : 2 * d]), (u_tr, q_all[2 * d :])):
+    # here: sliced by each family's own length (a database with survey data but no KPI values
+    # has no A or P trend rows at all)
+    na, np_ = len(a_tr), len(p_tr)
+    for frame, q in ((a_tr, q_all[:na]), (p_tr, q_all[na : na + np_]), (u_tr, q_all[na + np_ :])):
         frame["q"] = q
         frame["significant"] = frame["q"] < settings.alpha
         frame["arrow"] = [arrow(x, s) for x, s in zip(frame["direction"], frame["significant"], strict=True)]

@@ -63,7 +63,12 @@ PAGES: list[PageSpec] = [
         "kpi-import",
     ),
     PageSpec(
-        "pages/strategy_setup.py", "Strategy setup", ":material/account_tree:", frozenset({ADMIN}), "Admin", "strategy-setup"
+        "pages/strategy_setup.py",
+        "Strategy setup",
+        ":material/account_tree:",
+        frozenset({ADMIN}),
+        "Admin",
+        "strategy-setup",
     ),
     PageSpec(
         "pages/admin_scoring.py", "Scoring settings", ":material/tune:", frozenset({ADMIN}), "Admin", "scoring-settings"

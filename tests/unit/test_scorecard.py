@@ -398,3 +398,25 @@ def test_settings_round_trip_is_audited(engine):
 
 
 # ------------------------------------------------------------- per-question suppression
+
+
+def test_an_organisation_with_survey_results_but_no_kpi_values_still_gets_a_scorecard(demo_copy_url):
+    """Right after a directory import and a first survey, no KPI has a value yet: the scorecard
+    shows U (partial scores, not ranked) instead of failing in the trend step."""
+    from sqlalchemy import text
+
+    from kpialign import db
+
+    engine = db.make_engine(demo_copy_url)
+    try:
+        with db.write_session(engine) as session:
+            session.execute(text("DELETE FROM kpi_checkin"))
+            session.execute(text("DELETE FROM kpi_value"))
+        with db.read_session(engine) as session:
+            card = sc.build_scorecard(session)
+        table = card.departments
+        assert len(table) > 0
+        assert table["performance"].isna().all()
+        assert table["understanding"].notna().any()
+    finally:
+        engine.dispose()
