@@ -62,7 +62,8 @@ def test_employee_cannot_reach_other_roles_pages(auth_portal, page):
     base = auth_portal
     sign_in(page, base, "employee")
     allowed = {p.url_path for p in nav.PAGES if "employee" in p.roles}
-    defaults = {p.url_path for p in nav.PAGES if p.default}
+    # An employee's default page (served at "/") is Our strategy, not the organisation's Home.
+    defaults = {p.url_path for p in nav.PAGES if p.path == nav.home_for({"employee"})}
     # The navigation lists only the employee's pages (the default page is served at "/").
     assert nav_paths(page, base) == {"" if p in defaults else p for p in allowed}
     for spec in TYPED_URL_PAGES:
@@ -75,7 +76,7 @@ def test_employee_cannot_reach_other_roles_pages(auth_portal, page):
         page.wait_for_url(f"{base}/")  # sent to the default page ...
         wait_for_app(page)
         expect(page.get_by_role("button", name="Sign out")).to_be_visible()  # ... still signed in
-        expect(page.get_by_role("heading", name="Organisation at a glance")).to_be_visible()  # home ran instead
+        expect(page.get_by_role("heading", name="Our strategy", exact=True)).to_be_visible()  # the default ran instead
         expect(page.get_by_role("heading", name=spec.title, exact=True)).to_have_count(0)
         assert nav_paths(page, base) == {"" if p in defaults else p for p in allowed}
     screenshot(page, "auth-employee-after-typed-urls")
@@ -86,7 +87,7 @@ def test_employee_cannot_reach_other_roles_pages(auth_portal, page):
         page.wait_for_url(f"{base}/")
         wait_for_app(page)
         expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-        expect(page.get_by_role("heading", name="Organisation at a glance")).to_be_visible()  # the home page ran
+        expect(page.get_by_role("heading", name="Our strategy", exact=True)).to_be_visible()  # the default page ran
         expect(page.get_by_role("heading", name=spec.title, exact=True)).to_have_count(0)
         assert nav_paths(page, base) == {"" if p in defaults else p for p in allowed}
     # The same URLs in a browser that is not signed in: the sign-in page, nothing of the page.
@@ -125,6 +126,8 @@ def test_user_text_is_shown_as_plain_text(auth_portal, page):
     expect(caption).to_have_text(f"Signed in as {MARKDOWN_NAME}")
     # Nothing was turned into markup: no bold, italic, HTML or coloured span inside.
     assert caption.locator("strong, b, em, i, span[class*='color'], [style*='color']").count() == 0
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Home", exact=True).click()  # the greeting is on Home
+    wait_for_app(page)
     greeting = page.get_by_text(f"Welcome, {MARKDOWN_NAME}.", exact=True)
     expect(greeting).to_be_visible()
     assert greeting.locator("strong, b, em").count() == 0
