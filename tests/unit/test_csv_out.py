@@ -114,3 +114,37 @@ def test_export_filename() -> None:
     assert csv_out.export_filename("results", "Pulse 2026 / Q3", day) == "kpialign-results-Pulse-2026-Q3-2026-11-27.csv"
     assert csv_out.export_filename("audit", None, day) == "kpialign-audit-2026-11-27.csv"
     assert csv_out.export_filename("kpis", "../../etc", day) == "kpialign-kpis-etc-2026-11-27.csv"
+
+
+def test_a_dataframe_is_written_column_by_column_exactly_as_cell_by_cell():
+    """The column-wise fast path writes the very bytes the per-cell rules give, for every dtype."""
+    import csv
+    import io
+    from datetime import date
+    from decimal import Decimal
+
+    import numpy as np
+    import pandas as pd
+
+    from kpialign.core import csv_out
+
+    frame = pd.DataFrame(
+        {
+            "float": [1.5, float("nan"), float("inf"), -0.0, 1e-05],
+            "float32": np.array([0.1, 2.0, np.nan, -3.5, 7.25], dtype="float32"),
+            "int": [1, -2, 3, 0, 10**12],
+            "bool": [True, False, True, False, True],
+            "text": ["=SUM(A1)", "-2+3", "plain", "@x", None],
+            "nullable": pd.array([1, None, 3, None, 5], dtype="Int64"),
+            "string": pd.array(["a", None, "+1", "b", "\tc"], dtype="string"),
+            "category": pd.Categorical(["x", "y", "x", None, "=z"]),
+            "day": [date(2026, 1, d) for d in range(1, 6)],
+            "decimal": [Decimal("1.10"), Decimal("NaN"), Decimal("-2"), Decimal("0"), Decimal("3.5")],
+        }
+    )
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    writer.writerow(list(frame.columns))
+    for row in frame.itertuples(index=False, name=None):
+        writer.writerow([csv_out.safe_cell(v) for v in row])
+    assert csv_out.write_csv(frame) == buf.getvalue().encode("utf-8")
