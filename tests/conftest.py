@@ -55,6 +55,17 @@ def require_postgres() -> None:
         pytest.skip("no PostgreSQL server (set KPIALIGN_TEST_DATABASE_URL or run `make test`)")
 
 
+def require_pdftotext() -> str:
+    """The path of ``pdftotext`` (review-pack tests read the PDF with it); ``make test``
+    installs it, and with ``CI=true`` its absence fails the test instead of skipping it."""
+    path = shutil.which("pdftotext")
+    if path is None:
+        if IN_CI:
+            pytest.fail("pdftotext is missing and CI=true: run scripts/ensure_chromium.sh (poppler-utils).")
+        pytest.skip("pdftotext is not installed (run `make test`, which installs it)")
+    return path
+
+
 class DatabaseFactory:
     """Creates fresh databases from a migrated template, and drops them at the end."""
 

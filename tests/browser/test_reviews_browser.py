@@ -4,7 +4,6 @@ with the KPI and the action in its text (pdftotext)."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
@@ -16,7 +15,7 @@ from kpialign.models import AccountRole, Department
 from kpialign.scorecard import review_brief
 from kpialign.services import accounts
 from tests.browser.conftest import screenshot, sign_in, start_portal, stop_portal, wait_for_app
-from tests.conftest import sqlite_copy
+from tests.conftest import require_pdftotext, sqlite_copy
 
 MANAGER = "cs.manager@example.org"  # a manager of Customer Success only (the demo manager leads another unit)
 KPI = "First response time"  # Customer Success, red in the demo and without an action
@@ -59,8 +58,7 @@ def _alert(page):
 
 def test_a_quarter_from_check_in_to_review_pack(walk_portal, browser, tmp_path):
     walk_portal, red = walk_portal
-    if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext is not installed")
+    require_pdftotext()
     owner = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     owner.set_default_timeout(60_000)
     sign_in(owner, walk_portal, "kpi_owner")

@@ -3,11 +3,9 @@ the ``report`` command."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from datetime import date
 
-import pytest
 from sqlmodel import select
 
 from kpialign import db, reports
@@ -15,6 +13,7 @@ from kpialign.cli import main
 from kpialign.models import Account, Department
 from kpialign.scorecard import review_brief
 from kpialign.services import accounts, actions
+from tests.conftest import require_pdftotext
 
 TODAY = date(2026, 11, 30)
 
@@ -28,8 +27,7 @@ def _user(session, email: str):
 
 
 def _pdf_text(pdf: bytes, tmp_path) -> str:
-    if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext is not installed")
+    require_pdftotext()
     path = tmp_path / "pack.pdf"
     path.write_bytes(pdf)
     return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
