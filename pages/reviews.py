@@ -42,7 +42,10 @@ stored = brief.review or {}
 status = reviews.STATUS_LABELS.get(stored.get("status", ""), "not recorded yet")
 st.caption(f"Review of {plain(brief.department)} for {period}: {status}" + (" · period locked" if brief.locked else ""))
 
-prepare, record, act, pack = st.tabs(["Prepare", "Record and sign off", "Decide an action", "Review pack"])
+# Tracked tabs: the open tab is kept in the session, so saving a form never sends the user back to "Prepare".
+prepare, record, act, pack = st.tabs(
+    ["Prepare", "Record and sign off", "Decide an action", "Review pack"], key="reviews.tab", on_change="rerun"
+)
 
 with prepare:
     st.caption("What the data says for this review. To print it, use your browser's print command.")

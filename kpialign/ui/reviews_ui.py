@@ -26,9 +26,13 @@ REFUSALS = (Refused,)  # every domain refusal; its text is safe to show
 
 
 def notice(key: str) -> None:
-    """Show (once) a success message left by the previous run."""
+    """Show (once) a success message left by the previous run.
+
+    The slot is drawn on every run, message or not, so the elements below keep their place and
+    a tab set below does not jump back to its first tab when the message comes or goes."""
+    slot = st.empty()
     if text := st.session_state.pop(key, None):
-        st.success(plain(text), icon=":material/check_circle:")
+        slot.success(plain(text), icon=":material/check_circle:")
 
 
 # ------------------------------------------------------------------------------ check-ins
