@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -76,6 +77,7 @@ from kpialign.models import (
     kpi_columns,
 )
 from kpialign.scorecard import build as scorecard_build
+from kpialign.scorecard import counts as wave_store
 from kpialign.scorecard import queries as scorecard_data
 from kpialign.services import measurements, strategy, surveys
 
@@ -199,16 +201,19 @@ def _department_names(session: Session, ids: Collection[int]) -> dict[int, str]:
     return {int(i): n for i, n in rows}
 
 
-def _respondents(session: Session, wave: surveys.WaveInfo) -> pd.DataFrame:
+def _respondents(session: Session, wave: surveys.WaveInfo, respondents: pd.DataFrame | None = None) -> pd.DataFrame:
     """``department_id, department, division_id, n, suppressed`` for every department of the wave.
 
-    Suppression exactly as on the survey pages (:func:`kpialign.core.privacy.survey_suppression`:
-    fewer than k respondents is hidden, with complementary suppression within each division
-    and then among divisions, because division and organisation totals are shown). A
-    department the pages do not show (not an active leaf of the tree) is hidden here too.
+    ``respondents``: the wave's counts per department (:func:`kpialign.scorecard.counts.wave_counts`;
+    read when not given). Suppression exactly as on the survey pages
+    (:func:`kpialign.core.privacy.survey_suppression`: fewer than k respondents is hidden, with
+    complementary suppression within each division and then among divisions, because division
+    and organisation totals are shown). A department the pages do not show (not an active leaf
+    of the tree) is hidden here too.
     """
-    counts = surveys.response_counts(session, wave_ids=[wave.id])
-    by_dept = dict(zip(counts["department_id"], counts["n"], strict=True))
+    if respondents is None:
+        _, respondents = wave_store.wave_counts(session, wave_id=wave.id)
+    by_dept = dict(zip(respondents["department_id"], respondents["respondents"], strict=True))
     ids = sorted(set(wave.department_ids) | set(by_dept))
     names = _department_names(session, ids)
     df = pd.DataFrame(
@@ -223,7 +228,7 @@ def _respondents(session: Session, wave: surveys.WaveInfo) -> pd.DataFrame:
     leaves = tree[tree["is_leaf"]]
     division_of = dict(zip(tree["department_id"], tree["division_id"], strict=True))
     df["division_id"] = df["department_id"].map(division_of).astype("Int64")
-    cells = counts.rename(columns={"n": "respondents"})
+    cells = respondents[["wave_id", "department_id", "respondents"]]
     sup = privacy.survey_suppression(
         cells[cells["respondents"] > 0], leaves, {wave.id: privacy.effective_k(wave.min_group)}
     )
@@ -270,34 +275,40 @@ def _rated_questions(session: Session, w: surveys.WaveInfo) -> list[Question]:
     )
 
 
-def _result_cells(session: Session, w: surveys.WaveInfo, resp: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Unmasked result cells with ``department_id`` (``<NA>`` for the total) and ``question_id``."""
+def _result_cells(
+    session: Session, w: surveys.WaveInfo, resp: pd.DataFrame | None = None, answers: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Unmasked result cells with ``department_id`` (``<NA>`` for the total) and ``question_id``.
+
+    ``answers``: the wave's answer counts per department x question x value
+    (:func:`kpialign.scorecard.counts.wave_counts`: a closed wave's stored counts), read when
+    not given; ``resp``: :func:`_respondents`.
+    """
     k = privacy.effective_k(w.min_group)
-    resp = resp if resp is not None else _respondents(session, w)
-    counts = surveys.answer_counts(session, wave_ids=[w.id])
-    rows: list[dict] = []
-    for q in _rated_questions(session, w):
-        c = counts[counts["question_id"] == q.id]
-        values = c["value"].to_numpy("int64")
-        if q.reverse and q.kind == QuestionKind.LIKERT5.value:
-            values = 6 - values
-        c = c.assign(value=values)
-        per_dept = {int(d): g for d, g in c.groupby("department_id")}
-        block = []
-        for dept_id, name, hidden in resp[["department_id", "department", "suppressed"]].itertuples(index=False):
-            row = _result_row(w.name, name, q, per_dept.get(int(dept_id)), bool(hidden))
-            block.append({**row, "department_id": int(dept_id), "question_id": q.id})
-        qdf = pd.DataFrame(block)
+    if answers is None or resp is None:
+        stored_answers, respondents = wave_store.wave_counts(session, wave_id=w.id)
+        answers = stored_answers if answers is None else answers
+        resp = resp if resp is not None else _respondents(session, w, respondents)
+    rated = _rated_questions(session, w)
+    per, total = _answer_sums(answers, rated)
+    dept_ids = resp["department_id"].to_numpy("int64")
+    # Complementary within each division, whose per-question total the pages show.
+    division = pd.Series(resp["division_id"].fillna(-1).to_numpy())
+    blocks: list[pd.DataFrame] = []
+    for q in rated:
+        sums = per.reindex(pd.MultiIndex.from_arrays([np.full(len(dept_ids), q.id), dept_ids]), fill_value=0)
+        block = _result_block(w.name, resp["department"].tolist(), q, sums, resp["suppressed"].to_numpy(bool))
         # Per question a department may have fewer answers than respondents ("prefer not to
         # say"): such a cell is hidden too, again with complementary suppression.
-        # Complementary within each division, whose per-question total the pages show.
-        division = pd.Series(resp["division_id"].fillna(-1).to_numpy(), index=qdf.index)
-        qdf["suppressed"] = privacy.question_cells_hidden(qdf["n"], qdf["suppressed"], division, k)
-        total = _result_row(w.name, TOTAL_LABEL, q, c, False)
-        total["suppressed"] = bool(total["n"] < k)
-        rows.extend(qdf.to_dict("records"))
-        rows.append({**total, "department_id": None, "question_id": q.id})
-    df = pd.DataFrame(rows, columns=[*RESULTS_COLUMNS, "department_id", "question_id"])
+        block["suppressed"] = privacy.question_cells_hidden(block["n"], block["suppressed"], division, k).to_numpy()
+        block["department_id"] = dept_ids
+        q_total = _result_block(w.name, [TOTAL_LABEL], q, total.reindex([q.id], fill_value=0), np.zeros(1, bool))
+        q_total["suppressed"] = q_total["n"] < k
+        q_total["department_id"] = None
+        blocks.extend([block, q_total])
+    df = pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame(columns=[*RESULTS_COLUMNS, "department_id"])
+    df["question_id"] = np.repeat([q.id for q in rated], len(dept_ids) + 1).astype("int64")
+    df = df[[*RESULTS_COLUMNS, "department_id", "question_id"]]
     df["n"] = df["n"].astype("Int64")
     for c in RESULT_VALUES[1:]:
         df[c] = df[c].astype("Float64")
@@ -305,6 +316,67 @@ def _result_cells(session: Session, w: surveys.WaveInfo, resp: pd.DataFrame | No
     df["reverse"] = df["reverse"].astype(bool)
     df["department_id"] = df["department_id"].astype("Int64")
     return df
+
+
+_SUMS = ["n", "total", "favourable", "neutral", "unfavourable"]
+
+
+def _answer_sums(answers: pd.DataFrame, rated: list[Question]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per question x department and per question: answers, sum of values, and favourable,
+    neutral and unfavourable answers (reverse-worded Likert items flipped first)."""
+    a = answers[answers["question_id"].isin([q.id for q in rated])]
+    flip = [q.id for q in rated if q.reverse and q.kind == QuestionKind.LIKERT5.value]
+    values = a["value"].to_numpy("int64")
+    values = np.where(a["question_id"].isin(flip).to_numpy(), 6 - values, values)
+    n = a["count"].to_numpy("int64")
+    parts = pd.DataFrame(
+        {
+            "question_id": a["question_id"].to_numpy("int64"),
+            "department_id": a["department_id"].to_numpy("int64"),
+            "n": n,
+            "total": values * n,
+            "favourable": np.where(values >= 4, n, 0),
+            "neutral": np.where(values == 3, n, 0),
+            "unfavourable": np.where(values <= 2, n, 0),
+        }
+    )
+    per = parts.groupby(["question_id", "department_id"])[_SUMS].sum()
+    return per, parts.groupby("question_id")[_SUMS].sum()
+
+
+def _result_block(
+    wave: str, departments: list[str], q: Question, sums: pd.DataFrame, hidden: np.ndarray
+) -> pd.DataFrame:
+    """Result rows of one question for ``departments`` (``sums``: their :func:`_answer_sums`, in order).
+
+    The mean is on the flipped scale (two decimals); percentages are of the answers (one
+    decimal), only for Likert items; a row with no answers has only ``n = 0``. Rounded with
+    Python's ``round`` cell by cell, as the per-row code before did (numpy rounds differently).
+    """
+    n = sums["n"].to_numpy("int64")
+    answered = n > 0
+    safe_n = np.where(answered, n, 1)
+
+    def share(x: np.ndarray, places: int) -> list[float]:
+        return [round(v, places) if ok else math.nan for v, ok in zip(x.tolist(), answered.tolist(), strict=True)]
+
+    likert = q.kind == QuestionKind.LIKERT5.value
+    nan = [math.nan] * len(n)
+    return pd.DataFrame(
+        {
+            "wave": wave,
+            "department": departments,
+            "question_code": q.code,
+            "question": q.text,
+            "reverse": bool(q.reverse),
+            "n": n,
+            "pct_favourable": share(100 * sums["favourable"].to_numpy(float) / safe_n, 1) if likert else nan,
+            "pct_neutral": share(100 * sums["neutral"].to_numpy(float) / safe_n, 1) if likert else nan,
+            "pct_unfavourable": share(100 * sums["unfavourable"].to_numpy(float) / safe_n, 1) if likert else nan,
+            "mean": share(sums["total"].to_numpy("int64") / safe_n, 2),
+            "suppressed": hidden,
+        }
+    )
 
 
 def results(session: Session, *, wave: str | None = None) -> pd.DataFrame:
@@ -315,36 +387,6 @@ def results(session: Session, *, wave: str | None = None) -> pd.DataFrame:
     """
     cells = _result_cells(session, _wave(session, wave, results=True))
     return privacy.mask_suppressed(cells[RESULTS_COLUMNS], RESULT_VALUES).reset_index(drop=True)
-
-
-def _result_row(wave: str, department: str, q: Question, c: pd.DataFrame | None, suppressed: bool) -> dict:
-    row = {
-        "wave": wave,
-        "department": department,
-        "question_code": q.code,
-        "question": q.text,
-        "reverse": bool(q.reverse),
-        "n": 0,
-        "pct_favourable": np.nan,
-        "pct_neutral": np.nan,
-        "pct_unfavourable": np.nan,
-        "mean": np.nan,
-        "suppressed": bool(suppressed),
-    }
-    if c is None or c.empty:
-        return row
-    values = c["value"].to_numpy("int64")
-    counts = c["n"].to_numpy("int64")
-    n = int(counts.sum())
-    row["n"] = n
-    if n == 0:
-        return row
-    row["mean"] = round(float((values * counts).sum() / n), 2)
-    if q.kind == QuestionKind.LIKERT5.value:
-        row["pct_favourable"] = round(100 * float(counts[values >= 4].sum()) / n, 1)
-        row["pct_neutral"] = round(100 * float(counts[values == 3].sum()) / n, 1)
-        row["pct_unfavourable"] = round(100 * float(counts[values <= 2].sum()) / n, 1)
-    return row
 
 
 def participation(session: Session, *, wave: str | None = None) -> pd.DataFrame:

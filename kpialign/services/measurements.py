@@ -397,7 +397,7 @@ def values_frame(
     if active_only:
         stmt = stmt.where(Kpi.active == literal(True))
     stmt = stmt.order_by(KpiValue.kpi_id, KpiValue.period)
-    rows = session.execute(stmt).all()
+    rows = [tuple(r) for r in session.execute(stmt).all()]  # plain tuples: pandas inspects Row objects one by one
     df = pd.DataFrame(rows, columns=["kpi_id", "period", "actual", "target", "period_target"])
     df["target_source"] = (
         df["period_target"].notna().map({True: "period", False: "default"}) if len(df) else pd.Series(dtype=object)
