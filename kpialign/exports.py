@@ -49,14 +49,17 @@ hash of the random response id (or comment id), which the file does not contain.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -65,6 +68,7 @@ from kpialign.core import csv_out, periods, privacy
 from kpialign.core.errors import Refused
 from kpialign.models import (
     Answer,
+    AuditEvent,
     Comment,
     Department,
     KpiValue,
@@ -137,7 +141,11 @@ class ExportError(Refused):
 
 @dataclass(frozen=True)
 class ExportFile:
-    """A finished export: what to offer for download."""
+    """A finished export: what to offer for download.
+
+    ``data`` is the file, except when :func:`build_export` wrote it to a file of the caller's
+    (``out=``): then ``data`` is empty and ``size`` says how many bytes were written.
+    """
 
     kind: str
     filename: str
@@ -146,6 +154,26 @@ class ExportFile:
     filters: dict = field(default_factory=dict)
     excel: bool = False
     mime: str = csv_out.CSV_MIME
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class Parts:
+    """An export's rows as DataFrames made one at a time, in file order (a streamed file):
+    only one part's rows exist at a time. ``count`` is how many ``frames`` yields (progress)."""
+
+    columns: list[str]
+    count: int
+    frames: Iterator[pd.DataFrame]
+
+
+# About this many rows (respondents, audit events) per part of a streamed export, and KPIs per part
+# of the kpis export (some 45 values each): a few MiB of memory each, whatever the database's size.
+BATCH_ROWS = 20_000
+BATCH_KPIS = 400
+
+# Progress of a streamed export: called with the share done (0..1) after each part is written.
+Progress = Callable[[float], None]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -199,6 +227,30 @@ def _department_names(session: Session, ids: Collection[int]) -> dict[int, str]:
         return {}
     rows = session.exec(select(Department.id, Department.name).where(col(Department.id).in_(list(ids)))).all()
     return {int(i): n for i, n in rows}
+
+
+def _batches(keys: list, sizes: list[int], limit: int) -> list[list[int]]:
+    """Positions of ``keys`` (sorted, so equal keys are neighbours) cut into consecutive batches
+    of at most ``limit`` in total ``sizes`` (one key bigger than that alone); equal keys share a batch."""
+    out: list[list[int]] = []
+    total = 0
+    for i, (key, size) in enumerate(zip(keys, sizes, strict=True)):
+        same = i > 0 and key == keys[i - 1]
+        if out and (same or total + size <= limit):
+            out[-1].append(i)
+            total += size
+        else:
+            out.append([i])
+            total = size
+    return out
+
+
+def _joined(parts: Parts) -> pd.DataFrame:
+    """The whole frame of streamed ``parts`` (the kind functions' DataFrame)."""
+    frames = [f for f in parts.frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=parts.columns)
+    return pd.concat(frames, ignore_index=True)[parts.columns]
 
 
 def _respondents(session: Session, wave: surveys.WaveInfo, respondents: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -405,52 +457,79 @@ def responses(session: Session, *, wave: str | None = None) -> pd.DataFrame:
     or complementary suppression) is left empty here too, so that the ``results`` total minus
     this file never describes fewer than k people.
     """
-    w = _wave(session, wave, results=True)
-    resp = _respondents(session, w)
+    return _joined(_response_parts(session, _wave(session, wave, results=True)))
+
+
+def _response_parts(session: Session, w: surveys.WaveInfo, batch_rows: int | None = None) -> Parts:
+    """:func:`responses` as parts: the departments in file order, cut into batches of about
+    ``batch_rows`` respondents, each fetched and shuffled when its turn comes (memory bounded)."""
+    answers, respondents = wave_store.wave_counts(session, wave_id=w.id)
+    resp = _respondents(session, w, respondents)
     shown = resp.loc[~resp["suppressed"]]
     rated = _rated_questions(session, w)
-    codes = [q.code for q in rated]
-    columns = [*RESPONSES_FIXED_COLUMNS, *codes]
+    columns = [*RESPONSES_FIXED_COLUMNS, *(q.code for q in rated)]
     if shown.empty or not rated:
-        return pd.DataFrame(columns=columns)
-    dept_ids = [int(i) for i in shown["department_id"]]
-    base = _fetch(
-        session,
-        select(Response.id, Response.department_id).where(
-            Response.wave_id == w.id, col(Response.department_id).in_(dept_ids)
-        ),
-        ["response_id", "department_id"],
-    )
-    a = _fetch(
-        session,
-        select(Answer.response_id, Answer.question_id, Answer.value, Response.department_id)
-        .join(Response, Response.id == Answer.response_id)
-        .where(
-            Response.wave_id == w.id,
-            col(Response.department_id).in_(dept_ids),
-            col(Answer.question_id).in_([q.id for q in rated]),
-        ),
-        ["response_id", "question_id", "value", "department_id"],
-    )
-    cells = _result_cells(session, w, resp=resp)
+        return Parts(columns, 1, iter([pd.DataFrame(columns=columns)]))
+    cells = _result_cells(session, w, resp=resp, answers=answers)
     hidden = cells.loc[cells["suppressed"] & cells["department_id"].notna(), ["department_id", "question_id"]]
     hidden_keys = set(zip(hidden["department_id"].astype(int), hidden["question_id"].astype(int), strict=True))
-    if hidden_keys and len(a):
-        pairs = pd.MultiIndex.from_arrays([a["department_id"].astype("int64"), a["question_id"].astype("int64")])
-        a = a[~pairs.isin(list(hidden_keys))]
-    wide = a.pivot(index="response_id", columns="question_id", values="value") if len(a) else pd.DataFrame()
-    wide = wide.reindex(columns=[q.id for q in rated])
-    wide.columns = codes
-    names = dict(zip(shown["department_id"].astype(int), shown["department"], strict=True))
+    # here: a department name never spans two batches (rows sort by name first, then by id)
+    limit = batch_rows or BATCH_ROWS
+    batches = _batches(shown["department"].tolist(), shown["n"].astype(int).tolist(), limit)
+    ids = shown["department_id"].astype(int).tolist()
+    names = dict(zip(ids, shown["department"], strict=True))
+    frames = (_response_rows(session, w, [ids[i] for i in batch], names, rated, hidden_keys) for batch in batches)
+    return Parts(columns, len(batches), frames)
+
+
+def _response_rows(
+    session: Session,
+    w: surveys.WaveInfo,
+    dept_ids: list[int],
+    names: dict[int, str],
+    rated: list[Question],
+    hidden_keys: set[tuple[int, int]],
+) -> pd.DataFrame:
+    """The rows of :func:`responses` for some departments (all of each department's respondents).
+
+    One query (each response with its answers to the rated items) and a numpy pivot: the
+    10^5 answers of a large batch never become pandas rows.
+    """
+    codes = [q.code for q in rated]
+    position = {q.id: i for i, q in enumerate(rated)}
+    stmt = (
+        select(Response.id, Response.department_id, Answer.question_id, Answer.value)
+        # here: all of a response's answers (one index range each); the unrated are dropped below
+        .outerjoin(Answer, Answer.response_id == Response.id)
+        .where(Response.wave_id == w.id, col(Response.department_id).in_(dept_ids))
+    )
+    result = session.connection().execute(stmt)
+    rows = result.cursor.fetchall() if result.cursor is not None else []
+    result.close()
+    rid, dept, qid, value = (list(c) for c in zip(*rows, strict=True)) if rows else ([], [], [], [])
+    index, response_ids = pd.factorize(np.array(rid, dtype=object))
+    n = len(response_ids)
+    dept_of = np.zeros(n, dtype="int64")
+    dept_of[index] = np.array(dept, dtype="int64")
+    pos = np.array([position.get(q, -1) if q is not None else -1 for q in qid], dtype="int64")
+    keep = pos >= 0
+    if hidden_keys and len(pos):
+        pairs = pd.MultiIndex.from_arrays([np.array(dept, dtype="int64"), np.array([q or 0 for q in qid], "int64")])
+        keep &= ~pairs.isin(list(hidden_keys))
+    matrix = np.zeros((n, len(rated)), dtype="int64")
+    present = np.zeros((n, len(rated)), dtype=bool)
+    matrix[index[keep], pos[keep]] = np.array([v or 0 for v in value], dtype="int64")[keep]
+    present[index[keep], pos[keep]] = True
+    base = pd.DataFrame({"response_id": pd.Series(response_ids, dtype=object), "department_id": dept_of})
     base["department"] = base["department_id"].map(names)
     base["_key"] = _shuffle_key(base["response_id"])
-    base = base.sort_values(["department", "department_id", "_key"], kind="mergesort").reset_index(drop=True)
-    base["respondent"] = base.groupby("department_id").cumcount() + 1
-    out = base.join(wide, on="response_id")
+    order = base.sort_values(["department", "department_id", "_key"], kind="mergesort").index.to_numpy()
+    out = base.loc[order].reset_index(drop=True)
+    out["respondent"] = out.groupby("department_id").cumcount() + 1
     out.insert(0, "wave", w.name)
-    for c in codes:
-        out[c] = out[c].astype("Int64")
-    return out[columns].reset_index(drop=True)
+    for j, c in enumerate(codes):
+        out[c] = pd.arrays.IntegerArray(matrix[order, j], ~present[order, j])
+    return out[[*RESPONSES_FIXED_COLUMNS, *codes]]
 
 
 def comments(session: Session, *, wave: str | None = None) -> pd.DataFrame:
@@ -482,6 +561,12 @@ def scorecard(session: Session, *, period: str | None = None, wave: str | None =
 
 def kpis(session: Session, *, period: str | None = None) -> pd.DataFrame:
     """KPI definitions with their objective links, and values per period (optionally one period or year)."""
+    return _joined(_kpi_parts(session, period=period))
+
+
+def _kpi_parts(session: Session, *, period: str | None = None, batch_kpis: int | None = None) -> Parts:
+    """:func:`kpis` as parts: departments in file order, about ``batch_kpis`` KPIs (with their
+    values, fetched when the part's turn comes) at a time."""
     keep = periods.period_filter(period)
     defs = strategy.kpis_frame(session)
     links = strategy.links_frame(session)
@@ -491,12 +576,24 @@ def kpis(session: Session, *, period: str | None = None) -> pd.DataFrame:
         .groupby("kpi_id")["item"]
         .agg("; ".join)
     )
-    values = measurements.values_frame(session)  # already joined with the period targets
+    d = defs.rename(columns={"name": "kpi"})
+    d["objectives"] = d["kpi_id"].map(link_text).fillna("")
+    # here: rows sort by department first, so a part holding whole departments (every one of the
+    # same name) sorts exactly as its slice of the whole file does
+    per_dept = d.groupby("department", sort=True, dropna=False).size()
+    batches = _batches(per_dept.index.tolist(), per_dept.astype(int).tolist(), batch_kpis or BATCH_KPIS)
+    names = per_dept.index.tolist()
+    batches = batches or [[]]  # no KPIs: one empty part (the header)
+    return Parts(KPIS_COLUMNS, len(batches), (_kpi_rows(session, d, [names[i] for i in b], keep) for b in batches))
+
+
+def _kpi_rows(session: Session, defs: pd.DataFrame, departments: list, keep) -> pd.DataFrame:
+    """The rows of :func:`kpis` for the KPIs of ``departments``."""
+    d = defs[defs["department"].isin(departments)]
+    values = measurements.values_frame(session, kpi_ids=d["kpi_id"].astype(int).tolist())
     values = values[values["period"].map(keep)] if len(values) else values
     values = values.assign(period_target=values["target"].where(values["target_source"] == "period"))
     values = values[["kpi_id", "period", "actual", "period_target"]]
-    d = defs.rename(columns={"name": "kpi"})
-    d["objectives"] = d["kpi_id"].map(link_text).fillna("")
     out = d.merge(values, on="kpi_id", how="left")
     out = out.sort_values(["department", "kpi", "period"], na_position="first", kind="mergesort")
     return out[KPIS_COLUMNS].reset_index(drop=True)
@@ -504,31 +601,66 @@ def kpis(session: Session, *, period: str | None = None) -> pd.DataFrame:
 
 def audit_log(session: Session, *, period: str | None = None) -> pd.DataFrame:
     """The audit log, oldest first (optionally of one month, quarter or year, in UTC)."""
+    return _joined(_audit_parts(session, period=period))
+
+
+def _audit_parts(session: Session, *, period: str | None = None, batch_rows: int | None = None) -> Parts:
+    """:func:`audit_log` as parts of ``batch_rows`` events, read by id when their turn comes."""
     since, until = periods.utc_bounds(period)
-    df = audit.list_events(session, since=since, until=until, limit=10_000_000)
-    return df.sort_values("id").reset_index(drop=True)[AUDIT_COLUMNS]
+    limit = batch_rows or BATCH_ROWS
+    where = []
+    if since:
+        where.append(col(AuditEvent.at) >= since)
+    if until:
+        where.append(col(AuditEvent.at) < until)
+    total = int(session.execute(select(func.count()).select_from(AuditEvent).where(*where)).scalar_one())
+    fields = [getattr(AuditEvent, c) for c in AUDIT_COLUMNS]
+
+    def frames() -> Iterator[pd.DataFrame]:
+        last: int | None = None
+        while True:  # here: by id after the last one read (keyset), so each part is one indexed range
+            stmt = select(*fields).where(*where, *([col(AuditEvent.id) > last] if last is not None else []))
+            got = [tuple(r) for r in session.execute(stmt.order_by(col(AuditEvent.id)).limit(limit)).all()]
+            if got or last is None:
+                yield pd.DataFrame(got, columns=AUDIT_COLUMNS)
+            if len(got) < limit:
+                return
+            last = int(got[-1][0])
+
+    return Parts(AUDIT_COLUMNS, max(1, -(-total // limit)), frames())
 
 
 # ----------------------------------------------------------------------------- files
 
 
-def export_frame(session: Session, *, kind: str, wave: str | None = None, period: str | None = None) -> pd.DataFrame:
-    """The DataFrame of one kind (no audit event; use :func:`build_export` for downloads)."""
+def export_parts(session: Session, *, kind: str, wave: str | None = None, period: str | None = None) -> Parts:
+    """The rows of one kind as :class:`Parts` (streamed); checks the filters before returning."""
     if kind not in KINDS:
         raise ExportError(f"Unknown export {kind!r}: choose one of {', '.join(KINDS)}.")
-    if kind == "results":
-        return results(session, wave=wave)
-    if kind == "participation":
-        return participation(session, wave=wave)
     if kind == "responses":
-        return responses(session, wave=wave)
-    if kind == "comments":
-        return comments(session, wave=wave)
-    if kind == "scorecard":
-        return scorecard(session, period=period, wave=wave)
+        return _response_parts(session, _wave(session, wave, results=True))
     if kind == "kpis":
-        return kpis(session, period=period)
-    return audit_log(session, period=period)
+        return _kpi_parts(session, period=period)
+    if kind == "audit":
+        return _audit_parts(session, period=period)
+    if kind == "results":
+        frame, columns = results(session, wave=wave), RESULTS_COLUMNS
+    elif kind == "participation":
+        frame, columns = participation(session, wave=wave), PARTICIPATION_COLUMNS
+    elif kind == "comments":
+        frame, columns = comments(session, wave=wave), COMMENTS_COLUMNS
+    else:
+        frame = scorecard(session, period=period, wave=wave)
+        columns = list(frame.columns)
+    return Parts(list(columns), 1, iter([frame]))
+
+
+def export_frame(session: Session, *, kind: str, wave: str | None = None, period: str | None = None) -> pd.DataFrame:
+    """The DataFrame of one kind (no audit event; use :func:`build_export` for downloads)."""
+    parts = export_parts(session, kind=kind, wave=wave, period=period)
+    if parts.count == 1:
+        return next(parts.frames)
+    return _joined(parts)
 
 
 def _scope(session: Session, kind: str, wave: str | None, period: str | None) -> tuple[str | None, dict]:
@@ -542,6 +674,61 @@ def _scope(session: Session, kind: str, wave: str | None, period: str | None) ->
     return period, ({"period": period} if period else {})
 
 
+@dataclass
+class ExportStream:
+    """An export opened for writing: its name and filters now, its bytes when :meth:`chunks` is
+    iterated (inside the read session it was opened in). ``rows`` counts the data rows written."""
+
+    kind: str
+    filename: str
+    filters: dict
+    excel: bool
+    parts: Parts
+    rows: int = 0
+
+    def chunks(self, progress: Progress | None = None) -> Iterator[bytes]:
+        """The CSV file as byte chunks (:func:`kpialign.core.csv_out.iter_csv`); ``progress``
+        hears the share done after each part."""
+
+        def counted() -> Iterator[pd.DataFrame]:
+            for i, frame in enumerate(self.parts.frames, 1):
+                self.rows += len(frame)
+                yield frame
+                if progress is not None:
+                    progress(min(1.0, i / max(1, self.parts.count)))
+
+        return csv_out.iter_csv(counted(), columns=self.parts.columns, excel=self.excel)
+
+
+def open_export(
+    session: Session,
+    *,
+    kind: str,
+    roles: Collection[str],
+    wave: str | None = None,
+    period: str | None = None,
+    excel: bool = False,
+    today: date | None = None,
+) -> ExportStream:
+    """Open one export for streaming (reads only; record it with :func:`record_export`).
+
+    ``roles`` are the exporting user's roles; a kind they may not export is refused.
+    ``today`` dates the file name (default: today in UTC). Refusals (role, unknown wave, an
+    open wave's results, a bad period) are raised here, before any byte is written.
+    """
+    if kind not in KINDS:
+        raise ExportError(f"Unknown export {kind!r}: choose one of {', '.join(KINDS)}.")
+    if not KIND_ROLES[kind].intersection(roles):
+        raise ExportError(f"You are not allowed to export {kind}.")
+    wave = (wave or "").strip() or None
+    period = (period or "").strip() or None
+    scope, filters = _scope(session, kind, wave, period)
+    parts = export_parts(session, kind=kind, wave=scope if kind in SURVEY_KINDS else wave, period=period)
+    day = today or datetime.now(UTC).date()
+    filename = csv_out.export_filename(kind, scope, day)
+    return ExportStream(kind=kind, filename=filename, filters=filters, excel=excel, parts=parts)
+
+
 def prepare_export(
     session: Session,
     *,
@@ -552,23 +739,18 @@ def prepare_export(
     excel: bool = False,
     today: date | None = None,
 ) -> ExportFile:
-    """Build one export as a safe CSV file (reads only; record it with :func:`record_export`).
-
-    ``roles`` are the exporting user's roles; a kind they may not export is refused.
-    ``today`` dates the file name (default: today in UTC).
-    """
-    if kind not in KINDS:
-        raise ExportError(f"Unknown export {kind!r}: choose one of {', '.join(KINDS)}.")
-    if not KIND_ROLES[kind].intersection(roles):
-        raise ExportError(f"You are not allowed to export {kind}.")
-    wave = (wave or "").strip() or None
-    period = (period or "").strip() or None
-    scope, filters = _scope(session, kind, wave, period)
-    df = export_frame(session, kind=kind, wave=scope if kind in SURVEY_KINDS else wave, period=period)
-    data = csv_out.write_csv(df, excel=excel)
-    day = today or datetime.now(UTC).date()
-    filename = csv_out.export_filename(kind, scope, day)
-    return ExportFile(kind=kind, filename=filename, data=data, rows=len(df), filters=filters, excel=excel)
+    """Build one export as a safe CSV file in memory (reads only; record it with :func:`record_export`)."""
+    stream = open_export(session, kind=kind, roles=roles, wave=wave, period=period, excel=excel, today=today)
+    data = b"".join(stream.chunks())
+    return ExportFile(
+        kind=kind,
+        filename=stream.filename,
+        data=data,
+        rows=stream.rows,
+        filters=stream.filters,
+        excel=excel,
+        size=len(data),
+    )
 
 
 def record_export(session: Session, export: ExportFile, *, actor: str) -> None:
@@ -601,15 +783,34 @@ def build_export(
     period: str | None = None,
     excel: bool = False,
     today: date | None = None,
+    out: BinaryIO | None = None,
+    progress: Progress | None = None,
 ) -> ExportFile:
-    """Prepare an export in a read transaction, then record it in its own write transaction.
+    """Write an export in a read transaction, then record it in its own write transaction.
 
-    Two transactions on purpose: building some kinds may itself write (the scorecard stores
-    closed-wave aggregates in a short transaction of its own), which must not wait for a
-    write lock held by the caller. The portal page and the CLI both use this function.
+    ``out``: a binary file the CSV is written to chunk by chunk (memory stays bounded; the
+    returned file then has empty ``data``); by default the bytes are collected in memory.
+    ``progress`` hears the share done (0..1) as parts are written. Hand the file out only after
+    this returns: then its audit event (who, kind, filters, rows) is committed. Two
+    transactions, so that a long export never holds the write lock. The portal page and the
+    CLI both use this function.
     """
+    sink = out if out is not None else io.BytesIO()
+    size = 0
     with db.read_session(engine) as session:
-        export = prepare_export(session, kind=kind, roles=roles, wave=wave, period=period, excel=excel, today=today)
+        stream = open_export(session, kind=kind, roles=roles, wave=wave, period=period, excel=excel, today=today)
+        for chunk in stream.chunks(progress):
+            sink.write(chunk)
+            size += len(chunk)
+    export = ExportFile(
+        kind=kind,
+        filename=stream.filename,
+        data=sink.getvalue() if isinstance(sink, io.BytesIO) and out is None else b"",  # in memory, or written out
+        rows=stream.rows,
+        filters=stream.filters,
+        excel=excel,
+        size=size,
+    )
     with db.write_session(engine) as session:
         record_export(session, export, actor=actor)
     return export
