@@ -371,9 +371,13 @@ def cmd_revoke_links(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """Write one kind of export as safe CSV to stdout (or --output FILE); the export is audited.
 
-    The portal's Exports page calls the same :func:`kpialign.exports.prepare_export`, so the
-    same filters on the same day give byte-identical files.
+    The portal's Exports page calls the same :func:`kpialign.exports.build_export`, so the
+    same filters on the same day give byte-identical files. The file is streamed: memory stays
+    bounded however large the export.
     """
+    import os
+    import shutil
+    import tempfile
     from pathlib import Path
 
     from kpialign import exports
@@ -385,21 +389,37 @@ def cmd_export(args: argparse.Namespace) -> int:
             names = surveys.list_waves(session)["name"].tolist()
         known = f" Waves: {', '.join(names)}." if names else " There are no survey waves yet."
         raise CliError(f"export {args.kind} needs --wave NAME.{known}")
-    result = exports.build_export(
-        engine,
-        kind=args.kind,
-        actor=args.actor,
-        roles=exports.CLI_ROLES,
-        wave=args.wave,
-        period=args.period,
-        excel=args.excel,
-    )
-    if args.output:
-        Path(args.output).write_bytes(result.data)
+    # Written chunk by chunk to a temporary file, and handed out (renamed into place, or copied
+    # to stdout) only once the export's audit event is committed.
+    target = Path(args.output) if args.output else None
+    if target is not None and not target.parent.is_dir():
+        raise CliError(f"export: there is no folder {str(target.parent)!r} to write {target.name!r} in.")
+    with tempfile.NamedTemporaryFile(
+        "wb", dir=target.parent if target else None, prefix=".kpialign-export-", delete=False
+    ) as tmp:
+        try:
+            result = exports.build_export(
+                engine,
+                kind=args.kind,
+                actor=args.actor,
+                roles=exports.CLI_ROLES,
+                wave=args.wave,
+                period=args.period,
+                excel=args.excel,
+                out=tmp,
+            )
+        except BaseException:
+            tmp.close()
+            Path(tmp.name).unlink(missing_ok=True)
+            raise
+    if target is not None:
+        os.replace(tmp.name, target)
         print(f"Wrote {result.rows} row(s) to {args.output} (suggested name: {result.filename})", file=sys.stderr)
     else:
         sys.stdout.flush()
-        sys.stdout.buffer.write(result.data)
+        with open(tmp.name, "rb") as done:
+            shutil.copyfileobj(done, sys.stdout.buffer)
+        Path(tmp.name).unlink(missing_ok=True)
         sys.stdout.buffer.flush()
     return 0
 
