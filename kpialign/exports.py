@@ -38,9 +38,16 @@ Kinds and their columns (the CSV header is exactly these names, in this order):
     one row with an empty period.
 ``audit`` — ``id, at, actor, action, entity, entity_id, detail`` (admins only).
 
-:func:`build_export` turns a kind into a safe CSV file (:func:`kpialign.services.kpi_import.write_csv`) and
+:func:`build_export` turns a kind into a safe CSV file (:func:`kpialign.core.csv_out.iter_csv`) and
 records an ``export`` audit event (who, kind, filters, row count) before the file is handed out. The portal's Exports page and ``python -m kpialign export`` both call it, so the
 same filters and date give byte-identical files.
+
+Streaming: every kind is a series of parts (:class:`Parts`) written as CSV chunks, so memory
+stays bounded at any size: ``responses`` a batch of departments at a time, ``kpis`` a batch of
+KPIs with their values, ``audit`` a range of event ids; the other kinds are one small part. A
+part always holds whole departments, so the file is byte-identical whatever the batch size.
+Survey figures of a closed wave come from its stored counts
+(:func:`kpialign.scorecard.counts.wave_counts`), counted live only when those are incomplete.
 
 Shuffling is deterministic but unrelated to submission order: rows are ordered by a SHA-256
 hash of the random response id (or comment id), which the file does not contain.
@@ -59,7 +66,7 @@ from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -167,9 +174,11 @@ class Parts:
     frames: Iterator[pd.DataFrame]
 
 
-# About this many rows (respondents, audit events) per part of a streamed export, and KPIs per part
-# of the kpis export (some 45 values each): a few MiB of memory each, whatever the database's size.
+# About this many rows (audit events) per part of a streamed export, respondents per part of the
+# responses export (each with a dozen answers) and KPIs per part of the kpis export (some 45
+# values each): a few MiB of memory each, whatever the database's size.
 BATCH_ROWS = 20_000
+BATCH_RESPONDENTS = 5_000
 BATCH_KPIS = 400
 
 # Progress of a streamed export: called with the share done (0..1) after each part is written.
@@ -474,7 +483,7 @@ def _response_parts(session: Session, w: surveys.WaveInfo, batch_rows: int | Non
     hidden = cells.loc[cells["suppressed"] & cells["department_id"].notna(), ["department_id", "question_id"]]
     hidden_keys = set(zip(hidden["department_id"].astype(int), hidden["question_id"].astype(int), strict=True))
     # here: a department name never spans two batches (rows sort by name first, then by id)
-    limit = batch_rows or BATCH_ROWS
+    limit = batch_rows or BATCH_RESPONDENTS
     batches = _batches(shown["department"].tolist(), shown["n"].astype(int).tolist(), limit)
     ids = shown["department_id"].astype(int).tolist()
     names = dict(zip(ids, shown["department"], strict=True))
@@ -492,43 +501,42 @@ def _response_rows(
 ) -> pd.DataFrame:
     """The rows of :func:`responses` for some departments (all of each department's respondents).
 
-    One query (each response with its answers to the rated items) and a numpy pivot: the
-    10^5 answers of a large batch never become pandas rows.
+    One query that pivots in SQL (one row per response, one column per rated item): a large
+    batch's 10^5 answers never become Python rows.
     """
     codes = [q.code for q in rated]
-    position = {q.id: i for i, q in enumerate(rated)}
     stmt = (
-        select(Response.id, Response.department_id, Answer.question_id, Answer.value)
-        # here: all of a response's answers (one index range each); the unrated are dropped below
+        select(
+            Response.id,
+            Response.department_id,
+            *(func.max(case((Answer.question_id == q.id, Answer.value))) for q in rated),
+        )
+        .select_from(Response)
         .outerjoin(Answer, Answer.response_id == Response.id)
         .where(Response.wave_id == w.id, col(Response.department_id).in_(dept_ids))
+        .group_by(Response.id, Response.department_id)
     )
     result = session.connection().execute(stmt)
     rows = result.cursor.fetchall() if result.cursor is not None else []
     result.close()
-    rid, dept, qid, value = (list(c) for c in zip(*rows, strict=True)) if rows else ([], [], [], [])
-    index, response_ids = pd.factorize(np.array(rid, dtype=object))
-    n = len(response_ids)
-    dept_of = np.zeros(n, dtype="int64")
-    dept_of[index] = np.array(dept, dtype="int64")
-    pos = np.array([position.get(q, -1) if q is not None else -1 for q in qid], dtype="int64")
-    keep = pos >= 0
-    if hidden_keys and len(pos):
-        pairs = pd.MultiIndex.from_arrays([np.array(dept, dtype="int64"), np.array([q or 0 for q in qid], "int64")])
-        keep &= ~pairs.isin(list(hidden_keys))
-    matrix = np.zeros((n, len(rated)), dtype="int64")
-    present = np.zeros((n, len(rated)), dtype=bool)
-    matrix[index[keep], pos[keep]] = np.array([v or 0 for v in value], dtype="int64")[keep]
-    present[index[keep], pos[keep]] = True
-    base = pd.DataFrame({"response_id": pd.Series(response_ids, dtype=object), "department_id": dept_of})
+    columns = list(zip(*rows, strict=True)) if rows else [()] * (2 + len(rated))
+    base = pd.DataFrame(
+        {"response_id": pd.Series(columns[0], dtype=object), "department_id": np.array(columns[1], dtype="int64")}
+    )
     base["department"] = base["department_id"].map(names)
     base["_key"] = _shuffle_key(base["response_id"])
     order = base.sort_values(["department", "department_id", "_key"], kind="mergesort").index.to_numpy()
     out = base.loc[order].reset_index(drop=True)
     out["respondent"] = out.groupby("department_id").cumcount() + 1
     out.insert(0, "wave", w.name)
-    for j, c in enumerate(codes):
-        out[c] = pd.arrays.IntegerArray(matrix[order, j], ~present[order, j])
+    depts = out["department_id"].to_numpy()
+    for j, q in enumerate(rated):
+        values = pd.array(columns[2 + j], dtype="Int64")[order]
+        # A cell hidden in ``results`` (too few answers to the item) is empty here too.
+        hidden = [d for d, qid in hidden_keys if qid == q.id]
+        if hidden:
+            values[np.isin(depts, hidden)] = pd.NA
+        out[codes[j]] = values
     return out[[*RESPONSES_FIXED_COLUMNS, *codes]]
 
 
@@ -581,6 +589,7 @@ def _kpi_parts(session: Session, *, period: str | None = None, batch_kpis: int |
     # here: rows sort by department first, so a part holding whole departments (every one of the
     # same name) sorts exactly as its slice of the whole file does
     per_dept = d.groupby("department", sort=True, dropna=False).size()
+    per_dept = pd.concat([per_dept[per_dept.index.isna()], per_dept[per_dept.index.notna()]])  # na_position="first"
     batches = _batches(per_dept.index.tolist(), per_dept.astype(int).tolist(), batch_kpis or BATCH_KPIS)
     names = per_dept.index.tolist()
     batches = batches or [[]]  # no KPIs: one empty part (the header)

@@ -29,6 +29,7 @@ def test_streamed_parts_of_any_size_give_the_same_bytes_and_report_progress(demo
     cases = [("responses", {"wave": CLOSED}), ("kpis", {}), ("kpis", {"period": "2026"}), ("audit", {})]
     whole = {i: _export(demo_engine, kind, **kw) for i, (kind, kw) in enumerate(cases)}
     monkeypatch.setattr(exports, "BATCH_ROWS", 7)
+    monkeypatch.setattr(exports, "BATCH_RESPONDENTS", 7)
     monkeypatch.setattr(exports, "BATCH_KPIS", 3)
     for i, (kind, kw) in enumerate(cases):
         heard: list[float] = []
