@@ -125,7 +125,9 @@ def postgres_url(admin_url: str) -> str:
     else:
         CACHE.mkdir(parents=True, exist_ok=True)
         print(f"seeding the enterprise demo into {PG_DB} (a few minutes, once)...", file=sys.stderr)
-        _run([sys.executable, "-m", "kpialign", "seed-demo", *SEED], env={**os.environ, "KPIALIGN_DATABASE_URL": sa_url})
+        _run(
+            [sys.executable, "-m", "kpialign", "seed-demo", *SEED], env={**os.environ, "KPIALIGN_DATABASE_URL": sa_url}
+        )
         _run([_pg_bin("pg_dump"), "-Fc", "-f", str(dump.with_suffix(".tmp")), libpq])
         os.replace(dump.with_suffix(".tmp"), dump)
     return sa_url
@@ -183,7 +185,9 @@ def main() -> None:
         work = Path(tmp)
         before = work / "before"
         before.mkdir()
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.before, "kpialign"], check=True, capture_output=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", args.before, "kpialign"], check=True, capture_output=True
+        )
         subprocess.run(["tar", "-x", "-C", str(before)], input=archive.stdout, check=True)
         if "sqlite" in args.backends:
             url = sqlite_url(work)

@@ -298,14 +298,18 @@ def _respondents(session: Session, wave: surveys.WaveInfo, respondents: pd.DataF
     return df.sort_values(["department", "department_id"]).reset_index(drop=True)
 
 
-def wave_choices(session: Session) -> list[str]:
-    """Names of the waves that have opened (the ones with anything to export), newest first."""
+def wave_choices(session: Session, *, results: bool = False) -> list[str]:
+    """Names of the waves that have opened (the ones with anything to export), newest first.
+
+    ``results``: only the waves whose results may be exported (closed ones,
+    :func:`kpialign.core.privacy.results_released`), for every kind but participation.
+    """
     rows = session.exec(
-        select(SurveyWave.name)
+        select(SurveyWave.name, SurveyWave.status)
         .where(SurveyWave.status != WaveStatus.DRAFT.value)
         .order_by(col(SurveyWave.opens_on).desc(), col(SurveyWave.id).desc())
     ).all()
-    return list(rows)
+    return [name for name, status in rows if not results or privacy.results_released(status)]
 
 
 def period_choices(session: Session) -> list[str]:

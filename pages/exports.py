@@ -27,15 +27,16 @@ kind = st.selectbox(
     "What to export", kinds, format_func=lambda k: exports.KIND_LABELS[k], key="exports.kind", width=520
 )
 
-with data.reading() as session:
-    waves = exports.wave_choices(session)
+with data.reading() as session:  # results only of closed waves; participation also of the open one
+    waves = exports.wave_choices(session, results=kind != "participation")
     periods = exports.period_choices(session)
 
 wave: str | None = None
 period: str | None = None
 if kind in exports.SURVEY_KINDS:
     if not waves:
-        st.info("No survey wave has opened yet, so there are no survey results to export.", icon=":material/info:")
+        what = "opened" if kind == "participation" else "closed"
+        st.info(f"No survey wave has {what} yet, so there is nothing of this kind to export.", icon=":material/info:")
         st.stop()
     wave = st.selectbox("Survey wave", waves, key="exports.wave", width=320)
 elif kind == "scorecard":
