@@ -130,6 +130,11 @@ def postgres_url(admin_url: str) -> str:
         )
         _run([_pg_bin("pg_dump"), "-Fc", "-f", str(dump.with_suffix(".tmp")), libpq])
         os.replace(dump.with_suffix(".tmp"), dump)
+    # here: planner statistics, as autovacuum keeps them on a live server (a restore has none)
+    engine = create_engine(sa_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    engine.dispose()
     return sa_url
 
 
