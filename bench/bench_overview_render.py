@@ -11,17 +11,19 @@ Without ``--small`` / ``--enterprise`` the demo of each scale asked for (``--sca
 enterprise) is seeded into a temporary directory (enterprise: ~4 min, ~700 MB).
 
 The demo leader signs in once; the browser keeps the sign-in cookie (the web session lives in
-the database), so each measurement opens the page by its URL in a new browser context, as a
-leader following a link does. For each scale, page (``--pages``, default every leader page:
-Overview, Department, Objectives, Survey results, Alignment map, Strategy map, Reviews, Home)
-and run:
+the database) and the portal's JavaScript in its cache (every server of a run listens on the
+same port, so the origin stays the same, as for a returning leader). For each scale, page
+(``--pages``, default every leader page: Overview, Department, Objectives, Survey results,
+Alignment map, Strategy map, Reviews, Home) and run:
 
-- **cold**: a fresh server process (``streamlit run app.py``, nothing cached in memory; the
-  stored closed-wave aggregates are in the database, the OS file cache is warm), then
-  ``page.goto(<base>/<page>)`` until the page's title is visible and the app's script state is
-  ``notRunning`` (the whole script run, charts and tables included, is done);
-- **warm**: the same page again in the same server, in a new browser context (another leader:
-  a new session, the shared caches filled).
+- a fresh server process (``streamlit run app.py``: nothing cached in memory; the stored
+  closed-wave aggregates are in the database, the OS file cache is warm) whose first visitor, a
+  signed-out one, opens the sign-in page (not timed: that first run imports pandas, SciPy,
+  SQLAlchemy, Altair, ~3 s of CPU once per process whatever the page);
+- **cold**: the leader opens ``<base>/<page>`` in a new tab (a new session) until the page's
+  title is visible and the app's script state is ``notRunning`` (the whole script run, charts
+  and tables included, is done): the first render of that page in the process;
+- **warm**: the same again in another new tab (another leader: a new session, shared caches filled).
 
 Next to the wall time it reports the server process's CPU seconds over the same interval (from
 ``/proc/<pid>/stat``): on a shared machine the wall time includes waits for a free core, the
@@ -45,12 +47,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.conftest import sign_in, start_portal, stop_portal  # noqa: E402
+from tests.browser.conftest import free_port, sign_in, stop_portal  # noqa: E402
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
@@ -96,9 +99,34 @@ def render(ctx, base: str, path: str, pid: int) -> tuple[float, float]:
     return wall, cpu
 
 
-def signed_in_state(browser, url: str, workdir: Path) -> dict:
+def start_server(url: str, workdir: Path, port: int) -> tuple[str, subprocess.Popen]:
+    """``streamlit run app.py`` on ``port`` (the same port for every server of a run: the browser's
+    cache of the portal's JavaScript, keyed by origin, then stays warm as it would for a returning
+    leader, so the figures are the page's, not a first download of Streamlit's bundle)."""
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "KPIALIGN_DATABASE_URL": url, "KPIALIGN_BASE_URL": base,
+           "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}  # fmt: skip
+    log = (workdir / f"streamlit-{port}.log").open("a")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return base, proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"streamlit did not become healthy; see {log.name}")
+
+
+def signed_in_state(browser, url: str, workdir: Path, port: int) -> dict:
     """The browser state (the sign-in cookie) of the demo leader, signed in once on a throwaway server."""
-    base, proc = start_portal(url, workdir, env_extra={"STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"})
+    base, proc = start_server(url, workdir, port)
     try:
         ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = ctx.new_page()
@@ -111,18 +139,27 @@ def signed_in_state(browser, url: str, workdir: Path) -> dict:
         stop_portal(proc)
 
 
-def measure(browser, url: str, workdir: Path, path: str = "overview", state: dict | None = None) -> dict:
-    """One fresh server: (wall, server CPU, 1-min load average) for the cold and the warm render of ``path``."""
-    state = state if state is not None else signed_in_state(browser, url, workdir)
-    base, proc = start_portal(url, workdir, env_extra={"STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"})
+def measure(browser, url: str, workdir: Path, path: str, ctx, port: int) -> dict:
+    """One fresh server: (wall, server CPU, 1-min load average) for the cold and the warm render of ``path``.
+
+    Before the timed renders, a signed-out visitor opens the sign-in page: the process's first
+    script run imports the portal's modules (pandas, SciPy, SQLAlchemy, Altair: ~3 s of CPU once
+    per process, whatever the page), as the first visitor of a new server does. Then the leader
+    (``ctx`` holds the sign-in cookie) opens ``path`` twice, each time in a new tab: a new session.
+    """
+    base, proc = start_server(url, workdir, port)
     try:
+        visitor = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = visitor.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(base)
+        page.get_by_role("button", name="Sign in").wait_for()
+        page.wait_for_selector(READY, timeout=TIMEOUT_MS)
+        visitor.close()
         out = {}
         for what in ("cold", "warm"):
-            # here: the cookie is for 127.0.0.1 whatever the port, so every server resumes the sign-in
-            ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, storage_state=state)
             wall, cpu = render(ctx, base, path, proc.pid)
             out[what] = (wall, cpu, os.getloadavg()[0])
-            ctx.close()
         return out
     finally:
         stop_portal(proc)
@@ -157,7 +194,7 @@ print(f"{t1 - t0:.3f} {c1 - c0:.3f} {t2 - t1:.3f} {c2 - c1:.3f}")
 """
 
 
-def wave_close(browser, url: str, workdir: Path) -> None:
+def wave_close(browser, url: str, workdir: Path, ctx, port: int) -> None:
     src = Path(url.removeprefix("sqlite:///"))
     copy = workdir / "wave-close.db"
     shutil.copyfile(src, copy)
@@ -168,7 +205,7 @@ def wave_close(browser, url: str, workdir: Path) -> None:
     res = subprocess.run([sys.executable, "-c", CLOSE, curl], cwd=ROOT, check=True, capture_output=True, text=True)
     close_w, close_c, mat_w, mat_c = (float(x) for x in res.stdout.split())
     load = os.getloadavg()[0]
-    first = measure(browser, curl, workdir)
+    first = measure(browser, curl, workdir, "overview", ctx, port)
     print("\nClosing the open enterprise wave (2026 Q4) on a copy of the database:")
     print(f"  close_wave:          {close_w:7.3f} s wall  {close_c:7.3f} s CPU")
     print(f"  materialise_waves:   {mat_w:7.3f} s wall  {mat_c:7.3f} s CPU   (load {load:.1f})")
@@ -195,11 +232,17 @@ def main() -> None:
         results: dict[tuple[str, str], dict[str, list[tuple[float, float, float]]]] = {}
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            states = {scale: signed_in_state(browser, url, workdir) for scale, url in urls.items()}
+            port = free_port()
+            contexts = {
+                scale: browser.new_context(
+                    viewport={"width": 1400, "height": 1000}, storage_state=signed_in_state(browser, url, workdir, port)
+                )
+                for scale, url in urls.items()
+            }
             for run in range(args.runs):  # alternate pages and scales so all see the same machine load
                 for path in args.pages:
                     for scale, url in urls.items():
-                        got = measure(browser, url, workdir, path, states[scale])
+                        got = measure(browser, url, workdir, path, contexts[scale], port)
                         for what, v in got.items():
                             results.setdefault((scale, path), {}).setdefault(what, []).append(v)
                         print(
@@ -210,7 +253,7 @@ def main() -> None:
                             flush=True,
                         )
             if args.wave_close and "enterprise" in urls:
-                wave_close(browser, urls["enterprise"], workdir)
+                wave_close(browser, urls["enterprise"], workdir, contexts["enterprise"], port)
             browser.close()
 
     def med(scale: str, path: str, what: str, i: int) -> float:
