@@ -4,6 +4,8 @@
     scripts/with_postgres.sh .venv/bin/python bench/load_test.py      # SQLite and PostgreSQL
     .venv/bin/python bench/load_test.py --sessions 10 50 --backends sqlite --flows survey
     .venv/bin/python bench/load_test.py --client browser --sessions 10    # real Chromium pages instead
+    .venv/bin/python bench/load_test.py --sessions 50 --flows rerun overview --backends sqlite
+    scripts/with_postgres.sh .venv/bin/python bench/load_test.py --backends postgresql --replicas 2 --sessions 100
 
 For each backend a fresh database is seeded with the small demo organisation, a survey wave is
 opened for one department and N personal links are made. The portal runs as one
@@ -15,6 +17,13 @@ opened for one department and N personal links are made. The portal runs as one
   progress text updated), *submit* (click -> thank-you page), and the whole session.
 - **overview**: N contexts sign in as the demo leader and open the Overview page (the
   scorecard). Measured: *sign-in* and *overview render*.
+- **rerun**: one leader signs in, opens the Overview and reruns it ``--reruns`` times (default
+  50) in a row: the server CPU of one warm Overview, averaged over many reruns.
+
+Every round also reports the server's CPU seconds per session (utime + stime of every server
+process over the round, from ``/proc``), which a busy machine does not inflate. With
+``--replicas R`` (PostgreSQL only) R server processes share the database and the sessions are
+spread round-robin over them, as sticky sessions behind a load balancer would be.
 
 Errors are sessions that raised, timed out or showed a Streamlit exception. After every survey
 round the database is checked: responses stored == sessions that saw the thank-you page ==

@@ -57,18 +57,19 @@ def test_a_manager_after_a_leader_gets_their_own_units_and_the_leader_still_gets
     assert leader == again and COMMERCIAL < leader and len(leader) > len(manager)
 
 
-def test_the_cache_key_is_the_users_units_and_different_units_get_different_content(demo_sqlite_url, monkeypatch):
-    monkeypatch.setenv("KPIALIGN_DATABASE_URL", demo_sqlite_url)
-    eng = db.make_engine(demo_sqlite_url)
+def test_the_cache_key_is_the_users_units_and_different_units_get_different_content(demo_url, monkeypatch):
+    """On SQLite and PostgreSQL (``demo_url``): the cached sections called as a page calls them."""
+    monkeypatch.setenv("KPIALIGN_DATABASE_URL", demo_url)
+    eng = db.make_engine(demo_url)
     with db.read_session(eng) as s:
-        leader = accounts.user_context_by_id(s, account_id(demo_sqlite_url, DEMO_ACCOUNTS["leader"]))
-        manager = accounts.user_context_by_id(s, account_id(demo_sqlite_url, DEMO_ACCOUNTS["manager"]))
+        leader = accounts.user_context_by_id(s, account_id(demo_url, DEMO_ACCOUNTS["leader"]))
+        manager = accounts.user_context_by_id(s, account_id(demo_url, DEMO_ACCOUNTS["manager"]))
         version = db.data_version(eng)
     eng.dispose()
     assert overview_ui.units_key(leader) is None
     units = overview_ui.units_key(manager)
     assert units == tuple(sorted(scope.visible_units(manager)))
-    args = (version, demo_sqlite_url, None, None)
+    args = (version, demo_url, None, None)
     everyone = overview_ui._table(*args, None, overview_ui.ALL_DIVISIONS, "")
     theirs = overview_ui._table(*args, units, overview_ui.ALL_DIVISIONS, "")
     assert set(theirs["department"]) == COMMERCIAL
