@@ -503,6 +503,7 @@ async def ws_overview_session(base: str, r: Round) -> None:
             if not s.heading("Alignment overview"):
                 raise RuntimeError("the Overview page was not shown")
             r.add("overview", time.perf_counter() - t1)
+            r.add("flow", time.perf_counter() - t0)  # sign-in + Overview: what the leader waited in all
             r.completed += 1
     except Exception as exc:
         r.errors.append(f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:120]}")
