@@ -427,6 +427,50 @@ def rank_bands(rows: pd.DataFrame) -> alt.Chart:
     return (band + point).properties(height=alt.Step(ROW_PX), width="container")
 
 
+def participation_bars(shown: pd.DataFrame) -> alt.Chart:
+    """Response rate per department, labelled "responded of invited (rate)".
+
+    ``shown``: department, invited, responded, rate (0..1) and label — only the departments whose
+    participation may be shown (the caller applies the privacy rules)."""
+    base = alt.Chart(shown).encode(
+        y=alt.Y("department:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260, labelFontSize=13)),
+        x=alt.X(
+            "rate:Q",
+            title="Response rate",
+            axis=alt.Axis(format="%", tickCount=5),
+            scale=alt.Scale(domain=[0, 1]),
+        ),
+        tooltip=["department", "invited", "responded", alt.Tooltip("rate:Q", format=".0%")],
+    )
+    bars = base.mark_bar(color="#1f5f8b", height=alt.RelativeBandSize(0.7))
+    labels = base.mark_text(align="left", dx=6, fontSize=12).encode(text="label:N")
+    return (bars + labels).properties(height=alt.Step(34))
+
+
+MISSING_COLOURS = {"entered": "#4c9a6a", "missing": "#e07b39"}
+
+
+def missing_periods(status: pd.DataFrame) -> alt.Chart:
+    """Which KPI periods have an actual: one cell per KPI and period. ``status``: kpi, period, status
+    (``entered`` or ``missing``), periods in display order."""
+    return (
+        alt.Chart(status)
+        .mark_rect(stroke="white", strokeWidth=2)
+        .encode(
+            x=alt.X("period:N", title="Period", sort=None, axis=alt.Axis(labelAngle=-45, labelOverlap=False)),
+            y=alt.Y("kpi:N", title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False)),
+            color=alt.Color(
+                "status:N",
+                scale=alt.Scale(domain=list(MISSING_COLOURS), range=list(MISSING_COLOURS.values())),
+                legend=alt.Legend(title="Actual", orient="right"),
+            ),
+            tooltip=[alt.Tooltip("kpi:N", title="KPI"), "period:N", alt.Tooltip("status:N", title="Actual")],
+        )
+        # the height includes the rotated period labels and the axis title
+        .properties(height=30 * status["kpi"].nunique() + 110)
+    )
+
+
 def dimension_bars(dims: pd.DataFrame, *, unit: str) -> alt.Chart:
     """% favourable per line-of-sight dimension with its Wilson 95 % interval, and the organisation's
     figure as a tick where ``org_fav`` is given. ``dims``: label, fav, low, high, n (+ org_fav, tag)."""

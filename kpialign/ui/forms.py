@@ -30,21 +30,29 @@ class Change:
     result: Any = None
 
 
-def change(action: Callable[[Session], Any], *, notice: str, success: str, unchanged: str | None = UNCHANGED) -> Change:
+def change(
+    action: Callable[[Session], Any],
+    *,
+    notice: str,
+    success: str | Callable[[Any], str],
+    unchanged: str | None = UNCHANGED,
+) -> Change:
     """Run ``action(session)`` as one audited change in a write transaction.
 
     A refusal is shown (and nothing is written). Otherwise the notice for the next run is stored
-    under the session-state key ``notice``: ``success`` with ``{result}`` replaced by the action's
-    result, or ``unchanged`` when the action returned False (an action that changed nothing).
-    The caller reruns when it wants the notice shown at once.
+    under the session-state key ``notice``: ``success`` (or ``success(result)``), or ``unchanged``
+    when the action returned False (an action that changed nothing). The caller reruns when it
+    wants the notice shown at once.
     """
     result = None
     with refusals() as outcome, data.writing() as session:
         result = action(session)
     if outcome.failed:
         return Change(False)
-    text = unchanged if result is False and unchanged is not None else success.replace("{result}", str(result))
-    st.session_state[notice] = text
+    if result is False and unchanged is not None:
+        st.session_state[notice] = unchanged
+    else:
+        st.session_state[notice] = success(result) if callable(success) else success
     return Change(True, result)
 
 
@@ -80,6 +88,8 @@ def confirm(
         if where[0].button(button, type="primary", icon=icon, key=key):
             on_confirm()
         if cancel and where[1].button(cancel, key=cancel_key):
+            if callable(on_dismiss):
+                on_dismiss()
             st.rerun()
 
     st.dialog(title, on_dismiss=on_dismiss)(body)()

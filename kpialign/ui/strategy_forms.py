@@ -66,7 +66,7 @@ class Setup:
         )
 
 
-def run(action: Callable[[Session], Any], success: str) -> None:
+def run(action: Callable[[Session], Any], success: str | Callable[[Any], str]) -> None:
     """One audited change in a write transaction; a refusal is shown and nothing is written."""
     st.session_state.pop(PENDING, None)
     if forms.change(action, notice=NOTICE, success=success).ok:
@@ -325,7 +325,7 @@ def expectation_form(s: Setup, department_id: int) -> None:
                 lambda ss: strategy.set_expectations(
                     ss, actor=s.actor, department_id=department_id, objective_ids=chosen
                 ),
-                "{result} expectation(s) changed.",
+                lambda n: f"{n} expectation(s) changed.",
             )
 
 
@@ -391,6 +391,6 @@ def confirm_pending(s: Setup) -> None:
     forms.confirm_removal(
         how.title, subject=subject, history=history,
         retire_note=how.retire_note, delete_note=how.delete_note, key=f"{P}.{how.key}_confirm",
-        on_confirm=lambda: run(lambda ss: how.remove(ss, s.actor, entity_id), f"{how.noun} {{result}}."),
+        on_confirm=lambda: run(lambda ss: how.remove(ss, s.actor, entity_id), lambda outcome: f"{how.noun} {outcome}."),
         on_dismiss=_dismiss,
     )  # fmt: skip
