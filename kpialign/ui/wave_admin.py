@@ -58,7 +58,10 @@ def _dismiss() -> None:
 def _confirm_pending(wave: surveys.WaveInfo, actor: str) -> None:
     """Keep the dialog of a pending open or close of this wave open until it is confirmed or dismissed."""
     pending = st.session_state.get(PENDING)
-    if not pending or pending[1] != wave.id or {"draft": "open", "open": "close"}.get(wave.status) != pending[0]:
+    if not pending:
+        return
+    if pending[1] != wave.id or {"draft": "open", "open": "close"}.get(wave.status) != pending[0]:
+        _dismiss()  # another wave was chosen meanwhile, or the wave moved on: never reopen a stale dialog
         return
     if pending[0] == "open":
         forms.confirm(
