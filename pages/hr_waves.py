@@ -25,7 +25,10 @@ with data.reading() as session:
     depts = strategy.departments_frame(session, include_retired=False)
 dept_path = dict(zip(depts["id"].astype(int), depts["path"], strict=True)) if not depts.empty else {}
 
-tab_waves, tab_new, tab_questions, tab_lang = st.tabs(["Waves", "New wave", "Question bank", "Languages and e-mails"])
+# Tracked tabs: the open tab is kept in the session, so saving a form never sends HR back to "Waves".
+tab_waves, tab_new, tab_questions, tab_lang = st.tabs(
+    ["Waves", "New wave", "Question bank", "Languages and e-mails"], key=f"{wa.P}.tab", on_change="rerun"
+)
 
 with tab_waves:
     if waves.empty:

@@ -28,8 +28,11 @@ st.caption(
 )
 forms.show_notice(sf.NOTICE)
 
+# Tracked tabs: the open tab is kept in the session, so saving a form never sends the admin back to "Objectives".
 t_obj, t_dept, t_kpi, t_link, t_exp = st.tabs(
-    ["Objectives", "Departments", "KPIs", "KPI ↔ objective links", "Expected coverage"]
+    ["Objectives", "Departments", "KPIs", "KPI ↔ objective links", "Expected coverage"],
+    key="strategy_setup.tab",
+    on_change="rerun",
 )
 
 with t_obj:

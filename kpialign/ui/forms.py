@@ -57,9 +57,13 @@ def change(
 
 
 def show_notice(key: str, *, escape: bool = True) -> None:
-    """Show (once) the notice a change stored under ``key``; ``escape=False`` only for our own texts."""
+    """Show (once) the notice a change stored under ``key``; ``escape=False`` only for our own texts.
+
+    The slot is drawn on every run, notice or not, so the elements below keep their place and a
+    tab set below does not jump back to its first tab when the notice comes or goes."""
+    slot = st.empty()
     if notice := st.session_state.pop(key, None):
-        st.success(plain(notice) if escape else notice, icon=":material/check_circle:")
+        slot.success(plain(notice) if escape else notice, icon=":material/check_circle:")
 
 
 def confirm(
