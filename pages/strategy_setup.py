@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpialign.models import kpi_columns
 from kpialign.services import kpi_templates
 from kpialign.ui import auth, data, forms, nav
 from kpialign.ui import strategy_forms as sf
 
 user = auth.require(nav.roles_for("pages/strategy_setup.py"))
-KPI_COLUMNS = [  # from the one KPI shape (KpiRead): unit .. weight, then links and active
-    "department",
-    "name",
-    *kpi_columns(without=("department_id", "name", "description", "owner_id", "active")),
-    "links",
-    "active",
-]
-
 with data.reading() as session:
     setup = sf.Setup.load(session, actor=user.email)
 objectives, depts, kpis, links = setup.objectives, setup.depts, setup.kpis, setup.links
@@ -81,23 +72,10 @@ with t_kpi:
         st.info("No KPIs yet. Start from a template below, or from a blank form.")
     else:
         st.dataframe(
-            kpis[KPI_COLUMNS],
+            kpis[sf.KPI_COLUMNS],
             hide_index=True,
             width="stretch",
-            column_config={
-                "department": "Department",
-                "name": "KPI",
-                "unit": "Unit",
-                "polarity": "Better when",
-                "baseline": st.column_config.NumberColumn("Baseline"),
-                "target": st.column_config.NumberColumn("Target"),
-                "range_low": st.column_config.NumberColumn("Range low"),
-                "range_high": st.column_config.NumberColumn("Range high"),
-                "frequency": "Frequency",
-                "weight": st.column_config.NumberColumn("Weight", format="%.2f"),
-                "links": st.column_config.NumberColumn("Objective links"),
-                "active": st.column_config.CheckboxColumn("Active"),
-            },
+            column_config=sf.KPI_TABLE_CONFIG,
             key="strategy_setup.kpi_table",
         )
     sf.kpi_forms(setup, {t.key: t for t in kpi_templates.TEMPLATES})

@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 from sqlmodel import Session
 
+from kpialign.models import kpi_columns
 from kpialign.services import accounts, strategy
 from kpialign.services.strategy import KpiInput
 from kpialign.ui import data, forms
@@ -26,6 +27,27 @@ PENDING = f"{P}.pending"  # the removal awaiting confirmation in a dialog: (kind
 POLARITY = {"higher": "Higher is better", "lower": "Lower is better", "range": "Inside a range"}
 KEPT = " (kept for history, hidden from new work)."
 NOTHING_REFERS = "Nothing refers to it, so it will be deleted."
+KPI_COLUMNS = [  # from the one KPI shape (KpiRead): unit .. weight, then links and active
+    "department",
+    "name",
+    *kpi_columns(without=("department_id", "name", "description", "owner_id", "active")),
+    "links",
+    "active",
+]
+KPI_TABLE_CONFIG = {
+    "department": "Department",
+    "name": "KPI",
+    "unit": "Unit",
+    "polarity": "Better when",
+    "baseline": st.column_config.NumberColumn("Baseline"),
+    "target": st.column_config.NumberColumn("Target"),
+    "range_low": st.column_config.NumberColumn("Range low"),
+    "range_high": st.column_config.NumberColumn("Range high"),
+    "frequency": "Frequency",
+    "weight": st.column_config.NumberColumn("Weight", format="%.2f"),
+    "links": st.column_config.NumberColumn("Objective links"),
+    "active": st.column_config.CheckboxColumn("Active"),
+}
 
 
 @dataclass(frozen=True)
