@@ -3,7 +3,8 @@ cannot be saved), the removal of a mistaken actual, and which KPI periods are st
 
 Writes go through :func:`kpialign.services.measurements.apply_entries` and
 :func:`~kpialign.services.measurements.delete_value` (the functions the CSV import and the CLI
-use), which check the KPI owner's scope again.
+use), which check the KPI owner's scope again; a refusal shows its message, anything else a
+generic one (:func:`kpialign.ui.forms.change`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,9 @@ import pandas as pd
 import streamlit as st
 
 from kpialign import charts
-from kpialign.core.errors import Refused
 from kpialign.services import measurements, strategy
 from kpialign.services.measurements import EditScope
-from kpialign.ui import data
-from kpialign.ui.widgets import plain
+from kpialign.ui import data, forms
 
 NOTICE = "kpi_data.notice"
 HISTORY = 12  # months shown in the missing-periods view
@@ -67,15 +66,16 @@ def entry_grid(grid: pd.DataFrame, *, scope: EditScope, dept_id: int, period: st
         icon=":material/save:",
         key="kpi_data.save",
     )
-    if save:
-        try:
-            with data.writing() as session:
-                summary = measurements.apply_entries(session, scope=scope, entries=entries)
-        except Refused as exc:
-            st.error(plain(str(exc)), icon=":material/error:")
-        else:
-            st.session_state[NOTICE] = f"Saved: {summary.describe()}"
-            st.rerun()
+    if (
+        save
+        and forms.change(
+            lambda s: measurements.apply_entries(s, scope=scope, entries=entries),
+            notice=NOTICE,
+            success=lambda summary: f"Saved: {summary.describe()}",
+            unchanged=None,
+        ).ok
+    ):
+        st.rerun()
 
     with_values = grid[grid["actual"].notna()]
     if not with_values.empty:
@@ -88,15 +88,17 @@ def entry_grid(grid: pd.DataFrame, *, scope: EditScope, dept_id: int, period: st
                 f"Yes, remove this actual for {period} (the removal is recorded in the audit log)",
                 key=f"kpi_data.delete_sure.{dept_id}.{period}",
             )
-            if st.button("Remove actual", disabled=victim is None or not sure, key="kpi_data.delete_go"):
-                try:
-                    with data.writing() as session:
-                        measurements.delete_value(session, scope=scope, kpi_id=victim, period=period)
-                except Refused as exc:
-                    st.error(plain(str(exc)), icon=":material/error:")
-                else:
-                    st.session_state[NOTICE] = f"Removed the actual of {names[victim]} for {period}."
-                    st.rerun()
+            remove = st.button("Remove actual", disabled=victim is None or not sure, key="kpi_data.delete_go")
+            if (
+                remove
+                and forms.change(
+                    lambda s: measurements.delete_value(s, scope=scope, kpi_id=victim, period=period),
+                    notice=NOTICE,
+                    success=f"Removed the actual of {names.get(victim)} for {period}.",
+                    unchanged=None,
+                ).ok
+            ):
+                st.rerun()
 
 
 def period_status(kpis: pd.DataFrame, missing: pd.DataFrame, start, end) -> pd.DataFrame:
