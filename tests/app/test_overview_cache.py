@@ -54,7 +54,7 @@ def test_a_manager_after_a_leader_gets_their_own_units_and_the_leader_still_gets
     manager = _departments(_overview(demo_sqlite_url, "manager", monkeypatch))
     again = _departments(_overview(demo_sqlite_url, "leader", monkeypatch))
     assert manager == COMMERCIAL
-    assert leader == again and COMMERCIAL < leader and len(leader) > len(manager)
+    assert leader == again and leader > COMMERCIAL and len(leader) > len(manager)
 
 
 def test_the_cache_key_is_the_users_units_and_different_units_get_different_content(demo_url, monkeypatch):
