@@ -86,7 +86,7 @@ def render(ctx, base: str, path: str, pid: int) -> tuple[float, float]:
     page.set_default_timeout(TIMEOUT_MS)
     cpu0 = cpu_seconds(pid)
     t0 = time.perf_counter()
-    page.goto(f"{base}/{path}")
+    page.goto(f"{base}/" + ("" if path == "home" else path))  # Home, the default page, is served at /
     page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=TIMEOUT_MS)
     if extra:
         page.locator(extra).first.wait_for(state="visible", timeout=TIMEOUT_MS)
