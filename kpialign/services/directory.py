@@ -48,7 +48,7 @@ from datetime import UTC, date, datetime
 
 import pandas as pd
 from sqlalchemy import bindparam, delete, insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from kpialign import audit
 from kpialign.core.errors import Refused
@@ -60,6 +60,7 @@ from kpialign.models import (
     DepartmentHeadcount,
     Role,
     WebSession,
+    table_of,
 )
 
 UNIT_COLUMNS = ("unit_id", "unit_name", "parent_unit_id", "headcount")
@@ -453,12 +454,12 @@ def plan_import(
     # Reference data: a handful of queries, whatever the size of the file.
     db_units = session.execute(
         select(
-            Department.id,
-            Department.name,
-            Department.parent_id,
-            Department.headcount,
-            Department.active,
-            Department.external_id,
+            col(Department.id),
+            col(Department.name),
+            col(Department.parent_id),
+            col(Department.headcount),
+            col(Department.active),
+            col(Department.external_id),
         )
     ).all()
     by_ext = {u.external_id: u for u in db_units if u.external_id is not None}
@@ -575,7 +576,11 @@ def _plan_units(session, plan, units, persons, db_units, matched, key_of) -> Non
     recorded = {
         (d, p): h
         for d, p, h in session.execute(
-            select(DepartmentHeadcount.department_id, DepartmentHeadcount.period, DepartmentHeadcount.headcount)
+            select(
+                col(DepartmentHeadcount.department_id),
+                col(DepartmentHeadcount.period),
+                col(DepartmentHeadcount.headcount),
+            )
         )
     }
     latest: dict[int, str] = {}
@@ -623,10 +628,16 @@ def _plan_units(session, plan, units, persons, db_units, matched, key_of) -> Non
 def _plan_people(session: Session, plan: DirectoryPlan, persons: list[PersonRow], key_of: dict, actor: str) -> None:
     accounts = {
         a.email: a
-        for a in session.execute(select(Account.id, Account.email, Account.name, Account.department_id, Account.active))
+        for a in session.execute(
+            select(
+                col(Account.id), col(Account.email), col(Account.name), col(Account.department_id), col(Account.active)
+            )
+        )
     }
     held: dict[int, set[tuple[str, str | None]]] = {}
-    for aid, role, dept in session.execute(select(AccountRole.account_id, AccountRole.role, AccountRole.department_id)):
+    for aid, role, dept in session.execute(
+        select(col(AccountRole.account_id), col(AccountRole.role), col(AccountRole.department_id))
+    ):
         held.setdefault(aid, set()).add((role, key_of.get(dept) if dept is not None else None))
     admins_after = 0
     listed = set()
@@ -752,7 +763,7 @@ def _chunks(items: Sequence, n: int = CHUNK) -> Iterable[Sequence]:
 
 
 def _write_units(session: Session, plan: DirectoryPlan, actor: str, now: datetime) -> dict[str, int]:
-    t = Department.__table__
+    t = table_of(Department)
     # Names are unique: park renamed units under temporary names first, so swaps cannot collide.
     renamed = [u for u in plan.unit_updates if "old_name" in u]
     if renamed:
@@ -823,9 +834,9 @@ def _write_units(session: Session, plan: DirectoryPlan, actor: str, now: datetim
     if plan.deactivate_missing:
         events += [_event(u["id"], "close", plan.as_of, {"source": "directory"}, actor, now) for u in plan.unit_missing]
     if events:
-        session.execute(insert(DepartmentEvent.__table__), events)
+        session.execute(insert(table_of(DepartmentEvent)), events)
     if plan.headcounts:
-        h = DepartmentHeadcount.__table__
+        h = table_of(DepartmentHeadcount)
         dept_ids = [ids[x["ext"]] for x in plan.headcounts]
         for chunk in _chunks(dept_ids):
             session.execute(delete(h).where(h.c.period == plan.period, h.c.department_id.in_(chunk)))
@@ -852,8 +863,8 @@ def _event(dept_id: int, kind: str, on: date, detail: dict, actor: str, now: dat
 
 
 def _write_people(session: Session, plan: DirectoryPlan, ids: dict[str, int], now: datetime, report: Progress) -> None:
-    a = Account.__table__
-    r = AccountRole.__table__
+    a = table_of(Account)
+    r = table_of(AccountRole)
     if plan.people_creates:
         for i, chunk in enumerate(_chunks(plan.people_creates, 10_000)):
             session.execute(
@@ -893,7 +904,7 @@ def _write_people(session: Session, plan: DirectoryPlan, ids: dict[str, int], no
         session.execute(insert(r), list(chunk))
     if plan.deactivate_missing and plan.people_missing:
         report(0.9, "deactivating")
-        w = WebSession.__table__
+        w = table_of(WebSession)
         for chunk in _chunks([p["id"] for p in plan.people_missing]):
             session.execute(update(a).where(a.c.id.in_(chunk)).values(active=False))
             session.execute(update(w).where(w.c.account_id.in_(chunk), w.c.revoked_at.is_(None)).values(revoked_at=now))
@@ -907,12 +918,12 @@ def export_frames(session: Session, *, include_inactive: bool = False) -> tuple[
     directory id is written as ``D<id>``, so that the export imports into an empty database)."""
     depts = session.execute(
         select(
-            Department.id,
-            Department.name,
-            Department.parent_id,
-            Department.headcount,
-            Department.active,
-            Department.external_id,
+            col(Department.id),
+            col(Department.name),
+            col(Department.parent_id),
+            col(Department.headcount),
+            col(Department.active),
+            col(Department.external_id),
         )
     ).all()
     key = {d.id: d.external_id or f"D{d.id}" for d in depts}
@@ -925,11 +936,15 @@ def export_frames(session: Session, *, include_inactive: bool = False) -> tuple[
         columns=list(UNIT_COLUMNS),
     )
     roles: dict[int, list[tuple[str, str]]] = {}
-    for aid, role, dept in session.execute(select(AccountRole.account_id, AccountRole.role, AccountRole.department_id)):
+    for aid, role, dept in session.execute(
+        select(col(AccountRole.account_id), col(AccountRole.role), col(AccountRole.department_id))
+    ):
         roles.setdefault(aid, []).append((role, key[dept] if dept is not None else ""))
     rows = []
     for a in session.execute(
-        select(Account.id, Account.email, Account.name, Account.department_id, Account.active).order_by(Account.id)
+        select(
+            col(Account.id), col(Account.email), col(Account.name), col(Account.department_id), col(Account.active)
+        ).order_by(col(Account.id))
     ):
         if a.department_id is None or not (a.active or include_inactive):
             continue  # the directory describes people with a home unit

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from kpialign import audit
 from kpialign.core.csv_out import CSV_MIME as CSV_MIME  # the writer lives in core.csv_out; re-exported
@@ -245,17 +245,19 @@ def validate_kpi_csv(session: Session, *, data: bytes | str, scope: EditScope | 
         result.issues.append(ImportIssue(1, n, n, "This column appears more than once."))
     if result.issues:
         return result
-    col = {n: i for i, n in enumerate(names)}
+    column_index = {n: i for i, n in enumerate(names)}
 
     # Reference data: two queries, whatever the size of the file.
     depts: dict[str, list[tuple[int, str, bool]]] = {}
-    for did, dname, dactive in session.execute(select(Department.id, Department.name, Department.active)):
+    for did, dname, dactive in session.execute(
+        select(col(Department.id), col(Department.name), col(Department.active))
+    ):
         depts.setdefault(dname.casefold(), []).append((did, dname, bool(dactive)))
     kpis_by_dept: dict[tuple[int, str], list[tuple[int, str, str, bool]]] = {}
     kpi_homes: dict[str, set[str]] = {}
     dept_names = {d[0]: d[1] for entries in depts.values() for d in entries}
     for kid, kname, kdept, kfreq, kactive in session.execute(
-        select(Kpi.id, Kpi.name, Kpi.department_id, Kpi.frequency, Kpi.active)
+        select(col(Kpi.id), col(Kpi.name), col(Kpi.department_id), col(Kpi.frequency), col(Kpi.active))
     ):
         kpis_by_dept.setdefault((kdept, kname.casefold()), []).append((kid, kname, kfreq, bool(kactive)))
         kpi_homes.setdefault(kname.casefold(), set()).add(dept_names.get(kdept, "?"))
@@ -279,7 +281,18 @@ def validate_kpi_csv(session: Session, *, data: bytes | str, scope: EditScope | 
                 )
                 break
             _validate_row(
-                result, row_no, record, names, col, scope, depts, kpis_by_dept, kpi_homes, seen, locks, locked_rows
+                result,
+                row_no,
+                record,
+                names,
+                column_index,
+                scope,
+                depts,
+                kpis_by_dept,
+                kpi_homes,
+                seen,
+                locks,
+                locked_rows,
             )
     except csv.Error as exc:
         result.issues.append(ImportIssue(row_no + 1, "", "", f"The CSV cannot be read here: {exc}."))
@@ -296,7 +309,7 @@ def _validate_row(
     row_no: int,
     record: list[str],
     names: list[str],
-    col: dict[str, int],
+    column_index: dict[str, int],
     scope: EditScope | None,
     depts: dict[str, list[tuple[int, str, bool]]],
     kpis_by_dept: dict[tuple[int, str], list[tuple[int, str, str, bool]]],
@@ -320,7 +333,7 @@ def _validate_row(
             f"The row has {len(record)} fields but the header has {len(names)}.{hint}",
         )
         return
-    cell = {n: record[i].strip() for n, i in col.items()}
+    cell = {n: record[i].strip() for n, i in column_index.items()}
     dept_text, kpi_text, period_text = cell["department"], cell["kpi"], cell["period"]
 
     dept_id: int | None = None
@@ -451,13 +464,19 @@ def _refuse_locked_changes(
     keys = {(kid, period) for _, kid, period, *_ in locked_rows}
     stored = {
         (k, p): a
-        for k, p, a in session.execute(select(KpiValue.kpi_id, KpiValue.period, KpiValue.actual))
+        for k, p, a in session.execute(select(col(KpiValue.kpi_id), col(KpiValue.period), col(KpiValue.actual)))
         if (k, p) in keys
     }
     notes = {
         (k, p): (st, an, ns)
         for k, p, st, an, ns in session.execute(
-            select(KpiCheckin.kpi_id, KpiCheckin.period, KpiCheckin.status, KpiCheckin.analysis, KpiCheckin.next_steps)
+            select(
+                col(KpiCheckin.kpi_id),
+                col(KpiCheckin.period),
+                col(KpiCheckin.status),
+                col(KpiCheckin.analysis),
+                col(KpiCheckin.next_steps),
+            )
         )
         if (k, p) in keys
     }

@@ -22,10 +22,11 @@ import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal, overload
 
 import pandas as pd
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from kpialign import audit
 from kpialign.core.csv_out import FORMULA_PREFIXES, write_csv
@@ -108,6 +109,10 @@ def _flag(text: str) -> bool:
     raise ValueError("must be true or false")
 
 
+@overload
+def _number(text: str, *, required: Literal[True]) -> float: ...
+@overload
+def _number(text: str, *, required: bool = False) -> float | None: ...
 def _number(text: str, *, required: bool = False) -> float | None:
     if not text.strip():
         if required:
@@ -204,7 +209,7 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
         return
     issues = plan.issues
     by_code = {o.code.casefold(): o for o in session.execute(select(Objective)).scalars()}
-    depts = {n.casefold(): i for i, n in session.execute(select(Department.id, Department.name))}
+    depts = {n.casefold(): i for i, n in session.execute(select(col(Department.id), col(Department.name)))}
     seen: dict[str, int] = {}
     parsed = []
     for row, c in rows:
@@ -218,6 +223,9 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
             weight = _number(c.get("weight", "")) if c.get("weight") else 1.0
         except ValueError as exc:
             issues.append(Issue("objectives", row, "weight", c["weight"], f"The weight {exc}."))
+            continue
+        if weight is None:  # here: a weight of spaces only
+            issues.append(Issue("objectives", row, "weight", c["weight"], "The weight must be a number, 0 or more."))
             continue
         try:
             active = _flag(c.get("active", ""))
@@ -279,7 +287,7 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
     # Expected serving departments: exactly the file's, for the objectives in the file.
     listed = {ids[code.casefold()]: set(serving) for _r, _c, code, _w, _a, serving in parsed}
     current: dict[int, set[int]] = {}
-    for d, o in session.execute(select(DepartmentObjective.department_id, DepartmentObjective.objective_id)):
+    for d, o in session.execute(select(col(DepartmentObjective.department_id), col(DepartmentObjective.objective_id))):
         current.setdefault(d, set()).add(o)
     touched = set(current) | {d for s in listed.values() for d in s}
     for d in sorted(touched):
@@ -295,9 +303,11 @@ def _kpis(session: Session, plan: StrategyPlan, rows, actor: str) -> list[tuple[
     if not rows:
         return retire
     issues = plan.issues
-    depts = {n.casefold(): i for i, n in session.execute(select(Department.id, Department.name))}
-    emails = dict(session.execute(select(Account.email, Account.id)).all())
-    existing = {(d, n.casefold()): i for i, d, n in session.execute(select(Kpi.id, Kpi.department_id, Kpi.name))}
+    depts = {n.casefold(): i for i, n in session.execute(select(col(Department.id), col(Department.name)))}
+    emails = dict(session.execute(select(col(Account.email), col(Account.id))).all())
+    existing = {
+        (d, n.casefold()): i for i, d, n in session.execute(select(col(Kpi.id), col(Kpi.department_id), col(Kpi.name)))
+    }
     seen: dict[tuple[int, str], int] = {}
     for row, c in rows:
         problems: list[tuple[str, str, str]] = []
@@ -305,11 +315,11 @@ def _kpis(session: Session, plan: StrategyPlan, rows, actor: str) -> list[tuple[
         if dept is None:
             problems.append(("department", c.get("department", ""), "Unknown department."))
         values: dict = {}
-        for col in ("baseline", "target", "range_low", "range_high", "weight"):
+        for number_field in ("baseline", "target", "range_low", "range_high", "weight"):
             try:
-                values[col] = _number(c.get(col, ""))
+                values[number_field] = _number(c.get(number_field, ""))
             except ValueError as exc:
-                problems.append((col, c.get(col, ""), f"The {col.replace('_', ' ')} {exc}."))
+                problems.append((number_field, c.get(number_field, ""), f"The {number_field.replace('_', ' ')} {exc}."))
         polarity = (c.get("polarity") or Polarity.HIGHER.value).lower()
         frequency = (c.get("frequency") or Frequency.MONTHLY.value).lower()
         owner = c.get("owner_email", "").lower()
@@ -324,8 +334,8 @@ def _kpis(session: Session, plan: StrategyPlan, rows, actor: str) -> list[tuple[
         if dept is not None and key in seen:
             problems.append(("name", c.get("name", ""), f"Duplicate KPI: also on row {seen[key]}."))
         seen.setdefault(key, row)
-        if problems:
-            issues.extend(Issue("kpis", row, col, val, why) for col, val, why in problems)
+        if problems or dept is None:
+            issues.extend(Issue("kpis", row, column, val, why) for column, val, why in problems)
             continue
         kpi = KpiInput(
             department_id=dept,
@@ -371,9 +381,11 @@ def _links(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
     if not rows:
         return
     issues = plan.issues
-    depts = {n.casefold(): i for i, n in session.execute(select(Department.id, Department.name))}
-    kpis = {(d, n.casefold()): i for i, d, n in session.execute(select(Kpi.id, Kpi.department_id, Kpi.name))}
-    objs = {c.casefold(): i for i, c in session.execute(select(Objective.id, Objective.code))}
+    depts = {n.casefold(): i for i, n in session.execute(select(col(Department.id), col(Department.name)))}
+    kpis = {
+        (d, n.casefold()): i for i, d, n in session.execute(select(col(Kpi.id), col(Kpi.department_id), col(Kpi.name)))
+    }
+    objs = {c.casefold(): i for i, c in session.execute(select(col(Objective.id), col(Objective.code)))}
     wanted: dict[int, dict[int, float]] = {}
     seen: dict[tuple[int, int], int] = {}
     for row, c in rows:
@@ -400,7 +412,7 @@ def _links(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
             )
             continue
         seen[(kpi, obj)] = row
-        wanted.setdefault(kpi, {})[obj] = float(contribution)  # type: ignore[arg-type]
+        wanted.setdefault(kpi, {})[obj] = float(contribution)
         try:
             plan.bump(
                 "links_changed",
@@ -411,7 +423,9 @@ def _links(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
     if issues:
         return
     for kpi_id, obj_id in session.execute(
-        select(KpiObjective.kpi_id, KpiObjective.objective_id).where(KpiObjective.kpi_id.in_(list(wanted)))
+        select(col(KpiObjective.kpi_id), col(KpiObjective.objective_id)).where(
+            col(KpiObjective.kpi_id).in_(list(wanted))
+        )
     ).all():
         if obj_id not in wanted[kpi_id]:
             plan.bump("links_removed", strategy.remove_link(session, actor=actor, kpi_id=kpi_id, objective_id=obj_id))
@@ -428,29 +442,31 @@ def _cell(value: object) -> object:
 
 def export_frames(session: Session) -> dict[str, pd.DataFrame]:
     """The three strategy files as DataFrames with the import's columns (retired rows included)."""
-    names = dict(session.execute(select(Department.id, Department.name)).all())
-    emails = dict(session.execute(select(Account.id, Account.email)).all())
-    codes = dict(session.execute(select(Objective.id, Objective.code)).all())
+    names = dict(session.execute(select(col(Department.id), col(Department.name))).all())
+    emails = dict(session.execute(select(col(Account.id), col(Account.email))).all())
+    codes = dict(session.execute(select(col(Objective.id), col(Objective.code))).all())
     serving: dict[int, list[str]] = {}
-    for d, o in session.execute(select(DepartmentObjective.department_id, DepartmentObjective.objective_id)):
+    for d, o in session.execute(select(col(DepartmentObjective.department_id), col(DepartmentObjective.objective_id))):
         serving.setdefault(o, []).append(names[d])
     objectives = [
         (o.code, o.title, o.description, codes.get(o.parent_id, "") if o.parent_id else "", o.weight,
          "true" if o.active else "false", "|".join(sorted(serving.get(o.id, []))))
-        for o in session.execute(select(Objective).order_by(Objective.id)).scalars()
+        for o in session.execute(select(Objective).order_by(col(Objective.id))).scalars()
     ]  # fmt: skip
     kpis = [
         (names[k.department_id], k.name, k.description, k.unit, k.polarity, _cell(k.baseline), _cell(k.target),
          _cell(k.range_low), _cell(k.range_high), k.frequency, k.weight, emails.get(k.owner_id, "") if k.owner_id else "",
          "true" if k.active else "false")
-        for k in session.execute(select(Kpi).order_by(Kpi.department_id, Kpi.id)).scalars()
+        for k in session.execute(select(Kpi).order_by(col(Kpi.department_id), col(Kpi.id))).scalars()
     ]  # fmt: skip
     links = [
         (names[d], kname, codes[o], c)
         for d, kname, o, c in session.execute(
-            select(Kpi.department_id, Kpi.name, KpiObjective.objective_id, KpiObjective.contribution)
-            .join(Kpi, Kpi.id == KpiObjective.kpi_id)
-            .order_by(Kpi.department_id, Kpi.id, KpiObjective.objective_id)
+            select(
+                col(Kpi.department_id), col(Kpi.name), col(KpiObjective.objective_id), col(KpiObjective.contribution)
+            )
+            .join(Kpi, col(Kpi.id) == col(KpiObjective.kpi_id))
+            .order_by(col(Kpi.department_id), col(Kpi.id), col(KpiObjective.objective_id))
         )
     ]
     return {

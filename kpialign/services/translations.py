@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from kpialign import audit
 from kpialign.core import i18n
-from kpialign.models import Account, Question, QuestionText, SurveyWave, utcnow
+from kpialign.models import Account, Question, QuestionText, SurveyWave, pk, utcnow
 from kpialign.services.bank_translations import BANK_TRANSLATIONS, DECOY_TRANSLATIONS
 from kpialign.services.question_bank import QUESTION_BANK
 from kpialign.services.surveys import SurveyError, SurveyForm
@@ -48,7 +48,7 @@ def sync_builtin(session: Session, *, actor: str = "system") -> int:
             if (q.id, lang) not in have:
                 session.add(
                     QuestionText(
-                        question_id=q.id, language=lang, text=text, source_version=q.text_version, updated_by=actor
+                        question_id=pk(q), language=lang, text=text, source_version=q.text_version, updated_by=actor
                     )
                 )
                 added += 1
@@ -65,11 +65,11 @@ def translations_frame(session: Session, *, language: str) -> pd.DataFrame:
     (the source changed since; respondents see the source text) or ``missing``.
     """
     lang = _language(language)
-    questions = session.exec(select(Question).where(Question.active == True).order_by(Question.id)).all()  # type: ignore[arg-type]  # noqa: E712
+    questions = session.exec(select(Question).where(col(Question.active) == True).order_by(col(Question.id))).all()  # noqa: E712
     rows = {r.question_id: r for r in session.exec(select(QuestionText).where(QuestionText.language == lang)).all()}
     out = []
     for q in questions:
-        t = rows.get(int(q.id))  # type: ignore[arg-type]
+        t = rows.get(pk(q))
         status = "missing" if t is None else ("stale" if t.source_version < q.text_version else "current")
         out.append(
             {"question_id": q.id, "code": q.code, "source": q.text, "text": t.text if t else "", "status": status}
@@ -117,12 +117,12 @@ def localise_form(session: Session, form: SurveyForm, language: str) -> SurveyFo
     ids = [i.question_id for i in form.items]
     current = dict(
         session.exec(
-            select(QuestionText.question_id, QuestionText.text)
-            .join(Question, Question.id == QuestionText.question_id)
+            select(col(QuestionText.question_id), col(QuestionText.text))
+            .join(Question, col(Question.id) == col(QuestionText.question_id))
             .where(
-                QuestionText.language == lang,
+                col(QuestionText.language) == lang,
                 col(QuestionText.question_id).in_(ids),
-                QuestionText.source_version >= Question.text_version,
+                col(QuestionText.source_version) >= col(Question.text_version),
             )
         ).all()
     )
