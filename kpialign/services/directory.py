@@ -51,7 +51,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlmodel import Session, col
 
 from kpialign import audit
-from kpialign.core.errors import Refused
+from kpialign.core.errors import ImportIssue, ImportRefused, issues_frame
 from kpialign.models import (
     Account,
     AccountRole,
@@ -86,24 +86,18 @@ _MAX_SHOWN = 80
 Progress = Callable[[float, str], None]
 
 
-class DirectoryImportError(Refused):
-    """The input was refused; ``plan.issues`` lists every problem. Nothing was written."""
+class DirectoryImportError(ImportRefused):
+    """The input was refused; ``issues`` (also ``plan.issues``) lists every problem. Nothing was written."""
 
     def __init__(self, plan: DirectoryPlan):
         self.plan = plan
         n = len(plan.issues)
-        super().__init__(f"The directory has {n} problem{'s' if n != 1 else ''}; nothing was imported.")
+        super().__init__(plan.issues, f"The directory has {n} problem{'s' if n != 1 else ''}; nothing was imported.")
 
 
-@dataclass(frozen=True)
-class Issue:
-    """One problem: ``row`` is the spreadsheet row (header = 1), 0 for the input as a whole."""
-
-    file: str
-    row: int
-    column: str
-    value: str
-    reason: str
+def file_issue(file: str, row: int, column: str, value: str, reason: str) -> ImportIssue:
+    """One problem in the file labelled ``file``: ``row`` is the spreadsheet row (header = 1), 0 for the input as a whole."""
+    return ImportIssue(row, column, value, reason, file=file)
 
 
 @dataclass(frozen=True)
@@ -130,7 +124,7 @@ class DirectoryPlan:
     """What an import would do (or did): the changes by kind, or the problems found."""
 
     as_of: date
-    issues: list[Issue] = field(default_factory=list)
+    issues: list[ImportIssue] = field(default_factory=list)
     units: list[UnitRow] = field(default_factory=list)
     people: list[PersonRow] = field(default_factory=list)
     unit_creates: list[dict] = field(default_factory=list)
@@ -189,10 +183,7 @@ class DirectoryPlan:
         return ("Dry run, nothing written — would change " if self.dry_run else "Imported — ") + text + missing
 
     def issues_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            [(i.file, i.row, i.column, i.value, i.reason) for i in self.issues],
-            columns=["file", "row", "column", "value", "reason"],
-        )
+        return issues_frame(self.issues, with_file=True)
 
     def units_frame(self) -> pd.DataFrame:
         """Every unit that changes: ``change, unit_id, unit_name, what``."""
@@ -244,7 +235,7 @@ def _show(value: str) -> str:
     return value if len(value) <= _MAX_SHOWN else value[: _MAX_SHOWN - 1] + "…"
 
 
-def csv_records(text: str, label: str, allowed: Sequence[str], required: Sequence[str], issues: list[Issue]):
+def csv_records(text: str, label: str, allowed: Sequence[str], required: Sequence[str], issues: list[ImportIssue]):
     """Header check (comma or semicolon separated, names case-insensitive), then ``(row number, {column: cell})`` for each non-blank data row."""
     best: tuple[str, list[str]] = (",", [])
     for delim in (",", ";"):
@@ -262,7 +253,7 @@ def csv_records(text: str, label: str, allowed: Sequence[str], required: Sequenc
     missing = [c for c in required if c not in names]
     if missing:
         issues.append(
-            Issue(
+            file_issue(
                 label,
                 1,
                 ", ".join(missing),
@@ -272,9 +263,11 @@ def csv_records(text: str, label: str, allowed: Sequence[str], required: Sequenc
         )
     for n in names:
         if n not in allowed:
-            issues.append(Issue(label, 1, n or "(empty)", _show(n), f"Unknown column; allowed: {', '.join(allowed)}."))
+            issues.append(
+                file_issue(label, 1, n or "(empty)", _show(n), f"Unknown column; allowed: {', '.join(allowed)}.")
+            )
     for n in sorted({n for n in names if names.count(n) > 1 and n}):
-        issues.append(Issue(label, 1, n, n, "This column appears more than once."))
+        issues.append(file_issue(label, 1, n, n, "This column appears more than once."))
     if issues:
         return []
     out: list[tuple[int, dict[str, str]]] = []
@@ -286,11 +279,11 @@ def csv_records(text: str, label: str, allowed: Sequence[str], required: Sequenc
             if row_no == 1 or not record or all(not f.strip() for f in record):
                 continue
             if len(out) >= MAX_ROWS:
-                issues.append(Issue(label, row_no, "", "", f"The file has more than {MAX_ROWS} rows; split it."))
+                issues.append(file_issue(label, row_no, "", "", f"The file has more than {MAX_ROWS} rows; split it."))
                 break
             if len(record) != len(names):
                 issues.append(
-                    Issue(
+                    file_issue(
                         label,
                         row_no,
                         "",
@@ -301,24 +294,24 @@ def csv_records(text: str, label: str, allowed: Sequence[str], required: Sequenc
                 continue
             out.append((row_no, {n: " ".join(record[i].split()) for i, n in enumerate(names)}))
     except csv.Error as exc:
-        issues.append(Issue(label, row_no + 1, "", "", f"The CSV cannot be read here: {exc}."))
+        issues.append(file_issue(label, row_no + 1, "", "", f"The CSV cannot be read here: {exc}."))
     return out
 
 
-def _parse_unit(label: str, row: int, cell: dict[str, str], issues: list[Issue]) -> UnitRow | None:
+def _parse_unit(label: str, row: int, cell: dict[str, str], issues: list[ImportIssue]) -> UnitRow | None:
     ok = True
     ext, name = cell.get("unit_id", ""), cell.get("unit_name", "")
     if not ext:
-        issues.append(Issue(label, row, "unit_id", "", "The unit id is required."))
+        issues.append(file_issue(label, row, "unit_id", "", "The unit id is required."))
         ok = False
     elif len(ext) > 100:
-        issues.append(Issue(label, row, "unit_id", _show(ext), "The unit id is longer than 100 characters."))
+        issues.append(file_issue(label, row, "unit_id", _show(ext), "The unit id is longer than 100 characters."))
         ok = False
     if not name:
-        issues.append(Issue(label, row, "unit_name", "", "The unit name is required."))
+        issues.append(file_issue(label, row, "unit_name", "", "The unit name is required."))
         ok = False
     elif len(name) > 200:
-        issues.append(Issue(label, row, "unit_name", _show(name), "The unit name is longer than 200 characters."))
+        issues.append(file_issue(label, row, "unit_name", _show(name), "The unit name is longer than 200 characters."))
         ok = False
     headcount: int | None = None
     raw = cell.get("headcount", "")
@@ -327,29 +320,29 @@ def _parse_unit(label: str, row: int, cell: dict[str, str], issues: list[Issue])
             headcount = int(raw)
         else:
             issues.append(
-                Issue(label, row, "headcount", _show(raw), "The headcount must be a whole number, 0 or more.")
+                file_issue(label, row, "headcount", _show(raw), "The headcount must be a whole number, 0 or more.")
             )
             ok = False
     parent = cell.get("parent_unit_id", "") or None
     if ok and parent == ext:
-        issues.append(Issue(label, row, "parent_unit_id", _show(parent), "A unit cannot be its own parent."))
+        issues.append(file_issue(label, row, "parent_unit_id", _show(parent), "A unit cannot be its own parent."))
         ok = False
     return UnitRow(row, ext, name, parent, headcount) if ok else None
 
 
-def _parse_person(label: str, row: int, cell: dict[str, str], issues: list[Issue]) -> PersonRow | None:
+def _parse_person(label: str, row: int, cell: dict[str, str], issues: list[ImportIssue]) -> PersonRow | None:
     ok = True
     email = cell.get("email", "").lower()
     if not _EMAIL.match(email) or len(email) > 320:
-        issues.append(Issue(label, row, "email", _show(cell.get("email", "")), "Not a valid e-mail address."))
+        issues.append(file_issue(label, row, "email", _show(cell.get("email", "")), "Not a valid e-mail address."))
         ok = False
     name = cell.get("name", "")
     if len(name) > 200:
-        issues.append(Issue(label, row, "name", _show(name), "The name is longer than 200 characters."))
+        issues.append(file_issue(label, row, "name", _show(name), "The name is longer than 200 characters."))
         ok = False
     unit = cell.get("unit_id", "")
     if not unit:
-        issues.append(Issue(label, row, "unit_id", "", "The home unit is required."))
+        issues.append(file_issue(label, row, "unit_id", "", "The home unit is required."))
         ok = False
     roles: list[str] = []
     for part in _SPLIT.split(cell.get("roles", "")):
@@ -358,7 +351,7 @@ def _parse_person(label: str, row: int, cell: dict[str, str], issues: list[Issue
             continue
         if role not in ROLES:
             issues.append(
-                Issue(label, row, "roles", _show(part.strip()), f"Unknown role; allowed: {', '.join(ROLES)}.")
+                file_issue(label, row, "roles", _show(part.strip()), f"Unknown role; allowed: {', '.join(ROLES)}.")
             )
             ok = False
         elif role not in roles:
@@ -366,7 +359,7 @@ def _parse_person(label: str, row: int, cell: dict[str, str], issues: list[Issue
     manages = tuple(dict.fromkeys(p.strip() for p in _SPLIT.split(cell.get("manages", "")) if p.strip()))
     if manages and not SCOPED_ROLES.intersection(roles) and ok:
         issues.append(
-            Issue(label, row, "manages", _show(cell["manages"]), "Only a manager or a KPI owner manages units.")
+            file_issue(label, row, "manages", _show(cell["manages"]), "Only a manager or a KPI owner manages units.")
         )
         ok = False
     if not ok:
@@ -375,8 +368,8 @@ def _parse_person(label: str, row: int, cell: dict[str, str], issues: list[Issue
 
 
 def read_directory(
-    data: bytes | str | None, *, people: bytes | str | None = None, issues: list[Issue] | None = None
-) -> tuple[list[UnitRow], list[PersonRow], list[Issue]]:
+    data: bytes | str | None, *, people: bytes | str | None = None, issues: list[ImportIssue] | None = None
+) -> tuple[list[UnitRow], list[PersonRow], list[ImportIssue]]:
     """Parse the file(s) without the database: the unit rows, the person rows and the problems."""
     issues = [] if issues is None else issues
     units: list[UnitRow] = []
@@ -389,15 +382,15 @@ def read_directory(
     if people is not None:
         sources.append(("people", people, "people"))
     if not sources:
-        issues.append(Issue("", 0, "", "", "No file was given."))
+        issues.append(file_issue("", 0, "", "", "No file was given."))
     for label, raw, kind in sources:
         try:
             text = decode_csv(raw)
         except ValueError as exc:
-            issues.append(Issue(label, 0, "", "", str(exc)))
+            issues.append(file_issue(label, 0, "", "", str(exc)))
             continue
         if not text.strip():
-            issues.append(Issue(label, 0, "", "", "The file is empty."))
+            issues.append(file_issue(label, 0, "", "", "The file is empty."))
             continue
         before = len(issues)
         if kind == "units":
@@ -416,7 +409,7 @@ def read_directory(
                 if u:
                     units.append(u)
         if not recs and len(issues) == before:
-            issues.append(Issue(label, 0, "", "", "The file has a header but no data rows."))
+            issues.append(file_issue(label, 0, "", "", "The file has a header but no data rows."))
     return units, persons, issues
 
 
@@ -472,14 +465,18 @@ def plan_import(
     for u in units:
         if u.ext in first_ext:
             issues.append(
-                Issue(label_u, u.row, "unit_id", _show(u.ext), f"Duplicate unit id: also on row {first_ext[u.ext]}.")
+                file_issue(
+                    label_u, u.row, "unit_id", _show(u.ext), f"Duplicate unit id: also on row {first_ext[u.ext]}."
+                )
             )
         else:
             first_ext[u.ext] = u.row
         other = first_name.get(u.name.casefold())
         if other is not None and other.ext != u.ext:
             issues.append(
-                Issue(label_u, u.row, "unit_name", _show(u.name), f"Two units have this name (also row {other.row}).")
+                file_issue(
+                    label_u, u.row, "unit_name", _show(u.name), f"Two units have this name (also row {other.row})."
+                )
             )
         first_name.setdefault(u.name.casefold(), u)
     file_units = {u.ext: u for u in units}
@@ -501,7 +498,7 @@ def plan_import(
         same = by_name.get(u.name.casefold())
         if same is not None and same.id not in matched_ids:
             issues.append(
-                Issue(
+                file_issue(
                     label_u,
                     u.row,
                     "unit_name",
@@ -521,7 +518,7 @@ def plan_import(
     }
     for u in units:
         if u.parent is not None and u.parent not in known:
-            issues.append(Issue(label_u, u.row, "parent_unit_id", _show(u.parent), "Unknown parent unit id."))
+            issues.append(file_issue(label_u, u.row, "parent_unit_id", _show(u.parent), "Unknown parent unit id."))
         parent_of[u.ext] = u.parent if u.parent in known else None
     in_cycle: set[str] = set()
     for start in file_units:
@@ -539,7 +536,7 @@ def plan_import(
                 if ext in file_units:
                     shown = " > ".join([*cycle[cycle.index(ext) :], *cycle[: cycle.index(ext)], ext])
                     issues.append(
-                        Issue(
+                        file_issue(
                             label_u,
                             file_units[ext].row,
                             "parent_unit_id",
@@ -553,15 +550,17 @@ def plan_import(
     for p in persons:
         if p.email in seen_email:
             issues.append(
-                Issue(label_p, p.row, "email", _show(p.email), f"Duplicate e-mail: also on row {seen_email[p.email]}.")
+                file_issue(
+                    label_p, p.row, "email", _show(p.email), f"Duplicate e-mail: also on row {seen_email[p.email]}."
+                )
             )
         else:
             seen_email[p.email] = p.row
         if p.unit not in known:
-            issues.append(Issue(label_p, p.row, "unit_id", _show(p.unit), "Unknown unit id."))
+            issues.append(file_issue(label_p, p.row, "unit_id", _show(p.unit), "Unknown unit id."))
         for m in p.manages:
             if m not in known:
-                issues.append(Issue(label_p, p.row, "manages", _show(m), "Unknown unit id."))
+                issues.append(file_issue(label_p, p.row, "manages", _show(m), "Unknown unit id."))
     if issues:
         return plan
 
@@ -690,7 +689,7 @@ def _plan_people(session: Session, plan: DirectoryPlan, persons: list[PersonRow]
     admins_before = sum(1 for a in accounts.values() if a.active and (Role.ADMIN.value, None) in held.get(a.id, set()))
     if admins_before and not admins_after:
         plan.issues.append(
-            Issue(
+            file_issue(
                 "directory",
                 0,
                 "roles",

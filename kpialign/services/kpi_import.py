@@ -43,7 +43,7 @@ from kpialign.core.csv_out import neutralise as neutralise
 from kpialign.core.csv_out import read_csv_rows as read_csv_rows
 from kpialign.core.csv_out import safe_cell as safe_cell
 from kpialign.core.csv_out import write_csv as write_csv
-from kpialign.core.errors import Refused
+from kpialign.core.errors import ImportIssue, ImportRefused, issues_frame
 from kpialign.models import Department, Kpi, KpiCheckin, KpiValue
 from kpialign.services import checkins as checkin_service
 from kpialign.services import period_locks
@@ -72,23 +72,12 @@ _AMBIGUOUS_COMMA = re.compile(r"^[+-]?[1-9]\d{0,2},\d{3}$")
 _GROUPED = re.compile(r"^[+-]?\d{1,3}([.,' \u00a0\u202f]\d{3})+([.,]\d+)?$")
 
 
-class KpiImportError(Refused):
-    """The file was refused; ``validation.issues`` lists every problem. Nothing was written."""
+class KpiImportError(ImportRefused):
+    """The file was refused; ``issues`` (also ``validation.issues``) lists every problem. Nothing was written."""
 
     def __init__(self, validation: ImportValidation):
         self.validation = validation
-        n = len(validation.issues)
-        super().__init__(f"The file has {n} problem{'s' if n != 1 else ''}; nothing was imported.")
-
-
-@dataclass(frozen=True)
-class ImportIssue:
-    """One problem: ``row`` is the spreadsheet row (header = 1), 0 for the file as a whole."""
-
-    row: int
-    column: str
-    value: str
-    reason: str
+        super().__init__(validation.issues)
 
 
 @dataclass
@@ -108,9 +97,7 @@ class ImportValidation:
 
     def issues_frame(self) -> pd.DataFrame:
         """Problems as a table: ``row, column, value, reason``."""
-        return pd.DataFrame(
-            [(i.row, i.column, i.value, i.reason) for i in self.issues], columns=["row", "column", "value", "reason"]
-        )
+        return issues_frame(self.issues, with_file=False)
 
     def preview_frame(self) -> pd.DataFrame:
         """The rows as understood: ``row, department, kpi, period, actual, target, status``."""

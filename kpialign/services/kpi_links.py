@@ -30,11 +30,11 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from kpialign import audit
-from kpialign.core.errors import Refused
+from kpialign.core.errors import ImportIssue, ImportRefused, Refused, issues_frame
 from kpialign.models import Department, Kpi, KpiLink, Role
 from kpialign.services import actions
 from kpialign.services.accounts import UserContext
-from kpialign.services.kpi_import import MAX_IMPORT_ROWS, ImportIssue, _decode, _show
+from kpialign.services.kpi_import import MAX_IMPORT_ROWS, _decode, _show
 
 MIN_LAG = 0
 MAX_LAG = 24  # the schema's check constraint; evidence looks at lags 0..max(6, expected)
@@ -347,18 +347,16 @@ class LinkImportValidation:
         return not self.issues
 
     def issues_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            [(i.row, i.column, i.value, i.reason) for i in self.issues], columns=["row", "column", "value", "reason"]
-        )
+        return issues_frame(self.issues, with_file=False)
 
 
-class LinkImportError(LinkError):
-    """The file was refused; ``validation.issues`` lists every problem. Nothing was written."""
+class LinkImportError(LinkError, ImportRefused):
+    """The file was refused; ``issues`` (also ``validation.issues``) lists every problem. Nothing was written."""
 
     def __init__(self, validation: LinkImportValidation):
         self.validation = validation
         n = len(validation.issues)
-        super().__init__(f"The file has {n} problem{'s' if n != 1 else ''}; no link was imported.")
+        super().__init__(validation.issues, f"The file has {n} problem{'s' if n != 1 else ''}; no link was imported.")
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,10 @@ from sqlmodel import Session, col
 
 from kpialign import audit
 from kpialign.core.csv_out import FORMULA_PREFIXES, write_csv
-from kpialign.core.errors import Refused
+from kpialign.core.errors import ImportIssue, ImportRefused, issues_frame
 from kpialign.models import Account, Department, DepartmentObjective, Frequency, Kpi, KpiObjective, Objective, Polarity
 from kpialign.services import strategy
-from kpialign.services.directory import Issue, csv_records, decode_csv
+from kpialign.services.directory import csv_records, decode_csv, file_issue
 from kpialign.services.kpi_import import parse_number
 from kpialign.services.strategy import KpiInput, StrategyError
 
@@ -58,18 +58,20 @@ FILES = {"objectives": OBJECTIVE_COLUMNS, "kpis": KPI_COLUMNS, "links": LINK_COL
 _TRUE, _FALSE = {"", "true", "yes", "1", "y"}, {"false", "no", "0", "n"}
 
 
-class StrategyImportError(Refused):
-    """The input was refused; ``plan.issues`` lists every problem. Nothing was written."""
+class StrategyImportError(ImportRefused):
+    """The input was refused; ``issues`` (also ``plan.issues``) lists every problem. Nothing was written."""
 
     def __init__(self, plan: StrategyPlan):
         self.plan = plan
         n = len(plan.issues)
-        super().__init__(f"The strategy files have {n} problem{'s' if n != 1 else ''}; nothing was imported.")
+        super().__init__(
+            plan.issues, f"The strategy files have {n} problem{'s' if n != 1 else ''}; nothing was imported."
+        )
 
 
 @dataclass
 class StrategyPlan:
-    issues: list[Issue] = field(default_factory=list)
+    issues: list[ImportIssue] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     dry_run: bool = False
@@ -94,10 +96,7 @@ class StrategyPlan:
         return ("Dry run, nothing written — would change: " if self.dry_run else "Imported: ") + parts + "."
 
     def issues_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            [(i.file, i.row, i.column, i.value, i.reason) for i in self.issues],
-            columns=["file", "row", "column", "value", "reason"],
-        )
+        return issues_frame(self.issues, with_file=True)
 
 
 def _flag(text: str) -> bool:
@@ -121,16 +120,16 @@ def _number(text: str, *, required: bool = False) -> float | None:
     return parse_number(text)
 
 
-def _read(label: str, raw: bytes | str | None, issues: list[Issue], required: tuple[str, ...]):
+def _read(label: str, raw: bytes | str | None, issues: list[ImportIssue], required: tuple[str, ...]):
     if raw is None:
         return []
     try:
         text = decode_csv(raw)
     except ValueError as exc:
-        issues.append(Issue(label, 0, "", "", str(exc)))
+        issues.append(file_issue(label, 0, "", "", str(exc)))
         return []
     if not text.strip():
-        issues.append(Issue(label, 0, "", "", "The file is empty."))
+        issues.append(file_issue(label, 0, "", "", "The file is empty."))
         return []
     rows = csv_records(text, label, FILES[label], required, issues)
     # A cell the safe CSV writer protected against formula injection ('=...) reads back as written.
@@ -163,7 +162,7 @@ def import_strategy(
     kpi_rows = _read("kpis", kpis, issues, ("department", "name"))
     link_rows = _read("links", links, issues, ("department", "kpi", "objective"))
     if objectives is None and kpis is None and links is None:
-        issues.append(Issue("", 0, "", "", "No file was given."))
+        issues.append(file_issue("", 0, "", "", "No file was given."))
     plan.rows = {"objectives": len(obj_rows), "kpis": len(kpi_rows), "links": len(link_rows)}
     if issues:
         raise StrategyImportError(plan)
@@ -216,26 +215,28 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
         code = c.get("code", "")
         key = code.casefold()
         if key in seen:
-            issues.append(Issue("objectives", row, "code", code, f"Duplicate objective: also on row {seen[key]}."))
+            issues.append(file_issue("objectives", row, "code", code, f"Duplicate objective: also on row {seen[key]}."))
             continue
         seen[key] = row
         try:
             weight = _number(c.get("weight", "")) if c.get("weight") else 1.0
         except ValueError as exc:
-            issues.append(Issue("objectives", row, "weight", c["weight"], f"The weight {exc}."))
+            issues.append(file_issue("objectives", row, "weight", c["weight"], f"The weight {exc}."))
             continue
         if weight is None:  # here: a weight of spaces only
-            issues.append(Issue("objectives", row, "weight", c["weight"], "The weight must be a number, 0 or more."))
+            issues.append(
+                file_issue("objectives", row, "weight", c["weight"], "The weight must be a number, 0 or more.")
+            )
             continue
         try:
             active = _flag(c.get("active", ""))
         except ValueError as exc:
-            issues.append(Issue("objectives", row, "active", c["active"], f"The value {exc}."))
+            issues.append(file_issue("objectives", row, "active", c["active"], f"The value {exc}."))
             continue
         serving = []
         for name in filter(None, (p.strip() for p in c.get("serving_departments", "").split("|"))):
             if name.casefold() not in depts:
-                issues.append(Issue("objectives", row, "serving_departments", name, "Unknown department."))
+                issues.append(file_issue("objectives", row, "serving_departments", name, "Unknown department."))
             else:
                 serving.append(depts[name.casefold()])
         parsed.append((row, c, code, weight, active, serving))
@@ -243,7 +244,7 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
     for row, c, *_ in parsed:
         parent = c.get("parent", "")
         if parent and parent.casefold() not in codes and parent.casefold() not in by_code:
-            issues.append(Issue("objectives", row, "parent", parent, "Unknown parent objective code."))
+            issues.append(file_issue("objectives", row, "parent", parent, "Unknown parent objective code."))
     if issues:
         return
     ids: dict[str, int] = {}
@@ -264,7 +265,7 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
                 )  # fmt: skip
                 plan.bump("objectives_changed", changed)
         except StrategyError as exc:
-            issues.append(Issue("objectives", row, "", code, str(exc)))
+            issues.append(file_issue("objectives", row, "", code, str(exc)))
     if issues:
         return
     all_ids = {o.code.casefold(): o.id for o in session.execute(select(Objective)).scalars()}
@@ -283,7 +284,7 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
             if changed and code.casefold() in by_code:
                 plan.bump("objectives_changed")
         except StrategyError as exc:
-            issues.append(Issue("objectives", row, "parent", parent, str(exc)))
+            issues.append(file_issue("objectives", row, "parent", parent, str(exc)))
     # Expected serving departments: exactly the file's, for the objectives in the file.
     listed = {ids[code.casefold()]: set(serving) for _r, _c, code, _w, _a, serving in parsed}
     current: dict[int, set[int]] = {}
@@ -335,7 +336,7 @@ def _kpis(session: Session, plan: StrategyPlan, rows, actor: str) -> list[tuple[
             problems.append(("name", c.get("name", ""), f"Duplicate KPI: also on row {seen[key]}."))
         seen.setdefault(key, row)
         if problems or dept is None:
-            issues.extend(Issue("kpis", row, column, val, why) for column, val, why in problems)
+            issues.extend(file_issue("kpis", row, column, val, why) for column, val, why in problems)
             continue
         kpi = KpiInput(
             department_id=dept,
@@ -363,7 +364,7 @@ def _kpis(session: Session, plan: StrategyPlan, rows, actor: str) -> list[tuple[
             else:
                 retire.append(("kpis", row, kpi_id))
         except StrategyError as exc:
-            issues.append(Issue("kpis", row, "", c.get("name", ""), str(exc)))
+            issues.append(file_issue("kpis", row, "", c.get("name", ""), str(exc)))
     return retire
 
 
@@ -391,24 +392,28 @@ def _links(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
     for row, c in rows:
         dept = depts.get(c.get("department", "").casefold())
         if dept is None:
-            issues.append(Issue("links", row, "department", c.get("department", ""), "Unknown department."))
+            issues.append(file_issue("links", row, "department", c.get("department", ""), "Unknown department."))
             continue
         kpi = kpis.get((dept, c.get("kpi", "").casefold()))
         if kpi is None:
-            issues.append(Issue("links", row, "kpi", c.get("kpi", ""), "This department has no KPI of this name."))
+            issues.append(file_issue("links", row, "kpi", c.get("kpi", ""), "This department has no KPI of this name."))
         obj = objs.get(c.get("objective", "").casefold())
         if obj is None:
-            issues.append(Issue("links", row, "objective", c.get("objective", ""), "Unknown objective code."))
+            issues.append(file_issue("links", row, "objective", c.get("objective", ""), "Unknown objective code."))
         try:
             contribution = _number(c.get("contribution", "") or "1", required=True)
         except ValueError as exc:
-            issues.append(Issue("links", row, "contribution", c.get("contribution", ""), f"The contribution {exc}."))
+            issues.append(
+                file_issue("links", row, "contribution", c.get("contribution", ""), f"The contribution {exc}.")
+            )
             continue
         if kpi is None or obj is None:
             continue
         if (kpi, obj) in seen:
             issues.append(
-                Issue("links", row, "objective", c["objective"], f"Duplicate link: also on row {seen[(kpi, obj)]}.")
+                file_issue(
+                    "links", row, "objective", c["objective"], f"Duplicate link: also on row {seen[(kpi, obj)]}."
+                )
             )
             continue
         seen[(kpi, obj)] = row
@@ -419,7 +424,7 @@ def _links(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
                 strategy.set_link(session, actor=actor, kpi_id=kpi, objective_id=obj, contribution=contribution),
             )
         except StrategyError as exc:
-            issues.append(Issue("links", row, "contribution", c.get("contribution", ""), str(exc)))
+            issues.append(file_issue("links", row, "contribution", c.get("contribution", ""), str(exc)))
     if issues:
         return
     for kpi_id, obj_id in session.execute(
