@@ -16,13 +16,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from kpialign import db
 from kpialign.config import load_settings
+from kpialign.core.csv_out import write_csv
 from kpialign.core.errors import ImportRefused, KpialignError
+from kpialign.core.security import generate_password
 from kpialign.models import Role
 from kpialign.scorecard import links as links_read
 from kpialign.scorecard.build import build_scorecard
 from kpialign.services import accounts, directory, kpi_links
 from kpialign.services.accounts import UserContext
-from kpialign.services.kpi_import import write_csv
 
 
 class CliError(KpialignError):
@@ -78,7 +79,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     elif not args.no_password:
-        password = accounts.generate_password()
+        password = generate_password()
         generated = True
     with db.write_session(_engine()) as session:
         account = accounts.create_user(

@@ -9,10 +9,17 @@ import streamlit as st
 
 from kpialign.services import directory
 from kpialign.ui import auth, data, nav
-from kpialign.ui.widgets import import_refusal, plain, refusals
+from kpialign.ui.widgets import plain, refusals
 
 user = auth.require(nav.roles_for("pages/directory_import.py"))
 DONE, PLAN = "directory_import.done", "directory_import.plan"
+ISSUE_COLUMNS = {
+    "file": st.column_config.TextColumn("File", width=80),
+    "row": st.column_config.NumberColumn("Row", help="Spreadsheet row; the header is row 1", format="%d", width=60),
+    "column": st.column_config.TextColumn("Column", width=110),
+    "value": st.column_config.TextColumn("Value", width=140),
+    "reason": st.column_config.TextColumn("Problem", width=640),
+}
 PREVIEW_COLUMNS = {
     "change": st.column_config.TextColumn("Change", width=100),
     "unit_id": st.column_config.TextColumn("Unit id", width=100),
@@ -68,7 +75,12 @@ else:
     plan = cached[1]
 
 if not plan.ok:
-    import_refusal(directory.DirectoryImportError(plan), hint="Fix the rows below and upload again.")
+    n = len(plan.issues)
+    st.error(
+        f"The directory has {n} problem{'s' if n != 1 else ''}; nothing was imported. Fix the rows below and upload again.",
+        icon=":material/error:",
+    )
+    st.dataframe(plan.issues_frame(), hide_index=True, width="stretch", column_config=ISSUE_COLUMNS)
     st.stop()
 
 c = plan.counts()
@@ -111,18 +123,22 @@ if plan.changes == 0 and not deactivate:
 
 def run_import() -> None:
     bar = st.progress(0.0, text="Importing…")
-    # here: a refused import shows its message and every problem (widgets.import_refusal)
-    with refusals() as outcome, data.writing() as session:
-        result = directory.import_directory(
-            session,
-            data=raw_units,
-            people=raw_people,
-            actor=user.email,
-            as_of=as_of,
-            deactivate_missing=deactivate,
-            filename=" + ".join(f.name for f in (units_file, people_file) if f is not None),
-            progress=lambda f, msg: bar.progress(min(f, 1.0), text=f"Importing: {msg}"),
-        )
+    with refusals() as outcome:
+        try:
+            with data.writing() as session:
+                result = directory.import_directory(
+                    session,
+                    data=raw_units,
+                    people=raw_people,
+                    actor=user.email,
+                    as_of=as_of,
+                    deactivate_missing=deactivate,
+                    filename=" + ".join(f.name for f in (units_file, people_file) if f is not None),
+                    progress=lambda f, msg: bar.progress(min(f, 1.0), text=f"Importing: {msg}"),
+                )
+        except directory.DirectoryImportError as exc:
+            st.dataframe(exc.plan.issues_frame(), hide_index=True, width="stretch", column_config=ISSUE_COLUMNS)
+            raise
     if outcome.failed:
         return
     st.session_state.pop(PLAN, None)

@@ -31,9 +31,7 @@ from kpialign import audit, db
 from kpialign.config import secret_key
 from kpialign.core import security
 from kpialign.core.errors import Refused
-from kpialign.core.security import generate_password as generate_password
-from kpialign.core.security import valid_web_token as valid_web_token
-from kpialign.core.security import verify_password as verify_password
+from kpialign.core.security import generate_password, valid_web_token, verify_password
 from kpialign.models import Account, AccountRole, Department, DepartmentEvent, LoginFailure, Role, WebSession, pk
 
 MIN_PASSWORD_LENGTH = security.MIN_PASSWORD_LENGTH

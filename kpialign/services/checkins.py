@@ -24,6 +24,7 @@ from sqlalchemy import and_, insert, literal, select, tuple_, update
 from sqlmodel import Session, col
 
 from kpialign.core.errors import Refused
+from kpialign.core.periods import PeriodError, normalise_period
 from kpialign.models import (
     Account,
     AuditEvent,
@@ -37,7 +38,7 @@ from kpialign.models import (
 )
 from kpialign.services import period_locks
 from kpialign.services.accounts import UserContext
-from kpialign.services.measurements import EditScope, PeriodError, normalise_period
+from kpialign.services.measurements import EditScope
 
 STATUS_LABELS = {
     CheckinStatus.ON_TRACK.value: "On track",

@@ -34,30 +34,13 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from kpialign import audit
-from kpialign.core.csv_out import CSV_MIME as CSV_MIME  # the writer lives in core.csv_out; re-exported
-from kpialign.core.csv_out import UTF8_BOM as UTF8_BOM
-from kpialign.core.csv_out import CsvExportError as CsvExportError
-from kpialign.core.csv_out import export_filename as export_filename
-from kpialign.core.csv_out import filename_part as filename_part
-from kpialign.core.csv_out import neutralise as neutralise
-from kpialign.core.csv_out import read_csv_rows as read_csv_rows
-from kpialign.core.csv_out import safe_cell as safe_cell
-from kpialign.core.csv_out import write_csv as write_csv
 from kpialign.core.errors import ImportIssue, ImportRefused, issues_frame
+from kpialign.core.periods import PeriodError, parse_period
 from kpialign.models import Department, Kpi, KpiCheckin, KpiValue
 from kpialign.services import checkins as checkin_service
 from kpialign.services import period_locks
 from kpialign.services.checkins import CheckinEntry, CheckinError
-from kpialign.services.measurements import (
-    EditScope,
-    Entry,
-    MeasurementError,
-    PeriodError,
-    WriteSummary,
-    apply_entries,
-    check_number,
-    parse_period,
-)
+from kpialign.services.measurements import EditScope, Entry, MeasurementError, WriteSummary, apply_entries, check_number
 
 IMPORT_COLUMNS = ("kpi", "department", "period", "actual", "target", "status", "analysis", "next_steps")
 CHECKIN_COLUMNS = ("status", "analysis", "next_steps")

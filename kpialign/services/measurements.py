@@ -24,17 +24,16 @@ from sqlmodel import Session, col
 
 from kpialign import audit
 from kpialign.core.errors import Refused
-from kpialign.core.periods import (  # the period rules live in core.periods; re-exported for callers
-    Period as Period,
+from kpialign.core.periods import (
+    PeriodError,
+    complete_periods,
+    normalise_period,
+    parse_period,
 )
-from kpialign.core.periods import PeriodError as PeriodError
-from kpialign.core.periods import complete_periods as complete_periods
-from kpialign.core.periods import normalise_period as normalise_period
-from kpialign.core.periods import parse_period as parse_period
+
+# here: still read as measurements.period_bounds / recent_periods by the KPI data page (moving to
+# kpialign/ui on the pages branch); switch those to kpialign.core.periods, then drop these two.
 from kpialign.core.periods import period_bounds as period_bounds
-from kpialign.core.periods import period_of as period_of
-from kpialign.core.periods import period_range_for as period_range_for
-from kpialign.core.periods import periods_between as periods_between
 from kpialign.core.periods import recent_periods as recent_periods
 from kpialign.models import AuditEvent, Department, Frequency, Kpi, KpiTarget, KpiValue, Role, utcnow
 from kpialign.services import period_locks

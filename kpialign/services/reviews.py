@@ -29,6 +29,7 @@ from sqlmodel import Session, col
 from kpialign import audit
 from kpialign.core import privacy, stats
 from kpialign.core.errors import Refused
+from kpialign.core.periods import PeriodError, normalise_period, period_bounds, period_of
 from kpialign.models import (
     Action,
     Department,
@@ -46,7 +47,6 @@ from kpialign.models import (
 )
 from kpialign.services import period_locks, surveys
 from kpialign.services.accounts import UserContext
-from kpialign.services.measurements import PeriodError, normalise_period, period_bounds, period_of
 
 TEXT_MAX = 20_000
 MIN_SEGMENT = 3  # values needed on each side of an action's start for a trend test

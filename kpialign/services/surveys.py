@@ -44,8 +44,7 @@ from sqlmodel import Session, col, select
 from kpialign import audit
 from kpialign.core import csv_out, privacy, security
 from kpialign.core.errors import Refused
-from kpialign.core.security import hash_token as hash_token
-from kpialign.core.security import survey_link as survey_link
+from kpialign.core.security import hash_token, survey_link
 from kpialign.models import (
     Account,
     Answer,

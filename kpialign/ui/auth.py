@@ -26,6 +26,7 @@ import streamlit as st
 from sqlmodel import select
 
 from kpialign.config import ConfigError, load_settings
+from kpialign.core.security import valid_web_token
 from kpialign.models import Account
 from kpialign.services import accounts
 from kpialign.services.accounts import UserContext
@@ -103,7 +104,7 @@ def write_cookie() -> None:
     if not pending:
         return
     action, token, max_age = pending
-    if not accounts.valid_web_token(token) or action not in {"set", "clear"}:
+    if not valid_web_token(token) or action not in {"set", "clear"}:
         return
     name = cookie_name()
     # Secure when the portal's address is https; else when the page happens to be served over https.
@@ -129,7 +130,7 @@ def _resume_from_cookie() -> int | None:
         return None  # the handshake's cookie never changes: try it once per session, not after a sign-out
     st.session_state[_COOKIE_SEEN] = token
     info = None
-    if accounts.valid_web_token(token):
+    if valid_web_token(token):
         try:
             with data.reading() as session:
                 info = accounts.resume_web_session(session, token=token)
@@ -137,7 +138,7 @@ def _resume_from_cookie() -> int | None:
             log.warning("cannot resume a sign-in from the cookie: %s", exc)
             return None
     if info is None:  # expired, revoked, forged or malformed: drop it from the browser
-        if accounts.valid_web_token(token):
+        if valid_web_token(token):
             st.session_state[_COOKIE_PENDING] = ("clear", token, 0)
         return None
     st.session_state[_KEY] = info.account_id

@@ -16,6 +16,7 @@ from sqlmodel import select
 from kpialign import db
 from kpialign.config import ConfigError, load_settings
 from kpialign.core import security
+from kpialign.core.security import generate_password, verify_password
 from kpialign.models import Account, AccountRole, AuditEvent, Department, LoginFailure
 from kpialign.services import accounts
 
@@ -72,8 +73,8 @@ def test_stored_hash_is_argon2id_and_verifies(engine):
         account = s.exec(select(Account).where(Account.email == "a@example.com")).one()
     assert account.password_hash.startswith("$argon2id$")
     assert PASSWORD not in account.password_hash
-    assert accounts.verify_password(account.password_hash, PASSWORD)
-    assert not accounts.verify_password(account.password_hash, PASSWORD + "!")
+    assert verify_password(account.password_hash, PASSWORD)
+    assert not verify_password(account.password_hash, PASSWORD + "!")
 
 
 def test_minimum_password_length(engine, fast_hasher):
@@ -84,7 +85,7 @@ def test_minimum_password_length(engine, fast_hasher):
         accounts.create_user(s, email="short@example.com", roles=["employee"], password="short-pw")
     with db.read_session(engine) as s:
         assert s.exec(select(Account)).all() == []  # nothing written
-    assert len(accounts.generate_password()) >= accounts.MIN_PASSWORD_LENGTH
+    assert len(generate_password()) >= accounts.MIN_PASSWORD_LENGTH
 
 
 # --------------------------------------------------------------------------- throttling

@@ -19,6 +19,7 @@ from sqlmodel import SQLModel
 
 from kpialign import db
 from kpialign.core import periods
+from kpialign.core.security import verify_password
 from kpialign.demo import seed as demo
 from kpialign.models import RESPONSE_SIDE_TABLES
 from kpialign.services import accounts, surveys
@@ -331,7 +332,7 @@ def test_demo_accounts(demo_engine):
     }
     assert rows.password_hash.nunique() == 1  # one hash of the shared demo password
     assert rows.password_hash[0].startswith("$argon2id$")
-    assert accounts.verify_password(rows.password_hash[0], demo.DEMO_PASSWORD)
+    assert verify_password(rows.password_hash[0], demo.DEMO_PASSWORD)
     owner = rows[rows.role == "kpi_owner"].iloc[0]
     assert not pd.isna(owner.scope) and owner.scope == owner.home
     owned = _frame(demo_engine, "SELECT department_id FROM kpi WHERE owner_id IS NOT NULL")

@@ -8,7 +8,9 @@ import pytest
 
 from kpialign import backup, cli, config, exports
 from kpialign.core import privacy
+from kpialign.core.csv_out import CsvExportError
 from kpialign.core.errors import ImportIssue, ImportRefused, KpialignError, Refused
+from kpialign.core.periods import PeriodError
 from kpialign.scorecard import build as scorecard
 from kpialign.services import (
     accounts,
@@ -27,7 +29,7 @@ REFUSALS = [
     surveys.LinkProblem,
     strategy.StrategyError,
     measurements.MeasurementError,
-    measurements.PeriodError,
+    PeriodError,
     measurements.ScopeError,
     kpi_import.KpiImportError,
     scorecard.ScorecardError,
@@ -42,7 +44,7 @@ def test_every_domain_refusal_is_a_refused_and_a_value_error(cls):
     assert issubclass(cls, Refused) and issubclass(cls, KpialignError) and issubclass(cls, ValueError)
 
 
-@pytest.mark.parametrize("cls", [kpi_import.CsvExportError, backup.BackupError, cli.CliError], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", [CsvExportError, backup.BackupError, cli.CliError], ids=lambda c: c.__name__)
 def test_internal_and_operator_errors_are_kpialign_errors_but_not_refusals(cls):
     assert issubclass(cls, KpialignError) and not issubclass(cls, Refused)
 

@@ -14,9 +14,9 @@ from sqlmodel import select
 from kpialign import db
 from kpialign.config import secret_key
 from kpialign.core import security
+from kpialign.core.security import hash_token, valid_web_token
 from kpialign.models import Account, WebSession
 from kpialign.services import accounts
-from kpialign.services.surveys import hash_token
 
 PASSWORD = "correct horse battery"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -54,7 +54,7 @@ def rows(engine) -> list[WebSession]:
 
 def test_only_the_hmac_of_the_token_is_stored(engine, ids):
     token = start(engine, ids["emp@example.com"])
-    assert accounts.valid_web_token(token) and len(token) >= 43  # 32 random bytes
+    assert valid_web_token(token) and len(token) >= 43  # 32 random bytes
     [row] = rows(engine)
     url = engine.url.render_as_string(hide_password=False)
     assert row.token_hmac == hash_token(token, secret_key(url))
