@@ -248,7 +248,7 @@ def add_recipients(session: Session, *, wave_id: int, recipients: RecipientList,
     unknown = [n for n in names if n not in depts]
     if unknown:
         raise MailError(f"Unknown departments, nothing was added: {', '.join(unknown[:10])}.")
-    wave = surveys.check_can_invite(session, wave_id=wave_id, department_ids={int(d) for d in depts.values()})
+    wave = surveys.check_can_invite(session=session, wave_id=wave_id, department_ids={int(d) for d in depts.values()})
     existing = {
         e.lower()
         for e in session.exec(

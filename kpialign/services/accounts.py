@@ -354,7 +354,7 @@ def _web_token_hmac(session: Session, token: str, key: bytes | None) -> str:
 
 
 def start_web_session(
-    session: Session, *, account_id: int, hours: float, now: datetime | None = None, key: bytes | None = None
+    *, session: Session, account_id: int, hours: float, now: datetime | None = None, key: bytes | None = None
 ) -> str:
     """Record a sign-in of an active account for ``hours``; returns the random token (only its HMAC is stored).
 
@@ -383,7 +383,7 @@ def start_web_session(
 
 
 def resume_web_session(
-    session: Session, *, token: str, now: datetime | None = None, key: bytes | None = None
+    *, session: Session, token: str, now: datetime | None = None, key: bytes | None = None
 ) -> WebSessionInfo | None:
     """The web session for ``token`` if it is live: not expired, not revoked, and its account active.
 
@@ -407,7 +407,7 @@ def resume_web_session(
     )
 
 
-def end_web_session(session: Session, *, token: str, now: datetime | None = None, key: bytes | None = None) -> bool:
+def end_web_session(*, session: Session, token: str, now: datetime | None = None, key: bytes | None = None) -> bool:
     """Sign-out: revoke the web session for ``token``. False if there was no live one."""
     now = _now(now)
     if not valid_web_token(token):
@@ -420,7 +420,7 @@ def end_web_session(session: Session, *, token: str, now: datetime | None = None
     return bool(result.rowcount)
 
 
-def revoke_web_sessions(session: Session, *, account_id: int, now: datetime | None = None) -> int:
+def revoke_web_sessions(*, session: Session, account_id: int, now: datetime | None = None) -> int:
     """Revoke every live web session of an account (every browser is signed out); returns how many."""
     now = _now(now)
     result = session.exec(
@@ -445,8 +445,8 @@ class OidcResult:
 
 
 def oidc_sign_in(
-    session: Session,
     *,
+    session: Session,
     email: str | None,
     subject: str | None = None,
     name: str | None = None,
@@ -621,7 +621,7 @@ def list_users(session: Session) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def add_role(session: Session, *, account_id: int, role: str, actor: str, department_id: int | None = None) -> bool:
+def add_role(*, session: Session, account_id: int, role: str, actor: str, department_id: int | None = None) -> bool:
     """Give an account a role; a KPI-owner role needs a department, a manager role an open unit.
 
     Returns False if it was held already (for that department).
@@ -653,7 +653,7 @@ def add_role(session: Session, *, account_id: int, role: str, actor: str, depart
     return True
 
 
-def remove_role(session: Session, *, account_id: int, role: str, actor: str) -> bool:
+def remove_role(*, session: Session, account_id: int, role: str, actor: str) -> bool:
     """Take a role (with all its department scopes) from an account. Returns False if it was not held.
 
     The last active admin keeps the admin role, and an account keeps at least one role.
@@ -679,7 +679,7 @@ def remove_role(session: Session, *, account_id: int, role: str, actor: str) -> 
 
 
 def set_owner_departments(
-    session: Session, *, account_id: int, department_ids: list[int] | set[int], actor: str
+    *, session: Session, account_id: int, department_ids: list[int] | set[int], actor: str
 ) -> bool:
     """Scope an account's KPI-owner role to exactly these departments (gives the role if needed).
 
@@ -812,17 +812,17 @@ def set_roles(
     held = set(roles_of(session, account_id))
     changed = False
     for role in sorted(wanted - held - {Role.KPI_OWNER.value, Role.MANAGER.value}):
-        changed |= add_role(session, account_id=account_id, role=role, actor=actor)
+        changed |= add_role(session=session, account_id=account_id, role=role, actor=actor)
     if Role.KPI_OWNER.value in wanted:
         changed |= set_owner_departments(
-            session, account_id=account_id, department_ids=set(owner_departments), actor=actor
+            session=session, account_id=account_id, department_ids=set(owner_departments), actor=actor
         )
     if Role.MANAGER.value in wanted:
         changed |= set_manager_units(
             session=session, account_id=account_id, department_ids=set(manager_units), actor=actor
         )
     for role in sorted(held - wanted):
-        changed |= remove_role(session, account_id=account_id, role=role, actor=actor)
+        changed |= remove_role(session=session, account_id=account_id, role=role, actor=actor)
     return changed
 
 
@@ -843,7 +843,7 @@ def set_active(session: Session, *, account_id: int, active: bool, actor: str) -
     if active:
         clear_failures(session, account.email)
     else:
-        revoke_web_sessions(session, account_id=account_id)
+        revoke_web_sessions(session=session, account_id=account_id)
     audit.record(
         session, actor=actor, action="activate" if active else "deactivate", entity="account",
         entity_id=account_id, before=before, after=_snapshot(session, account),
@@ -861,7 +861,7 @@ def reset_password(session: Session, *, account_id: int, actor: str) -> str:
     account.password_hash = hash_password(password)
     session.add(account)
     clear_failures(session, account.email)
-    revoke_web_sessions(session, account_id=account_id)
+    revoke_web_sessions(session=session, account_id=account_id)
     audit.record(session, actor=actor, action="reset_password", entity="account", entity_id=account_id)
     return password
 

@@ -65,7 +65,7 @@ def headcount_by_month(history: pd.DataFrame, current: pd.Series, months: Iterab
     return merged.reset_index(drop=True)
 
 
-def headcount_in(session: Session, *, period: str, department_ids: Iterable[int] | None = None) -> dict[int, int]:
+def headcount_in(*, session: Session, period: str, department_ids: Iterable[int] | None = None) -> dict[int, int]:
     """Each unit's headcount in ``period`` (``YYYY-MM`` or ``YYYY-Qn``), falling back to the current one."""
     stmt = select(col(Department.id), col(Department.headcount))
     if department_ids is not None:
@@ -76,7 +76,7 @@ def headcount_in(session: Session, *, period: str, department_ids: Iterable[int]
     return dict(zip(frame["department_id"].tolist(), frame["headcount"].tolist(), strict=True))
 
 
-def recorded_in(session: Session, *, period: str, department_ids: Iterable[int]) -> dict[int, int]:
+def recorded_in(*, session: Session, period: str, department_ids: Iterable[int]) -> dict[int, int]:
     """Only the units with a recorded headcount at or before ``period`` (no fallback)."""
     hist = history_frame(session, department_ids)
     hist = hist[hist["month"] <= _month(period)].sort_values("month")

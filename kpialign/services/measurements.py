@@ -416,7 +416,7 @@ def values_frame(
     return df.astype({"kpi_id": "int64", "actual": "float64", "target": "float64"})
 
 
-def targets_frame(session: Session, *, kpi_ids: Iterable[int] | None = None) -> pd.DataFrame:
+def targets_frame(*, session: Session, kpi_ids: Iterable[int] | None = None) -> pd.DataFrame:
     """Period-specific targets: ``kpi_id, period, target``."""
     stmt = select(col(KpiTarget.kpi_id), col(KpiTarget.period), col(KpiTarget.target))
     if kpi_ids is not None:
@@ -425,7 +425,7 @@ def targets_frame(session: Session, *, kpi_ids: Iterable[int] | None = None) -> 
     return pd.DataFrame(rows, columns=["kpi_id", "period", "target"]).astype({"kpi_id": "int64", "target": "float64"})
 
 
-def series(session: Session, *, kpi_id: int) -> pd.DataFrame:
+def series(*, session: Session, kpi_id: int) -> pd.DataFrame:
     """One KPI's history: ``period, actual, target, target_source`` in period order."""
     return values_frame(session, kpi_ids=[kpi_id]).drop(columns="kpi_id").reset_index(drop=True)
 

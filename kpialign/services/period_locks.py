@@ -72,7 +72,7 @@ def locked_message(department: str, period: str) -> str:
     )
 
 
-def check_unlocked(session: Session, *, department_id: int, period: str, department: str = "") -> None:
+def check_unlocked(*, session: Session, department_id: int, period: str, department: str = "") -> None:
     """Raise :class:`PeriodLocked` if ``period`` is locked for the department."""
     if locked_keys(session, [(department_id, period)]):
         if not department:

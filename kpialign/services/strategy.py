@@ -733,7 +733,7 @@ def links_frame(session: Session, *, active_only: bool = False) -> pd.DataFrame:
 # -------------------------------------------------------------------- expected coverage
 
 
-def set_expectation(session: Session, *, actor: str, department_id: int, objective_id: int, expected: bool) -> bool:
+def set_expectation(*, session: Session, actor: str, department_id: int, objective_id: int, expected: bool) -> bool:
     """Say whether a department is expected to serve an objective (the denominator of coverage)."""
     if session.get(Department, department_id) is None:
         raise StrategyError(f"There is no department #{department_id}.")
@@ -771,9 +771,13 @@ def set_expectations(session: Session, *, actor: str, department_id: int, object
     wanted = {int(o) for o in objective_ids}
     changes = 0
     for oid in sorted(wanted - current):
-        changes += set_expectation(session, actor=actor, department_id=department_id, objective_id=oid, expected=True)
+        changes += set_expectation(
+            session=session, actor=actor, department_id=department_id, objective_id=oid, expected=True
+        )
     for oid in sorted(current - wanted):
-        changes += set_expectation(session, actor=actor, department_id=department_id, objective_id=oid, expected=False)
+        changes += set_expectation(
+            session=session, actor=actor, department_id=department_id, objective_id=oid, expected=False
+        )
     return changes
 
 

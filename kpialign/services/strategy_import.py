@@ -445,7 +445,7 @@ def _cell(value: object) -> object:
     return value
 
 
-def export_frames(session: Session) -> dict[str, pd.DataFrame]:
+def export_frames(*, session: Session) -> dict[str, pd.DataFrame]:
     """The three strategy files as DataFrames with the import's columns (retired rows included)."""
     names = dict(session.execute(select(col(Department.id), col(Department.name))).all())
     emails = dict(session.execute(select(col(Account.id), col(Account.email))).all())
@@ -483,4 +483,4 @@ def export_frames(session: Session) -> dict[str, pd.DataFrame]:
 
 def export_strategy(session: Session) -> dict[str, bytes]:
     """``{"objectives": csv, "kpis": csv, "links": csv}`` through the safe CSV writer."""
-    return {name: write_csv(frame) for name, frame in export_frames(session).items()}
+    return {name: write_csv(frame) for name, frame in export_frames(session=session).items()}

@@ -701,7 +701,7 @@ def _check_can_invite(session: Session, wave: WaveInfo, department_ids: Collecti
         )
 
 
-def check_can_invite(session: Session, *, wave_id: int, department_ids: Collection[int]) -> WaveInfo:
+def check_can_invite(*, session: Session, wave_id: int, department_ids: Collection[int]) -> WaveInfo:
     """The wave, if personal links may be made for these departments; else :class:`SurveyError`."""
     wave = get_wave(session, wave_id=wave_id)
     _check_can_invite(session, wave, department_ids)
@@ -949,7 +949,7 @@ def objective_options(real: Sequence[str], decoys: Sequence[str], wave_id: int) 
     return tuple(options)
 
 
-def survey_form(session: Session, *, wave_id: int, department_id: int) -> SurveyForm:
+def survey_form(*, session: Session, wave_id: int, department_id: int) -> SurveyForm:
     """The items of a wave as a respondent sees them (the objective-pick options included)."""
     wave = get_wave(session, wave_id=wave_id)
     dept = session.get(Department, department_id)
@@ -982,7 +982,7 @@ def check_token(session: Session, *, token: str, key: bytes, today: date | None 
         raise LinkProblem("revoked")
     if reason:
         raise LinkProblem(reason)
-    return survey_form(session, wave_id=inv.wave_id, department_id=inv.department_id)
+    return survey_form(session=session, wave_id=inv.wave_id, department_id=inv.department_id)
 
 
 def _link_departments(session: Session, wave_id: int) -> set[int]:
@@ -1031,7 +1031,7 @@ def account_form(session: Session, *, account_id: int, wave_id: int, today: date
         raise LinkProblem("not_invited")
     if session.get(WaveParticipant, (wave_id, account_id)) is not None:
         raise LinkProblem("used")
-    return survey_form(session, wave_id=wave_id, department_id=int(account.department_id))
+    return survey_form(session=session, wave_id=wave_id, department_id=int(account.department_id))
 
 
 @dataclass(frozen=True)
@@ -1223,7 +1223,9 @@ def participation(session: Session, *, wave_id: int) -> pd.DataFrame:
         ).all()
     )
     recorded = headcount.recorded_in(
-        session, period=f"{wave.opens_on.year:04d}-{wave.opens_on.month:02d}", department_ids=wave.department_ids
+        session=session,
+        period=f"{wave.opens_on.year:04d}-{wave.opens_on.month:02d}",
+        department_ids=wave.department_ids,
     )
     df = pd.DataFrame(
         {
@@ -1262,7 +1264,7 @@ def participation(session: Session, *, wave_id: int) -> pd.DataFrame:
     return out[cols]
 
 
-def participation_csv(session: Session, *, wave_id: int) -> str:
+def participation_csv(*, session: Session, wave_id: int) -> str:
     """Participation of a wave as CSV (hidden cells are empty)."""
     df = participation(session, wave_id=wave_id).drop(columns=["department_id"])
     df.insert(0, "wave", get_wave(session, wave_id=wave_id).name)

@@ -31,7 +31,7 @@ def _language(code: object) -> str:
     return lang
 
 
-def sync_builtin(session: Session, *, actor: str = "system") -> int:
+def sync_builtin(*, session: Session, actor: str = "system") -> int:
     """Add the shipped translations of bank questions that still have the shipped English text.
 
     A question HR reworded keeps no built-in translation (it would not match); existing rows are
@@ -58,7 +58,7 @@ def sync_builtin(session: Session, *, actor: str = "system") -> int:
     return added
 
 
-def translations_frame(session: Session, *, language: str) -> pd.DataFrame:
+def translations_frame(*, session: Session, language: str) -> pd.DataFrame:
     """Every active question with its translation into ``language``.
 
     Columns: ``question_id, code, source, text, status`` where status is ``current``, ``stale``
@@ -77,7 +77,7 @@ def translations_frame(session: Session, *, language: str) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["question_id", "code", "source", "text", "status"])
 
 
-def save_translation(session: Session, *, question_id: int, language: str, text: str, actor: str) -> None:
+def save_translation(*, session: Session, question_id: int, language: str, text: str, actor: str) -> None:
     """Save (and so mark reviewed against the current source text) a question's translation."""
     lang = _language(language)
     if lang == i18n.DEFAULT_LANGUAGE:
@@ -142,7 +142,7 @@ def wave_language(session: Session, *, wave_id: int) -> str:
     return i18n.normalise(wave.language if wave else None) or i18n.DEFAULT_LANGUAGE
 
 
-def set_wave_language(session: Session, *, wave_id: int, language: str, actor: str) -> None:
+def set_wave_language(*, session: Session, wave_id: int, language: str, actor: str) -> None:
     """The language a wave's survey and e-mails fall back to (any status: it changes no result)."""
     lang = _language(language)
     wave = session.get(SurveyWave, wave_id)
@@ -164,12 +164,12 @@ def set_wave_language(session: Session, *, wave_id: int, language: str, actor: s
     )
 
 
-def account_language(session: Session, *, account_id: int) -> str | None:
+def account_language(*, session: Session, account_id: int) -> str | None:
     account = session.get(Account, account_id)
     return i18n.normalise(account.language) if account else None
 
 
-def set_account_language(session: Session, *, account_id: int, language: str | None, actor: str) -> None:
+def set_account_language(*, session: Session, account_id: int, language: str | None, actor: str) -> None:
     """A user's preferred survey language (``None``: follow the browser)."""
     lang = None if language is None else _language(language)
     account = session.get(Account, account_id)

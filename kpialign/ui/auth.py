@@ -67,7 +67,7 @@ def _start_web_session(account_id: int) -> None:
     hours = load_settings().session_hours
     try:
         with data.writing(bump=False) as session:
-            token = accounts.start_web_session(session, account_id=account_id, hours=hours)
+            token = accounts.start_web_session(session=session, account_id=account_id, hours=hours)
     except (ConfigError, accounts.AccountError) as exc:  # signed in, but only in this tab
         log.warning("sign-in will not survive a reload: %s", exc)
         return
@@ -87,7 +87,7 @@ def sign_out() -> None:
     st.session_state.pop(_OIDC_REFUSED, None)
     if token:
         with data.writing(bump=False) as session:
-            accounts.end_web_session(session, token=token)
+            accounts.end_web_session(session=session, token=token)
         st.session_state[_COOKIE_PENDING] = ("clear", token, 0)
     if oidc_identity() is not None:
         st.logout()
@@ -133,7 +133,7 @@ def _resume_from_cookie() -> int | None:
     if valid_web_token(token):
         try:
             with data.reading() as session:
-                info = accounts.resume_web_session(session, token=token)
+                info = accounts.resume_web_session(session=session, token=token)
         except ConfigError as exc:
             log.warning("cannot resume a sign-in from the cookie: %s", exc)
             return None
@@ -197,7 +197,7 @@ def _oidc_account() -> int | None:
     verified = identity.get("email_verified")
     with data.writing(bump=False) as session:
         result = accounts.oidc_sign_in(
-            session,
+            session=session,
             email=email or None,
             subject=str(identity.get("sub") or "") or None,
             name=str(identity.get("name") or ""),
@@ -252,7 +252,7 @@ def current_user() -> UserContext | None:
 
 def _web_session_ended(session: Any, token: str) -> bool:
     try:
-        return accounts.resume_web_session(session, token=token) is None
+        return accounts.resume_web_session(session=session, token=token) is None
     except ConfigError:  # the key went away: keep the tab signed in, as before web sessions
         return False
 

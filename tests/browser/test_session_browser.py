@@ -86,7 +86,7 @@ def web_session(portal: Portal, email: str, *, started: datetime, hours: float) 
     try:
         with db.write_session(eng, bump=False) as s:
             account = s.exec(select(Account).where(Account.email == email)).one()
-            return accounts.start_web_session(s, account_id=account.id, hours=hours, now=started)
+            return accounts.start_web_session(session=s, account_id=account.id, hours=hours, now=started)
     finally:
         eng.dispose()
 

@@ -82,7 +82,7 @@ def test_dry_run_writes_nothing(engine, org):
     assert summary.inserted == 1
     with db.read_session(engine) as s:
         assert measurements.values_frame(s).empty
-        assert measurements.targets_frame(s).empty
+        assert measurements.targets_frame(session=s).empty
         assert audit.list_events(s, entity="kpi_value").empty
 
 
@@ -167,7 +167,7 @@ def test_values_frame_target_precedence_and_filters(engine, org):
     with db.read_session(engine) as s:
         df = measurements.values_frame(s)
         only = measurements.values_frame(s, kpi_ids=[org.revenue], periods=["2025-02", "2025-03"])
-        ser = measurements.series(s, kpi_id=org.revenue)
+        ser = measurements.series(session=s, kpi_id=org.revenue)
     assert list(df.columns) == ["kpi_id", "period", "actual", "target", "target_source"]
     rev = df[df["kpi_id"] == org.revenue].set_index("period")
     assert rev.loc["2025-02", "target"] == 130.0 and rev.loc["2025-02", "target_source"] == "period"

@@ -425,7 +425,7 @@ def test_participation_is_shown_only_where_at_least_k_were_invited(engine, org):
     assert not df.loc["Finance", "shown"]
     assert df.loc["All departments", ["invited", "responded"]].tolist() == [16, 7]
     with db.read_session(engine) as s:
-        csv_text = surveys.participation_csv(s, wave_id=wid)
+        csv_text = surveys.participation_csv(session=s, wave_id=wid)
     assert csv_text.splitlines()[0] == "wave,department,invited,responded,rate,shown"
     assert "Spring 2026,Sales,8,4,0.5,true" in csv_text
 
