@@ -31,8 +31,8 @@ from kpialign.core.periods import (
     parse_period,
 )
 
-# here: still read as measurements.period_bounds / recent_periods by the KPI data page (moving to
-# kpialign/ui on the pages branch); switch those to kpialign.core.periods, then drop these two.
+# here: still read as measurements.period_bounds / recent_periods by pages/kpi_data.py; switch that
+# page's import to kpialign.core.periods, then drop these two.
 from kpialign.core.periods import period_bounds as period_bounds
 from kpialign.core.periods import recent_periods as recent_periods
 from kpialign.models import AuditEvent, Department, Frequency, Kpi, KpiTarget, KpiValue, Role, utcnow
