@@ -16,13 +16,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from kpialign import db
 from kpialign.config import load_settings
-from kpialign.core.errors import KpialignError
+from kpialign.core.csv_out import write_csv
+from kpialign.core.errors import ImportRefused, KpialignError
+from kpialign.core.security import generate_password
 from kpialign.models import Role
 from kpialign.scorecard import links as links_read
 from kpialign.scorecard.build import build_scorecard
 from kpialign.services import accounts, directory, kpi_links
 from kpialign.services.accounts import UserContext
-from kpialign.services.kpi_import import write_csv
 
 
 class CliError(KpialignError):
@@ -38,6 +39,12 @@ def _engine():
     if not db.has_schema(engine):
         db.migrate(engine)
     return engine
+
+
+def _print_issues(refusal: ImportRefused, source: str) -> None:
+    """Every problem of a refused import on stderr, one line each (the pages show the same as a table)."""
+    for line in refusal.issue_lines(source):
+        print(line, file=sys.stderr)
 
 
 # ------------------------------------------------------------------------------ commands
@@ -72,7 +79,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     elif not args.no_password:
-        password = accounts.generate_password()
+        password = generate_password()
         generated = True
     with db.write_session(_engine()) as session:
         account = accounts.create_user(
@@ -168,11 +175,7 @@ def cmd_import_kpis(args: argparse.Namespace) -> int:
         with db.write_session(_engine(), bump=not args.dry_run) as session:
             summary = csvio.import_kpis(session, data=data, scope=scope, dry_run=args.dry_run, filename=path.name)
     except csvio.KpiImportError as exc:
-        for issue in exc.validation.issues:
-            where = f"row {issue.row}" if issue.row else "file"
-            column = f", column {issue.column}" if issue.column else ""
-            value = f", value {issue.value!r}" if issue.value else ""
-            print(f"{args.file}: {where}{column}{value}: {issue.reason}", file=sys.stderr)
+        _print_issues(exc, args.file)
         raise CliError(str(exc)) from None
     print(summary.describe())
     return 0
@@ -205,11 +208,7 @@ def cmd_import_org(args: argparse.Namespace) -> int:
                 filename=names,
             )
     except directory.DirectoryImportError as exc:
-        for issue in exc.plan.issues:
-            where = f"row {issue.row}" if issue.row else "file"
-            column = f", column {issue.column}" if issue.column else ""
-            value = f", value {issue.value!r}" if issue.value else ""
-            print(f"{issue.file or names}: {where}{column}{value}: {issue.reason}", file=sys.stderr)
+        _print_issues(exc, names)
         raise CliError(str(exc)) from None
     print(plan.describe())
     return 0
@@ -507,11 +506,7 @@ def cmd_links(args: argparse.Namespace) -> int:
                     session=session, data=path.read_bytes(), user=system, dry_run=args.dry_run, filename=path.name
                 )
         except kpi_links.LinkImportError as exc:
-            for issue in exc.validation.issues:
-                where = f"row {issue.row}" if issue.row else "file"
-                column = f", column {issue.column}" if issue.column else ""
-                value = f", value {issue.value!r}" if issue.value else ""
-                print(f"{args.file}: {where}{column}{value}: {issue.reason}", file=sys.stderr)
+            _print_issues(exc, args.file)
             raise CliError(str(exc)) from None
         print(summary.describe())
         return 0
