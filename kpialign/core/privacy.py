@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import cast
 
+import numpy as np
 import pandas as pd
 
 from kpialign.core.errors import Refused
@@ -96,26 +97,40 @@ def suppress_counts(
     n = pd.to_numeric(out[n_col], errors="raise").fillna(0).astype("int64")
     if (n < 0).any():
         raise ValueError("suppress_counts: counts cannot be negative")
-    suppressed = n < k
+    suppressed = (n < k).to_numpy()
     if parent_col is not None and len(out):
-        parents = out[parent_col].astype("object").where(out[parent_col].notna(), "__none__")
-        for _, idx in parents.groupby(parents, sort=False).groups.items():
-            sib = n.loc[idx]
-            hidden = suppressed.loc[idx].copy()
-            hidden_n = int(sib[hidden].sum())
-            if not hidden.any() or hidden_n == 0 or hidden_n >= k:
-                # Nothing hidden; or only empty cells hidden (total - shown = 0 reveals no one).
-                suppressed.loc[idx] = hidden
-                continue
-            candidates = out.loc[idx][~hidden.to_numpy()].assign(_n=sib[~hidden])
-            candidates = candidates[candidates["_n"] > 0].sort_values(["_n", *group_cols], kind="mergesort")
-            for row in candidates.index:
-                if hidden_n >= k:
-                    break
-                hidden.loc[row] = True
-                hidden_n += int(n.loc[row])
-            suppressed.loc[idx] = hidden
-    out["suppressed"] = suppressed.astype(bool).to_numpy()
+        suppressed = _complementary(out, n.to_numpy(), suppressed, group_cols, parent_col, k)
+    out["suppressed"] = suppressed.astype(bool)
+    return out
+
+
+def _complementary(
+    df: pd.DataFrame, n: np.ndarray, primary: np.ndarray, group_cols: Sequence[str], parent_col: str, k: int
+) -> np.ndarray:
+    """Complementary suppression of :func:`suppress_counts`, all sibling groups at once.
+
+    In a group whose hidden cells hold between 1 and k - 1 people, the shown cells with people
+    are taken smallest first (ties by ``group_cols``, then row order) while the hidden total is
+    still below k; a cell is taken when the hidden total before it is below k. Column-wise
+    (a cumulative sum per group) rather than a loop per group: the same cells.
+    """
+    group = pd.factorize(df[parent_col].astype("object").where(df[parent_col].notna(), "__none__"))[0]
+    hidden_n = np.bincount(group, weights=np.where(primary, n, 0)).astype("int64")
+    needs = (hidden_n > 0) & (hidden_n < k)  # (a group with hidden cells of 0 people reveals no one)
+    cand = ~primary & (n > 0) & needs[group]
+    if not cand.any():
+        return primary
+    rows = np.flatnonzero(cand)
+    order = (
+        df.iloc[rows][list(group_cols)]
+        .assign(_group=group[rows], _n=n[rows], _row=rows)
+        .sort_values(["_group", "_n", *group_cols, "_row"], kind="mergesort")
+    )
+    g = order["_group"].to_numpy()
+    taken_before = order.groupby("_group", sort=False)["_n"].cumsum().to_numpy() - order["_n"].to_numpy()
+    take = hidden_n[g] + taken_before < k
+    out = primary.copy()
+    out[order["_row"].to_numpy()[take]] = True
     return out
 
 
