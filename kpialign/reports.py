@@ -16,8 +16,16 @@ suppressed as on the portal's pages.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
 import math
+import os
+import queue
+import struct
+import subprocess
+import sys
+import threading
 from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
@@ -33,10 +41,12 @@ from sqlmodel import Session
 from kpialign import charts
 from kpialign.core.errors import Refused
 from kpialign.scorecard import review_brief
+from kpialign.scorecard.model import Scorecard
 from kpialign.scorecard.review_brief import ReviewBrief
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 CHART_SCALE = 1.6  # PNG pixels per chart pixel: sharp on paper, small files
+POOL_FROM = 12  # departments from which an organisation pack renders its charts in worker processes
 STATUS_FILL = {"green": (200, 230, 201), "amber": (255, 224, 178), "red": (255, 205, 210)}
 CONFIDENTIAL = (
     "Confidential, not anonymous: survey figures come from closed waves and from at least k responses; "
@@ -56,10 +66,148 @@ def _font_files() -> tuple[Path, Path] | None:
     return None
 
 
+def chart_spec(chart: alt.TopLevelMixin) -> dict:
+    """The Vega-Lite spec of a chart (what vl-convert renders)."""
+    # here: the builders are tested charts; Altair's schema validation costs more than the render
+    return chart.to_dict(validate=False)
+
+
 def render_png(chart: alt.TopLevelMixin) -> bytes:
     """An Altair chart as PNG through vl-convert (Altair's export backend)."""
-    # here: the builders are tested charts; Altair's schema validation costs more than the render
-    return vl_convert.vegalite_to_png(chart.to_dict(validate=False), scale=CHART_SCALE)
+    return vl_convert.vegalite_to_png(chart_spec(chart), scale=CHART_SCALE)
+
+
+# One worker: Vega-Lite specs in (length-prefixed JSON on stdin), PNGs out (status byte, length,
+# bytes on stdout). A plain ``python -c`` process imports vl_convert and nothing else, so it
+# starts in a fraction of a second from a Streamlit server as from the CLI (multiprocessing's
+# spawn would re-import the parent's main module; fork is unsafe in a threaded server).
+_WORKER = r"""
+import json, struct, sys
+import vl_convert
+src, out = sys.stdin.buffer, sys.stdout.buffer
+scale = float(sys.argv[1])
+while True:
+    head = src.read(8)
+    if len(head) < 8:
+        break
+    spec = json.loads(src.read(struct.unpack(">Q", head)[0]))
+    try:
+        png, status = vl_convert.vegalite_to_png(spec, scale=scale), b"\0"
+    except Exception as exc:
+        png, status = repr(exc).encode(), b"\1"
+    out.write(status + struct.pack(">Q", len(png)) + png)
+    out.flush()
+"""
+
+
+def pool_size() -> int:
+    """Worker processes for a long pack's charts: one per core, at most 4."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+class ChartPool:
+    """Renders charts to PNG in a few worker processes while the caller writes the PDF.
+
+    vl-convert keeps Python's GIL for the whole render (~0.1 s of a JavaScript runtime per
+    chart), so threads cannot overlap it with the PDF layout; processes can. ``submit`` returns
+    a ticket at once; ``result(ticket)`` waits for that chart. A worker that cannot start or
+    fails leaves its charts to be rendered here, so the pack is the same either way.
+    """
+
+    def __init__(self, workers: int, *, scale: float = CHART_SCALE):
+        self.scale = scale
+        self._specs: dict[int, dict] = {}
+        self._done: dict[int, bytes | None] = {}
+        self._ready = threading.Condition()
+        self._next = 0
+        self._workers: list[tuple[subprocess.Popen, queue.SimpleQueue, list[int]]] = []
+        for _ in range(workers):
+            try:
+                proc = subprocess.Popen(
+                    [sys.executable, "-c", _WORKER, str(scale)],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                )  # fmt: skip
+            except OSError:
+                break
+            inbox: queue.SimpleQueue = queue.SimpleQueue()
+            tickets: list[int] = []
+            threading.Thread(target=self._feed, args=(proc, inbox), daemon=True).start()
+            threading.Thread(target=self._drain, args=(proc, tickets), daemon=True).start()
+            self._workers.append((proc, inbox, tickets))
+
+    def __enter__(self) -> ChartPool:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.close(abandon=exc_type is not None)
+
+    def submit(self, spec: dict) -> int:
+        ticket = self._next
+        self._next += 1
+        self._specs[ticket] = spec
+        with self._ready:  # here: under the lock, so a worker that dies now still hands this ticket back
+            if not self._workers:
+                return ticket
+            _, inbox, tickets = self._workers[ticket % len(self._workers)]
+            tickets.append(ticket)
+        inbox.put(json.dumps(spec).encode())
+        return ticket
+
+    def result(self, ticket: int) -> bytes:
+        with self._ready:
+            while self._workers and ticket not in self._done:
+                self._ready.wait()
+            png = self._done.pop(ticket, None)
+        spec = self._specs.pop(ticket)
+        return png if png is not None else vl_convert.vegalite_to_png(spec, scale=self.scale)
+
+    def close(self, *, abandon: bool = False) -> None:
+        """Let the workers finish and exit (``abandon``: stop them now, their charts are not needed)."""
+        with self._ready:
+            workers = list(self._workers)
+        for proc, inbox, _ in workers:
+            if abandon:
+                proc.kill()
+            inbox.put(None)
+        for proc, _, _ in workers:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    @staticmethod
+    def _feed(proc: subprocess.Popen, inbox: queue.SimpleQueue) -> None:
+        stdin = proc.stdin
+        assert stdin is not None
+        try:
+            while (data := inbox.get()) is not None:
+                stdin.write(struct.pack(">Q", len(data)) + data)
+                stdin.flush()
+        except OSError:
+            pass  # the worker died: _drain hands its charts back
+        finally:
+            with contextlib.suppress(OSError):
+                stdin.close()
+
+    def _drain(self, proc: subprocess.Popen, tickets: list[int]) -> None:
+        stdout = proc.stdout
+        assert stdout is not None
+        served = 0
+        while True:
+            head = stdout.read(9)
+            if len(head) < 9:
+                break
+            body = stdout.read(struct.unpack(">Q", head[1:])[0])
+            with self._ready:
+                self._done[tickets[served]] = body if head[:1] == b"\0" else None
+                served += 1
+                self._ready.notify_all()
+        with self._ready:  # here: the worker is gone; whatever it did not render is rendered by result()
+            for ticket in tickets[served:]:
+                self._done.setdefault(ticket, None)
+            self._workers = [w for w in self._workers if w[0] is not proc]
+            self._ready.notify_all()
 
 
 def _pct(x: float) -> str:
@@ -254,7 +402,7 @@ def _actions_rows(frame: pd.DataFrame) -> list[list[object]]:
     return out
 
 
-def _department_section(pdf: Pack, b: ReviewBrief, *, compact: bool, today: date) -> None:
+def _department_section(pdf: Pack, b: ReviewBrief, *, compact: bool, today: date, png: bytes | None) -> None:
     pdf.h1(f"{b.department} — review {b.period}")
     survey = (
         f"survey {b.wave}" + (f" vs {b.previous_wave}" if b.previous_wave else "") if b.wave else "no closed survey"
@@ -282,7 +430,6 @@ def _department_section(pdf: Pack, b: ReviewBrief, *, compact: bool, today: date
             pdf.rows(header, rows, widths, fills=fills, fill_col=5)
         else:
             pdf.grid(header, rows, widths, fills=fills, fill_col=5)
-        png = _chart_png(b, compact=compact)
         if png is not None:
             pdf.chart(png, width=182 if not compact else 170)
             pdf.para(
@@ -361,18 +508,19 @@ def _department_section(pdf: Pack, b: ReviewBrief, *, compact: bool, today: date
     pdf.para(CONFIDENTIAL, size=6.5, grey=True)
 
 
-def _chart_png(b: ReviewBrief, *, compact: bool) -> bytes | None:
+def _chart(b: ReviewBrief, *, compact: bool) -> alt.TopLevelMixin | None:
+    """The pack's chart of a department: attainment % (organisation pack) or actuals (its own pack)."""
     names = dict(zip(b.kpis["kpi_id"], b.kpis["name"], strict=True))
     if compact:
         att = b.attainment.assign(kpi=b.attainment["kpi_id"].map(names))
         if att["attainment_pct"].notna().sum() == 0:
             return None
         s = b.settings
-        return render_png(charts.review_attainment(att, green=s.green, amber=s.amber))
+        return charts.review_attainment(att, green=s.green, amber=s.amber)
     series = b.series.assign(kpi=b.series["kpi_id"].map(names)) if len(b.series) else b.series
     if series.empty or series["actual"].notna().sum() == 0:
         return None
-    return render_png(charts.review_kpis(series))
+    return charts.review_kpis(series)
 
 
 # --------------------------------------------------------------------------------- packs
@@ -387,7 +535,8 @@ def department_pack(session: Session, *, department_id: int, period: str, today:
         raise ReportError(str(exc)) from None
     pdf = Pack(f"Review pack · {brief.department} · {brief.period}")
     pdf.add_page()
-    _department_section(pdf, brief, compact=False, today=today)
+    chart = _chart(brief, compact=False)
+    _department_section(pdf, brief, compact=False, today=today, png=None if chart is None else render_png(chart))
     return bytes(pdf.output())
 
 
@@ -398,10 +547,13 @@ def organisation_pack(
     department_ids: list[int] | None = None,
     today: date | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    workers: int | None = None,
 ) -> bytes:
     """The organisation pack: an overview page, then one page per department (PDF bytes).
 
     ``progress(done, total, department)`` is called after each department (for a progress bar).
+    The charts are rendered by ``workers`` processes (default: one per core for a pack of at
+    least :data:`POOL_FROM` departments, none for fewer) while the pages are written.
     """
     today = today or date.today()
     try:
@@ -413,7 +565,24 @@ def organisation_pack(
         depts = depts[depts["department_id"].isin(department_ids)]
     if depts.empty:
         raise ReportError("There are no scored departments to put in the pack.")
-    briefs = []
+    total = len(depts)
+    if workers is None:
+        workers = pool_size() if total >= POOL_FROM else 0
+    with ChartPool(workers) as pool:
+        return _organisation_pdf(session, sc, depts, period=period, today=today, progress=progress, pool=pool)
+
+
+def _organisation_pdf(
+    session: Session,
+    sc: Scorecard,
+    depts: pd.DataFrame,
+    *,
+    period: str,
+    today: date,
+    progress: Callable[[int, int, str], None] | None,
+    pool: ChartPool,
+) -> bytes:
+    briefs, tickets = [], []
     total = len(depts)
     sliced = review_brief.per_department(sc)
     for i, dept_id in enumerate(depts["department_id"]):
@@ -422,6 +591,8 @@ def organisation_pack(
                 session=session, department_id=int(dept_id), period=period, today=today, sc=sliced[int(dept_id)]
             )
         )
+        chart = _chart(briefs[-1], compact=True)
+        tickets.append(None if chart is None else pool.submit(chart_spec(chart)))  # rendered while we go on
         if progress is not None:
             progress(i + 1, 2 * total, briefs[-1].department)
 
@@ -461,9 +632,9 @@ def organisation_pack(
         fill_col=2,
     )
     pdf.para(CONFIDENTIAL, size=6.5, grey=True)
-    for i, b in enumerate(briefs):
+    for i, (b, ticket) in enumerate(zip(briefs, tickets, strict=True)):
         pdf.add_page()
-        _department_section(pdf, b, compact=True, today=today)
+        _department_section(pdf, b, compact=True, today=today, png=None if ticket is None else pool.result(ticket))
         if progress is not None:
             progress(total + i + 1, 2 * total, b.department)
     return bytes(pdf.output())
