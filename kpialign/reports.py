@@ -582,19 +582,15 @@ def _organisation_pdf(
     progress: Callable[[int, int, str], None] | None,
     pool: ChartPool,
 ) -> bytes:
-    briefs, tickets = [], []
     total = len(depts)
-    sliced = review_brief.per_department(sc)
-    for i, dept_id in enumerate(depts["department_id"]):
-        briefs.append(
-            review_brief.prepare_review(
-                session=session, department_id=int(dept_id), period=period, today=today, sc=sliced[int(dept_id)]
-            )
-        )
-        chart = _chart(briefs[-1], compact=True)
+    ids = [int(d) for d in depts["department_id"]]
+    briefs = review_brief.prepare_reviews(session=session, department_ids=ids, period=period, today=today, sc=sc)
+    tickets = []
+    for i, b in enumerate(briefs):
+        chart = _chart(b, compact=True)
         tickets.append(None if chart is None else pool.submit(chart_spec(chart)))  # rendered while we go on
         if progress is not None:
-            progress(i + 1, 2 * total, briefs[-1].department)
+            progress(i + 1, 2 * total, b.department)
 
     pdf = Pack(f"Organisation review pack · {briefs[0].period}")
     pdf.add_page()
