@@ -238,6 +238,7 @@ class Pack(FPDF):
             self.family = "Helvetica"
         self.set_title(title)
         self.set_creator("kpialign")
+        self._char_units: dict[str, dict[str, float]] = {}
 
     def t(self, text: object) -> str:
         """Text safe for the font in use (user text stays plain text)."""
@@ -268,11 +269,65 @@ class Pack(FPDF):
         self.ln(1.5)
 
     def para(self, text: str, *, size: float = 9, bold: bool = False, grey: bool = False) -> None:
+        """A paragraph, wrapped at spaces and left-aligned (one cell per line)."""
         self.set_font(self.family, "B" if bold else "", size)
         if grey:
             self.set_text_color(90)
-        self.multi_cell(0, size * 0.5, self.t(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.x = self.l_margin
+        for line in self.wrap(self.t(text), self.w - self.r_margin - self.l_margin - 2 * self.c_margin):
+            self.cell(0, size * 0.5, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_text_color(0)
+
+    # here: fpdf2's multi_cell measures every prefix of a line while it wraps (quadratic in the
+    # line's length), and fit() measured a cell up to ten times: together most of a page's layout.
+    # Both now add up per-character widths, looked up once per font.
+    def _units(self, text: str) -> list[float]:
+        font = self.current_font
+        table = self._char_units.setdefault(font.fontkey, {})
+        out = []
+        for c in text:
+            u = table.get(c)
+            if u is None:
+                u = table[c] = font.get_text_width(c, 1000.0, None)[1]
+            out.append(u)
+        return out
+
+    def text_width(self, text: str) -> float:
+        """Width of ``text`` in mm in the current font and size (as ``get_string_width``)."""
+        return sum(self._units(text)) * self.font_size_pt * 0.001 / self.k
+
+    def wrap(self, text: str, width: float) -> list[str]:
+        """``text`` broken into lines of at most ``width`` mm: at spaces, inside a word only if it is longer."""
+        scale = self.font_size_pt * 0.001 / self.k
+        space = self._units(" ")[0] * scale
+        lines: list[str] = []
+        for paragraph in text.split("\n"):
+            line, used = "", 0.0
+            for word in paragraph.split(" "):
+                w = sum(self._units(word)) * scale
+                if line and used + space + w <= width:
+                    line, used = f"{line} {word}", used + space + w
+                    continue
+                if line:
+                    lines.append(line)
+                while w > width and len(word) > 1:  # a word longer than a line: cut it
+                    cut = self._fitting(self._units(word), width / scale)
+                    lines.append(word[:cut])
+                    word = word[cut:]
+                    w = sum(self._units(word)) * scale
+                line, used = word, w
+            lines.append(line)
+        return lines
+
+    @staticmethod
+    def _fitting(units: list[float], room: float) -> int:
+        """How many characters of these widths fit in ``room`` (at least one)."""
+        acc = 0.0
+        for i, u in enumerate(units):
+            if acc + u > room:
+                return max(i, 1)
+            acc += u
+        return len(units)
 
     def grid(
         self,
@@ -310,16 +365,13 @@ class Pack(FPDF):
 
     def fit(self, text: str, width: float) -> str:
         """``text`` cut with an ellipsis to fit ``width`` mm in the current font."""
-        if self.get_string_width(text) <= width:
+        units = self._units(text)
+        limit = width / (self.font_size_pt * 0.001 / self.k)
+        if sum(units) <= limit:
             return text
-        lo, hi = 0, len(text)
-        while lo < hi:  # here: binary search, so a long cell costs log(n) width measurements
-            mid = (lo + hi + 1) // 2
-            if self.get_string_width(text[:mid] + "…") <= width:
-                lo = mid
-            else:
-                hi = mid - 1
-        return text[:lo] + "…"
+        room = limit - self._units("…")[0]
+        cut = self._fitting(units, room)
+        return text[: cut if sum(units[:cut]) <= room else 0] + "…"
 
     def rows(
         self,
@@ -336,7 +388,7 @@ class Pack(FPDF):
         self.set_font(self.family, "B", size)
         self.set_fill_color(238, 238, 238)
         for h, w in zip(header, widths, strict=True):
-            self.cell(w, height, self.t(h), fill=True)
+            self.line_cell(w, height, self.t(h), fill=True)
         self.ln(height)
         self.set_font(self.family, "", size)
         self.set_draw_color(220)
@@ -347,9 +399,21 @@ class Pack(FPDF):
                 colour = fills[i] if fills is not None and j == fill_col else None
                 if colour is not None:
                     self.set_fill_color(*colour)
-                self.cell(w, height, self.fit(self.t(v), w - 1), border="B", fill=colour is not None)
+                self.line_cell(w, height, self.fit(self.t(v), w - 1), bottom=True, fill=colour is not None)
             self.ln(height)
         self.ln(1)
+
+    def line_cell(self, w: float, h: float, text: str, *, fill: bool = False, bottom: bool = False) -> None:
+        """What ``cell(w, h, text, border="B" if bottom else 0, fill=fill)`` draws for one line of plain
+        text that fits, without cell()'s text layout machinery (a table row is mostly cells)."""
+        x, y = self.x, self.y
+        if fill:
+            self.rect(x, y, w, h, style="F")
+        if bottom:
+            self.line(x, y + h, x + w, y + h)
+        if text:
+            self.text(x + self.c_margin, y + 0.5 * h + 0.3 * self.font_size, text)
+        self.x = x + w
 
     def chart(self, png: bytes, *, width: float) -> None:
         self.image(io.BytesIO(png), x=self.l_margin, w=width)
@@ -508,19 +572,69 @@ def _department_section(pdf: Pack, b: ReviewBrief, *, compact: bool, today: date
     pdf.para(CONFIDENTIAL, size=6.5, grey=True)
 
 
+class AttainmentSpecs:
+    """The organisation pack's attainment charts as Vega-Lite specs, one per department.
+
+    Altair builds and serialises the chart once (~40 ms of Python per chart); every other
+    department gets that spec with its own rows (serialised by Altair's ``to_values``) in place
+    of the first department's. The first two specs are checked against Altair's own; if they
+    differ (a new Altair), every chart goes through Altair.
+    """
+
+    def __init__(self, *, green: float, amber: float):
+        self.green, self.amber = green, amber
+        self.template: dict | None = None
+        self.name: str | None = None
+        self.checked = 0
+
+    def altair(self, series: pd.DataFrame) -> dict:
+        return chart_spec(charts.review_attainment(series, green=self.green, amber=self.amber))
+
+    def spec(self, series: pd.DataFrame) -> dict:
+        rows = alt.to_values(charts.review_attainment_rows(series))["values"]
+        if self.template is None:
+            self.template = self.altair(series)
+            found = [k for k, v in self.template.get("datasets", {}).items() if v == rows]
+            self.name = found[0] if len(found) == 1 else None
+            self.checked = 1 if self.name else 2
+            return self.template
+        if self.name is None:
+            return self.altair(series)
+        spec = {**self.template, "datasets": {**self.template["datasets"], self.name: rows}}
+        if self.checked < 2:
+            self.checked += 1
+            if _canonical(spec) != _canonical(own := self.altair(series)):
+                self.name = None
+                return own
+        return spec
+
+
+def _canonical(spec: dict) -> str:
+    """A spec as text with its datasets named by position (Altair names them by a hash of the rows)."""
+    text = json.dumps(spec)
+    for i, name in enumerate(spec.get("datasets", {})):
+        text = text.replace(json.dumps(name), f'"dataset-{i}"')
+    return text
+
+
 def _chart(b: ReviewBrief, *, compact: bool) -> alt.TopLevelMixin | None:
     """The pack's chart of a department: attainment % (organisation pack) or actuals (its own pack)."""
     names = dict(zip(b.kpis["kpi_id"], b.kpis["name"], strict=True))
     if compact:
-        att = b.attainment.assign(kpi=b.attainment["kpi_id"].map(names))
-        if att["attainment_pct"].notna().sum() == 0:
-            return None
+        att = _attainment_series(b)
         s = b.settings
-        return charts.review_attainment(att, green=s.green, amber=s.amber)
+        return None if att is None else charts.review_attainment(att, green=s.green, amber=s.amber)
     series = b.series.assign(kpi=b.series["kpi_id"].map(names)) if len(b.series) else b.series
     if series.empty or series["actual"].notna().sum() == 0:
         return None
     return charts.review_kpis(series)
+
+
+def _attainment_series(b: ReviewBrief) -> pd.DataFrame | None:
+    """The organisation pack chart's data: each KPI's attainment % in the trend window (None: nothing to draw)."""
+    names = dict(zip(b.kpis["kpi_id"], b.kpis["name"], strict=True))
+    att = b.attainment.assign(kpi=b.attainment["kpi_id"].map(names))
+    return None if att["attainment_pct"].notna().sum() == 0 else att
 
 
 # --------------------------------------------------------------------------------- packs
@@ -586,9 +700,10 @@ def _organisation_pdf(
     ids = [int(d) for d in depts["department_id"]]
     briefs = review_brief.prepare_reviews(session=session, department_ids=ids, period=period, today=today, sc=sc)
     tickets = []
+    specs = AttainmentSpecs(green=sc.settings.green, amber=sc.settings.amber)
     for i, b in enumerate(briefs):
-        chart = _chart(b, compact=True)
-        tickets.append(None if chart is None else pool.submit(chart_spec(chart)))  # rendered while we go on
+        series = _attainment_series(b)
+        tickets.append(None if series is None else pool.submit(specs.spec(series)))  # rendered while we go on
         if progress is not None:
             progress(i + 1, 2 * total, b.department)
 
