@@ -13,6 +13,7 @@ import pytest
 import vl_convert
 
 from kpialign import db, reports
+from kpialign.cli import main
 from kpialign.core import periods, stats
 from kpialign.scorecard import review_brief, views
 from tests.conftest import require_pdftotext
@@ -152,3 +153,12 @@ def test_paragraphs_wrap_within_the_line_and_cells_are_cut_with_an_ellipsis():
     assert cut.endswith("…") and text.startswith(cut[:-1]) and pdf.get_string_width(cut) <= 40
     assert pdf.get_string_width(text[: len(cut)] + "…") > 40  # nothing more would fit
     assert pdf.fit("short", 40) == "short"
+
+
+def test_the_report_command_shows_the_organisation_packs_progress(demo_sqlite_url, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("KPIALIGN_DATABASE_URL", demo_sqlite_url)
+    out = tmp_path / "org.pdf"
+    assert main(["report", "--organisation", "--period", "2026-Q3", "--progress", "--output", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "preparing" in err and "writing" in err and "100.0%" in err
+    assert out.read_bytes().startswith(b"%PDF-")
