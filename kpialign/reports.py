@@ -194,20 +194,19 @@ class ChartPool:
         stdout = proc.stdout
         assert stdout is not None
         served = 0
-        while True:
-            head = stdout.read(9)
-            if len(head) < 9:
-                break
-            body = stdout.read(struct.unpack(">Q", head[1:])[0])
-            with self._ready:
-                self._done[tickets[served]] = body if head[:1] == b"\0" else None
-                served += 1
+        try:
+            while len(head := stdout.read(9)) == 9:
+                body = stdout.read(struct.unpack(">Q", head[1:])[0])
+                with self._ready:
+                    self._done[tickets[served]] = body if head[:1] == b"\0" else None
+                    served += 1
+                    self._ready.notify_all()
+        finally:
+            with self._ready:  # here: the worker is gone; whatever it did not render is rendered by result()
+                for ticket in tickets[served:]:
+                    self._done.setdefault(ticket, None)
+                self._workers = [w for w in self._workers if w[0] is not proc]
                 self._ready.notify_all()
-        with self._ready:  # here: the worker is gone; whatever it did not render is rendered by result()
-            for ticket in tickets[served:]:
-                self._done.setdefault(ticket, None)
-            self._workers = [w for w in self._workers if w[0] is not proc]
-            self._ready.notify_all()
 
 
 def _pct(x: float) -> str:

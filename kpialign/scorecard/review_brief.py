@@ -145,8 +145,7 @@ def _attainment_window(sc: Scorecard, series: pd.DataFrame) -> pd.DataFrame:
 def _split(frame: pd.DataFrame, by: pd.Series | np.ndarray, ids: list[int]) -> dict[int, pd.DataFrame]:
     """``frame``'s rows per department (order kept, index reset); an empty slice for the others."""
     parts = {int(k): g.reset_index(drop=True) for k, g in frame.groupby(by, sort=False)} if len(frame) else {}
-    empty = frame.iloc[0:0].reset_index(drop=True)
-    return {d: parts.get(d, empty) for d in ids}
+    return {d: parts[d] if d in parts else frame.iloc[0:0].reset_index(drop=True) for d in ids}
 
 
 def prepare_review(
@@ -178,7 +177,7 @@ def prepare_reviews(
     """The review briefs of many departments for one period, in the order of ``department_ids``.
 
     The same briefs as :func:`prepare_review` one by one, computed from the scorecard's frames
-    and five queries whatever the number of departments (check-ins, actions, reviews, locks):
+    and four queries whatever the number of departments (check-ins, actions, reviews, locks):
     the organisation pack prepares 200 departments this way.
     """
     today = today or date.today()
