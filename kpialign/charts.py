@@ -427,6 +427,111 @@ def rank_bands(rows: pd.DataFrame) -> alt.Chart:
     return (band + point).properties(height=alt.Step(ROW_PX), width="container")
 
 
+def participation_bars(shown: pd.DataFrame) -> alt.Chart:
+    """Response rate per department, labelled "responded of invited (rate)".
+
+    ``shown``: department, invited, responded, rate (0..1) and label — only the departments whose
+    participation may be shown (the caller applies the privacy rules)."""
+    base = alt.Chart(shown).encode(
+        y=alt.Y("department:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260, labelFontSize=13)),
+        x=alt.X(
+            "rate:Q",
+            title="Response rate",
+            axis=alt.Axis(format="%", tickCount=5),
+            scale=alt.Scale(domain=[0, 1]),
+        ),
+        tooltip=["department", "invited", "responded", alt.Tooltip("rate:Q", format=".0%")],
+    )
+    bars = base.mark_bar(color="#1f5f8b", height=alt.RelativeBandSize(0.7))
+    labels = base.mark_text(align="left", dx=6, fontSize=12).encode(text="label:N")
+    return (bars + labels).properties(height=alt.Step(34))
+
+
+MISSING_COLOURS = {"entered": "#4c9a6a", "missing": "#e07b39"}
+
+
+def missing_periods(status: pd.DataFrame) -> alt.Chart:
+    """Which KPI periods have an actual: one cell per KPI and period. ``status``: kpi, period, status
+    (``entered`` or ``missing``), periods in display order."""
+    return (
+        alt.Chart(status)
+        .mark_rect(stroke="white", strokeWidth=2)
+        .encode(
+            x=alt.X("period:N", title="Period", sort=None, axis=alt.Axis(labelAngle=-45, labelOverlap=False)),
+            y=alt.Y("kpi:N", title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False)),
+            color=alt.Color(
+                "status:N",
+                scale=alt.Scale(domain=list(MISSING_COLOURS), range=list(MISSING_COLOURS.values())),
+                legend=alt.Legend(title="Actual", orient="right"),
+            ),
+            tooltip=[alt.Tooltip("kpi:N", title="KPI"), "period:N", alt.Tooltip("status:N", title="Actual")],
+        )
+        # the height includes the rotated period labels and the axis title
+        .properties(height=30 * status["kpi"].nunique() + 110)
+    )
+
+
+ALIGNMENT_STATUS = {  # the alignment map's cell states: label and colour
+    "served": ("Served as expected", "#2e7d4f"),
+    "unexpected": ("Served, not expected", "#7fb8d8"),
+    "missing": ("Expected, no KPI", "#e07b39"),
+    "mixed": ("Some KPIs pull against it", "#b58900"),
+    "conflict": ("Only pulls against it", "#c0392b"),
+}
+
+
+def alignment_heatmap(cells: pd.DataFrame, objectives: pd.DataFrame, *, departments: list[str]) -> alt.Chart:
+    """Objectives x departments: each cell's status (served, missing, conflict...) and the number of
+    the department's KPIs that serve the objective.
+
+    ``cells``: rows of the alignment matrix (objective_code, objective, department, status, kpis,
+    pulling, net_contribution, kpi_names); ``objectives``: code and title, in display order;
+    ``departments``: the columns, in order."""
+    shown = cells.copy()
+    obj_order = objectives[["code", "title"]].assign(label=lambda d: d["code"] + "  " + d["title"].str.slice(0, 40))
+    labels = dict(zip(obj_order["code"], obj_order["label"], strict=True))
+    shown["objective_label"] = shown["objective_code"].map(labels)
+    shown["status_label"] = shown["status"].map(lambda s: ALIGNMENT_STATUS[s][0])
+    shown["cell"] = shown.apply(lambda r: str(r["kpis"]) if r["kpis"] else ("–" if r["pulling"] == 0 else "−"), axis=1)
+    y_order = [labels[c] for c in obj_order["code"] if labels[c] in set(shown["objective_label"])]
+    base = alt.Chart(shown).encode(
+        x=alt.X(
+            "department:N",
+            title=None,
+            sort=departments,
+            axis=alt.Axis(labelAngle=-40, labelLimit=180, orient="top", labelOverlap=False),
+        ),
+        y=alt.Y("objective_label:N", title=None, sort=y_order, axis=alt.Axis(labelLimit=320, labelOverlap=False)),
+    )
+    rects = base.mark_rect(stroke="white", strokeWidth=2).encode(
+        color=alt.Color(
+            "status_label:N",
+            scale=alt.Scale(
+                domain=[v[0] for v in ALIGNMENT_STATUS.values()], range=[v[1] for v in ALIGNMENT_STATUS.values()]
+            ),
+            legend=alt.Legend(title="Status", orient="right"),
+        ),
+        tooltip=[
+            alt.Tooltip("objective_code:N", title="Objective"),
+            alt.Tooltip("objective:N", title="Title"),
+            alt.Tooltip("department:N", title="Department"),
+            alt.Tooltip("status_label:N", title="Status"),
+            alt.Tooltip("kpis:Q", title="KPIs serving"),
+            alt.Tooltip("pulling:Q", title="KPIs pulling against"),
+            alt.Tooltip("net_contribution:Q", title="Net contribution", format=".2f"),
+            alt.Tooltip("kpi_names:N", title="KPIs"),
+        ],
+    )
+    text = base.mark_text(fontSize=13, fontWeight="bold").encode(
+        text="cell:N",
+        color=alt.condition(
+            alt.FieldOneOfPredicate("status", ["served", "conflict"]), alt.value("white"), alt.value("#222")
+        ),
+    )
+    # Streamlit fits the whole chart (rotated labels included) into this height: leave room for them.
+    return (rects + text).properties(height=40 * shown["objective_label"].nunique() + 130)
+
+
 def dimension_bars(dims: pd.DataFrame, *, unit: str) -> alt.Chart:
     """% favourable per line-of-sight dimension with its Wilson 95 % interval, and the organisation's
     figure as a tick where ``org_fav`` is given. ``dims``: label, fav, low, high, n (+ org_fav, tag)."""

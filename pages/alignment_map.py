@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
+from kpialign import charts
 from kpialign.services import strategy
 from kpialign.ui import auth, data, nav
 
 user = auth.require(nav.roles_for("pages/alignment_map.py"))
-
-STATUS = {
-    "served": ("Served as expected", "#2e7d4f"),
-    "unexpected": ("Served, not expected", "#7fb8d8"),
-    "missing": ("Expected, no KPI", "#e07b39"),
-    "mixed": ("Some KPIs pull against it", "#b58900"),
-    "conflict": ("Only pulls against it", "#c0392b"),
-}
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
@@ -74,55 +66,11 @@ else:
     )
     if len(dept_options) > MAX_COLUMNS:
         st.caption(f"{len(dept_options)} departments to choose from; the map stays readable with up to {MAX_COLUMNS}.")
-    shown = matrix[matrix["department"].isin(chosen)].copy()
+    shown = matrix[matrix["department"].isin(chosen)]
     if shown.empty:
         st.info("Choose at least one department.")
     else:
-        obj_order = objectives[["code", "title"]].assign(label=lambda d: d["code"] + "  " + d["title"].str.slice(0, 40))
-        labels = dict(zip(obj_order["code"], obj_order["label"], strict=True))
-        shown["objective_label"] = shown["objective_code"].map(labels)
-        shown["status_label"] = shown["status"].map(lambda s: STATUS[s][0])
-        shown["cell"] = shown.apply(
-            lambda r: str(r["kpis"]) if r["kpis"] else ("–" if r["pulling"] == 0 else "−"), axis=1
-        )
-        domain = [v[0] for v in STATUS.values()]
-        colours = [v[1] for v in STATUS.values()]
-        y_order = [labels[c] for c in obj_order["code"] if labels[c] in set(shown["objective_label"])]
-        base = alt.Chart(shown).encode(
-            x=alt.X(
-                "department:N",
-                title=None,
-                sort=chosen,
-                axis=alt.Axis(labelAngle=-40, labelLimit=180, orient="top", labelOverlap=False),
-            ),
-            y=alt.Y("objective_label:N", title=None, sort=y_order, axis=alt.Axis(labelLimit=320, labelOverlap=False)),
-        )
-        rects = base.mark_rect(stroke="white", strokeWidth=2).encode(
-            color=alt.Color(
-                "status_label:N",
-                scale=alt.Scale(domain=domain, range=colours),
-                legend=alt.Legend(title="Status", orient="right"),
-            ),
-            tooltip=[
-                alt.Tooltip("objective_code:N", title="Objective"),
-                alt.Tooltip("objective:N", title="Title"),
-                alt.Tooltip("department:N", title="Department"),
-                alt.Tooltip("status_label:N", title="Status"),
-                alt.Tooltip("kpis:Q", title="KPIs serving"),
-                alt.Tooltip("pulling:Q", title="KPIs pulling against"),
-                alt.Tooltip("net_contribution:Q", title="Net contribution", format=".2f"),
-                alt.Tooltip("kpi_names:N", title="KPIs"),
-            ],
-        )
-        text = base.mark_text(fontSize=13, fontWeight="bold").encode(
-            text="cell:N",
-            color=alt.condition(
-                alt.FieldOneOfPredicate("status", ["served", "conflict"]), alt.value("white"), alt.value("#222")
-            ),
-        )
-        # Streamlit fits the whole chart (rotated labels included) into this height: leave room for them.
-        height = 40 * shown["objective_label"].nunique() + 130
-        st.altair_chart((rects + text).properties(height=height), width="stretch")
+        st.altair_chart(charts.alignment_heatmap(shown, objectives, departments=chosen), width="stretch")
         st.caption("The number in a cell is how many of the department's KPIs serve the objective. Hover for details.")
 
 # ------------------------------------------------------------------------------ findings

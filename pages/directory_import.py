@@ -8,26 +8,11 @@ from datetime import date
 import streamlit as st
 
 from kpialign.services import directory
-from kpialign.ui import auth, data, nav
-from kpialign.ui.widgets import plain, refusals
+from kpialign.ui import auth, data, forms, nav
+from kpialign.ui import directory_ui as du
+from kpialign.ui.widgets import plain
 
 user = auth.require(nav.roles_for("pages/directory_import.py"))
-DONE, PLAN = "directory_import.done", "directory_import.plan"
-ISSUE_COLUMNS = {
-    "file": st.column_config.TextColumn("File", width=80),
-    "row": st.column_config.NumberColumn("Row", help="Spreadsheet row; the header is row 1", format="%d", width=60),
-    "column": st.column_config.TextColumn("Column", width=110),
-    "value": st.column_config.TextColumn("Value", width=140),
-    "reason": st.column_config.TextColumn("Problem", width=640),
-}
-PREVIEW_COLUMNS = {
-    "change": st.column_config.TextColumn("Change", width=100),
-    "unit_id": st.column_config.TextColumn("Unit id", width=100),
-    "unit_name": st.column_config.TextColumn("Unit"),
-    "email": st.column_config.TextColumn("E-mail"),
-    "name": st.column_config.TextColumn("Name"),
-    "what": st.column_config.TextColumn("What changes", width="large"),
-}
 
 st.title("Directory import")
 st.caption(
@@ -44,7 +29,7 @@ c2.download_button(
     "Example people file", directory.EXAMPLE_PEOPLE.encode(), "people-example.csv", "text/csv", key="dir.ex_p"
 )
 
-if done := st.session_state.pop(DONE, None):
+if done := st.session_state.pop(du.DONE, None):
     st.success(plain(done), icon=":material/check_circle:")
 
 left, right = st.columns(2)
@@ -66,11 +51,11 @@ if units_file is None:
 raw_units = units_file.getvalue()
 raw_people = people_file.getvalue() if people_file is not None else None
 key = (hashlib.sha256(raw_units + b"\0" + (raw_people or b"")).hexdigest(), as_of, data.version())
-cached = st.session_state.get(PLAN)
+cached = st.session_state.get(du.PLAN)
 if cached is None or cached[0] != key:
     with st.spinner("Checking the directory…"), data.reading() as session:
         plan = directory.plan_import(session, data=raw_units, people=raw_people, as_of=as_of, actor=user.email)
-    st.session_state[PLAN] = (key, plan)
+    st.session_state[du.PLAN] = (key, plan)
 else:
     plan = cached[1]
 
@@ -80,30 +65,10 @@ if not plan.ok:
         f"The directory has {n} problem{'s' if n != 1 else ''}; nothing was imported. Fix the rows below and upload again.",
         icon=":material/error:",
     )
-    st.dataframe(plan.issues_frame(), hide_index=True, width="stretch", column_config=ISSUE_COLUMNS)
+    du.issues(plan)
     st.stop()
 
-c = plan.counts()
-st.subheader(f"Preview: {len(plan.units)} unit(s) and {len(plan.people)} person(s) in the file")
-m = st.columns(4)
-m[0].metric("New units", c["units_created"])
-m[1].metric("Changed units", c["units_changed"])
-m[2].metric("New people", c["people_created"])
-m[3].metric("Changed people", c["people_changed"])
-st.caption(f"Headcounts recorded for {plan.period}: {c['headcounts_recorded']} unit(s) change.")
-units_tab, people_tab = st.tabs([f"Units ({len(plan.units_frame())})", f"People ({len(plan.people_frame())})"])
-with units_tab:
-    frame = plan.units_frame()
-    if frame.empty:
-        st.text("No unit changes.")
-    else:
-        st.dataframe(frame, hide_index=True, width="stretch", column_config=PREVIEW_COLUMNS, key="dir.units_preview")
-with people_tab:
-    frame = plan.people_frame()
-    if frame.empty:
-        st.text("No changes to people.")
-    else:
-        st.dataframe(frame, hide_index=True, width="stretch", column_config=PREVIEW_COLUMNS, key="dir.people_preview")
+c = du.preview(plan)
 
 deactivate = False
 if c["people_missing"] or c["units_missing"]:
@@ -122,43 +87,20 @@ if plan.changes == 0 and not deactivate:
 
 
 def run_import() -> None:
-    bar = st.progress(0.0, text="Importing…")
-    with refusals() as outcome:
-        try:
-            with data.writing() as session:
-                result = directory.import_directory(
-                    session,
-                    data=raw_units,
-                    people=raw_people,
-                    actor=user.email,
-                    as_of=as_of,
-                    deactivate_missing=deactivate,
-                    filename=" + ".join(f.name for f in (units_file, people_file) if f is not None),
-                    progress=lambda f, msg: bar.progress(min(f, 1.0), text=f"Importing: {msg}"),
-                )
-        except directory.DirectoryImportError as exc:
-            st.dataframe(exc.plan.issues_frame(), hide_index=True, width="stretch", column_config=ISSUE_COLUMNS)
-            raise
-    if outcome.failed:
-        return
-    st.session_state.pop(PLAN, None)
-    st.session_state[DONE] = result.describe()
-    st.rerun()
-
-
-@st.dialog("Deactivate people missing from the file?")
-def confirm() -> None:
-    st.text(
-        f"{c['people_missing']} person(s) will no longer be able to sign in, and {c['units_missing']} unit(s) "
-        "will be retired. Their history is kept; importing them again reactivates them."
-    )
-    if st.button("Import and deactivate", type="primary", key="directory_import.confirm"):
-        run_import()
+    du.run_import(
+        units=raw_units, people=raw_people, as_of=as_of, deactivate=deactivate, actor=user.email,
+        filename=" + ".join(f.name for f in (units_file, people_file) if f is not None),
+    )  # fmt: skip
 
 
 label = "Import and deactivate missing…" if deactivate else "Import"
 if st.button(label, type="primary", icon=":material/publish:", key="directory_import.go"):
     if deactivate:
-        confirm()
+        forms.confirm(
+            "Deactivate people missing from the file?", message=None, button="Import and deactivate",
+            key="directory_import.confirm", on_confirm=run_import,
+            subject=f"{c['people_missing']} person(s) will no longer be able to sign in, and {c['units_missing']} "
+            "unit(s) will be retired. Their history is kept; importing them again reactivates them.",
+        )  # fmt: skip
     else:
         run_import()

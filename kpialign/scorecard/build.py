@@ -302,7 +302,7 @@ def compute_scorecard(
     rows["trend_direction"] = rows["department_id"].map(a_tr["direction"])
     rows["trend_p"] = rows["department_id"].map(a_tr["p_used"])
     rows["trend_q"] = rows["department_id"].map(a_tr["q"])
-    rows["trend_significant"] = rows["department_id"].map(a_tr["significant"]).fillna(False).astype(bool)
+    rows["trend_significant"] = rows["department_id"].map(a_tr["significant"]).eq(True)  # unmapped: not significant
     rows["trend_slope"] = rows["department_id"].map(a_tr["slope"])
     rows["trend_n"] = rows["department_id"].map(a_tr["n"]).fillna(0).astype("int64")
     rows["p_trend"] = rows["department_id"].map(p_tr["arrow"])

@@ -40,6 +40,7 @@ def _answer_select(wave_ids: list[int]):
         .join(Response, Response.id == Answer.response_id)
         .where(Response.wave_id.in_(wave_ids))  # type: ignore[attr-defined]
         .group_by(Response.wave_id, Response.department_id, Answer.question_id, Answer.value)
+        .order_by(Response.wave_id, Response.department_id, Answer.question_id, Answer.value)
     )
 
 
@@ -48,7 +49,13 @@ def _response_select(wave_ids: list[int]):
         select(Response.wave_id, Response.department_id, func.count())
         .where(Response.wave_id.in_(wave_ids))  # type: ignore[attr-defined]
         .group_by(Response.wave_id, Response.department_id)
+        .order_by(Response.wave_id, Response.department_id)
     )
+
+
+# Every query orders its rows by its keys: the scores sum floats in row order, and PostgreSQL's
+# row order follows its plan, which changes when the table statistics do (e.g. after autovacuum's
+# ANALYZE), so without an order the same data could give different last digits.
 
 
 def live_counts(session: Session, wave_ids: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -69,14 +76,18 @@ def stored_counts(session: Session, wave_ids: list[int]) -> tuple[pd.DataFrame, 
             WaveAnswerCount.question_id,
             WaveAnswerCount.value,
             WaveAnswerCount.n,
-        ).where(WaveAnswerCount.wave_id.in_(wave_ids)),  # type: ignore[attr-defined]
+        )
+        .where(WaveAnswerCount.wave_id.in_(wave_ids))  # type: ignore[attr-defined]
+        .order_by(
+            WaveAnswerCount.wave_id, WaveAnswerCount.department_id, WaveAnswerCount.question_id, WaveAnswerCount.value
+        ),
         ANSWER_COLUMNS,
     )
     respondents = fetch(
         session,
-        select(WaveResponseCount.wave_id, WaveResponseCount.department_id, WaveResponseCount.n).where(
-            WaveResponseCount.wave_id.in_(wave_ids)  # type: ignore[attr-defined]
-        ),
+        select(WaveResponseCount.wave_id, WaveResponseCount.department_id, WaveResponseCount.n)
+        .where(WaveResponseCount.wave_id.in_(wave_ids))  # type: ignore[attr-defined]
+        .order_by(WaveResponseCount.wave_id, WaveResponseCount.department_id),
         RESPONDENT_COLUMNS,
     )
     return answers, respondents

@@ -44,6 +44,10 @@ from kpialign.services.settings import load_settings
 MAX_TREE_DEPTH = 20
 
 
+# Every query orders its rows by its keys: see the note in scorecard/counts.py (PostgreSQL's row
+# order follows its plan; float sums follow the row order).
+
+
 def _frame(rows, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame([tuple(r) for r in rows], columns=columns)
 
@@ -55,9 +59,9 @@ def departments(session: Session) -> pd.DataFrame:
     """
     df = _frame(
         session.execute(
-            select(Department.id, Department.name, Department.parent_id, Department.headcount).where(
-                Department.active == literal(True)
-            )
+            select(Department.id, Department.name, Department.parent_id, Department.headcount)
+            .where(Department.active == literal(True))
+            .order_by(Department.id)
         ).all(),
         ["department_id", "department", "parent_id", "headcount"],
     )
@@ -95,6 +99,7 @@ def kpis(session: Session) -> pd.DataFrame:
         select(Kpi.id, *(getattr(Kpi, f) for f in fields))
         .join(Department, Department.id == Kpi.department_id)
         .where(Kpi.active == literal(True), Department.active == literal(True))
+        .order_by(Kpi.id)
     ).all()
     df = _frame(rows, cols)
     return df.astype(
@@ -125,6 +130,7 @@ def kpi_values(session: Session, *, since: str | None = None) -> pd.DataFrame:
     )
     if since:
         stmt = stmt.where(KpiValue.period >= since)
+    stmt = stmt.order_by(KpiValue.kpi_id, KpiValue.period)
     df = _fetch(session, stmt, ["kpi_id", "period", "actual", "target"])
     return df.astype({"kpi_id": "int64", "actual": "float64", "target": "float64"})
 
@@ -152,6 +158,7 @@ def links(session: Session, *, cascade: bool = True) -> pd.DataFrame:
         .join(Kpi, Kpi.id == KpiObjective.kpi_id)
         .join(Objective, Objective.id == KpiObjective.objective_id)
         .where(Kpi.active == literal(True), Objective.active == literal(True))
+        .order_by(KpiObjective.kpi_id, KpiObjective.objective_id)
     ).all()
     df = _frame(rows, ["kpi_id", "objective_id", "contribution"]).assign(direct=True)
     if df.empty or not cascade:
@@ -170,7 +177,7 @@ def links(session: Session, *, cascade: bool = True) -> pd.DataFrame:
         level = up
     if extra:
         df = pd.concat([df, *extra], ignore_index=True)
-        df = df.sort_values(["direct", "contribution"], ascending=[False, False])
+        df = df.sort_values(["direct", "contribution"], ascending=[False, False], kind="stable")
         df = df.drop_duplicates(["kpi_id", "objective_id"]).reset_index(drop=True)
     return df
 
@@ -182,6 +189,7 @@ def expected(session: Session) -> pd.DataFrame:
         .join(Objective, Objective.id == DepartmentObjective.objective_id)
         .join(Department, Department.id == DepartmentObjective.department_id)
         .where(Objective.active == literal(True), Department.active == literal(True))
+        .order_by(DepartmentObjective.department_id, DepartmentObjective.objective_id)
     ).all()
     return _frame(rows, ["department_id", "objective_id"])
 
@@ -210,7 +218,9 @@ def waves(session: Session) -> pd.DataFrame:
 def questions(session: Session) -> pd.DataFrame:
     """question_id, code, text, dimension, kind, reverse (all questions: history needs retired ones)."""
     rows = session.execute(
-        select(Question.id, Question.code, Question.text, Question.dimension, Question.kind, Question.reverse)
+        select(Question.id, Question.code, Question.text, Question.dimension, Question.kind, Question.reverse).order_by(
+            Question.id
+        )
     ).all()
     return _frame(rows, ["question_id", "code", "text", "dimension", "kind", "reverse"])
 

@@ -4,10 +4,11 @@ check-ins and pack, on the small demo (a manager of Customer Success is added to
 from __future__ import annotations
 
 import pytest
+from sqlmodel import select
 
 from kpialign import db
 from kpialign.demo.seed import DEMO_PASSWORD
-from kpialign.models import AccountRole, Department
+from kpialign.models import Account, AccountRole, Department
 from kpialign.services import accounts, actions, checkins
 from tests.app.conftest import new_app
 from tests.conftest import sqlite_copy
@@ -21,7 +22,7 @@ def copy_url(demo_sqlite_url, tmp_path):
     url = sqlite_copy(demo_sqlite_url, tmp_path / "reviews.db")
     eng = db.make_engine(url)
     with db.write_session(eng) as s:
-        dept = s.query(Department).filter(Department.name == "Customer Success").one()
+        dept = s.exec(select(Department).where(Department.name == "Customer Success")).one()
         a = accounts.create_user(
             s, email=MANAGER, name="Mia Manager", roles=["employee"], password=DEMO_PASSWORD, department_id=dept.id
         )
@@ -64,7 +65,7 @@ def test_a_manager_sees_only_their_unit_records_the_review_and_adds_an_action(co
     assert not at.exception
     eng = db.make_engine(copy_url)
     with db.read_session(eng) as s:
-        user = accounts.user_context(s, s.query(accounts.Account).filter_by(email=MANAGER).one())
+        user = accounts.user_context(s, s.exec(select(Account).where(Account.email == MANAGER)).one())
         mine = actions.list_actions(session=s, user=user)
     eng.dispose()
     assert "Triage rota for incoming tickets" in set(mine["title"])

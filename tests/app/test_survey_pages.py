@@ -206,3 +206,33 @@ def test_a_link_respondent_sees_the_organisations_objectives_after_answering(sur
     assert not at.exception and "Thank you!" in _texts(at)
     assert "What we are working towards" in [h.value for h in at.subheader]
     assert len(at.dataframe[0].value) == _count(survey_url, Objective) > 0
+
+
+def test_hr_opens_a_draft_and_closes_the_wave_only_after_each_confirmation(survey_url, monkeypatch):
+    eng = db.make_engine(survey_url)
+    with db.write_session(eng) as s:
+        finance = surveys.get_wave(s, name="Autumn pulse").department_ids
+        qids = [int(q) for q in surveys.list_questions(s)["id"]][:3]
+        wid = surveys.create_wave(
+            s, name="Winter pulse", opens_on=date.today(), closes_on=date.today(), question_ids=qids,
+            department_ids=finance, actor=HR_EMAIL,
+        )  # fmt: skip
+
+    def status() -> str:
+        with db.read_session(eng) as s:
+            return s.get(SurveyWave, wid).status
+
+    at = new_app(survey_url, HR_EMAIL, monkeypatch).run()
+    at.switch_page("pages/hr_waves.py").run()
+    at.selectbox(key="hr_waves.wave").set_value(wid).run()
+    at.button(key="hr_waves.open").click().run()
+    assert any("questions, departments and privacy thresholds are locked" in i.value for i in at.info)
+    assert status() == "draft"  # nothing happens before the confirmation
+    at.button(key="hr_waves.open_yes").click().run()
+    assert not at.exception and status() == "open"
+    assert [s.value for s in at.success] == ["Wave Winter pulse is open\\."]
+    at.button(key="hr_waves.close").click().run()
+    assert any("Closing is final" in w.value for w in at.warning) and status() == "open"
+    at.button(key="hr_waves.close_yes").click().run()
+    assert not at.exception and status() == "closed"
+    eng.dispose()

@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 from playwright.sync_api import expect
+from sqlmodel import select
 
 from kpialign import db
 from kpialign.demo.seed import DEMO_PASSWORD
@@ -29,7 +30,7 @@ def walk_portal(demo_sqlite_url, tmp_path_factory):
     url = sqlite_copy(demo_sqlite_url, workdir / "walk.db")
     eng = db.make_engine(url)
     with db.write_session(eng) as s:
-        dept = s.query(Department).filter(Department.name == "Customer Success").one()
+        dept = s.exec(select(Department).where(Department.name == "Customer Success")).one()
         a = accounts.create_user(
             s, email=MANAGER, name="Mia Manager", roles=["employee"], password=DEMO_PASSWORD, department_id=dept.id
         )
