@@ -1,16 +1,23 @@
-"""Time every export kind on a seeded database, each in a fresh process (issue 18 item 3).
+"""Every export kind on the enterprise demo, before and after the streamed exports, side by side (issue 18 item 3).
 
-    .venv/bin/python -m kpialign seed-demo --scale enterprise   # with KPIALIGN_DATABASE_URL set
-    .venv/bin/python bench/bench_exports.py --url sqlite:////tmp/enterprise.db
-    .venv/bin/python bench/bench_exports.py --url URL --kinds responses scorecard --repeats 3
+    .venv/bin/python bench/bench_exports.py                                   # SQLite
+    scripts/with_postgres.sh .venv/bin/python bench/bench_exports.py          # SQLite and PostgreSQL
+    .venv/bin/python bench/bench_exports.py --kinds responses kpis --repeats 5 --backends sqlite
 
-For every kind (default: all, the latest wave and all periods) a child process imports the
-package, opens the database and calls ``exports.build_export`` as the Exports page and the CLI
-do (prepare in a read transaction, record the audit row in a write transaction), once cold and
-then ``--repeats`` times warm.  It prints wall and CPU seconds (cold; median warm), rows, CSV
-size and the child's peak resident memory above its baseline after imports.  The first
-scorecard export on a fresh database also stores the closed waves' aggregates (once ever), so
-run the scorecard kind twice to see the steady state.  Prints only; writes audit rows.
+The enterprise demo (200 units, 50,000 people, 12 waves; seed 7, laid out around 2026-11-30) is
+built once and cached under ``.cache/bench/``: ``enterprise.db`` for SQLite (each run works on a
+copy: exports write audit rows) and ``enterprise-pg.dump`` (``pg_dump -Fc``) for PostgreSQL,
+restored into a database ``kpialign_bench_exports`` of the server that
+``KPIALIGN_TEST_DATABASE_URL`` names. Delete the files to rebuild them.
+
+*Before* is the package as of ``--before`` (default: the commit before the streamed exports),
+unpacked from git into a temporary folder; *after* is this working tree. For every kind and
+each side a fresh child process imports the package, opens the database and calls
+``exports.build_export`` as the Exports page and the CLI do (prepare in a read transaction,
+record the audit row in a write transaction): once cold, then ``--repeats`` times warm (the
+median is shown). *After* streams to a file, as the CLI does (``out=``); *before* can only build
+the file in memory. Peak memory is the child's peak resident set (``ru_maxrss``) above its
+level after imports and a first query. Prints only; nothing here is a test.
 """
 
 from __future__ import annotations
@@ -20,82 +27,182 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
+CACHE = ROOT / ".cache" / "bench"
 KINDS = ("results", "participation", "responses", "comments", "scorecard", "kpis", "audit")
+BEFORE = "2b98498"  # main before the streamed exports (issue 18 item 3)
+SEED = ["--scale", "enterprise", "--seed", "7", "--today", "2026-11-30"]
+PG_DB = "kpialign_bench_exports"
 
 
-def child(url: str, kind: str, repeats: int) -> None:
+def child(url: str, kind: str, repeats: int, code: str, stream: bool) -> None:
+    sys.path.insert(0, code)
     from kpialign import db, exports
 
     engine = db.make_engine(url)
+    with engine.connect() as conn:  # here: the baseline includes the driver and a first connection
+        conn.exec_driver_sql("SELECT 1")
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     runs = []
     export = None
     for _ in range(1 + repeats):
         wall, cpu = time.perf_counter(), time.process_time()
-        export = exports.build_export(engine, kind=kind, actor="bench@example.com", roles={"admin", "hr"})
+        kwargs = {"kind": kind, "actor": "bench@example.com", "roles": {"admin", "hr"}}
+        if stream:
+            with tempfile.TemporaryFile() as out:
+                export = exports.build_export(engine, out=out, **kwargs)
+        else:
+            export = exports.build_export(engine, **kwargs)
         runs.append((time.perf_counter() - wall, time.process_time() - cpu))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert export is not None
+    size = getattr(export, "size", 0) or len(export.data)
     print(
         json.dumps(
             {
-                "kind": kind,
                 "cold_wall": runs[0][0],
                 "cold_cpu": runs[0][1],
-                "warm_wall": statistics.median(r[0] for r in runs[1:]) if repeats else float("nan"),
-                "warm_cpu": statistics.median(r[1] for r in runs[1:]) if repeats else float("nan"),
+                "warm_wall": statistics.median(r[0] for r in runs[1:]) if repeats else runs[0][0],
+                "warm_cpu": statistics.median(r[1] for r in runs[1:]) if repeats else runs[0][1],
                 "rows": export.rows,
-                "mib": len(export.data) / 2**20,
+                "mib": size / 2**20,
                 "peak_mib": (peak - base) / 1024,
             }
         )
     )
 
 
+def _run(args: list[str], env: dict | None = None) -> str:
+    return subprocess.run(args, check=True, capture_output=True, text=True, env=env).stdout
+
+
+def sqlite_url(work: Path) -> str:
+    """A private copy of the cached SQLite enterprise demo (seeded on first use)."""
+    cached = CACHE / "enterprise.db"
+    if not cached.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        print(f"seeding the enterprise demo into {cached} (a few minutes, once)...", file=sys.stderr)
+        tmp = cached.with_suffix(".tmp.db")
+        env = {**os.environ, "KPIALIGN_DATABASE_URL": f"sqlite:///{tmp}"}
+        _run([sys.executable, "-m", "kpialign", "seed-demo", *SEED], env=env)
+        os.replace(tmp, cached)
+    copy = work / "enterprise.db"
+    shutil.copyfile(cached, copy)
+    return f"sqlite:///{copy}"
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    return str(found[-1]) if found else name
+
+
+def postgres_url(admin_url: str) -> str:
+    """A fresh database restored from the cached dump (seeded and dumped on first use)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+        conn.exec_driver_sql(f"CREATE DATABASE {PG_DB}")
+    admin.dispose()
+    url = make_url(admin_url).set(database=PG_DB)
+    sa_url = url.render_as_string(hide_password=False)
+    libpq = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    dump = CACHE / "enterprise-pg.dump"
+    if dump.exists():
+        print(f"restoring {dump} into {PG_DB}...", file=sys.stderr)
+        _run([_pg_bin("pg_restore"), "--no-owner", "-j", "2", "-d", libpq, str(dump)])
+    else:
+        CACHE.mkdir(parents=True, exist_ok=True)
+        print(f"seeding the enterprise demo into {PG_DB} (a few minutes, once)...", file=sys.stderr)
+        _run(
+            [sys.executable, "-m", "kpialign", "seed-demo", *SEED], env={**os.environ, "KPIALIGN_DATABASE_URL": sa_url}
+        )
+        _run([_pg_bin("pg_dump"), "-Fc", "-f", str(dump.with_suffix(".tmp")), libpq])
+        os.replace(dump.with_suffix(".tmp"), dump)
+    # here: planner statistics, as autovacuum keeps them on a live server (a restore has none)
+    engine = create_engine(sa_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    engine.dispose()
+    return sa_url
+
+
+def measure(url: str, kinds: list[str], repeats: int, before_code: Path) -> dict[str, dict[str, dict]]:
+    out: dict[str, dict[str, dict]] = {}
+    env = {**os.environ, "KPIALIGN_DATABASE_URL": url}
+    for kind in kinds:
+        out[kind] = {}
+        for side, code, stream in (("before", before_code, False), ("after", ROOT, True)):
+            cmd = [sys.executable, __file__, "--url", url, "--child", kind, "--repeats", str(repeats)]
+            cmd += ["--code", str(code)] + (["--stream"] if stream else [])
+            out[kind][side] = json.loads(_run(cmd, env=env).strip().splitlines()[-1])
+    return out
+
+
+def report(name: str, url: str, results: dict[str, dict[str, dict]], repeats: int) -> None:
+    load = os.getloadavg()
+    print(f"\n{name}: {url.split('@')[-1]}  cores: {os.cpu_count()}  load average: {load[0]:.1f} {load[1]:.1f}")
+    print(f"(cold = first export in a fresh process; warm = median of {repeats}; wall s / CPU s; peak MiB)")
+    head = (
+        f"{'kind':<14}{'before cold':>13}{'before warm':>13}{'after cold':>13}{'after warm':>13}"
+        f"{'warm x':>8}{'rows':>9}{'MiB':>6}{'peak b/a':>11}{'<= 3 s':>8}"
+    )
+    print(head)
+    for kind, r in results.items():
+        b, a = r["before"], r["after"]
+        ratio = b["warm_wall"] / a["warm_wall"] if a["warm_wall"] else float("nan")
+        ok = "ok" if a["cold_wall"] <= 3 and a["warm_wall"] <= 3 else "ABOVE"
+        print(
+            f"{kind:<14}{b['cold_wall']:6.2f}/{b['cold_cpu']:<6.2f}{b['warm_wall']:6.2f}/{b['warm_cpu']:<6.2f}"
+            f"{a['cold_wall']:6.2f}/{a['cold_cpu']:<6.2f}{a['warm_wall']:6.2f}/{a['warm_cpu']:<6.2f}"
+            f"{ratio:7.1f}x{a['rows']:>9,}{a['mib']:6.1f}{b['peak_mib']:6.0f}/{a['peak_mib']:<4.0f}{ok:>8}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", required=True)
     parser.add_argument("--kinds", nargs="*", default=list(KINDS))
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3, help="warm runs per process (median shown)")
+    parser.add_argument("--before", default=BEFORE, help="git revision of the 'before' code")
+    parser.add_argument("--backends", nargs="*", default=["sqlite", "postgresql"])
+    parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--code", help=argparse.SUPPRESS)
+    parser.add_argument("--stream", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.url, args.child, args.repeats)
+        child(args.url, args.child, args.repeats, args.code, args.stream)
         return
-    results = []
-    for kind in args.kinds:
-        out = subprocess.run(
-            [sys.executable, __file__, "--url", args.url, "--child", kind, "--repeats", str(args.repeats)],
-            check=True,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "KPIALIGN_DATABASE_URL": args.url},
-        )
-        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    load = os.getloadavg()[0]
     print(f"bench_exports  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  python {platform.python_version()}")
-    print(f"database: {args.url.split('@')[-1]}  cores: {os.cpu_count()}  load average (1 min): {load:.1f}")
-    print()
-    print(
-        f"{'kind':<14} {'cold wall':>10} {'cold CPU':>9} {'warm wall':>10} {'warm CPU':>9} {'rows':>10} {'CSV MiB':>8}"
-        f" {'peak MiB':>9} {'<= 3 s':>7}"
-    )
-    for r in results:
-        ok = "ok" if r["cold_wall"] <= 3 else "ABOVE"
-        print(
-            f"{r['kind']:<14} {r['cold_wall']:9.2f}s {r['cold_cpu']:8.2f}s {r['warm_wall']:9.2f}s {r['warm_cpu']:8.2f}s"
-            f" {r['rows']:>10,} {r['mib']:8.1f} {r['peak_mib']:9.0f} {ok:>7}"
+    print(f"before: {args.before} (git)  after: this working tree")
+    with tempfile.TemporaryDirectory(prefix="bench-exports-") as tmp:
+        work = Path(tmp)
+        before = work / "before"
+        before.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", args.before, "kpialign"], check=True, capture_output=True
         )
+        subprocess.run(["tar", "-x", "-C", str(before)], input=archive.stdout, check=True)
+        if "sqlite" in args.backends:
+            url = sqlite_url(work)
+            report("SQLite", url, measure(url, args.kinds, args.repeats, before), args.repeats)
+        admin = os.environ.get("KPIALIGN_TEST_DATABASE_URL")
+        if "postgresql" in args.backends and admin:
+            url = postgres_url(admin)
+            report("PostgreSQL", url, measure(url, args.kinds, args.repeats, before), args.repeats)
+        elif "postgresql" in args.backends:
+            print("\nPostgreSQL: skipped (run under scripts/with_postgres.sh or set KPIALIGN_TEST_DATABASE_URL)")
 
 
 if __name__ == "__main__":

@@ -32,9 +32,10 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kpialign import db
+from kpialign.core.periods import periods_between
 from kpialign.models import Department, Kpi
 from kpialign.services import kpi_import as csvio
-from kpialign.services.measurements import EditScope, periods_between
+from kpialign.services.measurements import EditScope
 
 DEPTS, KPIS_PER_DEPT = 100, 10
 

@@ -1,19 +1,29 @@
-"""Overview render in Chromium: first render (cold server) and second render (warm), small vs enterprise.
+"""First render of the leader pages in Chromium: cold (fresh server) and warm, with the server's CPU.
 
 Usage::
 
     .venv/bin/python bench/bench_overview_render.py --enterprise sqlite:////tmp/ent/ent.db
-    .venv/bin/python bench/bench_overview_render.py --enterprise URL --small URL --runs 5 --wave-close
+    .venv/bin/python bench/bench_overview_render.py --enterprise URL --pages overview home --runs 5
+    .venv/bin/python bench/bench_overview_render.py --enterprise URL --small URL --scales small enterprise \
+        --pages overview --wave-close
 
-Without ``--small`` the small demo (seed 7) is seeded into a temporary directory; without
-``--enterprise`` the enterprise demo is seeded too (~1 min, ~700 MB).
+Without ``--small`` / ``--enterprise`` the demo of each scale asked for (``--scales``, default
+enterprise) is seeded into a temporary directory (enterprise: ~4 min, ~700 MB).
 
-For each scale and run: start ``streamlit run app.py`` (a fresh server process: nothing cached in
-memory), sign in as the demo leader in Chromium (this renders Home; not timed), then time
+The demo leader signs in once; the browser keeps the sign-in cookie (the web session lives in
+the database) and the portal's JavaScript in its cache (every server of a run listens on the
+same port, so the origin stays the same, as for a returning leader). For each scale, page
+(``--pages``, default every leader page: Overview, Department, Objectives, Survey results,
+Alignment map, Strategy map, Reviews, Home) and run:
 
-- **cold**: ``page.goto(<base>/overview)`` until the department table (``stDataFrame``) is visible
-  and the app's script state is ``notRunning`` (the whole script run, charts included, is done);
-- **warm**: the same again in the same server process (``st.cache_data`` hit for the scorecard).
+- a fresh server process (``streamlit run app.py``: nothing cached in memory; the stored
+  closed-wave aggregates are in the database, the OS file cache is warm) whose first visitor, a
+  signed-out one, opens the sign-in page (not timed: that first run imports pandas, SciPy,
+  SQLAlchemy, Altair, ~3 s of CPU once per process whatever the page);
+- **cold**: the leader opens ``<base>/<page>`` in a new tab (a new session) until the page's
+  title is visible and the app's script state is ``notRunning`` (the whole script run, charts
+  and tables included, is done): the first render of that page in the process;
+- **warm**: the same again in another new tab (another leader: a new session, shared caches filled).
 
 Next to the wall time it reports the server process's CPU seconds over the same interval (from
 ``/proc/<pid>/stat``): on a shared machine the wall time includes waits for a free core, the
@@ -23,7 +33,8 @@ server CPU does not (the browser's own work is not in it).
 open wave costs (``surveys.close_wave`` + ``scorecard_data.materialise_waves``, as the Survey
 waves page does) and then the first Overview render in a fresh server on the new wave.
 
-Prints the medians and the enterprise/small ratio. Not a test: nothing asserts on these numbers.
+Prints medians per page (and the enterprise/small ratio with two scales). Not a test: nothing
+asserts on these numbers.
 """
 
 from __future__ import annotations
@@ -36,12 +47,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.conftest import sign_in, start_portal, stop_portal  # noqa: E402
+from tests.browser.conftest import free_port, sign_in, stop_portal  # noqa: E402
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
@@ -54,33 +66,100 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def render(page, base: str, pid: int) -> tuple[float, float]:
-    """Wall and server-CPU seconds from navigating to /overview until the table shows and the run is done."""
+# url path -> (title, what else must be visible before the render counts as done)
+PAGES = {
+    "overview": ("Alignment overview", "[data-testid='stDataFrame']"),
+    "department": ("Department", None),
+    "objectives": ("Objectives", None),
+    "survey-results": ("Survey results", None),
+    "alignment-map": ("Alignment map", None),
+    "strategy-map": ("Strategy map", None),
+    "reviews": ("Reviews", None),
+    "home": ("Organisation at a glance", None),
+}
+
+
+def render(ctx, base: str, path: str, pid: int) -> tuple[float, float]:
+    """Wall and server-CPU seconds from opening ``<base>/<path>`` in a new page until its run is done."""
+    title, extra = PAGES[path]
+    page = ctx.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
     cpu0 = cpu_seconds(pid)
     t0 = time.perf_counter()
-    page.goto(f"{base}/overview")
-    page.get_by_role("heading", name="Departments", exact=True).wait_for(timeout=TIMEOUT_MS)
-    page.locator("[data-testid='stDataFrame']").first.wait_for(state="visible", timeout=TIMEOUT_MS)
+    page.goto(f"{base}/" + ("" if path == "home" else path))  # Home, the default page, is served at /
+    page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=TIMEOUT_MS)
+    if extra:
+        page.locator(extra).first.wait_for(state="visible", timeout=TIMEOUT_MS)
     page.wait_for_selector(READY, timeout=TIMEOUT_MS)
     wall = time.perf_counter() - t0
-    return wall, cpu_seconds(pid) - cpu0
+    cpu = cpu_seconds(pid) - cpu0
+    if page.get_by_test_id("stException").count():
+        raise RuntimeError(f"{path}: the page shows an exception")
+    page.close()
+    return wall, cpu
 
 
-def measure(browser, url: str, workdir: Path) -> dict[str, tuple[float, float, float]]:
-    """One fresh server: (wall, server CPU, 1-min load average) for the cold and the warm render."""
-    base, proc = start_portal(url, workdir, env_extra={"STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"})
+def start_server(url: str, workdir: Path, port: int) -> tuple[str, subprocess.Popen]:
+    """``streamlit run app.py`` on ``port`` (the same port for every server of a run: the browser's
+    cache of the portal's JavaScript, keyed by origin, then stays warm as it would for a returning
+    leader, so the figures are the page's, not a first download of Streamlit's bundle)."""
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "KPIALIGN_DATABASE_URL": url, "KPIALIGN_BASE_URL": base,
+           "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}  # fmt: skip
+    log = (workdir / f"streamlit-{port}.log").open("a")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return base, proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"streamlit did not become healthy; see {log.name}")
+
+
+def signed_in_state(browser, url: str, workdir: Path, port: int) -> dict:
+    """The browser state (the sign-in cookie) of the demo leader, signed in once on a throwaway server."""
+    base, proc = start_server(url, workdir, port)
     try:
         ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = ctx.new_page()
         page.set_default_timeout(TIMEOUT_MS)
         sign_in(page, base, "leader")
+        state = ctx.storage_state()
+        ctx.close()
+        return state
+    finally:
+        stop_portal(proc)
+
+
+def measure(browser, url: str, workdir: Path, path: str, ctx, port: int) -> dict:
+    """One fresh server: (wall, server CPU, 1-min load average) for the cold and the warm render of ``path``.
+
+    Before the timed renders, a signed-out visitor opens the sign-in page: the process's first
+    script run imports the portal's modules (pandas, SciPy, SQLAlchemy, Altair: ~3 s of CPU once
+    per process, whatever the page), as the first visitor of a new server does. Then the leader
+    (``ctx`` holds the sign-in cookie) opens ``path`` twice, each time in a new tab: a new session.
+    """
+    base, proc = start_server(url, workdir, port)
+    try:
+        visitor = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = visitor.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(base)
+        page.get_by_role("button", name="Sign in").wait_for()
+        page.wait_for_selector(READY, timeout=TIMEOUT_MS)
+        visitor.close()
         out = {}
         for what in ("cold", "warm"):
-            wall, cpu = render(page, base, proc.pid)
+            wall, cpu = render(ctx, base, path, proc.pid)
             out[what] = (wall, cpu, os.getloadavg()[0])
-            page.goto(f"{base}/")  # leave the page, so the next goto is a fresh load
-            page.wait_for_selector(READY, timeout=TIMEOUT_MS)
-        ctx.close()
         return out
     finally:
         stop_portal(proc)
@@ -115,7 +194,7 @@ print(f"{t1 - t0:.3f} {c1 - c0:.3f} {t2 - t1:.3f} {c2 - c1:.3f}")
 """
 
 
-def wave_close(browser, url: str, workdir: Path) -> None:
+def wave_close(browser, url: str, workdir: Path, ctx, port: int) -> None:
     src = Path(url.removeprefix("sqlite:///"))
     copy = workdir / "wave-close.db"
     shutil.copyfile(src, copy)
@@ -126,7 +205,7 @@ def wave_close(browser, url: str, workdir: Path) -> None:
     res = subprocess.run([sys.executable, "-c", CLOSE, curl], cwd=ROOT, check=True, capture_output=True, text=True)
     close_w, close_c, mat_w, mat_c = (float(x) for x in res.stdout.split())
     load = os.getloadavg()[0]
-    first = measure(browser, curl, workdir)
+    first = measure(browser, curl, workdir, "overview", ctx, port)
     print("\nClosing the open enterprise wave (2026 Q4) on a copy of the database:")
     print(f"  close_wave:          {close_w:7.3f} s wall  {close_c:7.3f} s CPU")
     print(f"  materialise_waves:   {mat_w:7.3f} s wall  {mat_c:7.3f} s CPU   (load {load:.1f})")
@@ -138,7 +217,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--small", help="database URL of the small demo (default: seed one)")
     ap.add_argument("--enterprise", help="database URL of the enterprise demo (default: seed one)")
-    ap.add_argument("--runs", type=int, default=3, help="fresh servers per scale (default 3)")
+    ap.add_argument("--scales", nargs="+", choices=["small", "enterprise"], default=["enterprise"])
+    ap.add_argument("--pages", nargs="+", choices=list(PAGES), default=list(PAGES), help="url paths (default: all)")
+    ap.add_argument("--runs", type=int, default=3, help="fresh servers per scale and page (default 3)")
     ap.add_argument("--wave-close", action="store_true", help="also time closing a wave and the render after it")
     args = ap.parse_args()
 
@@ -146,44 +227,57 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-overview-") as tmp:
         workdir = Path(tmp)
-        urls = {
-            "small": args.small or seed("small", workdir),
-            "enterprise": args.enterprise or seed("enterprise", workdir),
-        }
-        results: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
+        given = {"small": args.small, "enterprise": args.enterprise}
+        urls = {scale: given[scale] or seed(scale, workdir) for scale in args.scales}
+        results: dict[tuple[str, str], dict[str, list[tuple[float, float, float]]]] = {}
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            for run in range(args.runs):  # alternate the scales so both see the same machine load
-                for scale, url in urls.items():
-                    got = measure(browser, url, workdir)
-                    for what, v in got.items():
-                        results.setdefault(scale, {}).setdefault(what, []).append(v)
-                    print(
-                        f"run {run + 1} {scale:10s} "
-                        + "  ".join(
-                            f"{w}: {v[0]:.2f} s wall {v[1]:.2f} s CPU (load {v[2]:.1f})" for w, v in got.items()
-                        ),
-                        flush=True,
-                    )
-            if args.wave_close:
-                wave_close(browser, urls["enterprise"], workdir)
+            port = free_port()
+            contexts = {
+                scale: browser.new_context(
+                    viewport={"width": 1400, "height": 1000}, storage_state=signed_in_state(browser, url, workdir, port)
+                )
+                for scale, url in urls.items()
+            }
+            for run in range(args.runs):  # alternate pages and scales so all see the same machine load
+                for path in args.pages:
+                    for scale, url in urls.items():
+                        got = measure(browser, url, workdir, path, contexts[scale], port)
+                        for what, v in got.items():
+                            results.setdefault((scale, path), {}).setdefault(what, []).append(v)
+                        print(
+                            f"run {run + 1} {scale:10s} {path:15s} "
+                            + "  ".join(
+                                f"{w}: {v[0]:.2f} s wall {v[1]:.2f} s CPU (load {v[2]:.1f})" for w, v in got.items()
+                            ),
+                            flush=True,
+                        )
+            if args.wave_close and "enterprise" in urls:
+                wave_close(browser, urls["enterprise"], workdir, contexts["enterprise"], port)
             browser.close()
 
-    def med(scale: str, what: str, i: int) -> float:
-        return statistics.median(v[i] for v in results[scale][what])
+    def med(scale: str, path: str, what: str, i: int) -> float:
+        return statistics.median(v[i] for v in results[(scale, path)][what])
 
-    loads = [v[2] for s in results.values() for w in s.values() for v in w]
-    print(f"\nOverview render in Chromium, median of {args.runs} fresh servers per scale")
+    loads = [v[2] for r in results.values() for w in r.values() for v in w]
+    print(f"\nFirst render in Chromium, median of {args.runs} fresh servers per page and scale")
     print(f"(1-minute load average while measuring: {min(loads):.1f} to {max(loads):.1f}; {os.cpu_count()} cores)\n")
-    print("| render | small, wall | enterprise, wall | ratio | small, server CPU | enterprise, server CPU | ratio |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for what in ("cold", "warm"):
-        sw, ew = med("small", what, 0), med("enterprise", what, 0)
-        sc, ec = med("small", what, 1), med("enterprise", what, 1)
-        print(
-            f"| {what} | {sw:.2f} s | {ew:.2f} s | {ew / sw:.1f}x | {sc:.2f} s | {ec:.2f} s | "
-            f"{(ec / sc if sc else float('nan')):.1f}x |"
-        )
+    print("| scale | page | cold, wall | cold, server CPU | warm, wall | warm, server CPU |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for scale in urls:
+        for path in args.pages:
+            print(
+                f"| {scale} | {path} | {med(scale, path, 'cold', 0):.2f} s | {med(scale, path, 'cold', 1):.2f} s "
+                f"| {med(scale, path, 'warm', 0):.2f} s | {med(scale, path, 'warm', 1):.2f} s |"
+            )
+    if len(urls) == 2:
+        print("\n| page | render | enterprise / small, wall | enterprise / small, server CPU |")
+        print("| --- | --- | ---: | ---: |")
+        for path in args.pages:
+            for what in ("cold", "warm"):
+                sw, ew = med("small", path, what, 0), med("enterprise", path, what, 0)
+                sc, ec = med("small", path, what, 1), med("enterprise", path, what, 1)
+                print(f"| {path} | {what} | {ew / sw:.1f}x | {(ec / sc if sc else float('nan')):.1f}x |")
 
 
 if __name__ == "__main__":

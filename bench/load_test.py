@@ -4,6 +4,8 @@
     scripts/with_postgres.sh .venv/bin/python bench/load_test.py      # SQLite and PostgreSQL
     .venv/bin/python bench/load_test.py --sessions 10 50 --backends sqlite --flows survey
     .venv/bin/python bench/load_test.py --client browser --sessions 10    # real Chromium pages instead
+    .venv/bin/python bench/load_test.py --sessions 50 --flows rerun overview --backends sqlite
+    scripts/with_postgres.sh .venv/bin/python bench/load_test.py --backends postgresql --replicas 2 --sessions 100
 
 For each backend a fresh database is seeded with the small demo organisation, a survey wave is
 opened for one department and N personal links are made. The portal runs as one
@@ -15,6 +17,13 @@ opened for one department and N personal links are made. The portal runs as one
   progress text updated), *submit* (click -> thank-you page), and the whole session.
 - **overview**: N contexts sign in as the demo leader and open the Overview page (the
   scorecard). Measured: *sign-in* and *overview render*.
+- **rerun**: one leader signs in, opens the Overview and reruns it ``--reruns`` times (default
+  50) in a row: the server CPU of one warm Overview, averaged over many reruns.
+
+Every round also reports the server's CPU seconds per session (utime + stime of every server
+process over the round, from ``/proc``), which a busy machine does not inflate. With
+``--replicas R`` (PostgreSQL only) R server processes share the database and the sessions are
+spread round-robin over them, as sticky sessions behind a load balancer would be.
 
 Errors are sessions that raised, timed out or showed a Streamlit exception. After every survey
 round the database is checked: responses stored == sessions that saw the thank-you page ==
@@ -165,11 +174,12 @@ def check_wave(url: str, wave: int) -> dict[str, int]:
     return {"responses": int(responses), "used": int(used), "answer_counts": answer_counts}
 
 
-def start_server(url: str, port: int, log: Path) -> subprocess.Popen:
+def start_server(url: str, port: int, log: Path, replicas: int = 1) -> subprocess.Popen:
     env = {
         **os.environ,
         "KPIALIGN_DATABASE_URL": url,
         "KPIALIGN_DEMO": "1",
+        "KPIALIGN_REPLICAS": str(replicas),
         "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none",
     }
     proc = subprocess.Popen(
@@ -193,6 +203,12 @@ def start_server(url: str, port: int, log: Path) -> subprocess.Popen:
     raise SystemExit(f"the portal did not start; see {log}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (Linux), in seconds; a busy machine does not inflate it."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     import socket
 
@@ -214,6 +230,7 @@ class Round:
     wall: float = 0.0
     check: dict | None = None
     load: float = 0.0  # 1-minute load average at the end of the round (2 cores here)
+    server_cpu: float = 0.0  # CPU seconds of every server process over the round (utime + stime)
 
     def add(self, name: str, seconds: float) -> None:
         self.timings.setdefault(name, []).append(seconds)
@@ -293,14 +310,14 @@ async def overview_session(ctx, base: str, r: Round) -> None:
         await page.close()
 
 
-async def run_ws_round(flow: str, n: int, *, base: str, links: list[str], likert: int) -> Round:
-    """N websocket sessions at once."""
+async def run_ws_round(flow: str, n: int, *, bases: list[str], links: list[str], likert: int) -> Round:
+    """N websocket sessions at once, spread round-robin over the replicas (a session sticks to one)."""
     r = Round(flow, n)
     t0 = time.perf_counter()
     if flow == "survey":
-        jobs = [ws_survey_session(base, link, likert, r) for link in links[:n]]
+        jobs = [ws_survey_session(bases[i % len(bases)], link, likert, r) for i, link in enumerate(links[:n])]
     else:
-        jobs = [ws_overview_session(base, r) for _ in range(n)]
+        jobs = [ws_overview_session(bases[i % len(bases)], r) for i in range(n)]
     await asyncio.gather(*jobs)
     r.wall = time.perf_counter() - t0
     r.load = os.getloadavg()[0]
@@ -425,6 +442,7 @@ class WsSession:
         return any(text in h.body for h in self.find("heading"))
 
 
+RERUNS = 50  # --reruns: warm Overview reruns in the "rerun" flow
 THINK_S = 0.0  # --think: seconds a respondent takes per item (uniform 0.5x..1.5x), not timed
 
 
@@ -485,9 +503,37 @@ async def ws_overview_session(base: str, r: Round) -> None:
             if not s.heading("Alignment overview"):
                 raise RuntimeError("the Overview page was not shown")
             r.add("overview", time.perf_counter() - t1)
+            r.add("flow", time.perf_counter() - t0)  # sign-in + Overview: what the leader waited in all
             r.completed += 1
     except Exception as exc:
         r.errors.append(f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:120]}")
+
+
+async def ws_overview_reruns(base: str, reruns: int, pid: int) -> tuple[float, float]:
+    """One leader signs in, opens the Overview, then reruns it ``reruns`` times in a row.
+
+    Returns (server CPU seconds per warm rerun, wall seconds per warm rerun): what each further
+    leader costs the server once the caches are warm, measured over many reruns.
+    """
+    from kpialign.demo.seed import DEMO_ACCOUNTS, DEMO_PASSWORD
+
+    async with WsSession(base) as s:
+        await s.run()
+        email, password = s.find("text_input", "E-mail"), s.find("text_input", "Password")
+        button = s.find("button", "Sign in")
+        s.values[email[0].id] = ("string_value", DEMO_ACCOUNTS["leader"])
+        s.values[password[0].id] = ("string_value", DEMO_PASSWORD)
+        await s.run(trigger=button[0].id)
+        s.values.clear()
+        s.page, s.page_hash = "overview", ""
+        await s.run()
+        await s.run()
+        if not s.heading("Alignment overview"):
+            raise RuntimeError("the Overview page was not shown")
+        cpu0, t0 = cpu_seconds(pid), time.perf_counter()
+        for _ in range(reruns):
+            await s.run()
+        return (cpu_seconds(pid) - cpu0) / reruns, (time.perf_counter() - t0) / reruns
 
 
 # ------------------------------------------------------------------------------ report
@@ -504,23 +550,27 @@ def pct(values: list[float], q: float) -> float:
 def report(rows: list[tuple[str, Round]]) -> None:
     print()
     print(
-        "| backend | flow | N | completed | errors | wall s | sessions/min | load avg | step | p50 s | p95 s | max s |"
+        "| backend | flow | N | completed | errors | wall s | sessions/min | load avg | server CPU s/session "
+        "| step | p50 s | p95 s | max s |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
     for backend, r in rows:
         per_min = r.completed / r.wall * 60 if r.wall else 0
         first = True
         for step, values in r.timings.items():
             lead = (
                 f"| {backend} | {r.flow} | {r.n} | {r.completed} | {len(r.errors)} | {r.wall:.1f} | {per_min:.0f} "
-                f"| {r.load:.1f} "
+                f"| {r.load:.1f} | {r.server_cpu / max(r.n, 1):.3f} "
                 if first
-                else "| | | | | | | | "
+                else "| | | | | | | | | "
             )
             print(f"{lead}| {step} | {pct(values, 50):.2f} | {pct(values, 95):.2f} | {max(values):.2f} |")
             first = False
         if not r.timings:
-            print(f"| {backend} | {r.flow} | {r.n} | 0 | {len(r.errors)} | {r.wall:.1f} | 0 | {r.load:.1f} | - | | | |")
+            print(
+                f"| {backend} | {r.flow} | {r.n} | 0 | {len(r.errors)} | {r.wall:.1f} | 0 | {r.load:.1f} "
+                f"| {r.server_cpu / max(r.n, 1):.3f} | - | | | |"
+            )
     print()
     for backend, r in rows:
         if r.check is not None:
@@ -539,14 +589,18 @@ def report(rows: list[tuple[str, Round]]) -> None:
 
 
 async def bench_backend(
-    backend: str, sessions: list[int], flows: list[str], workdir: Path, client: str
+    backend: str, sessions: list[int], flows: list[str], workdir: Path, client: str, replicas: int = 1
 ) -> list[tuple[str, Round]]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    os.environ["KPIALIGN_BASE_URL"] = base
+    ports = [free_port() for _ in range(replicas)]
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    os.environ["KPIALIGN_BASE_URL"] = bases[0]
     print(f"[{backend}] seeding the demo organisation...", flush=True)
     url = make_database(backend, workdir)
-    proc = start_server(url, port, workdir / f"streamlit-{backend}.log")
+    procs = [
+        start_server(url, port, workdir / f"streamlit-{backend}-{i}.log", replicas=replicas)
+        for i, port in enumerate(ports)
+    ]
+    label = backend if replicas == 1 else f"{backend} x{replicas}"
     rows: list[tuple[str, Round]] = []
     pw = browser = None
     try:
@@ -556,27 +610,41 @@ async def bench_backend(
             pw = await async_playwright().start()
             browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
 
-        async def one_round(flow: str, n: int, links: list[str], likert: int) -> Round:
+        async def one_round(flow: str, n: int, links: list[str], likert: int, targets: list[str]) -> Round:
+            cpu0 = sum(cpu_seconds(p.pid) for p in procs)
             if browser is not None:
-                return await run_round(browser, flow, n, base=base, links=links, likert=likert)
-            return await run_ws_round(flow, n, base=base, links=links, likert=likert)
+                r = await run_round(browser, flow, n, base=targets[0], links=links, likert=likert)
+            else:
+                r = await run_ws_round(flow, n, bases=targets, links=links, likert=likert)
+            r.server_cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu0
+            return r
 
-        # Warm up: the first run of each page imports the modules and fills the caches.
-        _, warm_links, warm_likert = make_links(url, 1, f"{backend} warm-up")
-        await one_round("overview", 1, [], 0)
-        await one_round("survey", 1, warm_links, warm_likert)
+        # Warm up each replica: the first run of each page imports the modules and fills the caches.
+        for base in bases:
+            _, warm_links, warm_likert = make_links(url, 1, f"{backend} warm-up {uuid.uuid4().hex[:4]}")
+            await one_round("overview", 1, [], 0, [base])
+            await one_round("survey", 1, warm_links, warm_likert, [base])
+        for flow in flows:
+            if flow == "rerun":
+                cpu, wall = await ws_overview_reruns(bases[0], RERUNS, procs[0].pid)
+                print(
+                    f"[{label}] warm Overview, {RERUNS} reruns in one session: {cpu:.3f} s server CPU "
+                    f"and {wall:.3f} s wall per rerun (load {os.getloadavg()[0]:.1f})",
+                    flush=True,
+                )
         for n in sessions:
-            for flow in flows:
+            for flow in [f for f in flows if f != "rerun"]:
                 links, wave, likert = [], None, 0
                 if flow == "survey":
                     wave, links, likert = make_links(url, n, f"{backend} {n} {uuid.uuid4().hex[:4]}")
-                print(f"[{backend}] {flow} x {n} concurrent sessions ({client})...", flush=True)
-                r = await one_round(flow, n, links, likert)
+                print(f"[{label}] {flow} x {n} concurrent sessions ({client})...", flush=True)
+                r = await one_round(flow, n, links, likert, bases)
                 if wave is not None:
                     r.check = check_wave(url, wave)
-                rows.append((backend, r))
+                rows.append((label, r))
                 print(
-                    f"[{backend}] {flow} x {n}: {r.completed} completed, {len(r.errors)} errors, {r.wall:.1f} s"
+                    f"[{label}] {flow} x {n}: {r.completed} completed, {len(r.errors)} errors, {r.wall:.1f} s, "
+                    f"server CPU {r.server_cpu:.2f} s ({r.server_cpu / max(n, 1):.3f} s per session)"
                     + (f" (first: {r.errors[0]})" if r.errors else ""),
                     flush=True,
                 )
@@ -585,11 +653,13 @@ async def bench_backend(
             await browser.close()
         if pw is not None:
             await pw.stop()
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
     return rows
 
 
@@ -597,7 +667,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, nargs="+", default=[10, 50, 100])
     parser.add_argument("--backends", nargs="+", choices=["sqlite", "postgresql"], default=None)
-    parser.add_argument("--flows", nargs="+", choices=["survey", "overview"], default=["survey", "overview"])
+    parser.add_argument("--flows", nargs="+", choices=["survey", "overview", "rerun"], default=["survey", "overview"])
     parser.add_argument(
         "--client",
         choices=["ws", "browser"],
@@ -605,18 +675,30 @@ def main() -> int:
         help="ws: the websocket protocol (light client); browser: Playwright pages in headless Chromium",
     )
     parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="server processes on the same database (PostgreSQL only above 1); sessions spread round-robin",
+    )
+    parser.add_argument(
         "--think", type=float, default=0.0, help="seconds per survey item a respondent thinks (ws client; default 0)"
     )
+    parser.add_argument("--reruns", type=int, default=50, help="warm Overview reruns in the rerun flow (default 50)")
     args = parser.parse_args()
-    global THINK_S
+    global THINK_S, RERUNS
     THINK_S = args.think
+    RERUNS = args.reruns
     backends = args.backends or (
         ["sqlite", "postgresql"] if os.environ.get("KPIALIGN_TEST_DATABASE_URL") else ["sqlite"]
     )
+    if args.replicas > 1 and "sqlite" in backends:
+        raise SystemExit("--replicas above 1 needs PostgreSQL (--backends postgresql): SQLite is for one process")
     rows: list[tuple[str, Round]] = []
     with tempfile.TemporaryDirectory(prefix="kpialign-load-") as tmp:
         for backend in backends:
-            rows += asyncio.run(bench_backend(backend, args.sessions, args.flows, Path(tmp), args.client))
+            rows += asyncio.run(
+                bench_backend(backend, args.sessions, args.flows, Path(tmp), args.client, args.replicas)
+            )
     report(rows)
     return 0
 

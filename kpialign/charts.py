@@ -765,3 +765,33 @@ def unit_history(history: pd.DataFrame, *, merge_dates: list[str] | None = None)
         rules = pd.DataFrame({"date": pd.to_datetime(merge_dates)})
         chart = lines + alt.Chart(rules).mark_rule(color="#546e7a", strokeDash=[2, 2]).encode(x="date:T")
     return chart.properties(height=320, width="container")
+
+
+FRESHNESS_COLOURS = {"complete": "#2e7d32", "some missing": "#f9a825", "mostly missing": "#c62828"}
+
+
+def freshness_bars(fresh: pd.DataFrame) -> alt.Chart:
+    """Share of each department's KPIs with a value for the latest period, one bar per department.
+
+    ``fresh``: department, kpis, with_data_latest, share (0..1), status (one of
+    :data:`FRESHNESS_COLOURS`); the caller cuts it to the rows worth drawing.
+    """
+    return (
+        alt.Chart(fresh)
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "share:Q",
+                title="KPIs with data for the latest period",
+                axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1]),
+            ),
+            y=alt.Y("department:N", sort="-x", title=None, axis=alt.Axis(labelLimit=240)),
+            color=alt.Color(
+                "status:N",
+                scale=alt.Scale(domain=list(FRESHNESS_COLOURS), range=list(FRESHNESS_COLOURS.values())),
+                legend=alt.Legend(title=None, orient="bottom"),
+            ),
+            tooltip=["department", "kpis", "with_data_latest", alt.Tooltip("share:Q", format=".0%")],
+        )
+    )

@@ -16,13 +16,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from kpialign import db
 from kpialign.config import load_settings
-from kpialign.core.errors import KpialignError
+from kpialign.core.csv_out import write_csv
+from kpialign.core.errors import ImportRefused, KpialignError
+from kpialign.core.security import generate_password
 from kpialign.models import Role
 from kpialign.scorecard import links as links_read
 from kpialign.scorecard.build import build_scorecard
 from kpialign.services import accounts, directory, kpi_links
 from kpialign.services.accounts import UserContext
-from kpialign.services.kpi_import import write_csv
 
 
 class CliError(KpialignError):
@@ -38,6 +39,12 @@ def _engine():
     if not db.has_schema(engine):
         db.migrate(engine)
     return engine
+
+
+def _print_issues(refusal: ImportRefused, source: str) -> None:
+    """Every problem of a refused import on stderr, one line each (the pages show the same as a table)."""
+    for line in refusal.issue_lines(source):
+        print(line, file=sys.stderr)
 
 
 # ------------------------------------------------------------------------------ commands
@@ -72,7 +79,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     elif not args.no_password:
-        password = accounts.generate_password()
+        password = generate_password()
         generated = True
     with db.write_session(_engine()) as session:
         account = accounts.create_user(
@@ -168,11 +175,7 @@ def cmd_import_kpis(args: argparse.Namespace) -> int:
         with db.write_session(_engine(), bump=not args.dry_run) as session:
             summary = csvio.import_kpis(session, data=data, scope=scope, dry_run=args.dry_run, filename=path.name)
     except csvio.KpiImportError as exc:
-        for issue in exc.validation.issues:
-            where = f"row {issue.row}" if issue.row else "file"
-            column = f", column {issue.column}" if issue.column else ""
-            value = f", value {issue.value!r}" if issue.value else ""
-            print(f"{args.file}: {where}{column}{value}: {issue.reason}", file=sys.stderr)
+        _print_issues(exc, args.file)
         raise CliError(str(exc)) from None
     print(summary.describe())
     return 0
@@ -205,11 +208,7 @@ def cmd_import_org(args: argparse.Namespace) -> int:
                 filename=names,
             )
     except directory.DirectoryImportError as exc:
-        for issue in exc.plan.issues:
-            where = f"row {issue.row}" if issue.row else "file"
-            column = f", column {issue.column}" if issue.column else ""
-            value = f", value {issue.value!r}" if issue.value else ""
-            print(f"{issue.file or names}: {where}{column}{value}: {issue.reason}", file=sys.stderr)
+        _print_issues(exc, names)
         raise CliError(str(exc)) from None
     print(plan.describe())
     return 0
@@ -371,9 +370,13 @@ def cmd_revoke_links(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """Write one kind of export as safe CSV to stdout (or --output FILE); the export is audited.
 
-    The portal's Exports page calls the same :func:`kpialign.exports.prepare_export`, so the
-    same filters on the same day give byte-identical files.
+    The portal's Exports page calls the same :func:`kpialign.exports.build_export`, so the
+    same filters on the same day give byte-identical files. The file is streamed: memory stays
+    bounded however large the export.
     """
+    import os
+    import shutil
+    import tempfile
     from pathlib import Path
 
     from kpialign import exports
@@ -385,21 +388,37 @@ def cmd_export(args: argparse.Namespace) -> int:
             names = surveys.list_waves(session)["name"].tolist()
         known = f" Waves: {', '.join(names)}." if names else " There are no survey waves yet."
         raise CliError(f"export {args.kind} needs --wave NAME.{known}")
-    result = exports.build_export(
-        engine,
-        kind=args.kind,
-        actor=args.actor,
-        roles=exports.CLI_ROLES,
-        wave=args.wave,
-        period=args.period,
-        excel=args.excel,
-    )
-    if args.output:
-        Path(args.output).write_bytes(result.data)
+    # Written chunk by chunk to a temporary file, and handed out (renamed into place, or copied
+    # to stdout) only once the export's audit event is committed.
+    target = Path(args.output) if args.output else None
+    if target is not None and not target.parent.is_dir():
+        raise CliError(f"export: there is no folder {str(target.parent)!r} to write {target.name!r} in.")
+    with tempfile.NamedTemporaryFile(
+        "wb", dir=target.parent if target else None, prefix=".kpialign-export-", delete=False
+    ) as tmp:
+        try:
+            result = exports.build_export(
+                engine,
+                kind=args.kind,
+                actor=args.actor,
+                roles=exports.CLI_ROLES,
+                wave=args.wave,
+                period=args.period,
+                excel=args.excel,
+                out=tmp,
+            )
+        except BaseException:
+            tmp.close()
+            Path(tmp.name).unlink(missing_ok=True)
+            raise
+    if target is not None:
+        os.replace(tmp.name, target)
         print(f"Wrote {result.rows} row(s) to {args.output} (suggested name: {result.filename})", file=sys.stderr)
     else:
         sys.stdout.flush()
-        sys.stdout.buffer.write(result.data)
+        with open(tmp.name, "rb") as done:
+            shutil.copyfileobj(done, sys.stdout.buffer)
+        Path(tmp.name).unlink(missing_ok=True)
         sys.stdout.buffer.flush()
     return 0
 
@@ -501,11 +520,7 @@ def cmd_links(args: argparse.Namespace) -> int:
                     session=session, data=path.read_bytes(), user=system, dry_run=args.dry_run, filename=path.name
                 )
         except kpi_links.LinkImportError as exc:
-            for issue in exc.validation.issues:
-                where = f"row {issue.row}" if issue.row else "file"
-                column = f", column {issue.column}" if issue.column else ""
-                value = f", value {issue.value!r}" if issue.value else ""
-                print(f"{args.file}: {where}{column}{value}: {issue.reason}", file=sys.stderr)
+            _print_issues(exc, args.file)
             raise CliError(str(exc)) from None
         print(summary.describe())
         return 0

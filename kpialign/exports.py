@@ -38,9 +38,16 @@ Kinds and their columns (the CSV header is exactly these names, in this order):
     one row with an empty period.
 ``audit`` — ``id, at, actor, action, entity, entity_id, detail`` (admins only).
 
-:func:`build_export` turns a kind into a safe CSV file (:func:`kpialign.services.kpi_import.write_csv`) and
+:func:`build_export` turns a kind into a safe CSV file (:func:`kpialign.core.csv_out.iter_csv`) and
 records an ``export`` audit event (who, kind, filters, row count) before the file is handed out. The portal's Exports page and ``python -m kpialign export`` both call it, so the
 same filters and date give byte-identical files.
+
+Streaming: every kind is a series of parts (:class:`Parts`) written as CSV chunks, so memory
+stays bounded at any size: ``responses`` a batch of departments at a time, ``kpis`` a batch of
+KPIs with their values, ``audit`` a range of event ids; the other kinds are one small part. A
+part always holds whole departments, so the file is byte-identical whatever the batch size.
+Survey figures of a closed wave come from its stored counts
+(:func:`kpialign.scorecard.counts.wave_counts`), counted live only when those are incomplete.
 
 Shuffling is deterministic but unrelated to submission order: rows are ordered by a SHA-256
 hash of the random response id (or comment id), which the file does not contain.
@@ -49,13 +56,17 @@ hash of the random response id (or comment id), which the file does not contain.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-from collections.abc import Collection
+import math
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import case, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -64,6 +75,7 @@ from kpialign.core import csv_out, periods, privacy
 from kpialign.core.errors import Refused
 from kpialign.models import (
     Answer,
+    AuditEvent,
     Comment,
     Department,
     KpiValue,
@@ -76,6 +88,7 @@ from kpialign.models import (
     kpi_columns,
 )
 from kpialign.scorecard import build as scorecard_build
+from kpialign.scorecard import counts as wave_store
 from kpialign.scorecard import queries as scorecard_data
 from kpialign.services import measurements, strategy, surveys
 
@@ -135,7 +148,11 @@ class ExportError(Refused):
 
 @dataclass(frozen=True)
 class ExportFile:
-    """A finished export: what to offer for download."""
+    """A finished export: what to offer for download.
+
+    ``data`` is the file, except when :func:`build_export` wrote it to a file of the caller's
+    (``out=``): then ``data`` is empty and ``size`` says how many bytes were written.
+    """
 
     kind: str
     filename: str
@@ -144,6 +161,28 @@ class ExportFile:
     filters: dict = field(default_factory=dict)
     excel: bool = False
     mime: str = csv_out.CSV_MIME
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class Parts:
+    """An export's rows as DataFrames made one at a time, in file order (a streamed file):
+    only one part's rows exist at a time. ``count`` is how many ``frames`` yields (progress)."""
+
+    columns: list[str]
+    count: int
+    frames: Iterator[pd.DataFrame]
+
+
+# About this many rows (audit events) per part of a streamed export, respondents per part of the
+# responses export (each with a dozen answers) and KPIs per part of the kpis export (some 45
+# values each): a few MiB of memory each, whatever the database's size.
+BATCH_ROWS = 20_000
+BATCH_RESPONDENTS = 5_000
+BATCH_KPIS = 400
+
+# Progress of a streamed export: called with the share done (0..1) after each part is written.
+Progress = Callable[[float], None]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -199,16 +238,43 @@ def _department_names(session: Session, ids: Collection[int]) -> dict[int, str]:
     return {int(i): n for i, n in rows}
 
 
-def _respondents(session: Session, wave: surveys.WaveInfo) -> pd.DataFrame:
+def _batches(keys: list, sizes: list[int], limit: int) -> list[list[int]]:
+    """Positions of ``keys`` (sorted, so equal keys are neighbours) cut into consecutive batches
+    of at most ``limit`` in total ``sizes`` (one key bigger than that alone); equal keys share a batch."""
+    out: list[list[int]] = []
+    total = 0
+    for i, (key, size) in enumerate(zip(keys, sizes, strict=True)):
+        same = i > 0 and key == keys[i - 1]
+        if out and (same or total + size <= limit):
+            out[-1].append(i)
+            total += size
+        else:
+            out.append([i])
+            total = size
+    return out
+
+
+def _joined(parts: Parts) -> pd.DataFrame:
+    """The whole frame of streamed ``parts`` (the kind functions' DataFrame)."""
+    frames = [f for f in parts.frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=parts.columns)
+    return pd.concat(frames, ignore_index=True)[parts.columns]
+
+
+def _respondents(session: Session, wave: surveys.WaveInfo, respondents: pd.DataFrame | None = None) -> pd.DataFrame:
     """``department_id, department, division_id, n, suppressed`` for every department of the wave.
 
-    Suppression exactly as on the survey pages (:func:`kpialign.core.privacy.survey_suppression`:
-    fewer than k respondents is hidden, with complementary suppression within each division
-    and then among divisions, because division and organisation totals are shown). A
-    department the pages do not show (not an active leaf of the tree) is hidden here too.
+    ``respondents``: the wave's counts per department (:func:`kpialign.scorecard.counts.wave_counts`;
+    read when not given). Suppression exactly as on the survey pages
+    (:func:`kpialign.core.privacy.survey_suppression`: fewer than k respondents is hidden, with
+    complementary suppression within each division and then among divisions, because division
+    and organisation totals are shown). A department the pages do not show (not an active leaf
+    of the tree) is hidden here too.
     """
-    counts = surveys.response_counts(session, wave_ids=[wave.id])
-    by_dept = dict(zip(counts["department_id"], counts["n"], strict=True))
+    if respondents is None:
+        _, respondents = wave_store.wave_counts(session, wave_id=wave.id)
+    by_dept = dict(zip(respondents["department_id"], respondents["respondents"], strict=True))
     ids = sorted(set(wave.department_ids) | set(by_dept))
     names = _department_names(session, ids)
     df = pd.DataFrame(
@@ -223,7 +289,7 @@ def _respondents(session: Session, wave: surveys.WaveInfo) -> pd.DataFrame:
     leaves = tree[tree["is_leaf"]]
     division_of = dict(zip(tree["department_id"], tree["division_id"], strict=True))
     df["division_id"] = df["department_id"].map(division_of).astype("Int64")
-    cells = counts.rename(columns={"n": "respondents"})
+    cells = respondents[["wave_id", "department_id", "respondents"]]
     sup = privacy.survey_suppression(
         cells[cells["respondents"] > 0], leaves, {wave.id: privacy.effective_k(wave.min_group)}
     )
@@ -232,14 +298,18 @@ def _respondents(session: Session, wave: surveys.WaveInfo) -> pd.DataFrame:
     return df.sort_values(["department", "department_id"]).reset_index(drop=True)
 
 
-def wave_choices(session: Session) -> list[str]:
-    """Names of the waves that have opened (the ones with anything to export), newest first."""
+def wave_choices(session: Session, *, results: bool = False) -> list[str]:
+    """Names of the waves that have opened (the ones with anything to export), newest first.
+
+    ``results``: only the waves whose results may be exported (closed ones,
+    :func:`kpialign.core.privacy.results_released`), for every kind but participation.
+    """
     rows = session.exec(
-        select(SurveyWave.name)
+        select(SurveyWave.name, SurveyWave.status)
         .where(SurveyWave.status != WaveStatus.DRAFT.value)
         .order_by(col(SurveyWave.opens_on).desc(), col(SurveyWave.id).desc())
     ).all()
-    return list(rows)
+    return [name for name, status in rows if not results or privacy.results_released(status)]
 
 
 def period_choices(session: Session) -> list[str]:
@@ -270,34 +340,40 @@ def _rated_questions(session: Session, w: surveys.WaveInfo) -> list[Question]:
     )
 
 
-def _result_cells(session: Session, w: surveys.WaveInfo, resp: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Unmasked result cells with ``department_id`` (``<NA>`` for the total) and ``question_id``."""
+def _result_cells(
+    session: Session, w: surveys.WaveInfo, resp: pd.DataFrame | None = None, answers: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Unmasked result cells with ``department_id`` (``<NA>`` for the total) and ``question_id``.
+
+    ``answers``: the wave's answer counts per department x question x value
+    (:func:`kpialign.scorecard.counts.wave_counts`: a closed wave's stored counts), read when
+    not given; ``resp``: :func:`_respondents`.
+    """
     k = privacy.effective_k(w.min_group)
-    resp = resp if resp is not None else _respondents(session, w)
-    counts = surveys.answer_counts(session, wave_ids=[w.id])
-    rows: list[dict] = []
-    for q in _rated_questions(session, w):
-        c = counts[counts["question_id"] == q.id]
-        values = c["value"].to_numpy("int64")
-        if q.reverse and q.kind == QuestionKind.LIKERT5.value:
-            values = 6 - values
-        c = c.assign(value=values)
-        per_dept = {int(d): g for d, g in c.groupby("department_id")}
-        block = []
-        for dept_id, name, hidden in resp[["department_id", "department", "suppressed"]].itertuples(index=False):
-            row = _result_row(w.name, name, q, per_dept.get(int(dept_id)), bool(hidden))
-            block.append({**row, "department_id": int(dept_id), "question_id": q.id})
-        qdf = pd.DataFrame(block)
+    if answers is None or resp is None:
+        stored_answers, respondents = wave_store.wave_counts(session, wave_id=w.id)
+        answers = stored_answers if answers is None else answers
+        resp = resp if resp is not None else _respondents(session, w, respondents)
+    rated = _rated_questions(session, w)
+    per, total = _answer_sums(answers, rated)
+    dept_ids = resp["department_id"].to_numpy("int64")
+    # Complementary within each division, whose per-question total the pages show.
+    division = pd.Series(resp["division_id"].fillna(-1).to_numpy())
+    blocks: list[pd.DataFrame] = []
+    for q in rated:
+        sums = per.reindex(pd.MultiIndex.from_arrays([np.full(len(dept_ids), q.id), dept_ids]), fill_value=0)
+        block = _result_block(w.name, resp["department"].tolist(), q, sums, resp["suppressed"].to_numpy(bool))
         # Per question a department may have fewer answers than respondents ("prefer not to
         # say"): such a cell is hidden too, again with complementary suppression.
-        # Complementary within each division, whose per-question total the pages show.
-        division = pd.Series(resp["division_id"].fillna(-1).to_numpy(), index=qdf.index)
-        qdf["suppressed"] = privacy.question_cells_hidden(qdf["n"], qdf["suppressed"], division, k)
-        total = _result_row(w.name, TOTAL_LABEL, q, c, False)
-        total["suppressed"] = bool(total["n"] < k)
-        rows.extend(qdf.to_dict("records"))
-        rows.append({**total, "department_id": None, "question_id": q.id})
-    df = pd.DataFrame(rows, columns=[*RESULTS_COLUMNS, "department_id", "question_id"])
+        block["suppressed"] = privacy.question_cells_hidden(block["n"], block["suppressed"], division, k).to_numpy()
+        block["department_id"] = dept_ids
+        q_total = _result_block(w.name, [TOTAL_LABEL], q, total.reindex([q.id], fill_value=0), np.zeros(1, bool))
+        q_total["suppressed"] = q_total["n"] < k
+        q_total["department_id"] = None
+        blocks.extend([block, q_total])
+    df = pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame(columns=[*RESULTS_COLUMNS, "department_id"])
+    df["question_id"] = np.repeat([q.id for q in rated], len(dept_ids) + 1).astype("int64")
+    df = df[[*RESULTS_COLUMNS, "department_id", "question_id"]]
     df["n"] = df["n"].astype("Int64")
     for c in RESULT_VALUES[1:]:
         df[c] = df[c].astype("Float64")
@@ -305,6 +381,67 @@ def _result_cells(session: Session, w: surveys.WaveInfo, resp: pd.DataFrame | No
     df["reverse"] = df["reverse"].astype(bool)
     df["department_id"] = df["department_id"].astype("Int64")
     return df
+
+
+_SUMS = ["n", "total", "favourable", "neutral", "unfavourable"]
+
+
+def _answer_sums(answers: pd.DataFrame, rated: list[Question]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per question x department and per question: answers, sum of values, and favourable,
+    neutral and unfavourable answers (reverse-worded Likert items flipped first)."""
+    a = answers[answers["question_id"].isin([q.id for q in rated])]
+    flip = [q.id for q in rated if q.reverse and q.kind == QuestionKind.LIKERT5.value]
+    values = a["value"].to_numpy("int64")
+    values = np.where(a["question_id"].isin(flip).to_numpy(), 6 - values, values)
+    n = a["count"].to_numpy("int64")
+    parts = pd.DataFrame(
+        {
+            "question_id": a["question_id"].to_numpy("int64"),
+            "department_id": a["department_id"].to_numpy("int64"),
+            "n": n,
+            "total": values * n,
+            "favourable": np.where(values >= 4, n, 0),
+            "neutral": np.where(values == 3, n, 0),
+            "unfavourable": np.where(values <= 2, n, 0),
+        }
+    )
+    per = parts.groupby(["question_id", "department_id"])[_SUMS].sum()
+    return per, parts.groupby("question_id")[_SUMS].sum()
+
+
+def _result_block(
+    wave: str, departments: list[str], q: Question, sums: pd.DataFrame, hidden: np.ndarray
+) -> pd.DataFrame:
+    """Result rows of one question for ``departments`` (``sums``: their :func:`_answer_sums`, in order).
+
+    The mean is on the flipped scale (two decimals); percentages are of the answers (one
+    decimal), only for Likert items; a row with no answers has only ``n = 0``. Rounded with
+    Python's ``round`` cell by cell, as the per-row code before did (numpy rounds differently).
+    """
+    n = sums["n"].to_numpy("int64")
+    answered = n > 0
+    safe_n = np.where(answered, n, 1)
+
+    def share(x: np.ndarray, places: int) -> list[float]:
+        return [round(v, places) if ok else math.nan for v, ok in zip(x.tolist(), answered.tolist(), strict=True)]
+
+    likert = q.kind == QuestionKind.LIKERT5.value
+    nan = [math.nan] * len(n)
+    return pd.DataFrame(
+        {
+            "wave": wave,
+            "department": departments,
+            "question_code": q.code,
+            "question": q.text,
+            "reverse": bool(q.reverse),
+            "n": n,
+            "pct_favourable": share(100 * sums["favourable"].to_numpy(float) / safe_n, 1) if likert else nan,
+            "pct_neutral": share(100 * sums["neutral"].to_numpy(float) / safe_n, 1) if likert else nan,
+            "pct_unfavourable": share(100 * sums["unfavourable"].to_numpy(float) / safe_n, 1) if likert else nan,
+            "mean": share(sums["total"].to_numpy("int64") / safe_n, 2),
+            "suppressed": hidden,
+        }
+    )
 
 
 def results(session: Session, *, wave: str | None = None) -> pd.DataFrame:
@@ -315,36 +452,6 @@ def results(session: Session, *, wave: str | None = None) -> pd.DataFrame:
     """
     cells = _result_cells(session, _wave(session, wave, results=True))
     return privacy.mask_suppressed(cells[RESULTS_COLUMNS], RESULT_VALUES).reset_index(drop=True)
-
-
-def _result_row(wave: str, department: str, q: Question, c: pd.DataFrame | None, suppressed: bool) -> dict:
-    row = {
-        "wave": wave,
-        "department": department,
-        "question_code": q.code,
-        "question": q.text,
-        "reverse": bool(q.reverse),
-        "n": 0,
-        "pct_favourable": np.nan,
-        "pct_neutral": np.nan,
-        "pct_unfavourable": np.nan,
-        "mean": np.nan,
-        "suppressed": bool(suppressed),
-    }
-    if c is None or c.empty:
-        return row
-    values = c["value"].to_numpy("int64")
-    counts = c["n"].to_numpy("int64")
-    n = int(counts.sum())
-    row["n"] = n
-    if n == 0:
-        return row
-    row["mean"] = round(float((values * counts).sum() / n), 2)
-    if q.kind == QuestionKind.LIKERT5.value:
-        row["pct_favourable"] = round(100 * float(counts[values >= 4].sum()) / n, 1)
-        row["pct_neutral"] = round(100 * float(counts[values == 3].sum()) / n, 1)
-        row["pct_unfavourable"] = round(100 * float(counts[values <= 2].sum()) / n, 1)
-    return row
 
 
 def participation(session: Session, *, wave: str | None = None) -> pd.DataFrame:
@@ -363,52 +470,78 @@ def responses(session: Session, *, wave: str | None = None) -> pd.DataFrame:
     or complementary suppression) is left empty here too, so that the ``results`` total minus
     this file never describes fewer than k people.
     """
-    w = _wave(session, wave, results=True)
-    resp = _respondents(session, w)
+    return _joined(_response_parts(session, _wave(session, wave, results=True)))
+
+
+def _response_parts(session: Session, w: surveys.WaveInfo, batch_rows: int | None = None) -> Parts:
+    """:func:`responses` as parts: the departments in file order, cut into batches of about
+    ``batch_rows`` respondents, each fetched and shuffled when its turn comes (memory bounded)."""
+    answers, respondents = wave_store.wave_counts(session, wave_id=w.id)
+    resp = _respondents(session, w, respondents)
     shown = resp.loc[~resp["suppressed"]]
     rated = _rated_questions(session, w)
-    codes = [q.code for q in rated]
-    columns = [*RESPONSES_FIXED_COLUMNS, *codes]
+    columns = [*RESPONSES_FIXED_COLUMNS, *(q.code for q in rated)]
     if shown.empty or not rated:
-        return pd.DataFrame(columns=columns)
-    dept_ids = [int(i) for i in shown["department_id"]]
-    base = _fetch(
-        session,
-        select(Response.id, Response.department_id).where(
-            Response.wave_id == w.id, col(Response.department_id).in_(dept_ids)
-        ),
-        ["response_id", "department_id"],
-    )
-    a = _fetch(
-        session,
-        select(Answer.response_id, Answer.question_id, Answer.value, Response.department_id)
-        .join(Response, Response.id == Answer.response_id)
-        .where(
-            Response.wave_id == w.id,
-            col(Response.department_id).in_(dept_ids),
-            col(Answer.question_id).in_([q.id for q in rated]),
-        ),
-        ["response_id", "question_id", "value", "department_id"],
-    )
-    cells = _result_cells(session, w, resp=resp)
+        return Parts(columns, 1, iter([pd.DataFrame(columns=columns)]))
+    cells = _result_cells(session, w, resp=resp, answers=answers)
     hidden = cells.loc[cells["suppressed"] & cells["department_id"].notna(), ["department_id", "question_id"]]
     hidden_keys = set(zip(hidden["department_id"].astype(int), hidden["question_id"].astype(int), strict=True))
-    if hidden_keys and len(a):
-        pairs = pd.MultiIndex.from_arrays([a["department_id"].astype("int64"), a["question_id"].astype("int64")])
-        a = a[~pairs.isin(list(hidden_keys))]
-    wide = a.pivot(index="response_id", columns="question_id", values="value") if len(a) else pd.DataFrame()
-    wide = wide.reindex(columns=[q.id for q in rated])
-    wide.columns = codes
-    names = dict(zip(shown["department_id"].astype(int), shown["department"], strict=True))
+    # here: a department name never spans two batches (rows sort by name first, then by id)
+    limit = batch_rows or BATCH_RESPONDENTS
+    batches = _batches(shown["department"].tolist(), shown["n"].astype(int).tolist(), limit)
+    ids = shown["department_id"].astype(int).tolist()
+    names = dict(zip(ids, shown["department"], strict=True))
+    frames = (_response_rows(session, w, [ids[i] for i in batch], names, rated, hidden_keys) for batch in batches)
+    return Parts(columns, len(batches), frames)
+
+
+def _response_rows(
+    session: Session,
+    w: surveys.WaveInfo,
+    dept_ids: list[int],
+    names: dict[int, str],
+    rated: list[Question],
+    hidden_keys: set[tuple[int, int]],
+) -> pd.DataFrame:
+    """The rows of :func:`responses` for some departments (all of each department's respondents).
+
+    One query that pivots in SQL (one row per response, one column per rated item): a large
+    batch's 10^5 answers never become Python rows.
+    """
+    codes = [q.code for q in rated]
+    stmt = (
+        select(
+            Response.id,
+            Response.department_id,
+            *(func.max(case((Answer.question_id == q.id, Answer.value))) for q in rated),
+        )
+        .select_from(Response)
+        .outerjoin(Answer, Answer.response_id == Response.id)
+        .where(Response.wave_id == w.id, col(Response.department_id).in_(dept_ids))
+        .group_by(Response.id, Response.department_id)
+    )
+    result = session.connection().execute(stmt)
+    rows = result.cursor.fetchall() if result.cursor is not None else []
+    result.close()
+    columns = list(zip(*rows, strict=True)) if rows else [()] * (2 + len(rated))
+    base = pd.DataFrame(
+        {"response_id": pd.Series(columns[0], dtype=object), "department_id": np.array(columns[1], dtype="int64")}
+    )
     base["department"] = base["department_id"].map(names)
     base["_key"] = _shuffle_key(base["response_id"])
-    base = base.sort_values(["department", "department_id", "_key"], kind="mergesort").reset_index(drop=True)
-    base["respondent"] = base.groupby("department_id").cumcount() + 1
-    out = base.join(wide, on="response_id")
+    order = base.sort_values(["department", "department_id", "_key"], kind="mergesort").index.to_numpy()
+    out = base.loc[order].reset_index(drop=True)
+    out["respondent"] = out.groupby("department_id").cumcount() + 1
     out.insert(0, "wave", w.name)
-    for c in codes:
-        out[c] = out[c].astype("Int64")
-    return out[columns].reset_index(drop=True)
+    depts = out["department_id"].to_numpy()
+    for j, q in enumerate(rated):
+        values = pd.array(columns[2 + j], dtype="Int64")[order]
+        # A cell hidden in ``results`` (too few answers to the item) is empty here too.
+        hidden = [d for d, qid in hidden_keys if qid == q.id]
+        if hidden:
+            values[np.isin(depts, hidden)] = pd.NA
+        out[codes[j]] = values
+    return out[[*RESPONSES_FIXED_COLUMNS, *codes]]
 
 
 def comments(session: Session, *, wave: str | None = None) -> pd.DataFrame:
@@ -440,6 +573,12 @@ def scorecard(session: Session, *, period: str | None = None, wave: str | None =
 
 def kpis(session: Session, *, period: str | None = None) -> pd.DataFrame:
     """KPI definitions with their objective links, and values per period (optionally one period or year)."""
+    return _joined(_kpi_parts(session, period=period))
+
+
+def _kpi_parts(session: Session, *, period: str | None = None, batch_kpis: int | None = None) -> Parts:
+    """:func:`kpis` as parts: departments in file order, about ``batch_kpis`` KPIs (with their
+    values, fetched when the part's turn comes) at a time."""
     keep = periods.period_filter(period)
     defs = strategy.kpis_frame(session)
     links = strategy.links_frame(session)
@@ -449,12 +588,25 @@ def kpis(session: Session, *, period: str | None = None) -> pd.DataFrame:
         .groupby("kpi_id")["item"]
         .agg("; ".join)
     )
-    values = measurements.values_frame(session)  # already joined with the period targets
+    d = defs.rename(columns={"name": "kpi"})
+    d["objectives"] = d["kpi_id"].map(link_text).fillna("")
+    # here: rows sort by department first, so a part holding whole departments (every one of the
+    # same name) sorts exactly as its slice of the whole file does
+    per_dept = d.groupby("department", sort=True, dropna=False).size()
+    per_dept = pd.concat([per_dept[per_dept.index.isna()], per_dept[per_dept.index.notna()]])  # na_position="first"
+    batches = _batches(per_dept.index.tolist(), per_dept.astype(int).tolist(), batch_kpis or BATCH_KPIS)
+    names = per_dept.index.tolist()
+    batches = batches or [[]]  # no KPIs: one empty part (the header)
+    return Parts(KPIS_COLUMNS, len(batches), (_kpi_rows(session, d, [names[i] for i in b], keep) for b in batches))
+
+
+def _kpi_rows(session: Session, defs: pd.DataFrame, departments: list, keep) -> pd.DataFrame:
+    """The rows of :func:`kpis` for the KPIs of ``departments``."""
+    d = defs[defs["department"].isin(departments)]
+    values = measurements.values_frame(session, kpi_ids=d["kpi_id"].astype(int).tolist())
     values = values[values["period"].map(keep)] if len(values) else values
     values = values.assign(period_target=values["target"].where(values["target_source"] == "period"))
     values = values[["kpi_id", "period", "actual", "period_target"]]
-    d = defs.rename(columns={"name": "kpi"})
-    d["objectives"] = d["kpi_id"].map(link_text).fillna("")
     out = d.merge(values, on="kpi_id", how="left")
     out = out.sort_values(["department", "kpi", "period"], na_position="first", kind="mergesort")
     return out[KPIS_COLUMNS].reset_index(drop=True)
@@ -462,31 +614,66 @@ def kpis(session: Session, *, period: str | None = None) -> pd.DataFrame:
 
 def audit_log(session: Session, *, period: str | None = None) -> pd.DataFrame:
     """The audit log, oldest first (optionally of one month, quarter or year, in UTC)."""
+    return _joined(_audit_parts(session, period=period))
+
+
+def _audit_parts(session: Session, *, period: str | None = None, batch_rows: int | None = None) -> Parts:
+    """:func:`audit_log` as parts of ``batch_rows`` events, read by id when their turn comes."""
     since, until = periods.utc_bounds(period)
-    df = audit.list_events(session, since=since, until=until, limit=10_000_000)
-    return df.sort_values("id").reset_index(drop=True)[AUDIT_COLUMNS]
+    limit = batch_rows or BATCH_ROWS
+    where = []
+    if since:
+        where.append(col(AuditEvent.at) >= since)
+    if until:
+        where.append(col(AuditEvent.at) < until)
+    total = int(session.execute(select(func.count()).select_from(AuditEvent).where(*where)).scalar_one())
+    fields = [getattr(AuditEvent, c) for c in AUDIT_COLUMNS]
+
+    def frames() -> Iterator[pd.DataFrame]:
+        last: int | None = None
+        while True:  # here: by id after the last one read (keyset), so each part is one indexed range
+            stmt = select(*fields).where(*where, *([col(AuditEvent.id) > last] if last is not None else []))
+            got = [tuple(r) for r in session.execute(stmt.order_by(col(AuditEvent.id)).limit(limit)).all()]
+            if got or last is None:
+                yield pd.DataFrame(got, columns=AUDIT_COLUMNS)
+            if len(got) < limit:
+                return
+            last = int(got[-1][0])
+
+    return Parts(AUDIT_COLUMNS, max(1, -(-total // limit)), frames())
 
 
 # ----------------------------------------------------------------------------- files
 
 
-def export_frame(session: Session, *, kind: str, wave: str | None = None, period: str | None = None) -> pd.DataFrame:
-    """The DataFrame of one kind (no audit event; use :func:`build_export` for downloads)."""
+def export_parts(session: Session, *, kind: str, wave: str | None = None, period: str | None = None) -> Parts:
+    """The rows of one kind as :class:`Parts` (streamed); checks the filters before returning."""
     if kind not in KINDS:
         raise ExportError(f"Unknown export {kind!r}: choose one of {', '.join(KINDS)}.")
-    if kind == "results":
-        return results(session, wave=wave)
-    if kind == "participation":
-        return participation(session, wave=wave)
     if kind == "responses":
-        return responses(session, wave=wave)
-    if kind == "comments":
-        return comments(session, wave=wave)
-    if kind == "scorecard":
-        return scorecard(session, period=period, wave=wave)
+        return _response_parts(session, _wave(session, wave, results=True))
     if kind == "kpis":
-        return kpis(session, period=period)
-    return audit_log(session, period=period)
+        return _kpi_parts(session, period=period)
+    if kind == "audit":
+        return _audit_parts(session, period=period)
+    if kind == "results":
+        frame, columns = results(session, wave=wave), RESULTS_COLUMNS
+    elif kind == "participation":
+        frame, columns = participation(session, wave=wave), PARTICIPATION_COLUMNS
+    elif kind == "comments":
+        frame, columns = comments(session, wave=wave), COMMENTS_COLUMNS
+    else:
+        frame = scorecard(session, period=period, wave=wave)
+        columns = list(frame.columns)
+    return Parts(list(columns), 1, iter([frame]))
+
+
+def export_frame(session: Session, *, kind: str, wave: str | None = None, period: str | None = None) -> pd.DataFrame:
+    """The DataFrame of one kind (no audit event; use :func:`build_export` for downloads)."""
+    parts = export_parts(session, kind=kind, wave=wave, period=period)
+    if parts.count == 1:
+        return next(parts.frames)
+    return _joined(parts)
 
 
 def _scope(session: Session, kind: str, wave: str | None, period: str | None) -> tuple[str | None, dict]:
@@ -500,6 +687,61 @@ def _scope(session: Session, kind: str, wave: str | None, period: str | None) ->
     return period, ({"period": period} if period else {})
 
 
+@dataclass
+class ExportStream:
+    """An export opened for writing: its name and filters now, its bytes when :meth:`chunks` is
+    iterated (inside the read session it was opened in). ``rows`` counts the data rows written."""
+
+    kind: str
+    filename: str
+    filters: dict
+    excel: bool
+    parts: Parts
+    rows: int = 0
+
+    def chunks(self, progress: Progress | None = None) -> Iterator[bytes]:
+        """The CSV file as byte chunks (:func:`kpialign.core.csv_out.iter_csv`); ``progress``
+        hears the share done after each part."""
+
+        def counted() -> Iterator[pd.DataFrame]:
+            for i, frame in enumerate(self.parts.frames, 1):
+                self.rows += len(frame)
+                yield frame
+                if progress is not None:
+                    progress(min(1.0, i / max(1, self.parts.count)))
+
+        return csv_out.iter_csv(counted(), columns=self.parts.columns, excel=self.excel)
+
+
+def open_export(
+    session: Session,
+    *,
+    kind: str,
+    roles: Collection[str],
+    wave: str | None = None,
+    period: str | None = None,
+    excel: bool = False,
+    today: date | None = None,
+) -> ExportStream:
+    """Open one export for streaming (reads only; record it with :func:`record_export`).
+
+    ``roles`` are the exporting user's roles; a kind they may not export is refused.
+    ``today`` dates the file name (default: today in UTC). Refusals (role, unknown wave, an
+    open wave's results, a bad period) are raised here, before any byte is written.
+    """
+    if kind not in KINDS:
+        raise ExportError(f"Unknown export {kind!r}: choose one of {', '.join(KINDS)}.")
+    if not KIND_ROLES[kind].intersection(roles):
+        raise ExportError(f"You are not allowed to export {kind}.")
+    wave = (wave or "").strip() or None
+    period = (period or "").strip() or None
+    scope, filters = _scope(session, kind, wave, period)
+    parts = export_parts(session, kind=kind, wave=scope if kind in SURVEY_KINDS else wave, period=period)
+    day = today or datetime.now(UTC).date()
+    filename = csv_out.export_filename(kind, scope, day)
+    return ExportStream(kind=kind, filename=filename, filters=filters, excel=excel, parts=parts)
+
+
 def prepare_export(
     session: Session,
     *,
@@ -510,23 +752,18 @@ def prepare_export(
     excel: bool = False,
     today: date | None = None,
 ) -> ExportFile:
-    """Build one export as a safe CSV file (reads only; record it with :func:`record_export`).
-
-    ``roles`` are the exporting user's roles; a kind they may not export is refused.
-    ``today`` dates the file name (default: today in UTC).
-    """
-    if kind not in KINDS:
-        raise ExportError(f"Unknown export {kind!r}: choose one of {', '.join(KINDS)}.")
-    if not KIND_ROLES[kind].intersection(roles):
-        raise ExportError(f"You are not allowed to export {kind}.")
-    wave = (wave or "").strip() or None
-    period = (period or "").strip() or None
-    scope, filters = _scope(session, kind, wave, period)
-    df = export_frame(session, kind=kind, wave=scope if kind in SURVEY_KINDS else wave, period=period)
-    data = csv_out.write_csv(df, excel=excel)
-    day = today or datetime.now(UTC).date()
-    filename = csv_out.export_filename(kind, scope, day)
-    return ExportFile(kind=kind, filename=filename, data=data, rows=len(df), filters=filters, excel=excel)
+    """Build one export as a safe CSV file in memory (reads only; record it with :func:`record_export`)."""
+    stream = open_export(session, kind=kind, roles=roles, wave=wave, period=period, excel=excel, today=today)
+    data = b"".join(stream.chunks())
+    return ExportFile(
+        kind=kind,
+        filename=stream.filename,
+        data=data,
+        rows=stream.rows,
+        filters=stream.filters,
+        excel=excel,
+        size=len(data),
+    )
 
 
 def record_export(session: Session, export: ExportFile, *, actor: str) -> None:
@@ -559,15 +796,34 @@ def build_export(
     period: str | None = None,
     excel: bool = False,
     today: date | None = None,
+    out: BinaryIO | None = None,
+    progress: Progress | None = None,
 ) -> ExportFile:
-    """Prepare an export in a read transaction, then record it in its own write transaction.
+    """Write an export in a read transaction, then record it in its own write transaction.
 
-    Two transactions on purpose: building some kinds may itself write (the scorecard stores
-    closed-wave aggregates in a short transaction of its own), which must not wait for a
-    write lock held by the caller. The portal page and the CLI both use this function.
+    ``out``: a binary file the CSV is written to chunk by chunk (memory stays bounded; the
+    returned file then has empty ``data``); by default the bytes are collected in memory.
+    ``progress`` hears the share done (0..1) as parts are written. Hand the file out only after
+    this returns: then its audit event (who, kind, filters, rows) is committed. Two
+    transactions, so that a long export never holds the write lock. The portal page and the
+    CLI both use this function.
     """
+    sink = out if out is not None else io.BytesIO()
+    size = 0
     with db.read_session(engine) as session:
-        export = prepare_export(session, kind=kind, roles=roles, wave=wave, period=period, excel=excel, today=today)
+        stream = open_export(session, kind=kind, roles=roles, wave=wave, period=period, excel=excel, today=today)
+        for chunk in stream.chunks(progress):
+            sink.write(chunk)
+            size += len(chunk)
+    export = ExportFile(
+        kind=kind,
+        filename=stream.filename,
+        data=sink.getvalue() if isinstance(sink, io.BytesIO) and out is None else b"",  # in memory, or written out
+        rows=stream.rows,
+        filters=stream.filters,
+        excel=excel,
+        size=size,
+    )
     with db.write_session(engine) as session:
         record_export(session, export, actor=actor)
     return export

@@ -63,6 +63,7 @@ from sqlmodel import Session, col, select
 from kpialign import audit, db
 from kpialign.config import MailSettings
 from kpialign.core import i18n, privacy
+from kpialign.core.security import hash_token, survey_link
 from kpialign.models import (
     Account,
     Department,
@@ -104,7 +105,7 @@ def derive_token(seed: str, key: bytes) -> str:
 
 def personal_link(base_url: str, seed: str, key: bytes, language: str) -> str:
     """The recipient's survey link, in the language of the e-mail that carries it."""
-    return f"{surveys.survey_link(base_url, derive_token(seed, key))}&lang={language}"
+    return f"{survey_link(base_url, derive_token(seed, key))}&lang={language}"
 
 
 # -------------------------------------------------------------------------- recipients
@@ -247,7 +248,7 @@ def add_recipients(session: Session, *, wave_id: int, recipients: RecipientList,
     unknown = [n for n in names if n not in depts]
     if unknown:
         raise MailError(f"Unknown departments, nothing was added: {', '.join(unknown[:10])}.")
-    wave = surveys.check_can_invite(session, wave_id=wave_id, department_ids={int(d) for d in depts.values()})
+    wave = surveys.check_can_invite(session=session, wave_id=wave_id, department_ids={int(d) for d in depts.values()})
     existing = {
         e.lower()
         for e in session.exec(
@@ -266,7 +267,7 @@ def add_recipients(session: Session, *, wave_id: int, recipients: RecipientList,
         inv = Invitation(
             wave_id=wave_id,
             department_id=int(depts[r.department]),
-            token_hmac=surveys.hash_token(derive_token(seed, key), key),
+            token_hmac=hash_token(derive_token(seed, key), key),
         )
         session.add(inv)
         session.flush()

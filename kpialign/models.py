@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from pydantic import ValidationInfo, field_validator, model_validator
-from sqlalchemy import CheckConstraint, Column, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 # Named constraints, so that Alembic's batch mode (SQLite) can alter them later.
@@ -33,6 +33,24 @@ def utcnow() -> datetime:
 
 def new_uuid() -> str:
     return uuid.uuid4().hex
+
+
+def pk(row: SQLModel) -> int:
+    """The ``id`` of a row that has been flushed or loaded.
+
+    Table models declare ``id: int | None`` (it is ``None`` until the first flush); this gives
+    the ``int`` that the database assigned, and fails loudly on a row nobody has flushed yet.
+    """
+    value = getattr(row, "id", None)
+    if value is None:
+        raise TypeError(f"{type(row).__name__} has no id yet: add it to the session and flush first")
+    return int(value)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core ``Table`` behind a table model, for bulk inserts and updates."""
+    table: Table = model.__table__  # type: ignore[attr-defined]  # SQLModel sets it on table models; its stubs omit it
+    return table
 
 
 class Role(StrEnum):

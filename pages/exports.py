@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from kpialign import exports
-from kpialign.ui import auth, data, nav
-from kpialign.ui.widgets import plain, refusals
+from kpialign.ui import auth, data, exports_ui, nav
+from kpialign.ui.widgets import plain
 
 user = auth.require(nav.roles_for("pages/exports.py"))
 
@@ -27,15 +27,16 @@ kind = st.selectbox(
     "What to export", kinds, format_func=lambda k: exports.KIND_LABELS[k], key="exports.kind", width=520
 )
 
-with data.reading() as session:
-    waves = exports.wave_choices(session)
+with data.reading() as session:  # results only of closed waves; participation also of the open one
+    waves = exports.wave_choices(session, results=kind != "participation")
     periods = exports.period_choices(session)
 
 wave: str | None = None
 period: str | None = None
 if kind in exports.SURVEY_KINDS:
     if not waves:
-        st.info("No survey wave has opened yet, so there are no survey results to export.", icon=":material/info:")
+        what = "opened" if kind == "participation" else "closed"
+        st.info(f"No survey wave has {what} yet, so there is nothing of this kind to export.", icon=":material/info:")
         st.stop()
     wave = st.selectbox("Survey wave", waves, key="exports.wave", width=320)
 elif kind == "scorecard":
@@ -74,11 +75,8 @@ if prepared is not None and st.session_state.get("exports.selection") != selecti
     prepared = None
 
 if st.button("Prepare file", type="primary", icon=":material/description:", key="exports.prepare"):
-    prepared = None
-    with refusals(), st.spinner("Preparing the file…"):  # recorded in the audit log before it is offered
-        prepared = exports.build_export(
-            data.engine(), kind=kind, actor=user.email, roles=user.roles, wave=wave, period=period, excel=excel
-        )
+    # A progress bar while the file is written part by part; recorded in the audit log before it is offered.
+    prepared = exports_ui.prepare(kind=kind, actor=user.email, roles=user.roles, wave=wave, period=period, excel=excel)
     st.session_state["exports.file"] = prepared
     st.session_state["exports.selection"] = selection
 
@@ -93,7 +91,7 @@ if prepared is not None:
         icon=":material/download:",
         key="exports.download",
     )
-    st.caption(f"{prepared.rows:,} data rows, {len(prepared.data):,} bytes. Preview of the file's first rows:")
+    st.caption(f"{prepared.rows:,} data rows, {prepared.size:,} bytes. Preview of the file's first rows:")
     # The preview shows the file itself (already through disclosure control). The table's own
     # CSV download is switched off app-wide (client.disableDataExport), so nothing bypasses
     # the audited download above.

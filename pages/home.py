@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import altair as alt
-import pandas as pd
 import streamlit as st
 
-from kpialign.services import summary
-from kpialign.ui import auth, data, nav, reviews_ui
+from kpialign.ui import auth, data, home_ui, nav, reviews_ui, vega
 
 user = auth.require(nav.roles_for("pages/home.py"))
-FRESHNESS_BARS = 25  # more departments than this: chart the least complete, list all in a table
 
-
-@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
-def _glance(version: int, url: str) -> summary.Glance:  # not "_version": "_" args are not hashed
-    with data.reading() as session:
-        return summary.organisation_glance(session)
-
-
-g = _glance(data.version(), str(data.engine().url))
+version, url = data.version(), str(data.engine().url)
+g = home_ui.glance(version, url)
 
 st.title("Organisation at a glance")
 greeting = f"Welcome, {user.name}." if user.name else "Welcome."
@@ -64,49 +54,18 @@ if g.last_entry_at is not None:
     st.caption(
         f"Last KPI value entered {g.last_entry_at:%d %b %Y}. Share of each department's KPIs with a value for the latest period:"
     )
-fresh = g.freshness
-if fresh.empty:
+fresh = home_ui.freshness(version, url)
+if fresh.table.empty:
     st.info("No KPI values have been recorded yet.")
 else:
-    fresh = fresh.assign(
-        status=pd.cut(fresh["share"], [-0.01, 0.5, 0.99, 1.0], labels=["mostly missing", "some missing", "complete"])
-    )
-    chart_df = fresh
-    if len(fresh) > FRESHNESS_BARS:
-        # At 200 departments a bar each is 5,000 px of mostly identical green: chart the least complete.
-        complete = int((fresh["status"] == "complete").sum())
-        chart_df = fresh.sort_values(["share", "department"]).head(FRESHNESS_BARS)
-        st.caption(
-            f"{complete} of {len(fresh)} departments have a value for every KPI. "
-            f"The chart shows the {FRESHNESS_BARS} least complete; every department is in the table below it."
-        )
-    chart = (
-        alt.Chart(chart_df)
-        .mark_bar()
-        .encode(
-            x=alt.X(
-                "share:Q",
-                title="KPIs with data for the latest period",
-                axis=alt.Axis(format="%"),
-                scale=alt.Scale(domain=[0, 1]),
-            ),
-            y=alt.Y("department:N", sort="-x", title=None, axis=alt.Axis(labelLimit=240)),
-            color=alt.Color(
-                "status:N",
-                scale=alt.Scale(
-                    domain=["complete", "some missing", "mostly missing"], range=["#2e7d32", "#f9a825", "#c62828"]
-                ),
-                legend=alt.Legend(title=None, orient="bottom"),
-            ),
-            tooltip=["department", "kpis", "with_data_latest", alt.Tooltip("share:Q", format=".0%")],
-        )
-    )
+    if fresh.note:
+        st.caption(fresh.note)
     # Streamlit sizes the whole chart (axis and legend included) to this height: 28 px a bar plus room.
-    st.altair_chart(chart, width="stretch", height=28 * len(chart_df) + 110)
-    if len(fresh) > FRESHNESS_BARS:
-        with st.expander(f"All {len(fresh)} departments"):
+    vega.show(fresh.spec, height=28 * fresh.bars + 110)
+    if fresh.bars < len(fresh.table):
+        with st.expander(f"All {len(fresh.table)} departments"):
             st.dataframe(
-                fresh.sort_values(["share", "department"])[["department", "kpis", "with_data_latest", "share"]],
+                fresh.table,
                 hide_index=True,
                 width="stretch",
                 column_config={

@@ -9,7 +9,7 @@ from kpialign.services import kpi_import as csvio
 from kpialign.services import strategy
 from kpialign.services.measurements import EditScope
 from kpialign.ui import auth, data, nav
-from kpialign.ui.widgets import plain
+from kpialign.ui.widgets import import_refusal, plain
 
 user = auth.require(nav.roles_for("pages/kpi_import.py"))
 scope = EditScope.for_user(user)
@@ -58,26 +58,8 @@ with data.reading() as session:
     preview_summary = csvio.import_kpis(session, data=raw, scope=scope, dry_run=True) if validation.ok else None
 
 if not validation.ok:
-    n = len(validation.issues)
-    st.error(
-        f"The file has {n} problem{'s' if n != 1 else ''}; nothing was imported. "
-        "Fix the rows listed below and upload the file again.",
-        icon=":material/error:",
-    )
-    st.dataframe(
-        validation.issues_frame(),
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "row": st.column_config.NumberColumn(
-                "Row", help="Spreadsheet row; the header is row 1", format="%d", width=60
-            ),
-            "column": st.column_config.TextColumn("Column", width=100),
-            "value": st.column_config.TextColumn("Value", width=140),
-            "reason": st.column_config.TextColumn("Problem", width=760),
-        },
-        key="kpi_import.issues",
-    )
+    hint = "Fix the rows listed below and upload the file again."
+    import_refusal(csvio.KpiImportError(validation), hint=hint, key="kpi_import.issues")
     st.stop()
 
 assert preview_summary is not None
@@ -111,8 +93,7 @@ if st.button(label, type="primary", icon=":material/publish:", key="kpi_import.g
         with data.writing() as session:
             summary = csvio.import_kpis(session, data=raw, scope=scope, filename=uploaded.name)
     except csvio.KpiImportError as exc:
-        st.error(plain(str(exc)), icon=":material/error:")
-        st.dataframe(exc.validation.issues_frame(), hide_index=True, width="stretch")
+        import_refusal(exc)
     except Refused as exc:
         st.error(plain(str(exc)), icon=":material/error:")
     else:

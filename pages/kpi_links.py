@@ -6,7 +6,7 @@ import streamlit as st
 
 from kpialign.services import kpi_links, strategy
 from kpialign.ui import auth, data, nav
-from kpialign.ui.widgets import plain, refusals
+from kpialign.ui.widgets import import_refusal, refusals
 
 user = auth.require(nav.roles_for("pages/kpi_links.py"))
 
@@ -110,14 +110,12 @@ with tab_import:
         with data.reading() as session:
             check = kpi_links.validate_links_csv(session=session, data=raw, user=user)
         if not check.ok:
-            st.error(f"{len(check.issues)} problem(s); nothing was imported.")
-            st.dataframe(check.issues_frame(), hide_index=True)
+            import_refusal(kpi_links.LinkImportError(check))
         elif st.button(f"Import {len(check.links)} link(s)", type="primary", key="kpi_links.import"):
             try:
                 with data.writing() as session:
                     summary = kpi_links.import_links(session=session, data=raw, user=user, filename=upload.name)
             except kpi_links.LinkImportError as exc:  # changed since the check: show every problem
-                st.error(plain(str(exc)))
-                st.dataframe(exc.validation.issues_frame(), hide_index=True)
+                import_refusal(exc)
             else:
                 st.success(summary.describe())

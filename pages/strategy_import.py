@@ -9,7 +9,7 @@ import streamlit as st
 from kpialign.core.csv_out import export_filename, write_csv
 from kpialign.services import directory, strategy_import
 from kpialign.ui import auth, data, nav
-from kpialign.ui.widgets import plain, refusals
+from kpialign.ui.widgets import import_refusal, plain, refusals
 
 user = auth.require(nav.roles_for("pages/strategy_import.py"))
 DONE = "strategy_import.done"
@@ -58,25 +58,11 @@ if not raw:
     st.stop()
 
 
-def show_issues(plan: strategy_import.StrategyPlan) -> None:
-    n = len(plan.issues)
-    st.error(f"The files have {n} problem{'s' if n != 1 else ''}; nothing was imported.", icon=":material/error:")
-    st.dataframe(
-        plan.issues_frame(),
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "row": st.column_config.NumberColumn("Row", help="Spreadsheet row; the header is row 1", format="%d"),
-            "reason": st.column_config.TextColumn("Problem", width="large"),
-        },
-    )
-
-
 try:
     with data.reading() as session:
         preview = strategy_import.import_strategy(session=session, actor=user.email, dry_run=True, **raw)
 except strategy_import.StrategyImportError as exc:
-    show_issues(exc.plan)
+    import_refusal(exc)
     st.stop()
 
 st.text(preview.describe().replace("Dry run, nothing written — would change", "Importing will change"))
@@ -90,19 +76,15 @@ if preview.changes == 0:
 
 if st.button("Import", type="primary", icon=":material/publish:", key="strategy_import.go"):
     bar = st.progress(0.0, text="Importing…")
-    with refusals() as outcome:
-        try:
-            with data.writing() as session:
-                plan = strategy_import.import_strategy(
-                    session=session,
-                    actor=user.email,
-                    filename=" + ".join(uploads[n].name for n in raw),
-                    progress=lambda f, msg: bar.progress(f, text=f"Importing: {msg}"),
-                    **raw,
-                )
-        except strategy_import.StrategyImportError as exc:
-            show_issues(exc.plan)
-            raise
+    # here: a refused import shows its message and every problem (widgets.import_refusal)
+    with refusals() as outcome, data.writing() as session:
+        plan = strategy_import.import_strategy(
+            session=session,
+            actor=user.email,
+            filename=" + ".join(uploads[n].name for n in raw),
+            progress=lambda f, msg: bar.progress(f, text=f"Importing: {msg}"),
+            **raw,
+        )
     if not outcome.failed:
         st.session_state[DONE] = plan.describe()
         st.rerun()

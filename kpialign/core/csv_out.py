@@ -17,7 +17,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 
@@ -78,20 +78,50 @@ def _float_cell(x: float) -> str:
     return "" if x != x else _number(x)  # x != x: NaN
 
 
+def _float_cells(values: np.ndarray) -> list[str]:
+    """Floats as :func:`safe_cell` writes them; NaN is empty."""
+    items = values.astype("float64", copy=False).tolist()
+    if np.isinf(values).any():
+        return [_float_cell(x) for x in items]
+    return [repr(x) if x == x else "" for x in items]  # finite: _number is repr; x == x: not NaN
+
+
+def _text_cells(values: list) -> list[str]:
+    """Cells of an object or string column: text neutralised, anything else through :func:`safe_cell`."""
+    prefixes = FORMULA_PREFIXES
+    return [
+        ("'" + v if v.startswith(prefixes) else v)
+        if type(v) is str
+        else safe_cell(v)  # exact str: a subclass takes the slow path
+        for v in values
+    ]
+
+
 def _column_cells(col: pd.Series) -> list[str]:
     """The cells of one column, as :func:`safe_cell` writes them, a column at a time.
 
-    Numpy numbers and booleans take a fast path (the same text as :func:`safe_cell`, without
-    its per-cell type checks); any other column goes through :func:`safe_cell` cell by cell.
+    Numpy and nullable (masked) numbers and booleans take a fast path (the same text as
+    :func:`safe_cell`, without its per-cell type checks), so does plain text; any other cell
+    goes through :func:`safe_cell`.
     """
-    kind = col.dtype.kind if isinstance(col.dtype, np.dtype) else ""
+    dtype = col.dtype
+    kind = dtype.kind if isinstance(dtype, np.dtype) else ""
     if kind == "f":
-        return [_float_cell(x) for x in col.to_numpy().tolist()]
+        return _float_cells(col.to_numpy())
     if kind in ("i", "u"):
         return [str(x) for x in col.to_numpy().tolist()]
     if kind == "b":
         return ["true" if x else "false" for x in col.to_numpy().tolist()]
-    return [safe_cell(v) for v in col.to_numpy(dtype=object).tolist()]
+    numpy_dtype = getattr(dtype, "numpy_dtype", None)  # here: pandas' masked Int64, Float64, boolean
+    if isinstance(numpy_dtype, np.dtype) and numpy_dtype.kind in "fiub" and not isinstance(dtype, np.dtype):
+        if numpy_dtype.kind == "f":
+            return _float_cells(col.to_numpy(dtype="float64", na_value=np.nan))
+        missing = col.isna().to_numpy(dtype=bool)
+        values = col.to_numpy(dtype=numpy_dtype, na_value=0).tolist()
+        if numpy_dtype.kind == "b":
+            return ["" if m else ("true" if x else "false") for x, m in zip(values, missing.tolist(), strict=True)]
+        return ["" if m else str(x) for x, m in zip(values, missing.tolist(), strict=True)]
+    return _text_cells(col.to_numpy(dtype=object).tolist())
 
 
 def _rows(data: pd.DataFrame | Iterable, columns: Sequence[str] | None) -> tuple[list[str], Iterable[Sequence]]:
@@ -121,21 +151,52 @@ def write_csv(
     ``excel=True`` adds the UTF-8 byte-order mark that Excel needs to detect UTF-8; the
     content is otherwise identical. The header row is neutralised like any text cell.
     """
+    if isinstance(rows_or_df, pd.DataFrame):  # here: the one DataFrame path, streamed or not
+        cols = list(columns) if columns is not None else list(rows_or_df.columns)
+        return b"".join(iter_csv(rows_or_df, columns=cols, excel=excel))
     header, rows = _rows(rows_or_df, columns)
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     writer.writerow([neutralise(h) for h in header])
     width = len(header)
-    if isinstance(rows_or_df, pd.DataFrame):
-        writer.writerows(rows)  # cells already made safe, column by column
-    else:
-        for row in rows:
-            cells = [safe_cell(v) for v in row]
-            if len(cells) != width:
-                raise CsvExportError(f"write_csv: a row has {len(cells)} cells but there are {width} columns.")
-            writer.writerow(cells)
+    for row in rows:
+        cells = [safe_cell(v) for v in row]
+        if len(cells) != width:
+            raise CsvExportError(f"write_csv: a row has {len(cells)} cells but there are {width} columns.")
+        writer.writerow(cells)
     data = buf.getvalue().encode("utf-8")
     return UTF8_BOM + data if excel else data
+
+
+def iter_csv(
+    frames: pd.DataFrame | Iterable[pd.DataFrame],
+    *,
+    columns: Sequence[str],
+    excel: bool = False,
+    chunk_rows: int = 20_000,
+) -> Iterator[bytes]:
+    """The bytes of :func:`write_csv` for DataFrames, as chunks (a streamed export).
+
+    ``frames``: one DataFrame or an iterable of DataFrames (the file's rows in order, each frame
+    holding ``columns``); a large frame is cut into pieces of ``chunk_rows`` rows, so that only one
+    piece's cells exist as text at a time. The first chunk is the header (after the byte-order
+    mark in the Excel flavour). ``b"".join(iter_csv(df, columns=df.columns))`` equals
+    ``write_csv(df)`` byte for byte: the cells go through the same column-wise rules.
+    """
+    header = [str(c) for c in columns]
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    writer.writerow([neutralise(h) for h in header])
+    first = buf.getvalue().encode("utf-8")
+    yield UTF8_BOM + first if excel else first
+    for frame in [frames] if isinstance(frames, pd.DataFrame) else frames:
+        for start in range(0, len(frame), max(1, chunk_rows)):
+            piece = frame.iloc[start : start + chunk_rows]
+            _, rows = _rows(piece, list(columns))
+            buf.seek(0)
+            buf.truncate()
+            writer.writerows(rows)
+            yield buf.getvalue().encode("utf-8")
 
 
 def read_csv_rows(data: bytes) -> list[list[str]]:

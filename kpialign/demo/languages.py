@@ -17,6 +17,6 @@ from kpialign.services import translations
 
 def seed_languages(session: Session, *, at: datetime) -> int:
     """Add the built-in translations of the demo's bank questions; returns how many."""
-    added = translations.sync_builtin(session, actor="seed-demo")
+    added = translations.sync_builtin(session=session, actor="seed-demo")
     session.execute(update(QuestionText).values(updated_at=at))
     return added

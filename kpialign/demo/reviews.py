@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import select, update
 from sqlmodel import Session
 
+from kpialign.core.periods import parse_period, period_bounds, period_of
 from kpialign.models import (
     Action,
     Department,
@@ -29,7 +30,7 @@ from kpialign.scorecard import build as scorecard
 from kpialign.scorecard import queries
 from kpialign.services import actions, checkins, reviews
 from kpialign.services.accounts import UserContext
-from kpialign.services.measurements import EditScope, parse_period, period_bounds, period_of
+from kpialign.services.measurements import EditScope
 
 ACTOR = "seed-demo"
 _SYSTEM = UserContext(None, ACTOR, "Demo", frozenset({"admin"}))

@@ -11,6 +11,7 @@ whether a survey figure was suppressed for privacy.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -146,20 +147,133 @@ def build_scorecard(
     return compute_scorecard(frames, period=period, wave=wave)
 
 
+@dataclass(frozen=True)
+class _DepartmentPart:
+    """What :func:`_department_part` computes: the department table and what the rest reuses."""
+
+    rows: pd.DataFrame
+    panel: pd.DataFrame
+    understanding: pd.DataFrame
+    suppression: pd.DataFrame
+    counts: queries.SurveyCounts
+    depts: pd.DataFrame
+    attainment: pd.DataFrame
+    month: int | None
+    period_label: str | None
+    wave_ref: WaveRef | None
+    prev_ref: WaveRef | None
+    waves: list[WaveRef]
+    window: np.ndarray
+    headcount: pd.DataFrame
+
+
 def compute_scorecard(
     frames: queries.ScorecardFrames, *, period: str | None = None, wave: str | None = None
 ) -> Scorecard:
     """The scorecard from fetched frames: pure functions only (no database)."""
+    part = _department_part(frames, period=period, wave=wave)
     settings = frames.settings
     depts_all = frames.departments
     kpis = frames.kpis
-    waves_frame = frames.waves
-    waves = _wave_refs(waves_frame)
     objectives = frames.objectives
     links = frames.links
     expected = frames.expected
     questions = frames.questions
     notes: list[str] = []
+    rows, panel, u_all, sup, depts, att = (
+        part.rows,
+        part.panel,
+        part.understanding,
+        part.suppression,
+        part.depts,
+        part.attainment,
+    )
+    month, period_label, wave_ref, prev_ref = part.month, part.period_label, part.wave_ref, part.prev_ref
+    waves, window, head = part.waves, part.window, part.headcount
+    likert_shown = _shown_likert(part.counts.likert, sup, depts, waves)
+
+    # --- organisation roll-up and its series
+    org = {
+        name: headcount_rollup(rows[name], rows["headcount"])
+        for name in ("alignment", "performance", "understanding", "coverage")
+    }
+    org_series = _org_series(panel, head)
+    org_trend = trend_table(
+        org_series.set_index("month")[["alignment"]].T.loc[:, lambda f: f.columns.isin(window)], alpha=settings.alpha
+    )
+    organisation = {
+        "alignment": org["alignment"],
+        "performance": org["performance"],
+        "understanding": org["understanding"],
+        "coverage": org["coverage"],
+        "status": status(org["alignment"]["value"], settings),
+        "trend": org_trend.iloc[0].to_dict() if len(org_trend) else {},
+        "departments": len(rows),
+        "headcount": int(rows["headcount"].sum()),
+    }
+
+    # --- KPIs: attainment now, trend over the window (BH across all KPIs), objectives
+    kpi_rows = _kpi_rows(att, kpis, month, settings)
+    att_now = kpi_rows[["kpi_id", "attainment"]]
+    obj = objective_rollup(att_now, links, kpis, objectives)
+    obj = objectives.merge(obj, on="objective_id", how="left")
+    organisation["objectives"] = objectives_overall(obj)
+
+    # --- survey change vs the previous wave (shown cells in both), BH across departments x items
+    changes = pd.DataFrame()
+    if wave_ref is not None and prev_ref is not None:
+        dl = likert_shown[likert_shown["unit_level"] == "department"].rename(columns={"unit_id": "department_id"})
+        changes = survey_changes(
+            dl[dl["wave_id"] == wave_ref.wave_id],
+            dl[dl["wave_id"] == prev_ref.wave_id],
+            keys=["department_id", "question_id"],
+            alpha=settings.alpha,
+        )
+
+    corr = _correlation(u_all, panel, waves, wave_ref, month)
+    if month is None:
+        notes.append("No KPI values yet: performance and coverage cannot be computed.")
+    if wave_ref is None:
+        notes.append("No survey wave has closed yet: understanding is not part of the score.")
+    return Scorecard(
+        settings=settings,
+        period=period_label,
+        month=month,
+        wave=wave_ref,
+        previous_wave=prev_ref,
+        waves=waves,
+        departments=rows,
+        organisation=organisation,
+        org_series=org_series,
+        panel=panel.reset_index(drop=True),
+        understanding=u_all,
+        likert=likert_shown,
+        kpis=kpi_rows,
+        attainment=att,
+        objectives=obj,
+        questions=questions,
+        changes=changes,
+        correlation=corr,
+        links=links,
+        expected=expected,
+        division_of=dict(zip(depts["department_id"].astype(int), depts["division_id"].astype(int), strict=True)),
+        division_names=dict(zip(depts_all["department_id"].astype(int), depts_all["department"], strict=True)),
+        division_respondents=privacy.division_respondents(sup),
+        notes=notes,
+    )
+
+
+def _department_part(
+    frames: queries.ScorecardFrames, *, period: str | None = None, wave: str | None = None
+) -> _DepartmentPart:
+    """The department table (with its panel, understanding and trends), without the rest of the scorecard."""
+    settings = frames.settings
+    depts_all = frames.departments
+    kpis = frames.kpis
+    waves_frame = frames.waves
+    waves = _wave_refs(waves_frame)
+    links = frames.links
+    expected = frames.expected
 
     # --- which units are scored: every active unit with its own people or KPIs, and every leaf
     # (a department with teams below it is scored on its own staff and KPIs; a division with
@@ -239,7 +353,6 @@ def compute_scorecard(
     ]
     for col in ("pick_share", "pick_low", "pick_high"):
         u_all[col] = u_all[col].where(pick_ok)
-    likert_shown = _shown_likert(counts.likert, sup, depts, waves)
 
     # --- monthly panel: P, C, U as of the latest closed wave, A
     if month is not None:
@@ -327,75 +440,21 @@ def compute_scorecard(
         ["partial", "alignment", "department"], ascending=[True, False, True], na_position="last"
     )
     rows = rows.reset_index(drop=True)
-
-    # --- organisation roll-up and its series
-    org = {
-        name: headcount_rollup(rows[name], rows["headcount"])
-        for name in ("alignment", "performance", "understanding", "coverage")
-    }
-    org_series = _org_series(panel, head)
-    org_trend = trend_table(
-        org_series.set_index("month")[["alignment"]].T.loc[:, lambda f: f.columns.isin(window)], alpha=settings.alpha
-    )
-    organisation = {
-        "alignment": org["alignment"],
-        "performance": org["performance"],
-        "understanding": org["understanding"],
-        "coverage": org["coverage"],
-        "status": status(org["alignment"]["value"], settings),
-        "trend": org_trend.iloc[0].to_dict() if len(org_trend) else {},
-        "departments": len(rows),
-        "headcount": int(rows["headcount"].sum()),
-    }
-
-    # --- KPIs: attainment now, trend over the window (BH across all KPIs), objectives
-    kpi_rows = _kpi_rows(att, kpis, month, settings)
-    att_now = kpi_rows[["kpi_id", "attainment"]]
-    obj = objective_rollup(att_now, links, kpis, objectives)
-    obj = objectives.merge(obj, on="objective_id", how="left")
-    organisation["objectives"] = objectives_overall(obj)
-
-    # --- survey change vs the previous wave (shown cells in both), BH across departments x items
-    changes = pd.DataFrame()
-    if wave_ref is not None and prev_ref is not None:
-        dl = likert_shown[likert_shown["unit_level"] == "department"].rename(columns={"unit_id": "department_id"})
-        changes = survey_changes(
-            dl[dl["wave_id"] == wave_ref.wave_id],
-            dl[dl["wave_id"] == prev_ref.wave_id],
-            keys=["department_id", "question_id"],
-            alpha=settings.alpha,
-        )
-
-    corr = _correlation(u_all, panel, waves, wave_ref, month)
-    if month is None:
-        notes.append("No KPI values yet: performance and coverage cannot be computed.")
-    if wave_ref is None:
-        notes.append("No survey wave has closed yet: understanding is not part of the score.")
-    return Scorecard(
-        settings=settings,
-        period=period_label,
-        month=month,
-        wave=wave_ref,
-        previous_wave=prev_ref,
-        waves=waves,
-        departments=rows,
-        organisation=organisation,
-        org_series=org_series,
-        panel=panel.reset_index(drop=True),
+    return _DepartmentPart(
+        rows=rows,
+        panel=panel,
         understanding=u_all,
-        likert=likert_shown,
-        kpis=kpi_rows,
+        suppression=sup,
+        counts=counts,
+        depts=depts,
         attainment=att,
-        objectives=obj,
-        questions=questions,
-        changes=changes,
-        correlation=corr,
-        links=links,
-        expected=expected,
-        division_of=dict(zip(depts["department_id"].astype(int), depts["division_id"].astype(int), strict=True)),
-        division_names=dict(zip(depts_all["department_id"].astype(int), depts_all["department"], strict=True)),
-        division_respondents=privacy.division_respondents(sup),
-        notes=notes,
+        month=month,
+        period_label=period_label,
+        wave_ref=wave_ref,
+        prev_ref=prev_ref,
+        waves=waves,
+        window=window,
+        headcount=head,
     )
 
 
@@ -568,5 +627,10 @@ def _correlation(
 
 
 def department_scorecard(session: Any, period: str | None = None, wave: str | None = None) -> pd.DataFrame:
-    """The department table of the Overview page and of ``python -m kpialign scorecard``."""
-    return build_scorecard(session, period=period, wave=wave).departments
+    """The department table of the Overview page and of ``python -m kpialign scorecard``.
+
+    Only the table's own part of the scorecard is computed (not the KPI trends, objectives,
+    survey changes or the per-question cells): the same rows as ``build_scorecard(...).departments``.
+    """
+    frames = queries.fetch_frames(session, wave=wave)
+    return _department_part(frames, period=period, wave=wave).rows

@@ -93,6 +93,26 @@ def stored_counts(session: Session, wave_ids: list[int]) -> tuple[pd.DataFrame, 
     return answers, respondents
 
 
+def wave_counts(session: Session, *, wave_id: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(answers, respondents) of one wave (:data:`ANSWER_COLUMNS`, :data:`RESPONDENT_COLUMNS`).
+
+    A closed wave's stored counts when they are complete (its stored respondents add up to its
+    responses: one indexed count); otherwise, and for an open wave, counted live from the
+    answers. The exports read a closed wave's 10^4 stored counts instead of grouping its 10^5
+    answers. Reads only.
+    """
+    status = session.execute(select(SurveyWave.status).where(SurveyWave.id == wave_id)).scalar_one_or_none()
+    if status == WaveStatus.CLOSED.value:
+        answers, respondents = stored_counts(session, [wave_id])
+        live_n = session.execute(
+            select(func.count()).select_from(Response).where(Response.wave_id == wave_id)
+        ).scalar_one()
+        if int(respondents["respondents"].sum()) == int(live_n):
+            return answers.astype("int64"), respondents.astype("int64")
+    answers, respondents = live_counts(session, [wave_id])
+    return answers.astype("int64"), respondents.astype("int64")
+
+
 def store_wave_counts(*, session: Session, wave_ids: list[int]) -> list[int]:
     """Store (replace) the counts of those of ``wave_ids`` that are closed, in the caller's write
     transaction; returns the ids stored. Never commits."""

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from kpialign.core import stats
+from kpialign.core.periods import periods_between
 from kpialign.scorecard.build import Scorecard, expand_to_months, p_phrase, status
-from kpialign.services.measurements import periods_between
 
 EVIDENCE_SUPPORTED = "supported"
 EVIDENCE_NONE = "no evidence"

@@ -36,7 +36,6 @@ from kpialign.models import (
 )
 from kpialign.scorecard import counts
 from kpialign.scorecard.counts import fetch as _fetch
-from kpialign.scorecard.counts import materialise_waves as materialise_waves  # older callers
 from kpialign.services import headcount
 from kpialign.services.question_bank import OBJ_PICK_KNOWS
 from kpialign.services.settings import load_settings

@@ -19,13 +19,13 @@ import numpy as np
 import pandas as pd
 from sqlmodel import Session
 
+from kpialign.core.periods import period_range_for
 from kpialign.models import Role
 from kpialign.scorecard import build as scorecard
 from kpialign.scorecard import queries, views
 from kpialign.scorecard.build import Scorecard, ScoringSettings
 from kpialign.services import actions, checkins, measurements, period_locks, reviews
 from kpialign.services.accounts import UserContext
-from kpialign.services.measurements import period_range_for
 
 ATTENTION = ("red", "amber")
 

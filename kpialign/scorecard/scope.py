@@ -81,7 +81,16 @@ def scoped(sc: Scorecard, user: UserContext) -> Scorecard:
     limited to the units in scope; organisation-wide totals stay. The cross-department
     correlation (computed from every department) is blanked for a scoped view.
     """
-    units = visible_units(user)
+    return cut_to(sc, visible_units(user))
+
+
+def cut_to(sc: Scorecard, units: frozenset[int] | None) -> Scorecard:
+    """The scorecard cut to ``units`` (:func:`visible_units`; None: the whole scorecard).
+
+    What a user sees depends only on their visible units, so a cache of a scoped view keys on
+    these units, never on who asked: two users with the same units share it, two with
+    different units never do.
+    """
     if units is None:
         return sc
     kpis = _keep(sc.kpis, "department_id", units)

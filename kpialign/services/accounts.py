@@ -18,22 +18,21 @@ session of an account when it is deactivated or its password is reset.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from kpialign import audit, db
 from kpialign.config import secret_key
 from kpialign.core import security
 from kpialign.core.errors import Refused
-from kpialign.core.security import generate_password as generate_password
-from kpialign.core.security import valid_web_token as valid_web_token
-from kpialign.core.security import verify_password as verify_password
-from kpialign.models import Account, AccountRole, Department, DepartmentEvent, LoginFailure, Role, WebSession
+from kpialign.core.security import generate_password, valid_web_token, verify_password
+from kpialign.models import Account, AccountRole, Department, DepartmentEvent, LoginFailure, Role, WebSession, pk
 
 MIN_PASSWORD_LENGTH = security.MIN_PASSWORD_LENGTH
 LOCK_THRESHOLD = 10
@@ -141,9 +140,9 @@ def create_user(
         if role == Role.MANAGER.value:
             continue
         scope = dept_id if role == Role.KPI_OWNER.value else None
-        session.add(AccountRole(account_id=account.id, role=role, department_id=scope))
+        session.add(AccountRole(account_id=pk(account), role=role, department_id=scope))
     for unit in sorted(set(managed)):
-        session.add(AccountRole(account_id=account.id, role=Role.MANAGER.value, department_id=unit))
+        session.add(AccountRole(account_id=pk(account), role=Role.MANAGER.value, department_id=unit))
     audit.record(
         session,
         actor=actor,
@@ -166,7 +165,7 @@ def subtree(session: Session, roots: set[int]) -> frozenset[int]:
         return frozenset()
     children: dict[int, list[int]] = {}
     for dept_id, parent_id in session.exec(select(Department.id, Department.parent_id)).all():
-        if parent_id is not None:
+        if parent_id is not None and dept_id is not None:
             children.setdefault(parent_id, []).append(dept_id)
     seen: set[int] = set()
     stack = list(roots)
@@ -235,9 +234,9 @@ def locked_until(session: Session, email: str, *, now: datetime | None = None) -
     times = [
         _as_utc(t)
         for t in session.exec(
-            select(LoginFailure.at)
-            .where(LoginFailure.email == throttle_key(email), LoginFailure.at > since)
-            .order_by(LoginFailure.at)  # type: ignore[arg-type]
+            select(col(LoginFailure.at))
+            .where(col(LoginFailure.email) == throttle_key(email), col(LoginFailure.at) > since)
+            .order_by(col(LoginFailure.at))
         ).all()
     ]
     until = None
@@ -271,9 +270,9 @@ def _candidate(session: Session, key: str) -> _Candidate:
 
 def _settle(session: Session, key: str, password: str, candidate: _Candidate, ok: bool, now: datetime) -> AuthResult:
     """Record the outcome of a checked password (in a write session) and build the answer."""
-    session.execute(delete(LoginFailure).where(LoginFailure.at < now - FAILURE_RETENTION))
+    session.execute(delete(LoginFailure).where(col(LoginFailure.at) < now - FAILURE_RETENTION))
     if ok and candidate.account_id is not None and candidate.active:
-        session.execute(delete(LoginFailure).where(LoginFailure.email == key))
+        session.execute(delete(LoginFailure).where(col(LoginFailure.email) == key))
         if candidate.password_hash and security.needs_rehash(candidate.password_hash):
             account = session.get(Account, candidate.account_id)
             if account is not None:
@@ -332,8 +331,8 @@ def authenticate_engine(engine: Engine, email: str, password: str, now: datetime
 
 def clear_failures(session: Session, email: str) -> int:
     """Forget the failed attempts for ``email`` (ends a lock); returns how many were removed."""
-    result = session.execute(delete(LoginFailure).where(LoginFailure.email == throttle_key(email)))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    result = session.exec(delete(LoginFailure).where(col(LoginFailure.email) == throttle_key(email)))
+    return int(result.rowcount or 0)
 
 
 # ------------------------------------------------------------------------------ web sessions
@@ -355,7 +354,7 @@ def _web_token_hmac(session: Session, token: str, key: bytes | None) -> str:
 
 
 def start_web_session(
-    session: Session, *, account_id: int, hours: float, now: datetime | None = None, key: bytes | None = None
+    *, session: Session, account_id: int, hours: float, now: datetime | None = None, key: bytes | None = None
 ) -> str:
     """Record a sign-in of an active account for ``hours``; returns the random token (only its HMAC is stored).
 
@@ -369,7 +368,7 @@ def start_web_session(
     if not account.active:
         raise AccountError("This account is deactivated.")
     old = now - WEB_SESSION_RETENTION
-    session.execute(delete(WebSession).where((WebSession.expires_at < old) | (WebSession.revoked_at < old)))  # type: ignore[operator]
+    session.execute(delete(WebSession).where((col(WebSession.expires_at) < old) | (col(WebSession.revoked_at) < old)))
     token = security.new_token(32)
     session.add(
         WebSession(
@@ -384,7 +383,7 @@ def start_web_session(
 
 
 def resume_web_session(
-    session: Session, *, token: str, now: datetime | None = None, key: bytes | None = None
+    *, session: Session, token: str, now: datetime | None = None, key: bytes | None = None
 ) -> WebSessionInfo | None:
     """The web session for ``token`` if it is live: not expired, not revoked, and its account active.
 
@@ -394,9 +393,9 @@ def resume_web_session(
     if not valid_web_token(token):
         return None
     row = session.exec(
-        select(WebSession, Account.active)
-        .join(Account, Account.id == WebSession.account_id)  # type: ignore[arg-type]
-        .where(WebSession.token_hmac == _web_token_hmac(session, token, key))
+        select(WebSession, col(Account.active))
+        .join(Account, col(Account.id) == col(WebSession.account_id))
+        .where(col(WebSession.token_hmac) == _web_token_hmac(session, token, key))
     ).first()
     if row is None:
         return None
@@ -408,28 +407,28 @@ def resume_web_session(
     )
 
 
-def end_web_session(session: Session, *, token: str, now: datetime | None = None, key: bytes | None = None) -> bool:
+def end_web_session(*, session: Session, token: str, now: datetime | None = None, key: bytes | None = None) -> bool:
     """Sign-out: revoke the web session for ``token``. False if there was no live one."""
     now = _now(now)
     if not valid_web_token(token):
         return False
-    result = session.execute(
+    result = session.exec(
         update(WebSession)
-        .where(WebSession.token_hmac == _web_token_hmac(session, token, key), WebSession.revoked_at.is_(None))  # type: ignore[union-attr]
+        .where(col(WebSession.token_hmac) == _web_token_hmac(session, token, key), col(WebSession.revoked_at).is_(None))
         .values(revoked_at=now)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
-def revoke_web_sessions(session: Session, *, account_id: int, now: datetime | None = None) -> int:
+def revoke_web_sessions(*, session: Session, account_id: int, now: datetime | None = None) -> int:
     """Revoke every live web session of an account (every browser is signed out); returns how many."""
     now = _now(now)
-    result = session.execute(
+    result = session.exec(
         update(WebSession)
-        .where(WebSession.account_id == account_id, WebSession.revoked_at.is_(None))  # type: ignore[union-attr]
+        .where(col(WebSession.account_id) == account_id, col(WebSession.revoked_at).is_(None))
         .values(revoked_at=now)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
 
 
 # ------------------------------------------------------------------------------ single sign-on
@@ -446,8 +445,8 @@ class OidcResult:
 
 
 def oidc_sign_in(
-    session: Session,
     *,
+    session: Session,
     email: str | None,
     subject: str | None = None,
     name: str | None = None,
@@ -482,7 +481,7 @@ def oidc_sign_in(
         account = Account(email=key, name=(name or "")[:200], oidc_subject=(subject or None))
         session.add(account)
         session.flush()
-        session.add(AccountRole(account_id=account.id, role=Role.EMPLOYEE.value))
+        session.add(AccountRole(account_id=pk(account), role=Role.EMPLOYEE.value))
         audit.record(
             session,
             actor="oidc",
@@ -552,11 +551,11 @@ def _snapshot(session: Session, account: Account) -> dict:
 
 def _active_admins(session: Session) -> set[int]:
     stmt = (
-        select(Account.id)
-        .join(AccountRole, AccountRole.account_id == Account.id)  # type: ignore[arg-type]
-        .where(AccountRole.role == Role.ADMIN.value, Account.active == True)  # noqa: E712
+        select(col(Account.id))
+        .join(AccountRole, col(AccountRole.account_id) == col(Account.id))
+        .where(col(AccountRole.role) == Role.ADMIN.value, col(Account.active) == True)  # noqa: E712
     )
-    return set(session.exec(stmt).all())  # type: ignore[arg-type]
+    return {account_id for account_id in session.exec(stmt).all() if account_id is not None}
 
 
 def _keep_an_admin(session: Session, account_id: int) -> None:
@@ -584,7 +583,7 @@ def list_users(session: Session) -> pd.DataFrame:
         "id", "email", "name", "department", "roles", "owner_departments", "manager_units", "sign_in", "active",
         "created_at",
     ]  # fmt: skip
-    depts = dict(session.exec(select(Department.id, Department.name)).all())  # type: ignore[arg-type]
+    depts = dict(session.exec(select(Department.id, Department.name)).all())
     accounts = session.exec(select(Account).order_by(Account.email)).all()
     roles: dict[int, list[AccountRole]] = {}
     for r in session.exec(select(AccountRole)).all():
@@ -622,7 +621,7 @@ def list_users(session: Session) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def add_role(session: Session, *, account_id: int, role: str, actor: str, department_id: int | None = None) -> bool:
+def add_role(*, session: Session, account_id: int, role: str, actor: str, department_id: int | None = None) -> bool:
     """Give an account a role; a KPI-owner role needs a department, a manager role an open unit.
 
     Returns False if it was held already (for that department).
@@ -638,10 +637,10 @@ def add_role(session: Session, *, account_id: int, role: str, actor: str, depart
         scope = manager_unit(session, department_id)
     stmt = select(AccountRole).where(AccountRole.account_id == account_id, AccountRole.role == role)
     stmt = (
-        stmt.where(AccountRole.department_id == scope)
+        stmt.where(col(AccountRole.department_id) == scope)
         if scope is not None
-        else stmt.where(AccountRole.department_id.is_(None))
-    )  # type: ignore[union-attr]
+        else stmt.where(col(AccountRole.department_id).is_(None))
+    )
     if session.exec(stmt).first() is not None:
         return False
     before = _snapshot(session, account)
@@ -654,7 +653,7 @@ def add_role(session: Session, *, account_id: int, role: str, actor: str, depart
     return True
 
 
-def remove_role(session: Session, *, account_id: int, role: str, actor: str) -> bool:
+def remove_role(*, session: Session, account_id: int, role: str, actor: str) -> bool:
     """Take a role (with all its department scopes) from an account. Returns False if it was not held.
 
     The last active admin keeps the admin role, and an account keeps at least one role.
@@ -680,7 +679,7 @@ def remove_role(session: Session, *, account_id: int, role: str, actor: str) -> 
 
 
 def set_owner_departments(
-    session: Session, *, account_id: int, department_ids: list[int] | set[int], actor: str
+    *, session: Session, account_id: int, department_ids: list[int] | set[int], actor: str
 ) -> bool:
     """Scope an account's KPI-owner role to exactly these departments (gives the role if needed).
 
@@ -714,8 +713,8 @@ def _closed_reason(session: Session, dept: Department) -> str:
     """Why a unit is closed, with the date when the organisation history records it."""
     event = session.exec(
         select(DepartmentEvent)
-        .where(DepartmentEvent.department_id == dept.id, DepartmentEvent.kind.in_(("close", "merge")))  # type: ignore[attr-defined]
-        .order_by(DepartmentEvent.effective_on.desc())  # type: ignore[attr-defined]
+        .where(col(DepartmentEvent.department_id) == dept.id, col(DepartmentEvent.kind).in_(("close", "merge")))
+        .order_by(col(DepartmentEvent.effective_on).desc())
     ).first()
     when = f" on {event.effective_on.isoformat()}" if event is not None else ""
     how = "merged into another unit" if event is not None and event.kind == "merge" else "closed"
@@ -729,7 +728,7 @@ def manager_unit(session: Session, department_id: int) -> int:
         raise AccountError(f"No unit with id {department_id}; a manager's unit must be an existing department.")
     if not dept.active:
         raise AccountError(_closed_reason(session, dept))
-    return int(dept.id)  # type: ignore[arg-type]
+    return pk(dept)
 
 
 def unit_ids_by_name(session: Session, names: list[str]) -> list[int]:
@@ -739,7 +738,7 @@ def unit_ids_by_name(session: Session, names: list[str]) -> list[int]:
         dept = session.exec(select(Department).where(Department.name == name.strip())).first()
         if dept is None:
             raise AccountError(f"Unknown unit {name.strip()!r}; a manager's unit must be an existing department.")
-        ids.append(manager_unit(session, int(dept.id)))  # type: ignore[arg-type]
+        ids.append(manager_unit(session, pk(dept)))
     return ids
 
 
@@ -793,8 +792,8 @@ def set_roles(
     account_id: int,
     roles: list[str] | set[str],
     actor: str,
-    owner_departments: list[int] | set[int] = (),  # type: ignore[assignment]
-    manager_units: list[int] | set[int] = (),  # type: ignore[assignment]
+    owner_departments: Collection[int] = (),
+    manager_units: Collection[int] = (),
 ) -> bool:
     """Make an account hold exactly ``roles`` (KPI owner scoped to ``owner_departments``, manager to ``manager_units``).
 
@@ -813,17 +812,17 @@ def set_roles(
     held = set(roles_of(session, account_id))
     changed = False
     for role in sorted(wanted - held - {Role.KPI_OWNER.value, Role.MANAGER.value}):
-        changed |= add_role(session, account_id=account_id, role=role, actor=actor)
+        changed |= add_role(session=session, account_id=account_id, role=role, actor=actor)
     if Role.KPI_OWNER.value in wanted:
         changed |= set_owner_departments(
-            session, account_id=account_id, department_ids=set(owner_departments), actor=actor
+            session=session, account_id=account_id, department_ids=set(owner_departments), actor=actor
         )
     if Role.MANAGER.value in wanted:
         changed |= set_manager_units(
             session=session, account_id=account_id, department_ids=set(manager_units), actor=actor
         )
     for role in sorted(held - wanted):
-        changed |= remove_role(session, account_id=account_id, role=role, actor=actor)
+        changed |= remove_role(session=session, account_id=account_id, role=role, actor=actor)
     return changed
 
 
@@ -844,7 +843,7 @@ def set_active(session: Session, *, account_id: int, active: bool, actor: str) -
     if active:
         clear_failures(session, account.email)
     else:
-        revoke_web_sessions(session, account_id=account_id)
+        revoke_web_sessions(session=session, account_id=account_id)
     audit.record(
         session, actor=actor, action="activate" if active else "deactivate", entity="account",
         entity_id=account_id, before=before, after=_snapshot(session, account),
@@ -862,7 +861,7 @@ def reset_password(session: Session, *, account_id: int, actor: str) -> str:
     account.password_hash = hash_password(password)
     session.add(account)
     clear_failures(session, account.email)
-    revoke_web_sessions(session, account_id=account_id)
+    revoke_web_sessions(session=session, account_id=account_id)
     audit.record(session, actor=actor, action="reset_password", entity="account", entity_id=account_id)
     return password
 
@@ -886,8 +885,8 @@ def set_home_department(*, session: Session, account_id: int, department_id: int
         return False
     names = dict(
         session.exec(
-            select(Department.id, Department.name).where(
-                Department.id.in_([d for d in (account.department_id, department_id) if d is not None])  # type: ignore[union-attr]
+            select(col(Department.id), col(Department.name)).where(
+                col(Department.id).in_([d for d in (account.department_id, department_id) if d is not None])
             )
         ).all()
     )
@@ -907,7 +906,7 @@ def department_by_name(*, session: Session, name: str) -> int:
     dept = session.exec(select(Department).where(Department.name == name.strip())).first()
     if dept is None:
         raise AccountError(f"Unknown department: {name.strip()!r}")
-    return int(dept.id)  # type: ignore[arg-type]
+    return pk(dept)
 
 
 def account_by_email(*, session: Session, email: str) -> int:
@@ -915,4 +914,4 @@ def account_by_email(*, session: Session, email: str) -> int:
     account = session.exec(select(Account).where(Account.email == normalise_email(email))).first()
     if account is None:
         raise AccountError(f"No account for {normalise_email(email)}.")
-    return int(account.id)  # type: ignore[arg-type]
+    return pk(account)

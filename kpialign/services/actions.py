@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
-from sqlalchemy import literal, select
+from sqlalchemy import ColumnElement, literal, select
 from sqlalchemy.orm import aliased
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from kpialign import audit
 from kpialign.core.errors import Refused
@@ -304,42 +304,42 @@ def _frame(session: Session, *conditions, today: date | None = None) -> pd.DataF
     owner = aliased(Account)
     stmt = (
         select(
-            Action.id,
-            Action.title,
-            Action.status,
-            Action.due_on,
-            Action.owner_id,
-            owner.name,
-            owner.email,
-            Action.department_id,
-            Department.name,
-            Action.objective_id,
-            Objective.code,
-            Action.kpi_id,
-            Kpi.name,
-            Action.question_id,
-            Question.code,
-            Question.text,
-            Action.wave_id,
-            SurveyWave.name,
-            Action.review_id,
-            Review.period,
-            Action.started_on,
-            Action.closed_on,
-            Action.outcome,
-            Action.description,
-            Action.created_by,
-            Action.created_at,
+            col(Action.id),
+            col(Action.title),
+            col(Action.status),
+            col(Action.due_on),
+            col(Action.owner_id),
+            col(owner.name),
+            col(owner.email),
+            col(Action.department_id),
+            col(Department.name),
+            col(Action.objective_id),
+            col(Objective.code),
+            col(Action.kpi_id),
+            col(Kpi.name),
+            col(Action.question_id),
+            col(Question.code),
+            col(Question.text),
+            col(Action.wave_id),
+            col(SurveyWave.name),
+            col(Action.review_id),
+            col(Review.period),
+            col(Action.started_on),
+            col(Action.closed_on),
+            col(Action.outcome),
+            col(Action.description),
+            col(Action.created_by),
+            col(Action.created_at),
         )
-        .join(Department, Department.id == Action.department_id)
-        .outerjoin(owner, owner.id == Action.owner_id)
-        .outerjoin(Objective, Objective.id == Action.objective_id)
-        .outerjoin(Kpi, Kpi.id == Action.kpi_id)
-        .outerjoin(Question, Question.id == Action.question_id)
-        .outerjoin(SurveyWave, SurveyWave.id == Action.wave_id)
-        .outerjoin(Review, Review.id == Action.review_id)
+        .join(Department, col(Department.id) == col(Action.department_id))
+        .outerjoin(owner, col(owner.id) == col(Action.owner_id))
+        .outerjoin(Objective, col(Objective.id) == col(Action.objective_id))
+        .outerjoin(Kpi, col(Kpi.id) == col(Action.kpi_id))
+        .outerjoin(Question, col(Question.id) == col(Action.question_id))
+        .outerjoin(SurveyWave, col(SurveyWave.id) == col(Action.wave_id))
+        .outerjoin(Review, col(Review.id) == col(Action.review_id))
         .where(literal(True), *conditions)
-        .order_by(Action.due_on.is_(None), Action.due_on, Action.id)  # type: ignore[union-attr]
+        .order_by(col(Action.due_on).is_(None), col(Action.due_on), col(Action.id))
     )
     rows = []
     for r in session.execute(stmt):
@@ -392,21 +392,21 @@ def list_actions(
     today: date | None = None,
 ) -> pd.DataFrame:
     """The actions ``user`` may see, filtered; one row per action (:data:`ACTION_COLUMNS`)."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if mine:
-        conditions.append(Action.owner_id == (user.account_id if user.account_id is not None else -1))
+        conditions.append(col(Action.owner_id) == (user.account_id if user.account_id is not None else -1))
     else:
         scope = visible_departments(user)
         if scope is not None:
             allowed = scope if department_ids is None else scope.intersection(department_ids)
-            own = Action.owner_id == (user.account_id if user.account_id is not None else -1)
-            conditions.append(Action.department_id.in_(sorted(allowed)) | own)  # type: ignore[attr-defined]
+            own = col(Action.owner_id) == (user.account_id if user.account_id is not None else -1)
+            conditions.append(col(Action.department_id).in_(sorted(allowed)) | own)
     if department_ids is not None:
-        conditions.append(Action.department_id.in_(sorted(department_ids)))  # type: ignore[attr-defined]
+        conditions.append(col(Action.department_id).in_(sorted(department_ids)))
     if statuses:
-        conditions.append(Action.status.in_(statuses))  # type: ignore[attr-defined]
+        conditions.append(col(Action.status).in_(statuses))
     if kpi_id is not None:
-        conditions.append(Action.kpi_id == kpi_id)
+        conditions.append(col(Action.kpi_id) == kpi_id)
     df = _frame(session, *conditions, today=today)
     if overdue_only:
         df = df[df["overdue"]].reset_index(drop=True)
@@ -456,6 +456,8 @@ def counts(frame: pd.DataFrame) -> ActionCounts:
 def assignable_people(*, session: Session) -> dict[int, str]:
     """Active accounts an action can be given to: id -> "Name (e-mail)", by name."""
     rows = session.execute(
-        select(Account.id, Account.name, Account.email).where(Account.active == literal(True)).order_by(Account.name)
+        select(col(Account.id), col(Account.name), col(Account.email))
+        .where(col(Account.active) == literal(True))
+        .order_by(col(Account.name))
     ).all()
     return {int(i): f"{n} ({e})" if n else e for i, n, e in rows}

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 from sqlalchemy import and_, insert, literal, select, tuple_, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from kpialign.core.errors import Refused
+from kpialign.core.periods import PeriodError, normalise_period
 from kpialign.models import (
     Account,
     AuditEvent,
@@ -37,7 +38,7 @@ from kpialign.models import (
 )
 from kpialign.services import period_locks
 from kpialign.services.accounts import UserContext
-from kpialign.services.measurements import EditScope, PeriodError, normalise_period
+from kpialign.services.measurements import EditScope
 
 STATUS_LABELS = {
     CheckinStatus.ON_TRACK.value: "On track",
@@ -118,9 +119,9 @@ def check_text(status: str, analysis: object, next_steps: object) -> tuple[str, 
 def _kpis(session: Session, kpi_ids: set[int]) -> dict[int, tuple[int, str, str, str]]:
     """kpi_id -> (department_id, frequency, name, department name)."""
     stmt = (
-        select(Kpi.id, Kpi.department_id, Kpi.frequency, Kpi.name, Department.name)
-        .join(Department, Department.id == Kpi.department_id)
-        .where(Kpi.id.in_(sorted(kpi_ids)))  # type: ignore[union-attr]
+        select(col(Kpi.id), col(Kpi.department_id), col(Kpi.frequency), col(Kpi.name), col(Department.name))
+        .join(Department, col(Department.id) == col(Kpi.department_id))
+        .where(col(Kpi.id).in_(sorted(kpi_ids)))
     )
     return {int(k): (int(d), f, n, dn) for k, d, f, n, dn in session.execute(stmt)}
 
@@ -171,12 +172,18 @@ def apply_checkins(
         chunk = keys[i : i + 500]
         for row in session.execute(
             select(
-                KpiCheckin.kpi_id, KpiCheckin.period, KpiCheckin.status, KpiCheckin.analysis, KpiCheckin.next_steps
-            ).where(tuple_(KpiCheckin.kpi_id, KpiCheckin.period).in_(chunk))
+                col(KpiCheckin.kpi_id),
+                col(KpiCheckin.period),
+                col(KpiCheckin.status),
+                col(KpiCheckin.analysis),
+                col(KpiCheckin.next_steps),
+            ).where(tuple_(col(KpiCheckin.kpi_id), col(KpiCheckin.period)).in_(chunk))
         ):
             old[(row[0], row[1])] = {"status": row[2], "analysis": row[3], "next_steps": row[4]}
         for kid, period in session.execute(
-            select(KpiValue.kpi_id, KpiValue.period).where(tuple_(KpiValue.kpi_id, KpiValue.period).in_(chunk))
+            select(col(KpiValue.kpi_id), col(KpiValue.period)).where(
+                tuple_(col(KpiValue.kpi_id), col(KpiValue.period)).in_(chunk)
+            )
         ):
             have_actual.add((kid, period))
 
@@ -194,8 +201,8 @@ def apply_checkins(
             unchanged += 1
             continue
         touched.append((info[e.kpi_id][0], e.period, info[e.kpi_id][3]))
-        row = {"kpi_id": e.kpi_id, "period": e.period, **new, "author_id": author_id, "updated_at": now}
-        (inserts if before is None else updates).append(row)
+        record = {"kpi_id": e.kpi_id, "period": e.period, **new, "author_id": author_id, "updated_at": now}
+        (inserts if before is None else updates).append(record)
         detail = {"source": source, "before": before, "after": new, "has_actual": key in have_actual}
         events.append(
             {
@@ -221,16 +228,16 @@ def apply_checkins(
         return summary
     if inserts:
         session.execute(insert(KpiCheckin), inserts)
-    for row in updates:  # here: no primary key on (kpi_id, period), so one UPDATE per changed check-in
+    for record in updates:  # here: no primary key on (kpi_id, period), so one UPDATE per changed check-in
         session.execute(
             update(KpiCheckin)
-            .where(KpiCheckin.kpi_id == row["kpi_id"], KpiCheckin.period == row["period"])
+            .where(col(KpiCheckin.kpi_id) == record["kpi_id"], col(KpiCheckin.period) == record["period"])
             .values(
-                status=row["status"],
-                analysis=row["analysis"],
-                next_steps=row["next_steps"],
-                author_id=row["author_id"],
-                updated_at=row["updated_at"],
+                status=record["status"],
+                analysis=record["analysis"],
+                next_steps=record["next_steps"],
+                author_id=record["author_id"],
+                updated_at=record["updated_at"],
             )
         )
     if events:
@@ -271,32 +278,35 @@ def checkins_frame(
     """Check-ins with their KPI, department, author and whether the period has an actual."""
     stmt = (
         select(
-            KpiCheckin.kpi_id,
-            Kpi.name,
-            Kpi.department_id,
-            Department.name,
-            KpiCheckin.period,
-            KpiCheckin.status,
-            KpiCheckin.analysis,
-            KpiCheckin.next_steps,
-            Account.name,
-            Account.email,
-            KpiCheckin.updated_at,
-            KpiValue.actual,
+            col(KpiCheckin.kpi_id),
+            col(Kpi.name),
+            col(Kpi.department_id),
+            col(Department.name),
+            col(KpiCheckin.period),
+            col(KpiCheckin.status),
+            col(KpiCheckin.analysis),
+            col(KpiCheckin.next_steps),
+            col(Account.name),
+            col(Account.email),
+            col(KpiCheckin.updated_at),
+            col(KpiValue.actual),
         )
-        .join(Kpi, Kpi.id == KpiCheckin.kpi_id)
-        .join(Department, Department.id == Kpi.department_id)
-        .outerjoin(Account, Account.id == KpiCheckin.author_id)
-        .outerjoin(KpiValue, and_(KpiValue.kpi_id == KpiCheckin.kpi_id, KpiValue.period == KpiCheckin.period))
+        .join(Kpi, col(Kpi.id) == col(KpiCheckin.kpi_id))
+        .join(Department, col(Department.id) == col(Kpi.department_id))
+        .outerjoin(Account, col(Account.id) == col(KpiCheckin.author_id))
+        .outerjoin(
+            KpiValue,
+            and_(col(KpiValue.kpi_id) == col(KpiCheckin.kpi_id), col(KpiValue.period) == col(KpiCheckin.period)),
+        )
         .where(literal(True))
-        .order_by(Department.name, Kpi.name, KpiCheckin.period.desc())  # type: ignore[attr-defined]
+        .order_by(col(Department.name), col(Kpi.name), col(KpiCheckin.period).desc())
     )
     if department_ids is not None:
-        stmt = stmt.where(Kpi.department_id.in_(sorted(set(department_ids))))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Kpi.department_id).in_(sorted(set(department_ids))))
     if kpi_ids is not None:
-        stmt = stmt.where(KpiCheckin.kpi_id.in_(sorted(set(kpi_ids))))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(KpiCheckin.kpi_id).in_(sorted(set(kpi_ids))))
     if periods is not None:
-        stmt = stmt.where(KpiCheckin.period.in_(sorted(set(periods))))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(KpiCheckin.period).in_(sorted(set(periods))))
     rows = [
         (k, kn, d, dn, p, st, STATUS_LABELS.get(st, st), a, n, an or ae or "", u, actual is not None)
         for k, kn, d, dn, p, st, a, n, an, ae, u, actual in session.execute(stmt)
@@ -305,16 +315,16 @@ def checkins_frame(
 
 
 def get_checkin(*, session: Session, kpi_id: int, period: str) -> KpiCheckin | None:
-    stmt = select(KpiCheckin).where(KpiCheckin.kpi_id == kpi_id, KpiCheckin.period == period)
+    stmt = select(KpiCheckin).where(col(KpiCheckin.kpi_id) == kpi_id, col(KpiCheckin.period) == period)
     return session.execute(stmt).scalars().first()
 
 
 def checkin_history(*, session: Session, kpi_id: int, period: str) -> pd.DataFrame:
     """Every saved version of one check-in, newest first: at, actor, status, analysis, next_steps."""
     stmt = (
-        select(AuditEvent.at, AuditEvent.actor, AuditEvent.detail)
-        .where(AuditEvent.entity == "kpi_checkin", AuditEvent.entity_id == f"{kpi_id}:{period}")
-        .order_by(AuditEvent.id.desc())  # type: ignore[union-attr]
+        select(col(AuditEvent.at), col(AuditEvent.actor), col(AuditEvent.detail))
+        .where(col(AuditEvent.entity) == "kpi_checkin", col(AuditEvent.entity_id) == f"{kpi_id}:{period}")
+        .order_by(col(AuditEvent.id).desc())
     )
     rows = []
     for at, actor, detail in session.execute(stmt):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 from sqlalchemy import delete, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from kpialign import audit
 from kpialign.core.errors import Refused
@@ -28,6 +28,9 @@ from kpialign.models import (
     Role,
 )
 from kpialign.services.accounts import UserContext
+
+# The three tables that list a committee's objectives, departments and members.
+_MemberModel = type[CommitteeObjective] | type[CommitteeDepartment] | type[CommitteeMember]
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 4000
@@ -64,11 +67,13 @@ def _require_admin(user: UserContext) -> None:
         raise CommitteeError("Only an admin can set up committees.")
 
 
-def _ids(session: Session, model: type, ids: Iterable[int], what: str) -> tuple[int, ...]:
+def _ids(
+    session: Session, model: type[Objective] | type[Department] | type[Account], ids: Iterable[int], what: str
+) -> tuple[int, ...]:
     wanted = tuple(dict.fromkeys(int(i) for i in ids))
     if not wanted:
         return ()
-    found = set(session.execute(select(model.id).where(model.id.in_(wanted))).scalars())  # type: ignore[attr-defined]
+    found = set(session.execute(select(col(model.id)).where(col(model.id).in_(wanted))).scalars())
     unknown = [i for i in wanted if i not in found]
     if unknown:
         raise CommitteeError(f"Unknown {what}: {', '.join(f'#{i}' for i in unknown)}.")
@@ -84,7 +89,7 @@ def _validate(session: Session, data: CommitteeInput, *, committee_id: int | Non
     description = (data.description or "").strip()
     if len(description) > MAX_DESCRIPTION:
         raise CommitteeError(f"The description is longer than {MAX_DESCRIPTION} characters.")
-    clash = session.execute(select(Committee.id).where(Committee.name == name)).scalar()
+    clash = session.execute(select(col(Committee.id)).where(col(Committee.name) == name)).scalar()
     if clash is not None and clash != committee_id:
         raise CommitteeError(f"A committee named {name!r} already exists.")
     objectives = _ids(session, Objective, data.objective_ids, "objective")
@@ -101,9 +106,9 @@ def _snapshot(session: Session, committee_id: int) -> dict:
     c = session.get(Committee, committee_id)
     assert c is not None
 
-    def ids(model: type, column: str) -> list[int]:
+    def ids(model: _MemberModel, column: str) -> list[int]:
         return sorted(
-            session.execute(select(getattr(model, column)).where(model.committee_id == committee_id)).scalars()  # type: ignore[attr-defined]
+            session.execute(select(getattr(model, column)).where(col(model.committee_id) == committee_id)).scalars()
         )
 
     return {
@@ -118,7 +123,7 @@ def _snapshot(session: Session, committee_id: int) -> dict:
 
 def _write_sets(session: Session, committee_id: int, data: CommitteeInput) -> None:
     for model in (CommitteeObjective, CommitteeDepartment, CommitteeMember):
-        session.execute(delete(model).where(model.committee_id == committee_id))  # type: ignore[attr-defined]
+        session.execute(delete(model).where(col(model.committee_id) == committee_id))
     session.add_all(CommitteeObjective(committee_id=committee_id, objective_id=i) for i in data.objective_ids)
     session.add_all(CommitteeDepartment(committee_id=committee_id, department_id=i) for i in data.department_ids)
     session.add_all(CommitteeMember(committee_id=committee_id, account_id=i) for i in data.member_ids)
@@ -201,19 +206,21 @@ def committees_frame(*, session: Session, user: UserContext, include_retired: bo
 
     Columns: ``committee_id, name, active, objectives, departments, members`` (counts).
     """
-    stmt = select(Committee.id, Committee.name, Committee.active).order_by(Committee.name)
+    stmt = select(col(Committee.id), col(Committee.name), col(Committee.active)).order_by(col(Committee.name))
     if not include_retired:
-        stmt = stmt.where(Committee.active.is_(True))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Committee.active).is_(True))
     if not sees_every_committee(user):
-        mine = select(CommitteeMember.committee_id).where(CommitteeMember.account_id == user.account_id)
-        stmt = stmt.where(Committee.id.in_(mine))  # type: ignore[union-attr]
+        mine = select(col(CommitteeMember.committee_id)).where(col(CommitteeMember.account_id) == user.account_id)
+        stmt = stmt.where(col(Committee.id).in_(mine))
     df = pd.DataFrame(session.execute(stmt).all(), columns=["committee_id", "name", "active"])
     for model, column in (
         (CommitteeObjective, "objectives"),
         (CommitteeDepartment, "departments"),
         (CommitteeMember, "members"),
     ):
-        counts = pd.Series(session.execute(select(model.committee_id)).scalars().all(), dtype="int64").value_counts()  # type: ignore[attr-defined]
+        counts = pd.Series(
+            session.execute(select(col(model.committee_id))).scalars().all(), dtype="int64"
+        ).value_counts()
         df[column] = df["committee_id"].map(counts).fillna(0).astype("int64")
     return df.astype({"committee_id": "int64", "active": "bool"})
 
@@ -225,35 +232,35 @@ def committee_info(*, session: Session, user: UserContext, committee_id: int) ->
         raise CommitteeError("This committee does not exist.")
     member_ids = set(
         session.execute(
-            select(CommitteeMember.account_id).where(CommitteeMember.committee_id == committee_id)
+            select(col(CommitteeMember.account_id)).where(col(CommitteeMember.committee_id) == committee_id)
         ).scalars()
     )
     if not sees_every_committee(user) and user.account_id not in member_ids:
         raise CommitteeError("Only the committee's members, leaders and admins can open this committee.")
     objectives = pd.DataFrame(
         session.execute(
-            select(Objective.id, Objective.code, Objective.title)
-            .join(CommitteeObjective, CommitteeObjective.objective_id == Objective.id)
-            .where(CommitteeObjective.committee_id == committee_id)
-            .order_by(Objective.code)
+            select(col(Objective.id), col(Objective.code), col(Objective.title))
+            .join(CommitteeObjective, col(CommitteeObjective.objective_id) == col(Objective.id))
+            .where(col(CommitteeObjective.committee_id) == committee_id)
+            .order_by(col(Objective.code))
         ).all(),
         columns=["objective_id", "code", "title"],
     )
     departments = pd.DataFrame(
         session.execute(
-            select(Department.id, Department.name)
-            .join(CommitteeDepartment, CommitteeDepartment.department_id == Department.id)
-            .where(CommitteeDepartment.committee_id == committee_id)
-            .order_by(Department.name)
+            select(col(Department.id), col(Department.name))
+            .join(CommitteeDepartment, col(CommitteeDepartment.department_id) == col(Department.id))
+            .where(col(CommitteeDepartment.committee_id) == committee_id)
+            .order_by(col(Department.name))
         ).all(),
         columns=["department_id", "department"],
     )
     members = pd.DataFrame(
         session.execute(
-            select(Account.id, Account.name, Account.email)
-            .join(CommitteeMember, CommitteeMember.account_id == Account.id)
-            .where(CommitteeMember.committee_id == committee_id)
-            .order_by(Account.name, Account.email)
+            select(col(Account.id), col(Account.name), col(Account.email))
+            .join(CommitteeMember, col(CommitteeMember.account_id) == col(Account.id))
+            .where(col(CommitteeMember.committee_id) == committee_id)
+            .order_by(col(Account.name), col(Account.email))
         ).all(),
         columns=["account_id", "name", "email"],
     )

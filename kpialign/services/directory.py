@@ -48,10 +48,10 @@ from datetime import UTC, date, datetime
 
 import pandas as pd
 from sqlalchemy import bindparam, delete, insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from kpialign import audit
-from kpialign.core.errors import Refused
+from kpialign.core.errors import ImportIssue, ImportRefused, issues_frame
 from kpialign.models import (
     Account,
     AccountRole,
@@ -60,6 +60,7 @@ from kpialign.models import (
     DepartmentHeadcount,
     Role,
     WebSession,
+    table_of,
 )
 
 UNIT_COLUMNS = ("unit_id", "unit_name", "parent_unit_id", "headcount")
@@ -85,24 +86,18 @@ _MAX_SHOWN = 80
 Progress = Callable[[float, str], None]
 
 
-class DirectoryImportError(Refused):
-    """The input was refused; ``plan.issues`` lists every problem. Nothing was written."""
+class DirectoryImportError(ImportRefused):
+    """The input was refused; ``issues`` (also ``plan.issues``) lists every problem. Nothing was written."""
 
     def __init__(self, plan: DirectoryPlan):
         self.plan = plan
         n = len(plan.issues)
-        super().__init__(f"The directory has {n} problem{'s' if n != 1 else ''}; nothing was imported.")
+        super().__init__(plan.issues, f"The directory has {n} problem{'s' if n != 1 else ''}; nothing was imported.")
 
 
-@dataclass(frozen=True)
-class Issue:
-    """One problem: ``row`` is the spreadsheet row (header = 1), 0 for the input as a whole."""
-
-    file: str
-    row: int
-    column: str
-    value: str
-    reason: str
+def file_issue(file: str, row: int, column: str, value: str, reason: str) -> ImportIssue:
+    """One problem in the file labelled ``file``: ``row`` is the spreadsheet row (header = 1), 0 for the input as a whole."""
+    return ImportIssue(row, column, value, reason, file=file)
 
 
 @dataclass(frozen=True)
@@ -129,7 +124,7 @@ class DirectoryPlan:
     """What an import would do (or did): the changes by kind, or the problems found."""
 
     as_of: date
-    issues: list[Issue] = field(default_factory=list)
+    issues: list[ImportIssue] = field(default_factory=list)
     units: list[UnitRow] = field(default_factory=list)
     people: list[PersonRow] = field(default_factory=list)
     unit_creates: list[dict] = field(default_factory=list)
@@ -188,10 +183,7 @@ class DirectoryPlan:
         return ("Dry run, nothing written — would change " if self.dry_run else "Imported — ") + text + missing
 
     def issues_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            [(i.file, i.row, i.column, i.value, i.reason) for i in self.issues],
-            columns=["file", "row", "column", "value", "reason"],
-        )
+        return issues_frame(self.issues, with_file=True)
 
     def units_frame(self) -> pd.DataFrame:
         """Every unit that changes: ``change, unit_id, unit_name, what``."""
@@ -243,7 +235,7 @@ def _show(value: str) -> str:
     return value if len(value) <= _MAX_SHOWN else value[: _MAX_SHOWN - 1] + "…"
 
 
-def csv_records(text: str, label: str, allowed: Sequence[str], required: Sequence[str], issues: list[Issue]):
+def csv_records(text: str, label: str, allowed: Sequence[str], required: Sequence[str], issues: list[ImportIssue]):
     """Header check (comma or semicolon separated, names case-insensitive), then ``(row number, {column: cell})`` for each non-blank data row."""
     best: tuple[str, list[str]] = (",", [])
     for delim in (",", ";"):
@@ -261,7 +253,7 @@ def csv_records(text: str, label: str, allowed: Sequence[str], required: Sequenc
     missing = [c for c in required if c not in names]
     if missing:
         issues.append(
-            Issue(
+            file_issue(
                 label,
                 1,
                 ", ".join(missing),
@@ -271,9 +263,11 @@ def csv_records(text: str, label: str, allowed: Sequence[str], required: Sequenc
         )
     for n in names:
         if n not in allowed:
-            issues.append(Issue(label, 1, n or "(empty)", _show(n), f"Unknown column; allowed: {', '.join(allowed)}."))
+            issues.append(
+                file_issue(label, 1, n or "(empty)", _show(n), f"Unknown column; allowed: {', '.join(allowed)}.")
+            )
     for n in sorted({n for n in names if names.count(n) > 1 and n}):
-        issues.append(Issue(label, 1, n, n, "This column appears more than once."))
+        issues.append(file_issue(label, 1, n, n, "This column appears more than once."))
     if issues:
         return []
     out: list[tuple[int, dict[str, str]]] = []
@@ -285,11 +279,11 @@ def csv_records(text: str, label: str, allowed: Sequence[str], required: Sequenc
             if row_no == 1 or not record or all(not f.strip() for f in record):
                 continue
             if len(out) >= MAX_ROWS:
-                issues.append(Issue(label, row_no, "", "", f"The file has more than {MAX_ROWS} rows; split it."))
+                issues.append(file_issue(label, row_no, "", "", f"The file has more than {MAX_ROWS} rows; split it."))
                 break
             if len(record) != len(names):
                 issues.append(
-                    Issue(
+                    file_issue(
                         label,
                         row_no,
                         "",
@@ -300,24 +294,24 @@ def csv_records(text: str, label: str, allowed: Sequence[str], required: Sequenc
                 continue
             out.append((row_no, {n: " ".join(record[i].split()) for i, n in enumerate(names)}))
     except csv.Error as exc:
-        issues.append(Issue(label, row_no + 1, "", "", f"The CSV cannot be read here: {exc}."))
+        issues.append(file_issue(label, row_no + 1, "", "", f"The CSV cannot be read here: {exc}."))
     return out
 
 
-def _parse_unit(label: str, row: int, cell: dict[str, str], issues: list[Issue]) -> UnitRow | None:
+def _parse_unit(label: str, row: int, cell: dict[str, str], issues: list[ImportIssue]) -> UnitRow | None:
     ok = True
     ext, name = cell.get("unit_id", ""), cell.get("unit_name", "")
     if not ext:
-        issues.append(Issue(label, row, "unit_id", "", "The unit id is required."))
+        issues.append(file_issue(label, row, "unit_id", "", "The unit id is required."))
         ok = False
     elif len(ext) > 100:
-        issues.append(Issue(label, row, "unit_id", _show(ext), "The unit id is longer than 100 characters."))
+        issues.append(file_issue(label, row, "unit_id", _show(ext), "The unit id is longer than 100 characters."))
         ok = False
     if not name:
-        issues.append(Issue(label, row, "unit_name", "", "The unit name is required."))
+        issues.append(file_issue(label, row, "unit_name", "", "The unit name is required."))
         ok = False
     elif len(name) > 200:
-        issues.append(Issue(label, row, "unit_name", _show(name), "The unit name is longer than 200 characters."))
+        issues.append(file_issue(label, row, "unit_name", _show(name), "The unit name is longer than 200 characters."))
         ok = False
     headcount: int | None = None
     raw = cell.get("headcount", "")
@@ -326,29 +320,29 @@ def _parse_unit(label: str, row: int, cell: dict[str, str], issues: list[Issue])
             headcount = int(raw)
         else:
             issues.append(
-                Issue(label, row, "headcount", _show(raw), "The headcount must be a whole number, 0 or more.")
+                file_issue(label, row, "headcount", _show(raw), "The headcount must be a whole number, 0 or more.")
             )
             ok = False
     parent = cell.get("parent_unit_id", "") or None
     if ok and parent == ext:
-        issues.append(Issue(label, row, "parent_unit_id", _show(parent), "A unit cannot be its own parent."))
+        issues.append(file_issue(label, row, "parent_unit_id", _show(parent), "A unit cannot be its own parent."))
         ok = False
     return UnitRow(row, ext, name, parent, headcount) if ok else None
 
 
-def _parse_person(label: str, row: int, cell: dict[str, str], issues: list[Issue]) -> PersonRow | None:
+def _parse_person(label: str, row: int, cell: dict[str, str], issues: list[ImportIssue]) -> PersonRow | None:
     ok = True
     email = cell.get("email", "").lower()
     if not _EMAIL.match(email) or len(email) > 320:
-        issues.append(Issue(label, row, "email", _show(cell.get("email", "")), "Not a valid e-mail address."))
+        issues.append(file_issue(label, row, "email", _show(cell.get("email", "")), "Not a valid e-mail address."))
         ok = False
     name = cell.get("name", "")
     if len(name) > 200:
-        issues.append(Issue(label, row, "name", _show(name), "The name is longer than 200 characters."))
+        issues.append(file_issue(label, row, "name", _show(name), "The name is longer than 200 characters."))
         ok = False
     unit = cell.get("unit_id", "")
     if not unit:
-        issues.append(Issue(label, row, "unit_id", "", "The home unit is required."))
+        issues.append(file_issue(label, row, "unit_id", "", "The home unit is required."))
         ok = False
     roles: list[str] = []
     for part in _SPLIT.split(cell.get("roles", "")):
@@ -357,7 +351,7 @@ def _parse_person(label: str, row: int, cell: dict[str, str], issues: list[Issue
             continue
         if role not in ROLES:
             issues.append(
-                Issue(label, row, "roles", _show(part.strip()), f"Unknown role; allowed: {', '.join(ROLES)}.")
+                file_issue(label, row, "roles", _show(part.strip()), f"Unknown role; allowed: {', '.join(ROLES)}.")
             )
             ok = False
         elif role not in roles:
@@ -365,7 +359,7 @@ def _parse_person(label: str, row: int, cell: dict[str, str], issues: list[Issue
     manages = tuple(dict.fromkeys(p.strip() for p in _SPLIT.split(cell.get("manages", "")) if p.strip()))
     if manages and not SCOPED_ROLES.intersection(roles) and ok:
         issues.append(
-            Issue(label, row, "manages", _show(cell["manages"]), "Only a manager or a KPI owner manages units.")
+            file_issue(label, row, "manages", _show(cell["manages"]), "Only a manager or a KPI owner manages units.")
         )
         ok = False
     if not ok:
@@ -374,8 +368,8 @@ def _parse_person(label: str, row: int, cell: dict[str, str], issues: list[Issue
 
 
 def read_directory(
-    data: bytes | str | None, *, people: bytes | str | None = None, issues: list[Issue] | None = None
-) -> tuple[list[UnitRow], list[PersonRow], list[Issue]]:
+    data: bytes | str | None, *, people: bytes | str | None = None, issues: list[ImportIssue] | None = None
+) -> tuple[list[UnitRow], list[PersonRow], list[ImportIssue]]:
     """Parse the file(s) without the database: the unit rows, the person rows and the problems."""
     issues = [] if issues is None else issues
     units: list[UnitRow] = []
@@ -388,15 +382,15 @@ def read_directory(
     if people is not None:
         sources.append(("people", people, "people"))
     if not sources:
-        issues.append(Issue("", 0, "", "", "No file was given."))
+        issues.append(file_issue("", 0, "", "", "No file was given."))
     for label, raw, kind in sources:
         try:
             text = decode_csv(raw)
         except ValueError as exc:
-            issues.append(Issue(label, 0, "", "", str(exc)))
+            issues.append(file_issue(label, 0, "", "", str(exc)))
             continue
         if not text.strip():
-            issues.append(Issue(label, 0, "", "", "The file is empty."))
+            issues.append(file_issue(label, 0, "", "", "The file is empty."))
             continue
         before = len(issues)
         if kind == "units":
@@ -415,7 +409,7 @@ def read_directory(
                 if u:
                     units.append(u)
         if not recs and len(issues) == before:
-            issues.append(Issue(label, 0, "", "", "The file has a header but no data rows."))
+            issues.append(file_issue(label, 0, "", "", "The file has a header but no data rows."))
     return units, persons, issues
 
 
@@ -453,12 +447,12 @@ def plan_import(
     # Reference data: a handful of queries, whatever the size of the file.
     db_units = session.execute(
         select(
-            Department.id,
-            Department.name,
-            Department.parent_id,
-            Department.headcount,
-            Department.active,
-            Department.external_id,
+            col(Department.id),
+            col(Department.name),
+            col(Department.parent_id),
+            col(Department.headcount),
+            col(Department.active),
+            col(Department.external_id),
         )
     ).all()
     by_ext = {u.external_id: u for u in db_units if u.external_id is not None}
@@ -471,14 +465,18 @@ def plan_import(
     for u in units:
         if u.ext in first_ext:
             issues.append(
-                Issue(label_u, u.row, "unit_id", _show(u.ext), f"Duplicate unit id: also on row {first_ext[u.ext]}.")
+                file_issue(
+                    label_u, u.row, "unit_id", _show(u.ext), f"Duplicate unit id: also on row {first_ext[u.ext]}."
+                )
             )
         else:
             first_ext[u.ext] = u.row
         other = first_name.get(u.name.casefold())
         if other is not None and other.ext != u.ext:
             issues.append(
-                Issue(label_u, u.row, "unit_name", _show(u.name), f"Two units have this name (also row {other.row}).")
+                file_issue(
+                    label_u, u.row, "unit_name", _show(u.name), f"Two units have this name (also row {other.row})."
+                )
             )
         first_name.setdefault(u.name.casefold(), u)
     file_units = {u.ext: u for u in units}
@@ -500,7 +498,7 @@ def plan_import(
         same = by_name.get(u.name.casefold())
         if same is not None and same.id not in matched_ids:
             issues.append(
-                Issue(
+                file_issue(
                     label_u,
                     u.row,
                     "unit_name",
@@ -520,7 +518,7 @@ def plan_import(
     }
     for u in units:
         if u.parent is not None and u.parent not in known:
-            issues.append(Issue(label_u, u.row, "parent_unit_id", _show(u.parent), "Unknown parent unit id."))
+            issues.append(file_issue(label_u, u.row, "parent_unit_id", _show(u.parent), "Unknown parent unit id."))
         parent_of[u.ext] = u.parent if u.parent in known else None
     in_cycle: set[str] = set()
     for start in file_units:
@@ -538,7 +536,7 @@ def plan_import(
                 if ext in file_units:
                     shown = " > ".join([*cycle[cycle.index(ext) :], *cycle[: cycle.index(ext)], ext])
                     issues.append(
-                        Issue(
+                        file_issue(
                             label_u,
                             file_units[ext].row,
                             "parent_unit_id",
@@ -552,15 +550,17 @@ def plan_import(
     for p in persons:
         if p.email in seen_email:
             issues.append(
-                Issue(label_p, p.row, "email", _show(p.email), f"Duplicate e-mail: also on row {seen_email[p.email]}.")
+                file_issue(
+                    label_p, p.row, "email", _show(p.email), f"Duplicate e-mail: also on row {seen_email[p.email]}."
+                )
             )
         else:
             seen_email[p.email] = p.row
         if p.unit not in known:
-            issues.append(Issue(label_p, p.row, "unit_id", _show(p.unit), "Unknown unit id."))
+            issues.append(file_issue(label_p, p.row, "unit_id", _show(p.unit), "Unknown unit id."))
         for m in p.manages:
             if m not in known:
-                issues.append(Issue(label_p, p.row, "manages", _show(m), "Unknown unit id."))
+                issues.append(file_issue(label_p, p.row, "manages", _show(m), "Unknown unit id."))
     if issues:
         return plan
 
@@ -575,7 +575,11 @@ def _plan_units(session, plan, units, persons, db_units, matched, key_of) -> Non
     recorded = {
         (d, p): h
         for d, p, h in session.execute(
-            select(DepartmentHeadcount.department_id, DepartmentHeadcount.period, DepartmentHeadcount.headcount)
+            select(
+                col(DepartmentHeadcount.department_id),
+                col(DepartmentHeadcount.period),
+                col(DepartmentHeadcount.headcount),
+            )
         )
     }
     latest: dict[int, str] = {}
@@ -623,10 +627,16 @@ def _plan_units(session, plan, units, persons, db_units, matched, key_of) -> Non
 def _plan_people(session: Session, plan: DirectoryPlan, persons: list[PersonRow], key_of: dict, actor: str) -> None:
     accounts = {
         a.email: a
-        for a in session.execute(select(Account.id, Account.email, Account.name, Account.department_id, Account.active))
+        for a in session.execute(
+            select(
+                col(Account.id), col(Account.email), col(Account.name), col(Account.department_id), col(Account.active)
+            )
+        )
     }
     held: dict[int, set[tuple[str, str | None]]] = {}
-    for aid, role, dept in session.execute(select(AccountRole.account_id, AccountRole.role, AccountRole.department_id)):
+    for aid, role, dept in session.execute(
+        select(col(AccountRole.account_id), col(AccountRole.role), col(AccountRole.department_id))
+    ):
         held.setdefault(aid, set()).add((role, key_of.get(dept) if dept is not None else None))
     admins_after = 0
     listed = set()
@@ -679,7 +689,7 @@ def _plan_people(session: Session, plan: DirectoryPlan, persons: list[PersonRow]
     admins_before = sum(1 for a in accounts.values() if a.active and (Role.ADMIN.value, None) in held.get(a.id, set()))
     if admins_before and not admins_after:
         plan.issues.append(
-            Issue(
+            file_issue(
                 "directory",
                 0,
                 "roles",
@@ -752,7 +762,7 @@ def _chunks(items: Sequence, n: int = CHUNK) -> Iterable[Sequence]:
 
 
 def _write_units(session: Session, plan: DirectoryPlan, actor: str, now: datetime) -> dict[str, int]:
-    t = Department.__table__
+    t = table_of(Department)
     # Names are unique: park renamed units under temporary names first, so swaps cannot collide.
     renamed = [u for u in plan.unit_updates if "old_name" in u]
     if renamed:
@@ -823,9 +833,9 @@ def _write_units(session: Session, plan: DirectoryPlan, actor: str, now: datetim
     if plan.deactivate_missing:
         events += [_event(u["id"], "close", plan.as_of, {"source": "directory"}, actor, now) for u in plan.unit_missing]
     if events:
-        session.execute(insert(DepartmentEvent.__table__), events)
+        session.execute(insert(table_of(DepartmentEvent)), events)
     if plan.headcounts:
-        h = DepartmentHeadcount.__table__
+        h = table_of(DepartmentHeadcount)
         dept_ids = [ids[x["ext"]] for x in plan.headcounts]
         for chunk in _chunks(dept_ids):
             session.execute(delete(h).where(h.c.period == plan.period, h.c.department_id.in_(chunk)))
@@ -852,8 +862,8 @@ def _event(dept_id: int, kind: str, on: date, detail: dict, actor: str, now: dat
 
 
 def _write_people(session: Session, plan: DirectoryPlan, ids: dict[str, int], now: datetime, report: Progress) -> None:
-    a = Account.__table__
-    r = AccountRole.__table__
+    a = table_of(Account)
+    r = table_of(AccountRole)
     if plan.people_creates:
         for i, chunk in enumerate(_chunks(plan.people_creates, 10_000)):
             session.execute(
@@ -893,7 +903,7 @@ def _write_people(session: Session, plan: DirectoryPlan, ids: dict[str, int], no
         session.execute(insert(r), list(chunk))
     if plan.deactivate_missing and plan.people_missing:
         report(0.9, "deactivating")
-        w = WebSession.__table__
+        w = table_of(WebSession)
         for chunk in _chunks([p["id"] for p in plan.people_missing]):
             session.execute(update(a).where(a.c.id.in_(chunk)).values(active=False))
             session.execute(update(w).where(w.c.account_id.in_(chunk), w.c.revoked_at.is_(None)).values(revoked_at=now))
@@ -907,12 +917,12 @@ def export_frames(session: Session, *, include_inactive: bool = False) -> tuple[
     directory id is written as ``D<id>``, so that the export imports into an empty database)."""
     depts = session.execute(
         select(
-            Department.id,
-            Department.name,
-            Department.parent_id,
-            Department.headcount,
-            Department.active,
-            Department.external_id,
+            col(Department.id),
+            col(Department.name),
+            col(Department.parent_id),
+            col(Department.headcount),
+            col(Department.active),
+            col(Department.external_id),
         )
     ).all()
     key = {d.id: d.external_id or f"D{d.id}" for d in depts}
@@ -925,11 +935,15 @@ def export_frames(session: Session, *, include_inactive: bool = False) -> tuple[
         columns=list(UNIT_COLUMNS),
     )
     roles: dict[int, list[tuple[str, str]]] = {}
-    for aid, role, dept in session.execute(select(AccountRole.account_id, AccountRole.role, AccountRole.department_id)):
+    for aid, role, dept in session.execute(
+        select(col(AccountRole.account_id), col(AccountRole.role), col(AccountRole.department_id))
+    ):
         roles.setdefault(aid, []).append((role, key[dept] if dept is not None else ""))
     rows = []
     for a in session.execute(
-        select(Account.id, Account.email, Account.name, Account.department_id, Account.active).order_by(Account.id)
+        select(
+            col(Account.id), col(Account.email), col(Account.name), col(Account.department_id), col(Account.active)
+        ).order_by(col(Account.id))
     ):
         if a.department_id is None or not (a.active or include_inactive):
             continue  # the directory describes people with a home unit

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from kpialign.models import Department, DepartmentHeadcount
 
@@ -35,9 +35,11 @@ def empty_history() -> pd.DataFrame:
 
 def history_frame(session: Session, department_ids: Iterable[int] | None = None) -> pd.DataFrame:
     """Recorded headcounts: ``department_id, period, month, headcount`` (month = month index)."""
-    stmt = select(DepartmentHeadcount.department_id, DepartmentHeadcount.period, DepartmentHeadcount.headcount)
+    stmt = select(
+        col(DepartmentHeadcount.department_id), col(DepartmentHeadcount.period), col(DepartmentHeadcount.headcount)
+    )
     if department_ids is not None:
-        stmt = stmt.where(DepartmentHeadcount.department_id.in_(list(department_ids)))
+        stmt = stmt.where(col(DepartmentHeadcount.department_id).in_(list(department_ids)))
     df = pd.DataFrame(session.execute(stmt).all(), columns=["department_id", "period", "headcount"])
     df["month"] = [_month(p) for p in df["period"]]
     return df.astype({"department_id": "int64", "headcount": "int64", "month": "int64"})[HISTORY_COLUMNS]
@@ -63,19 +65,20 @@ def headcount_by_month(history: pd.DataFrame, current: pd.Series, months: Iterab
     return merged.reset_index(drop=True)
 
 
-def headcount_in(session: Session, *, period: str, department_ids: Iterable[int] | None = None) -> dict[int, int]:
+def headcount_in(*, session: Session, period: str, department_ids: Iterable[int] | None = None) -> dict[int, int]:
     """Each unit's headcount in ``period`` (``YYYY-MM`` or ``YYYY-Qn``), falling back to the current one."""
-    stmt = select(Department.id, Department.headcount)
+    stmt = select(col(Department.id), col(Department.headcount))
     if department_ids is not None:
-        stmt = stmt.where(Department.id.in_(list(department_ids)))
+        stmt = stmt.where(col(Department.id).in_(list(department_ids)))
     current = pd.Series(dict(session.execute(stmt).all()), dtype="int64")
     hist = history_frame(session, current.index.tolist())
     frame = headcount_by_month(hist, current, [_month(period)])
     return dict(zip(frame["department_id"].tolist(), frame["headcount"].tolist(), strict=True))
 
 
-def recorded_in(session: Session, *, period: str, department_ids: Iterable[int]) -> dict[int, int]:
+def recorded_in(*, session: Session, period: str, department_ids: Iterable[int]) -> dict[int, int]:
     """Only the units with a recorded headcount at or before ``period`` (no fallback)."""
     hist = history_frame(session, department_ids)
     hist = hist[hist["month"] <= _month(period)].sort_values("month")
-    return {int(d): int(h) for d, h in hist.groupby("department_id")["headcount"].last().items()}
+    last = hist.groupby("department_id")["headcount"].last()
+    return {int(d): int(h) for d, h in zip(last.index, last, strict=True)}

@@ -31,33 +31,16 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from kpialign import audit
-from kpialign.core.csv_out import CSV_MIME as CSV_MIME  # the writer lives in core.csv_out; re-exported
-from kpialign.core.csv_out import UTF8_BOM as UTF8_BOM
-from kpialign.core.csv_out import CsvExportError as CsvExportError
-from kpialign.core.csv_out import export_filename as export_filename
-from kpialign.core.csv_out import filename_part as filename_part
-from kpialign.core.csv_out import neutralise as neutralise
-from kpialign.core.csv_out import read_csv_rows as read_csv_rows
-from kpialign.core.csv_out import safe_cell as safe_cell
-from kpialign.core.csv_out import write_csv as write_csv
-from kpialign.core.errors import Refused
+from kpialign.core.errors import ImportIssue, ImportRefused, issues_frame
+from kpialign.core.periods import PeriodError, parse_period
 from kpialign.models import Department, Kpi, KpiCheckin, KpiValue
 from kpialign.services import checkins as checkin_service
 from kpialign.services import period_locks
 from kpialign.services.checkins import CheckinEntry, CheckinError
-from kpialign.services.measurements import (
-    EditScope,
-    Entry,
-    MeasurementError,
-    PeriodError,
-    WriteSummary,
-    apply_entries,
-    check_number,
-    parse_period,
-)
+from kpialign.services.measurements import EditScope, Entry, MeasurementError, WriteSummary, apply_entries, check_number
 
 IMPORT_COLUMNS = ("kpi", "department", "period", "actual", "target", "status", "analysis", "next_steps")
 CHECKIN_COLUMNS = ("status", "analysis", "next_steps")
@@ -72,23 +55,12 @@ _AMBIGUOUS_COMMA = re.compile(r"^[+-]?[1-9]\d{0,2},\d{3}$")
 _GROUPED = re.compile(r"^[+-]?\d{1,3}([.,' \u00a0\u202f]\d{3})+([.,]\d+)?$")
 
 
-class KpiImportError(Refused):
-    """The file was refused; ``validation.issues`` lists every problem. Nothing was written."""
+class KpiImportError(ImportRefused):
+    """The file was refused; ``issues`` (also ``validation.issues``) lists every problem. Nothing was written."""
 
     def __init__(self, validation: ImportValidation):
         self.validation = validation
-        n = len(validation.issues)
-        super().__init__(f"The file has {n} problem{'s' if n != 1 else ''}; nothing was imported.")
-
-
-@dataclass(frozen=True)
-class ImportIssue:
-    """One problem: ``row`` is the spreadsheet row (header = 1), 0 for the file as a whole."""
-
-    row: int
-    column: str
-    value: str
-    reason: str
+        super().__init__(validation.issues)
 
 
 @dataclass
@@ -108,9 +80,7 @@ class ImportValidation:
 
     def issues_frame(self) -> pd.DataFrame:
         """Problems as a table: ``row, column, value, reason``."""
-        return pd.DataFrame(
-            [(i.row, i.column, i.value, i.reason) for i in self.issues], columns=["row", "column", "value", "reason"]
-        )
+        return issues_frame(self.issues, with_file=False)
 
     def preview_frame(self) -> pd.DataFrame:
         """The rows as understood: ``row, department, kpi, period, actual, target, status``."""
@@ -245,17 +215,19 @@ def validate_kpi_csv(session: Session, *, data: bytes | str, scope: EditScope | 
         result.issues.append(ImportIssue(1, n, n, "This column appears more than once."))
     if result.issues:
         return result
-    col = {n: i for i, n in enumerate(names)}
+    column_index = {n: i for i, n in enumerate(names)}
 
     # Reference data: two queries, whatever the size of the file.
     depts: dict[str, list[tuple[int, str, bool]]] = {}
-    for did, dname, dactive in session.execute(select(Department.id, Department.name, Department.active)):
+    for did, dname, dactive in session.execute(
+        select(col(Department.id), col(Department.name), col(Department.active))
+    ):
         depts.setdefault(dname.casefold(), []).append((did, dname, bool(dactive)))
     kpis_by_dept: dict[tuple[int, str], list[tuple[int, str, str, bool]]] = {}
     kpi_homes: dict[str, set[str]] = {}
     dept_names = {d[0]: d[1] for entries in depts.values() for d in entries}
     for kid, kname, kdept, kfreq, kactive in session.execute(
-        select(Kpi.id, Kpi.name, Kpi.department_id, Kpi.frequency, Kpi.active)
+        select(col(Kpi.id), col(Kpi.name), col(Kpi.department_id), col(Kpi.frequency), col(Kpi.active))
     ):
         kpis_by_dept.setdefault((kdept, kname.casefold()), []).append((kid, kname, kfreq, bool(kactive)))
         kpi_homes.setdefault(kname.casefold(), set()).add(dept_names.get(kdept, "?"))
@@ -279,7 +251,18 @@ def validate_kpi_csv(session: Session, *, data: bytes | str, scope: EditScope | 
                 )
                 break
             _validate_row(
-                result, row_no, record, names, col, scope, depts, kpis_by_dept, kpi_homes, seen, locks, locked_rows
+                result,
+                row_no,
+                record,
+                names,
+                column_index,
+                scope,
+                depts,
+                kpis_by_dept,
+                kpi_homes,
+                seen,
+                locks,
+                locked_rows,
             )
     except csv.Error as exc:
         result.issues.append(ImportIssue(row_no + 1, "", "", f"The CSV cannot be read here: {exc}."))
@@ -296,7 +279,7 @@ def _validate_row(
     row_no: int,
     record: list[str],
     names: list[str],
-    col: dict[str, int],
+    column_index: dict[str, int],
     scope: EditScope | None,
     depts: dict[str, list[tuple[int, str, bool]]],
     kpis_by_dept: dict[tuple[int, str], list[tuple[int, str, str, bool]]],
@@ -320,7 +303,7 @@ def _validate_row(
             f"The row has {len(record)} fields but the header has {len(names)}.{hint}",
         )
         return
-    cell = {n: record[i].strip() for n, i in col.items()}
+    cell = {n: record[i].strip() for n, i in column_index.items()}
     dept_text, kpi_text, period_text = cell["department"], cell["kpi"], cell["period"]
 
     dept_id: int | None = None
@@ -451,13 +434,19 @@ def _refuse_locked_changes(
     keys = {(kid, period) for _, kid, period, *_ in locked_rows}
     stored = {
         (k, p): a
-        for k, p, a in session.execute(select(KpiValue.kpi_id, KpiValue.period, KpiValue.actual))
+        for k, p, a in session.execute(select(col(KpiValue.kpi_id), col(KpiValue.period), col(KpiValue.actual)))
         if (k, p) in keys
     }
     notes = {
         (k, p): (st, an, ns)
         for k, p, st, an, ns in session.execute(
-            select(KpiCheckin.kpi_id, KpiCheckin.period, KpiCheckin.status, KpiCheckin.analysis, KpiCheckin.next_steps)
+            select(
+                col(KpiCheckin.kpi_id),
+                col(KpiCheckin.period),
+                col(KpiCheckin.status),
+                col(KpiCheckin.analysis),
+                col(KpiCheckin.next_steps),
+            )
         )
         if (k, p) in keys
     }

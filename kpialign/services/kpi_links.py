@@ -27,14 +27,14 @@ from datetime import date
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from kpialign import audit
-from kpialign.core.errors import Refused
+from kpialign.core.errors import ImportIssue, ImportRefused, Refused, issues_frame
 from kpialign.models import Department, Kpi, KpiLink, Role
 from kpialign.services import actions
 from kpialign.services.accounts import UserContext
-from kpialign.services.kpi_import import MAX_IMPORT_ROWS, ImportIssue, _decode, _show
+from kpialign.services.kpi_import import MAX_IMPORT_ROWS, _decode, _show
 
 MIN_LAG = 0
 MAX_LAG = 24  # the schema's check constraint; evidence looks at lags 0..max(6, expected)
@@ -92,7 +92,9 @@ def may_draw_links(user: UserContext) -> bool:
 
 def linkable_outcomes(*, session: Session, user: UserContext) -> list[int]:
     """Ids of the active KPIs ``user`` may draw links into."""
-    rows = session.execute(select(Kpi.id, Kpi.department_id, Kpi.owner_id).where(Kpi.active.is_(True))).all()  # type: ignore[attr-defined]
+    rows = session.execute(
+        select(col(Kpi.id), col(Kpi.department_id), col(Kpi.owner_id)).where(col(Kpi.active).is_(True))
+    ).all()
     return sorted(int(i) for i, d, o in rows if may_link_into(user, department_id=int(d), owner_id=o))
 
 
@@ -134,8 +136,8 @@ def validate_link(session: Session, link: LinkInput, *, link_id: int | None = No
     if len(rationale) > MAX_RATIONALE:
         raise LinkError(f"The rationale is longer than {MAX_RATIONALE} characters.")
     existing = session.execute(
-        select(KpiLink.id).where(
-            KpiLink.driver_kpi_id == link.driver_kpi_id, KpiLink.outcome_kpi_id == link.outcome_kpi_id
+        select(col(KpiLink.id)).where(
+            col(KpiLink.driver_kpi_id) == link.driver_kpi_id, col(KpiLink.outcome_kpi_id) == link.outcome_kpi_id
         )
     ).first()
     if existing is not None and (link_id is None or existing[0] != link_id):
@@ -224,32 +226,34 @@ def links_frame(*, session: Session, active_only: bool = True) -> pd.DataFrame:
 
     ``active_only`` leaves out links with a retired KPI (they stay stored, but are not drawn).
     """
-    drv, out = aliased(Kpi), aliased(Kpi)
-    dd, od = aliased(Department), aliased(Department)
+    drv = aliased(Kpi)
+    out = aliased(Kpi)
+    dd = aliased(Department)
+    od = aliased(Department)
     stmt = (
         select(
-            KpiLink.id,
-            drv.id,
-            drv.name,
-            dd.id,
-            dd.name,
-            out.id,
-            out.name,
-            od.id,
-            od.name,
-            KpiLink.expected_lag,
-            KpiLink.expected_sign,
-            KpiLink.rationale,
-            KpiLink.created_by,
+            col(KpiLink.id),
+            col(drv.id),
+            col(drv.name),
+            col(dd.id),
+            col(dd.name),
+            col(out.id),
+            col(out.name),
+            col(od.id),
+            col(od.name),
+            col(KpiLink.expected_lag),
+            col(KpiLink.expected_sign),
+            col(KpiLink.rationale),
+            col(KpiLink.created_by),
         )
-        .join(drv, drv.id == KpiLink.driver_kpi_id)
-        .join(out, out.id == KpiLink.outcome_kpi_id)
-        .join(dd, dd.id == drv.department_id)
-        .join(od, od.id == out.department_id)
-        .order_by(od.name, out.name, dd.name, drv.name)
+        .join(drv, col(drv.id) == col(KpiLink.driver_kpi_id))
+        .join(out, col(out.id) == col(KpiLink.outcome_kpi_id))
+        .join(dd, col(dd.id) == col(drv.department_id))
+        .join(od, col(od.id) == col(out.department_id))
+        .order_by(col(od.name), col(out.name), col(dd.name), col(drv.name))
     )
     if active_only:
-        stmt = stmt.where(drv.active.is_(True), out.active.is_(True))
+        stmt = stmt.where(col(drv.active).is_(True), col(out.active).is_(True))
     df = pd.DataFrame(session.execute(stmt).all(), columns=LINKS_FRAME_COLUMNS[:-1])
     df = df.astype(
         {
@@ -343,18 +347,16 @@ class LinkImportValidation:
         return not self.issues
 
     def issues_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            [(i.row, i.column, i.value, i.reason) for i in self.issues], columns=["row", "column", "value", "reason"]
-        )
+        return issues_frame(self.issues, with_file=False)
 
 
-class LinkImportError(LinkError):
-    """The file was refused; ``validation.issues`` lists every problem. Nothing was written."""
+class LinkImportError(LinkError, ImportRefused):
+    """The file was refused; ``issues`` (also ``validation.issues``) lists every problem. Nothing was written."""
 
     def __init__(self, validation: LinkImportValidation):
         self.validation = validation
         n = len(validation.issues)
-        super().__init__(f"The file has {n} problem{'s' if n != 1 else ''}; no link was imported.")
+        super().__init__(validation.issues, f"The file has {n} problem{'s' if n != 1 else ''}; no link was imported.")
 
 
 @dataclass(frozen=True)
@@ -415,9 +417,9 @@ def validate_links_csv(*, session: Session, data: bytes | str, user: UserContext
         result.issues.append(ImportIssue(1, n, n, "This column appears more than once."))
     if result.issues:
         return result
-    col = {n: i for i, n in enumerate(names)}
+    column_index = {n: i for i, n in enumerate(names)}
 
-    depts = {name.casefold(): did for did, name in session.execute(select(Department.id, Department.name))}
+    depts = {name.casefold(): did for did, name in session.execute(select(col(Department.id), col(Department.name)))}
     kpis: dict[tuple[int, str], Kpi] = {
         (k.department_id, k.name.casefold()): k for k in session.execute(select(Kpi)).scalars()
     }
@@ -431,7 +433,7 @@ def validate_links_csv(*, session: Session, data: bytes | str, user: UserContext
             if len(result.rows) + len({i.row for i in result.issues}) >= MAX_IMPORT_ROWS:
                 result.issues.append(ImportIssue(row_no, "", "", f"The file has more than {MAX_IMPORT_ROWS} rows."))
                 break
-            _validate_link_row(session, result, row_no, record, col, depts, kpis, seen, user)
+            _validate_link_row(session, result, row_no, record, column_index, depts, kpis, seen, user)
     except csv.Error as exc:
         result.issues.append(ImportIssue(row_no + 1, "", "", f"The CSV cannot be read here: {exc}."))
     if not result.rows and not result.issues:
@@ -446,14 +448,14 @@ def _validate_link_row(
     result: LinkImportValidation,
     row_no: int,
     record: list[str],
-    col: dict[str, int],
+    column_index: dict[str, int],
     depts: dict[str, int],
     kpis: dict[tuple[int, str], Kpi],
     seen: dict[tuple[int, int], int],
     user: UserContext,
 ) -> None:
     def cell(name: str) -> str:
-        i = col.get(name)
+        i = column_index.get(name)
         return record[i].strip() if i is not None and i < len(record) else ""
 
     issues: list[ImportIssue] = []

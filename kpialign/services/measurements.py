@@ -16,24 +16,24 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any, SupportsFloat, cast
 
 import pandas as pd
-from sqlalchemy import and_, delete, func, insert, literal, select, tuple_, update
-from sqlmodel import Session
+from sqlalchemy import Select, and_, delete, func, insert, literal, select, tuple_, update
+from sqlmodel import Session, col
 
 from kpialign import audit
 from kpialign.core.errors import Refused
-from kpialign.core.periods import (  # the period rules live in core.periods; re-exported for callers
-    Period as Period,
+from kpialign.core.periods import (
+    PeriodError,
+    complete_periods,
+    normalise_period,
+    parse_period,
 )
-from kpialign.core.periods import PeriodError as PeriodError
-from kpialign.core.periods import complete_periods as complete_periods
-from kpialign.core.periods import normalise_period as normalise_period
-from kpialign.core.periods import parse_period as parse_period
+
+# here: still read as measurements.period_bounds / recent_periods by pages/kpi_data.py; switch that
+# page's import to kpialign.core.periods, then drop these two.
 from kpialign.core.periods import period_bounds as period_bounds
-from kpialign.core.periods import period_of as period_of
-from kpialign.core.periods import period_range_for as period_range_for
-from kpialign.core.periods import periods_between as periods_between
 from kpialign.core.periods import recent_periods as recent_periods
 from kpialign.models import AuditEvent, Department, Frequency, Kpi, KpiTarget, KpiValue, Role, utcnow
 from kpialign.services import period_locks
@@ -95,7 +95,7 @@ def check_number(value: object, what: str = "value") -> float:
     if isinstance(value, bool) or value is None:
         raise MeasurementError(f"The {what} must be a number.")
     try:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(cast("SupportsFloat | str", value))  # here: anything else raises TypeError
     except (TypeError, ValueError):
         raise MeasurementError(f"The {what} must be a number, not {value!r}.") from None
     if not math.isfinite(number):
@@ -154,9 +154,16 @@ def _kpi_info(session: Session, kpi_ids: set[int]) -> dict[int, tuple[int, str, 
     ids = sorted(kpi_ids)
     for chunk in _chunks(ids):
         stmt = (
-            select(Kpi.id, Kpi.department_id, Kpi.frequency, Kpi.name, Kpi.active, Department.name)
-            .join(Department, Department.id == Kpi.department_id)
-            .where(Kpi.id.in_(chunk))  # type: ignore[union-attr]
+            select(
+                col(Kpi.id),
+                col(Kpi.department_id),
+                col(Kpi.frequency),
+                col(Kpi.name),
+                col(Kpi.active),
+                col(Department.name),
+            )
+            .join(Department, col(Department.id) == col(Kpi.department_id))
+            .where(col(Kpi.id).in_(chunk))
         )
         for kid, dept, freq, name, active, dname in session.execute(stmt):
             info[kid] = (dept, freq, name, bool(active), dname)
@@ -209,14 +216,14 @@ def apply_entries(
     old_targets: dict[tuple[int, str], float] = {}
     for chunk in _chunks(keys):
         for kid, period, actual in session.execute(
-            select(KpiValue.kpi_id, KpiValue.period, KpiValue.actual).where(
-                tuple_(KpiValue.kpi_id, KpiValue.period).in_(chunk)
+            select(col(KpiValue.kpi_id), col(KpiValue.period), col(KpiValue.actual)).where(
+                tuple_(col(KpiValue.kpi_id), col(KpiValue.period)).in_(chunk)
             )
         ):
             old_values[(kid, period)] = actual
         for kid, period, target in session.execute(
-            select(KpiTarget.kpi_id, KpiTarget.period, KpiTarget.target).where(
-                tuple_(KpiTarget.kpi_id, KpiTarget.period).in_(chunk)
+            select(col(KpiTarget.kpi_id), col(KpiTarget.period), col(KpiTarget.target)).where(
+                tuple_(col(KpiTarget.kpi_id), col(KpiTarget.period)).in_(chunk)
             )
         ):
             old_targets[(kid, period)] = target
@@ -379,25 +386,28 @@ def values_frame(
     ``target`` is the period target where one is set, else the KPI's default target (may be
     missing for range KPIs). One SQL query; periods sort as text within a frequency.
     """
-    stmt = (
+    stmt: Select[*tuple[Any, ...]] = (
         select(
-            KpiValue.kpi_id,
-            KpiValue.period,
-            KpiValue.actual,
-            func.coalesce(KpiTarget.target, Kpi.target).label("target"),
-            KpiTarget.target.label("period_target"),  # type: ignore[attr-defined]
+            col(KpiValue.kpi_id),
+            col(KpiValue.period),
+            col(KpiValue.actual),
+            func.coalesce(col(KpiTarget.target), col(Kpi.target)).label("target"),
+            col(KpiTarget.target).label("period_target"),
         )
-        .join(Kpi, Kpi.id == KpiValue.kpi_id)
-        .outerjoin(KpiTarget, and_(KpiTarget.kpi_id == KpiValue.kpi_id, KpiTarget.period == KpiValue.period))
+        .join(Kpi, col(Kpi.id) == col(KpiValue.kpi_id))
+        .outerjoin(
+            KpiTarget,
+            and_(col(KpiTarget.kpi_id) == col(KpiValue.kpi_id), col(KpiTarget.period) == col(KpiValue.period)),
+        )
     )
     if kpi_ids is not None:
-        stmt = stmt.where(KpiValue.kpi_id.in_(list(kpi_ids)))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(KpiValue.kpi_id).in_(list(kpi_ids)))
     if periods is not None:
-        stmt = stmt.where(KpiValue.period.in_(list(periods)))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(KpiValue.period).in_(list(periods)))
     if active_only:
-        stmt = stmt.where(Kpi.active == literal(True))
-    stmt = stmt.order_by(KpiValue.kpi_id, KpiValue.period)
-    rows = session.execute(stmt).all()
+        stmt = stmt.where(col(Kpi.active) == literal(True))
+    stmt = stmt.order_by(col(KpiValue.kpi_id), col(KpiValue.period))
+    rows = [tuple(r) for r in session.execute(stmt).all()]  # plain tuples: pandas inspects Row objects one by one
     df = pd.DataFrame(rows, columns=["kpi_id", "period", "actual", "target", "period_target"])
     df["target_source"] = (
         df["period_target"].notna().map({True: "period", False: "default"}) if len(df) else pd.Series(dtype=object)
@@ -406,16 +416,16 @@ def values_frame(
     return df.astype({"kpi_id": "int64", "actual": "float64", "target": "float64"})
 
 
-def targets_frame(session: Session, *, kpi_ids: Iterable[int] | None = None) -> pd.DataFrame:
+def targets_frame(*, session: Session, kpi_ids: Iterable[int] | None = None) -> pd.DataFrame:
     """Period-specific targets: ``kpi_id, period, target``."""
-    stmt = select(KpiTarget.kpi_id, KpiTarget.period, KpiTarget.target)
+    stmt = select(col(KpiTarget.kpi_id), col(KpiTarget.period), col(KpiTarget.target))
     if kpi_ids is not None:
-        stmt = stmt.where(KpiTarget.kpi_id.in_(list(kpi_ids)))  # type: ignore[attr-defined]
-    rows = session.execute(stmt.order_by(KpiTarget.kpi_id, KpiTarget.period)).all()
+        stmt = stmt.where(col(KpiTarget.kpi_id).in_(list(kpi_ids)))
+    rows = session.execute(stmt.order_by(col(KpiTarget.kpi_id), col(KpiTarget.period))).all()
     return pd.DataFrame(rows, columns=["kpi_id", "period", "target"]).astype({"kpi_id": "int64", "target": "float64"})
 
 
-def series(session: Session, *, kpi_id: int) -> pd.DataFrame:
+def series(*, session: Session, kpi_id: int) -> pd.DataFrame:
     """One KPI's history: ``period, actual, target, target_source`` in period order."""
     return values_frame(session, kpi_ids=[kpi_id]).drop(columns="kpi_id").reset_index(drop=True)
 
@@ -423,7 +433,11 @@ def series(session: Session, *, kpi_id: int) -> pd.DataFrame:
 def latest_periods(session: Session) -> dict[str, str | None]:
     """The latest period with any actual, per frequency (for default selections)."""
     out: dict[str, str | None] = {Frequency.MONTHLY.value: None, Frequency.QUARTERLY.value: None}
-    stmt = select(Kpi.frequency, func.max(KpiValue.period)).join(Kpi, Kpi.id == KpiValue.kpi_id).group_by(Kpi.frequency)
+    stmt = (
+        select(col(Kpi.frequency), func.max(col(KpiValue.period)))
+        .join(Kpi, col(Kpi.id) == col(KpiValue.kpi_id))
+        .group_by(col(Kpi.frequency))
+    )
     for freq, period in session.execute(stmt):
         out[freq] = period
     return out
@@ -443,12 +457,12 @@ def missing_periods(
     """
     cols = ["kpi_id", "kpi", "department_id", "department", "frequency", "period"]
     kstmt = (
-        select(Kpi.id, Kpi.name, Kpi.department_id, Department.name, Kpi.frequency)
-        .join(Department, Department.id == Kpi.department_id)
-        .where(Kpi.active == literal(True))
+        select(col(Kpi.id), col(Kpi.name), col(Kpi.department_id), col(Department.name), col(Kpi.frequency))
+        .join(Department, col(Department.id) == col(Kpi.department_id))
+        .where(col(Kpi.active) == literal(True))
     )
     if department_ids is not None:
-        kstmt = kstmt.where(Kpi.department_id.in_(list(department_ids)))  # type: ignore[attr-defined]
+        kstmt = kstmt.where(col(Kpi.department_id).in_(list(department_ids)))
     kpis = pd.DataFrame(session.execute(kstmt).all(), columns=cols[:-1])
     if kpis.empty or end < start:
         return pd.DataFrame(columns=cols)
@@ -459,10 +473,10 @@ def missing_periods(
         all_periods += periods
         grids.append(pd.DataFrame({"frequency": freq, "period": periods}))
     expected = kpis.merge(pd.concat(grids), on="frequency")
-    vstmt = select(KpiValue.kpi_id, KpiValue.period).where(KpiValue.period.in_(all_periods))  # type: ignore[attr-defined]
+    vstmt = select(col(KpiValue.kpi_id), col(KpiValue.period)).where(col(KpiValue.period).in_(all_periods))
     if department_ids is not None:
-        vstmt = vstmt.join(Kpi, Kpi.id == KpiValue.kpi_id).where(
-            Kpi.department_id.in_(list(department_ids))  # type: ignore[attr-defined]
+        vstmt = vstmt.join(Kpi, col(Kpi.id) == col(KpiValue.kpi_id)).where(
+            col(Kpi.department_id).in_(list(department_ids))
         )
     have = pd.DataFrame(session.execute(vstmt).all(), columns=["kpi_id", "period"])
     merged = expected.merge(have.assign(_have=True), on=["kpi_id", "period"], how="left")
@@ -479,19 +493,21 @@ def entry_grid(session: Session, *, department_id: int, period: str) -> pd.DataF
     p = parse_period(period)
     stmt = (
         select(
-            Kpi.id,
-            Kpi.name,
-            Kpi.unit,
-            Kpi.polarity,
-            Kpi.target,
-            KpiTarget.target,
-            KpiValue.actual,
-            KpiValue.entered_by,
+            col(Kpi.id),
+            col(Kpi.name),
+            col(Kpi.unit),
+            col(Kpi.polarity),
+            col(Kpi.target),
+            col(KpiTarget.target),
+            col(KpiValue.actual),
+            col(KpiValue.entered_by),
         )
-        .outerjoin(KpiValue, and_(KpiValue.kpi_id == Kpi.id, KpiValue.period == str(p)))
-        .outerjoin(KpiTarget, and_(KpiTarget.kpi_id == Kpi.id, KpiTarget.period == str(p)))
-        .where(Kpi.department_id == department_id, Kpi.frequency == p.frequency, Kpi.active == literal(True))
-        .order_by(Kpi.name)
+        .outerjoin(KpiValue, and_(col(KpiValue.kpi_id) == col(Kpi.id), col(KpiValue.period) == str(p)))
+        .outerjoin(KpiTarget, and_(col(KpiTarget.kpi_id) == col(Kpi.id), col(KpiTarget.period) == str(p)))
+        .where(
+            col(Kpi.department_id) == department_id, col(Kpi.frequency) == p.frequency, col(Kpi.active) == literal(True)
+        )
+        .order_by(col(Kpi.name))
     )
     cols = ["kpi_id", "kpi", "unit", "polarity", "default_target", "target", "actual", "entered_by"]
     df = pd.DataFrame(session.execute(stmt).all(), columns=cols)
@@ -530,7 +546,7 @@ def grid_entries(before: pd.DataFrame, after: pd.DataFrame, *, period: str) -> t
         else:
             try:
                 value = check_number(new_a, "actual")
-                if _blank(old_a) or value != float(old_a):
+                if _blank(old_a) or value != float(cast(float, old_a)):
                     actual = value
             except MeasurementError as exc:
                 problems.append(CellProblem(name, "actual", new_a, str(exc)))
@@ -540,7 +556,7 @@ def grid_entries(before: pd.DataFrame, after: pd.DataFrame, *, period: str) -> t
         else:
             try:
                 value = check_number(new_t, "target")
-                if _blank(old_t) or value != float(old_t):
+                if _blank(old_t) or value != float(cast(float, old_t)):
                     target = value
             except MeasurementError as exc:
                 problems.append(CellProblem(name, "target", new_t, str(exc)))
@@ -555,6 +571,6 @@ def _blank(value: object) -> bool:
     if isinstance(value, str):
         return value.strip() == ""
     try:
-        return bool(pd.isna(value))
+        return bool(pd.isna(cast(Any, value)))  # here: pandas-stubs accept only array-likes and scalars
     except (TypeError, ValueError):
         return False

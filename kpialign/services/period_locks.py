@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from kpialign import audit
 from kpialign.core.errors import Refused
@@ -50,9 +50,9 @@ def _check_period(period: str) -> str:
 
 
 def all_locks(session: Session, department_ids: Iterable[int] | None = None) -> set[tuple[int, str]]:
-    stmt = select(PeriodLock.department_id, PeriodLock.period)
+    stmt = select(col(PeriodLock.department_id), col(PeriodLock.period))
     if department_ids is not None:
-        stmt = stmt.where(PeriodLock.department_id.in_(sorted(set(department_ids))))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(PeriodLock.department_id).in_(sorted(set(department_ids))))
     return {(int(d), str(p)) for d, p in session.execute(stmt)}
 
 
@@ -72,7 +72,7 @@ def locked_message(department: str, period: str) -> str:
     )
 
 
-def check_unlocked(session: Session, *, department_id: int, period: str, department: str = "") -> None:
+def check_unlocked(*, session: Session, department_id: int, period: str, department: str = "") -> None:
     """Raise :class:`PeriodLocked` if ``period`` is locked for the department."""
     if locked_keys(session, [(department_id, period)]):
         if not department:
@@ -127,12 +127,18 @@ def unlock_period(*, session: Session, user: UserContext, department_id: int, pe
 def locks_frame(*, session: Session, department_ids: Iterable[int] | None = None) -> pd.DataFrame:
     """Locks as a table: department_id, department, period, locked_by, locked_at."""
     stmt = (
-        select(PeriodLock.department_id, Department.name, PeriodLock.period, PeriodLock.locked_by, PeriodLock.locked_at)
-        .join(Department, Department.id == PeriodLock.department_id)
-        .order_by(Department.name, PeriodLock.period)
+        select(
+            col(PeriodLock.department_id),
+            col(Department.name),
+            col(PeriodLock.period),
+            col(PeriodLock.locked_by),
+            col(PeriodLock.locked_at),
+        )
+        .join(Department, col(Department.id) == col(PeriodLock.department_id))
+        .order_by(col(Department.name), col(PeriodLock.period))
     )
     if department_ids is not None:
-        stmt = stmt.where(PeriodLock.department_id.in_(sorted(set(department_ids))))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(PeriodLock.department_id).in_(sorted(set(department_ids))))
     return pd.DataFrame(
         [tuple(r) for r in session.execute(stmt)],
         columns=["department_id", "department", "period", "locked_by", "locked_at"],

@@ -27,7 +27,7 @@ from datetime import date
 
 import pandas as pd
 from sqlalchemy import delete, func, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from kpialign import audit
 from kpialign.core.errors import Refused
@@ -43,6 +43,7 @@ from kpialign.models import (
     SurveyWave,
     WaveDepartment,
     WaveStatus,
+    pk,
 )
 
 KINDS = tuple(k.value for k in DepartmentEventKind)
@@ -80,8 +81,9 @@ def _period(day: date) -> str:
 def unit_started(session: Session, department_id: int) -> date | None:
     """The date a unit came into existence (its ``create`` event), or None if it predates the records."""
     return session.execute(
-        select(func.min(DepartmentEvent.effective_on)).where(
-            DepartmentEvent.department_id == department_id, DepartmentEvent.kind == DepartmentEventKind.CREATE.value
+        select(func.min(col(DepartmentEvent.effective_on))).where(
+            col(DepartmentEvent.department_id) == department_id,
+            col(DepartmentEvent.kind) == DepartmentEventKind.CREATE.value,
         )
     ).scalar_one_or_none()
 
@@ -90,11 +92,11 @@ def _check_date(session: Session, dept: Department, effective_on: date, *, today
     today = today or date.today()
     if effective_on > today:
         raise ReorgError(f"The effective date {effective_on} is in the future; record the change on or after that day.")
-    started = unit_started(session, dept.id)
+    started = unit_started(session, pk(dept))
     if started is not None and effective_on < started:
         raise ReorgError(f"{dept.name!r} did not exist on {effective_on}: it was created on {started}.")
     latest = session.execute(
-        select(func.max(DepartmentEvent.effective_on)).where(DepartmentEvent.department_id == dept.id)
+        select(func.max(col(DepartmentEvent.effective_on))).where(col(DepartmentEvent.department_id) == dept.id)
     ).scalar_one_or_none()
     if latest is not None and effective_on < latest:
         raise ReorgError(
@@ -114,7 +116,9 @@ def _check_name(session: Session, name: str, *, except_id: int | None = None) ->
     if len(name) > 200:
         raise ReorgError("The unit name is longer than 200 characters.")
     clash = session.execute(
-        select(Department.id).where(func.lower(Department.name) == name.lower(), Department.id != (except_id or -1))
+        select(col(Department.id)).where(
+            func.lower(col(Department.name)) == name.lower(), col(Department.id) != (except_id or -1)
+        )
     ).first()
     if clash is not None:
         raise ReorgError(f"A unit named {name!r} already exists.")
@@ -122,7 +126,7 @@ def _check_name(session: Session, name: str, *, except_id: int | None = None) ->
 
 
 def _parents(session: Session) -> dict[int, int | None]:
-    return dict(session.execute(select(Department.id, Department.parent_id)).all())
+    return dict(session.execute(select(col(Department.id), col(Department.parent_id))).all())
 
 
 def _below(parents: dict[int, int | None], root: int) -> set[int]:
@@ -141,9 +145,9 @@ def _below(parents: dict[int, int | None], root: int) -> set[int]:
 
 def _open_wave(session: Session, department_id: int) -> str | None:
     return session.execute(
-        select(SurveyWave.name)
-        .join(WaveDepartment, WaveDepartment.wave_id == SurveyWave.id)
-        .where(WaveDepartment.department_id == department_id, SurveyWave.status == WaveStatus.OPEN.value)
+        select(col(SurveyWave.name))
+        .join(WaveDepartment, col(WaveDepartment.wave_id) == col(SurveyWave.id))
+        .where(col(WaveDepartment.department_id) == department_id, col(SurveyWave.status) == WaveStatus.OPEN.value)
     ).scalar()
 
 
@@ -179,7 +183,7 @@ def _event(
 def _record_headcount(session: Session, dept_id: int, period: str, headcount: int) -> None:
     session.execute(
         delete(DepartmentHeadcount).where(
-            DepartmentHeadcount.department_id == dept_id, DepartmentHeadcount.period == period
+            col(DepartmentHeadcount.department_id) == dept_id, col(DepartmentHeadcount.period) == period
         )
     )
     session.add(DepartmentHeadcount(department_id=dept_id, period=period, headcount=headcount))
@@ -198,7 +202,7 @@ def rename_unit(*, session: Session, department_id: int, name: str, effective_on
     old = dept.name
     dept.name = name
     session.add(dept)
-    event = _event(session, dept.id, "rename", effective_on, actor, **{"from": old, "to": name})
+    event = _event(session, pk(dept), "rename", effective_on, actor, None, **{"from": old, "to": name})
     session.flush()
     return event
 
@@ -214,7 +218,7 @@ def move_unit(
         parent = _unit(session, parent_id, "parent unit")
         if not parent.active:
             raise ReorgError(f"{parent.name!r} is closed; a unit cannot move under a closed unit.")
-        if parent_id in _below(_parents(session), dept.id):
+        if parent_id in _below(_parents(session), pk(dept)):
             raise ReorgError(
                 f"Moving {dept.name!r} under {parent.name!r} would make a cycle: it is inside {dept.name!r}."
             )
@@ -222,7 +226,7 @@ def move_unit(
     old = dept.parent_id
     dept.parent_id = parent_id
     session.add(dept)
-    event = _event(session, dept.id, "move", effective_on, actor, from_parent=old, to_parent=parent_id)
+    event = _event(session, pk(dept), "move", effective_on, actor, from_parent=old, to_parent=parent_id)
     session.flush()
     return event
 
@@ -240,28 +244,32 @@ def merge_units(*, session: Session, source_id: int, into_id: int, effective_on:
     _check_date(session, source, effective_on)
     _check_date(session, target, effective_on)
     for unit in (source, target):
-        if wave := _open_wave(session, unit.id):
+        if wave := _open_wave(session, pk(unit)):
             raise ReorgError(f"The survey wave {wave!r} is open for {unit.name!r}; merge after it closes.")
-    kpis = session.execute(select(Kpi.id, Kpi.name).where(Kpi.department_id == source_id, Kpi.active)).all()
-    taken = {n.casefold() for n in session.execute(select(Kpi.name).where(Kpi.department_id == into_id)).scalars()}
+    kpis = session.execute(
+        select(col(Kpi.id), col(Kpi.name)).where(col(Kpi.department_id) == source_id, col(Kpi.active))
+    ).all()
+    taken = {
+        n.casefold() for n in session.execute(select(col(Kpi.name)).where(col(Kpi.department_id) == into_id)).scalars()
+    }
     clash = sorted(n for _, n in kpis if n.casefold() in taken)
     if clash:
         raise ReorgError(f"{target.name!r} already has KPI(s) named {', '.join(map(repr, clash))}; rename them first.")
     kpi_ids = [k for k, _ in kpis]
     if kpi_ids:
-        session.execute(update(Kpi).where(Kpi.id.in_(kpi_ids)).values(department_id=into_id))
-    session.execute(update(Department).where(Department.parent_id == source_id).values(parent_id=into_id))
-    n_people = session.execute(
-        update(Account).where(Account.department_id == source_id).values(department_id=into_id)
+        session.execute(update(Kpi).where(col(Kpi.id).in_(kpi_ids)).values(department_id=into_id))
+    session.execute(update(Department).where(col(Department.parent_id) == source_id).values(parent_id=into_id))
+    n_people = session.exec(
+        update(Account).where(col(Account.department_id) == source_id).values(department_id=into_id)
     ).rowcount
     _move_scopes(session, source_id, into_id)
     have = set(
         session.execute(
-            select(DepartmentObjective.objective_id).where(DepartmentObjective.department_id == into_id)
+            select(col(DepartmentObjective.objective_id)).where(col(DepartmentObjective.department_id) == into_id)
         ).scalars()
     )
     for obj in session.execute(
-        select(DepartmentObjective.objective_id).where(DepartmentObjective.department_id == source_id)
+        select(col(DepartmentObjective.objective_id)).where(col(DepartmentObjective.department_id) == source_id)
     ).scalars():
         if obj not in have:
             session.add(DepartmentObjective(department_id=into_id, objective_id=obj))
@@ -290,11 +298,13 @@ def merge_units(*, session: Session, source_id: int, into_id: int, effective_on:
 
 
 def _move_scopes(session: Session, from_id: int, to_id: int) -> None:
-    rows = session.execute(select(AccountRole).where(AccountRole.department_id == from_id)).scalars().all()
+    rows = session.execute(select(AccountRole).where(col(AccountRole.department_id) == from_id)).scalars().all()
     for r in rows:
         exists = session.execute(
-            select(AccountRole.id).where(
-                AccountRole.account_id == r.account_id, AccountRole.role == r.role, AccountRole.department_id == to_id
+            select(col(AccountRole.id)).where(
+                col(AccountRole.account_id) == r.account_id,
+                col(AccountRole.role) == r.role,
+                col(AccountRole.department_id) == to_id,
             )
         ).first()
         if exists:
@@ -321,13 +331,13 @@ def split_unit(
     _check_active(dept, "split")
     name = _check_name(session, new_name)
     _check_date(session, dept, effective_on)
-    if wave := _open_wave(session, dept.id):
+    if wave := _open_wave(session, pk(dept)):
         raise ReorgError(f"The survey wave {wave!r} is open for {dept.name!r}; split after it closes.")
-    own_kpis = set(session.execute(select(Kpi.id).where(Kpi.department_id == dept.id)).scalars())
+    own_kpis = set(session.execute(select(col(Kpi.id)).where(col(Kpi.department_id) == dept.id)).scalars())
     stray = sorted(set(kpi_ids) - own_kpis)
     if stray:
         raise ReorgError(f"KPI(s) {stray} do not belong to {dept.name!r}.")
-    own_people = set(session.execute(select(Account.id).where(Account.department_id == dept.id)).scalars())
+    own_people = set(session.execute(select(col(Account.id)).where(col(Account.department_id) == dept.id)).scalars())
     stray = sorted(set(account_ids) - own_people)
     if stray:
         raise ReorgError(f"Account(s) {stray} are not in {dept.name!r}.")
@@ -340,20 +350,20 @@ def split_unit(
     session.flush()
     assert new.id is not None
     if kpi_ids:
-        session.execute(update(Kpi).where(Kpi.id.in_(list(kpi_ids))).values(department_id=new.id))
+        session.execute(update(Kpi).where(col(Kpi.id).in_(list(kpi_ids))).values(department_id=new.id))
     if account_ids:
-        session.execute(update(Account).where(Account.id.in_(list(account_ids))).values(department_id=new.id))
+        session.execute(update(Account).where(col(Account.id).in_(list(account_ids))).values(department_id=new.id))
     dept.headcount = max(0, int(dept.headcount) - size)
     session.add(dept)
     for obj in session.execute(
-        select(DepartmentObjective.objective_id).where(DepartmentObjective.department_id == dept.id)
+        select(col(DepartmentObjective.objective_id)).where(col(DepartmentObjective.department_id) == dept.id)
     ).scalars():
         session.add(DepartmentObjective(department_id=new.id, objective_id=obj))
     session.flush()
     period = _period(effective_on)
-    _record_headcount(session, dept.id, period, dept.headcount)
+    _record_headcount(session, pk(dept), period, dept.headcount)
     _record_headcount(session, new.id, period, size)
-    _event(session, dept.id, "split", effective_on, actor, related=new.id, role="split_into", new=name)
+    _event(session, pk(dept), "split", effective_on, actor, related=new.id, role="split_into", new=name)
     _event(
         session,
         new.id,
@@ -374,24 +384,26 @@ def close_unit(*, session: Session, department_id: int, effective_on: date, acto
     dept = _unit(session, department_id)
     _check_active(dept, "closed again")
     subs = (
-        session.execute(select(Department.name).where(Department.parent_id == dept.id, Department.active))
+        session.execute(
+            select(col(Department.name)).where(col(Department.parent_id) == dept.id, col(Department.active))
+        )
         .scalars()
         .all()
     )
     if subs:
         raise ReorgError(f"{dept.name!r} still has active sub-unit(s): {', '.join(subs)}; move or close them first.")
     n_kpis = session.execute(
-        select(func.count()).select_from(Kpi).where(Kpi.department_id == dept.id, Kpi.active)
+        select(func.count()).select_from(Kpi).where(col(Kpi.department_id) == dept.id, col(Kpi.active))
     ).scalar_one()
     if n_kpis:
         raise ReorgError(f"{dept.name!r} still has {n_kpis} active KPI(s); merge the unit into another one instead.")
     _check_date(session, dept, effective_on)
-    if wave := _open_wave(session, dept.id):
+    if wave := _open_wave(session, pk(dept)):
         raise ReorgError(f"The survey wave {wave!r} is open for {dept.name!r}; close the unit after it closes.")
     dept.active = False
     session.add(dept)
-    _record_headcount(session, dept.id, _period(effective_on), 0)
-    event = _event(session, dept.id, "close", effective_on, actor, name=dept.name)
+    _record_headcount(session, pk(dept), _period(effective_on), 0)
+    event = _event(session, pk(dept), "close", effective_on, actor, name=dept.name)
     session.flush()
     return event
 
@@ -403,17 +415,17 @@ def predecessors(session: Session, department_id: int) -> list[Predecessor]:
     """The units whose KPI history flowed into this one (merged into it, or split from), oldest first."""
     rows = session.execute(
         select(
-            DepartmentEvent.related_department_id,
-            DepartmentEvent.kind,
-            DepartmentEvent.effective_on,
-            DepartmentEvent.detail,
+            col(DepartmentEvent.related_department_id),
+            col(DepartmentEvent.kind),
+            col(DepartmentEvent.effective_on),
+            col(DepartmentEvent.detail),
         )
         .where(
-            DepartmentEvent.department_id == department_id,
-            DepartmentEvent.related_department_id.is_not(None),
-            DepartmentEvent.kind.in_(["merge", "create"]),
+            col(DepartmentEvent.department_id) == department_id,
+            col(DepartmentEvent.related_department_id).is_not(None),
+            col(DepartmentEvent.kind).in_(["merge", "create"]),
         )
-        .order_by(DepartmentEvent.effective_on, DepartmentEvent.id)
+        .order_by(col(DepartmentEvent.effective_on), col(DepartmentEvent.id))
     ).all()
     out = []
     for related, kind, on, raw in rows:
@@ -434,10 +446,10 @@ def predecessors(session: Session, department_id: int) -> list[Predecessor]:
 
 def history_frame(session: Session, department_id: int | None = None) -> pd.DataFrame:
     """Reorganisation events, newest first: ``effective_on, unit, kind, what, by`` (``what`` in words)."""
-    names = dict(session.execute(select(Department.id, Department.name)).all())
-    stmt = select(DepartmentEvent).order_by(DepartmentEvent.effective_on.desc(), DepartmentEvent.id.desc())
+    names = dict(session.execute(select(col(Department.id), col(Department.name))).all())
+    stmt = select(DepartmentEvent).order_by(col(DepartmentEvent.effective_on).desc(), col(DepartmentEvent.id).desc())
     if department_id is not None:
-        stmt = stmt.where(DepartmentEvent.department_id == department_id)
+        stmt = stmt.where(col(DepartmentEvent.department_id) == department_id)
     rows = []
     for e in session.execute(stmt).scalars():
         d = json.loads(e.detail or "{}")

@@ -24,11 +24,12 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from kpialign import audit
 from kpialign.core import privacy, stats
 from kpialign.core.errors import Refused
+from kpialign.core.periods import PeriodError, normalise_period, period_bounds, period_of
 from kpialign.models import (
     Action,
     Department,
@@ -46,7 +47,6 @@ from kpialign.models import (
 )
 from kpialign.services import period_locks, surveys
 from kpialign.services.accounts import UserContext
-from kpialign.services.measurements import PeriodError, normalise_period, period_bounds, period_of
 
 TEXT_MAX = 20_000
 MIN_SEGMENT = 3  # values needed on each side of an action's start for a trend test
@@ -113,7 +113,7 @@ def _snapshot(review: Review) -> dict:
 
 
 def get_review(*, session: Session, department_id: int, period: str) -> Review | None:
-    stmt = select(Review).where(Review.department_id == department_id, Review.period == _period(period))
+    stmt = select(Review).where(col(Review.department_id) == department_id, col(Review.period) == _period(period))
     return session.execute(stmt).scalars().first()
 
 
@@ -215,24 +215,24 @@ def reviews_frame(*, session: Session, department_ids: list[int] | frozenset[int
     """Reviews, newest period first (:data:`REVIEW_COLUMNS`)."""
     stmt = (
         select(
-            Review.id,
-            Review.department_id,
-            Department.name,
-            Review.period,
-            Review.status,
-            Review.held_on,
-            Review.attendees,
-            Review.summary,
-            Review.decisions,
-            Review.signed_off_by,
-            Review.signed_off_at,
-            Review.updated_at,
+            col(Review.id),
+            col(Review.department_id),
+            col(Department.name),
+            col(Review.period),
+            col(Review.status),
+            col(Review.held_on),
+            col(Review.attendees),
+            col(Review.summary),
+            col(Review.decisions),
+            col(Review.signed_off_by),
+            col(Review.signed_off_at),
+            col(Review.updated_at),
         )
-        .join(Department, Department.id == Review.department_id)
-        .order_by(Review.period.desc(), Department.name)  # type: ignore[attr-defined]
+        .join(Department, col(Department.id) == col(Review.department_id))
+        .order_by(col(Review.period).desc(), col(Department.name))
     )
     if department_ids is not None:
-        stmt = stmt.where(Review.department_id.in_(sorted(department_ids)))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Review.department_id).in_(sorted(department_ids)))
     rows = [
         (rid, d, dn, p, st, STATUS_LABELS.get(st, st), h, a, s, dec, sb, sa, u)
         for rid, d, dn, p, st, h, a, s, dec, sb, sa, u in session.execute(stmt)
@@ -343,7 +343,9 @@ def _kpi_effect(session: Session, action: Action, alpha: float) -> ActionEffect:
     start_day = action.started_on or action.created_at.date()
     start = period_of(start_day, kpi.frequency)
     rows = session.execute(
-        select(KpiValue.period, KpiValue.actual).where(KpiValue.kpi_id == kpi.id).order_by(KpiValue.period)
+        select(col(KpiValue.period), col(KpiValue.actual))
+        .where(col(KpiValue.kpi_id) == kpi.id)
+        .order_by(col(KpiValue.period))
     ).all()
     series = pd.DataFrame([tuple(r) for r in rows], columns=["period", "actual"])
     # here: the period in which the action started counts as "since": its value already reflects it
@@ -387,14 +389,14 @@ def _survey_effect(session: Session, action: Action) -> ActionEffect:
     later = (
         session.execute(
             select(SurveyWave)
-            .join(WaveQuestion, WaveQuestion.wave_id == SurveyWave.id)
-            .join(WaveDepartment, WaveDepartment.wave_id == SurveyWave.id)
+            .join(WaveQuestion, col(WaveQuestion.wave_id) == col(SurveyWave.id))
+            .join(WaveDepartment, col(WaveDepartment.wave_id) == col(SurveyWave.id))
             .where(
-                WaveQuestion.question_id == question.id,
-                WaveDepartment.department_id == action.department_id,
-                SurveyWave.opens_on > wave.closes_on,
+                col(WaveQuestion.question_id) == question.id,
+                col(WaveDepartment.department_id) == action.department_id,
+                col(SurveyWave.opens_on) > wave.closes_on,
             )
-            .order_by(SurveyWave.opens_on)
+            .order_by(col(SurveyWave.opens_on))
         )
         .scalars()
         .first()
@@ -409,8 +411,8 @@ def _survey_effect(session: Session, action: Action) -> ActionEffect:
     if wave.status != WaveStatus.CLOSED.value:
         return ActionEffect("survey", f"{wave.name} is not closed yet, so its results cannot be compared.", [CAUTION])
     ids = [wave.id, later.id]
-    sizes = surveys.response_counts(session, wave_ids=ids)
-    sizes = sizes[sizes["department_id"] == action.department_id].set_index("wave_id")["n"]
+    responses = surveys.response_counts(session, wave_ids=ids)
+    sizes = responses[responses["department_id"] == action.department_id].set_index("wave_id")["n"]
     counts = surveys.answer_counts(session, wave_ids=ids)
     counts = counts[(counts["department_id"] == action.department_id) & (counts["question_id"] == question.id)]
     k = max(privacy.effective_k(wave.min_group), privacy.effective_k(later.min_group))

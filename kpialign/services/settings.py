@@ -9,7 +9,7 @@ import json
 from dataclasses import asdict, replace
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from kpialign import audit
 from kpialign.core.scoring import FIELD_TYPES, ScoringError, ScoringSettings, settings_from_dict
@@ -20,7 +20,7 @@ SETTING_PREFIX = "scoring."
 
 def load_settings(session: Session) -> ScoringSettings:
     """The scoring settings stored in the ``setting`` table (``scoring.<field>``), over the defaults."""
-    rows = session.exec(select(Setting).where(Setting.key.startswith(SETTING_PREFIX))).all()  # type: ignore[attr-defined]
+    rows = session.exec(select(Setting).where(Setting.key.startswith(SETTING_PREFIX))).all()
     values: dict[str, Any] = {}
     for row in rows:
         name = row.key[len(SETTING_PREFIX) :]
@@ -42,9 +42,7 @@ def save_settings(session: Session, settings: ScoringSettings, *, actor: str) ->
         return settings
     existing = {
         r.key: r
-        for r in session.exec(
-            select(Setting).where(Setting.key.in_([SETTING_PREFIX + k for k in changed]))  # type: ignore[attr-defined]
-        ).all()
+        for r in session.exec(select(Setting).where(col(Setting.key).in_([SETTING_PREFIX + k for k in changed]))).all()
     }
     for name, value in changed.items():
         key = SETTING_PREFIX + name

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, fields
 import pandas as pd
 from pydantic import ValidationError
 from sqlalchemy import delete, func, literal, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from kpialign import audit
 from kpialign.core.errors import Refused
@@ -84,17 +84,19 @@ def _snapshot(row: object, names: tuple[str, ...]) -> dict:
     return {n: getattr(row, n) for n in names}
 
 
-def _check_parent(session: Session, model: type, node_id: int | None, parent_id: int | None, what: str) -> None:
-    """The parent exists, and making it the parent does not create a cycle."""
+def _check_parent(
+    session: Session, model: type[Department] | type[Objective], node_id: int | None, parent_id: object, what: str
+) -> None:
+    """The parent exists, and making it the parent does not create a cycle (``parent_id`` is as the caller gave it)."""
     if parent_id is None:
         return
     if node_id is not None and parent_id == node_id:
         raise StrategyError(f"A {what} cannot be its own parent.")
-    parents = dict(session.execute(select(model.id, model.parent_id)).all())  # type: ignore[attr-defined]
+    parents: dict[object, int | None] = dict(session.execute(select(col(model.id), col(model.parent_id))).all())
     if parent_id not in parents:
         raise StrategyError(f"The parent {what} #{parent_id} does not exist.")
     seen = 0
-    current: int | None = parent_id
+    current: object = parent_id
     while current is not None:
         if node_id is not None and current == node_id:
             raise StrategyError(f"That parent would make the {what} its own ancestor (a cycle).")
@@ -119,7 +121,7 @@ def create_department(
     name = _name(name, "department name", 200)
     if headcount is None or int(headcount) != headcount or headcount < 0:
         raise StrategyError("The headcount must be a whole number, 0 or more.")
-    if _exists(session, select(Department.id).where(func.lower(Department.name) == name.lower())):
+    if _exists(session, select(col(Department.id)).where(func.lower(col(Department.name)) == name.lower())):
         raise StrategyError(f"A department named {name!r} already exists.")
     _check_parent(session, Department, None, parent_id, "department")
     dept = Department(name=name, parent_id=parent_id, headcount=int(headcount))
@@ -147,8 +149,8 @@ def update_department(session: Session, *, actor: str, department_id: int, **cha
         raise StrategyError(f"Unknown department field(s): {', '.join(sorted(unknown))}.")
     if "name" in changes:
         changes["name"] = _name(str(changes["name"]), "department name", 200)
-        clash = select(Department.id).where(
-            func.lower(Department.name) == str(changes["name"]).lower(), Department.id != department_id
+        clash = select(col(Department.id)).where(
+            func.lower(col(Department.name)) == str(changes["name"]).lower(), col(Department.id) != department_id
         )
         if _exists(session, clash):
             raise StrategyError(f"A department named {changes['name']!r} already exists.")
@@ -158,7 +160,7 @@ def update_department(session: Session, *, actor: str, department_id: int, **cha
             raise StrategyError("The headcount must be a whole number, 0 or more.")
         changes["headcount"] = int(hc)
     if "parent_id" in changes:
-        _check_parent(session, Department, department_id, changes["parent_id"], "department")  # type: ignore[arg-type]
+        _check_parent(session, Department, department_id, changes["parent_id"], "department")
     return _apply(session, actor, "department", dept, department_id, _DEPT_FIELDS, changes)
 
 
@@ -188,13 +190,13 @@ def _apply(
 def department_has_history(session: Session, department_id: int) -> list[str]:
     """What refers to a department (a department with any of these is retired, not deleted)."""
     checks = {
-        "KPIs": select(Kpi.id).where(Kpi.department_id == department_id),
-        "sub-departments": select(Department.id).where(Department.parent_id == department_id),
-        "accounts": select(Account.id).where(Account.department_id == department_id),
-        "KPI-owner roles": select(AccountRole.id).where(AccountRole.department_id == department_id),
-        "survey responses": select(Response.id).where(Response.department_id == department_id),
-        "survey invitations": select(Invitation.id).where(Invitation.department_id == department_id),
-        "survey waves": select(WaveDepartment.wave_id).where(WaveDepartment.department_id == department_id),
+        "KPIs": select(col(Kpi.id)).where(col(Kpi.department_id) == department_id),
+        "sub-departments": select(col(Department.id)).where(col(Department.parent_id) == department_id),
+        "accounts": select(col(Account.id)).where(col(Account.department_id) == department_id),
+        "KPI-owner roles": select(col(AccountRole.id)).where(col(AccountRole.department_id) == department_id),
+        "survey responses": select(col(Response.id)).where(col(Response.department_id) == department_id),
+        "survey invitations": select(col(Invitation.id)).where(col(Invitation.department_id) == department_id),
+        "survey waves": select(col(WaveDepartment.wave_id)).where(col(WaveDepartment.department_id) == department_id),
     }
     return [label for label, stmt in checks.items() if _exists(session, stmt)]
 
@@ -209,9 +211,9 @@ def remove_department(session: Session, *, actor: str, department_id: int) -> st
         return "retired"
     before = _snapshot(dept, _DEPT_FIELDS)
     expectations = session.execute(
-        select(DepartmentObjective.objective_id).where(DepartmentObjective.department_id == department_id)
+        select(col(DepartmentObjective.objective_id)).where(col(DepartmentObjective.department_id) == department_id)
     ).all()
-    session.execute(delete(DepartmentObjective).where(DepartmentObjective.department_id == department_id))
+    session.execute(delete(DepartmentObjective).where(col(DepartmentObjective.department_id) == department_id))
     session.delete(dept)
     session.flush()
     audit.record(
@@ -228,14 +230,19 @@ def remove_department(session: Session, *, actor: str, department_id: int) -> st
 def departments_frame(session: Session, *, include_retired: bool = True) -> pd.DataFrame:
     """``id, name, parent_id, parent, headcount, active, path, depth, kpis`` in tree order."""
     kpi_counts = (
-        select(Kpi.department_id, func.count().label("n"))
-        .where(Kpi.active == literal(True))
-        .group_by(Kpi.department_id)
+        select(col(Kpi.department_id), func.count().label("n"))
+        .where(col(Kpi.active) == literal(True))
+        .group_by(col(Kpi.department_id))
         .subquery()
     )
     stmt = select(
-        Department.id, Department.name, Department.parent_id, Department.headcount, Department.active, kpi_counts.c.n
-    ).outerjoin(kpi_counts, kpi_counts.c.department_id == Department.id)
+        col(Department.id),
+        col(Department.name),
+        col(Department.parent_id),
+        col(Department.headcount),
+        col(Department.active),
+        kpi_counts.c.n,
+    ).outerjoin(kpi_counts, kpi_counts.c.department_id == col(Department.id))
     df = pd.DataFrame(session.execute(stmt).all(), columns=["id", "name", "parent_id", "headcount", "active", "kpis"])
     df["kpis"] = df["kpis"].fillna(0).astype("int64")
     df = _tree_order(df, "name")
@@ -255,7 +262,9 @@ def _tree_order(df: pd.DataFrame, label: str) -> pd.DataFrame:
     def path_of(node: int) -> list[str]:
         if node in paths:
             return paths[node]
-        chain, current, guard = [], node, 0
+        chain: list[str] = []
+        current: int | None = node
+        guard = 0
         while current is not None and guard <= MAX_TREE_DEPTH:
             chain.append(str(labels.get(current, "?")))
             current = parents.get(current)
@@ -300,9 +309,9 @@ def _objective_values(session: Session, objective_id: int | None, values: dict) 
         code = _name(str(out["code"]), "objective code", 40)
         if " " in code:
             raise StrategyError("An objective code has no spaces (e.g. O1 or GROW-2).")
-        clash = select(Objective.id).where(func.lower(Objective.code) == code.lower())
+        clash = select(col(Objective.id)).where(func.lower(col(Objective.code)) == code.lower())
         if objective_id is not None:
-            clash = clash.where(Objective.id != objective_id)
+            clash = clash.where(col(Objective.id) != objective_id)
         if _exists(session, clash):
             raise StrategyError(f"An objective with the code {code!r} already exists.")
         out["code"] = code
@@ -313,7 +322,7 @@ def _objective_values(session: Session, objective_id: int | None, values: dict) 
         if len(out["description"]) > 5000:
             raise StrategyError("The description is too long (at most 5000 characters).")
     if "weight" in out:
-        weight = _optional_number(out["weight"], "weight")  # type: ignore[arg-type]
+        weight = _optional_number(out["weight"], "weight")
         if weight is None or weight < 0:
             raise StrategyError("The weight must be a number, 0 or more.")
         out["weight"] = weight
@@ -360,10 +369,10 @@ def update_objective(session: Session, *, actor: str, objective_id: int, **chang
 
 def objective_has_history(session: Session, objective_id: int) -> list[str]:
     checks = {
-        "KPI links": select(KpiObjective.kpi_id).where(KpiObjective.objective_id == objective_id),
-        "child objectives": select(Objective.id).where(Objective.parent_id == objective_id),
-        "department expectations": select(DepartmentObjective.department_id).where(
-            DepartmentObjective.objective_id == objective_id
+        "KPI links": select(col(KpiObjective.kpi_id)).where(col(KpiObjective.objective_id) == objective_id),
+        "child objectives": select(col(Objective.id)).where(col(Objective.parent_id) == objective_id),
+        "department expectations": select(col(DepartmentObjective.department_id)).where(
+            col(DepartmentObjective.objective_id) == objective_id
         ),
     }
     return [label for label, stmt in checks.items() if _exists(session, stmt)]
@@ -387,22 +396,22 @@ def remove_objective(session: Session, *, actor: str, objective_id: int) -> str:
 def objectives_frame(session: Session, *, include_retired: bool = True) -> pd.DataFrame:
     """``id, code, title, description, parent_id, parent, weight, active, path, depth, kpis``."""
     link_counts = (
-        select(KpiObjective.objective_id, func.count().label("n"))
-        .join(Kpi, Kpi.id == KpiObjective.kpi_id)
-        .where(Kpi.active == literal(True))
-        .group_by(KpiObjective.objective_id)
+        select(col(KpiObjective.objective_id), func.count().label("n"))
+        .join(Kpi, col(Kpi.id) == col(KpiObjective.kpi_id))
+        .where(col(Kpi.active) == literal(True))
+        .group_by(col(KpiObjective.objective_id))
         .subquery()
     )
     stmt = select(
-        Objective.id,
-        Objective.code,
-        Objective.title,
-        Objective.description,
-        Objective.parent_id,
-        Objective.weight,
-        Objective.active,
+        col(Objective.id),
+        col(Objective.code),
+        col(Objective.title),
+        col(Objective.description),
+        col(Objective.parent_id),
+        col(Objective.weight),
+        col(Objective.active),
         link_counts.c.n,
-    ).outerjoin(link_counts, link_counts.c.objective_id == Objective.id)
+    ).outerjoin(link_counts, link_counts.c.objective_id == col(Objective.id))
     cols = ["id", "code", "title", "description", "parent_id", "weight", "active", "kpis"]
     df = pd.DataFrame(session.execute(stmt).all(), columns=cols)
     df["kpis"] = df["kpis"].fillna(0).astype("int64")
@@ -469,9 +478,11 @@ def validate_kpi(session: Session, kpi: KpiInput, *, kpi_id: int | None = None) 
     if kpi.owner_id is not None and session.get(Account, kpi.owner_id) is None:
         problems.append(f"There is no account #{kpi.owner_id} to own the KPI.")
     if dept is not None and clean is not None and not problems:
-        clash = select(Kpi.id).where(Kpi.department_id == dept.id, func.lower(Kpi.name) == clean.name.lower())
+        clash = select(col(Kpi.id)).where(
+            col(Kpi.department_id) == dept.id, func.lower(col(Kpi.name)) == clean.name.lower()
+        )
         if kpi_id is not None:
-            clash = clash.where(Kpi.id != kpi_id)
+            clash = clash.where(col(Kpi.id) != kpi_id)
         if _exists(session, clash):
             problems.append(f"Department {dept.name!r} already has a KPI named {clean.name!r}.")
     if problems or clean is None:
@@ -505,10 +516,12 @@ def update_kpi(session: Session, *, actor: str, kpi_id: int, kpi: KpiInput) -> b
         raise StrategyError(f"There is no KPI #{kpi_id}.")
     clean = validate_kpi(session, kpi, kpi_id=kpi_id)
     if clean.department_id != row.department_id and _exists(
-        session, select(KpiValue.kpi_id).where(KpiValue.kpi_id == kpi_id)
+        session, select(col(KpiValue.kpi_id)).where(col(KpiValue.kpi_id) == kpi_id)
     ):
         raise StrategyError("This KPI has recorded values; retire it and create a new KPI in the other department.")
-    if clean.frequency != row.frequency and _exists(session, select(KpiValue.kpi_id).where(KpiValue.kpi_id == kpi_id)):
+    if clean.frequency != row.frequency and _exists(
+        session, select(col(KpiValue.kpi_id)).where(col(KpiValue.kpi_id) == kpi_id)
+    ):
         raise StrategyError(
             "This KPI has recorded values, so its frequency cannot change; retire it and create a new KPI."
         )
@@ -524,8 +537,8 @@ def set_kpi_active(session: Session, *, actor: str, kpi_id: int, active: bool) -
 
 def kpi_has_history(session: Session, kpi_id: int) -> list[str]:
     checks = {
-        "recorded values": select(KpiValue.kpi_id).where(KpiValue.kpi_id == kpi_id),
-        "period targets": select(KpiTarget.kpi_id).where(KpiTarget.kpi_id == kpi_id),
+        "recorded values": select(col(KpiValue.kpi_id)).where(col(KpiValue.kpi_id) == kpi_id),
+        "period targets": select(col(KpiTarget.kpi_id)).where(col(KpiTarget.kpi_id) == kpi_id),
     }
     return [label for label, stmt in checks.items() if _exists(session, stmt)]
 
@@ -540,9 +553,9 @@ def remove_kpi(session: Session, *, actor: str, kpi_id: int) -> str:
         return "retired"
     before = _snapshot(row, KPI_FIELDS)
     links = session.execute(
-        select(KpiObjective.objective_id, KpiObjective.contribution).where(KpiObjective.kpi_id == kpi_id)
+        select(col(KpiObjective.objective_id), col(KpiObjective.contribution)).where(col(KpiObjective.kpi_id) == kpi_id)
     ).all()
-    session.execute(delete(KpiObjective).where(KpiObjective.kpi_id == kpi_id))
+    session.execute(delete(KpiObjective).where(col(KpiObjective.kpi_id) == kpi_id))
     session.delete(row)
     session.flush()
     audit.record(
@@ -563,25 +576,27 @@ def kpis_frame(session: Session, *, include_retired: bool = True) -> pd.DataFram
     :class:`kpialign.models.KpiRead` (``description, unit, polarity, ..., owner_id, active``),
     then ``owner`` (e-mail) and ``links`` (number of objective links).
     """
-    link_counts = select(KpiObjective.kpi_id, func.count().label("n")).group_by(KpiObjective.kpi_id).subquery()
+    link_counts = (
+        select(col(KpiObjective.kpi_id), func.count().label("n")).group_by(col(KpiObjective.kpi_id)).subquery()
+    )
     rest = [f for f in KPI_FIELDS if f not in ("name", "department_id")]
     stmt = (
         select(
-            Kpi.id,
-            Kpi.name,
-            Kpi.department_id,
-            Department.name,
+            col(Kpi.id),
+            col(Kpi.name),
+            col(Kpi.department_id),
+            col(Department.name),
             *(getattr(Kpi, f) for f in rest),
-            Account.email,
+            col(Account.email),
             link_counts.c.n,
         )
-        .join(Department, Department.id == Kpi.department_id)
-        .outerjoin(Account, Account.id == Kpi.owner_id)
-        .outerjoin(link_counts, link_counts.c.kpi_id == Kpi.id)
-        .order_by(Department.name, Kpi.name)
+        .join(Department, col(Department.id) == col(Kpi.department_id))
+        .outerjoin(Account, col(Account.id) == col(Kpi.owner_id))
+        .outerjoin(link_counts, link_counts.c.kpi_id == col(Kpi.id))
+        .order_by(col(Department.name), col(Kpi.name))
     )
     if not include_retired:
-        stmt = stmt.where(Kpi.active == literal(True))
+        stmt = stmt.where(col(Kpi.active) == literal(True))
     cols = ["kpi_id", "name", "department_id", "department", *rest, "owner", "links"]
     df = pd.DataFrame(session.execute(stmt).all(), columns=cols)
     df["links"] = df["links"].fillna(0).astype("int64")
@@ -672,24 +687,24 @@ def links_frame(session: Session, *, active_only: bool = False) -> pd.DataFrame:
     objective_code, objective, contribution, kpi_active, objective_active``."""
     stmt = (
         select(
-            KpiObjective.kpi_id,
-            Kpi.name,
-            Kpi.department_id,
-            Department.name,
-            KpiObjective.objective_id,
-            Objective.code,
-            Objective.title,
-            KpiObjective.contribution,
-            Kpi.active,
-            Objective.active,
+            col(KpiObjective.kpi_id),
+            col(Kpi.name),
+            col(Kpi.department_id),
+            col(Department.name),
+            col(KpiObjective.objective_id),
+            col(Objective.code),
+            col(Objective.title),
+            col(KpiObjective.contribution),
+            col(Kpi.active),
+            col(Objective.active),
         )
-        .join(Kpi, Kpi.id == KpiObjective.kpi_id)
-        .join(Department, Department.id == Kpi.department_id)
-        .join(Objective, Objective.id == KpiObjective.objective_id)
-        .order_by(Objective.code, Department.name, Kpi.name)
+        .join(Kpi, col(Kpi.id) == col(KpiObjective.kpi_id))
+        .join(Department, col(Department.id) == col(Kpi.department_id))
+        .join(Objective, col(Objective.id) == col(KpiObjective.objective_id))
+        .order_by(col(Objective.code), col(Department.name), col(Kpi.name))
     )
     if active_only:
-        stmt = stmt.where(Kpi.active == literal(True), Objective.active == literal(True))
+        stmt = stmt.where(col(Kpi.active) == literal(True), col(Objective.active) == literal(True))
     cols = [
         "kpi_id",
         "kpi",
@@ -718,7 +733,7 @@ def links_frame(session: Session, *, active_only: bool = False) -> pd.DataFrame:
 # -------------------------------------------------------------------- expected coverage
 
 
-def set_expectation(session: Session, *, actor: str, department_id: int, objective_id: int, expected: bool) -> bool:
+def set_expectation(*, session: Session, actor: str, department_id: int, objective_id: int, expected: bool) -> bool:
     """Say whether a department is expected to serve an objective (the denominator of coverage)."""
     if session.get(Department, department_id) is None:
         raise StrategyError(f"There is no department #{department_id}.")
@@ -750,15 +765,19 @@ def set_expectations(session: Session, *, actor: str, department_id: int, object
     """Make ``objective_ids`` exactly the objectives a department is expected to serve; returns the number of changes."""
     current = set(
         session.execute(
-            select(DepartmentObjective.objective_id).where(DepartmentObjective.department_id == department_id)
+            select(col(DepartmentObjective.objective_id)).where(col(DepartmentObjective.department_id) == department_id)
         ).scalars()
     )
     wanted = {int(o) for o in objective_ids}
     changes = 0
     for oid in sorted(wanted - current):
-        changes += set_expectation(session, actor=actor, department_id=department_id, objective_id=oid, expected=True)
+        changes += set_expectation(
+            session=session, actor=actor, department_id=department_id, objective_id=oid, expected=True
+        )
     for oid in sorted(current - wanted):
-        changes += set_expectation(session, actor=actor, department_id=department_id, objective_id=oid, expected=False)
+        changes += set_expectation(
+            session=session, actor=actor, department_id=department_id, objective_id=oid, expected=False
+        )
     return changes
 
 
@@ -766,15 +785,15 @@ def expectations_frame(session: Session) -> pd.DataFrame:
     """``department_id, department, objective_id, objective_code, objective``."""
     stmt = (
         select(
-            DepartmentObjective.department_id,
-            Department.name,
-            DepartmentObjective.objective_id,
-            Objective.code,
-            Objective.title,
+            col(DepartmentObjective.department_id),
+            col(Department.name),
+            col(DepartmentObjective.objective_id),
+            col(Objective.code),
+            col(Objective.title),
         )
-        .join(Department, Department.id == DepartmentObjective.department_id)
-        .join(Objective, Objective.id == DepartmentObjective.objective_id)
-        .order_by(Department.name, Objective.code)
+        .join(Department, col(Department.id) == col(DepartmentObjective.department_id))
+        .join(Objective, col(Objective.id) == col(DepartmentObjective.objective_id))
+        .order_by(col(Department.name), col(Objective.code))
     )
     cols = ["department_id", "department", "objective_id", "objective_code", "objective"]
     return pd.DataFrame(session.execute(stmt).all(), columns=cols)
@@ -856,11 +875,13 @@ def findings(session: Session) -> Findings:
         for i, p in zip(all_objectives["id"], all_objectives["parent_id"], strict=True)
     }
     served_pairs: set[tuple[int, int]] = set()
-    for d, o in zip(serving["department_id"].astype(int), serving["objective_id"].astype(int), strict=True):
-        current: int | None = o
+    for dept_id, objective_id in zip(
+        serving["department_id"].astype(int), serving["objective_id"].astype(int), strict=True
+    ):
+        current: int | None = objective_id
         guard = 0
         while current is not None and guard <= MAX_TREE_DEPTH:
-            served_pairs.add((d, current))
+            served_pairs.add((dept_id, current))
             current = parent_of.get(current)
             guard += 1
     active_depts = set(depts["id"].astype(int))

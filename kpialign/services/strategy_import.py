@@ -22,17 +22,18 @@ import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal, overload
 
 import pandas as pd
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from kpialign import audit
 from kpialign.core.csv_out import FORMULA_PREFIXES, write_csv
-from kpialign.core.errors import Refused
+from kpialign.core.errors import ImportIssue, ImportRefused, issues_frame
 from kpialign.models import Account, Department, DepartmentObjective, Frequency, Kpi, KpiObjective, Objective, Polarity
 from kpialign.services import strategy
-from kpialign.services.directory import Issue, csv_records, decode_csv
+from kpialign.services.directory import csv_records, decode_csv, file_issue
 from kpialign.services.kpi_import import parse_number
 from kpialign.services.strategy import KpiInput, StrategyError
 
@@ -57,18 +58,20 @@ FILES = {"objectives": OBJECTIVE_COLUMNS, "kpis": KPI_COLUMNS, "links": LINK_COL
 _TRUE, _FALSE = {"", "true", "yes", "1", "y"}, {"false", "no", "0", "n"}
 
 
-class StrategyImportError(Refused):
-    """The input was refused; ``plan.issues`` lists every problem. Nothing was written."""
+class StrategyImportError(ImportRefused):
+    """The input was refused; ``issues`` (also ``plan.issues``) lists every problem. Nothing was written."""
 
     def __init__(self, plan: StrategyPlan):
         self.plan = plan
         n = len(plan.issues)
-        super().__init__(f"The strategy files have {n} problem{'s' if n != 1 else ''}; nothing was imported.")
+        super().__init__(
+            plan.issues, f"The strategy files have {n} problem{'s' if n != 1 else ''}; nothing was imported."
+        )
 
 
 @dataclass
 class StrategyPlan:
-    issues: list[Issue] = field(default_factory=list)
+    issues: list[ImportIssue] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     dry_run: bool = False
@@ -93,10 +96,7 @@ class StrategyPlan:
         return ("Dry run, nothing written — would change: " if self.dry_run else "Imported: ") + parts + "."
 
     def issues_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            [(i.file, i.row, i.column, i.value, i.reason) for i in self.issues],
-            columns=["file", "row", "column", "value", "reason"],
-        )
+        return issues_frame(self.issues, with_file=True)
 
 
 def _flag(text: str) -> bool:
@@ -108,6 +108,10 @@ def _flag(text: str) -> bool:
     raise ValueError("must be true or false")
 
 
+@overload
+def _number(text: str, *, required: Literal[True]) -> float: ...
+@overload
+def _number(text: str, *, required: bool = False) -> float | None: ...
 def _number(text: str, *, required: bool = False) -> float | None:
     if not text.strip():
         if required:
@@ -116,16 +120,16 @@ def _number(text: str, *, required: bool = False) -> float | None:
     return parse_number(text)
 
 
-def _read(label: str, raw: bytes | str | None, issues: list[Issue], required: tuple[str, ...]):
+def _read(label: str, raw: bytes | str | None, issues: list[ImportIssue], required: tuple[str, ...]):
     if raw is None:
         return []
     try:
         text = decode_csv(raw)
     except ValueError as exc:
-        issues.append(Issue(label, 0, "", "", str(exc)))
+        issues.append(file_issue(label, 0, "", "", str(exc)))
         return []
     if not text.strip():
-        issues.append(Issue(label, 0, "", "", "The file is empty."))
+        issues.append(file_issue(label, 0, "", "", "The file is empty."))
         return []
     rows = csv_records(text, label, FILES[label], required, issues)
     # A cell the safe CSV writer protected against formula injection ('=...) reads back as written.
@@ -158,7 +162,7 @@ def import_strategy(
     kpi_rows = _read("kpis", kpis, issues, ("department", "name"))
     link_rows = _read("links", links, issues, ("department", "kpi", "objective"))
     if objectives is None and kpis is None and links is None:
-        issues.append(Issue("", 0, "", "", "No file was given."))
+        issues.append(file_issue("", 0, "", "", "No file was given."))
     plan.rows = {"objectives": len(obj_rows), "kpis": len(kpi_rows), "links": len(link_rows)}
     if issues:
         raise StrategyImportError(plan)
@@ -204,30 +208,35 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
         return
     issues = plan.issues
     by_code = {o.code.casefold(): o for o in session.execute(select(Objective)).scalars()}
-    depts = {n.casefold(): i for i, n in session.execute(select(Department.id, Department.name))}
+    depts = {n.casefold(): i for i, n in session.execute(select(col(Department.id), col(Department.name)))}
     seen: dict[str, int] = {}
     parsed = []
     for row, c in rows:
         code = c.get("code", "")
         key = code.casefold()
         if key in seen:
-            issues.append(Issue("objectives", row, "code", code, f"Duplicate objective: also on row {seen[key]}."))
+            issues.append(file_issue("objectives", row, "code", code, f"Duplicate objective: also on row {seen[key]}."))
             continue
         seen[key] = row
         try:
             weight = _number(c.get("weight", "")) if c.get("weight") else 1.0
         except ValueError as exc:
-            issues.append(Issue("objectives", row, "weight", c["weight"], f"The weight {exc}."))
+            issues.append(file_issue("objectives", row, "weight", c["weight"], f"The weight {exc}."))
+            continue
+        if weight is None:  # here: a weight of spaces only
+            issues.append(
+                file_issue("objectives", row, "weight", c["weight"], "The weight must be a number, 0 or more.")
+            )
             continue
         try:
             active = _flag(c.get("active", ""))
         except ValueError as exc:
-            issues.append(Issue("objectives", row, "active", c["active"], f"The value {exc}."))
+            issues.append(file_issue("objectives", row, "active", c["active"], f"The value {exc}."))
             continue
         serving = []
         for name in filter(None, (p.strip() for p in c.get("serving_departments", "").split("|"))):
             if name.casefold() not in depts:
-                issues.append(Issue("objectives", row, "serving_departments", name, "Unknown department."))
+                issues.append(file_issue("objectives", row, "serving_departments", name, "Unknown department."))
             else:
                 serving.append(depts[name.casefold()])
         parsed.append((row, c, code, weight, active, serving))
@@ -235,7 +244,7 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
     for row, c, *_ in parsed:
         parent = c.get("parent", "")
         if parent and parent.casefold() not in codes and parent.casefold() not in by_code:
-            issues.append(Issue("objectives", row, "parent", parent, "Unknown parent objective code."))
+            issues.append(file_issue("objectives", row, "parent", parent, "Unknown parent objective code."))
     if issues:
         return
     ids: dict[str, int] = {}
@@ -256,7 +265,7 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
                 )  # fmt: skip
                 plan.bump("objectives_changed", changed)
         except StrategyError as exc:
-            issues.append(Issue("objectives", row, "", code, str(exc)))
+            issues.append(file_issue("objectives", row, "", code, str(exc)))
     if issues:
         return
     all_ids = {o.code.casefold(): o.id for o in session.execute(select(Objective)).scalars()}
@@ -275,11 +284,11 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
             if changed and code.casefold() in by_code:
                 plan.bump("objectives_changed")
         except StrategyError as exc:
-            issues.append(Issue("objectives", row, "parent", parent, str(exc)))
+            issues.append(file_issue("objectives", row, "parent", parent, str(exc)))
     # Expected serving departments: exactly the file's, for the objectives in the file.
     listed = {ids[code.casefold()]: set(serving) for _r, _c, code, _w, _a, serving in parsed}
     current: dict[int, set[int]] = {}
-    for d, o in session.execute(select(DepartmentObjective.department_id, DepartmentObjective.objective_id)):
+    for d, o in session.execute(select(col(DepartmentObjective.department_id), col(DepartmentObjective.objective_id))):
         current.setdefault(d, set()).add(o)
     touched = set(current) | {d for s in listed.values() for d in s}
     for d in sorted(touched):
@@ -295,9 +304,11 @@ def _kpis(session: Session, plan: StrategyPlan, rows, actor: str) -> list[tuple[
     if not rows:
         return retire
     issues = plan.issues
-    depts = {n.casefold(): i for i, n in session.execute(select(Department.id, Department.name))}
-    emails = dict(session.execute(select(Account.email, Account.id)).all())
-    existing = {(d, n.casefold()): i for i, d, n in session.execute(select(Kpi.id, Kpi.department_id, Kpi.name))}
+    depts = {n.casefold(): i for i, n in session.execute(select(col(Department.id), col(Department.name)))}
+    emails = dict(session.execute(select(col(Account.email), col(Account.id))).all())
+    existing = {
+        (d, n.casefold()): i for i, d, n in session.execute(select(col(Kpi.id), col(Kpi.department_id), col(Kpi.name)))
+    }
     seen: dict[tuple[int, str], int] = {}
     for row, c in rows:
         problems: list[tuple[str, str, str]] = []
@@ -305,11 +316,11 @@ def _kpis(session: Session, plan: StrategyPlan, rows, actor: str) -> list[tuple[
         if dept is None:
             problems.append(("department", c.get("department", ""), "Unknown department."))
         values: dict = {}
-        for col in ("baseline", "target", "range_low", "range_high", "weight"):
+        for number_field in ("baseline", "target", "range_low", "range_high", "weight"):
             try:
-                values[col] = _number(c.get(col, ""))
+                values[number_field] = _number(c.get(number_field, ""))
             except ValueError as exc:
-                problems.append((col, c.get(col, ""), f"The {col.replace('_', ' ')} {exc}."))
+                problems.append((number_field, c.get(number_field, ""), f"The {number_field.replace('_', ' ')} {exc}."))
         polarity = (c.get("polarity") or Polarity.HIGHER.value).lower()
         frequency = (c.get("frequency") or Frequency.MONTHLY.value).lower()
         owner = c.get("owner_email", "").lower()
@@ -324,8 +335,8 @@ def _kpis(session: Session, plan: StrategyPlan, rows, actor: str) -> list[tuple[
         if dept is not None and key in seen:
             problems.append(("name", c.get("name", ""), f"Duplicate KPI: also on row {seen[key]}."))
         seen.setdefault(key, row)
-        if problems:
-            issues.extend(Issue("kpis", row, col, val, why) for col, val, why in problems)
+        if problems or dept is None:
+            issues.extend(file_issue("kpis", row, column, val, why) for column, val, why in problems)
             continue
         kpi = KpiInput(
             department_id=dept,
@@ -353,7 +364,7 @@ def _kpis(session: Session, plan: StrategyPlan, rows, actor: str) -> list[tuple[
             else:
                 retire.append(("kpis", row, kpi_id))
         except StrategyError as exc:
-            issues.append(Issue("kpis", row, "", c.get("name", ""), str(exc)))
+            issues.append(file_issue("kpis", row, "", c.get("name", ""), str(exc)))
     return retire
 
 
@@ -371,47 +382,55 @@ def _links(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
     if not rows:
         return
     issues = plan.issues
-    depts = {n.casefold(): i for i, n in session.execute(select(Department.id, Department.name))}
-    kpis = {(d, n.casefold()): i for i, d, n in session.execute(select(Kpi.id, Kpi.department_id, Kpi.name))}
-    objs = {c.casefold(): i for i, c in session.execute(select(Objective.id, Objective.code))}
+    depts = {n.casefold(): i for i, n in session.execute(select(col(Department.id), col(Department.name)))}
+    kpis = {
+        (d, n.casefold()): i for i, d, n in session.execute(select(col(Kpi.id), col(Kpi.department_id), col(Kpi.name)))
+    }
+    objs = {c.casefold(): i for i, c in session.execute(select(col(Objective.id), col(Objective.code)))}
     wanted: dict[int, dict[int, float]] = {}
     seen: dict[tuple[int, int], int] = {}
     for row, c in rows:
         dept = depts.get(c.get("department", "").casefold())
         if dept is None:
-            issues.append(Issue("links", row, "department", c.get("department", ""), "Unknown department."))
+            issues.append(file_issue("links", row, "department", c.get("department", ""), "Unknown department."))
             continue
         kpi = kpis.get((dept, c.get("kpi", "").casefold()))
         if kpi is None:
-            issues.append(Issue("links", row, "kpi", c.get("kpi", ""), "This department has no KPI of this name."))
+            issues.append(file_issue("links", row, "kpi", c.get("kpi", ""), "This department has no KPI of this name."))
         obj = objs.get(c.get("objective", "").casefold())
         if obj is None:
-            issues.append(Issue("links", row, "objective", c.get("objective", ""), "Unknown objective code."))
+            issues.append(file_issue("links", row, "objective", c.get("objective", ""), "Unknown objective code."))
         try:
             contribution = _number(c.get("contribution", "") or "1", required=True)
         except ValueError as exc:
-            issues.append(Issue("links", row, "contribution", c.get("contribution", ""), f"The contribution {exc}."))
+            issues.append(
+                file_issue("links", row, "contribution", c.get("contribution", ""), f"The contribution {exc}.")
+            )
             continue
         if kpi is None or obj is None:
             continue
         if (kpi, obj) in seen:
             issues.append(
-                Issue("links", row, "objective", c["objective"], f"Duplicate link: also on row {seen[(kpi, obj)]}.")
+                file_issue(
+                    "links", row, "objective", c["objective"], f"Duplicate link: also on row {seen[(kpi, obj)]}."
+                )
             )
             continue
         seen[(kpi, obj)] = row
-        wanted.setdefault(kpi, {})[obj] = float(contribution)  # type: ignore[arg-type]
+        wanted.setdefault(kpi, {})[obj] = float(contribution)
         try:
             plan.bump(
                 "links_changed",
                 strategy.set_link(session, actor=actor, kpi_id=kpi, objective_id=obj, contribution=contribution),
             )
         except StrategyError as exc:
-            issues.append(Issue("links", row, "contribution", c.get("contribution", ""), str(exc)))
+            issues.append(file_issue("links", row, "contribution", c.get("contribution", ""), str(exc)))
     if issues:
         return
     for kpi_id, obj_id in session.execute(
-        select(KpiObjective.kpi_id, KpiObjective.objective_id).where(KpiObjective.kpi_id.in_(list(wanted)))
+        select(col(KpiObjective.kpi_id), col(KpiObjective.objective_id)).where(
+            col(KpiObjective.kpi_id).in_(list(wanted))
+        )
     ).all():
         if obj_id not in wanted[kpi_id]:
             plan.bump("links_removed", strategy.remove_link(session, actor=actor, kpi_id=kpi_id, objective_id=obj_id))
@@ -426,31 +445,33 @@ def _cell(value: object) -> object:
     return value
 
 
-def export_frames(session: Session) -> dict[str, pd.DataFrame]:
+def export_frames(*, session: Session) -> dict[str, pd.DataFrame]:
     """The three strategy files as DataFrames with the import's columns (retired rows included)."""
-    names = dict(session.execute(select(Department.id, Department.name)).all())
-    emails = dict(session.execute(select(Account.id, Account.email)).all())
-    codes = dict(session.execute(select(Objective.id, Objective.code)).all())
+    names = dict(session.execute(select(col(Department.id), col(Department.name))).all())
+    emails = dict(session.execute(select(col(Account.id), col(Account.email))).all())
+    codes = dict(session.execute(select(col(Objective.id), col(Objective.code))).all())
     serving: dict[int, list[str]] = {}
-    for d, o in session.execute(select(DepartmentObjective.department_id, DepartmentObjective.objective_id)):
+    for d, o in session.execute(select(col(DepartmentObjective.department_id), col(DepartmentObjective.objective_id))):
         serving.setdefault(o, []).append(names[d])
     objectives = [
         (o.code, o.title, o.description, codes.get(o.parent_id, "") if o.parent_id else "", o.weight,
          "true" if o.active else "false", "|".join(sorted(serving.get(o.id, []))))
-        for o in session.execute(select(Objective).order_by(Objective.id)).scalars()
+        for o in session.execute(select(Objective).order_by(col(Objective.id))).scalars()
     ]  # fmt: skip
     kpis = [
         (names[k.department_id], k.name, k.description, k.unit, k.polarity, _cell(k.baseline), _cell(k.target),
          _cell(k.range_low), _cell(k.range_high), k.frequency, k.weight, emails.get(k.owner_id, "") if k.owner_id else "",
          "true" if k.active else "false")
-        for k in session.execute(select(Kpi).order_by(Kpi.department_id, Kpi.id)).scalars()
+        for k in session.execute(select(Kpi).order_by(col(Kpi.department_id), col(Kpi.id))).scalars()
     ]  # fmt: skip
     links = [
         (names[d], kname, codes[o], c)
         for d, kname, o, c in session.execute(
-            select(Kpi.department_id, Kpi.name, KpiObjective.objective_id, KpiObjective.contribution)
-            .join(Kpi, Kpi.id == KpiObjective.kpi_id)
-            .order_by(Kpi.department_id, Kpi.id, KpiObjective.objective_id)
+            select(
+                col(Kpi.department_id), col(Kpi.name), col(KpiObjective.objective_id), col(KpiObjective.contribution)
+            )
+            .join(Kpi, col(Kpi.id) == col(KpiObjective.kpi_id))
+            .order_by(col(Kpi.department_id), col(Kpi.id), col(KpiObjective.objective_id))
         )
     ]
     return {
@@ -462,4 +483,4 @@ def export_frames(session: Session) -> dict[str, pd.DataFrame]:
 
 def export_strategy(session: Session) -> dict[str, bytes]:
     """``{"objectives": csv, "kpis": csv, "links": csv}`` through the safe CSV writer."""
-    return {name: write_csv(frame) for name, frame in export_frames(session).items()}
+    return {name: write_csv(frame) for name, frame in export_frames(session=session).items()}

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 import pandas as pd
 from sqlalchemy import case, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from kpialign.models import (
     Department,
@@ -16,6 +16,7 @@ from kpialign.models import (
     KpiValue,
     Objective,
     SurveyWave,
+    pk,
 )
 from kpialign.services import surveys
 
@@ -63,16 +64,18 @@ def organisation_glance(session: Session) -> Glance:
 
     objectives = session.exec(select(func.count()).select_from(Objective).where(Objective.active)).one()
     served = (
-        select(KpiObjective.objective_id)
-        .join(Kpi, Kpi.id == KpiObjective.kpi_id)
-        .where(Kpi.active, KpiObjective.contribution > 0)
+        select(col(KpiObjective.objective_id))
+        .join(Kpi, col(Kpi.id) == col(KpiObjective.kpi_id))
+        .where(col(Kpi.active), col(KpiObjective.contribution) > 0)
     )
     without_kpi = session.exec(
-        select(func.count()).select_from(Objective).where(Objective.active, Objective.id.not_in(served))  # type: ignore[union-attr]
+        select(func.count()).select_from(Objective).where(col(Objective.active), col(Objective.id).not_in(served))
     ).one()
     kpis = session.exec(select(func.count()).select_from(Kpi).where(Kpi.active)).one()
     latest_period = session.exec(
-        select(func.max(KpiValue.period)).join(Kpi, Kpi.id == KpiValue.kpi_id).where(Kpi.frequency == "monthly")
+        select(func.max(col(KpiValue.period)))
+        .join(Kpi, col(Kpi.id) == col(KpiValue.kpi_id))
+        .where(col(Kpi.frequency) == "monthly")
     ).one()
     last_entry = session.exec(select(func.max(KpiValue.entered_at))).one()
     return Glance(
@@ -92,11 +95,11 @@ def organisation_glance(session: Session) -> Glance:
 def _latest_wave(session: Session) -> WaveGlance | None:
     """The newest opened wave with its participation total, as the HR page counts it."""
     wave = session.exec(
-        select(SurveyWave).where(SurveyWave.status != "draft").order_by(SurveyWave.opens_on.desc())  # type: ignore[attr-defined]
+        select(SurveyWave).where(col(SurveyWave.status) != "draft").order_by(col(SurveyWave.opens_on).desc())
     ).first()
     if wave is None:
         return None
-    part = surveys.participation(session, wave_id=wave.id)
+    part = surveys.participation(session, wave_id=pk(wave))
     total = part[part["department"] == "All departments"]
     invited = int(total["invited"].iloc[0]) if len(total) and total["shown"].iloc[0] else 0
     responded = int(total["responded"].iloc[0]) if len(total) and total["shown"].iloc[0] else 0
@@ -123,19 +126,19 @@ def _freshness(session: Session, latest_month: str | None) -> pd.DataFrame:
         q = (month - 1) // 3
         latest_quarter = f"{year}-Q{q}" if q else f"{year - 1}-Q4"
     has_value = (
-        select(KpiValue.kpi_id)
-        .join(Kpi, Kpi.id == KpiValue.kpi_id)
+        select(col(KpiValue.kpi_id))
+        .join(Kpi, col(Kpi.id) == col(KpiValue.kpi_id))
         .where(
-            ((Kpi.frequency == "monthly") & (KpiValue.period == latest_month))
-            | ((Kpi.frequency == "quarterly") & (KpiValue.period == latest_quarter))
+            ((col(Kpi.frequency) == "monthly") & (col(KpiValue.period) == latest_month))
+            | ((col(Kpi.frequency) == "quarterly") & (col(KpiValue.period) == latest_quarter))
         )
     )
     rows = session.exec(
-        select(Department.name, func.count(Kpi.id), func.sum(case((Kpi.id.in_(has_value), 1), else_=0)))  # type: ignore[union-attr]
-        .join(Kpi, Kpi.department_id == Department.id)
-        .where(Kpi.active, Department.active)
-        .group_by(Department.name)
-        .order_by(Department.name)
+        select(col(Department.name), func.count(col(Kpi.id)), func.sum(case((col(Kpi.id).in_(has_value), 1), else_=0)))
+        .join(Kpi, col(Kpi.department_id) == col(Department.id))
+        .where(col(Kpi.active), col(Department.active))
+        .group_by(col(Department.name))
+        .order_by(col(Department.name))
     ).all()
     df = pd.DataFrame(rows, columns=cols[:3])
     df["with_data_latest"] = df["with_data_latest"].fillna(0).astype(int)

@@ -35,6 +35,7 @@ from datetime import date
 from typing import Any, ClassVar
 
 import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy import case, delete, func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -43,8 +44,7 @@ from sqlmodel import Session, col, select
 from kpialign import audit
 from kpialign.core import csv_out, privacy, security
 from kpialign.core.errors import Refused
-from kpialign.core.security import hash_token as hash_token
-from kpialign.core.security import survey_link as survey_link
+from kpialign.core.security import hash_token, survey_link
 from kpialign.models import (
     Account,
     Answer,
@@ -64,6 +64,8 @@ from kpialign.models import (
     WaveQuestion,
     WaveStatus,
     new_uuid,
+    pk,
+    table_of,
 )
 from kpialign.services import headcount
 from kpialign.services import settings as scoring_settings
@@ -180,7 +182,7 @@ def sync_question_bank(session: Session, *, actor: str = "system") -> int:
         session.add(row)
         session.flush()
         for lang, text in BANK_TRANSLATIONS.get(q.code, {}).items():  # the shipped translations come along
-            session.add(QuestionText(question_id=row.id, language=lang, text=text, updated_by=actor))
+            session.add(QuestionText(question_id=pk(row), language=lang, text=text, updated_by=actor))
         added += 1
     if added:
         session.flush()
@@ -196,12 +198,14 @@ def bank_missing(session: Session) -> list[str]:
 
 def list_questions(session: Session, *, include_retired: bool = True) -> pd.DataFrame:
     """Questions with how they are used: ``waves`` (count), ``locked`` (used in a wave that opened)."""
-    stmt = select(Question).order_by(Question.id)  # type: ignore[arg-type]
+    stmt = select(Question).order_by(col(Question.id))
     if not include_retired:
         stmt = stmt.where(Question.active == True)  # noqa: E712
     questions = session.exec(stmt).all()
     usage = session.exec(
-        select(WaveQuestion.question_id, SurveyWave.status).join(SurveyWave, SurveyWave.id == WaveQuestion.wave_id)
+        select(col(WaveQuestion.question_id), col(SurveyWave.status)).join(
+            SurveyWave, col(SurveyWave.id) == col(WaveQuestion.wave_id)
+        )
     ).all()
     waves: dict[int, int] = {}
     locked: set[int] = set()
@@ -239,8 +243,8 @@ def _question_locked(session: Session, question_id: int) -> bool:
     stmt = (
         select(func.count())
         .select_from(WaveQuestion)
-        .join(SurveyWave, SurveyWave.id == WaveQuestion.wave_id)
-        .where(WaveQuestion.question_id == question_id, SurveyWave.status != WaveStatus.DRAFT.value)
+        .join(SurveyWave, col(SurveyWave.id) == col(WaveQuestion.wave_id))
+        .where(col(WaveQuestion.question_id) == question_id, col(SurveyWave.status) != WaveStatus.DRAFT.value)
     )
     return session.exec(stmt).one() > 0
 
@@ -278,7 +282,7 @@ def add_question(
         entity_id=q.id,
         after={"code": code, "text": text, "dimension": q.dimension, "kind": kind, "reverse": reverse},
     )
-    return int(q.id)  # type: ignore[arg-type]
+    return pk(q)
 
 
 def edit_question(
@@ -347,17 +351,17 @@ def set_question_active(session: Session, *, question_id: int, active: bool, act
 
 def _wave_info(session: Session, wave: SurveyWave) -> WaveInfo:
     depts = session.exec(
-        select(WaveDepartment.department_id)
-        .where(WaveDepartment.wave_id == wave.id)
-        .order_by(WaveDepartment.department_id)  # type: ignore[arg-type]
+        select(col(WaveDepartment.department_id))
+        .where(col(WaveDepartment.wave_id) == wave.id)
+        .order_by(col(WaveDepartment.department_id))
     ).all()
     qs = session.exec(
-        select(WaveQuestion.question_id)
-        .where(WaveQuestion.wave_id == wave.id)
-        .order_by(WaveQuestion.position, WaveQuestion.question_id)  # type: ignore[arg-type]
+        select(col(WaveQuestion.question_id))
+        .where(col(WaveQuestion.wave_id) == wave.id)
+        .order_by(col(WaveQuestion.position), col(WaveQuestion.question_id))
     ).all()
     return WaveInfo(
-        id=int(wave.id),  # type: ignore[arg-type]
+        id=pk(wave),
         name=wave.name,
         opens_on=wave.opens_on,
         closes_on=wave.closes_on,
@@ -386,12 +390,10 @@ def list_waves(session: Session) -> pd.DataFrame:
     """All waves, newest first, with their numbers of departments, questions and responses."""
     waves = session.exec(select(SurveyWave).order_by(col(SurveyWave.opens_on).desc(), col(SurveyWave.id).desc())).all()
     n_dept = dict(
-        session.exec(
-            select(WaveDepartment.wave_id, func.count()).group_by(WaveDepartment.wave_id)  # type: ignore[arg-type]
-        ).all()
+        session.exec(select(col(WaveDepartment.wave_id), func.count()).group_by(col(WaveDepartment.wave_id))).all()
     )
-    n_q = dict(session.exec(select(WaveQuestion.wave_id, func.count()).group_by(WaveQuestion.wave_id)).all())  # type: ignore[arg-type]
-    n_resp = dict(session.exec(select(Response.wave_id, func.count()).group_by(Response.wave_id)).all())  # type: ignore[arg-type]
+    n_q = dict(session.exec(select(col(WaveQuestion.wave_id), func.count()).group_by(col(WaveQuestion.wave_id))).all())
+    n_resp = dict(session.exec(select(col(Response.wave_id), func.count()).group_by(col(Response.wave_id))).all())
     rows = [
         {
             "id": w.id,
@@ -401,9 +403,9 @@ def list_waves(session: Session) -> pd.DataFrame:
             "status": w.status,
             "min_group": w.min_group,
             "comment_min": w.comment_min,
-            "departments": n_dept.get(w.id, 0),
-            "questions": n_q.get(w.id, 0),
-            "responses": n_resp.get(w.id, 0),
+            "departments": n_dept.get(pk(w), 0),
+            "questions": n_q.get(pk(w), 0),
+            "responses": n_resp.get(pk(w), 0),
         }
         for w in waves
     ]
@@ -453,8 +455,8 @@ def _check_members(session: Session, question_ids: Sequence[int], department_ids
 def _set_members(session: Session, wave_id: int, question_ids: Sequence[int], department_ids: Collection[int]) -> None:
     for row in session.exec(select(WaveQuestion).where(WaveQuestion.wave_id == wave_id)).all():
         session.delete(row)
-    for row in session.exec(select(WaveDepartment).where(WaveDepartment.wave_id == wave_id)).all():
-        session.delete(row)
+    for department_row in session.exec(select(WaveDepartment).where(WaveDepartment.wave_id == wave_id)).all():
+        session.delete(department_row)
     session.flush()
     for pos, qid in enumerate(question_ids):
         session.add(WaveQuestion(wave_id=wave_id, question_id=int(qid), position=pos))
@@ -511,7 +513,7 @@ def create_wave(
     )
     session.add(wave)
     session.flush()
-    _set_members(session, int(wave.id), question_ids, department_ids)  # type: ignore[arg-type]
+    _set_members(session, pk(wave), question_ids, department_ids)
     audit.record(
         session,
         actor=actor,
@@ -528,7 +530,7 @@ def create_wave(
             "departments": sorted(department_ids),
         },
     )
-    return int(wave.id)  # type: ignore[arg-type]
+    return pk(wave)
 
 
 def _wave_row(session: Session, wave_id: int) -> SurveyWave:
@@ -635,11 +637,13 @@ def close_wave(session: Session, *, wave_id: int, actor: str) -> None:
     wave.status = WaveStatus.CLOSED.value
     session.add(wave)
     # E-mail addresses are kept only while the wave is open (they served invitations and reminders).
-    addresses = session.execute(
+    addresses = session.exec(
         delete(InvitationAddress).where(
-            col(InvitationAddress.invitation_id).in_(select(Invitation.id).where(Invitation.wave_id == wave_id))
+            col(InvitationAddress.invitation_id).in_(
+                select(col(Invitation.id)).where(col(Invitation.wave_id) == wave_id)
+            )
         )
-    ).rowcount  # type: ignore[attr-defined]
+    ).rowcount
     audit.record(
         session,
         actor=actor,
@@ -681,14 +685,14 @@ def _check_can_invite(session: Session, wave: WaveInfo, department_ids: Collecti
         raise SurveyError(f"Wave {wave.name!r} is closed; no new links can be made for it.")
     outside = set(department_ids) - set(wave.department_ids)
     if outside:
-        names = session.exec(select(Department.name).where(col(Department.id).in_(sorted(outside)))).all()
+        names = session.exec(select(col(Department.name)).where(col(Department.id).in_(sorted(outside)))).all()
         raise SurveyError(f"These departments are not part of wave {wave.name!r}: {', '.join(sorted(names))}.")
     signed_in = session.exec(
-        select(Account.department_id, func.count())
+        select(col(Account.department_id), func.count())
         .select_from(WaveParticipant)
-        .join(Account, Account.id == WaveParticipant.account_id)
-        .where(WaveParticipant.wave_id == wave.id, col(Account.department_id).in_(list(department_ids)))
-        .group_by(Account.department_id)
+        .join(Account, col(Account.id) == col(WaveParticipant.account_id))
+        .where(col(WaveParticipant.wave_id) == wave.id, col(Account.department_id).in_(list(department_ids)))
+        .group_by(col(Account.department_id))
     ).all()
     if signed_in:
         raise SurveyError(
@@ -697,7 +701,7 @@ def _check_can_invite(session: Session, wave: WaveInfo, department_ids: Collecti
         )
 
 
-def check_can_invite(session: Session, *, wave_id: int, department_ids: Collection[int]) -> WaveInfo:
+def check_can_invite(*, session: Session, wave_id: int, department_ids: Collection[int]) -> WaveInfo:
     """The wave, if personal links may be made for these departments; else :class:`SurveyError`."""
     wave = get_wave(session, wave_id=wave_id)
     _check_can_invite(session, wave, department_ids)
@@ -738,8 +742,8 @@ def invite_department(
         raise SurveyError(f"Unknown department id {department}.")
     if not 1 <= int(count) <= MAX_LINKS_PER_BATCH:
         raise SurveyError(f"Make between 1 and {MAX_LINKS_PER_BATCH} links at a time.")
-    _check_can_invite(session, wave, {int(dept.id)})  # type: ignore[arg-type]
-    links = _new_invitations(session, wave.id, int(dept.id), int(count), key, base_url)  # type: ignore[arg-type]
+    _check_can_invite(session, wave, {pk(dept)})
+    links = _new_invitations(session, wave.id, pk(dept), int(count), key, base_url)
     audit.record(
         session,
         actor=actor,
@@ -801,10 +805,10 @@ def invite_from_csv(
     unknown = [n for n in names if n not in depts]
     if unknown:
         raise SurveyError(f"Unknown departments in the CSV, nothing was created: {', '.join(unknown[:10])}.")
-    _check_can_invite(session, wave, {int(d.id) for d in depts.values()})  # type: ignore[arg-type]
+    _check_can_invite(session, wave, {pk(d) for d in depts.values()})
     links = []
     for dept_name in invitees["department"]:
-        links.extend(_new_invitations(session, wave.id, int(depts[dept_name].id), 1, key, base_url))  # type: ignore[arg-type]
+        links.extend(_new_invitations(session, wave.id, pk(depts[dept_name]), 1, key, base_url))
     audit.record(
         session,
         actor=actor,
@@ -845,13 +849,13 @@ def _live_invitation(session: Session, token: str, key: bytes) -> Invitation:
 
 def _revoke(session: Session, where: Sequence[Any]) -> int:
     """Revoke the unused, unrevoked links matching ``where``; a link claimed by a submit meanwhile is left alone."""
-    result = session.execute(
+    result = session.exec(
         update(Invitation)
-        .where(*where, Invitation.used == False, Invitation.revoked == False)  # noqa: E712
+        .where(*where, col(Invitation.used) == False, col(Invitation.revoked) == False)  # noqa: E712
         .values(revoked=True)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
 
 
 def reissue_link(*, session: Session, link: str, key: bytes, base_url: str, actor: str) -> str:
@@ -920,9 +924,9 @@ def links_csv(links: pd.DataFrame) -> str:
 def _real_objectives(session: Session) -> list[str]:
     return list(
         session.exec(
-            select(Objective.title)
-            .where(Objective.active == True, col(Objective.parent_id).is_(None))  # noqa: E712
-            .order_by(Objective.code)  # type: ignore[arg-type]
+            select(col(Objective.title))
+            .where(col(Objective.active) == True, col(Objective.parent_id).is_(None))  # noqa: E712
+            .order_by(col(Objective.code))
         ).all()
     )
 
@@ -945,7 +949,7 @@ def objective_options(real: Sequence[str], decoys: Sequence[str], wave_id: int) 
     return tuple(options)
 
 
-def survey_form(session: Session, *, wave_id: int, department_id: int) -> SurveyForm:
+def survey_form(*, session: Session, wave_id: int, department_id: int) -> SurveyForm:
     """The items of a wave as a respondent sees them (the objective-pick options included)."""
     wave = get_wave(session, wave_id=wave_id)
     dept = session.get(Department, department_id)
@@ -978,7 +982,7 @@ def check_token(session: Session, *, token: str, key: bytes, today: date | None 
         raise LinkProblem("revoked")
     if reason:
         raise LinkProblem(reason)
-    return survey_form(session, wave_id=inv.wave_id, department_id=inv.department_id)
+    return survey_form(session=session, wave_id=inv.wave_id, department_id=inv.department_id)
 
 
 def _link_departments(session: Session, wave_id: int) -> set[int]:
@@ -995,20 +999,20 @@ def waves_for_account(session: Session, *, account_id: int, today: date | None =
         return pd.DataFrame(columns=cols)
     stmt = (
         select(SurveyWave)
-        .join(WaveDepartment, WaveDepartment.wave_id == SurveyWave.id)
+        .join(WaveDepartment, col(WaveDepartment.wave_id) == col(SurveyWave.id))
         .where(
-            WaveDepartment.department_id == account.department_id,
-            SurveyWave.status == WaveStatus.OPEN.value,
-            SurveyWave.opens_on <= today,
-            SurveyWave.closes_on >= today,
+            col(WaveDepartment.department_id) == account.department_id,
+            col(SurveyWave.status) == WaveStatus.OPEN.value,
+            col(SurveyWave.opens_on) <= today,
+            col(SurveyWave.closes_on) >= today,
         )
-        .order_by(SurveyWave.closes_on)  # type: ignore[arg-type]
+        .order_by(col(SurveyWave.closes_on))
     )
     answered = set(session.exec(select(WaveParticipant.wave_id).where(WaveParticipant.account_id == account_id)).all())
     rows = [
         {"wave_id": w.id, "name": w.name, "closes_on": w.closes_on, "answered": w.id in answered}
         for w in session.exec(stmt).all()
-        if account.department_id not in _link_departments(session, int(w.id))  # type: ignore[arg-type]
+        if account.department_id not in _link_departments(session, pk(w))
     ]
     return pd.DataFrame(rows, columns=cols)
 
@@ -1027,7 +1031,7 @@ def account_form(session: Session, *, account_id: int, wave_id: int, today: date
         raise LinkProblem("not_invited")
     if session.get(WaveParticipant, (wave_id, account_id)) is not None:
         raise LinkProblem("used")
-    return survey_form(session, wave_id=wave_id, department_id=int(account.department_id))
+    return survey_form(session=session, wave_id=wave_id, department_id=int(account.department_id))
 
 
 @dataclass(frozen=True)
@@ -1084,9 +1088,9 @@ def _insert_participant(session: Session, wave_id: int, account_id: int) -> bool
     for ``INSERT ... ON CONFLICT DO NOTHING``).
     """
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    table = WaveParticipant.__table__
+    table = table_of(WaveParticipant)
     stmt = (
-        insert(table).values(wave_id=wave_id, account_id=account_id).on_conflict_do_nothing().returning(table.c.wave_id)  # type: ignore[attr-defined]
+        insert(table).values(wave_id=wave_id, account_id=account_id).on_conflict_do_nothing().returning(table.c.wave_id)
     )
     return session.execute(stmt).first() is not None
 
@@ -1141,17 +1145,17 @@ def submit_response(
         form = check_token(session, token=token, key=key, today=today)
         values, text, skipped = _validated_answers(session, form, answers, objective_picks, comment)
         _hold_open_wave(session, form.wave.id)
-        claim = session.execute(
+        claim = session.exec(
             update(Invitation)
             .where(
-                Invitation.token_hmac == hash_token(token, key),
-                Invitation.used == False,  # noqa: E712
-                Invitation.revoked == False,  # noqa: E712  (revoked meanwhile: claims nothing)
+                col(Invitation.token_hmac) == hash_token(token, key),
+                col(Invitation.used) == False,  # noqa: E712
+                col(Invitation.revoked) == False,  # noqa: E712  (revoked meanwhile: claims nothing)
             )
             .values(used=True)
             .execution_options(synchronize_session=False)
         )
-        if claim.rowcount != 1:  # type: ignore[attr-defined]
+        if claim.rowcount != 1:
             raise LinkProblem("used")
     elif account_id is not None and wave_id is not None:
         form = account_form(session, account_id=account_id, wave_id=wave_id, today=today)
@@ -1191,33 +1195,37 @@ def participation(session: Session, *, wave_id: int) -> pd.DataFrame:
     if not wave.department_ids:
         return pd.DataFrame(columns=cols)
     names = dict(
-        session.exec(select(Department.id, Department.name).where(col(Department.id).in_(wave.department_ids))).all()
-    )  # type: ignore[arg-type]
+        session.exec(
+            select(col(Department.id), col(Department.name)).where(col(Department.id).in_(wave.department_ids))
+        ).all()
+    )
     # Revoked links (withdrawn, or replaced by a reissued one) are not invited; a department
     # surveyed through links stays one even when all its links are revoked (invited 0).
     links = dict(
         session.exec(
-            select(Invitation.department_id, func.sum(case((Invitation.revoked == True, 0), else_=1)))  # type: ignore[arg-type]  # noqa: E712
-            .where(Invitation.wave_id == wave_id)
-            .group_by(Invitation.department_id)
+            select(col(Invitation.department_id), func.sum(case((col(Invitation.revoked) == True, 0), else_=1)))  # noqa: E712
+            .where(col(Invitation.wave_id) == wave_id)
+            .group_by(col(Invitation.department_id))
         ).all()
     )
     accounts = dict(
         session.exec(
-            select(Account.department_id, func.count())  # type: ignore[arg-type]
-            .where(Account.active == True, col(Account.department_id).in_(wave.department_ids))  # noqa: E712
-            .group_by(Account.department_id)
+            select(col(Account.department_id), func.count())
+            .where(col(Account.active) == True, col(Account.department_id).in_(wave.department_ids))  # noqa: E712
+            .group_by(col(Account.department_id))
         ).all()
     )
     responded = dict(
         session.exec(
-            select(Response.department_id, func.count())  # type: ignore[arg-type]
-            .where(Response.wave_id == wave_id)
-            .group_by(Response.department_id)
+            select(col(Response.department_id), func.count())
+            .where(col(Response.wave_id) == wave_id)
+            .group_by(col(Response.department_id))
         ).all()
     )
     recorded = headcount.recorded_in(
-        session, period=f"{wave.opens_on.year:04d}-{wave.opens_on.month:02d}", department_ids=wave.department_ids
+        session=session,
+        period=f"{wave.opens_on.year:04d}-{wave.opens_on.month:02d}",
+        department_ids=wave.department_ids,
     )
     df = pd.DataFrame(
         {
@@ -1256,7 +1264,7 @@ def participation(session: Session, *, wave_id: int) -> pd.DataFrame:
     return out[cols]
 
 
-def participation_csv(session: Session, *, wave_id: int) -> str:
+def participation_csv(*, session: Session, wave_id: int) -> str:
     """Participation of a wave as CSV (hidden cells are empty)."""
     df = participation(session, wave_id=wave_id).drop(columns=["department_id"])
     df.insert(0, "wave", get_wave(session, wave_id=wave_id).name)
@@ -1268,8 +1276,8 @@ def participation_csv(session: Session, *, wave_id: int) -> str:
 
 def response_counts(session: Session, *, wave_ids: Collection[int] | None = None) -> pd.DataFrame:
     """Responses per wave x department (SQL aggregate). Columns: ``wave_id, department_id, n``."""
-    stmt = select(Response.wave_id, Response.department_id, func.count().label("n")).group_by(
-        Response.wave_id, Response.department_id
+    stmt = select(col(Response.wave_id), col(Response.department_id), func.count().label("n")).group_by(
+        col(Response.wave_id), col(Response.department_id)
     )
     if wave_ids is not None:
         stmt = stmt.where(col(Response.wave_id).in_(list(wave_ids)))
@@ -1285,24 +1293,29 @@ def answer_counts(session: Session, *, wave_ids: Collection[int] | None = None) 
     Objective-pick values are knowledge scores 0..100.
     """
     stmt = (
-        select(
-            Response.wave_id,
-            Response.department_id,
-            Answer.question_id,
-            Question.code,
-            Question.kind,
-            Answer.value,
+        sa.select(
+            col(Response.wave_id),
+            col(Response.department_id),
+            col(Answer.question_id),
+            col(Question.code),
+            col(Question.kind),
+            col(Answer.value),
             func.count().label("n"),
         )
-        .join(Response, Response.id == Answer.response_id)
-        .join(Question, Question.id == Answer.question_id)
+        .join(Response, col(Response.id) == col(Answer.response_id))
+        .join(Question, col(Question.id) == col(Answer.question_id))
         .group_by(
-            Response.wave_id, Response.department_id, Answer.question_id, Question.code, Question.kind, Answer.value
+            col(Response.wave_id),
+            col(Response.department_id),
+            col(Answer.question_id),
+            col(Question.code),
+            col(Question.kind),
+            col(Answer.value),
         )
     )
     if wave_ids is not None:
         stmt = stmt.where(col(Response.wave_id).in_(list(wave_ids)))
-    rows = session.exec(stmt).all()
+    rows = session.execute(stmt).all()
     df = pd.DataFrame(
         [tuple(r) for r in rows], columns=["wave_id", "department_id", "question_id", "code", "kind", "value", "n"]
     )
@@ -1324,7 +1337,11 @@ def comments(session: Session, *, wave_id: int, department_ids: Collection[int] 
     """The comments of a wave (optionally of some departments), alphabetically so that their
     order reveals nothing; withheld unless there are at least the wave's ``comment_min``."""
     wave = get_wave(session, wave_id=wave_id)
-    stmt = select(Comment.text).join(Response, Response.id == Comment.response_id).where(Response.wave_id == wave_id)
+    stmt = (
+        select(col(Comment.text))
+        .join(Response, col(Response.id) == col(Comment.response_id))
+        .where(col(Response.wave_id) == wave_id)
+    )
     if department_ids is not None:
         stmt = stmt.where(col(Response.department_id).in_(list(department_ids)))
     texts = sorted(session.exec(stmt).all(), key=str.casefold)
@@ -1362,10 +1379,10 @@ def _released_wave(session: Session, wave_id: int) -> WaveInfo:
 
 def _comment_sizes(session: Session, wave_id: int) -> pd.DataFrame:
     rows = session.exec(
-        select(Response.department_id, func.count())  # type: ignore[arg-type]
-        .join(Comment, Comment.response_id == Response.id)
-        .where(Response.wave_id == wave_id)
-        .group_by(Response.department_id)
+        select(col(Response.department_id), func.count())
+        .join(Comment, col(Comment.response_id) == col(Response.id))
+        .where(col(Response.wave_id) == wave_id)
+        .group_by(col(Response.department_id))
     ).all()
     return pd.DataFrame([tuple(r) for r in rows], columns=["department_id", "n"])
 
@@ -1387,7 +1404,9 @@ def comment_departments(
     cols = ["department_id", "department", "comments"]
     if not shown:
         return pd.DataFrame(columns=cols)
-    names = dict(session.exec(select(Department.id, Department.name).where(col(Department.id).in_(shown))).all())  # type: ignore[arg-type]
+    names = dict(
+        session.exec(select(col(Department.id), col(Department.name)).where(col(Department.id).in_(shown))).all()
+    )
     n = dict(zip(sizes["department_id"].astype(int), sizes["n"].astype(int), strict=True))
     rows = [{"department_id": d, "department": names.get(d, ""), "comments": n[d]} for d in shown]
     return pd.DataFrame(rows, columns=cols).sort_values("department").reset_index(drop=True)
@@ -1411,9 +1430,9 @@ def read_comments(*, session: Session, wave_id: int, department_id: int, user: U
         )
     texts = list(
         session.exec(
-            select(Comment.text)
-            .join(Response, Response.id == Comment.response_id)
-            .where(Response.wave_id == wave.id, Response.department_id == department_id)
+            select(col(Comment.text))
+            .join(Response, col(Response.id) == col(Comment.response_id))
+            .where(col(Response.wave_id) == wave.id, col(Response.department_id) == department_id)
         ).all()
     )
     secrets.SystemRandom().shuffle(texts)

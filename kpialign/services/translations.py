@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from kpialign import audit
 from kpialign.core import i18n
-from kpialign.models import Account, Question, QuestionText, SurveyWave, utcnow
+from kpialign.models import Account, Question, QuestionText, SurveyWave, pk, utcnow
 from kpialign.services.bank_translations import BANK_TRANSLATIONS, DECOY_TRANSLATIONS
 from kpialign.services.question_bank import QUESTION_BANK
 from kpialign.services.surveys import SurveyError, SurveyForm
@@ -31,7 +31,7 @@ def _language(code: object) -> str:
     return lang
 
 
-def sync_builtin(session: Session, *, actor: str = "system") -> int:
+def sync_builtin(*, session: Session, actor: str = "system") -> int:
     """Add the shipped translations of bank questions that still have the shipped English text.
 
     A question HR reworded keeps no built-in translation (it would not match); existing rows are
@@ -48,7 +48,7 @@ def sync_builtin(session: Session, *, actor: str = "system") -> int:
             if (q.id, lang) not in have:
                 session.add(
                     QuestionText(
-                        question_id=q.id, language=lang, text=text, source_version=q.text_version, updated_by=actor
+                        question_id=pk(q), language=lang, text=text, source_version=q.text_version, updated_by=actor
                     )
                 )
                 added += 1
@@ -58,18 +58,18 @@ def sync_builtin(session: Session, *, actor: str = "system") -> int:
     return added
 
 
-def translations_frame(session: Session, *, language: str) -> pd.DataFrame:
+def translations_frame(*, session: Session, language: str) -> pd.DataFrame:
     """Every active question with its translation into ``language``.
 
     Columns: ``question_id, code, source, text, status`` where status is ``current``, ``stale``
     (the source changed since; respondents see the source text) or ``missing``.
     """
     lang = _language(language)
-    questions = session.exec(select(Question).where(Question.active == True).order_by(Question.id)).all()  # type: ignore[arg-type]  # noqa: E712
+    questions = session.exec(select(Question).where(col(Question.active) == True).order_by(col(Question.id))).all()  # noqa: E712
     rows = {r.question_id: r for r in session.exec(select(QuestionText).where(QuestionText.language == lang)).all()}
     out = []
     for q in questions:
-        t = rows.get(int(q.id))  # type: ignore[arg-type]
+        t = rows.get(pk(q))
         status = "missing" if t is None else ("stale" if t.source_version < q.text_version else "current")
         out.append(
             {"question_id": q.id, "code": q.code, "source": q.text, "text": t.text if t else "", "status": status}
@@ -77,7 +77,7 @@ def translations_frame(session: Session, *, language: str) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["question_id", "code", "source", "text", "status"])
 
 
-def save_translation(session: Session, *, question_id: int, language: str, text: str, actor: str) -> None:
+def save_translation(*, session: Session, question_id: int, language: str, text: str, actor: str) -> None:
     """Save (and so mark reviewed against the current source text) a question's translation."""
     lang = _language(language)
     if lang == i18n.DEFAULT_LANGUAGE:
@@ -117,12 +117,12 @@ def localise_form(session: Session, form: SurveyForm, language: str) -> SurveyFo
     ids = [i.question_id for i in form.items]
     current = dict(
         session.exec(
-            select(QuestionText.question_id, QuestionText.text)
-            .join(Question, Question.id == QuestionText.question_id)
+            select(col(QuestionText.question_id), col(QuestionText.text))
+            .join(Question, col(Question.id) == col(QuestionText.question_id))
             .where(
-                QuestionText.language == lang,
+                col(QuestionText.language) == lang,
                 col(QuestionText.question_id).in_(ids),
-                QuestionText.source_version >= Question.text_version,
+                col(QuestionText.source_version) >= col(Question.text_version),
             )
         ).all()
     )
@@ -142,7 +142,7 @@ def wave_language(session: Session, *, wave_id: int) -> str:
     return i18n.normalise(wave.language if wave else None) or i18n.DEFAULT_LANGUAGE
 
 
-def set_wave_language(session: Session, *, wave_id: int, language: str, actor: str) -> None:
+def set_wave_language(*, session: Session, wave_id: int, language: str, actor: str) -> None:
     """The language a wave's survey and e-mails fall back to (any status: it changes no result)."""
     lang = _language(language)
     wave = session.get(SurveyWave, wave_id)
@@ -164,12 +164,12 @@ def set_wave_language(session: Session, *, wave_id: int, language: str, actor: s
     )
 
 
-def account_language(session: Session, *, account_id: int) -> str | None:
+def account_language(*, session: Session, account_id: int) -> str | None:
     account = session.get(Account, account_id)
     return i18n.normalise(account.language) if account else None
 
 
-def set_account_language(session: Session, *, account_id: int, language: str | None, actor: str) -> None:
+def set_account_language(*, session: Session, account_id: int, language: str | None, actor: str) -> None:
     """A user's preferred survey language (``None``: follow the browser)."""
     lang = None if language is None else _language(language)
     account = session.get(Account, account_id)

@@ -26,6 +26,7 @@ import streamlit as st
 from sqlmodel import select
 
 from kpialign.config import ConfigError, load_settings
+from kpialign.core.security import valid_web_token
 from kpialign.models import Account
 from kpialign.services import accounts
 from kpialign.services.accounts import UserContext
@@ -66,7 +67,7 @@ def _start_web_session(account_id: int) -> None:
     hours = load_settings().session_hours
     try:
         with data.writing(bump=False) as session:
-            token = accounts.start_web_session(session, account_id=account_id, hours=hours)
+            token = accounts.start_web_session(session=session, account_id=account_id, hours=hours)
     except (ConfigError, accounts.AccountError) as exc:  # signed in, but only in this tab
         log.warning("sign-in will not survive a reload: %s", exc)
         return
@@ -86,7 +87,7 @@ def sign_out() -> None:
     st.session_state.pop(_OIDC_REFUSED, None)
     if token:
         with data.writing(bump=False) as session:
-            accounts.end_web_session(session, token=token)
+            accounts.end_web_session(session=session, token=token)
         st.session_state[_COOKIE_PENDING] = ("clear", token, 0)
     if oidc_identity() is not None:
         st.logout()
@@ -103,7 +104,7 @@ def write_cookie() -> None:
     if not pending:
         return
     action, token, max_age = pending
-    if not accounts.valid_web_token(token) or action not in {"set", "clear"}:
+    if not valid_web_token(token) or action not in {"set", "clear"}:
         return
     name = cookie_name()
     # Secure when the portal's address is https; else when the page happens to be served over https.
@@ -129,15 +130,15 @@ def _resume_from_cookie() -> int | None:
         return None  # the handshake's cookie never changes: try it once per session, not after a sign-out
     st.session_state[_COOKIE_SEEN] = token
     info = None
-    if accounts.valid_web_token(token):
+    if valid_web_token(token):
         try:
             with data.reading() as session:
-                info = accounts.resume_web_session(session, token=token)
+                info = accounts.resume_web_session(session=session, token=token)
         except ConfigError as exc:
             log.warning("cannot resume a sign-in from the cookie: %s", exc)
             return None
     if info is None:  # expired, revoked, forged or malformed: drop it from the browser
-        if accounts.valid_web_token(token):
+        if valid_web_token(token):
             st.session_state[_COOKIE_PENDING] = ("clear", token, 0)
         return None
     st.session_state[_KEY] = info.account_id
@@ -196,7 +197,7 @@ def _oidc_account() -> int | None:
     verified = identity.get("email_verified")
     with data.writing(bump=False) as session:
         result = accounts.oidc_sign_in(
-            session,
+            session=session,
             email=email or None,
             subject=str(identity.get("sub") or "") or None,
             name=str(identity.get("name") or ""),
@@ -251,7 +252,7 @@ def current_user() -> UserContext | None:
 
 def _web_session_ended(session: Any, token: str) -> bool:
     try:
-        return accounts.resume_web_session(session, token=token) is None
+        return accounts.resume_web_session(session=session, token=token) is None
     except ConfigError:  # the key went away: keep the tab signed in, as before web sessions
         return False
 

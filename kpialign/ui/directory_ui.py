@@ -11,16 +11,9 @@ import streamlit as st
 
 from kpialign.services import directory
 from kpialign.ui import data
-from kpialign.ui.widgets import refusals
+from kpialign.ui.widgets import ISSUE_COLUMNS, refusals
 
 DONE, PLAN = "directory_import.done", "directory_import.plan"
-ISSUE_COLUMNS = {
-    "file": st.column_config.TextColumn("File", width=80),
-    "row": st.column_config.NumberColumn("Row", help="Spreadsheet row; the header is row 1", format="%d", width=60),
-    "column": st.column_config.TextColumn("Column", width=110),
-    "value": st.column_config.TextColumn("Value", width=140),
-    "reason": st.column_config.TextColumn("Problem", width=640),
-}
 PREVIEW_COLUMNS = {
     "change": st.column_config.TextColumn("Change", width=100),
     "unit_id": st.column_config.TextColumn("Unit id", width=100),
@@ -62,16 +55,12 @@ def preview(plan: Any) -> dict[str, int]:
 def run_import(*, units: bytes, people: bytes | None, filename: str, as_of: date, deactivate: bool, actor: str) -> None:
     """Import with a progress bar; a refusal lists the problems and writes nothing."""
     bar = st.progress(0.0, text="Importing…")
-    with refusals() as outcome:
-        try:
-            with data.writing() as session:
-                result = directory.import_directory(
-                    session, data=units, people=people, actor=actor, as_of=as_of, deactivate_missing=deactivate,
-                    filename=filename, progress=lambda f, msg: bar.progress(min(f, 1.0), text=f"Importing: {msg}"),
-                )  # fmt: skip
-        except directory.DirectoryImportError as exc:
-            issues(exc.plan)
-            raise
+    # here: a refused import shows its message and every problem (widgets.import_refusal)
+    with refusals() as outcome, data.writing() as session:
+        result = directory.import_directory(
+            session, data=units, people=people, actor=actor, as_of=as_of, deactivate_missing=deactivate,
+            filename=filename, progress=lambda f, msg: bar.progress(min(f, 1.0), text=f"Importing: {msg}"),
+        )  # fmt: skip
     if outcome.failed:
         return
     st.session_state.pop(PLAN, None)

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from kpialign import charts
+from kpialign.core.periods import complete_periods, period_bounds, recent_periods
 from kpialign.services import measurements, strategy
 from kpialign.services.measurements import EditScope
 from kpialign.ui import data, forms
@@ -106,7 +107,7 @@ def period_status(kpis: pd.DataFrame, missing: pd.DataFrame, start, end) -> pd.D
     ``status`` "missing" where ``missing`` (kpi, period) lists it, else "entered"."""
     rows = []
     for _, k in kpis.iterrows():
-        for p in measurements.complete_periods(k["frequency"], start, end):
+        for p in complete_periods(k["frequency"], start, end):
             rows.append({"kpi": k["name"], "period": p, "frequency": k["frequency"]})
     status = pd.DataFrame(rows, columns=["kpi", "period", "frequency"])
     gap = set(zip(missing["kpi"], missing["period"], strict=True))
@@ -119,9 +120,9 @@ def period_status(kpis: pd.DataFrame, missing: pd.DataFrame, start, end) -> pd.D
 def missing_section(dept_id: int, period: str) -> None:
     """Which KPI periods of the last HISTORY months (to ``period``) have no actual yet."""
     st.subheader("Which periods are missing")
-    end = measurements.period_bounds(period)[1]
-    months = measurements.recent_periods("monthly", count=HISTORY, until=end)
-    start = measurements.period_bounds(months[0])[0]
+    end = period_bounds(period)[1]
+    months = recent_periods("monthly", count=HISTORY, until=end)
+    start = period_bounds(months[0])[0]
     with data.reading() as session:
         missing = measurements.missing_periods(session, start=start, end=end, department_ids=[dept_id])
         kpis = strategy.kpis_frame(session, include_retired=False)

@@ -19,7 +19,7 @@ def resolve(*, account_id: int | None, wave_default: str | None = None) -> str:
     account = None
     if account_id is not None:
         with data.reading() as session:
-            account = translations.account_language(session, account_id=account_id)
+            account = translations.account_language(session=session, account_id=account_id)
     return i18n.resolve_language(
         query=st.query_params.get("lang"),
         account=account,
@@ -65,7 +65,7 @@ def picker(current: str, *, account_id: int | None, actor: str = "", key: str) -
         if account_id is not None:
             with data.writing(bump=False) as session:
                 translations.set_account_language(
-                    session, account_id=account_id, language=chosen, actor=actor or f"account:{account_id}"
+                    session=session, account_id=account_id, language=chosen, actor=actor or f"account:{account_id}"
                 )
         st.rerun()
     return current

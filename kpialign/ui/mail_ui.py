@@ -168,7 +168,7 @@ def mail_panel(wave: surveys.WaveInfo, actor: str) -> None:
         help="Used where a recipient has no language of their own and their browser's is not one of these.",
     )
     if lang != wave_lang and _write(
-        lambda s: translations.set_wave_language(s, wave_id=wave.id, language=lang, actor=actor),
+        lambda s: translations.set_wave_language(session=s, wave_id=wave.id, language=lang, actor=actor),
         "Default language saved.",
     ):
         st.rerun()
@@ -252,7 +252,7 @@ def translations_panel(actor: str) -> None:
     langs = [c for c in i18n.LANGUAGES if c != i18n.DEFAULT_LANGUAGE]
     lang = st.selectbox("Language", langs, format_func=i18n.LANGUAGES.get, key=f"{P}.tr_lang", width=320)
     with data.reading() as session:
-        frame = translations.translations_frame(session, language=lang)
+        frame = translations.translations_frame(session=session, language=lang)
     if frame.empty:
         st.info("There are no active questions yet.", icon=":material/info:")
         return
@@ -279,7 +279,7 @@ def translations_panel(actor: str) -> None:
         text = st.text_area(i18n.LANGUAGES[lang], value=row["text"], max_chars=translations.MAX_TEXT_CHARS)
         verb = "Save as reviewed" if row["status"] == "stale" else "Save translation"
         if st.form_submit_button(verb, icon=":material/translate:") and _write(
-            lambda s: translations.save_translation(s, question_id=qid, language=lang, text=text, actor=actor),
+            lambda s: translations.save_translation(session=s, question_id=qid, language=lang, text=text, actor=actor),
             "Translation saved.",
         ):
             st.rerun()

@@ -13,6 +13,7 @@ import streamlit as st
 
 from kpialign import reports
 from kpialign.core.errors import Refused
+from kpialign.core.periods import parse_period, period_bounds, period_of, recent_periods
 from kpialign.models import CheckinStatus, Role
 from kpialign.scorecard import review_brief
 from kpialign.scorecard.review_brief import ReviewBrief
@@ -152,13 +153,13 @@ def quarter_choices(count: int = 8) -> tuple[list[str], int]:
         latest = measurements.latest_periods(session).get("monthly")
     until = date.today()
     if latest:
-        until = max(until, measurements.period_bounds(latest)[1])
-    quarters = list(reversed(measurements.recent_periods("quarterly", count=count, until=until)))
+        until = max(until, period_bounds(latest)[1])
+    quarters = list(reversed(recent_periods("quarterly", count=count, until=until)))
     if not latest:
         return quarters, 0
-    month_end = measurements.period_bounds(latest)[1]
-    quarter = measurements.parse_period(measurements.period_of(month_end, "quarterly"))
-    complete = quarter if measurements.period_bounds(str(quarter))[1] == month_end else quarter.shift(-1)
+    month_end = period_bounds(latest)[1]
+    quarter = parse_period(period_of(month_end, "quarterly"))
+    complete = quarter if period_bounds(str(quarter))[1] == month_end else quarter.shift(-1)
     return quarters, quarters.index(str(complete)) if str(complete) in quarters else 0
 
 

@@ -8,6 +8,7 @@ aggregates plus a per-process copy in :mod:`kpialign.scorecard.queries`).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
@@ -36,6 +37,37 @@ def styled_status(table: pd.DataFrame, column: str = "status"):
 def _scorecard(version: int, url: str, period: str | None, wave: str | None) -> Scorecard:
     with data.reading() as session:
         return scorecard.build_scorecard(session, period=period, wave=wave)
+
+
+def cached_scorecard(version: int, url: str, period: str | None, wave: str | None) -> Scorecard:
+    """The whole (unscoped) scorecard from the cache; for cached views that cut it themselves."""
+    return _scorecard(version, url, period, wave)
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the period and wave pickers offer, and the scorecard's defaults."""
+
+    months: list[str]  # newest first
+    waves: list[str]  # closed waves, newest first
+    period: str | None
+    wave: str | None
+    empty: bool = False
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _choices(version: int, url: str) -> Choices:
+    # here: a few strings instead of the whole scorecard (a cache hit unpickles what it returns)
+    base = _scorecard(version, url, None, None)
+    if base.empty:
+        return Choices([], [], None, None, empty=True)
+    # Closed waves only: an open wave's results would change with each submission (differencing).
+    return Choices(
+        months=base.org_series.dropna(subset=["performance"])["period"].tolist()[::-1],
+        waves=[w.name for w in base.waves if privacy.results_released(w.status)][::-1],
+        period=base.period,
+        wave=base.wave.name if base.wave is not None else None,
+    )
 
 
 @st.cache_data(show_spinner=False)
@@ -68,13 +100,14 @@ def reliability(sc: Scorecard, wave: scorecard.WaveRef) -> dict[str, float]:
 
 def filters(prefix: str, *, show_period: bool = True, show_wave: bool = True) -> tuple[str | None, str | None]:
     """Period and wave pickers (defaults: the latest month with data, the latest closed wave)."""
-    base = get()
+    try:
+        base = _choices(data.version(), str(data.engine().url))
+    except scorecard.ScorecardError as exc:
+        st.error(str(exc))
+        st.stop()
     if base.empty:
         return None, None
-    months = base.org_series.dropna(subset=["performance"])["period"].tolist()[::-1]
-    # Closed waves only: an open wave's results would change with each submission (differencing).
-    wave_names = [w.name for w in base.waves if privacy.results_released(w.status)][::-1]
-    waves = wave_names
+    months, wave_names = base.months, base.waves
     c1, c2 = st.columns(2)
     period = None
     if show_period and months:
@@ -82,12 +115,11 @@ def filters(prefix: str, *, show_period: bool = True, show_wave: bool = True) ->
         period = c1.selectbox("Period", months, index=default, key=f"{prefix}.period", help="KPI month scored")
     wave = None
     if wave_names and show_wave:
-        default_w = wave_names.index(base.wave.name) if base.wave and base.wave.name in wave_names else 0
-        choice = c2.selectbox("Survey wave", waves, index=default_w, key=f"{prefix}.wave")
-        wave = wave_names[waves.index(choice)]
+        default_w = wave_names.index(base.wave) if base.wave in wave_names else 0
+        wave = c2.selectbox("Survey wave", wave_names, index=default_w, key=f"{prefix}.wave")
     if period == base.period:
         period = None
-    if base.wave is not None and wave == base.wave.name:
+    if base.wave is not None and wave == base.wave:
         wave = None
     return period, wave
 

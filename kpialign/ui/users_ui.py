@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 from sqlmodel import Session
 
+from kpialign.core.security import generate_password
 from kpialign.models import Role
 from kpialign.services import accounts
 from kpialign.ui import data, forms
@@ -159,7 +160,7 @@ def create_user(dept_names: Mapping[int, str], actor: str) -> None:
         )
         sso_only = st.checkbox("Single sign-on only (no local password)")
         if st.form_submit_button("Create user", type="primary", icon=":material/person_add:"):
-            password = None if sso_only else accounts.generate_password()
+            password = None if sso_only else generate_password()
 
             def create(s: Session) -> tuple[str, str] | bool:
                 account = accounts.create_user(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from kpialign.core.errors import Refused
+from kpialign.core.errors import ImportRefused, Refused
 
 log = logging.getLogger("kpialign.pages")
 GENERIC_ERROR = "Something went wrong, and nothing was changed. The details are in the server log."
@@ -41,6 +41,30 @@ def plain(text: object) -> str:
     return escaped.replace("\r\n", "\n").replace("\n", "  \n")
 
 
+# How an import's problems are shown, on every import page (only the columns a frame has).
+ISSUE_COLUMNS = {
+    "file": st.column_config.TextColumn("File", width=80),
+    "row": st.column_config.NumberColumn("Row", help="Spreadsheet row; the header is row 1", format="%d", width=60),
+    "column": st.column_config.TextColumn("Column", width=110),
+    "value": st.column_config.TextColumn("Value", width=140),
+    "reason": st.column_config.TextColumn("Problem", width=640),
+}
+
+
+def import_refusal(refusal: ImportRefused, *, hint: str = "", key: str | None = None) -> None:
+    """Show a refused import the one way every page does: its message, then every problem as a table.
+
+    Pages pass the refusal a service raised, or build one from a failed validation
+    (``KpiImportError(validation)``) to show the same message before anything is written.
+    ``hint`` follows the message (what to do next).
+    """
+    message = f"{refusal} {hint}" if hint else str(refusal)
+    st.error(plain(message), icon=":material/error:")
+    frame = refusal.issues_frame()
+    config = {name: column for name, column in ISSUE_COLUMNS.items() if name in frame.columns}
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=config, key=key)
+
+
 @dataclass
 class Outcome:
     """What happened inside :func:`refusals`: ``failed`` is True when an error was shown."""
@@ -52,7 +76,8 @@ class Outcome:
 def refusals(generic: str = GENERIC_ERROR) -> Iterator[Outcome]:
     """Run a page action; show a refusal's own message, anything else as ``generic`` plus a log line.
 
-    Only :class:`kpialign.core.errors.Refused` messages reach the user (as plain text); any
+    Only :class:`kpialign.core.errors.Refused` messages reach the user (as plain text; a refused
+    import also lists its problems, :func:`import_refusal`); any
     other exception is logged with its traceback and the user sees ``generic``. Streamlit's
     own control flow (``st.rerun``, ``st.stop``) passes through. The block ends at the error::
 
@@ -65,6 +90,9 @@ def refusals(generic: str = GENERIC_ERROR) -> Iterator[Outcome]:
     outcome = Outcome()
     try:
         yield outcome
+    except ImportRefused as exc:
+        outcome.failed = True
+        import_refusal(exc)
     except Refused as exc:
         outcome.failed = True
         st.error(plain(str(exc)), icon=":material/error:")

@@ -12,7 +12,7 @@ from sqlmodel import select
 from kpialign import db, exports
 from kpialign.cli import main
 from kpialign.core import csv_out
-from kpialign.models import AuditEvent
+from kpialign.models import AuditEvent, SurveyWave
 from tests.conftest import sqlite_copy
 
 PAGE = "pages/exports.py"
@@ -115,3 +115,22 @@ def test_leader_cannot_open_exports(app_as):
     at = app_as("leader")
     with pytest.raises(ValueError, match=r"exports\.py"):  # not in a leader's navigation at all
         at.switch_page(PAGE)
+
+
+def test_results_kinds_offer_only_closed_waves_and_participation_the_open_one_too(app_as, demo_sqlite_url):
+    at = app_as("hr", url=demo_sqlite_url)
+    at.switch_page(PAGE).run()
+    offered = {}
+    for kind in ("results", "responses", "comments", "participation"):
+        at.selectbox(key="exports.kind").select(kind).run()
+        offered[kind] = at.selectbox(key="exports.wave").options
+    assert not at.exception
+    eng = db.make_engine(demo_sqlite_url)
+    with db.read_session(eng) as s:
+        status = dict(s.exec(select(SurveyWave.name, SurveyWave.status)).all())
+    eng.dispose()
+    running = [name for name, st in status.items() if st == "open"]  # results of these cannot be exported
+    closed = {name for name, st in status.items() if st == "closed"}
+    assert running and set(running) <= set(offered["participation"])
+    assert all(set(offered[k]) == closed for k in ("results", "responses", "comments"))
+    assert offered["results"] == [w for w in offered["participation"] if w in closed]  # same order, newest first

@@ -75,7 +75,9 @@ def test_the_link_language_translates_the_page_and_the_questions(mail_url, monke
 def test_an_unknown_lang_falls_back_silently_to_the_wave_default(mail_url, monkeypatch):
     eng = db.make_engine(mail_url)
     with db.write_session(eng) as s:
-        translations.set_wave_language(s, wave_id=surveys.get_wave(s, name="Autumn pulse").id, language="fr", actor="t")
+        translations.set_wave_language(
+            session=s, wave_id=surveys.get_wave(s, name="Autumn pulse").id, language="fr", actor="t"
+        )
     eng.dispose()
     at = _survey(mail_url, monkeypatch, token=_link_token(mail_url), lang="xx")
     assert not at.exception and not at.error

@@ -12,8 +12,8 @@ import pytest
 from sqlmodel import select
 
 from kpialign import db
+from kpialign.core.security import valid_web_token
 from kpialign.models import WebSession
-from kpialign.services import accounts
 from kpialign.ui import auth
 from tests.app.conftest import new_app
 from tests.app.test_sign_in import signed_in, submit_sign_in
@@ -46,7 +46,7 @@ def test_sign_in_sets_the_cookie(url, monkeypatch, base_url, name, secure):
     submit_sign_in(at, demo.DEMO_ACCOUNTS["hr"], demo.DEMO_PASSWORD)
     assert not at.exception and signed_in(at)
     token = at.session_state["auth.web_session"]
-    assert accounts.valid_web_token(token)
+    assert valid_web_token(token)
     [script] = cookie_scripts(at)
     assert f'document.cookie = "{name}={token}; Max-Age=7200; Path=/; SameSite=Strict" + {secure};' in script
     with db.read_session(db.make_engine(url)) as s:

@@ -14,10 +14,10 @@ from sqlmodel import select
 
 from kpialign import db
 from kpialign.config import secret_key
+from kpialign.core.security import hash_token, valid_web_token
 from kpialign.demo.seed import DEMO_ACCOUNTS, DEMO_PASSWORD
 from kpialign.models import Account, WebSession
 from kpialign.services import accounts
-from kpialign.services.surveys import hash_token
 from tests.browser.conftest import screenshot, sign_in, start_portal, stop_portal, wait_for_app
 from tests.conftest import sqlite_copy
 
@@ -86,7 +86,7 @@ def web_session(portal: Portal, email: str, *, started: datetime, hours: float) 
     try:
         with db.write_session(eng, bump=False) as s:
             account = s.exec(select(Account).where(Account.email == email)).one()
-            return accounts.start_web_session(s, account_id=account.id, hours=hours, now=started)
+            return accounts.start_web_session(session=s, account_id=account.id, hours=hours, now=started)
     finally:
         eng.dispose()
 
@@ -98,7 +98,7 @@ def test_sign_in_survives_reload_typed_url_and_new_tab(session_portal, page):
     cookie = session_cookie(page.context)
     assert cookie is not None, "no session cookie after sign-in"
     assert cookie["sameSite"] == "Strict" and cookie["path"] == "/" and not cookie["secure"]
-    assert accounts.valid_web_token(cookie["value"])
+    assert valid_web_token(cookie["value"])
     assert cookie["expires"] > 0  # a persistent cookie (Max-Age), not one that ends with the browser
     # Only the HMAC of the cookie's token is in the database.
     eng = db.make_engine(session_portal.url)

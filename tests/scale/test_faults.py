@@ -24,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 from streamlit.testing.v1 import AppTest
 
 from kpialign import db
+from kpialign.core.security import hash_token
 from kpialign.models import Answer, Department, Invitation, Objective, Question, Response
 from kpialign.services import surveys
 from tests.conftest import DatabaseFactory, require_postgres
@@ -302,4 +303,4 @@ def test_killing_the_writer_mid_burst_leaves_only_whole_responses(db_factory: Da
     assert used == responses  # one claimed link per stored response, none claimed without one
     assert len(committed) <= responses < len(tokens)  # every acknowledged submission survived
     assert {n for _, n in per_response} == {len(answers)}  # every response whole, none half-written
-    assert {surveys.hash_token(t, KEY) for t in committed} <= used_hmacs
+    assert {hash_token(t, KEY) for t in committed} <= used_hmacs

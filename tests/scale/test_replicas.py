@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from kpialign import db
+from kpialign.core.periods import parse_period
 from kpialign.models import Department, Kpi, KpiValue, Setting
-from kpialign.services import measurements, summary
+from kpialign.services import summary
 from tests.conftest import require_postgres
 
 
@@ -65,7 +66,7 @@ def test_a_write_is_seen_by_the_other_replica_on_its_next_rerun(
         glance = summary.organisation_glance(session)
         kpi_id = session.execute(select(Kpi.id).where(Kpi.active, Kpi.frequency == "monthly")).scalars().first()
     assert glance.latest_period is not None and kpi_id is not None
-    next_period = str(measurements.parse_period(glance.latest_period).shift(1))
+    next_period = str(parse_period(glance.latest_period).shift(1))
 
     pages = {}
     try:

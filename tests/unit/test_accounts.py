@@ -16,6 +16,7 @@ from sqlmodel import select
 from kpialign import db
 from kpialign.config import ConfigError, load_settings
 from kpialign.core import security
+from kpialign.core.security import generate_password, verify_password
 from kpialign.models import Account, AccountRole, AuditEvent, Department, LoginFailure
 from kpialign.services import accounts
 
@@ -72,8 +73,8 @@ def test_stored_hash_is_argon2id_and_verifies(engine):
         account = s.exec(select(Account).where(Account.email == "a@example.com")).one()
     assert account.password_hash.startswith("$argon2id$")
     assert PASSWORD not in account.password_hash
-    assert accounts.verify_password(account.password_hash, PASSWORD)
-    assert not accounts.verify_password(account.password_hash, PASSWORD + "!")
+    assert verify_password(account.password_hash, PASSWORD)
+    assert not verify_password(account.password_hash, PASSWORD + "!")
 
 
 def test_minimum_password_length(engine, fast_hasher):
@@ -84,7 +85,7 @@ def test_minimum_password_length(engine, fast_hasher):
         accounts.create_user(s, email="short@example.com", roles=["employee"], password="short-pw")
     with db.read_session(engine) as s:
         assert s.exec(select(Account)).all() == []  # nothing written
-    assert len(accounts.generate_password()) >= accounts.MIN_PASSWORD_LENGTH
+    assert len(generate_password()) >= accounts.MIN_PASSWORD_LENGTH
 
 
 # --------------------------------------------------------------------------- throttling
@@ -200,7 +201,7 @@ def test_naive_now_is_rejected(people):
 
 def oidc(engine, **kw) -> accounts.OidcResult:
     with db.write_session(engine, bump=False) as s:
-        return accounts.oidc_sign_in(s, **kw)
+        return accounts.oidc_sign_in(session=s, **kw)
 
 
 def test_oidc_known_email_maps_to_account_and_roles(people):
@@ -256,7 +257,7 @@ def test_oidc_policy_setting(monkeypatch):
     with pytest.raises(ConfigError):
         load_settings()
     with pytest.raises(accounts.AccountError):
-        accounts.oidc_sign_in(None, email="x@example.com", unknown="admin")  # type: ignore[arg-type]
+        accounts.oidc_sign_in(session=None, email="x@example.com", unknown="admin")  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------- administration
@@ -286,18 +287,20 @@ def test_roles_and_scopes_are_changed_and_audited(people):
     emp = _ids(people)["emp@example.com"]
     sales, finance = _dept(people, "Sales"), _dept(people, "Finance")
     with db.write_session(people) as s:
-        assert accounts.add_role(s, account_id=emp, role="leader", actor="admin@example.com")
-        assert not accounts.add_role(s, account_id=emp, role="leader", actor="admin@example.com")
+        assert accounts.add_role(session=s, account_id=emp, role="leader", actor="admin@example.com")
+        assert not accounts.add_role(session=s, account_id=emp, role="leader", actor="admin@example.com")
         with pytest.raises(accounts.AccountError, match="needs a department"):
-            accounts.add_role(s, account_id=emp, role="kpi_owner", actor="admin@example.com")
+            accounts.add_role(session=s, account_id=emp, role="kpi_owner", actor="admin@example.com")
         with pytest.raises(accounts.AccountError, match="Unknown role"):
-            accounts.add_role(s, account_id=emp, role="superuser", actor="admin@example.com")
+            accounts.add_role(session=s, account_id=emp, role="superuser", actor="admin@example.com")
         assert accounts.set_owner_departments(
-            s, account_id=emp, department_ids=[sales, finance], actor="admin@example.com"
+            session=s, account_id=emp, department_ids=[sales, finance], actor="admin@example.com"
         )
-        assert accounts.set_owner_departments(s, account_id=emp, department_ids=[finance], actor="admin@example.com")
+        assert accounts.set_owner_departments(
+            session=s, account_id=emp, department_ids=[finance], actor="admin@example.com"
+        )
         assert not accounts.set_owner_departments(
-            s, account_id=emp, department_ids=[finance], actor="admin@example.com"
+            session=s, account_id=emp, department_ids=[finance], actor="admin@example.com"
         )
     with db.read_session(people) as s:
         ctx = accounts.user_context(s, s.get(Account, emp))
@@ -311,8 +314,8 @@ def test_roles_and_scopes_are_changed_and_audited(people):
     scoped = _audit(people, "set_owner_departments")
     assert [e["after"]["owner_departments"] for e in scoped] == [sorted([sales, finance]), [finance]]
     with db.write_session(people) as s:
-        assert accounts.remove_role(s, account_id=emp, role="kpi_owner", actor="admin@example.com")
-        assert not accounts.remove_role(s, account_id=emp, role="hr", actor="admin@example.com")
+        assert accounts.remove_role(session=s, account_id=emp, role="kpi_owner", actor="admin@example.com")
+        assert not accounts.remove_role(session=s, account_id=emp, role="hr", actor="admin@example.com")
     with db.read_session(people) as s:
         assert accounts.roles_of(s, emp) == ["employee", "leader"]
     assert _audit(people, "remove_role")[0]["after"]["roles"] == ["employee", "leader"]
@@ -322,13 +325,15 @@ def test_last_admin_and_last_role_are_kept(people):
     ids = _ids(people)
     with db.write_session(people) as s:
         with pytest.raises(accounts.AccountError, match="last active admin"):
-            accounts.remove_role(s, account_id=ids["admin@example.com"], role="admin", actor="x@example.com")
+            accounts.remove_role(session=s, account_id=ids["admin@example.com"], role="admin", actor="x@example.com")
         with pytest.raises(accounts.AccountError, match="last active admin"):
             accounts.set_active(s, account_id=ids["admin@example.com"], active=False, actor="x@example.com")
         with pytest.raises(accounts.AccountError, match="your own account"):
             accounts.set_active(s, account_id=ids["admin@example.com"], active=False, actor="admin@example.com")
         with pytest.raises(accounts.AccountError, match="at least one role"):
-            accounts.remove_role(s, account_id=ids["emp@example.com"], role="employee", actor="admin@example.com")
+            accounts.remove_role(
+                session=s, account_id=ids["emp@example.com"], role="employee", actor="admin@example.com"
+            )
     with db.read_session(people) as s:
         assert s.get(Account, ids["admin@example.com"]).active
         assert accounts.roles_of(s, ids["admin@example.com"]) == ["admin"]
@@ -368,7 +373,7 @@ def test_unknown_account_or_department_is_refused(people):
             accounts.set_active(s, account_id=9999, active=False, actor="a")
         with pytest.raises(accounts.AccountError, match="No department"):
             accounts.set_owner_departments(
-                s, account_id=_ids(people)["emp@example.com"], department_ids=[9999], actor="a"
+                session=s, account_id=_ids(people)["emp@example.com"], department_ids=[9999], actor="a"
             )
     with db.read_session(people) as s:
         assert s.exec(select(AccountRole).where(AccountRole.role == "kpi_owner")).all() == []

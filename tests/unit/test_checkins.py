@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kpialign import audit, db
+from kpialign.core.csv_out import write_csv
 from kpialign.services import checkins, kpi_import, measurements, period_locks
 from kpialign.services.checkins import CheckinError
 from kpialign.services.measurements import EditScope, Entry, LockedError
@@ -147,5 +148,5 @@ def test_check_in_columns_in_the_kpi_csv_are_validated_by_row_and_formula_text_i
         frame = checkins.checkins_frame(session=s).set_index("kpi")
     assert frame.loc["Revenue", "analysis"] == '=HYPERLINK("http://x")'
     assert not frame.loc["CAC", "has_actual"]
-    exported = kpi_import.write_csv(frame.reset_index()[["kpi", "analysis"]]).decode("utf-8-sig")
+    exported = write_csv(frame.reset_index()[["kpi", "analysis"]]).decode("utf-8-sig")
     assert "'=HYPERLINK" in exported

@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from kpialign import db
 from kpialign.cli import main
+from kpialign.core.security import verify_password
 from kpialign.models import Account, AccountRole, AuditEvent
 
 
@@ -55,11 +56,10 @@ def test_create_user_password_stdin(cli_db, monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdin", io.StringIO("a-long-enough-password\n"))
     assert main(["create-user", "hr@example.com", "--role", "hr", "--role", "leader", "--password-stdin"]) == 0
     assert "Password" not in capsys.readouterr().out
-    from kpialign.services import accounts
 
     with db.read_session(cli_db) as s:
         account = s.exec(select(Account).where(Account.email == "hr@example.com")).one()
-        assert accounts.verify_password(account.password_hash, "a-long-enough-password")
+        assert verify_password(account.password_hash, "a-long-enough-password")
         assert sorted(s.exec(select(AccountRole.role).where(AccountRole.account_id == account.id)).all()) == [
             "hr",
             "leader",

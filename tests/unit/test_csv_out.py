@@ -140,6 +140,11 @@ def test_a_dataframe_is_written_column_by_column_exactly_as_cell_by_cell():
             "category": pd.Categorical(["x", "y", "x", None, "=z"]),
             "day": [date(2026, 1, d) for d in range(1, 6)],
             "decimal": [Decimal("1.10"), Decimal("NaN"), Decimal("-2"), Decimal("0"), Decimal("3.5")],
+            "masked_float": pd.array([0.1, None, float("inf"), -2.0, 1e16], dtype="Float64"),
+            "masked_bool": pd.array([True, None, False, True, None], dtype="boolean"),
+            "masked_uint": pd.array([0, 255, None, 7, 1], dtype="UInt8"),
+            "str": pd.Series(["x", "=1", None, "+", "y"], dtype="str"),
+            "mixed": [1, "=a", 2.5, True, float("nan")],
         }
     )
     buf = io.StringIO(newline="")
@@ -148,3 +153,21 @@ def test_a_dataframe_is_written_column_by_column_exactly_as_cell_by_cell():
     for row in frame.itertuples(index=False, name=None):
         writer.writerow([csv_out.safe_cell(v) for v in row])
     assert csv_out.write_csv(frame) == buf.getvalue().encode("utf-8")
+
+
+def test_streamed_chunks_join_to_the_very_bytes_of_write_csv():
+    """iter_csv: header first, then the rows a piece at a time; joined, the file write_csv gives."""
+    frame = pd.DataFrame(
+        {
+            "name": [f"=row{i}" if i % 3 == 0 else f"row {i}" for i in range(25)],
+            "n": pd.array([i if i % 4 else None for i in range(25)], dtype="Int64"),
+            "share": [i / 7 for i in range(25)],
+        }
+    )
+    pieces = [frame.iloc[:10], frame.iloc[10:10], frame.iloc[10:]]
+    for excel in (False, True):
+        chunks = list(csv_out.iter_csv(pieces, columns=list(frame.columns), excel=excel, chunk_rows=4))
+        assert b"".join(chunks) == csv_out.write_csv(frame, excel=excel)
+        assert chunks[0] == (csv_out.UTF8_BOM if excel else b"") + b"name,n,share\r\n"
+        # 10 rows -> 3 pieces of at most 4 rows, an empty frame -> none, 15 rows -> 4 pieces
+        assert [c.count(b"\r\n") for c in chunks[1:]] == [4, 4, 2, 4, 4, 4, 3]

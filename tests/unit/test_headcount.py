@@ -54,10 +54,13 @@ def test_headcount_in_a_period_reads_the_records_with_fallback(engine):
         )
         ids = (a.id, b.id)
     with db.read_session(engine) as s:
-        assert headcount.headcount_in(s, period="2025-12") == {ids[0]: 12, ids[1]: 7}  # before any record: current
-        assert headcount.headcount_in(s, period="2026-03") == {ids[0]: 9, ids[1]: 7}
-        assert headcount.headcount_in(s, period="2026-Q3") == {ids[0]: 11, ids[1]: 7}
-        assert headcount.recorded_in(s, period="2026-03", department_ids=ids) == {ids[0]: 9}
+        assert headcount.headcount_in(session=s, period="2025-12") == {
+            ids[0]: 12,
+            ids[1]: 7,
+        }  # before any record: current
+        assert headcount.headcount_in(session=s, period="2026-03") == {ids[0]: 9, ids[1]: 7}
+        assert headcount.headcount_in(session=s, period="2026-Q3") == {ids[0]: 11, ids[1]: 7}
+        assert headcount.recorded_in(session=s, period="2026-03", department_ids=ids) == {ids[0]: 9}
 
 
 def test_participation_of_a_sign_in_department_uses_the_headcount_of_the_waves_month(demo_copy_url):

@@ -16,6 +16,7 @@ from sqlmodel import select
 
 from kpialign import db, mail
 from kpialign.core import i18n
+from kpialign.core.security import hash_token
 from kpialign.models import AuditEvent, Invitation, InvitationAddress
 from kpialign.services import surveys
 from tests.unit.mail_helpers import SENDER, Collector, SmtpServer, dry_run_settings, free_port, link_of, settings
@@ -99,7 +100,7 @@ def test_the_database_keeps_a_seed_and_an_hmac_and_the_server_key_rebuilds_the_l
         inv = s.get(Invitation, row.invitation_id)
     token = mail.derive_token(row.token_seed, KEY)
     assert token not in json.dumps([row.model_dump(mode="json"), inv.model_dump(mode="json")])
-    assert inv.token_hmac == surveys.hash_token(token, KEY)
+    assert inv.token_hmac == hash_token(token, KEY)
     assert mail.derive_token(row.token_seed, b"another key") != token
     with db.read_session(engine) as s:
         form = surveys.check_token(s, token=token, key=KEY, today=TODAY)

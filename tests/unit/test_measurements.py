@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from kpialign import audit, db
+from kpialign.core.periods import PeriodError, complete_periods, period_bounds
 from kpialign.services import measurements
 from kpialign.services.accounts import UserContext
-from kpialign.services.measurements import EditScope, Entry, MeasurementError, PeriodError, ScopeError
+from kpialign.services.measurements import EditScope, Entry, MeasurementError, ScopeError
 from tests.unit.kpi_fixtures import build_org
 
 ADMIN = EditScope.everything("admin@x")
@@ -81,7 +82,7 @@ def test_dry_run_writes_nothing(engine, org):
     assert summary.inserted == 1
     with db.read_session(engine) as s:
         assert measurements.values_frame(s).empty
-        assert measurements.targets_frame(s).empty
+        assert measurements.targets_frame(session=s).empty
         assert audit.list_events(s, entity="kpi_value").empty
 
 
@@ -166,7 +167,7 @@ def test_values_frame_target_precedence_and_filters(engine, org):
     with db.read_session(engine) as s:
         df = measurements.values_frame(s)
         only = measurements.values_frame(s, kpi_ids=[org.revenue], periods=["2025-02", "2025-03"])
-        ser = measurements.series(s, kpi_id=org.revenue)
+        ser = measurements.series(session=s, kpi_id=org.revenue)
     assert list(df.columns) == ["kpi_id", "period", "actual", "target", "target_source"]
     rev = df[df["kpi_id"] == org.revenue].set_index("period")
     assert rev.loc["2025-02", "target"] == 130.0 and rev.loc["2025-02", "target_source"] == "period"
@@ -221,12 +222,12 @@ def test_entry_grid_and_grid_entries(engine, org):
 
 
 def test_complete_periods_leave_out_a_running_quarter():
-    assert measurements.complete_periods("quarterly", date(2025, 1, 1), date(2025, 10, 31)) == [
+    assert complete_periods("quarterly", date(2025, 1, 1), date(2025, 10, 31)) == [
         "2025-Q1",
         "2025-Q2",
         "2025-Q3",
     ]
-    assert measurements.complete_periods("monthly", date(2025, 1, 1), date(2025, 3, 31)) == [
+    assert complete_periods("monthly", date(2025, 1, 1), date(2025, 3, 31)) == [
         "2025-01",
         "2025-02",
         "2025-03",
@@ -234,6 +235,6 @@ def test_complete_periods_leave_out_a_running_quarter():
 
 
 def test_period_bounds():
-    assert measurements.period_bounds("2024-02") == (date(2024, 2, 1), date(2024, 2, 29))
-    assert measurements.period_bounds("2025-Q4") == (date(2025, 10, 1), date(2025, 12, 31))
-    assert measurements.period_bounds("2025-12") == (date(2025, 12, 1), date(2025, 12, 31))
+    assert period_bounds("2024-02") == (date(2024, 2, 1), date(2024, 2, 29))
+    assert period_bounds("2025-Q4") == (date(2025, 10, 1), date(2025, 12, 31))
+    assert period_bounds("2025-12") == (date(2025, 12, 1), date(2025, 12, 31))

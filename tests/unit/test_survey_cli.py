@@ -10,8 +10,8 @@ from sqlmodel import select
 
 from kpialign import db
 from kpialign.cli import main
+from kpialign.core.security import hash_token
 from kpialign.models import Invitation
-from kpialign.services import surveys
 from tests.unit.survey_helpers import KEY, make_wave, seed_org
 
 
@@ -34,7 +34,7 @@ def test_invite_department_prints_links_and_stores_only_hmacs(cli_wave, capsys):
     tokens = [r["link"].split("token=")[1] for r in rows]
     with db.read_session(cli_wave) as s:
         stored = {i.token_hmac for i in s.exec(select(Invitation)).all()}
-    assert stored == {surveys.hash_token(t, KEY) for t in tokens}
+    assert stored == {hash_token(t, KEY) for t in tokens}
     assert "shown only now" in captured.err
 
 

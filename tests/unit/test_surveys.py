@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from kpialign import db
+from kpialign.core.security import hash_token
 from kpialign.models import Account, Answer, AuditEvent, Comment, Invitation, Question, Response, SurveyWave
 from kpialign.services import surveys
 from kpialign.services.question_bank import DECOY_OBJECTIVES, QUESTION_BANK
@@ -30,10 +31,10 @@ def test_hash_token_is_hmac_sha256_hex():
     import hashlib
     import hmac
 
-    digest = surveys.hash_token("abc", b"k")
+    digest = hash_token("abc", b"k")
     assert digest == hmac.new(b"k", b"abc", hashlib.sha256).hexdigest()
     assert len(digest) == 64
-    assert surveys.hash_token("abc", b"other") != digest
+    assert hash_token("abc", b"other") != digest
 
 
 def test_only_the_hmac_of_a_token_is_stored(engine, org):
@@ -42,7 +43,7 @@ def test_only_the_hmac_of_a_token_is_stored(engine, org):
     assert len(set(tokens)) == 6
     with db.read_session(engine) as s:
         stored = {i.token_hmac for i in s.exec(select(Invitation)).all()}
-    assert stored == {surveys.hash_token(t, KEY) for t in tokens}
+    assert stored == {hash_token(t, KEY) for t in tokens}
     with engine.connect() as conn:
         dump = " ".join(str(v) for row in conn.execute(text("SELECT * FROM invitation")).all() for v in row)
     assert not any(t in dump for t in tokens)
@@ -424,7 +425,7 @@ def test_participation_is_shown_only_where_at_least_k_were_invited(engine, org):
     assert not df.loc["Finance", "shown"]
     assert df.loc["All departments", ["invited", "responded"]].tolist() == [16, 7]
     with db.read_session(engine) as s:
-        csv_text = surveys.participation_csv(s, wave_id=wid)
+        csv_text = surveys.participation_csv(session=s, wave_id=wid)
     assert csv_text.splitlines()[0] == "wave,department,invited,responded,rate,shown"
     assert "Spring 2026,Sales,8,4,0.5,true" in csv_text
 

@@ -51,15 +51,20 @@ def test_editing_a_question_makes_its_translations_stale_until_saved_again(engin
     seed_org(engine)
     with db.write_session(engine) as s:
         qid = surveys.add_question(s, code="KU9", text="I know our KPIs.", actor="hr")
-        translations.save_translation(s, question_id=qid, language="de", text="Ich kenne unsere KPIs.", actor="hr")
+        translations.save_translation(
+            session=s, question_id=qid, language="de", text="Ich kenne unsere KPIs.", actor="hr"
+        )
     with db.write_session(engine) as s:
         surveys.edit_question(s, question_id=qid, text="I know our department's KPIs.", actor="hr")
         surveys.edit_question(s, question_id=qid, dimension="kpi_understanding", actor="hr")  # text unchanged
     with db.read_session(engine) as s:
         assert s.get(Question, qid).text_version == 2
-        frame = translations.translations_frame(s, language="de").set_index("code")
+        frame = translations.translations_frame(session=s, language="de").set_index("code")
         assert frame.loc["KU9", "status"] == "stale" and frame.loc["KU1", "status"] == "current"
-        assert translations.translations_frame(s, language="fr").set_index("code").loc["KU9", "status"] == "missing"
+        assert (
+            translations.translations_frame(session=s, language="fr").set_index("code").loc["KU9", "status"]
+            == "missing"
+        )
         item = surveys.SurveyItem(qid, "KU9", "I know our department's KPIs.", "likert5", "")
         ku1 = s.exec(select(Question).where(Question.code == "KU1")).one()
         form = surveys.SurveyForm(
@@ -73,7 +78,7 @@ def test_editing_a_question_makes_its_translations_stale_until_saved_again(engin
     assert texts[1] == BANK_TRANSLATIONS["KU1"]["de"]
     with db.write_session(engine) as s:
         translations.save_translation(
-            s, question_id=qid, language="de", text="Ich kenne die KPIs meiner Abteilung.", actor="hr"
+            session=s, question_id=qid, language="de", text="Ich kenne die KPIs meiner Abteilung.", actor="hr"
         )
     with db.read_session(engine) as s:
         assert translations.localise_form(s, form, "de").items[0].text == "Ich kenne die KPIs meiner Abteilung."
@@ -88,16 +93,16 @@ def test_builtin_translations_are_added_only_for_unchanged_bank_questions(engine
         ls1.text = "Reworded by HR."
         s.add(ls1)
     with db.write_session(engine) as s:
-        added = translations.sync_builtin(s, actor="hr")
+        added = translations.sync_builtin(session=s, actor="hr")
         assert added == 3 * (len(QUESTION_BANK) - 1)
-        assert translations.sync_builtin(s, actor="hr") == 0
+        assert translations.sync_builtin(session=s, actor="hr") == 0
 
 
 def test_results_pool_languages_because_answers_are_stored_by_question(engine):
     wid = make_wave(engine, seed_org(engine))
     with db.read_session(engine) as s:
         cols = set(QuestionText.__table__.columns.keys()) & {"response_id"}
-        form = surveys.survey_form(s, wave_id=wid, department_id=1)
+        form = surveys.survey_form(session=s, wave_id=wid, department_id=1)
         de = translations.localise_form(s, form, "de")
     assert not cols
     assert [i.question_id for i in de.items] == [i.question_id for i in form.items]

@@ -14,9 +14,9 @@ from sqlmodel import select
 from kpialign import db
 from kpialign.config import secret_key
 from kpialign.core import security
+from kpialign.core.security import hash_token, valid_web_token
 from kpialign.models import Account, WebSession
 from kpialign.services import accounts
-from kpialign.services.surveys import hash_token
 
 PASSWORD = "correct horse battery"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -39,12 +39,12 @@ def ids(engine, monkeypatch) -> dict[str, int]:
 
 def start(engine, account_id: int, now: datetime = T0, hours: float = 12) -> str:
     with db.write_session(engine, bump=False) as s:
-        return accounts.start_web_session(s, account_id=account_id, hours=hours, now=now)
+        return accounts.start_web_session(session=s, account_id=account_id, hours=hours, now=now)
 
 
 def resume(engine, token: str, now: datetime) -> accounts.WebSessionInfo | None:
     with db.read_session(engine) as s:
-        return accounts.resume_web_session(s, token=token, now=now)
+        return accounts.resume_web_session(session=s, token=token, now=now)
 
 
 def rows(engine) -> list[WebSession]:
@@ -54,7 +54,7 @@ def rows(engine) -> list[WebSession]:
 
 def test_only_the_hmac_of_the_token_is_stored(engine, ids):
     token = start(engine, ids["emp@example.com"])
-    assert accounts.valid_web_token(token) and len(token) >= 43  # 32 random bytes
+    assert valid_web_token(token) and len(token) >= 43  # 32 random bytes
     [row] = rows(engine)
     url = engine.url.render_as_string(hide_password=False)
     assert row.token_hmac == hash_token(token, secret_key(url))
@@ -82,23 +82,25 @@ def test_malformed_forged_or_unknown_tokens_are_refused(engine, ids, token):
     start(engine, ids["emp@example.com"])
     assert resume(engine, token, T0) is None
     with db.write_session(engine, bump=False) as s:
-        assert not accounts.end_web_session(s, token=token, now=T0)
+        assert not accounts.end_web_session(session=s, token=token, now=T0)
 
 
 def test_a_token_under_another_key_is_refused(engine, ids):
     with db.write_session(engine, bump=False) as s:
-        token = accounts.start_web_session(s, account_id=ids["emp@example.com"], hours=1, now=T0, key=b"other key")
+        token = accounts.start_web_session(
+            session=s, account_id=ids["emp@example.com"], hours=1, now=T0, key=b"other key"
+        )
     assert resume(engine, token, T0) is None  # the portal's key does not match the stored HMAC
     with db.read_session(engine) as s:
-        assert accounts.resume_web_session(s, token=token, now=T0, key=b"other key") is not None
+        assert accounts.resume_web_session(session=s, token=token, now=T0, key=b"other key") is not None
 
 
 def test_sign_out_ends_only_that_session(engine, ids):
     emp = ids["emp@example.com"]
     laptop, phone = start(engine, emp), start(engine, emp)
     with db.write_session(engine, bump=False) as s:
-        assert accounts.end_web_session(s, token=laptop, now=T0 + HOUR)
-        assert not accounts.end_web_session(s, token=laptop, now=T0 + 2 * HOUR)  # already ended
+        assert accounts.end_web_session(session=s, token=laptop, now=T0 + HOUR)
+        assert not accounts.end_web_session(session=s, token=laptop, now=T0 + 2 * HOUR)  # already ended
     assert resume(engine, laptop, T0 + HOUR) is None
     assert resume(engine, phone, T0 + HOUR) is not None
     revoked = [r for r in rows(engine) if r.revoked_at is not None]
@@ -125,9 +127,9 @@ def test_an_inactive_account_cannot_resume_or_start(engine, ids):
         s.get(Account, emp).active = False
     assert resume(engine, token, T0) is None
     with pytest.raises(accounts.AccountError, match="deactivated"), db.write_session(engine, bump=False) as s:
-        accounts.start_web_session(s, account_id=ids["gone@example.com"], hours=12, now=T0)
+        accounts.start_web_session(session=s, account_id=ids["gone@example.com"], hours=12, now=T0)
     with pytest.raises(accounts.AccountError, match="positive"), db.write_session(engine, bump=False) as s:
-        accounts.start_web_session(s, account_id=ids["admin@example.com"], hours=0, now=T0)
+        accounts.start_web_session(session=s, account_id=ids["admin@example.com"], hours=0, now=T0)
     assert len(rows(engine)) == 1  # nothing written by the refused starts
 
 
@@ -148,7 +150,7 @@ def test_ended_sessions_are_deleted_a_day_later(engine, ids):
     signed_out = start(engine, emp, now=T0, hours=48)
     live = start(engine, emp, now=T0, hours=48)
     with db.write_session(engine, bump=False) as s:
-        accounts.end_web_session(s, token=signed_out, now=T0 + HOUR)
+        accounts.end_web_session(session=s, token=signed_out, now=T0 + HOUR)
     start(engine, emp, now=T0 + HOUR + accounts.WEB_SESSION_RETENTION - timedelta(minutes=1))
     assert len(rows(engine)) == 4  # nothing ended a day ago yet
     start(engine, emp, now=T0 + 2 * HOUR + accounts.WEB_SESSION_RETENTION)
