@@ -605,13 +605,18 @@ def review_kpis(series: pd.DataFrame, *, columns: int = 3) -> alt.Chart:
     )
 
 
+def review_attainment_rows(series: pd.DataFrame) -> pd.DataFrame:
+    """The rows :func:`review_attainment` plots (those with an attainment)."""
+    return series.dropna(subset=["attainment_pct"])
+
+
 def review_attainment(series: pd.DataFrame, *, green: float = 75, amber: float = 60) -> alt.Chart:
     """One compact panel for a printed organisation pack: each KPI's attainment % over time, with
     the target (100 %) and the status thresholds as rules. Fixed size: it is rendered to an image.
 
     ``series``: kpi (legend label), date (datetime), attainment_pct.
     """
-    df = series.dropna(subset=["attainment_pct"])
+    df = review_attainment_rows(series)
     rules = pd.DataFrame({"y": [100.0, green, amber], "what": ["target", "green from", "amber from"]})
     rule = (
         alt.Chart(rules)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -435,7 +435,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     with db.read_session(_engine()) as session:
         try:
             if args.organisation:
-                pdf = reports.organisation_pack(session, period=args.period)
+                pdf = reports.organisation_pack(session, period=args.period, progress=_pack_progress(args))
                 name = reports.pack_filename("organisation", args.period)
             else:
                 found = session.execute(
@@ -451,6 +451,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     out.write_bytes(pdf)
     print(f"Wrote {out} ({len(pdf) / 1024:.0f} KiB)")
     return 0
+
+
+def _pack_progress(args: argparse.Namespace) -> Callable[[int, int, str], None] | None:
+    """A progress bar on stderr for the organisation pack (a terminal, or ``--progress``)."""
+    from kpialign.demo.seed import text_progress
+
+    if not (sys.stderr.isatty() or args.progress):
+        return None
+    bar = text_progress(sys.stderr)
+
+    def step(done: int, total: int, department: str) -> None:
+        bar(done / total, f"{'preparing' if done <= total // 2 else 'writing'} {department[:40]}")
+
+    return step
 
 
 def cmd_scorecard(args: argparse.Namespace) -> int:
@@ -692,6 +706,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--organisation", action="store_true", help="overview plus one page per department")
     p.add_argument("--period", required=True, help="the review period, e.g. 2026-Q3 or 2026-09")
     p.add_argument("--output", help="the PDF file to write (default: a name with the scope and period)")
+    p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("export", help="write an export as safe CSV to stdout (privacy thresholds applied; audited)")

@@ -117,6 +117,17 @@ def get_review(*, session: Session, department_id: int, period: str) -> Review |
     return session.execute(stmt).scalars().first()
 
 
+def reviews_of_period(*, session: Session, department_ids: list[int], period: str) -> dict[int, Review]:
+    """The stored reviews of ``period`` for these departments (one query), by department id."""
+    stmt = select(Review).where(
+        col(Review.department_id).in_(sorted(set(department_ids))), col(Review.period) == _period(period)
+    )
+    found: dict[int, Review] = {}
+    for review in session.execute(stmt.order_by(col(Review.id))).scalars():
+        found.setdefault(review.department_id, review)
+    return found
+
+
 def save_review(
     *,
     session: Session,
