@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Make sure the test tools from Debian are installed: Chromium (Playwright drives it; it cannot
-# download its own here) and poppler-utils (pdftotext reads the review pack in tests).
+# download its own here), poppler-utils (pdftotext reads the review pack in tests) and the DejaVu
+# fonts (the review pack embeds them for text outside Latin-1).
 set -euo pipefail
 missing=()
-[ -x /usr/bin/chromium ] || missing+=(chromium fonts-dejavu-core)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 command -v pdftotext >/dev/null || missing+=(poppler-utils)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing Debian packages for the tests: ${missing[*]}..." >&2
