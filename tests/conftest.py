@@ -133,6 +133,22 @@ class DatabaseFactory:
             self._admin.dispose()
 
 
+# Slow folders first: xdist hands out whole files in collection order, so the two workers start
+# on the long browser and scale files and end on many short unit files, finishing together
+# instead of one worker running the last browser walk alone.
+SLOW_FIRST = {"browser": 0, "scale": 1, "db": 2, "app": 3}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests_dir = Path(__file__).parent
+
+    def rank(item: pytest.Item) -> int:
+        parts = Path(str(item.fspath)).relative_to(tests_dir).parts
+        return SLOW_FIRST.get(parts[0], len(SLOW_FIRST)) if len(parts) > 1 else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: the order inside each folder and file is kept
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "postgresql":
