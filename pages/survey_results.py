@@ -8,7 +8,7 @@ import streamlit as st
 from kpialign import charts
 from kpialign.core import privacy
 from kpialign.scorecard import build as scorecard
-from kpialign.ui import auth, nav, pick_share
+from kpialign.ui import auth, department_ui, nav, pick_share
 from kpialign.ui import scorecard_ui as ui
 from kpialign.ui.widgets import plain
 
@@ -93,13 +93,7 @@ def body() -> None:
                 {
                     "department": show["department"],
                     "item": show["code"],
-                    "favourable now %": (show["fav_now"] * 100).round(1),
-                    "before %": (show["fav_before"] * 100).round(1),
-                    "change (points)": (show["fav_diff"] * 100).round(1),
-                    "95 % interval": [
-                        f"{a * 100:+.1f} to {b * 100:+.1f}"
-                        for a, b in zip(show["fav_diff_low"], show["fav_diff_high"], strict=True)
-                    ],
+                    **department_ui.favourable_change(show),
                     "effect (rank-biserial)": show["rank_biserial"].round(2),
                     "q (BH)": show["q_mwu"].round(3),
                 }

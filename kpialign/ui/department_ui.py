@@ -127,19 +127,26 @@ def kpi_section(view: DepartmentView, dept_id: int) -> None:
             reviews_ui.checkin_note(dept_id, k.kpi_id)
 
 
+def favourable_change(ch: pd.DataFrame) -> dict[str, object]:
+    """The columns of a survey change (two waves): % favourable now and before, the change and its 95 % interval."""
+    return {
+        "favourable now %": (ch["fav_now"] * 100).round(1),
+        "before %": (ch["fav_before"] * 100).round(1),
+        "change (points)": (ch["fav_diff"] * 100).round(1),
+        "95 % interval": [
+            f"{lo * 100:+.1f} to {hi * 100:+.1f}"
+            for lo, hi in zip(ch["fav_diff_low"], ch["fav_diff_high"], strict=True)
+        ],
+    }
+
+
 def changes_table(ch: pd.DataFrame) -> pd.DataFrame:
     """Each item's % favourable now and in the previous wave, the change with its interval, and BH's q."""
     return pd.DataFrame(
         {
             "item": ch["code"],
             "question": ch["text"],
-            "favourable now %": (ch["fav_now"] * 100).round(1),
-            "before %": (ch["fav_before"] * 100).round(1),
-            "change (points)": (ch["fav_diff"] * 100).round(1),
-            "95 % interval": [
-                f"{lo * 100:+.1f} to {hi * 100:+.1f}"
-                for lo, hi in zip(ch["fav_diff_low"], ch["fav_diff_high"], strict=True)
-            ],
+            **favourable_change(ch),
             "q (BH)": ch["q_page"].round(3),
             "significant": ch["significant_page"],
         }
