@@ -23,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
+from sqlmodel import select
 
 from kpialign import db
 
@@ -215,6 +216,25 @@ def sqlite_copy(url: str, dst: Path) -> str:
     finally:
         src.close()
     return f"sqlite:///{dst}"
+
+
+def add_unit_manager(url: str, *, email: str, department: str) -> int:
+    """Add an employee of ``department`` who manages it (through the service the admin page uses); returns the id."""
+    from kpialign.demo.seed import DEMO_PASSWORD
+    from kpialign.models import Department
+    from kpialign.services import accounts
+
+    eng = db.make_engine(url)
+    with db.write_session(eng) as s:
+        dept_id = s.exec(select(Department.id).where(Department.name == department)).one()
+        a = accounts.create_user(
+            s, email=email, name="Mia Manager", roles=["employee"], password=DEMO_PASSWORD, department_id=dept_id
+        )
+        s.flush()
+        accounts.set_manager_units(session=s, account_id=a.id, department_ids=[dept_id], actor="test")
+        account_id = a.id
+    eng.dispose()
+    return account_id
 
 
 @pytest.fixture(scope="session")

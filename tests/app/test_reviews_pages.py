@@ -7,11 +7,10 @@ import pytest
 from sqlmodel import select
 
 from kpialign import db
-from kpialign.demo.seed import DEMO_PASSWORD
-from kpialign.models import Account, AccountRole, Department
+from kpialign.models import Account
 from kpialign.services import accounts, actions, checkins
 from tests.app.conftest import new_app
-from tests.conftest import sqlite_copy
+from tests.conftest import add_unit_manager, sqlite_copy
 
 MANAGER = "cs.manager@example.org"  # a manager of Customer Success only (the demo manager leads another unit)
 
@@ -20,15 +19,7 @@ MANAGER = "cs.manager@example.org"  # a manager of Customer Success only (the de
 def copy_url(demo_sqlite_url, tmp_path):
     """A writable copy of the demo with a manager of Customer Success (the demo has none yet)."""
     url = sqlite_copy(demo_sqlite_url, tmp_path / "reviews.db")
-    eng = db.make_engine(url)
-    with db.write_session(eng) as s:
-        dept = s.exec(select(Department).where(Department.name == "Customer Success")).one()
-        a = accounts.create_user(
-            s, email=MANAGER, name="Mia Manager", roles=["employee"], password=DEMO_PASSWORD, department_id=dept.id
-        )
-        s.flush()
-        s.add(AccountRole(account_id=a.id, role="manager", department_id=dept.id))
-    eng.dispose()
+    add_unit_manager(url, email=MANAGER, department="Customer Success")
     return url
 
 

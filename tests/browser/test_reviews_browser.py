@@ -8,15 +8,12 @@ import subprocess
 
 import pytest
 from playwright.sync_api import expect
-from sqlmodel import select
 
 from kpialign import db
-from kpialign.demo.seed import DEMO_PASSWORD
-from kpialign.models import AccountRole, Department
 from kpialign.scorecard import review_brief
 from kpialign.services import accounts
 from tests.browser.conftest import screenshot, sign_in, start_portal, stop_portal, wait_for_app
-from tests.conftest import require_pdftotext, sqlite_copy
+from tests.conftest import add_unit_manager, require_pdftotext, sqlite_copy
 
 MANAGER = "cs.manager@example.org"  # a manager of Customer Success only (the demo manager leads another unit)
 KPI = "First response time"  # Customer Success, red in the demo and without an action
@@ -28,15 +25,8 @@ def walk_portal(demo_sqlite_url, tmp_path_factory):
     """A portal on its own copy of the demo, with a manager of Customer Success."""
     workdir = tmp_path_factory.mktemp("walk")
     url = sqlite_copy(demo_sqlite_url, workdir / "walk.db")
+    account_id = add_unit_manager(url, email=MANAGER, department="Customer Success")
     eng = db.make_engine(url)
-    with db.write_session(eng) as s:
-        dept = s.exec(select(Department).where(Department.name == "Customer Success")).one()
-        a = accounts.create_user(
-            s, email=MANAGER, name="Mia Manager", roles=["employee"], password=DEMO_PASSWORD, department_id=dept.id
-        )
-        s.flush()
-        s.add(AccountRole(account_id=a.id, role="manager", department_id=dept.id))
-        account_id = a.id
     with db.read_session(eng) as s:
         user = accounts.user_context_by_id(s, account_id)
         red = list(review_brief.red_kpis_without_action(session=s, user=user)["name"])
