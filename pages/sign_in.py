@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import streamlit as st
-from sqlalchemy.exc import DBAPIError, OperationalError
 
-from kpialign.services import accounts, portal
+from kpialign.services import portal
 from kpialign.ui import auth, data
 from kpialign.ui.widgets import plain
 
@@ -26,25 +25,22 @@ if auth.oidc_configured():
                 st.login(provider)
     st.caption("Or sign in with a local kpialign account:")
 
-# clear_on_submit: the typed password does not stay in the session's widget state.
+# clear_on_submit: the typed password does not stay in the session's widget state. The password is
+# checked in the button's callback, before the run it triggers (auth.submit_sign_in): that run is
+# already signed in and shows the user's first page, instead of this page and then a second run.
 with st.form("sign_in.form", clear_on_submit=True):
-    email = st.text_input(
-        "E-mail", value=st.session_state.get("sign_in.last_email", ""), max_chars=320, autocomplete="username"
+    st.text_input("E-mail", max_chars=320, autocomplete="username", key=auth.EMAIL_KEY)
+    st.text_input("Password", type="password", max_chars=1024, autocomplete="current-password", key=auth.PASSWORD_KEY)
+    st.form_submit_button(
+        "Sign in", type="primary" if not auth.oidc_configured() else "secondary", on_click=auth.submit_sign_in
     )
-    password = st.text_input("Password", type="password", max_chars=1024, autocomplete="current-password")
-    submitted = st.form_submit_button("Sign in", type="primary" if not auth.oidc_configured() else "secondary")
 
-if submitted:
-    st.session_state["sign_in.last_email"] = email
-    try:
-        result = accounts.authenticate_engine(data.engine(), email, password)
-    except (OperationalError, DBAPIError) as exc:
-        data.show_db_error(exc)
-        st.stop()
-    if result.ok and result.account_id is not None:
-        auth.sign_in(result.account_id)
-        st.rerun()
-    st.error(result.message, icon=":material/lock:" if result.locked_until else ":material/error:")
+refused = auth.sign_in_refusal()
+if refused is not None:
+    if refused.database_down:
+        st.error(refused.message, icon=":material/cloud_off:")
+    else:
+        st.error(refused.message, icon=":material/lock:" if refused.locked else ":material/error:")
 
 with data.reading() as session:
     demo_database, first_run = portal.is_demo(session), not portal.has_accounts(session)

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import select
 
+from kpialign import db
 from kpialign.config import ConfigError, load_settings
 from kpialign.core.security import valid_web_token
 from kpialign.models import Account
@@ -39,6 +42,9 @@ _OIDC_REFUSED = "auth.oidc_refused"  # (email, message) of a refused identity-pr
 _WEB = "auth.web_session"  # this tab's web-session token (local sign-ins)
 _COOKIE_SEEN = "auth.cookie_seen"  # the cookie this browser session sent, once tried
 _COOKIE_PENDING = "auth.cookie_pending"  # ("set" | "clear", token, max-age seconds), for write_cookie()
+_REFUSED = "auth.sign_in_refused"  # SignInRefusal of the last sign-in attempt, shown once by the sign-in page
+EMAIL_KEY = "sign_in.email"  # the sign-in form's widgets
+PASSWORD_KEY = "sign_in.password"  # noqa: S105 (a widget key, not a password)
 ACCESS_DENIED = "You do not have access to this page."
 COOKIE = "kpialign_session"
 
@@ -60,6 +66,47 @@ def sign_in(account_id: int, *, since: float | None = None, via: str = "password
     st.session_state[_VIA] = via
     if via == "password":
         _start_web_session(account_id)
+
+
+@dataclass(frozen=True)
+class SignInRefusal:
+    """Why the last sign-in attempt did not sign in; ``message`` is safe to show."""
+
+    message: str
+    locked: bool = False
+    database_down: bool = False
+
+
+def submit_sign_in() -> None:
+    """The sign-in form's ``on_click``: check the password before the run the click starts.
+
+    Streamlit runs a widget's callback before the script, so that run is already signed in:
+    app.py builds the signed-in navigation and shows the user's first page at once. (Checked in
+    the page, the sign-in needed a run of the sign-in page, then ``st.rerun()`` and a second full
+    run: a third of the server's work for a crowd of leaders signing in together, issue 18.)
+    A refusal is kept for the sign-in page to show (:func:`sign_in_refusal`); the e-mail stays in
+    the form, the password does not.
+    """
+    email = str(st.session_state.get(EMAIL_KEY) or "")
+    password = str(st.session_state.get(PASSWORD_KEY) or "")
+    st.session_state[PASSWORD_KEY] = ""
+    try:
+        result = accounts.authenticate_engine(data.engine(), email, password)
+    except (OperationalError, DBAPIError) as exc:
+        st.session_state[EMAIL_KEY] = email
+        st.session_state[_REFUSED] = SignInRefusal(db.friendly_error(exc), database_down=True)
+        return
+    if result.ok and result.account_id is not None:
+        st.session_state.pop(_REFUSED, None)
+        sign_in(result.account_id)
+        return
+    st.session_state[EMAIL_KEY] = email
+    st.session_state[_REFUSED] = SignInRefusal(result.message, locked=result.locked_until is not None)
+
+
+def sign_in_refusal() -> SignInRefusal | None:
+    """The refusal of the last sign-in attempt, once (the sign-in page shows it under the form)."""
+    return st.session_state.pop(_REFUSED, None)
 
 
 def _start_web_session(account_id: int) -> None:
@@ -221,7 +268,21 @@ def oidc_refusal() -> str | None:
 
 
 def current_user() -> UserContext | None:
-    """The signed-in user, re-read from the database on every rerun (a deactivated account is out at once)."""
+    """The signed-in user, re-read from the database on every run (a deactivated account is out at once).
+
+    Read once per run: app.py's gate and the page's :func:`require` share it
+    (:func:`kpialign.ui.data.run_memo`; a fragment's rerun reads afresh).
+    """
+    memo = data.run_memo()
+    if memo is not None and "user" in memo:
+        return memo["user"]
+    user = _read_user()
+    if memo is not None:
+        memo["user"] = user
+    return user
+
+
+def _read_user() -> UserContext | None:
     account_id = st.session_state.get(_KEY)
     if account_id is None:
         account_id = _resume_from_cookie()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import streamlit as st
 from sqlalchemy.engine import Engine
@@ -40,6 +41,35 @@ def _no_pages_directory_mode() -> None:
 
 _no_pages_directory_mode()
 
+_RUN = "data.this_run"  # what one full run of app.py has read once (see script_run)
+
+
+@contextmanager
+def script_run() -> Iterator[None]:
+    """app.py wraps each full run in this: what the run reads once is kept only until it ends.
+
+    Inside it, :func:`version` (and :func:`kpialign.ui.auth.current_user`, through
+    :func:`run_memo`) query the database once per run instead of once per call (Home asked
+    for the data version three times, the sign-in gate ran twice, issue 18). The memo lives in
+    the session's state and is dropped when the run ends, however it ends (``st.stop``,
+    ``st.rerun``, an exception): a fragment's rerun, which does not pass through app.py, and
+    every later run read afresh. A write (:func:`writing`) forgets the version it read.
+    """
+    st.session_state[_RUN] = {}
+    try:
+        yield
+    finally:
+        st.session_state.pop(_RUN, None)
+
+
+def run_memo() -> dict[str, Any] | None:
+    """This run's memo while app.py's :func:`script_run` is active, else None (read afresh)."""
+    try:
+        memo = st.session_state.get(_RUN)
+    except Exception:  # no session (bare mode: scripts, benchmarks)
+        return None
+    return memo if isinstance(memo, dict) else None
+
 
 @st.cache_resource(show_spinner=False)
 def _engine_for(url: str) -> Engine:
@@ -51,29 +81,39 @@ def _engine_for(url: str) -> Engine:
 
 def engine() -> Engine:
     """The process's engine; stops the page with a clear message if the database is down."""
+    memo = run_memo()
+    if memo is not None and "engine" in memo:
+        return memo["engine"]  # here: load_settings() reads the environment and secrets on every call
     try:
         settings = load_settings()
     except ConfigError as exc:
         st.error(str(exc))
         st.stop()
     try:
-        return _engine_for(settings.database_url)
+        found = _engine_for(settings.database_url)
     except (OperationalError, DBAPIError) as exc:
         _engine_for.clear()  # try again on the next rerun: the database may come back
         show_db_error(exc)
         st.stop()
-    raise AssertionError("unreachable")
+    if memo is not None:
+        memo["engine"] = found
+    return found
 
 
 def version() -> int:
-    """The data version (one cheap query per rerun); pass it to cached read functions."""
+    """The data version (one cheap query per run); pass it to cached read functions."""
+    memo = run_memo()
+    if memo is not None and "version" in memo:
+        return memo["version"]
     eng = engine()
     try:
-        return db.data_version(eng)
+        found = db.data_version(eng)
     except (OperationalError, DBAPIError) as exc:
         show_db_error(exc)
         st.stop()
-    raise AssertionError("unreachable")
+    if memo is not None:
+        memo["version"] = found
+    return found
 
 
 def show_db_error(exc: BaseException) -> None:
@@ -100,3 +140,6 @@ def writing(*, bump: bool = True) -> Iterator[Session]:
     except (OperationalError, DBAPIError) as exc:
         show_db_error(exc)
         st.stop()
+    finally:
+        if bump and (memo := run_memo()) is not None:
+            memo.pop("version", None)  # the rest of this run reads the version this write made
