@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from kpialign.services import portal
-from kpialign.ui import auth, data
+from kpialign.ui import auth, data, scorecard_ui
 from kpialign.ui.widgets import plain
 
 st.title("Sign in to kpialign")
@@ -63,3 +63,6 @@ if demo_database:  # demo mode follows the database: only the seeded demo lists 
         [{"role": role, "e-mail": email} for role, email in DEMO_ACCOUNTS.items()],
         hide_index=True,
     )
+
+if not first_run:
+    scorecard_ui.prewarm()  # while a password is typed, build the scorecard the leaders' pages share

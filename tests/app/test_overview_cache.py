@@ -6,6 +6,7 @@ way the sessions of one server do.
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -14,11 +15,12 @@ from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
 from kpialign import db
+from kpialign.config import load_settings
 from kpialign.demo.seed import DEMO_ACCOUNTS
 from kpialign.models import Department
-from kpialign.scorecard import scope
+from kpialign.scorecard import build, scope
 from kpialign.services import accounts
-from kpialign.ui import overview_ui
+from kpialign.ui import overview_ui, scorecard_ui
 from tests.app.conftest import TIMEOUT, account_id
 from tests.conftest import sqlite_copy
 
@@ -122,3 +124,81 @@ def test_a_chart_drawn_from_a_cached_spec_is_exactly_what_altair_chart_sends():
     direct, cached = (e.proto for e in _charts(at))
     assert direct.spec and len(direct.datasets) == 1
     assert direct == cached
+
+
+def _counting_builds(monkeypatch) -> list[dict]:
+    builds: list[dict] = []
+    real = build.build_scorecard
+
+    def counted(session, **kwargs):
+        builds.append(kwargs)
+        return real(session, **kwargs)
+
+    monkeypatch.setattr(build, "build_scorecard", counted)
+    return builds
+
+
+def test_the_scorecard_built_in_the_background_is_taken_by_the_first_page_and_not_built_again(
+    demo_copy_sqlite, monkeypatch
+):
+    monkeypatch.setenv("KPIALIGN_DATABASE_URL", demo_copy_sqlite)
+    eng = db.make_engine(load_settings().database_url)
+    version = db.data_version(eng)
+    builds = _counting_builds(monkeypatch)
+    scorecard_ui._prewarm(eng, str(eng.url), version)  # what the sign-in page's background thread runs
+    assert len(builds) == 1 and scorecard_ui._Prebuilt.key == (str(eng.url), version)
+    leader = _departments(_overview(demo_copy_sqlite, "leader", monkeypatch))
+    manager = _departments(_overview(demo_copy_sqlite, "manager", monkeypatch))
+    eng.dispose()
+    assert len(builds) == 1, "the page built the scorecard again"
+    assert scorecard_ui._Prebuilt.key is None and scorecard_ui._Prebuilt.value is None  # handed to st.cache_data
+    assert manager == COMMERCIAL and leader > COMMERCIAL  # the shared build is cut to each user's scope
+
+
+def test_the_sign_in_page_starts_one_background_build_per_data_version_and_at_most_one_per_interval(
+    demo_copy_sqlite, monkeypatch
+):
+    monkeypatch.setenv("KPIALIGN_DATABASE_URL", demo_copy_sqlite)
+    monkeypatch.setattr(scorecard_ui._Prebuilt, "started_at", float("-inf"))
+    monkeypatch.setattr(scorecard_ui._Prebuilt, "built", None)
+    started: list[tuple] = []
+    done = threading.Event()
+    monkeypatch.setattr(scorecard_ui, "_prewarm", lambda *args: (started.append(args), done.set()))
+    scorecard_ui.prewarm()
+    assert done.wait(10)
+    scorecard_ui.prewarm()  # the same data version, and within PREWARM_EVERY_S: nothing more
+    eng = db.make_engine(demo_copy_sqlite)
+    with db.write_session(eng) as s:  # a new data version, still within the interval
+        s.execute(update(Department).where(Department.name == "Finance").values(name="Finance and Control"))
+    eng.dispose()
+    scorecard_ui.prewarm()
+    time.sleep(0.2)
+    assert len(started) == 1
+    monkeypatch.setattr(scorecard_ui._Prebuilt, "started_at", float("-inf"))  # the interval has passed
+    done.clear()
+    scorecard_ui.prewarm()
+    assert done.wait(10) and len(started) == 2 and started[1][2] > started[0][2]
+
+
+def test_sessions_missing_the_same_cached_scorecard_together_build_it_once(demo_copy_sqlite, monkeypatch):
+    """Streamlit's per-key compute lock: eight sessions arriving together wait for one build."""
+    monkeypatch.setenv("KPIALIGN_DATABASE_URL", demo_copy_sqlite)
+    url = load_settings().database_url
+    eng = db.make_engine(url)
+    version = db.data_version(eng)
+    eng.dispose()
+    builds = _counting_builds(monkeypatch)
+    start = threading.Barrier(8)
+    got: list = []
+
+    def session() -> None:
+        start.wait()
+        got.append(scorecard_ui.cached_scorecard(version, url, None, None))
+
+    threads = [threading.Thread(target=session) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(got) == 8 and len(builds) == 1
+    assert len({sc.period for sc in got}) == 1
