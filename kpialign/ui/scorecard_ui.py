@@ -24,7 +24,7 @@ from kpialign.scorecard import queries as scorecard_data
 from kpialign.scorecard import scope
 from kpialign.scorecard.build import Scorecard
 from kpialign.services.accounts import UserContext
-from kpialign.ui import data
+from kpialign.ui import data, nav
 
 _STATUS_CSS = {
     "green": "background-color: #c8e6c9; color: #1b5e20",
@@ -79,6 +79,17 @@ def prewarm() -> None:
     threading.Thread(target=_prewarm, args=(engine, url, version), name="kpialign-prewarm", daemon=True).start()
 
 
+def prewarm_for(user: UserContext) -> None:
+    """:func:`prewarm` when ``user`` may open the scorecard pages (app.py, every signed-in run).
+
+    A returning leader's browser resumes the sign-in from its cookie and skips the sign-in
+    page; their first page (Home, most often) starts the build for the Overview that follows.
+    Survey respondents and employees never start it.
+    """
+    if user.roles & nav.roles_for("pages/overview.py"):
+        prewarm()
+
+
 def _prewarm(engine: Engine, url: str, version: int) -> None:
     try:
         with _Prebuilt.lock:
@@ -93,6 +104,8 @@ def _take_prebuilt(url: str, version: int) -> Scorecard | None:
     """The background build of this version, if there is one (waits while one is running)."""
     with _Prebuilt.lock:
         if _Prebuilt.key != (url, version):
+            if _Prebuilt.key is not None and _Prebuilt.key[0] == url and _Prebuilt.key[1] < version:
+                _Prebuilt.key, _Prebuilt.value = None, None  # an older version nobody will ask for: free it
             return None
         found, _Prebuilt.key, _Prebuilt.value = _Prebuilt.value, None, None  # st.cache_data keeps it now
         return found
@@ -100,11 +113,16 @@ def _take_prebuilt(url: str, version: int) -> Scorecard | None:
 
 @st.cache_data(max_entries=32, show_spinner="Computing the scorecard…")
 def _scorecard(version: int, url: str, period: str | None, wave: str | None) -> Scorecard:
-    ready = _take_prebuilt(url, version) if period is None and wave is None else None
+    default = period is None and wave is None
+    ready = _take_prebuilt(url, version) if default else None
     if ready is not None:
         return ready
     with data.reading() as session:
-        return scorecard.build_scorecard(session, period=period, wave=wave)
+        built = scorecard.build_scorecard(session, period=period, wave=wave)
+    if default:
+        with _Prebuilt.start_lock:
+            _Prebuilt.built = (url, version)  # cached now: no background build of this version
+    return built
 
 
 def cached_scorecard(version: int, url: str, period: str | None, wave: str | None) -> Scorecard:
