@@ -126,8 +126,20 @@ def _scorecard(version: int, url: str, period: str | None, wave: str | None) -> 
 
 
 def cached_scorecard(version: int, url: str, period: str | None, wave: str | None) -> Scorecard:
-    """The whole (unscoped) scorecard from the cache; for cached views that cut it themselves."""
-    return _scorecard(version, url, period, wave)
+    """The whole (unscoped) scorecard from the cache; for cached views that cut it themselves.
+
+    Once per run: every ``st.cache_data`` hit unpickles a copy (~20 MB at enterprise scale),
+    and the Overview's sections each asked for it on a cold run. The copy is this run's own
+    (:func:`kpialign.ui.data.run_memo`), never shared with another session.
+    """
+    memo = data.run_memo()
+    key = ("scorecard", version, url, period, wave)
+    if memo is not None and key in memo:
+        return memo[key]
+    found = _scorecard(version, url, period, wave)
+    if memo is not None:
+        memo[key] = found
+    return found
 
 
 @dataclass(frozen=True)
@@ -144,7 +156,7 @@ class Choices:
 @st.cache_data(max_entries=8, show_spinner=False)
 def _choices(version: int, url: str) -> Choices:
     # here: a few strings instead of the whole scorecard (a cache hit unpickles what it returns)
-    base = _scorecard(version, url, None, None)
+    base = cached_scorecard(version, url, None, None)
     if base.empty:
         return Choices([], [], None, None, empty=True)
     # Closed waves only: an open wave's results would change with each submission (differencing).
@@ -169,7 +181,7 @@ def get(period: str | None = None, wave: str | None = None, *, user: UserContext
     With ``user``, cut to the units that user may see (:func:`kpialign.scorecard.scope.scoped`).
     """
     try:
-        sc = _scorecard(data.version(), str(data.engine().url), period, wave)
+        sc = cached_scorecard(data.version(), str(data.engine().url), period, wave)
         return sc if user is None else scope.scoped(sc, user)
     except scorecard.ScorecardError as exc:
         st.error(str(exc))
