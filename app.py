@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from kpialign.ui import a11y, auth, data, language, nav, scorecard_ui
+from kpialign.ui import a11y, auth, data, language, nav
 from kpialign.ui.widgets import plain
 
 # The icon ships with the portal: a ":material/...:" page icon makes every browser fetch it from
@@ -29,7 +29,6 @@ with data.script_run():
             pages.append(st.Page("pages/survey.py", title="Survey", icon=":material/how_to_vote:", url_path="survey"))
         current = st.navigation(pages, position="hidden")
     else:
-        scorecard_ui.prewarm_for(user)  # the scorecard pages' shared build, in the background, once per version
         sections: dict[str, list] = {}
         home = nav.home_for(user.roles)
         for spec in nav.allowed(user.roles):

@@ -24,7 +24,7 @@ from kpialign.scorecard import queries as scorecard_data
 from kpialign.scorecard import scope
 from kpialign.scorecard.build import Scorecard
 from kpialign.services.accounts import UserContext
-from kpialign.ui import data, nav
+from kpialign.ui import data
 
 _STATUS_CSS = {
     "green": "background-color: #c8e6c9; color: #1b5e20",
@@ -67,7 +67,10 @@ def prewarm() -> None:
     scorecard every scorecard page shares (at enterprise scale ~2 s of CPU that the first page
     would otherwise wait for, issue 18). At most once per :data:`PREWARM_EVERY_S` per process,
     so neither signed-out visitors nor the writes of an open survey can make the server build
-    again and again; a data version built already is not built again.
+    again and again; a data version built already is not built again. Not started from a
+    signed-in page: the build holds the GIL much of the time, and a page someone is waiting for
+    (Home, after a sign-in from the cookie) would be slowed by it (measured: sign-in -> Home
+    6.4 s instead of ~2 s at enterprise scale under load 21).
     """
     engine = data.engine()
     url, version = str(engine.url), data.version()
@@ -77,17 +80,6 @@ def prewarm() -> None:
             return
         _Prebuilt.started_at, _Prebuilt.built = now, (url, version)
     threading.Thread(target=_prewarm, args=(engine, url, version), name="kpialign-prewarm", daemon=True).start()
-
-
-def prewarm_for(user: UserContext) -> None:
-    """:func:`prewarm` when ``user`` may open the scorecard pages (app.py, every signed-in run).
-
-    A returning leader's browser resumes the sign-in from its cookie and skips the sign-in
-    page; their first page (Home, most often) starts the build for the Overview that follows.
-    Survey respondents and employees never start it.
-    """
-    if user.roles & nav.roles_for("pages/overview.py"):
-        prewarm()
 
 
 def _prewarm(engine: Engine, url: str, version: int) -> None:
