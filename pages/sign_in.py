@@ -25,10 +25,11 @@ if auth.oidc_configured():
                 st.login(provider)
     st.caption("Or sign in with a local kpialign account:")
 
-# clear_on_submit: the typed password does not stay in the session's widget state. The password is
-# checked in the button's callback, before the run it triggers (auth.submit_sign_in): that run is
-# already signed in and shows the user's first page, instead of this page and then a second run.
-with st.form("sign_in.form", clear_on_submit=True):
+# The password is checked in the button's callback, before the run it triggers
+# (auth.submit_sign_in): that run is already signed in and shows the user's first page, instead
+# of this page and then a second run. The callback also empties the password field, so the typed
+# password does not stay in the session's widget state; the e-mail stays for a second try.
+with st.form("sign_in.form"):
     st.text_input("E-mail", max_chars=320, autocomplete="username", key=auth.EMAIL_KEY)
     st.text_input("Password", type="password", max_chars=1024, autocomplete="current-password", key=auth.PASSWORD_KEY)
     st.form_submit_button(

@@ -85,7 +85,7 @@ def submit_sign_in() -> None:
     the page, the sign-in needed a run of the sign-in page, then ``st.rerun()`` and a second full
     run: a third of the server's work for a crowd of leaders signing in together, issue 18.)
     A refusal is kept for the sign-in page to show (:func:`sign_in_refusal`); the e-mail stays in
-    the form, the password does not.
+    the form, the password field is emptied (it does not stay in the session's widget state).
     """
     email = str(st.session_state.get(EMAIL_KEY) or "")
     password = str(st.session_state.get(PASSWORD_KEY) or "")
@@ -93,14 +93,12 @@ def submit_sign_in() -> None:
     try:
         result = accounts.authenticate_engine(data.engine(), email, password)
     except (OperationalError, DBAPIError) as exc:
-        st.session_state[EMAIL_KEY] = email
         st.session_state[_REFUSED] = SignInRefusal(db.friendly_error(exc), database_down=True)
         return
     if result.ok and result.account_id is not None:
         st.session_state.pop(_REFUSED, None)
         sign_in(result.account_id)
         return
-    st.session_state[EMAIL_KEY] = email
     st.session_state[_REFUSED] = SignInRefusal(result.message, locked=result.locked_until is not None)
 
 

@@ -73,6 +73,20 @@ def test_sign_in_form_signs_in_and_refuses_wrong_passwords(url, demo, monkeypatc
     assert at.session_state["auth.account_id"] == account_id(url, demo.DEMO_ACCOUNTS["leader"])
 
 
+def test_a_refused_sign_in_keeps_the_e_mail_and_empties_the_password(url, demo, monkeypatch):
+    at = new_app(url, None, monkeypatch).run()
+    submit_sign_in(at, demo.DEMO_ACCOUNTS["leader"], "not the password")
+    [e_mail] = [t for t in at.text_input if t.label == "E-mail"]
+    [pw] = [t for t in at.text_input if t.label == "Password"]
+    assert e_mail.value == demo.DEMO_ACCOUNTS["leader"] and pw.value == ""
+    assert [e.value for e in at.error] == [accounts.SIGN_IN_FAILED]
+    pw.input(demo.DEMO_PASSWORD)
+    [button] = [b for b in at.button if b.label == "Sign in"]
+    button.click().run()  # the callback signs in before app.py builds the navigation
+    assert not at.exception and signed_in(at) and not at.error
+    assert "sign_in.password" not in at.session_state or at.session_state["sign_in.password"] == ""
+
+
 def test_sign_in_form_locks_after_ten_failures(url, demo, monkeypatch):
     # Cheap argon2id parameters for this account (AppTest runs in-process): 11 checks stay fast.
     fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
