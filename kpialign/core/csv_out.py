@@ -74,13 +74,26 @@ def safe_cell(value: object) -> str:
     return neutralise(str(value))
 
 
+# A column longer than this is written through its distinct values (a few hundred distinct
+# answers or names in 10^5 rows): each distinct value is made text once, then repeated.
+_BY_VALUE_ROWS = 256
+
+
 def _float_cell(x: float) -> str:
     return "" if x != x else _number(x)  # x != x: NaN
 
 
 def _float_cells(values: np.ndarray) -> list[str]:
     """Floats as :func:`safe_cell` writes them; NaN is empty."""
-    items = values.astype("float64", copy=False).tolist()
+    values = values.astype("float64", copy=False)
+    # here: a long column with repeats is made text once per distinct value; not with -0.0,
+    # which np.unique merges with 0.0 although the two are written differently
+    if len(values) > _BY_VALUE_ROWS and not (np.signbit(values) & (values == 0)).any():
+        uniques, inverse = np.unique(values, return_inverse=True)
+        if len(uniques) * 4 < len(values):
+            texts = np.array([_float_cell(x) for x in uniques.tolist()], dtype=object)
+            return texts[inverse].tolist()
+    items = values.tolist()
     if np.isinf(values).any():
         return [_float_cell(x) for x in items]
     return [repr(x) if x == x else "" for x in items]  # finite: _number is repr; x == x: not NaN
@@ -95,11 +108,6 @@ def _text_cells(values: list) -> list[str]:
         else safe_cell(v)  # exact str: a subclass takes the slow path
         for v in values
     ]
-
-
-# A column longer than this is written through its distinct values (a few hundred distinct
-# answers or names in 10^5 rows): each distinct value is made text once, then repeated.
-_BY_VALUE_ROWS = 256
 
 
 def _int_cells(values: np.ndarray, missing: np.ndarray | None = None) -> list[str]:
