@@ -75,6 +75,23 @@ def cache_bytes(base: str) -> dict[str, int]:
     return dict(out)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of ``pid`` and of its children, live and reaped."""
+    total = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(x) for x in children.read_text().split()]
+    for p in pids:
+        try:
+            text = Path(f"/proc/{p}/stat").read_text()
+        except FileNotFoundError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        total += sum(int(x) for x in fields[11 : 15 if p == pid else 13])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def slope_mb_per_min(samples: list[tuple[float, float]]) -> float:
     if len(samples) < 3:
         return float("nan")
@@ -103,6 +120,7 @@ async def soak(minutes: float, sessions: int, backend: str, arena_max: int) -> N
         done = {"survey": 0, "overview": 0}
         errors: list[str] = []
         t_start = time.monotonic()
+        cpu_start = cpu_seconds(proc.pid)
         deadline = t_start + minutes * 60
 
         async def sampler() -> None:
@@ -131,6 +149,7 @@ async def soak(minutes: float, sessions: int, backend: str, arena_max: int) -> N
 
         try:
             await asyncio.gather(sampler(), *(worker(w) for w in range(sessions)))
+            cpu = cpu_seconds(proc.pid) - cpu_start
         finally:
             proc.terminate()
             proc.wait(timeout=15)
@@ -144,6 +163,8 @@ async def soak(minutes: float, sessions: int, backend: str, arena_max: int) -> N
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\nSoak on {backend}: {minutes:g} min, {sessions} concurrent sessions, {arenas}, load avg {load}")
     print(f"completed: {done['survey']} surveys, {done['overview']} overview visits; errors: {len(errors)}")
+    sessions_done = max(1, done["survey"] + done["overview"])
+    print(f"server CPU: {cpu:.0f} s in all, {cpu / sessions_done:.3f} s per completed session")
     for e in sorted(set(errors))[:5]:
         print(f"  error x{errors.count(e)}: {e}")
     print("server RSS MB at 0/25/50/75/100%: " + " / ".join(f"{m:.0f}" for m in q) + f"; peak {max(ms):.0f}")
