@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -152,7 +153,11 @@ async def soak(minutes: float, sessions: int, backend: str, arena_max: int) -> N
             cpu = cpu_seconds(proc.pid) - cpu_start
         finally:
             proc.terminate()
-            proc.wait(timeout=15)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # here: a loaded machine can take longer to shut down
+                proc.kill()
+                proc.wait()
         stored = lt.check_wave(url, wave)
 
     ms = [m for _, m in samples]
