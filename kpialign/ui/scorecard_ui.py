@@ -103,7 +103,9 @@ def _take_prebuilt(url: str, version: int) -> Scorecard | None:
         return found
 
 
-@st.cache_data(max_entries=32, show_spinner="Computing the scorecard…")
+# here: an enterprise scorecard pickles to ~21 MB and each write makes the cached ones stale, so
+# few entries (8 x 21 MB at most) and a ttl that frees stale versions once the portal goes quiet
+@st.cache_data(ttl=3600, max_entries=8, show_spinner="Computing the scorecard…")
 def _scorecard(version: int, url: str, period: str | None, wave: str | None) -> Scorecard:
     default = period is None and wave is None
     ready = _take_prebuilt(url, version) if default else None
@@ -145,7 +147,7 @@ class Choices:
     empty: bool = False
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(ttl=3600, max_entries=8, show_spinner=False)
 def _choices(version: int, url: str) -> Choices:
     # here: a few strings instead of the whole scorecard (a cache hit unpickles what it returns)
     base = cached_scorecard(version, url, None, None)
