@@ -126,12 +126,17 @@ def test_a_chart_drawn_from_a_cached_spec_is_exactly_what_altair_chart_sends():
     assert direct == cached
 
 
-def _counting_builds(monkeypatch) -> list[dict]:
+def _counting_builds(monkeypatch, url: str) -> list[dict]:
+    """Count the scorecard builds of ``url`` (a background build another test started may still run)."""
+    with scorecard_ui._Prebuilt.lock:  # let such a build finish first
+        pass
+    monkeypatch.setattr(scorecard_ui._Prebuilt, "started_at", time.monotonic())  # and start no other
     builds: list[dict] = []
     real = build.build_scorecard
 
     def counted(session, **kwargs):
-        builds.append(kwargs)
+        if str(session.get_bind().engine.url) == url:
+            builds.append(kwargs)
         return real(session, **kwargs)
 
     monkeypatch.setattr(build, "build_scorecard", counted)
@@ -144,7 +149,7 @@ def test_the_scorecard_built_in_the_background_is_taken_by_the_first_page_and_no
     monkeypatch.setenv("KPIALIGN_DATABASE_URL", demo_copy_sqlite)
     eng = db.make_engine(load_settings().database_url)
     version = db.data_version(eng)
-    builds = _counting_builds(monkeypatch)
+    builds = _counting_builds(monkeypatch, str(eng.url))
     scorecard_ui._prewarm(eng, str(eng.url), version)  # what the sign-in page's background thread runs
     assert len(builds) == 1 and scorecard_ui._Prebuilt.key == (str(eng.url), version)
     leader = _departments(_overview(demo_copy_sqlite, "leader", monkeypatch))
@@ -187,7 +192,7 @@ def test_sessions_missing_the_same_cached_scorecard_together_build_it_once(demo_
     eng = db.make_engine(url)
     version = db.data_version(eng)
     eng.dispose()
-    builds = _counting_builds(monkeypatch)
+    builds = _counting_builds(monkeypatch, url)
     start = threading.Barrier(8)
     got: list = []
 
