@@ -580,8 +580,8 @@ def _kpi_parts(session: Session, *, period: str | None = None, batch_kpis: int |
     """:func:`kpis` as parts: departments in file order, about ``batch_kpis`` KPIs (with their
     values, fetched when the part's turn comes) at a time."""
     keep = periods.period_filter(period)
-    defs = strategy.kpis_frame(session)
-    links = strategy.links_frame(session)
+    defs = strategy.kpis_frame(session=session)
+    links = strategy.links_frame(session=session)
     link_text = (
         links.sort_values(["kpi_id", "objective_code"])
         .assign(item=lambda d: d["objective_code"] + ":" + d["contribution"].map(lambda c: f"{c:g}"))

@@ -17,8 +17,8 @@ st.caption(
 )
 with data.reading() as session:
     existing = committees.committees_frame(session=session, user=user, include_retired=True)
-    objectives = strategy.objectives_frame(session, include_retired=False)
-    depts = strategy.departments_frame(session, include_retired=False)
+    objectives = strategy.objectives_frame(session=session, include_retired=False)
+    depts = strategy.departments_frame(session=session, include_retired=False)
     people = accounts.list_users(session)
 people = people[people["active"].astype(bool)]
 obj_label = dict(zip(objectives["id"].astype(int), objectives["code"] + " " + objectives["title"], strict=True))

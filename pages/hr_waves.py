@@ -22,7 +22,7 @@ if missing:  # the shipped bank appears on first use (audited)
 with data.reading() as session:
     waves = surveys.list_waves(session)
     questions = surveys.list_questions(session)
-    depts = strategy.departments_frame(session, include_retired=False)
+    depts = strategy.departments_frame(session=session, include_retired=False)
 dept_path = dict(zip(depts["id"].astype(int), depts["path"], strict=True)) if not depts.empty else {}
 
 # Tracked tabs: the open tab is kept in the session, so saving a form never sends HR back to "Waves".

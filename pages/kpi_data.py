@@ -18,7 +18,7 @@ scope = EditScope.for_user(user)
 st.title("KPI data")
 
 with data.reading() as session:
-    depts = strategy.departments_frame(session, include_retired=False)
+    depts = strategy.departments_frame(session=session, include_retired=False)
     latest = measurements.latest_periods(session)
 
 editable = depts if scope.departments is None else depts[depts["id"].isin(scope.departments)]

@@ -31,7 +31,7 @@ if scope.departments is not None:
         st.warning("You are not the KPI owner of any department, so you cannot import data.")
         st.stop()
     with data.reading() as session:
-        depts = strategy.departments_frame(session)
+        depts = strategy.departments_frame(session=session)
     names = depts[depts["id"].isin(scope.departments)]["name"].tolist()
     st.caption("You can import data for: " + plain(", ".join(names)))
 

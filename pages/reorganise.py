@@ -32,8 +32,8 @@ if done := st.session_state.pop(DONE, None):
     st.success(plain(done), icon=":material/check_circle:")
 
 with data.reading() as session:
-    depts = strategy.departments_frame(session)
-    kpis = strategy.kpis_frame(session, include_retired=False)
+    depts = strategy.departments_frame(session=session)
+    kpis = strategy.kpis_frame(session=session, include_retired=False)
 active = depts[depts["active"]]
 if active.empty:
     st.info("There are no units yet. Add them on Strategy setup or import your directory.", icon=":material/info:")

@@ -17,7 +17,7 @@ st.title("Reviews")
 ui.notice("reviews.notice")
 
 with data.reading() as session:
-    depts = strategy.departments_frame(session, include_retired=False)
+    depts = strategy.departments_frame(session=session, include_retired=False)
 scope = reviews.reviewable_departments(user)
 if scope is not None:
     depts = depts[depts["id"].isin(scope)]

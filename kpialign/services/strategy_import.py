@@ -253,14 +253,14 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
         try:
             if old is None:
                 ids[code.casefold()] = strategy.create_objective(
-                    session, actor=actor, code=code, title=c.get("title", ""), description=c.get("description", ""),
+                    session=session, actor=actor, code=code, title=c.get("title", ""), description=c.get("description", ""),
                     weight=weight,
                 )  # fmt: skip
                 plan.bump("objectives_created")
             else:
                 ids[code.casefold()] = old.id
                 changed = strategy.update_objective(
-                    session, actor=actor, objective_id=old.id, title=c.get("title", ""),
+                    session=session, actor=actor, objective_id=old.id, title=c.get("title", ""),
                     description=c.get("description", ""), weight=weight,
                 )  # fmt: skip
                 plan.bump("objectives_changed", changed)
@@ -273,7 +273,7 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
         parent = c.get("parent", "")
         try:
             changed = strategy.update_objective(
-                session,
+                session=session,
                 actor=actor,
                 objective_id=ids[code.casefold()],
                 parent_id=all_ids[parent.casefold()] if parent else None,
@@ -295,7 +295,7 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
         have = current.get(d, set())
         want = (have - set(listed)) | {o for o, s in listed.items() if d in s}
         if want != have:
-            strategy.set_expectations(session, actor=actor, department_id=d, objective_ids=want)
+            strategy.set_expectations(session=session, actor=actor, department_id=d, objective_ids=want)
             plan.bump("expectations_changed", True)
 
 
@@ -355,12 +355,14 @@ def _kpis(session: Session, plan: StrategyPlan, rows, actor: str) -> list[tuple[
         kpi_id = existing.get(key)
         try:
             if kpi_id is None:
-                kpi_id = strategy.create_kpi(session, actor=actor, kpi=kpi)
+                kpi_id = strategy.create_kpi(session=session, actor=actor, kpi=kpi)
                 plan.bump("kpis_created")
             else:
-                plan.bump("kpis_changed", strategy.update_kpi(session, actor=actor, kpi_id=kpi_id, kpi=kpi))
+                plan.bump("kpis_changed", strategy.update_kpi(session=session, actor=actor, kpi_id=kpi_id, kpi=kpi))
             if active:
-                plan.bump("kpis_changed", strategy.set_kpi_active(session, actor=actor, kpi_id=kpi_id, active=True))
+                plan.bump(
+                    "kpis_changed", strategy.set_kpi_active(session=session, actor=actor, kpi_id=kpi_id, active=True)
+                )
             else:
                 retire.append(("kpis", row, kpi_id))
         except StrategyError as exc:
@@ -371,10 +373,13 @@ def _kpis(session: Session, plan: StrategyPlan, rows, actor: str) -> list[tuple[
 def _retire(session: Session, plan: StrategyPlan, retire: list[tuple[str, int, int]], actor: str) -> None:
     for what, _row, row_id in retire:
         if what == "kpis":
-            plan.bump("kpis_changed", strategy.set_kpi_active(session, actor=actor, kpi_id=row_id, active=False))
+            plan.bump(
+                "kpis_changed", strategy.set_kpi_active(session=session, actor=actor, kpi_id=row_id, active=False)
+            )
         else:
             plan.bump(
-                "objectives_changed", strategy.update_objective(session, actor=actor, objective_id=row_id, active=False)
+                "objectives_changed",
+                strategy.update_objective(session=session, actor=actor, objective_id=row_id, active=False),
             )
 
 
@@ -421,7 +426,9 @@ def _links(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
         try:
             plan.bump(
                 "links_changed",
-                strategy.set_link(session, actor=actor, kpi_id=kpi, objective_id=obj, contribution=contribution),
+                strategy.set_link(
+                    session=session, actor=actor, kpi_id=kpi, objective_id=obj, contribution=contribution
+                ),
             )
         except StrategyError as exc:
             issues.append(file_issue("links", row, "contribution", c.get("contribution", ""), str(exc)))
@@ -433,7 +440,9 @@ def _links(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
         )
     ).all():
         if obj_id not in wanted[kpi_id]:
-            plan.bump("links_removed", strategy.remove_link(session, actor=actor, kpi_id=kpi_id, objective_id=obj_id))
+            plan.bump(
+                "links_removed", strategy.remove_link(session=session, actor=actor, kpi_id=kpi_id, objective_id=obj_id)
+            )
 
 
 # ------------------------------------------------------------------------------ export

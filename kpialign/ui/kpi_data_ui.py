@@ -125,7 +125,7 @@ def missing_section(dept_id: int, period: str) -> None:
     start = period_bounds(months[0])[0]
     with data.reading() as session:
         missing = measurements.missing_periods(session, start=start, end=end, department_ids=[dept_id])
-        kpis = strategy.kpis_frame(session, include_retired=False)
+        kpis = strategy.kpis_frame(session=session, include_retired=False)
     status = period_status(kpis[kpis["department_id"] == dept_id], missing, start, end)
     if status.empty:
         st.info("No active KPIs in this department.")

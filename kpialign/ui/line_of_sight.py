@@ -34,7 +34,7 @@ def strategy_view(department_id: int | None) -> sharing.StrategyView:
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
 def _names(version: int, url: str) -> dict[int, str]:
     with data.reading() as session:
-        frame = strategy.departments_frame(session)
+        frame = strategy.departments_frame(session=session)
     return dict(zip(frame["id"].astype(int), frame["name"], strict=True)) if not frame.empty else {}
 
 
@@ -183,7 +183,7 @@ def unit_result(res: sharing.UnitResult, *, k: int) -> None:
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
 def _objective_titles(version: int, url: str) -> pd.DataFrame:
     with data.reading() as session:
-        frame = strategy.objectives_frame(session, include_retired=False)
+        frame = strategy.objectives_frame(session=session, include_retired=False)
     return frame[["code", "title", "description", "depth"]] if not frame.empty else frame
 
 

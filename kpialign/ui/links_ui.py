@@ -29,8 +29,8 @@ def _load(version: int, url: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
     sc = scorecard_ui.get()
     with data.reading() as session:
         links = kpi_links.links_frame(session=session)
-        pulling = strategy.findings(session).conflicts
-        depts = strategy.departments_frame(session, include_retired=False)
+        pulling = strategy.findings(session=session).conflicts
+        depts = strategy.departments_frame(session=session, include_retired=False)
     return links_read.links_with_evidence(links, sc), pulling, depts
 
 
