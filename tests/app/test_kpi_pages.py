@@ -208,7 +208,7 @@ def test_strategy_setup_creates_kpi_from_template(writable_url, monkeypatch):
     with db.read_session(eng) as s:
         from kpialign.services import strategy
 
-        kpis = strategy.kpis_frame(s)
+        kpis = strategy.kpis_frame(session=s)
     eng.dispose()
     row = kpis[kpis["name"] == "First-contact resolution rate"].iloc[0]
     assert (row["unit"], row["polarity"], row["target"]) == ("%", "higher", 80.0)

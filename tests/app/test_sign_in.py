@@ -250,7 +250,7 @@ def _dept_ids(url) -> list[int]:
 
     eng = db.make_engine(url)
     with db.read_session(eng) as s:
-        ids = [int(i) for i in strategy.departments_frame(s, include_retired=False)["id"]]
+        ids = [int(i) for i in strategy.departments_frame(session=s, include_retired=False)["id"]]
     eng.dispose()
     return ids
 

@@ -173,8 +173,8 @@ def test_scope_refuses_other_departments(engine, org):
 
 def test_retired_kpi_and_department(engine, org):
     with db.write_session(engine) as s:
-        strategy.set_kpi_active(s, actor="a", kpi_id=org.cac, active=False)
-        strategy.update_department(s, actor="a", department_id=org.hr, active=False)
+        strategy.set_kpi_active(session=s, actor="a", kpi_id=org.cac, active=False)
+        strategy.update_department(session=s, actor="a", department_id=org.hr, active=False)
     issues = _issues(engine, HEADER + "CAC,Sales,2025-01,1,\nAttrition,HR,2025-01,1,\n")
     assert [(r, c) for r, c, _ in issues] == [(2, "kpi"), (3, "department")]
     assert "retired" in issues[0][2] and "retired" in issues[1][2]

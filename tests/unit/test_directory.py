@@ -202,7 +202,7 @@ def test_a_hand_typed_unit_with_the_same_name_is_adopted_not_duplicated(engine):
     from kpialign.services import strategy
 
     with db.write_session(engine) as s:
-        sales = strategy.create_department(s, actor="t", name="Sales", headcount=9)
+        sales = strategy.create_department(session=s, actor="t", name="Sales", headcount=9)
     plan = _import(engine)
     assert plan.counts()["units_created"] == 4 and plan.counts()["units_changed"] == 1
     with db.read_session(engine) as s:

@@ -122,7 +122,7 @@ def test_retired_kpi_refused(engine, org):
     from kpialign.services import strategy
 
     with db.write_session(engine) as s:
-        strategy.set_kpi_active(s, actor="a", kpi_id=org.cac, active=False)
+        strategy.set_kpi_active(session=s, actor="a", kpi_id=org.cac, active=False)
     with pytest.raises(MeasurementError, match="retired"), db.write_session(engine) as s:
         measurements.apply_entries(s, scope=ADMIN, entries=[Entry(org.cac, "2025-01", 1.0)])
 

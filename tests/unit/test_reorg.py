@@ -114,7 +114,7 @@ def test_nothing_can_be_merged_into_a_closed_unit(engine, org):
 
 def test_a_merge_with_clashing_kpi_names_is_refused(engine, org):
     with db.write_session(engine) as s:
-        strategy.create_kpi(s, actor=A, kpi=KpiInput(department_id=org.ops, name="Attrition", target=5))
+        strategy.create_kpi(session=s, actor=A, kpi=KpiInput(department_id=org.ops, name="Attrition", target=5))
     _refused(engine, reorg.merge_units, "already has KPI", source_id=org.hr, into_id=org.ops, effective_on=JUNE)
 
 
@@ -178,8 +178,8 @@ def test_a_split_creates_a_unit_beside_the_old_one_with_the_listed_kpis(engine, 
 def test_close_needs_no_active_sub_units_or_kpis(engine, org):
     _refused(engine, reorg.close_unit, "active KPI", department_id=org.hr, effective_on=JUNE)
     with db.write_session(engine) as s:
-        strategy.set_kpi_active(s, actor=A, kpi_id=org.attrition, active=False)
-        child = strategy.create_department(s, actor=A, name="HR Ops", parent_id=org.hr)
+        strategy.set_kpi_active(session=s, actor=A, kpi_id=org.attrition, active=False)
+        child = strategy.create_department(session=s, actor=A, name="HR Ops", parent_id=org.hr)
     _refused(engine, reorg.close_unit, "sub-unit", department_id=org.hr, effective_on=JUNE)
     _do(engine, reorg.close_unit, department_id=child, effective_on=JUNE)
     _do(engine, reorg.close_unit, department_id=org.hr, effective_on=JUNE)
