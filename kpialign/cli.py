@@ -83,7 +83,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
         generated = True
     with db.write_session(_engine()) as session:
         account = accounts.create_user(
-            session,
+            session=session,
             email=args.email,
             roles=args.role,
             password=password,
@@ -104,8 +104,8 @@ def cmd_manager_units(args: argparse.Namespace) -> int:
     if not args.unit and not args.none:
         raise CliError("Give one or more --unit NAME, or --none to take the manager role away.")
     with db.write_session(_engine()) as session:
-        account_id = accounts.account_id_by_email(session, args.email)
-        unit_ids = accounts.unit_ids_by_name(session, args.unit or [])
+        account_id = accounts.account_id_by_email(session=session, email=args.email)
+        unit_ids = accounts.unit_ids_by_name(session=session, names=args.unit or [])
         changed = accounts.set_manager_units(
             session=session, account_id=account_id, department_ids=unit_ids, actor=args.actor
         )

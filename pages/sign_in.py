@@ -37,7 +37,7 @@ with st.form("sign_in.form", clear_on_submit=True):
 if submitted:
     st.session_state["sign_in.last_email"] = email
     try:
-        result = accounts.authenticate_engine(data.engine(), email, password)
+        result = accounts.authenticate_engine(engine=data.engine(), email=email, password=password)
     except (OperationalError, DBAPIError) as exc:
         data.show_db_error(exc)
         st.stop()

@@ -1086,7 +1086,7 @@ def _seed_accounts(session: Session, plan: _Plan, salt: bytes, summary: DemoSumm
         if role == "employee":
             department = plan.signin_unit
         account = accounts.create_user(
-            session,
+            session=session,
             email=email,
             roles=[role],
             password=None,

@@ -261,7 +261,7 @@ def strategy_view(session: Session, sc: Scorecard, *, department_id: int | None)
             "Ask an admin to set your department to see its KPIs here.",
         )
     dept = session.get(Department, department_id)
-    units = accounts.subtree(session, {department_id})
+    units = accounts.subtree(session=session, roots={department_id})
     own = set(sc.kpis.loc[sc.kpis["department_id"] == department_id, "kpi_id"])
     ids = {department_id} if own else set(units)
     kpis, lines = kpi_words(sc, ids)

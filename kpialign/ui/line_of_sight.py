@@ -70,7 +70,7 @@ def refuse_out_of_scope(user: UserContext, department_id: int, where: str) -> No
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)
 def _subtree(version: int, url: str, unit: int) -> frozenset[int]:
     with data.reading() as session:
-        return accounts.subtree(session, {unit})
+        return accounts.subtree(session=session, roots={unit})
 
 
 def subtree_of(unit: int) -> frozenset[int]:
@@ -83,7 +83,7 @@ def managed_units(user: UserContext) -> list[int]:
     if user.account_id is None:
         return []
     with data.reading() as session:
-        return accounts.manager_units_of(session, user.account_id)
+        return accounts.manager_units_of(session=session, account_id=user.account_id)
 
 
 # ------------------------------------------------------------------------------ render

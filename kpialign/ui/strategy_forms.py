@@ -70,7 +70,7 @@ class Setup:
     def load(cls, session: Session, *, actor: str) -> Setup:
         objectives = strategy.objectives_frame(session=session)
         depts = strategy.departments_frame(session=session)
-        users = accounts.list_users(session)
+        users = accounts.list_users(session=session)
         return cls(
             actor=actor,
             objectives=objectives,
