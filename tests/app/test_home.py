@@ -47,7 +47,7 @@ def test_home_on_an_empty_database_explains_what_to_do(tmp_path, monkeypatch):
     eng = db.make_engine(url)
     db.migrate(eng)
     with db.write_session(eng) as s:
-        accounts.create_user(s, email="boss@example.com", roles=["leader"], password="a-long-password-1")
+        accounts.create_user(session=s, email="boss@example.com", roles=["leader"], password="a-long-password-1")
     eng.dispose()
     at = new_app(url, "boss@example.com", monkeypatch).run()
     assert not at.exception

@@ -28,8 +28,8 @@ def mail_url(tmp_path, monkeypatch) -> str:
     db.migrate(eng)
     make_wave(eng, seed_org(eng), name="Autumn pulse", around=date.today())
     with db.write_session(eng) as s:
-        accounts.create_user(s, email=HR_EMAIL, roles=["hr"], password=None, department="Finance")
-        accounts.create_user(s, email=EMP_EMAIL, roles=["employee"], password=None, department="Finance")
+        accounts.create_user(session=s, email=HR_EMAIL, roles=["hr"], password=None, department="Finance")
+        accounts.create_user(session=s, email=EMP_EMAIL, roles=["employee"], password=None, department="Finance")
     eng.dispose()
     return url
 

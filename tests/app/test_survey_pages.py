@@ -28,8 +28,8 @@ def survey_url(tmp_path, monkeypatch) -> str:
     depts = seed_org(eng)
     make_wave(eng, depts, name="Autumn pulse", around=date.today())
     with db.write_session(eng) as s:
-        accounts.create_user(s, email=HR_EMAIL, roles=["hr"], password=None, department="Finance")
-        accounts.create_user(s, email=EMP_EMAIL, roles=["employee"], password=None, department="Finance")
+        accounts.create_user(session=s, email=HR_EMAIL, roles=["hr"], password=None, department="Finance")
+        accounts.create_user(session=s, email=EMP_EMAIL, roles=["employee"], password=None, department="Finance")
     eng.dispose()
     return url
 

@@ -88,13 +88,15 @@ def test_a_directory_creates_the_unit_tree_people_roles_scopes_and_headcounts(en
         assert hc[depts["SAL"].id] == 3 and hc[depts["MKT"].id] == 40
         assert set(s.execute(select(DepartmentHeadcount.period)).scalars()) == {"2026-11"}
         kim = s.exec(select(Account).where(Account.email == "kim@acme.test")).scalar_one()
-        ctx = accounts.user_context(s, kim)
+        ctx = accounts.user_context(session=s, account=kim)
         assert ctx.owner_departments == {depts["SAL"].id, depts["MKT"].id}
-        max_ = accounts.user_context(s, s.exec(select(Account).where(Account.email == "max@acme.test")).scalar_one())
+        max_ = accounts.user_context(
+            session=s, account=s.exec(select(Account).where(Account.email == "max@acme.test")).scalar_one()
+        )
         assert max_.roles == {"manager", "leader"}
         assert max_.managed_departments == {depts["COM"].id, depts["SAL"].id, depts["MKT"].id}
         sam = s.exec(select(Account).where(Account.email == "sam@acme.test")).scalar_one()
-        assert accounts.roles_of(s, sam.id) == ["employee"] and sam.password_hash is None
+        assert accounts.roles_of(session=s, account_id=sam.id) == ["employee"] and sam.password_hash is None
         events = s.execute(select(DepartmentEvent.kind, DepartmentEvent.effective_on)).all()
         assert sorted(events) == [("create", NOV)] * 5
         audit_rows = s.execute(select(AuditEvent).where(AuditEvent.entity == "directory")).scalars().all()

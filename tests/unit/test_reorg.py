@@ -78,7 +78,7 @@ def test_a_move_changes_the_parent_and_a_cycle_is_refused(engine, org):
 def test_a_merge_moves_kpis_people_scopes_and_headcount_and_closes_the_source(engine, org):
     with db.write_session(engine) as s:
         owner = accounts.create_user(
-            s, email="owner@example.org", roles=["kpi_owner"], password=None, department_id=org.hr
+            session=s, email="owner@example.org", roles=["kpi_owner"], password=None, department_id=org.hr
         )
         owner_id = owner.id
     event = _do(engine, reorg.merge_units, source_id=org.hr, into_id=org.ops, effective_on=JUNE)
