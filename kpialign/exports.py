@@ -603,7 +603,7 @@ def _kpi_parts(session: Session, *, period: str | None = None, batch_kpis: int |
 def _kpi_rows(session: Session, defs: pd.DataFrame, departments: list, keep) -> pd.DataFrame:
     """The rows of :func:`kpis` for the KPIs of ``departments``."""
     d = defs[defs["department"].isin(departments)]
-    values = measurements.values_frame(session, kpi_ids=d["kpi_id"].astype(int).tolist())
+    values = measurements.values_frame(session=session, kpi_ids=d["kpi_id"].astype(int).tolist())
     values = values[values["period"].map(keep)] if len(values) else values
     values = values.assign(period_target=values["target"].where(values["target_source"] == "period"))
     values = values[["kpi_id", "period", "actual", "period_target"]]

@@ -19,7 +19,7 @@ st.title("KPI data")
 
 with data.reading() as session:
     depts = strategy.departments_frame(session=session, include_retired=False)
-    latest = measurements.latest_periods(session)
+    latest = measurements.latest_periods(session=session)
 
 editable = depts if scope.departments is None else depts[depts["id"].isin(scope.departments)]
 editable = editable[editable["kpis"] > 0]
@@ -47,7 +47,7 @@ period = c3.selectbox("Period", periods, index=default, key="kpi_data.period")
 forms.show_notice(kdu.NOTICE)
 
 with data.reading() as session:
-    grid = measurements.entry_grid(session, department_id=dept_id, period=period)
+    grid = measurements.entry_grid(session=session, department_id=dept_id, period=period)
 
 st.subheader(f"{plain(labels[dept_id])} — {period}")
 if grid.empty:

@@ -80,7 +80,7 @@ def scored_month(period: str, latest_month: str | None = None) -> str:
 
 def build_for(session: Session, period: str) -> Scorecard:
     """The scorecard a review of ``period`` reads (one for every department of an organisation pack)."""
-    latest = measurements.latest_periods(session).get("monthly")
+    latest = measurements.latest_periods(session=session).get("monthly")
     return scorecard.build_scorecard(session, period=scored_month(period, latest))
 
 

@@ -121,14 +121,14 @@ def parse_number(text: str) -> float:
     if "%" in s:
         raise ValueError("has a % sign; write the number only (12.5 for 12.5%)")
     if _PLAIN_NUMBER.match(s):
-        return check_number(float(s))
+        return check_number(value=float(s))
     if _AMBIGUOUS_COMMA.match(s):
         raise ValueError(
             "is ambiguous: the comma could be a decimal comma or a thousands separator; "
             f"write {s.replace(',', '.')} or {s.replace(',', '')}"
         )
     if _DECIMAL_COMMA.match(s):
-        return check_number(float(s.replace(",", ".")))
+        return check_number(value=float(s.replace(",", ".")))
     if _GROUPED.match(s):
         raise ValueError("uses a thousands separator; write the number without grouping (e.g. 1234.5)")
     if re.search(r"[€$£¥]", s):
@@ -477,7 +477,7 @@ def import_kpis(
         raise KpiImportError(validation)
     try:
         written: WriteSummary = apply_entries(
-            session, scope=scope, entries=validation.entries, source="import", dry_run=dry_run
+            session=session, scope=scope, entries=validation.entries, source="import", dry_run=dry_run
         )
         saved = checkin_service.apply_checkins(
             session, scope=scope, entries=validation.checkins, author_id=author_id, source="import", dry_run=dry_run

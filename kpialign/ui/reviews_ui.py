@@ -150,7 +150,7 @@ def quarter_choices(count: int = 8) -> tuple[list[str], int]:
     """Recent quarters, newest first, and the index of the default: the last quarter complete by
     the latest month with data (the one a review looks back on)."""
     with data.reading() as session:
-        latest = measurements.latest_periods(session).get("monthly")
+        latest = measurements.latest_periods(session=session).get("monthly")
     until = date.today()
     if latest:
         until = max(until, period_bounds(latest)[1])
