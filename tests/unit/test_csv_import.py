@@ -201,7 +201,7 @@ def test_import_is_idempotent_and_counts(engine, org):
     third = _import(engine, data.replace("125,140", "126,140").replace("75,", "75,70"))
     assert (third.inserted, third.updated, third.unchanged) == (0, 2, 1)
     with db.read_session(engine) as s:
-        vf = measurements.values_frame(s).set_index(["kpi_id", "period"])
+        vf = measurements.values_frame(session=s).set_index(["kpi_id", "period"])
         imports = audit.list_events(s, action="import")
     assert vf.loc[(org.revenue, "2025-02"), "actual"] == 126.0
     assert vf.loc[(org.cac, "2025-01"), "target"] == 70.0
@@ -317,7 +317,7 @@ def test_cli_import_kpis(tmp_path, sqlite_engine, monkeypatch, capsys):
     code, out, _ = run(str(good), "--dry-run")
     assert code == 0 and "would be inserted" in out
     with db.read_session(sqlite_engine) as s:
-        assert measurements.values_frame(s).empty
+        assert measurements.values_frame(session=s).empty
     code, out, err = run(str(good))
     assert code == 0 and "1 inserted" in out, err
     code, out, _ = run(str(good))
@@ -325,7 +325,7 @@ def test_cli_import_kpis(tmp_path, sqlite_engine, monkeypatch, capsys):
     code, _, err = run(str(tmp_path / "missing.csv"))
     assert code == 1 and "No such file" in err
     with db.read_session(sqlite_engine) as s:
-        assert measurements.values_frame(s)["actual"].tolist() == [12.5]
+        assert measurements.values_frame(session=s)["actual"].tolist() == [12.5]
     # the real entry point, once: exit status and stderr of `python -m kpialign`
     r = subprocess.run(
         [sys.executable, "-m", "kpialign", "import-kpis", str(bad)],

@@ -95,7 +95,7 @@ def test_did_it_work_for_a_kpi_compares_trends_before_and_since_the_start_agains
     periods = periods_between("2025-01", "2026-02")
     with db.write_session(engine) as s:
         measurements.apply_entries(
-            s,
+            session=s,
             scope=EditScope.everything("x"),
             entries=[Entry(org.revenue, p, v) for p, v in zip(periods, before + since, strict=True)],
         )
@@ -129,7 +129,9 @@ def test_did_it_work_for_a_kpi_compares_trends_before_and_since_the_start_agains
 def test_did_it_work_with_too_little_data_says_it_is_too_early(engine, people):
     org = people.org
     with db.write_session(engine) as s:
-        measurements.apply_entries(s, scope=EditScope.everything("x"), entries=[Entry(org.revenue, "2026-04", 1)])
+        measurements.apply_entries(
+            session=s, scope=EditScope.everything("x"), entries=[Entry(org.revenue, "2026-04", 1)]
+        )
         aid = actions.create_action(
             session=s, user=ADMIN, title="x", department_id=org.sales, kpi_id=org.revenue, today=TODAY
         ).id

@@ -152,7 +152,9 @@ def test_range_and_lower_kpi_rules(engine, org):
 
 def test_kpi_with_values_is_retired_and_cannot_move(engine, org):
     with db.write_session(engine) as s:
-        measurements.apply_entries(s, scope=EditScope.everything("t"), entries=[Entry(org.revenue, "2025-01", 120.0)])
+        measurements.apply_entries(
+            session=s, scope=EditScope.everything("t"), entries=[Entry(org.revenue, "2025-01", 120.0)]
+        )
     with db.write_session(engine) as s:
         kpi = strategy.get_kpi(session=s, kpi_id=org.revenue)
         kpi.department_id = org.ops

@@ -119,7 +119,7 @@ def test_bad_rows_are_refused_with_file_row_and_reason_and_nothing_is_written(en
 
 
 def _values_csv(session) -> bytes:
-    values = measurements.values_frame(session)
+    values = measurements.values_frame(session=session)
     kpis = pd.DataFrame(
         session.execute(select(Kpi.id, Kpi.name, Kpi.department_id)).all(), columns=["kpi_id", "kpi", "department_id"]
     )
