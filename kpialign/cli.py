@@ -198,7 +198,7 @@ def cmd_import_org(args: argparse.Namespace) -> int:
     try:
         with db.write_session(_engine(), bump=not args.dry_run) as session:
             plan = directory.import_directory(
-                session,
+                session=session,
                 data=files[0].read_bytes(),
                 people=files[1].read_bytes() if args.people else None,
                 actor=args.actor,

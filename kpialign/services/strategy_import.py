@@ -124,14 +124,14 @@ def _read(label: str, raw: bytes | str | None, issues: list[ImportIssue], requir
     if raw is None:
         return []
     try:
-        text = decode_csv(raw)
+        text = decode_csv(data=raw)
     except ValueError as exc:
-        issues.append(file_issue(label, 0, "", "", str(exc)))
+        issues.append(file_issue(file=label, row=0, column="", value="", reason=str(exc)))
         return []
     if not text.strip():
-        issues.append(file_issue(label, 0, "", "", "The file is empty."))
+        issues.append(file_issue(file=label, row=0, column="", value="", reason="The file is empty."))
         return []
-    rows = csv_records(text, label, FILES[label], required, issues)
+    rows = csv_records(text=text, label=label, allowed=FILES[label], required=required, issues=issues)
     # A cell the safe CSV writer protected against formula injection ('=...) reads back as written.
     return [(row, {k: _unquote(v) for k, v in cells.items()}) for row, cells in rows]
 
@@ -162,7 +162,7 @@ def import_strategy(
     kpi_rows = _read("kpis", kpis, issues, ("department", "name"))
     link_rows = _read("links", links, issues, ("department", "kpi", "objective"))
     if objectives is None and kpis is None and links is None:
-        issues.append(file_issue("", 0, "", "", "No file was given."))
+        issues.append(file_issue(file="", row=0, column="", value="", reason="No file was given."))
     plan.rows = {"objectives": len(obj_rows), "kpis": len(kpi_rows), "links": len(link_rows)}
     if issues:
         raise StrategyImportError(plan)
@@ -215,28 +215,54 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
         code = c.get("code", "")
         key = code.casefold()
         if key in seen:
-            issues.append(file_issue("objectives", row, "code", code, f"Duplicate objective: also on row {seen[key]}."))
+            issues.append(
+                file_issue(
+                    file="objectives",
+                    row=row,
+                    column="code",
+                    value=code,
+                    reason=f"Duplicate objective: also on row {seen[key]}.",
+                )
+            )
             continue
         seen[key] = row
         try:
             weight = _number(c.get("weight", "")) if c.get("weight") else 1.0
         except ValueError as exc:
-            issues.append(file_issue("objectives", row, "weight", c["weight"], f"The weight {exc}."))
+            issues.append(
+                file_issue(file="objectives", row=row, column="weight", value=c["weight"], reason=f"The weight {exc}.")
+            )
             continue
         if weight is None:  # here: a weight of spaces only
             issues.append(
-                file_issue("objectives", row, "weight", c["weight"], "The weight must be a number, 0 or more.")
+                file_issue(
+                    file="objectives",
+                    row=row,
+                    column="weight",
+                    value=c["weight"],
+                    reason="The weight must be a number, 0 or more.",
+                )
             )
             continue
         try:
             active = _flag(c.get("active", ""))
         except ValueError as exc:
-            issues.append(file_issue("objectives", row, "active", c["active"], f"The value {exc}."))
+            issues.append(
+                file_issue(file="objectives", row=row, column="active", value=c["active"], reason=f"The value {exc}.")
+            )
             continue
         serving = []
         for name in filter(None, (p.strip() for p in c.get("serving_departments", "").split("|"))):
             if name.casefold() not in depts:
-                issues.append(file_issue("objectives", row, "serving_departments", name, "Unknown department."))
+                issues.append(
+                    file_issue(
+                        file="objectives",
+                        row=row,
+                        column="serving_departments",
+                        value=name,
+                        reason="Unknown department.",
+                    )
+                )
             else:
                 serving.append(depts[name.casefold()])
         parsed.append((row, c, code, weight, active, serving))
@@ -244,7 +270,11 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
     for row, c, *_ in parsed:
         parent = c.get("parent", "")
         if parent and parent.casefold() not in codes and parent.casefold() not in by_code:
-            issues.append(file_issue("objectives", row, "parent", parent, "Unknown parent objective code."))
+            issues.append(
+                file_issue(
+                    file="objectives", row=row, column="parent", value=parent, reason="Unknown parent objective code."
+                )
+            )
     if issues:
         return
     ids: dict[str, int] = {}
@@ -265,7 +295,7 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
                 )  # fmt: skip
                 plan.bump("objectives_changed", changed)
         except StrategyError as exc:
-            issues.append(file_issue("objectives", row, "", code, str(exc)))
+            issues.append(file_issue(file="objectives", row=row, column="", value=code, reason=str(exc)))
     if issues:
         return
     all_ids = {o.code.casefold(): o.id for o in session.execute(select(Objective)).scalars()}
@@ -284,7 +314,7 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
             if changed and code.casefold() in by_code:
                 plan.bump("objectives_changed")
         except StrategyError as exc:
-            issues.append(file_issue("objectives", row, "parent", parent, str(exc)))
+            issues.append(file_issue(file="objectives", row=row, column="parent", value=parent, reason=str(exc)))
     # Expected serving departments: exactly the file's, for the objectives in the file.
     listed = {ids[code.casefold()]: set(serving) for _r, _c, code, _w, _a, serving in parsed}
     current: dict[int, set[int]] = {}
@@ -336,7 +366,9 @@ def _kpis(session: Session, plan: StrategyPlan, rows, actor: str) -> list[tuple[
             problems.append(("name", c.get("name", ""), f"Duplicate KPI: also on row {seen[key]}."))
         seen.setdefault(key, row)
         if problems or dept is None:
-            issues.extend(file_issue("kpis", row, column, val, why) for column, val, why in problems)
+            issues.extend(
+                file_issue(file="kpis", row=row, column=column, value=val, reason=why) for column, val, why in problems
+            )
             continue
         kpi = KpiInput(
             department_id=dept,
@@ -366,7 +398,7 @@ def _kpis(session: Session, plan: StrategyPlan, rows, actor: str) -> list[tuple[
             else:
                 retire.append(("kpis", row, kpi_id))
         except StrategyError as exc:
-            issues.append(file_issue("kpis", row, "", c.get("name", ""), str(exc)))
+            issues.append(file_issue(file="kpis", row=row, column="", value=c.get("name", ""), reason=str(exc)))
     return retire
 
 
@@ -397,19 +429,49 @@ def _links(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
     for row, c in rows:
         dept = depts.get(c.get("department", "").casefold())
         if dept is None:
-            issues.append(file_issue("links", row, "department", c.get("department", ""), "Unknown department."))
+            issues.append(
+                file_issue(
+                    file="links",
+                    row=row,
+                    column="department",
+                    value=c.get("department", ""),
+                    reason="Unknown department.",
+                )
+            )
             continue
         kpi = kpis.get((dept, c.get("kpi", "").casefold()))
         if kpi is None:
-            issues.append(file_issue("links", row, "kpi", c.get("kpi", ""), "This department has no KPI of this name."))
+            issues.append(
+                file_issue(
+                    file="links",
+                    row=row,
+                    column="kpi",
+                    value=c.get("kpi", ""),
+                    reason="This department has no KPI of this name.",
+                )
+            )
         obj = objs.get(c.get("objective", "").casefold())
         if obj is None:
-            issues.append(file_issue("links", row, "objective", c.get("objective", ""), "Unknown objective code."))
+            issues.append(
+                file_issue(
+                    file="links",
+                    row=row,
+                    column="objective",
+                    value=c.get("objective", ""),
+                    reason="Unknown objective code.",
+                )
+            )
         try:
             contribution = _number(c.get("contribution", "") or "1", required=True)
         except ValueError as exc:
             issues.append(
-                file_issue("links", row, "contribution", c.get("contribution", ""), f"The contribution {exc}.")
+                file_issue(
+                    file="links",
+                    row=row,
+                    column="contribution",
+                    value=c.get("contribution", ""),
+                    reason=f"The contribution {exc}.",
+                )
             )
             continue
         if kpi is None or obj is None:
@@ -417,7 +479,11 @@ def _links(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
         if (kpi, obj) in seen:
             issues.append(
                 file_issue(
-                    "links", row, "objective", c["objective"], f"Duplicate link: also on row {seen[(kpi, obj)]}."
+                    file="links",
+                    row=row,
+                    column="objective",
+                    value=c["objective"],
+                    reason=f"Duplicate link: also on row {seen[(kpi, obj)]}.",
                 )
             )
             continue
@@ -431,7 +497,11 @@ def _links(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
                 ),
             )
         except StrategyError as exc:
-            issues.append(file_issue("links", row, "contribution", c.get("contribution", ""), str(exc)))
+            issues.append(
+                file_issue(
+                    file="links", row=row, column="contribution", value=c.get("contribution", ""), reason=str(exc)
+                )
+            )
     if issues:
         return
     for kpi_id, obj_id in session.execute(
