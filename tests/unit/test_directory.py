@@ -49,13 +49,13 @@ def _import(engine, units=UNITS, people=PEOPLE, **kw):
     kw.setdefault("actor", "importer@acme.test")
     kw.setdefault("as_of", NOV)
     with db.write_session(engine) as s:
-        return directory.import_directory(s, data=units, people=people, **kw)
+        return directory.import_directory(session=s, data=units, people=people, **kw)
 
 
 def _plan(engine, units=UNITS, people=PEOPLE, **kw):
     kw.setdefault("as_of", NOV)
     with db.read_session(engine) as s:
-        return directory.plan_import(s, data=units, people=people, **kw)
+        return directory.plan_import(session=s, data=units, people=people, **kw)
 
 
 def _snapshot(engine):

@@ -132,12 +132,14 @@ def _values_csv(session) -> bytes:
 
 def test_a_configuration_round_trips_into_an_empty_database_with_an_identical_scorecard(demo_engine, engine):
     with db.read_session(demo_engine) as s:
-        units, people = directory.export_frames(s)
+        units, people = directory.export_frames(session=s)
         files = strategy_import.export_strategy(s)
         values = _values_csv(s)
         original = scorecard.build_scorecard(s, wave=None)
     with db.write_session(engine) as s:
-        directory.import_directory(s, data=write_csv(units), people=write_csv(people), actor=A, as_of=date(2026, 11, 1))
+        directory.import_directory(
+            session=s, data=write_csv(units), people=write_csv(people), actor=A, as_of=date(2026, 11, 1)
+        )
         strategy_import.import_strategy(session=s, actor=A, **files)
     with db.write_session(engine) as s:
         kpi_import.import_kpis(s, data=values, scope=EditScope.everything(A))
