@@ -173,7 +173,9 @@ def cmd_import_kpis(args: argparse.Namespace) -> int:
     scope = EditScope.everything(actor=args.actor)
     try:
         with db.write_session(_engine(), bump=not args.dry_run) as session:
-            summary = csvio.import_kpis(session, data=data, scope=scope, dry_run=args.dry_run, filename=path.name)
+            summary = csvio.import_kpis(
+                session=session, data=data, scope=scope, dry_run=args.dry_run, filename=path.name
+            )
     except csvio.KpiImportError as exc:
         _print_issues(exc, args.file)
         raise CliError(str(exc)) from None

@@ -113,7 +113,7 @@ class ImportSummary:
         return text + (f" {self.checkins} check-in(s) saved." if self.checkins else "")
 
 
-def parse_number(text: str) -> float:
+def parse_number(*, text: str) -> float:
     """Read one numeric cell; :class:`ValueError` with a reason a user can act on."""
     s = text.strip()
     if not s:
@@ -176,7 +176,7 @@ def _show(value: str) -> str:
     return value
 
 
-def validate_kpi_csv(session: Session, *, data: bytes | str, scope: EditScope | None = None) -> ImportValidation:
+def validate_kpi_csv(*, session: Session, data: bytes | str, scope: EditScope | None = None) -> ImportValidation:
     """Validate a whole KPI-values CSV without writing anything.
 
     ``scope`` (optional) adds a problem for every row of a department the importer may not edit.
@@ -375,13 +375,13 @@ def _validate_row(
     actual: float | None = None
     if cell["actual"] or not status_text:  # here: a check-in row may leave the actual empty
         try:
-            actual = parse_number(cell["actual"])
+            actual = parse_number(text=cell["actual"])
         except (ValueError, MeasurementError) as exc:
             problem("actual", cell["actual"], f"The actual {exc}.")
     target: float | None = None
     if cell.get("target"):
         try:
-            target = parse_number(cell["target"])
+            target = parse_number(text=cell["target"])
         except (ValueError, MeasurementError) as exc:
             problem("target", cell["target"], f"The target {exc}.")
 
@@ -459,8 +459,8 @@ def _refuse_locked_changes(
 
 
 def import_kpis(
-    session: Session,
     *,
+    session: Session,
     data: bytes | str,
     scope: EditScope,
     dry_run: bool = False,
@@ -472,7 +472,7 @@ def import_kpis(
     Raises :class:`KpiImportError` (with every problem) before writing anything if the file is
     not valid. With ``dry_run`` nothing is written and the summary says what would change.
     """
-    validation = validate_kpi_csv(session, data=data, scope=scope)
+    validation = validate_kpi_csv(session=session, data=data, scope=scope)
     if not validation.ok:
         raise KpiImportError(validation)
     try:

@@ -117,7 +117,7 @@ def _number(text: str, *, required: bool = False) -> float | None:
         if required:
             raise ValueError("is empty")
         return None
-    return parse_number(text)
+    return parse_number(text=text)
 
 
 def _read(label: str, raw: bytes | str | None, issues: list[ImportIssue], required: tuple[str, ...]):
