@@ -101,7 +101,7 @@ def test_a_locked_quarter_refuses_values_check_ins_and_imports_of_its_months(eng
     assert unchanged.unchanged == 1
     csv = "kpi,department,period,actual\nRevenue,Sales,2026-01,99\nRevenue,Sales,2026-04,99\n"
     with db.read_session(engine) as s:
-        validation = kpi_import.validate_kpi_csv(s, data=csv, scope=admin_scope)
+        validation = kpi_import.validate_kpi_csv(session=s, data=csv, scope=admin_scope)
     assert [(i.row, i.column) for i in validation.issues] == [(2, "period")]
     assert "locked" in validation.issues[0].reason
     # April is outside the locked quarter; other departments are not locked
@@ -138,7 +138,7 @@ def test_check_in_columns_in_the_kpi_csv_are_validated_by_row_and_formula_text_i
         "CAC,Sales,2026-01,70,,some text,\n"
     )
     with db.read_session(engine) as s:
-        issues = kpi_import.validate_kpi_csv(s, data=bad, scope=scope).issues
+        issues = kpi_import.validate_kpi_csv(session=s, data=bad, scope=scope).issues
     assert [(i.row, i.column) for i in issues] == [(2, "analysis"), (3, "status"), (4, "status")]
     good = (
         "kpi,department,period,actual,status,analysis,next_steps\n"
@@ -146,7 +146,7 @@ def test_check_in_columns_in_the_kpi_csv_are_validated_by_row_and_formula_text_i
         "CAC,Sales,2026-02,,at_risk,Waiting for finance,\n"
     )
     with db.write_session(engine) as s:
-        summary = kpi_import.import_kpis(s, data=good, scope=scope)
+        summary = kpi_import.import_kpis(session=s, data=good, scope=scope)
     assert (summary.rows, summary.inserted, summary.checkins) == (2, 1, 2)
     with db.read_session(engine) as s:
         frame = checkins.checkins_frame(session=s).set_index("kpi")

@@ -30,7 +30,7 @@ def org(engine):
 
 def _validate(engine, data, scope=None):
     with db.read_session(engine) as s:
-        return csvio.validate_kpi_csv(s, data=data, scope=scope)
+        return csvio.validate_kpi_csv(session=s, data=data, scope=scope)
 
 
 def _issues(engine, data, scope=None):
@@ -39,7 +39,7 @@ def _issues(engine, data, scope=None):
 
 def _import(engine, data, scope=ADMIN, **kw):
     with db.write_session(engine) as s:
-        return csvio.import_kpis(s, data=data, scope=scope, **kw)
+        return csvio.import_kpis(session=s, data=data, scope=scope, **kw)
 
 
 def _counts(engine):
@@ -57,7 +57,7 @@ def _counts(engine):
     [("12.5", 12.5), ("-3", -3.0), ("+4", 4.0), (".5", 0.5), ("1e3", 1000.0), ("12,5", 12.5), ("0,125", 0.125)],
 )
 def test_parse_number_reads(text, value):
-    assert csvio.parse_number(text) == value
+    assert csvio.parse_number(text=text) == value
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_parse_number_reads(text, value):
 )
 def test_parse_number_refuses(text, reason):
     with pytest.raises(ValueError, match=reason):
-        csvio.parse_number(text)
+        csvio.parse_number(text=text)
 
 
 # ----------------------------------------------------------------------- validation rules

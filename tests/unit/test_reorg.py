@@ -213,7 +213,7 @@ def _values(engine):
         lines += [f"Revenue,Sales,{month},{110 + 5 * i}", f"Budget variance,Operations,{month},{i - 3}"]
         lines += [f"Attrition,HR,{month},{12 - i}"]
     with db.write_session(engine) as s:
-        kpi_import.import_kpis(s, data="\n".join(lines), scope=EditScope.everything(A))
+        kpi_import.import_kpis(session=s, data="\n".join(lines), scope=EditScope.everything(A))
 
 
 def test_a_merged_units_history_shows_the_predecessor_before_the_date_and_the_combined_unit_after(engine, org):

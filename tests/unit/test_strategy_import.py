@@ -142,7 +142,7 @@ def test_a_configuration_round_trips_into_an_empty_database_with_an_identical_sc
         )
         strategy_import.import_strategy(session=s, actor=A, **files)
     with db.write_session(engine) as s:
-        kpi_import.import_kpis(s, data=values, scope=EditScope.everything(A))
+        kpi_import.import_kpis(session=s, data=values, scope=EditScope.everything(A))
     with db.read_session(engine) as s:
         again = scorecard.build_scorecard(s, period=original.period, wave=None)
         assert strategy_import.export_strategy(s) == files  # the configuration itself is identical
