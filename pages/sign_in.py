@@ -47,7 +47,7 @@ if submitted:
     st.error(result.message, icon=":material/lock:" if result.locked_until else ":material/error:")
 
 with data.reading() as session:
-    demo_database, first_run = portal.is_demo(session), not portal.has_accounts(session)
+    demo_database, first_run = portal.is_demo(session=session), not portal.has_accounts(session=session)
 
 if first_run:
     st.info(
