@@ -53,7 +53,7 @@ class Glance:
     freshness: pd.DataFrame  # department, kpis, with_data_latest, share
 
 
-def organisation_glance(session: Session) -> Glance:
+def organisation_glance(*, session: Session) -> Glance:
     dept_rows = session.exec(
         select(Department.id, Department.parent_id, Department.headcount).where(Department.active)
     ).all()
