@@ -33,7 +33,7 @@ def unit_history(session: Session, department_id: int, *, cap: float | None = No
     dept = session.get(Department, department_id)
     if dept is None:
         return pd.DataFrame(columns=HISTORY_COLUMNS)
-    settings = load_settings(session)
+    settings = load_settings(session=session)
     kpis = queries.kpis(session)
     kpis = kpis[kpis["department_id"] == department_id]
     if kpis.empty:

@@ -474,7 +474,7 @@ class WaveDefaults:
 
 
 def wave_defaults(session: Session) -> WaveDefaults:
-    s = scoring_settings.load_settings(session)
+    s = scoring_settings.load_settings(session=session)
     return WaveDefaults(min_group=s.default_k, comment_min=s.comment_min)
 
 
