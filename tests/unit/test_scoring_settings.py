@@ -45,8 +45,8 @@ def test_saved_settings_are_audited_and_used_by_the_scorecard_and_new_waves(demo
             before = scorecard.build_scorecard(s)
         assert (before.departments["status"] == "green").sum() < len(before.departments)
         with db.write_session(engine) as s:
-            new = replace(scoring_settings.load_settings(s), green=1.0, amber=0.0, default_k=7, comment_min=12)
-            scoring_settings.save_settings(s, new, actor="admin@example.org")
+            new = replace(scoring_settings.load_settings(session=s), green=1.0, amber=0.0, default_k=7, comment_min=12)
+            scoring_settings.save_settings(session=s, settings=new, actor="admin@example.org")
         with db.read_session(engine) as s:
             after = scorecard.build_scorecard(s)
             events = s.exec(select(AuditEvent).where(AuditEvent.action == "settings.update")).all()
@@ -62,7 +62,9 @@ def test_saved_settings_are_audited_and_used_by_the_scorecard_and_new_waves(demo
 def test_a_new_wave_starts_with_the_default_k_and_comment_threshold(engine) -> None:
     depts = seed_org(engine)
     with db.write_session(engine) as s:
-        scoring_settings.save_settings(s, replace(ScoringSettings(), default_k=8, comment_min=15), actor="a")
+        scoring_settings.save_settings(
+            session=s, settings=replace(ScoringSettings(), default_k=8, comment_min=15), actor="a"
+        )
     with db.write_session(engine) as s:
         wid = surveys.create_wave(
             s, name="W", opens_on=date(2026, 3, 1), closes_on=date(2026, 3, 20),
