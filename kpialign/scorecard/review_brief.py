@@ -314,7 +314,7 @@ def red_kpis_without_action(
 ) -> pd.DataFrame:
     """Red KPIs in ``user``'s scope with no open action, nor one closed since their latest period began."""
     today = today or date.today()
-    scope = actions.visible_departments(user)
+    scope = actions.visible_departments(user=user)
     status = latest_kpi_status(session, settings)
     red = status[status["status"] == "red"]
     if scope is not None:
