@@ -75,7 +75,7 @@ def seed_reviews(session: Session, *, end_period: str, owner_id: int | None, ski
         status = "on_track" if r.attainment >= 0.9 else "at_risk" if r.attainment >= 0.7 else "off_track"
         texts = WHY[status]
         entries.append(checkins.CheckinEntry(int(r.kpi_id), r.period, status, texts[i % len(texts)], NEXT[status]))
-    checkins.apply_checkins(session, scope=EditScope.everything(ACTOR), entries=entries, author_id=owner_id)
+    checkins.apply_checkins(session=session, scope=EditScope.everything(ACTOR), entries=entries, author_id=owner_id)
 
     # departments with the most red KPIs at the quarter's end (not the demo owner's unit)
     last = att[att["period"].isin([months[-1], str(quarter)])]

@@ -365,8 +365,8 @@ def _validate_row(
     analysis, next_steps = cell.get("analysis", ""), cell.get("next_steps", "")
     if status_text:
         try:
-            status = checkin_service.parse_status(status_text)
-            analysis, next_steps = checkin_service.check_text(status, analysis, next_steps)
+            status = checkin_service.parse_status(value=status_text)
+            analysis, next_steps = checkin_service.check_text(status=status, analysis=analysis, next_steps=next_steps)
         except CheckinError as exc:
             problem("analysis" if "analysis" in str(exc) else "status", status_text, str(exc))
     elif analysis or next_steps:
@@ -480,7 +480,12 @@ def import_kpis(
             session=session, scope=scope, entries=validation.entries, source="import", dry_run=dry_run
         )
         saved = checkin_service.apply_checkins(
-            session, scope=scope, entries=validation.checkins, author_id=author_id, source="import", dry_run=dry_run
+            session=session,
+            scope=scope,
+            entries=validation.checkins,
+            author_id=author_id,
+            source="import",
+            dry_run=dry_run,
         )
     except (MeasurementError, CheckinError, period_locks.PeriodLocked) as exc:  # changed since validation
         validation.issues.append(ImportIssue(0, "", "", str(exc)))
