@@ -371,7 +371,9 @@ def _department_part(
     comp = composite(panel["performance"], panel["understanding"], panel["coverage"], settings)
     panel = pd.concat([panel.reset_index(drop=True), comp], axis=1)
     # Headcount in force in each month (department_headcount; the current headcount without history).
-    head = headcount_by_month(frames.headcounts, depts.set_index("department_id")["headcount"], months)
+    head = headcount_by_month(
+        history=frames.headcounts, current=depts.set_index("department_id")["headcount"], months=months
+    )
 
     # --- the rows for the chosen period
     now = panel[panel["month"] == month] if month is not None else panel.iloc[0:0]

@@ -400,5 +400,5 @@ def fetch_frames(
         questions=questions(session),
         values=kpi_values(session),
         counts=survey_counts(session, waves=waves_frame, wave_ids=[int(w) for w in wanted]),
-        headcounts=headcount.history_frame(session),
+        headcounts=headcount.history_frame(session=session),
     )
