@@ -35,7 +35,7 @@ def _naive(history: list[tuple[int, int, int]], current: dict[int, int], dept: i
 def test_the_headcount_of_a_month_is_the_latest_record_at_or_before_it_else_the_current_one(records, months):
     current = {1: 10, 2: 20, 3: 30}
     hist = pd.DataFrame(records, columns=["department_id", "month", "headcount"])
-    out = headcount.headcount_by_month(hist, pd.Series(current), months)
+    out = headcount.headcount_by_month(history=hist, current=pd.Series(current), months=months)
     assert len(out) == 3 * len(set(months))
     for d, m, h in out.itertuples(index=False):
         assert h == _naive(records, current, d, m)
