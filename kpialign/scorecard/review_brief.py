@@ -206,7 +206,7 @@ def prepare_reviews(
     open_all = acts[acts["status"].isin(actions.OPEN_STATUSES)]
     open_of = _split(open_all, open_all["department_id"], ids)
     stored = reviews.reviews_of_period(session=session, department_ids=ids, period=period)
-    locked = period_locks.locked_keys(session, [(d, period) for d in ids])
+    locked = period_locks.locked_keys(session=session, keys=[(d, period) for d in ids])
     briefs = []
     for d in ids:
         row = rows.loc[d]

@@ -214,10 +214,10 @@ def apply_checkins(
                 "detail": json.dumps(detail, sort_keys=True),
             }
         )
-    locked = period_locks.locked_keys(session, {(d, p) for d, p, _ in touched})
+    locked = period_locks.locked_keys(session=session, keys={(d, p) for d, p, _ in touched})
     for dept, period, dname in touched:
         if (dept, period) in locked:
-            raise period_locks.PeriodLocked(period_locks.locked_message(dname, period))
+            raise period_locks.PeriodLocked(period_locks.locked_message(department=dname, period=period))
     summary = CheckinSummary(
         inserted=len(inserts),
         updated=len(updates),

@@ -233,7 +233,7 @@ def validate_kpi_csv(*, session: Session, data: bytes | str, scope: EditScope | 
         kpi_homes.setdefault(kname.casefold(), set()).add(dept_names.get(kdept, "?"))
 
     seen: dict[tuple[str, str, str], int] = {}
-    locks = period_locks.all_locks(session)
+    locks = period_locks.all_locks(session=session)
     locked_rows: list[tuple[int, int, str, str, float | None, CheckinEntry | None]] = []
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
     row_no = 0
@@ -405,7 +405,7 @@ def _validate_row(
             result.entries.append(Entry(kpi[0], period, actual, target))
         if checkin is not None:
             result.checkins.append(checkin)
-        if any((dept_id, c) in locks for c in period_locks.covering_periods(period)):
+        if any((dept_id, c) in locks for c in period_locks.covering_periods(period=period)):
             locked_rows.append((row_no, kpi[0], period, dept_name, actual, checkin))
     result.preview.append(
         {
@@ -455,7 +455,9 @@ def _refuse_locked_changes(
         note = (checkin.status, checkin.analysis, checkin.next_steps) if checkin else None
         checkin_changes = note is not None and notes.get((kid, period)) != note
         if value_changes or checkin_changes:
-            result.issues.append(ImportIssue(row_no, "period", period, period_locks.locked_message(dept_name, period)))
+            result.issues.append(
+                ImportIssue(row_no, "period", period, period_locks.locked_message(department=dept_name, period=period))
+            )
 
 
 def import_kpis(

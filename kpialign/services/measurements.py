@@ -322,10 +322,10 @@ def apply_entries(
 
 def _refuse_locked(session: Session, keys: Sequence[tuple[int, str, str]]) -> None:
     """Raise :class:`LockedError` naming the first locked (department, period) among ``keys``."""
-    locked = period_locks.locked_keys(session, {(d, p) for d, p, _ in keys})
+    locked = period_locks.locked_keys(session=session, keys={(d, p) for d, p, _ in keys})
     for dept, period, dname in keys:
         if (dept, period) in locked:
-            raise LockedError(period_locks.locked_message(dname, period))
+            raise LockedError(period_locks.locked_message(department=dname, period=period))
 
 
 def _event(

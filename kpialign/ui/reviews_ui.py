@@ -45,7 +45,7 @@ def checkin_editor(user: UserContext, *, department_id: int, period: str, kpis: 
     notice("checkins.notice")
     with data.reading() as session:
         found = checkins.checkins_frame(session=session, department_ids=[department_id], periods=[period])
-        locked = bool(period_locks.locked_keys(session, [(department_id, period)]))
+        locked = bool(period_locks.locked_keys(session=session, keys=[(department_id, period)]))
     if locked:
         st.info(
             f"{period} is locked after its review: its values and check-ins can no longer be changed.",
