@@ -56,7 +56,7 @@ def test_a_manager_records_holds_and_signs_off_a_review_which_then_refuses_chang
     with db.read_session(engine) as s:
         frame = reviews.reviews_frame(session=s)
         events = audit.list_events(s, entity="review")
-        locked = period_locks.locked_keys(s, [(org.sales, "2026-02")])
+        locked = period_locks.locked_keys(session=s, keys=[(org.sales, "2026-02")])
     assert frame.loc[0, "status_label"] == "Signed off" and frame.loc[0, "signed_off_by"] == "manager@x.org"
     assert list(events["action"]) == ["sign_off", "update", "create"]
     assert locked == {(org.sales, "2026-02")}
