@@ -1070,7 +1070,7 @@ def _validated_answers(
             raise SurveyError("Some picked objectives were not among the choices.")
         real = set(_real_objectives(session))
         decoys = set(pick_item.options) - real
-        values[pick_item.question_id] = objective_pick_score(picked, real, decoys)
+        values[pick_item.question_id] = objective_pick_score(picked=picked, real=real, decoys=decoys)
     text = (comment or "").strip()
     if text:
         if not form.has_comment:
