@@ -248,7 +248,7 @@ def test_answers_values_and_comments(demo_engine):
     skipped = 1 - len(likert) / (n_resp * likert.code.nunique())
     assert 0.01 < skipped < 0.06  # "prefer not to say" leaves no answer row
     real = {f"o{i}" for i in range(5)}
-    possible = {objective_pick_score(set(), real, set())} | {20 * i for i in range(6)}
+    possible = {objective_pick_score(picked=set(), real=real, decoys=set())} | {20 * i for i in range(6)}
     picks = a[a.code == "OBJ_PICK"].value
     assert set(picks) <= possible and picks.nunique() >= 4
     assert not (a.kind == "text").any()  # comments live in the comment table
