@@ -85,9 +85,9 @@ if submitted and step:
 st.subheader(f"Performance history of {labels[unit]}")
 with data.reading() as session:
     series = unit_history.unit_history(session, unit)
-    steps = [p.until.isoformat() for p in reorg.predecessors(session, unit)]
+    steps = [p.until.isoformat() for p in reorg.predecessors(session=session, department_id=unit)]
     survey = unit_history.unit_survey_history(session, unit)
-    history = reorg.history_frame(session)
+    history = reorg.history_frame(session=session)
 if series.empty:
     st.text("This unit has no KPIs of its own with data yet.")
 else:
