@@ -98,12 +98,12 @@ def test_a_merge_moves_kpis_people_scopes_and_headcount_and_closes_the_source(en
             ).all()
         )
         assert hc == {org.hr: 0, org.ops: 68}
-        preds = reorg.predecessors(s, org.ops)
+        preds = reorg.predecessors(session=s, department_id=org.ops)
         assert [(p.department_id, p.name, p.kind, p.until, p.kpi_ids) for p in preds] == [
             (org.hr, "HR", "merge", JUNE, (org.attrition,))
         ]
         assert event.related_department_id == org.hr
-        history = reorg.history_frame(s)
+        history = reorg.history_frame(session=s)
         assert history["what"].tolist()[:2] == ["absorbed HR (1 KPI(s))", "merged into Operations"]
 
 
@@ -159,10 +159,10 @@ def test_a_split_creates_a_unit_beside_the_old_one_with_the_listed_kpis(engine, 
         assert (old.headcount, new.headcount) == (30, 10)
         assert s.execute(select(Kpi.department_id).where(Kpi.id == org.cac)).scalar_one() == new_id
         assert s.execute(select(Kpi.department_id).where(Kpi.id == org.revenue)).scalar_one() == org.sales
-        assert [(p.department_id, p.kind, p.kpi_ids) for p in reorg.predecessors(s, new_id)] == [
+        assert [(p.department_id, p.kind, p.kpi_ids) for p in reorg.predecessors(session=s, department_id=new_id)] == [
             (org.sales, "split", (org.cac,))
         ]
-        assert reorg.unit_started(s, new_id) == JUNE
+        assert reorg.unit_started(session=s, department_id=new_id) == JUNE
     _refused(
         engine,
         reorg.split_unit,
