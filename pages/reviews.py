@@ -18,7 +18,7 @@ ui.notice("reviews.notice")
 
 with data.reading() as session:
     depts = strategy.departments_frame(session=session, include_retired=False)
-scope = reviews.reviewable_departments(user)
+scope = reviews.reviewable_departments(user=user)
 if scope is not None:
     depts = depts[depts["id"].isin(scope)]
 depts = depts[depts["kpis"] > 0]  # here: a division with no KPIs of its own has nothing to review

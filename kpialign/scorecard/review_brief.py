@@ -73,7 +73,7 @@ class ReviewBrief:
 def scored_month(period: str, latest_month: str | None = None) -> str:
     """The scorecard month of a review period: its last month (a quarter is scored at its end),
     or the latest month with data when the period is still running."""
-    last = reviews.period_span(period)[1]
+    last = reviews.period_span(period=period)[1]
     month = f"{last.year:04d}-{last.month:02d}"
     return min(month, latest_month) if latest_month else month
 
@@ -88,7 +88,7 @@ def _checkins_in(session: Session, period: str, kpis: pd.DataFrame) -> pd.DataFr
     """The latest check-in of each KPI within the review period (a month or a quarter), for the
     KPIs of one or many departments (one query): a department looks at the periods of its KPIs'
     frequencies within the review period."""
-    first, last = reviews.period_span(period)
+    first, last = reviews.period_span(period=period)
     span = {str(f): set(period_range_for(str(f), first, last)) for f in kpis["frequency"].unique()}
     wanted_by_dept: dict[int, set[str]] = {}
     for d, f in zip(kpis["department_id"], kpis["frequency"], strict=True):
@@ -161,7 +161,7 @@ def prepare_review(
     Pass ``sc`` (from :func:`build_for`) when preparing many departments for the same period,
     or call :func:`prepare_reviews`.
     """
-    period = reviews.review_period(period)
+    period = reviews.review_period(text=period)
     sc = sc if sc is not None else build_for(session, period)
     return prepare_reviews(session=session, department_ids=[department_id], period=period, today=today, sc=sc)[0]
 
@@ -181,7 +181,7 @@ def prepare_reviews(
     the organisation pack prepares 200 departments this way.
     """
     today = today or date.today()
-    period = reviews.review_period(period)
+    period = reviews.review_period(text=period)
     sc = sc if sc is not None else build_for(session, period)
     ids = [int(d) for d in department_ids]
     rows = sc.departments.set_index("department_id", drop=False)
@@ -324,7 +324,7 @@ def red_kpis_without_action(
     admin = UserContext(None, "system", "", frozenset({Role.ADMIN.value}))
     linked = actions.list_actions(session=session, user=admin, department_ids=sorted(set(red["department_id"])))
     linked = linked[linked["kpi_id"].notna()]
-    starts = {k: reviews.period_span(p)[0] for k, p in zip(red["kpi_id"], red["period"], strict=True)}
+    starts = {k: reviews.period_span(period=p)[0] for k, p in zip(red["kpi_id"], red["period"], strict=True)}
     covered = set()
     for r in linked.itertuples(index=False):
         kid = int(r.kpi_id)
