@@ -29,7 +29,7 @@ st.caption(
 
 st.subheader("Download the current configuration")
 with data.reading() as session:
-    exported = strategy_import.export_strategy(session)
+    exported = strategy_import.export_strategy(session=session)
     units, _people = directory.export_frames(session=session)
 exported = {"units": write_csv(units), **exported}
 cols = st.columns(len(exported))

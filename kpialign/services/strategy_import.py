@@ -560,6 +560,6 @@ def export_frames(*, session: Session) -> dict[str, pd.DataFrame]:
     }
 
 
-def export_strategy(session: Session) -> dict[str, bytes]:
+def export_strategy(*, session: Session) -> dict[str, bytes]:
     """``{"objectives": csv, "kpis": csv, "links": csv}`` through the safe CSV writer."""
     return {name: write_csv(frame) for name, frame in export_frames(session=session).items()}
