@@ -133,7 +133,7 @@ def _values_csv(session) -> bytes:
 def test_a_configuration_round_trips_into_an_empty_database_with_an_identical_scorecard(demo_engine, engine):
     with db.read_session(demo_engine) as s:
         units, people = directory.export_frames(session=s)
-        files = strategy_import.export_strategy(s)
+        files = strategy_import.export_strategy(session=s)
         values = _values_csv(s)
         original = scorecard.build_scorecard(s, wave=None)
     with db.write_session(engine) as s:
@@ -145,7 +145,7 @@ def test_a_configuration_round_trips_into_an_empty_database_with_an_identical_sc
         kpi_import.import_kpis(session=s, data=values, scope=EditScope.everything(A))
     with db.read_session(engine) as s:
         again = scorecard.build_scorecard(s, period=original.period, wave=None)
-        assert strategy_import.export_strategy(s) == files  # the configuration itself is identical
+        assert strategy_import.export_strategy(session=s) == files  # the configuration itself is identical
     cols = ["department", "performance", "coverage", "n_kpis", "n_with_data", "n_expected", "n_covered"]
     left = original.departments[cols].sort_values("department").reset_index(drop=True)
     right = again.departments[cols].sort_values("department").reset_index(drop=True)
