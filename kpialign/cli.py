@@ -220,7 +220,7 @@ def _wave_id(session, name: str) -> int:
     from kpialign.services import surveys
 
     try:
-        return surveys.get_wave(session, name=name).id
+        return surveys.get_wave(session=session, name=name).id
     except surveys.SurveyError as exc:
         raise CliError(str(exc)) from None
 
@@ -249,11 +249,16 @@ def cmd_invite(args: argparse.Namespace) -> int:
             wave_id = _wave_id(session, args.wave)
             if csv_text is not None:
                 links = surveys.invite_from_csv(
-                    session, wave_id=wave_id, csv_text=csv_text, key=key, base_url=settings.base_url, actor=args.actor
+                    session=session,
+                    wave_id=wave_id,
+                    csv_text=csv_text,
+                    key=key,
+                    base_url=settings.base_url,
+                    actor=args.actor,
                 )
             else:
                 links = surveys.invite_department(
-                    session,
+                    session=session,
                     wave_id=wave_id,
                     department=args.department,
                     count=args.count,
@@ -263,7 +268,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
                 )
     except surveys.SurveyError as exc:
         raise CliError(str(exc)) from None
-    sys.stdout.write(surveys.links_csv(links))
+    sys.stdout.write(surveys.links_csv(links=links))
     print(f"{len(links)} personal link(s) for wave {args.wave!r}; they are shown only now.", file=sys.stderr)
     return 0
 
@@ -387,7 +392,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     engine = _engine()
     if args.kind in exports.SURVEY_KINDS and not args.wave:
         with db.read_session(engine) as session:
-            names = surveys.list_waves(session)["name"].tolist()
+            names = surveys.list_waves(session=session)["name"].tolist()
         known = f" Waves: {', '.join(names)}." if names else " There are no survey waves yet."
         raise CliError(f"export {args.kind} needs --wave NAME.{known}")
     # Written chunk by chunk to a temporary file, and handed out (renamed into place, or copied

@@ -413,9 +413,9 @@ def _survey_effect(session: Session, action: Action) -> ActionEffect:
     if wave.status != WaveStatus.CLOSED.value:
         return ActionEffect("survey", f"{wave.name} is not closed yet, so its results cannot be compared.", [CAUTION])
     ids = [wave.id, later.id]
-    responses = surveys.response_counts(session, wave_ids=ids)
+    responses = surveys.response_counts(session=session, wave_ids=ids)
     sizes = responses[responses["department_id"] == action.department_id].set_index("wave_id")["n"]
-    counts = surveys.answer_counts(session, wave_ids=ids)
+    counts = surveys.answer_counts(session=session, wave_ids=ids)
     counts = counts[(counts["department_id"] == action.department_id) & (counts["question_id"] == question.id)]
     k = max(privacy.effective_k(wave.min_group), privacy.effective_k(later.min_group))
     n_item = counts.groupby("wave_id")["n"].sum()

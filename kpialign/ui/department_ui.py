@@ -179,7 +179,7 @@ def participation(sc: Scorecard, dept_id: int) -> None:
     if sc.wave is None:
         return
     with data.reading() as session:
-        part = surveys.participation(session, wave_id=sc.wave.wave_id)
+        part = surveys.participation(session=session, wave_id=sc.wave.wave_id)
     mine = part[part["department_id"] == dept_id]
     if mine.empty or not bool(mine["shown"].iloc[0]):
         st.caption(f"Participation is shown only where at least {sc.wave.k} people were invited.")

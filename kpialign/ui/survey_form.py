@@ -140,7 +140,7 @@ def _submit(lang: str, collected: dict, **who) -> surveys.Submitted | surveys.Li
     try:
         with data.writing() as session:
             return surveys.submit_response(
-                session,
+                session=session,
                 answers=collected["answers"],
                 objective_picks=collected["picks"],
                 comment=collected["comment"],
