@@ -340,7 +340,7 @@ def test_demo_accounts(demo_engine):
     employee = rows[rows.role == "employee"].iloc[0]
     with db.read_session(demo_engine) as s:
         account_id = int(s.execute(text("SELECT id FROM account WHERE email = :e"), {"e": employee.email}).scalar_one())
-        waves = surveys.waves_for_account(s, account_id=account_id, today=date(2026, 11, 20))
+        waves = surveys.waves_for_account(session=s, account_id=account_id, today=date(2026, 11, 20))
     assert waves.name.tolist() == [demo.OPEN_WAVE_NAME]  # the demo employee can answer the open wave
     open_depts = _frame(
         demo_engine,

@@ -23,13 +23,13 @@ def test_an_account_without_a_home_department_can_answer_once_an_admin_sets_one(
     wid = make_wave(engine, depts, names=["Sales"])
     account_id = _new_account(engine)
     with db.read_session(engine) as s:
-        assert surveys.waves_for_account(s, account_id=account_id, today=TODAY).empty
+        assert surveys.waves_for_account(session=s, account_id=account_id, today=TODAY).empty
     with db.write_session(engine) as s:
         assert accounts.set_home_department(
             session=s, account_id=account_id, department_id=depts["Sales"], actor="admin@example.org"
         )
     with db.read_session(engine) as s:
-        assert surveys.waves_for_account(s, account_id=account_id, today=TODAY).wave_id.tolist() == [wid]
+        assert surveys.waves_for_account(session=s, account_id=account_id, today=TODAY).wave_id.tolist() == [wid]
         assert accounts.user_context_by_id(session=s, account_id=account_id).department_id == depts["Sales"]
         event = s.exec(select(AuditEvent).where(AuditEvent.action == "set_department")).one()
     assert (event.actor, event.entity_id) == ("admin@example.org", str(account_id))

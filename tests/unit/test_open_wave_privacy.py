@@ -89,11 +89,11 @@ def _submit_one(engine) -> None:
         account_id = int(
             s.execute(text("SELECT id FROM account WHERE email = :e"), {"e": demo.DEMO_ACCOUNTS["employee"]}).scalar()
         )
-        wave_id = surveys.get_wave(s, name=OPEN).id
-        form = surveys.account_form(s, account_id=account_id, wave_id=wave_id, today=ASOF)
+        wave_id = surveys.get_wave(session=s, name=OPEN).id
+        form = surveys.account_form(session=s, account_id=account_id, wave_id=wave_id, today=ASOF)
     with db.write_session(engine) as s:
         surveys.submit_response(
-            s,
+            session=s,
             account_id=account_id,
             wave_id=wave_id,
             answers={i.question_id: 5 for i in form.items if i.kind == "likert5"},

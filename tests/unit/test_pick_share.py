@@ -31,7 +31,7 @@ def test_the_pick_share_needs_k_people_who_answered_the_pick_item(engine) -> Non
     for token in invite(engine, wid, "Tiny", 6):
         submit(engine, token, picks=real)
     with db.write_session(engine) as s:
-        surveys.close_wave(s, wave_id=wid, actor="hr")
+        surveys.close_wave(session=s, wave_id=wid, actor="hr")
         for dept_id in depts.values():  # some KPI data: the scorecard needs a period to score
             kpi = Kpi(department_id=dept_id, name="Output", baseline=0, target=100)
             s.add(kpi)

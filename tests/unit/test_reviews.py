@@ -145,7 +145,7 @@ def _survey_round(engine, depts, *, name, around, value, count):
     for token in sh.invite(engine, wid, "Sales", count):
         sh.submit(engine, token, value=value, today=around)
     with db.write_session(engine) as s:
-        surveys.close_wave(s, wave_id=wid, actor="hr")
+        surveys.close_wave(session=s, wave_id=wid, actor="hr")
     return wid
 
 

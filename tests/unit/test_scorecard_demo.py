@@ -69,7 +69,7 @@ def test_small_department_cannot_be_recovered_by_subtraction(sc, demo_copy_url):
     isolate a group of fewer than k respondents."""
     eng = db.make_engine(demo_copy_url)
     with db.read_session(eng) as session:
-        truth = surveys.response_counts(session)
+        truth = surveys.response_counts(session=session)
     eng.dispose()
     lk = sc.likert
     for w in sc.waves:
@@ -132,7 +132,7 @@ def test_closed_wave_aggregates_are_stored_once_and_equal_live_counts(demo_copy_
     eng = db.make_engine(demo_copy_url)
     with db.read_session(eng) as session:
         waves = scorecard_data.waves(session)
-        live = surveys.answer_counts(session)
+        live = surveys.answer_counts(session=session)
     closed = waves[waves["status"] == "closed"].set_index("wave_id")["responses"]
     respondents, answers = _stored(eng)  # the demo stores them as closing its waves would
     assert respondents == {int(w): int(n) for w, n in closed.items()}

@@ -50,13 +50,13 @@ def test_long_dates_read_naturally_in_each_language():
 def test_editing_a_question_makes_its_translations_stale_until_saved_again(engine):
     seed_org(engine)
     with db.write_session(engine) as s:
-        qid = surveys.add_question(s, code="KU9", text="I know our KPIs.", actor="hr")
+        qid = surveys.add_question(session=s, code="KU9", text="I know our KPIs.", actor="hr")
         translations.save_translation(
             session=s, question_id=qid, language="de", text="Ich kenne unsere KPIs.", actor="hr"
         )
     with db.write_session(engine) as s:
-        surveys.edit_question(s, question_id=qid, text="I know our department's KPIs.", actor="hr")
-        surveys.edit_question(s, question_id=qid, dimension="kpi_understanding", actor="hr")  # text unchanged
+        surveys.edit_question(session=s, question_id=qid, text="I know our department's KPIs.", actor="hr")
+        surveys.edit_question(session=s, question_id=qid, dimension="kpi_understanding", actor="hr")  # text unchanged
     with db.read_session(engine) as s:
         assert s.get(Question, qid).text_version == 2
         frame = translations.translations_frame(session=s, language="de").set_index("code")
