@@ -16,11 +16,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from kpialign import db
 from kpialign.config import load_settings
+from kpialign.core import scoring
 from kpialign.core.csv_out import write_csv
 from kpialign.core.errors import ImportRefused, KpialignError
 from kpialign.core.security import generate_password
 from kpialign.models import Role
 from kpialign.scorecard import links as links_read
+from kpialign.scorecard import views
 from kpialign.scorecard.build import build_scorecard
 from kpialign.services import accounts, directory, kpi_links
 from kpialign.services.accounts import UserContext
@@ -281,6 +283,7 @@ def cmd_mail(args: argparse.Namespace) -> int:
 
     from kpialign import mail
     from kpialign.config import mail_settings, secret_key
+    from kpialign.services import surveys
 
     kind = mail.REMINDER if args.command == "remind" else mail.INVITATION
     if kind == mail.INVITATION and not args.send:
@@ -313,7 +316,7 @@ def cmd_mail(args: argparse.Namespace) -> int:
                     raise CliError(f"{len(recipients.problems)} row(s) to fix; nothing was added or sent.")
                 added = mail.add_recipients(session, wave_id=wave_id, recipients=recipients, key=key, actor=args.actor)
                 print(f"{added.added} recipient(s) added ({added.already} already had a link).", file=sys.stderr)
-    except mail.SurveyError as exc:
+    except surveys.SurveyError as exc:
         raise CliError(str(exc)) from None
 
     def progress(done: int, total: int) -> None:
@@ -485,9 +488,9 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
     with db.read_session(_engine()) as session:
         try:
             sc = scorecard.build_scorecard(session, period=args.period, wave=args.wave)
-        except scorecard.ScorecardError as exc:
+        except scoring.ScorecardError as exc:
             raise CliError(str(exc)) from exc
-    table = scorecard.scorecard_table(sc.departments)
+    table = views.scorecard_table(sc.departments)
     if args.format == "json":
         records = table.astype(object).where(table.notna(), None).to_dict(orient="records")
         org = sc.organisation

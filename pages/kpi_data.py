@@ -6,6 +6,7 @@ from datetime import date
 
 import streamlit as st
 
+from kpialign.core.periods import period_bounds, recent_periods
 from kpialign.services import measurements, strategy
 from kpialign.services.measurements import EditScope
 from kpialign.ui import auth, data, forms, nav, reviews_ui
@@ -39,8 +40,8 @@ freq = c2.segmented_control(
 latest_for = latest.get(freq)
 until = date.today()
 if latest_for:
-    until = max(until, measurements.period_bounds(latest_for)[1])
-periods = list(reversed(measurements.recent_periods(freq, count=24 if freq == "monthly" else 8, until=until)))
+    until = max(until, period_bounds(latest_for)[1])
+periods = list(reversed(recent_periods(freq, count=24 if freq == "monthly" else 8, until=until)))
 default = periods.index(latest_for) if latest_for in periods else 0
 period = c3.selectbox("Period", periods, index=default, key="kpi_data.period")
 

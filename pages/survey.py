@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from kpialign.core import security
 from kpialign.core.i18n import text as tr
 from kpialign.services import surveys
 from kpialign.ui import auth, data, language, nav
@@ -21,7 +22,7 @@ if token:
     key = sf.link_key()
     sf.flow(
         lambda session: surveys.check_token(session=session, token=token, key=key),
-        sf.session_marker("token", surveys.hash_token(token, key)),
+        sf.session_marker("token", security.hash_token(token, key)),
         {"token": token, "key": key},
     )
 else:

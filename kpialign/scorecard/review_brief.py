@@ -19,12 +19,15 @@ import numpy as np
 import pandas as pd
 from sqlmodel import Session
 
+from kpialign.core import scoring
 from kpialign.core.periods import period_range_for
+from kpialign.core.scoring import ScoringSettings
 from kpialign.models import Role
 from kpialign.scorecard import build as scorecard
 from kpialign.scorecard import queries, views
-from kpialign.scorecard.build import Scorecard, ScoringSettings
+from kpialign.scorecard.model import Scorecard
 from kpialign.services import actions, checkins, measurements, period_locks, reviews
+from kpialign.services import settings as scoring_settings
 from kpialign.services.accounts import UserContext
 
 ATTENTION = ("red", "amber")
@@ -120,7 +123,7 @@ def _kpi_table(kp: pd.DataFrame, found: pd.DataFrame, settings: ScoringSettings)
             "significant": kp.get("significant_page", pd.Series(False, index=kp.index)).fillna(False).astype(bool),
         }
     )
-    out["status"] = scorecard.status(out["attainment_pct"].to_numpy(float), settings) if len(out) else []
+    out["status"] = scoring.status(out["attainment_pct"].to_numpy(float), settings) if len(out) else []
     note = found.set_index("kpi_id") if not found.empty else pd.DataFrame(columns=checkins.CHECKIN_COLUMNS)
     out["has_checkin"] = out["kpi_id"].isin(note.index)
     out["checkin_period"] = out["kpi_id"].map(note["period"]) if len(note) else ""
@@ -294,7 +297,7 @@ class Alert:
 
 def latest_kpi_status(session: Session, settings: ScoringSettings | None = None) -> pd.DataFrame:
     """Each active KPI's latest value: kpi_id, department_id, name, period, attainment_pct, status."""
-    settings = settings or scorecard.load_settings(session)
+    settings = settings or scoring_settings.load_settings(session=session)
     kpis = queries.kpis(session)
     values = queries.kpi_values(session)
     cols = ["kpi_id", "department_id", "name", "period", "attainment_pct", "status"]
@@ -302,10 +305,10 @@ def latest_kpi_status(session: Session, settings: ScoringSettings | None = None)
         return pd.DataFrame(columns=cols)
     # here: the latest period per KPI; periods of one frequency sort correctly as text
     latest = values.sort_values("period").groupby("kpi_id", as_index=False).last()
-    att = scorecard.kpi_attainment(latest, kpis, cap=settings.cap)
+    att = scoring.kpi_attainment(latest, kpis, cap=settings.cap)
     att = att.merge(kpis[["kpi_id", "name"]], on="kpi_id")
     att["attainment_pct"] = att["attainment"] * 100
-    att["status"] = scorecard.status(att["attainment_pct"].to_numpy(float), settings) if len(att) else []
+    att["status"] = scoring.status(att["attainment_pct"].to_numpy(float), settings) if len(att) else []
     return att[cols].reset_index(drop=True)
 
 

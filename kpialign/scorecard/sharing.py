@@ -21,9 +21,10 @@ from sqlalchemy import literal
 from sqlmodel import Session, select
 
 from kpialign.core import dimensions
+from kpialign.core.periods import month_label
 from kpialign.models import Account, Department, Objective
 from kpialign.scorecard import queries
-from kpialign.scorecard.build import Scorecard, WaveRef, month_label
+from kpialign.scorecard.model import Scorecard, WaveRef
 from kpialign.services import accounts
 from kpialign.services.question_bank import DIMENSIONS
 

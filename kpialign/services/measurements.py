@@ -30,11 +30,6 @@ from kpialign.core.periods import (
     normalise_period,
     parse_period,
 )
-
-# here: still read as measurements.period_bounds / recent_periods by pages/kpi_data.py; switch that
-# page's import to kpialign.core.periods, then drop these two.
-from kpialign.core.periods import period_bounds as period_bounds
-from kpialign.core.periods import recent_periods as recent_periods
 from kpialign.models import AuditEvent, Department, Frequency, Kpi, KpiTarget, KpiValue, Role, utcnow
 from kpialign.services import period_locks
 from kpialign.services.accounts import UserContext

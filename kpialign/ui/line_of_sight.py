@@ -12,8 +12,8 @@ import streamlit as st
 
 from kpialign import charts
 from kpialign.scorecard import scope, sharing
-from kpialign.scorecard.build import Scorecard
-from kpialign.services import accounts, strategy
+from kpialign.scorecard.model import Scorecard
+from kpialign.services import accounts, question_bank, strategy
 from kpialign.services.accounts import UserContext
 from kpialign.ui import data
 from kpialign.ui import scorecard_ui as ui
@@ -237,7 +237,7 @@ def alpha_table(department_id: int | None, *, period: str | None, wave: str | No
     if alphas.empty:
         return
     alphas = alphas.assign(
-        label=alphas["dimension"].map(sharing.DIMENSIONS).fillna(alphas["dimension"]),
+        label=alphas["dimension"].map(question_bank.DIMENSIONS).fillna(alphas["dimension"]),
         interval=[f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(alphas["low"], alphas["high"], strict=True)],
     )
     st.dataframe(

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from kpialign.scorecard import links as links_read
-from kpialign.scorecard.build import Scorecard
+from kpialign.scorecard.model import Scorecard
 from kpialign.services import kpi_links, strategy
 from kpialign.ui import data, scorecard_ui
 
