@@ -22,7 +22,7 @@ from kpialign.core import periods
 from kpialign.core.security import verify_password
 from kpialign.demo import seed as demo
 from kpialign.models import RESPONSE_SIDE_TABLES
-from kpialign.services import accounts, surveys
+from kpialign.services import accounts, portal, surveys
 from kpialign.services.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
 
 # Nothing is left out: even the argon2 salt of the demo password comes from the seed. (The
@@ -348,7 +348,7 @@ def test_demo_accounts(demo_engine):
     )
     assert employee.home in set(open_depts.department_id)
     settings = _frame(demo_engine, "SELECT key FROM setting")
-    assert settings.key.tolist() == [demo.DEMO_MARKER]  # scoring uses its defaults; the database says it is the demo
+    assert settings.key.tolist() == [portal.DEMO_MARKER]  # scoring uses its defaults; the database says it is the demo
 
 
 def test_timeline_is_anchored_not_today(engine):

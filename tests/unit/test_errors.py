@@ -7,11 +7,10 @@ from datetime import date
 import pytest
 
 from kpialign import backup, cli, config, exports
-from kpialign.core import privacy
+from kpialign.core import privacy, scoring
 from kpialign.core.csv_out import CsvExportError
 from kpialign.core.errors import ImportIssue, ImportRefused, KpialignError, Refused
 from kpialign.core.periods import PeriodError
-from kpialign.scorecard import build as scorecard
 from kpialign.services import (
     accounts,
     directory,
@@ -32,7 +31,7 @@ REFUSALS = [
     PeriodError,
     measurements.ScopeError,
     kpi_import.KpiImportError,
-    scorecard.ScorecardError,
+    scoring.ScorecardError,
     privacy.DisclosureRefused,
     exports.ExportError,
     config.ConfigError,

@@ -10,7 +10,7 @@ from sqlmodel import select
 from kpialign import db
 from kpialign.core import i18n
 from kpialign.models import Question, QuestionText
-from kpialign.services import surveys, translations
+from kpialign.services import bank_translations, surveys, translations
 from kpialign.services.bank_translations import BANK_TRANSLATIONS
 from kpialign.services.question_bank import QUESTION_BANK
 from tests.unit.survey_helpers import make_wave, seed_org
@@ -114,7 +114,7 @@ def test_results_pool_languages_because_answers_are_stored_by_question(engine):
 def test_shipped_decoys_are_translated_for_display_and_objective_titles_are_not():
     from kpialign.services.question_bank import DECOY_OBJECTIVES
 
-    assert set(DECOY_OBJECTIVES) <= set(translations.DECOY_TRANSLATIONS)
+    assert set(DECOY_OBJECTIVES) <= set(bank_translations.DECOY_TRANSLATIONS)
     assert translations.option_label(option="Move all staff to a four-day week", language="fr").startswith(
         "Passer tout le personnel"
     )
