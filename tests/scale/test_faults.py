@@ -214,7 +214,7 @@ _BURST = textwrap.dedent(
     def worker(part):
         for token in part:
             with db.write_session(engine) as session:
-                surveys.submit_response(session, token=token, key=key, answers=answers, today=date.fromisoformat({today!r}))
+                surveys.submit_response(session=session, token=token, key=key, answers=answers, today=date.fromisoformat({today!r}))
             with lock:  # printed only after the commit returned
                 print(token, flush=True)
 
