@@ -589,8 +589,8 @@ def plan_import(
                     row=u.row,
                     column="unit_name",
                     value=_show(u.name),
-                    reason=f"This name belongs to the existing unit {same.external_id or '#' + str(same.id)}, which the file "
-                    "does not describe; rename that unit in the file or choose another name.",
+                    reason=f"This name belongs to the existing unit {same.external_id or '#' + str(same.id)}, "
+                    "which the file does not describe; rename that unit in the file or choose another name.",
                 )
             )
 
@@ -796,7 +796,8 @@ def _plan_people(session: Session, plan: DirectoryPlan, persons: list[PersonRow]
                 row=0,
                 column="roles",
                 value="",
-                reason="After this import no active account would be an admin; give someone the admin role in the file.",
+                reason="After this import no active account would be an admin; "
+                "give someone the admin role in the file.",
             )
         )
 

@@ -283,8 +283,8 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
         try:
             if old is None:
                 ids[code.casefold()] = strategy.create_objective(
-                    session=session, actor=actor, code=code, title=c.get("title", ""), description=c.get("description", ""),
-                    weight=weight,
+                    session=session, actor=actor, code=code, title=c.get("title", ""),
+                    description=c.get("description", ""), weight=weight,
                 )  # fmt: skip
                 plan.bump("objectives_created")
             else:

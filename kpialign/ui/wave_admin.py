@@ -70,7 +70,8 @@ def _confirm_pending(wave: surveys.WaveInfo, actor: str) -> None:
             message="Once open, the questions, departments and privacy thresholds are locked; only the "
             "closing date can still move. Personal links start working on the opening date.",
             on_confirm=lambda: run(
-                lambda s: surveys.open_wave(session=s, wave_id=wave.id, actor=actor), f"Wave {wave.name} is open.", rerun=True
+                lambda s: surveys.open_wave(session=s, wave_id=wave.id, actor=actor),
+                f"Wave {wave.name} is open.", rerun=True,
             ),
         )  # fmt: skip
     else:
