@@ -1,6 +1,6 @@
 """Line of sight for everyone: the strategy as an employee sees it, results shared back, a team's view.
 
-Read models over a built :class:`~kpialign.scorecard.build.Scorecard` (plus a few small
+Read models over a built :class:`~kpialign.scorecard.model.Scorecard` (plus a few small
 queries for names and descriptions). Every survey figure here comes from the scorecard's
 ``likert`` frame, which holds only the cells :mod:`kpialign.core.privacy` lets anyone show, so
 a unit below the thresholds has no figure to give: it is named, with the nearest unit that

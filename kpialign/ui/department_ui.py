@@ -1,6 +1,6 @@
 """The sections of the Department page: headline scores, KPIs with their trend charts, survey items
 against the previous wave, and participation. Figures come from the scorecard's department view
-(:func:`kpialign.scorecard.build.department_view`), already through the privacy rules."""
+(:func:`kpialign.scorecard.views.department_view`), already through the privacy rules."""
 
 from __future__ import annotations
 
