@@ -199,7 +199,7 @@ def _wave(session: Session, wave: str | None, *, results: bool = False) -> surve
     """
     if wave:
         try:
-            found = surveys.get_wave(session, name=wave)
+            found = surveys.get_wave(session=session, name=wave)
         except surveys.SurveyError as exc:
             raise ExportError(str(exc)) from exc
         if results and not privacy.results_released(found.status):
@@ -217,7 +217,7 @@ def _wave(session: Session, wave: str | None, *, results: bool = False) -> surve
     if row is None:
         what = "closed" if results else "opened"
         raise ExportError(f"No survey wave has {what} yet, so there is nothing to export.")
-    return surveys.get_wave(session, wave_id=row.id)
+    return surveys.get_wave(session=session, wave_id=row.id)
 
 
 def _fetch(session: Session, stmt, columns: list[str]) -> pd.DataFrame:
@@ -459,7 +459,7 @@ def results(session: Session, *, wave: str | None = None) -> pd.DataFrame:
 def participation(session: Session, *, wave: str | None = None) -> pd.DataFrame:
     """Participation per department of a wave, as the survey pages show it."""
     w = _wave(session, wave)
-    df = surveys.participation(session, wave_id=w.id)
+    df = surveys.participation(session=session, wave_id=w.id)
     df = df.drop(columns=["department_id"])
     df.insert(0, "wave", w.name)
     return df[PARTICIPATION_COLUMNS].reset_index(drop=True)
@@ -592,8 +592,8 @@ def _kpi_parts(session: Session, *, period: str | None = None, batch_kpis: int |
     """:func:`kpis` as parts: departments in file order, about ``batch_kpis`` KPIs (with their
     values, fetched when the part's turn comes) at a time."""
     keep = periods.period_filter(period)
-    defs = strategy.kpis_frame(session)
-    links = strategy.links_frame(session)
+    defs = strategy.kpis_frame(session=session)
+    links = strategy.links_frame(session=session)
     link_text = (
         links.sort_values(["kpi_id", "objective_code"])
         .assign(item=lambda d: d["objective_code"] + ":" + d["contribution"].map(lambda c: f"{c:g}"))

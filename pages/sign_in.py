@@ -44,7 +44,7 @@ if refused is not None:
         st.error(refused.message, icon=":material/lock:" if refused.locked else ":material/error:")
 
 with data.reading() as session:
-    demo_database, first_run = portal.is_demo(session), not portal.has_accounts(session)
+    demo_database, first_run = portal.is_demo(session=session), not portal.has_accounts(session=session)
 
 if first_run:
     st.info(

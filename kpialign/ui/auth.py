@@ -91,7 +91,7 @@ def submit_sign_in() -> None:
     password = str(st.session_state.get(PASSWORD_KEY) or "")
     st.session_state[PASSWORD_KEY] = ""
     try:
-        result = accounts.authenticate_engine(data.engine(), email, password)
+        result = accounts.authenticate_engine(engine=data.engine(), email=email, password=password)
     except (OperationalError, DBAPIError) as exc:
         st.session_state[_REFUSED] = SignInRefusal(db.friendly_error(exc), database_down=True)
         return
@@ -306,7 +306,7 @@ def _read_user() -> UserContext | None:
             _forget()  # signed out in another tab, password reset, or expired
             st.session_state["auth.expired"] = True
             return None
-        return accounts.user_context(session, account)
+        return accounts.user_context(session=session, account=account)
 
 
 def _web_session_ended(session: Any, token: str) -> bool:

@@ -18,11 +18,11 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 from kpialign import db
-from kpialign.core import privacy
+from kpialign.core import privacy, scoring
 from kpialign.scorecard import build as scorecard
 from kpialign.scorecard import queries as scorecard_data
 from kpialign.scorecard import scope
-from kpialign.scorecard.build import Scorecard
+from kpialign.scorecard.model import Scorecard, WaveRef
 from kpialign.services.accounts import UserContext
 from kpialign.ui import data
 
@@ -166,7 +166,7 @@ def _choices(version: int, url: str) -> Choices:
 def _reliability_closed(url: str, wave_id: int, fingerprint: str) -> dict[str, float]:
     """Cronbach's alpha of a closed wave: computed once per process (a closed wave never changes)."""
     with data.reading() as session:
-        return scorecard.reliability(scorecard_data.item_table(session, wave_id=wave_id))
+        return scoring.reliability(scorecard_data.item_table(session, wave_id=wave_id))
 
 
 def get(period: str | None = None, wave: str | None = None, *, user: UserContext | None = None) -> Scorecard:
@@ -177,24 +177,24 @@ def get(period: str | None = None, wave: str | None = None, *, user: UserContext
     try:
         sc = cached_scorecard(data.version(), str(data.engine().url), period, wave)
         return sc if user is None else scope.scoped(sc, user)
-    except scorecard.ScorecardError as exc:
+    except scoring.ScorecardError as exc:
         st.error(str(exc))
         st.stop()
     raise AssertionError("unreachable")
 
 
-def reliability(sc: Scorecard, wave: scorecard.WaveRef) -> dict[str, float]:
+def reliability(sc: Scorecard, wave: WaveRef) -> dict[str, float]:
     if wave.status == "closed":
         return _reliability_closed(str(data.engine().url), wave.wave_id, f"{wave.name}|{wave.responses}")
     with data.reading() as session:
-        return scorecard.reliability(scorecard_data.item_table(session, wave_id=wave.wave_id))
+        return scoring.reliability(scorecard_data.item_table(session, wave_id=wave.wave_id))
 
 
 def filters(prefix: str, *, show_period: bool = True, show_wave: bool = True) -> tuple[str | None, str | None]:
     """Period and wave pickers (defaults: the latest month with data, the latest closed wave)."""
     try:
         base = _choices(data.version(), str(data.engine().url))
-    except scorecard.ScorecardError as exc:
+    except scoring.ScorecardError as exc:
         st.error(str(exc))
         st.stop()
     if base.empty:

@@ -56,7 +56,7 @@ def a11y_portal(demo_sqlite_url, tmp_path_factory) -> Iterator[tuple[str, list[s
         dept = s.exec(select(Department).order_by(Department.id)).first()
         qids = [int(q.id) for q in s.exec(select(Question).where(Question.active == True)).all()]  # noqa: E712
         wid = surveys.create_wave(
-            s,
+            session=s,
             name="Accessibility check",
             opens_on=date.today() - timedelta(days=1),
             closes_on=date.today() + timedelta(days=14),
@@ -64,11 +64,11 @@ def a11y_portal(demo_sqlite_url, tmp_path_factory) -> Iterator[tuple[str, list[s
             department_ids=[int(dept.id)],
             actor="test",
         )
-        surveys.open_wave(s, wave_id=wid, actor="test")
+        surveys.open_wave(session=s, wave_id=wid, actor="test")
     base, proc = start_portal(url, workdir)
     with db.write_session(engine) as s:
         links = surveys.invite_department(
-            s, wave_id=wid, department=int(dept.id), count=6, key=secret_key(url), base_url=base, actor="test"
+            session=s, wave_id=wid, department=int(dept.id), count=6, key=secret_key(url), base_url=base, actor="test"
         )
     engine.dispose()
     yield base, list(links["link"])

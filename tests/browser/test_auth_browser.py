@@ -36,7 +36,7 @@ def auth_portal(demo_sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) 
     with db.write_session(eng) as s:
         department = s.exec(select(Department).order_by(Department.id)).first()
         accounts.create_user(
-            s,
+            session=s,
             email=MARKDOWN_EMAIL,
             roles=["employee"],
             password=DEMO_PASSWORD,  # so that the shared sign_in() helper can sign in as this account

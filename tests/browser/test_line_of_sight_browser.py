@@ -45,7 +45,7 @@ def test_employee_finds_their_kpis_and_objectives_then_the_results_after_the_wav
     eng = db.make_engine(url)
     with db.write_session(eng) as s:
         wave_id = s.exec(select(SurveyWave.id).where(SurveyWave.name == OPEN_WAVE_NAME)).one()
-        surveys.close_wave(s, wave_id=wave_id, actor="hr@demo.kpialign.test")
+        surveys.close_wave(session=s, wave_id=wave_id, actor="hr@demo.kpialign.test")
     eng.dispose()
     page.reload()
     wait_for_app(page)

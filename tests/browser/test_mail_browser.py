@@ -33,7 +33,7 @@ def test_the_link_in_a_received_mail_opens_the_survey_in_its_language(mail_porta
     base, url = mail_portal
     eng = db.make_engine(url)
     with db.write_session(eng) as s:
-        wid = surveys.get_wave(s, name="Winter pulse").id
+        wid = surveys.get_wave(session=s, name="Winter pulse").id
         people = mail.parse_recipients_csv("email,department,language\nanna@x.test,Sales,de\nben@x.test,Sales,\n")
         mail.add_recipients(s, wave_id=wid, recipients=people, key=KEY, actor="hr")
     handler = Collector()

@@ -28,7 +28,7 @@ def walk_portal(demo_sqlite_url, tmp_path_factory):
     account_id = add_unit_manager(url, email=MANAGER, department="Customer Success")
     eng = db.make_engine(url)
     with db.read_session(eng) as s:
-        user = accounts.user_context_by_id(s, account_id)
+        user = accounts.user_context_by_id(session=s, account_id=account_id)
         red = list(review_brief.red_kpis_without_action(session=s, user=user)["name"])
     eng.dispose()
     assert KPI in red

@@ -40,7 +40,7 @@ def session_portal(demo_sqlite_url: str, tmp_path_factory: pytest.TempPathFactor
     url = sqlite_copy(demo_sqlite_url, workdir / "portal.db")
     eng = db.make_engine(url)
     with db.write_session(eng) as s:
-        accounts.create_user(s, email=RESET_EMAIL, roles=["leader"], password=DEMO_PASSWORD, name="Reset Me")
+        accounts.create_user(session=s, email=RESET_EMAIL, roles=["leader"], password=DEMO_PASSWORD, name="Reset Me")
     eng.dispose()
     base, proc = start_portal(url, workdir)
     yield Portal(base, url)
@@ -190,7 +190,7 @@ def test_revoked_and_expired_sessions_do_not_sign_in(session_portal, page):
     eng = db.make_engine(session_portal.url)
     with db.write_session(eng) as s:
         account = s.exec(select(Account).where(Account.email == RESET_EMAIL)).one()
-        accounts.reset_password(s, account_id=account.id, actor="admin@example.com")
+        accounts.reset_password(session=s, account_id=account.id, actor="admin@example.com")
     eng.dispose()
     page.get_by_test_id("stSidebarNavLink").filter(has_text="Survey results").click()
     wait_for_app(page)

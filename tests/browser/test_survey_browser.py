@@ -49,9 +49,9 @@ def _open(page, link: str) -> None:
 def _new_link(db_url: str, base: str) -> str:
     eng = db.make_engine(db_url)
     with db.write_session(eng) as s:
-        wid = surveys.get_wave(s, name="Autumn pulse").id
+        wid = surveys.get_wave(session=s, name="Autumn pulse").id
         links = surveys.invite_department(
-            s, wave_id=wid, department="Sales", count=1, key=KEY, base_url=base, actor="t"
+            session=s, wave_id=wid, department="Sales", count=1, key=KEY, base_url=base, actor="t"
         )
     eng.dispose()
     return str(links["link"].iloc[0])
