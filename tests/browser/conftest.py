@@ -16,7 +16,8 @@ modules share as few as they can. Which portal a module uses:
   with ``private_portal``.
 - ``survey_portal``: a small organisation (tests/unit/survey_helpers) with a wave open today and
   no demo accounts, once per session: personal survey links and e-mails.
-- ``page``: a fresh Playwright page (new browser context) per test.
+- ``page``: a new Playwright page per test, without cookies, in one browser context per session
+  (``shared_context``: its cache spares Chromium most of the work of loading the portal again).
 - ``sign_in(page, base, who)`` signs in through the form; ``open_signed_in(page, base, who,
   path)`` signs in through the form once per portal and person and reuses the session cookie
   after that (a sign-in holds for the whole browser), so a test on a read-only portal pays for
@@ -55,6 +56,9 @@ SCREENSHOTS = Path(os.environ.get("KPIALIGN_SCREENSHOTS", "/tmp/kpialign-screens
 AXE = ROOT / ".cache" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 COOKIE = "kpialign_session"
+# A bound for each wait, generous because a portal's first runs are slow on a loaded machine (two
+# xdist workers, each with a portal and a Chromium, on two cores); it only delays a failure.
+TIMEOUT_MS = 60_000
 SURVEY_WAVE = "Autumn pulse"  # the wave open today on ``survey_portal``
 
 
@@ -186,13 +190,29 @@ def survey_links(portal: Portal, count: int, *, wave: str = SURVEY_WAVE, departm
     return [str(link) for link in links["link"]]
 
 
-@pytest.fixture
-def page(browser) -> Iterator[object]:
+@pytest.fixture(scope="session")
+def shared_context(browser) -> Iterator[object]:
+    """One browser context for the session (per xdist worker). Its cache keeps the portal's
+    scripts, compiled: a page in a new context costs Chromium about three times the CPU of the
+    same page in a context that has loaded it before."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    pg = context.new_page()
-    pg.set_default_timeout(30_000)
-    yield pg
+    yield context
     context.close()
+
+
+@pytest.fixture
+def page(shared_context) -> Iterator[object]:
+    """A new page (tab) of the shared context, without cookies (so signed out); the pages the
+    test opened are closed after it. A test that needs a browser of its own (another viewport
+    or device, or a stranger next to a signed-in user) makes a context."""
+    before = list(shared_context.pages)
+    shared_context.clear_cookies()
+    pg = shared_context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    yield pg
+    for opened in shared_context.pages:
+        if opened not in before:
+            opened.close()
 
 
 @pytest.fixture(scope="session")
@@ -218,9 +238,9 @@ def serious_violations(page, axe_source: str) -> list[dict]:
 
 def wait_for_app(page) -> None:
     """Wait until the script run has finished and the page is idle."""
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=30_000)
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=TIMEOUT_MS)
     page.wait_for_timeout(200)
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=30_000)
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=TIMEOUT_MS)
 
 
 # Charts (Vega, drawn as SVG), Graphviz graphs and data grids (a canvas) are drawn in the browser
@@ -238,7 +258,7 @@ def wait_for_drawn(page) -> None:
     """Wait until the run has ended and every chart, graph and data grid on the page has drawn
     (instead of a fixed pause before an axe check or a screenshot)."""
     wait_for_app(page)
-    page.wait_for_function(_DRAWN, polling=100, timeout=30_000)
+    page.wait_for_function(_DRAWN, polling=100, timeout=TIMEOUT_MS)
     # two animation frames: what was drawn is also painted
     page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
 

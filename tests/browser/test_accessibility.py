@@ -13,7 +13,14 @@ import json
 
 import pytest
 
-from tests.browser.conftest import screenshot, serious_violations, survey_links, wait_for_app, wait_for_drawn
+from tests.browser.conftest import (
+    TIMEOUT_MS,
+    screenshot,
+    serious_violations,
+    survey_links,
+    wait_for_app,
+    wait_for_drawn,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -26,17 +33,22 @@ def links(survey_portal) -> list[str]:
 
 
 @pytest.mark.parametrize(("width", "height", "lang"), [(390, 844, "en"), (1400, 1000, "de")])
-def test_the_survey_has_no_serious_violations_on_phone_and_desktop(links, browser, axe_source, width, height, lang):
-    context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=width < 500)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
+def test_the_survey_has_no_serious_violations_on_phone_and_desktop(
+    links, browser, shared_context, axe_source, width, height, lang
+):
+    phone = browser.new_context(viewport={"width": width, "height": height}, is_mobile=True) if width < 500 else None
+    page = (phone or shared_context).new_page()  # the desktop: a tab of the shared context
+    page.set_viewport_size({"width": width, "height": height})
+    page.set_default_timeout(TIMEOUT_MS)
     page.goto(f"{links[0 if lang == 'en' else 1]}&lang={lang}")
     page.get_by_role("radiogroup").first.wait_for()
     wait_for_drawn(page)
     assert page.evaluate("document.documentElement.lang") == lang
     found = serious_violations(page, axe_source)
     screenshot(page, f"a11y-survey-{width}-{lang}")
-    context.close()
+    page.close()
+    if phone:
+        phone.close()
     assert found == [], json.dumps(found, indent=1)
 
 

@@ -25,7 +25,14 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from kpialign.demo.seed import DEMO_ACCOUNTS
 from kpialign.ui import nav
-from tests.browser.conftest import open_signed_in, screenshot, serious_violations, wait_for_app, wait_for_drawn
+from tests.browser.conftest import (
+    TIMEOUT_MS,
+    open_signed_in,
+    screenshot,
+    serious_violations,
+    wait_for_app,
+    wait_for_drawn,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -42,18 +49,20 @@ ICON = "link[rel~='icon']"
 
 
 class Tabs:
-    """One browser context per demo role (and one signed out) on the portal, each with one page,
-    kept for the module; every request of every page is recorded in ``requests``."""
+    """One tab per demo role (and one signed out) on the portal, kept for the module; every
+    request of every tab is recorded in ``requests``."""
 
-    def __init__(self, browser, base: str):
-        self.browser, self.base = browser, base
+    def __init__(self, context, base: str):
+        self.context, self.base = context, base
         self.requests: list[str] = []
         self._pages: dict[str, object] = {}
 
     def _new_page(self):
-        context = self.browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
-        page.set_default_timeout(30_000)
+        # here: one context, its cookies replaced before each tab loads: a tab's Streamlit session
+        # reads the cookie once, when it connects, and stays signed in as that role after
+        self.context.clear_cookies()
+        page = self.context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
         page.on("request", lambda r: self.requests.append(r.url))
         page.on("websocket", lambda ws: self.requests.append(ws.url))
         return page
@@ -81,12 +90,12 @@ class Tabs:
 
     def close(self) -> None:
         for page in self._pages.values():
-            page.context.close()
+            page.close()
 
 
 @pytest.fixture(scope="module")
-def tabs(portal, browser) -> Iterator[Tabs]:
-    kept = Tabs(browser, portal)
+def tabs(portal, shared_context) -> Iterator[Tabs]:
+    kept = Tabs(shared_context, portal)
     yield kept
     kept.close()
 

@@ -58,10 +58,10 @@ def _alert(page):
     return page.get_by_test_id("stMetric").filter(has_text="Red KPIs without an action")
 
 
-def test_a_quarter_from_check_in_to_review_pack(walk_portal, browser, tmp_path):
+def test_a_quarter_from_check_in_to_review_pack(walk_portal, page, tmp_path):
     walk_portal, red = walk_portal
     require_pdftotext()
-    owner = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    owner = page
     owner.set_default_timeout(60_000)
     sign_in(owner, walk_portal, "kpi_owner")
     _open(owner, "KPI data")
@@ -74,9 +74,10 @@ def test_a_quarter_from_check_in_to_review_pack(walk_portal, browser, tmp_path):
     owner.get_by_label("Analysis: why is it where it is?").fill("Two agents left; tickets wait in one queue.")
     owner.get_by_role("button", name="Save check-in").click()
     expect(owner.get_by_text("Check-in saved for First response time (2026-09)")).to_be_visible()
-    owner.context.close()
+    owner.close()
 
-    manager = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True).new_page()
+    page.context.clear_cookies()  # the same browser, now the manager's
+    manager = page.context.new_page()
     manager.set_default_timeout(90_000)
     sign_in(manager, walk_portal, MANAGER)
     _open(manager, "Home")

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from kpialign import db
-from tests.browser.conftest import SCREENSHOTS, screenshot, survey_links, wait_for_app
+from tests.browser.conftest import SCREENSHOTS, TIMEOUT_MS, screenshot, survey_links, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +41,7 @@ def test_employee_answers_from_a_personal_link_then_the_link_is_used(survey_port
     before = _responses(db_url)  # the portal is shared with other survey tests
     context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True)
     page = context.new_page()
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(TIMEOUT_MS)
     _open(page, link)
     page.get_by_text("Confidential, not anonymous").wait_for()
     assert page.get_by_text("Page not found").count() == 0
