@@ -24,7 +24,7 @@ class LinksData:
     departments: pd.DataFrame  # id, name, path (active)
 
 
-@st.cache_data(max_entries=8, show_spinner="Testing the KPI links…")
+@st.cache_data(ttl=3600, max_entries=8, show_spinner="Testing the KPI links…")
 def _load(version: int, url: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     sc = scorecard_ui.get()
     with data.reading() as session:

@@ -101,7 +101,7 @@ def _shown(sc: Scorecard, division: str, search: str) -> pd.DataFrame:
     return rows
 
 
-@st.cache_data(max_entries=64, show_spinner="Computing the scorecard…")
+@st.cache_data(ttl=3600, max_entries=64, show_spinner="Computing the scorecard…")
 def _headline(version: int, url: str, period: str | None, wave: str | None, units: Units) -> Headline:
     sc = _scorecard(version, url, period, wave, units)
     if sc.empty:
@@ -140,7 +140,7 @@ def _headline(version: int, url: str, period: str | None, wave: str | None, unit
     )
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(ttl=3600, max_entries=64, show_spinner=False)
 def _table(
     version: int, url: str, period: str | None, wave: str | None, units: Units, division: str, search: str
 ) -> pd.DataFrame:
@@ -155,7 +155,7 @@ def _table(
     return table.assign(status=[[str(v)] for v in table["status"]])
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
+@st.cache_data(ttl=3600, max_entries=128, show_spinner=False)
 def _panel(
     version: int,
     url: str,

@@ -33,7 +33,9 @@ def styled_status(table: pd.DataFrame, column: str = "status"):
     return table.style.map(lambda v: _STATUS_CSS.get(str(v), ""), subset=[column]).format(precision=1, na_rep="")
 
 
-@st.cache_data(max_entries=32, show_spinner="Computing the scorecard…")
+# here: an enterprise scorecard pickles to ~21 MB and each write makes the cached ones stale, so
+# few entries (8 x 21 MB at most) and a ttl that frees stale versions once the portal goes quiet
+@st.cache_data(ttl=3600, max_entries=8, show_spinner="Computing the scorecard…")
 def _scorecard(version: int, url: str, period: str | None, wave: str | None) -> Scorecard:
     with data.reading() as session:
         return scorecard.build_scorecard(session, period=period, wave=wave)
@@ -55,7 +57,7 @@ class Choices:
     empty: bool = False
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(ttl=3600, max_entries=8, show_spinner=False)
 def _choices(version: int, url: str) -> Choices:
     # here: a few strings instead of the whole scorecard (a cache hit unpickles what it returns)
     base = _scorecard(version, url, None, None)
