@@ -202,7 +202,8 @@ def shared_context(browser) -> Iterator[object]:
 
 @pytest.fixture
 def page(shared_context) -> Iterator[object]:
-    """A new page (tab) of the shared context, without cookies (so signed out); the pages the
+    """A new page (tab) of the shared context, without cookies (so signed out: cookies are kept
+    per host, not per port, so one portal's session cookie would reach the others); the pages the
     test opened are closed after it. A test that needs a browser of its own (another viewport
     or device, or a stranger next to a signed-in user) makes a context."""
     before = list(shared_context.pages)
