@@ -150,6 +150,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=rank)  # stable: the order inside each folder and file is kept
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _scan_streamlit_components_once() -> Iterator[None]:
+    """Scan the installed packages for Streamlit components once per process, not once per AppTest.
+
+    Every new ``AppTest`` discovers v2 components by reading the metadata of every installed
+    distribution (about 0.3 s of CPU, more than most page runs). The installed packages do not
+    change during a test run, so the first scan's result is reused.
+    """
+    from streamlit.components.v2 import manifest_scanner
+
+    scan = manifest_scanner.scan_component_manifests
+    found: list = []
+
+    def scan_once(max_workers: int | None = None) -> list:
+        if not found:
+            found.append(scan(max_workers))
+        return list(found[0])
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(manifest_scanner, "scan_component_manifests", scan_once)
+        yield
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "postgresql":
