@@ -342,11 +342,16 @@ def engine(db_factory: DatabaseFactory) -> Iterator[Engine]:
     eng.dispose()
 
 
+@pytest.fixture(scope="session")
+def _sqlite_factory(tmp_path_factory: pytest.TempPathFactory) -> DatabaseFactory:
+    return DatabaseFactory("sqlite", tmp_path_factory.mktemp("db-sqlite-only"))
+
+
 @pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
-    """A fresh, migrated SQLite database (for tests that need only one backend)."""
-    eng = db.make_engine(f"sqlite:///{tmp_path / 'unit.db'}")
-    db.migrate(eng)
+def sqlite_engine(_sqlite_factory: DatabaseFactory) -> Iterator[Engine]:
+    """A fresh, migrated SQLite database (for tests that need only one backend): a copy of a
+    file migrated once per session."""
+    eng = db.make_engine(_sqlite_factory.new_url("unit"))
     yield eng
     eng.dispose()
 
