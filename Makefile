@@ -19,12 +19,16 @@ $(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt
 	touch $@
 
 DEMO ?= 1
+# glibc gives each thread that allocates its own malloc arena (8 per core), and every Streamlit
+# session's script runs in a thread: the freed memory of many arenas made the portal's RSS creep
+# up in a soak (bench/README.md, "Soak"). Two arenas keep it flat.
+MALLOC_ARENA_MAX ?= 2
 
 ## run: install, migrate, seed the demo organisation if the database is empty (DEMO=0: don't), start the portal
 run: $(VENV)/.installed
 	$(PY) -m kpialign init-db
 	@if [ "$(DEMO)" = "1" ]; then $(PY) -m kpialign seed-demo --scale small --seed 7 --if-empty; fi
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
+	MALLOC_ARENA_MAX=$(MALLOC_ARENA_MAX) $(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
 
 ## test: install dev requirements, lint, make sure Chromium, pdftotext, axe-core and PostgreSQL are there, run the whole suite
 test: lint

@@ -73,12 +73,12 @@ def run(url: str, label: str) -> None:
 
     def plan():
         with db.read_session(engine) as s:
-            return directory.plan_import(s, data=units, people=people, as_of=AS_OF)
+            return directory.plan_import(session=s, data=units, people=people, as_of=AS_OF)
 
     def load(u=units, p=people, missing=False):
         with db.write_session(engine) as s:
             return directory.import_directory(
-                s, data=u, people=p, actor="bench", as_of=AS_OF, deactivate_missing=missing
+                session=s, data=u, people=p, actor="bench", as_of=AS_OF, deactivate_missing=missing
             )
 
     p = timed("plan (dry run)", plan)

@@ -79,12 +79,12 @@ def measure(engine, n: int) -> tuple:
 
     def validate():
         with db.read_session(engine) as s:
-            v = csvio.validate_kpi_csv(s, data=data)
+            v = csvio.validate_kpi_csv(session=s, data=data)
         assert v.ok, v.issues[:3]
 
     def do_import(payload: bytes):
         with db.write_session(engine) as s:
-            return csvio.import_kpis(s, data=payload, scope=scope)
+            return csvio.import_kpis(session=s, data=payload, scope=scope)
 
     _, vc, vw = timed(validate)
     first, fc, fw = timed(lambda: do_import(data))

@@ -30,7 +30,7 @@ Next to the wall time it reports the server process's CPU seconds over the same 
 server CPU does not (the browser's own work is not in it).
 
 ``--wave-close`` also measures, on a private copy of the enterprise database, what closing the
-open wave costs (``surveys.close_wave`` + ``scorecard_data.materialise_waves``, as the Survey
+open wave costs (``surveys.close_wave`` + ``counts.materialise_waves``, as the Survey
 waves page does) and then the first Overview render in a fresh server on the new wave.
 
 Prints medians per page (and the enterprise/small ratio with two scales). Not a test: nothing
@@ -176,19 +176,19 @@ def seed(scale: str, workdir: Path) -> str:
 CLOSE = r"""
 import sys, time, logging
 logging.disable(logging.WARNING)
-from kpialign.scorecard import queries as scorecard_data
+from kpialign.scorecard import counts
 from kpialign.services import surveys
 from kpialign.db import make_engine, read_session, write_session
 engine = make_engine(sys.argv[1])
 with read_session(engine) as s:
-    w = surveys.list_waves(s)
+    w = surveys.list_waves(session=s)
     open_ids = [int(r.id) for r in w.itertuples() if r.status == "open"]
 wave_id = open_ids[0]
 t0 = time.perf_counter(); c0 = time.process_time()
 with write_session(engine) as s:
-    surveys.close_wave(s, wave_id=wave_id, actor="bench")
+    surveys.close_wave(session=s, wave_id=wave_id, actor="bench")
 t1 = time.perf_counter(); c1 = time.process_time()
-scorecard_data.materialise_waves(engine, [wave_id])
+counts.materialise_waves(engine, [wave_id])
 t2 = time.perf_counter(); c2 = time.process_time()
 print(f"{t1 - t0:.3f} {c1 - c0:.3f} {t2 - t1:.3f} {c2 - c1:.3f}")
 """

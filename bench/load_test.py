@@ -121,7 +121,7 @@ def make_links(url: str, n: int, label: str) -> tuple[int, list[str], int]:
         questions = s.execute(select(Question.id, Question.kind).where(Question.active).order_by(Question.id)).all()
     with db.write_session(engine) as s:
         wave = surveys.create_wave(
-            s,
+            session=s,
             name=f"Load test {label}",
             opens_on=today - timedelta(days=1),
             closes_on=today + timedelta(days=14),
@@ -129,13 +129,13 @@ def make_links(url: str, n: int, label: str) -> tuple[int, list[str], int]:
             department_ids=[dept[0]],
             actor="load-test",
         )
-        surveys.open_wave(s, wave_id=wave, actor="load-test")
+        surveys.open_wave(session=s, wave_id=wave, actor="load-test")
     base = os.environ["KPIALIGN_BASE_URL"]
     links: list[str] = []
     while len(links) < n:
         with db.write_session(engine) as s:
             batch = surveys.invite_department(
-                s,
+                session=s,
                 wave_id=wave,
                 department=dept[0],
                 count=min(n - len(links), 1000),

@@ -16,11 +16,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from kpialign import db
 from kpialign.config import load_settings
+from kpialign.core import scoring
 from kpialign.core.csv_out import write_csv
 from kpialign.core.errors import ImportRefused, KpialignError
 from kpialign.core.security import generate_password
 from kpialign.models import Role
 from kpialign.scorecard import links as links_read
+from kpialign.scorecard import views
 from kpialign.scorecard.build import build_scorecard
 from kpialign.services import accounts, directory, kpi_links
 from kpialign.services.accounts import UserContext
@@ -83,7 +85,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
         generated = True
     with db.write_session(_engine()) as session:
         account = accounts.create_user(
-            session,
+            session=session,
             email=args.email,
             roles=args.role,
             password=password,
@@ -104,8 +106,8 @@ def cmd_manager_units(args: argparse.Namespace) -> int:
     if not args.unit and not args.none:
         raise CliError("Give one or more --unit NAME, or --none to take the manager role away.")
     with db.write_session(_engine()) as session:
-        account_id = accounts.account_id_by_email(session, args.email)
-        unit_ids = accounts.unit_ids_by_name(session, args.unit or [])
+        account_id = accounts.account_id_by_email(session=session, email=args.email)
+        unit_ids = accounts.unit_ids_by_name(session=session, names=args.unit or [])
         changed = accounts.set_manager_units(
             session=session, account_id=account_id, department_ids=unit_ids, actor=args.actor
         )
@@ -173,7 +175,9 @@ def cmd_import_kpis(args: argparse.Namespace) -> int:
     scope = EditScope.everything(actor=args.actor)
     try:
         with db.write_session(_engine(), bump=not args.dry_run) as session:
-            summary = csvio.import_kpis(session, data=data, scope=scope, dry_run=args.dry_run, filename=path.name)
+            summary = csvio.import_kpis(
+                session=session, data=data, scope=scope, dry_run=args.dry_run, filename=path.name
+            )
     except csvio.KpiImportError as exc:
         _print_issues(exc, args.file)
         raise CliError(str(exc)) from None
@@ -198,7 +202,7 @@ def cmd_import_org(args: argparse.Namespace) -> int:
     try:
         with db.write_session(_engine(), bump=not args.dry_run) as session:
             plan = directory.import_directory(
-                session,
+                session=session,
                 data=files[0].read_bytes(),
                 people=files[1].read_bytes() if args.people else None,
                 actor=args.actor,
@@ -218,7 +222,7 @@ def _wave_id(session, name: str) -> int:
     from kpialign.services import surveys
 
     try:
-        return surveys.get_wave(session, name=name).id
+        return surveys.get_wave(session=session, name=name).id
     except surveys.SurveyError as exc:
         raise CliError(str(exc)) from None
 
@@ -247,11 +251,16 @@ def cmd_invite(args: argparse.Namespace) -> int:
             wave_id = _wave_id(session, args.wave)
             if csv_text is not None:
                 links = surveys.invite_from_csv(
-                    session, wave_id=wave_id, csv_text=csv_text, key=key, base_url=settings.base_url, actor=args.actor
+                    session=session,
+                    wave_id=wave_id,
+                    csv_text=csv_text,
+                    key=key,
+                    base_url=settings.base_url,
+                    actor=args.actor,
                 )
             else:
                 links = surveys.invite_department(
-                    session,
+                    session=session,
                     wave_id=wave_id,
                     department=args.department,
                     count=args.count,
@@ -261,7 +270,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
                 )
     except surveys.SurveyError as exc:
         raise CliError(str(exc)) from None
-    sys.stdout.write(surveys.links_csv(links))
+    sys.stdout.write(surveys.links_csv(links=links))
     print(f"{len(links)} personal link(s) for wave {args.wave!r}; they are shown only now.", file=sys.stderr)
     return 0
 
@@ -274,6 +283,7 @@ def cmd_mail(args: argparse.Namespace) -> int:
 
     from kpialign import mail
     from kpialign.config import mail_settings, secret_key
+    from kpialign.services import surveys
 
     kind = mail.REMINDER if args.command == "remind" else mail.INVITATION
     if kind == mail.INVITATION and not args.send:
@@ -306,7 +316,7 @@ def cmd_mail(args: argparse.Namespace) -> int:
                     raise CliError(f"{len(recipients.problems)} row(s) to fix; nothing was added or sent.")
                 added = mail.add_recipients(session, wave_id=wave_id, recipients=recipients, key=key, actor=args.actor)
                 print(f"{added.added} recipient(s) added ({added.already} already had a link).", file=sys.stderr)
-    except mail.SurveyError as exc:
+    except surveys.SurveyError as exc:
         raise CliError(str(exc)) from None
 
     def progress(done: int, total: int) -> None:
@@ -385,7 +395,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     engine = _engine()
     if args.kind in exports.SURVEY_KINDS and not args.wave:
         with db.read_session(engine) as session:
-            names = surveys.list_waves(session)["name"].tolist()
+            names = surveys.list_waves(session=session)["name"].tolist()
         known = f" Waves: {', '.join(names)}." if names else " There are no survey waves yet."
         raise CliError(f"export {args.kind} needs --wave NAME.{known}")
     # Written chunk by chunk to a temporary file, and handed out (renamed into place, or copied
@@ -478,9 +488,9 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
     with db.read_session(_engine()) as session:
         try:
             sc = scorecard.build_scorecard(session, period=args.period, wave=args.wave)
-        except scorecard.ScorecardError as exc:
+        except scoring.ScorecardError as exc:
             raise CliError(str(exc)) from exc
-    table = scorecard.scorecard_table(sc.departments)
+    table = views.scorecard_table(sc.departments)
     if args.format == "json":
         records = table.astype(object).where(table.notna(), None).to_dict(orient="records")
         org = sc.organisation

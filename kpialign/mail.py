@@ -201,7 +201,7 @@ def parse_recipients_csv(text: str, *, departments: Mapping[str, int] | None = N
 
 def wave_departments(session: Session, *, wave_id: int) -> dict[str, int]:
     """The wave's departments, name -> id (to check a recipient file's department column)."""
-    wave = surveys.get_wave(session, wave_id=wave_id)
+    wave = surveys.get_wave(session=session, wave_id=wave_id)
     return dict(
         session.exec(
             select(Department.name, Department.id).where(col(Department.id).in_(list(wave.department_ids)))
@@ -211,7 +211,7 @@ def wave_departments(session: Session, *, wave_id: int) -> dict[str, int]:
 
 def recipients_from_accounts(session: Session, *, wave_id: int) -> RecipientList:
     """The active accounts of the wave's departments, in their preferred language."""
-    wave = surveys.get_wave(session, wave_id=wave_id)
+    wave = surveys.get_wave(session=session, wave_id=wave_id)
     rows = session.exec(
         select(Account.email, Department.name, Account.language)
         .join(Department, Department.id == Account.department_id)
@@ -766,7 +766,7 @@ def _reminder_round(session: Session, wave_id: int, max_reminders: int) -> tuple
 
 def outbox(session: Session, *, wave_id: int, max_reminders: int) -> Outbox:
     """Counts of the wave's e-mailed links by delivery state, and the next reminder round."""
-    wave = surveys.get_wave(session, wave_id=wave_id)
+    wave = surveys.get_wave(session=session, wave_id=wave_id)
     counts = dict(
         session.exec(
             select(InvitationAddress.state, func.count())  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from pydantic import ValidationInfo, field_validator, model_validator
-from sqlalchemy import CheckConstraint, Column, Table, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Index, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 # Named constraints, so that Alembic's batch mode (SQLite) can alter them later.
@@ -487,14 +487,22 @@ class WaveParticipant(SQLModel, table=True):
 class Response(SQLModel, table=True):
     """One submitted survey. Random id, department, and the day only."""
 
+    # here: a wave's responses of some departments, read from the index alone (responses export;
+    # migration 0005, which replaced the index on wave_id alone)
+    __table_args__ = (Index("ix_response_wave_department", "wave_id", "department_id", "id"),)
+
     id: str = Field(default_factory=new_uuid, primary_key=True, max_length=32)
-    wave_id: int = Field(foreign_key="survey_wave.id", index=True)
+    wave_id: int = Field(foreign_key="survey_wave.id")
     department_id: int = Field(foreign_key="department.id", index=True)
     submitted_on: date
 
 
 class Answer(SQLModel, table=True):
     """One answer: 1..5 for likert items; for objective_pick the number of correct picks."""
+
+    # here: a response's answers read from the index alone, without visiting the table (responses
+    # export; migration 0005)
+    __table_args__ = (Index("ix_answer_response_value", "response_id", "question_id", "value"),)
 
     response_id: str = Field(foreign_key="response.id", primary_key=True, max_length=32)
     question_id: int = Field(foreign_key="question.id", primary_key=True, index=True)

@@ -14,7 +14,7 @@ user = auth.require(nav.roles_for("pages/actions.py"))
 st.title("Actions")
 ui.notice("actions.notice")
 
-scope = actions.visible_departments(user)
+scope = actions.visible_departments(user=user)
 views = ["My actions"] + (["Organisation"] if scope is None else ["My units"] if scope else [])
 view = st.segmented_control("Show", views, default=views[-1] if len(views) > 1 else views[0],
                             key="actions.view", required=True)  # fmt: skip
@@ -31,7 +31,7 @@ if view != "My actions" and not frame.empty:
     if chosen:
         frame = frame[frame["department"].isin(chosen)]
 
-n = actions.counts(frame)
+n = actions.counts(frame=frame)
 st.caption(f"{len(frame)} action(s): {n.open} open, {n.overdue} overdue, {n.done} done.")
 if frame.empty:
     st.info("No actions match. Actions are decided in reviews (Reviews page) or added by managers and leaders.")

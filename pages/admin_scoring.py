@@ -29,7 +29,7 @@ if notice := st.session_state.pop(NOTICE, None):
     st.success(notice, icon=":material/check_circle:")
 
 with data.reading() as session:
-    current = scoring_settings.load_settings(session)
+    current = scoring_settings.load_settings(session=session)
 if (candidate := form.settings_form(current)) is not None:
     st.session_state[CANDIDATE] = candidate
 
@@ -51,7 +51,7 @@ form.preview(now, then)
 if st.button("Save settings", type="primary", icon=":material/save:", key=f"{form.P}.save"):
     try:
         with data.writing() as session:  # bumps the data version: every cached scorecard is rebuilt
-            scoring_settings.save_settings(session, candidate, actor=user.email)
+            scoring_settings.save_settings(session=session, settings=candidate, actor=user.email)
     except ScoringError as exc:
         st.error(str(exc), icon=":material/error:")
     else:

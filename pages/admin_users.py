@@ -13,8 +13,8 @@ user = auth.require(nav.roles_for("pages/admin_users.py"))
 st.title("Users and roles")
 
 with data.reading() as session:
-    users = accounts.list_users(session)
-    depts = strategy.departments_frame(session, include_retired=False)
+    users = accounts.list_users(session=session)
+    depts = strategy.departments_frame(session=session, include_retired=False)
 dept_names = dict(zip(depts["id"].astype(int), depts["path"], strict=True)) if not depts.empty else {}
 
 forms.show_notice(uu.NOTICE, escape=False)  # our own constant texts

@@ -16,10 +16,10 @@ user = auth.require(nav.roles_for("pages/alignment_map.py"))
 def _load(version: int, url: str) -> tuple[pd.DataFrame, strategy.Findings, pd.DataFrame, pd.DataFrame]:
     with data.reading() as session:
         return (
-            strategy.alignment_matrix(session),
-            strategy.findings(session),
-            strategy.objectives_frame(session, include_retired=False),
-            strategy.departments_frame(session, include_retired=False),
+            strategy.alignment_matrix(session=session),
+            strategy.findings(session=session),
+            strategy.objectives_frame(session=session, include_retired=False),
+            strategy.departments_frame(session=session, include_retired=False),
         )
 
 

@@ -21,7 +21,7 @@ st.caption(
 )
 
 with data.reading() as session:
-    waves = surveys.comment_waves(session)
+    waves = surveys.comment_waves(session=session)
 if waves.empty:
     st.info("No survey wave has closed yet. Comments can be read once a wave is closed.", icon=":material/info:")
     st.stop()
@@ -29,7 +29,7 @@ if waves.empty:
 names = dict(zip(waves["id"].astype(int), waves["name"], strict=True))
 scope = None if user.has(Role.LEADER.value) else user.managed_departments
 with data.reading() as session:
-    readable = {w: surveys.comment_departments(session, wave_id=w, department_ids=scope) for w in names}
+    readable = {w: surveys.comment_departments(session=session, wave_id=w, department_ids=scope) for w in names}
 first = next((i for i, w in enumerate(names) if not readable[w].empty), 0)  # the newest wave with comments to read
 wave_id = st.selectbox(
     "Wave (closed waves only)",

@@ -17,9 +17,9 @@ st.caption(
 )
 with data.reading() as session:
     existing = committees.committees_frame(session=session, user=user, include_retired=True)
-    objectives = strategy.objectives_frame(session, include_retired=False)
-    depts = strategy.departments_frame(session, include_retired=False)
-    people = accounts.list_users(session)
+    objectives = strategy.objectives_frame(session=session, include_retired=False)
+    depts = strategy.departments_frame(session=session, include_retired=False)
+    people = accounts.list_users(session=session)
 people = people[people["active"].astype(bool)]
 obj_label = dict(zip(objectives["id"].astype(int), objectives["code"] + " " + objectives["title"], strict=True))
 dept_label = dict(zip(depts["id"].astype(int), depts["path"], strict=True))

@@ -28,7 +28,7 @@ st.caption(
 d = links_ui.load()
 conf = links_read.conflicts(d.sc, d.pulling, d.links)
 dept_ids = dict(zip(d.departments["name"], d.departments["id"].astype(int), strict=True))
-if not actions.sees_everything(user):  # a manager sees the conflicts that involve their units
+if not actions.sees_everything(user=user):  # a manager sees the conflicts that involve their units
     items_all = links_read.conflict_items(conf, dept_ids)
     mine = items_all[items_all["department_ids"].map(lambda ids: any(user.manages(i) for i in ids))]
 else:
@@ -99,7 +99,9 @@ else:
     )
 
 st.subheader("Record a decision")
-manageable = mine[mine["department_ids"].map(lambda ids: any(actions.may_manage(user, i) for i in ids))]
+manageable = mine[
+    mine["department_ids"].map(lambda ids: any(actions.may_manage(user=user, department_id=i) for i in ids))
+]
 if manageable.empty:
     st.caption("Admins, leaders and the managers of the departments involved can record a decision here.")
 else:
@@ -110,7 +112,7 @@ else:
         format_func=lambda i: f"[{manageable.at[i, 'kind']}] {manageable.at[i, 'label']}",
         key="conflicts.pick",
     )
-    involved = [i for i in manageable.at[pick, "department_ids"] if actions.may_manage(user, i)]
+    involved = [i for i in manageable.at[pick, "department_ids"] if actions.may_manage(user=user, department_id=i)]
     dept = st.selectbox(
         "Department that acts", involved, format_func=lambda i: names.get(i, f"#{i}"), key="conflicts.department"
     )

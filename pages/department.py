@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpialign.scorecard import build as scorecard
+from kpialign.core import scoring
+from kpialign.scorecard import views
 from kpialign.ui import auth, nav, reviews_ui
 from kpialign.ui import department_ui as dui
 from kpialign.ui import line_of_sight as los
@@ -33,7 +34,7 @@ def body() -> None:
         default = ids.index(int(wanted))
     choice = st.selectbox("Department", labels, index=default, key="department.choice")
     dept_id = ids[labels.index(choice)]
-    view = scorecard.department_view(sc, dept_id)
+    view = views.department_view(sc, dept_id)
     row = view.row
     st.caption(ui.computed_from(sc))
     dui.headline(sc, row)
@@ -41,7 +42,7 @@ def body() -> None:
     st.subheader("Trends of the department's scores")
     comp = view.component_trends.assign(
         result=[
-            scorecard.trend_words(d, p, q)
+            scoring.trend_words(d, p, q)
             for d, p, q in zip(
                 view.component_trends["direction"], view.component_trends["p"], view.component_trends["q"], strict=True
             )

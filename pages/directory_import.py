@@ -54,7 +54,7 @@ key = (hashlib.sha256(raw_units + b"\0" + (raw_people or b"")).hexdigest(), as_o
 cached = st.session_state.get(du.PLAN)
 if cached is None or cached[0] != key:
     with st.spinner("Checking the directory…"), data.reading() as session:
-        plan = directory.plan_import(session, data=raw_units, people=raw_people, as_of=as_of, actor=user.email)
+        plan = directory.plan_import(session=session, data=raw_units, people=raw_people, as_of=as_of, actor=user.email)
     st.session_state[du.PLAN] = (key, plan)
 else:
     plan = cached[1]

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpialign.scorecard import build as scorecard
+from kpialign.core import scoring
+from kpialign.services import settings
 from kpialign.ui import auth, data, nav
 
 auth.require(nav.roles_for("pages/how_scores_work.py"))
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def _settings(version: int, url: str) -> scorecard.ScoringSettings:
+def _settings(version: int, url: str) -> scoring.ScoringSettings:
     with data.reading() as session:
-        return scorecard.load_settings(session)
+        return settings.load_settings(session=session)
 
 
 s = _settings(data.version(), str(data.engine().url))

@@ -15,14 +15,14 @@ st.title("Survey waves")
 forms.show_notice(wa.NOTICE)
 
 with data.reading() as session:
-    missing = surveys.bank_missing(session)
+    missing = surveys.bank_missing(session=session)
 if missing:  # the shipped bank appears on first use (audited)
     with data.writing() as session:
-        surveys.sync_question_bank(session, actor=ACTOR)
+        surveys.sync_question_bank(session=session, actor=ACTOR)
 with data.reading() as session:
-    waves = surveys.list_waves(session)
-    questions = surveys.list_questions(session)
-    depts = strategy.departments_frame(session, include_retired=False)
+    waves = surveys.list_waves(session=session)
+    questions = surveys.list_questions(session=session)
+    depts = strategy.departments_frame(session=session, include_retired=False)
 dept_path = dict(zip(depts["id"].astype(int), depts["path"], strict=True)) if not depts.empty else {}
 
 # Tracked tabs: the open tab is kept in the session, so saving a form never sends HR back to "Waves".
@@ -51,7 +51,7 @@ with tab_waves:
             "Wave", list(names), index=default, format_func=lambda w: str(names[w]), key=f"{wa.P}.wave"
         )
         with data.reading() as session:
-            wave = surveys.get_wave(session, wave_id=int(wave_id))
+            wave = surveys.get_wave(session=session, wave_id=int(wave_id))
         st.markdown(wa.status_line(wave))
         wa.wave_actions(wave, ACTOR)
         wa.participation_panel(wave)

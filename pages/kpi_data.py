@@ -6,6 +6,7 @@ from datetime import date
 
 import streamlit as st
 
+from kpialign.core.periods import period_bounds, recent_periods
 from kpialign.services import measurements, strategy
 from kpialign.services.measurements import EditScope
 from kpialign.ui import auth, data, forms, nav, reviews_ui
@@ -18,8 +19,8 @@ scope = EditScope.for_user(user)
 st.title("KPI data")
 
 with data.reading() as session:
-    depts = strategy.departments_frame(session, include_retired=False)
-    latest = measurements.latest_periods(session)
+    depts = strategy.departments_frame(session=session, include_retired=False)
+    latest = measurements.latest_periods(session=session)
 
 editable = depts if scope.departments is None else depts[depts["id"].isin(scope.departments)]
 editable = editable[editable["kpis"] > 0]
@@ -39,15 +40,15 @@ freq = c2.segmented_control(
 latest_for = latest.get(freq)
 until = date.today()
 if latest_for:
-    until = max(until, measurements.period_bounds(latest_for)[1])
-periods = list(reversed(measurements.recent_periods(freq, count=24 if freq == "monthly" else 8, until=until)))
+    until = max(until, period_bounds(latest_for)[1])
+periods = list(reversed(recent_periods(freq, count=24 if freq == "monthly" else 8, until=until)))
 default = periods.index(latest_for) if latest_for in periods else 0
 period = c3.selectbox("Period", periods, index=default, key="kpi_data.period")
 
 forms.show_notice(kdu.NOTICE)
 
 with data.reading() as session:
-    grid = measurements.entry_grid(session, department_id=dept_id, period=period)
+    grid = measurements.entry_grid(session=session, department_id=dept_id, period=period)
 
 st.subheader(f"{plain(labels[dept_id])} — {period}")
 if grid.empty:

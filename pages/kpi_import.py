@@ -31,7 +31,7 @@ if scope.departments is not None:
         st.warning("You are not the KPI owner of any department, so you cannot import data.")
         st.stop()
     with data.reading() as session:
-        depts = strategy.departments_frame(session)
+        depts = strategy.departments_frame(session=session)
     names = depts[depts["id"].isin(scope.departments)]["name"].tolist()
     st.caption("You can import data for: " + plain(", ".join(names)))
 
@@ -54,8 +54,8 @@ if uploaded is None:
 
 raw = uploaded.getvalue()
 with data.reading() as session:
-    validation = csvio.validate_kpi_csv(session, data=raw, scope=scope)
-    preview_summary = csvio.import_kpis(session, data=raw, scope=scope, dry_run=True) if validation.ok else None
+    validation = csvio.validate_kpi_csv(session=session, data=raw, scope=scope)
+    preview_summary = csvio.import_kpis(session=session, data=raw, scope=scope, dry_run=True) if validation.ok else None
 
 if not validation.ok:
     hint = "Fix the rows listed below and upload the file again."
@@ -91,7 +91,7 @@ label = f"Import {validation.data_rows} row(s)"
 if st.button(label, type="primary", icon=":material/publish:", key="kpi_import.go"):
     try:
         with data.writing() as session:
-            summary = csvio.import_kpis(session, data=raw, scope=scope, filename=uploaded.name)
+            summary = csvio.import_kpis(session=session, data=raw, scope=scope, filename=uploaded.name)
     except csvio.KpiImportError as exc:
         import_refusal(exc)
     except Refused as exc:

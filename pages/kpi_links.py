@@ -17,7 +17,7 @@ st.caption(
     "Admins may draw any link; managers and KPI owners draw links into their own units' KPIs."
 )
 with data.reading() as session:
-    kpis = strategy.kpis_frame(session, include_retired=False)
+    kpis = strategy.kpis_frame(session=session, include_retired=False)
     links = kpi_links.links_frame(session=session)
     own = kpi_links.linkable_outcomes(session=session, user=user)
 if kpis.empty:

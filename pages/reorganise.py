@@ -32,8 +32,8 @@ if done := st.session_state.pop(DONE, None):
     st.success(plain(done), icon=":material/check_circle:")
 
 with data.reading() as session:
-    depts = strategy.departments_frame(session)
-    kpis = strategy.kpis_frame(session, include_retired=False)
+    depts = strategy.departments_frame(session=session)
+    kpis = strategy.kpis_frame(session=session, include_retired=False)
 active = depts[depts["active"]]
 if active.empty:
     st.info("There are no units yet. Add them on Strategy setup or import your directory.", icon=":material/info:")
@@ -85,9 +85,9 @@ if submitted and step:
 st.subheader(f"Performance history of {labels[unit]}")
 with data.reading() as session:
     series = unit_history.unit_history(session, unit)
-    steps = [p.until.isoformat() for p in reorg.predecessors(session, unit)]
+    steps = [p.until.isoformat() for p in reorg.predecessors(session=session, department_id=unit)]
     survey = unit_history.unit_survey_history(session, unit)
-    history = reorg.history_frame(session)
+    history = reorg.history_frame(session=session)
 if series.empty:
     st.text("This unit has no KPIs of its own with data yet.")
 else:

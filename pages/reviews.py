@@ -17,8 +17,8 @@ st.title("Reviews")
 ui.notice("reviews.notice")
 
 with data.reading() as session:
-    depts = strategy.departments_frame(session, include_retired=False)
-scope = reviews.reviewable_departments(user)
+    depts = strategy.departments_frame(session=session, include_retired=False)
+scope = reviews.reviewable_departments(user=user)
 if scope is not None:
     depts = depts[depts["id"].isin(scope)]
 depts = depts[depts["kpis"] > 0]  # here: a division with no KPIs of its own has nothing to review
@@ -88,7 +88,7 @@ with record:
             else:
                 st.session_state["reviews.notice"] = f"Signed off{' and locked' if lock else ''}."
                 st.rerun()
-    may_unlock = brief.locked and period_locks.may_lock(user, dept_id)
+    may_unlock = brief.locked and period_locks.may_lock(user=user, department_id=dept_id)
     if may_unlock and st.button(f"Unlock {period}", icon=":material/lock_open:", key="reviews.unlock"):
         with data.writing() as session:
             period_locks.unlock_period(session=session, user=user, department_id=dept_id, period=period)

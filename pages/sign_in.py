@@ -37,7 +37,7 @@ with st.form("sign_in.form", clear_on_submit=True):
 if submitted:
     st.session_state["sign_in.last_email"] = email
     try:
-        result = accounts.authenticate_engine(data.engine(), email, password)
+        result = accounts.authenticate_engine(engine=data.engine(), email=email, password=password)
     except (OperationalError, DBAPIError) as exc:
         data.show_db_error(exc)
         st.stop()
@@ -47,7 +47,7 @@ if submitted:
     st.error(result.message, icon=":material/lock:" if result.locked_until else ":material/error:")
 
 with data.reading() as session:
-    demo_database, first_run = portal.is_demo(session), not portal.has_accounts(session)
+    demo_database, first_run = portal.is_demo(session=session), not portal.has_accounts(session=session)
 
 if first_run:
     st.info(

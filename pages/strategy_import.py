@@ -29,8 +29,8 @@ st.caption(
 
 st.subheader("Download the current configuration")
 with data.reading() as session:
-    exported = strategy_import.export_strategy(session)
-    units, _people = directory.export_frames(session)
+    exported = strategy_import.export_strategy(session=session)
+    units, _people = directory.export_frames(session=session)
 exported = {"units": write_csv(units), **exported}
 cols = st.columns(len(exported))
 for col, (name, blob) in zip(cols, exported.items(), strict=True):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from kpialign.core import security
 from kpialign.core.i18n import text as tr
 from kpialign.services import surveys
 from kpialign.ui import auth, data, language, nav
@@ -20,14 +21,14 @@ if token:
     # The personal link is the credential: no account needed.
     key = sf.link_key()
     sf.flow(
-        lambda session: surveys.check_token(session, token=token, key=key),
-        sf.session_marker("token", surveys.hash_token(token, key)),
+        lambda session: surveys.check_token(session=session, token=token, key=key),
+        sf.session_marker("token", security.hash_token(token, key)),
         {"token": token, "key": key},
     )
 else:
     user = auth.require(nav.roles_for("pages/survey.py"))
     with data.reading() as session:
-        waves = surveys.waves_for_account(session, account_id=user.account_id) if user.account_id else None
+        waves = surveys.waves_for_account(session=session, account_id=user.account_id) if user.account_id else None
     ulang = language.resolve(account_id=user.account_id)
     open_waves = waves[~waves["answered"]] if waves is not None else waves
     if open_waves is None or open_waves.empty:
@@ -46,7 +47,7 @@ else:
             tr("which_survey", ulang), list(names), format_func=lambda w: str(names[w]), key="survey.wave"
         )
     sf.flow(
-        lambda session: surveys.account_form(session, account_id=user.account_id, wave_id=wave_id),
+        lambda session: surveys.account_form(session=session, account_id=user.account_id, wave_id=wave_id),
         sf.session_marker("account", f"{user.account_id}:{wave_id}"),
         {"account_id": user.account_id, "wave_id": wave_id},
         account_id=user.account_id,

@@ -8,6 +8,7 @@ import streamlit as st
 from kpialign import charts
 from kpialign.core import privacy
 from kpialign.scorecard import build as scorecard
+from kpialign.scorecard import views
 from kpialign.ui import auth, department_ui, nav, pick_share
 from kpialign.ui import scorecard_ui as ui
 from kpialign.ui.widgets import plain
@@ -49,7 +50,7 @@ def body() -> None:
             return
         units = [d for d, v in sc.division_of.items() if v == div_id] if level == "Departments" else [div_id]
     lvl = "department" if level == "Departments" else "division"
-    heat = scorecard.survey_heatmap(sc, w.wave_id, level=lvl, units=units)
+    heat = views.survey_heatmap(sc, w.wave_id, level=lvl, units=units)
     if search and lvl == "department":
         keep = heat["unit"].str.contains(search, case=False, regex=False) | (heat["unit_level"] == "organisation")
         heat = heat[keep]

@@ -82,7 +82,9 @@ if len(inside) > 1:
 
 st.header("2. What people wrote")
 with data.reading() as session:
-    readable = surveys.comment_departments(session, wave_id=w.wave_id, department_ids=sorted(los.subtree_of(unit)))
+    readable = surveys.comment_departments(
+        session=session, wave_id=w.wave_id, department_ids=sorted(los.subtree_of(unit))
+    )
 if readable.empty:
     st.info(
         f"No comments can be shown: a unit's comments appear only when at least {privacy.COMMENT_MIN} people "

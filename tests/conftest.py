@@ -398,7 +398,12 @@ def add_unit_manager(url: str, *, email: str, department: str) -> int:
     with db.write_session(eng) as s:
         dept_id = s.exec(select(Department.id).where(Department.name == department)).one()
         a = accounts.create_user(
-            s, email=email, name="Mia Manager", roles=["employee"], password=DEMO_PASSWORD, department_id=dept_id
+            session=s,
+            email=email,
+            name="Mia Manager",
+            roles=["employee"],
+            password=DEMO_PASSWORD,
+            department_id=dept_id,
         )
         s.flush()
         accounts.set_manager_units(session=s, account_id=a.id, department_ids=[dept_id], actor="test")

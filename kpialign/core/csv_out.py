@@ -74,13 +74,26 @@ def safe_cell(value: object) -> str:
     return neutralise(str(value))
 
 
+# A column longer than this is written through its distinct values (a few hundred distinct
+# answers or names in 10^5 rows): each distinct value is made text once, then repeated.
+_BY_VALUE_ROWS = 256
+
+
 def _float_cell(x: float) -> str:
     return "" if x != x else _number(x)  # x != x: NaN
 
 
 def _float_cells(values: np.ndarray) -> list[str]:
     """Floats as :func:`safe_cell` writes them; NaN is empty."""
-    items = values.astype("float64", copy=False).tolist()
+    values = values.astype("float64", copy=False)
+    # here: a long column with repeats is made text once per distinct value; not with -0.0,
+    # which np.unique merges with 0.0 although the two are written differently
+    if len(values) > _BY_VALUE_ROWS and not (np.signbit(values) & (values == 0)).any():
+        uniques, inverse = np.unique(values, return_inverse=True)
+        if len(uniques) * 4 < len(values):
+            texts = np.array([_float_cell(x) for x in uniques.tolist()], dtype=object)
+            return texts[inverse].tolist()
+    items = values.tolist()
     if np.isinf(values).any():
         return [_float_cell(x) for x in items]
     return [repr(x) if x == x else "" for x in items]  # finite: _number is repr; x == x: not NaN
@@ -97,6 +110,26 @@ def _text_cells(values: list) -> list[str]:
     ]
 
 
+def _int_cells(values: np.ndarray, missing: np.ndarray | None = None) -> list[str]:
+    """Integers as :func:`safe_cell` writes them (``str``); ``missing`` cells are empty."""
+    if len(values) <= _BY_VALUE_ROWS:
+        if missing is None:
+            return [str(x) for x in values.tolist()]
+        return ["" if m else str(x) for x, m in zip(values.tolist(), missing.tolist(), strict=True)]
+    uniques, inverse = np.unique(values, return_inverse=True)
+    texts = np.array([*(str(x) for x in uniques.tolist()), ""], dtype=object)
+    if missing is not None:
+        inverse = np.where(missing, len(uniques), inverse)
+    return texts[inverse].tolist()
+
+
+def _string_cells(col: pd.Series) -> list[str]:
+    """A pandas string column (every cell text or missing), neutralised once per distinct value."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)  # missing -> -1: the last text, ""
+    texts = np.array([*(neutralise(str(u)) for u in uniques), ""], dtype=object)
+    return texts[codes].tolist()
+
+
 def _column_cells(col: pd.Series) -> list[str]:
     """The cells of one column, as :func:`safe_cell` writes them, a column at a time.
 
@@ -109,7 +142,7 @@ def _column_cells(col: pd.Series) -> list[str]:
     if kind == "f":
         return _float_cells(col.to_numpy())
     if kind in ("i", "u"):
-        return [str(x) for x in col.to_numpy().tolist()]
+        return _int_cells(col.to_numpy())
     if kind == "b":
         return ["true" if x else "false" for x in col.to_numpy().tolist()]
     numpy_dtype = getattr(dtype, "numpy_dtype", None)  # here: pandas' masked Int64, Float64, boolean
@@ -117,10 +150,12 @@ def _column_cells(col: pd.Series) -> list[str]:
         if numpy_dtype.kind == "f":
             return _float_cells(col.to_numpy(dtype="float64", na_value=np.nan))
         missing = col.isna().to_numpy(dtype=bool)
+        if numpy_dtype.kind != "b":
+            return _int_cells(col.to_numpy(dtype=numpy_dtype, na_value=0), missing)
         values = col.to_numpy(dtype=numpy_dtype, na_value=0).tolist()
-        if numpy_dtype.kind == "b":
-            return ["" if m else ("true" if x else "false") for x, m in zip(values, missing.tolist(), strict=True)]
-        return ["" if m else str(x) for x, m in zip(values, missing.tolist(), strict=True)]
+        return ["" if m else ("true" if x else "false") for x, m in zip(values, missing.tolist(), strict=True)]
+    if isinstance(dtype, pd.StringDtype) and len(col) > _BY_VALUE_ROWS:
+        return _string_cells(col)
     return _text_cells(col.to_numpy(dtype=object).tolist())
 
 

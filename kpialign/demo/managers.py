@@ -48,7 +48,7 @@ def seed_managers(
     for manager in managers.values():
         unit_id = session.exec(select(Department.id).where(Department.name == manager.unit)).one()
         account = accounts.create_user(
-            session,
+            session=session,
             email=manager.email,
             roles=["manager"],
             password=None,

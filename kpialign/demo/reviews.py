@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import select, update
 from sqlmodel import Session
 
+from kpialign.core import scoring
 from kpialign.core.periods import parse_period, period_bounds, period_of
 from kpialign.models import (
     Action,
@@ -26,7 +27,6 @@ from kpialign.models import (
     SurveyWave,
     WaveStatus,
 )
-from kpialign.scorecard import build as scorecard
 from kpialign.scorecard import queries
 from kpialign.services import actions, checkins, reviews
 from kpialign.services.accounts import UserContext
@@ -66,7 +66,7 @@ def seed_reviews(session: Session, *, end_period: str, owner_id: int | None, ski
 
     kpis = queries.kpis(session)
     values = queries.kpi_values(session)
-    att = scorecard.kpi_attainment(values, kpis)
+    att = scoring.kpi_attainment(values, kpis)
     in_q = att[att["period"].isin([*months[-2:], str(quarter)])]
     entries = []
     for i, r in enumerate(in_q.sort_values(["kpi_id", "period"]).itertuples(index=False)):
@@ -75,7 +75,7 @@ def seed_reviews(session: Session, *, end_period: str, owner_id: int | None, ski
         status = "on_track" if r.attainment >= 0.9 else "at_risk" if r.attainment >= 0.7 else "off_track"
         texts = WHY[status]
         entries.append(checkins.CheckinEntry(int(r.kpi_id), r.period, status, texts[i % len(texts)], NEXT[status]))
-    checkins.apply_checkins(session, scope=EditScope.everything(ACTOR), entries=entries, author_id=owner_id)
+    checkins.apply_checkins(session=session, scope=EditScope.everything(ACTOR), entries=entries, author_id=owner_id)
 
     # departments with the most red KPIs at the quarter's end (not the demo owner's unit)
     last = att[att["period"].isin([months[-1], str(quarter)])]

@@ -1086,7 +1086,7 @@ def _seed_accounts(session: Session, plan: _Plan, salt: bytes, summary: DemoSumm
         if role == "employee":
             department = plan.signin_unit
         account = accounts.create_user(
-            session,
+            session=session,
             email=email,
             roles=[role],
             password=None,
@@ -1192,7 +1192,9 @@ def _seed_surveys(
     score = np.array(
         [
             [
-                objective_pick_score({f"r{i}" for i in range(h)} | {f"d{i}" for i in range(f)}, reals, decoys)
+                objective_pick_score(
+                    picked={f"r{i}" for i in range(h)} | {f"d{i}" for i in range(f)}, real=reals, decoys=decoys
+                )
                 for f in range(len(DECOY_OBJECTIVES) + 1)
             ]
             for h in range(n_real + 1)

@@ -18,18 +18,12 @@ import numpy as np
 import pandas as pd
 
 from kpialign.core import periods, privacy, stats
-from kpialign.core.periods import month_index as month_index
-from kpialign.core.periods import month_label as month_label
-from kpialign.core.scoring import (  # the pure scoring functions; the names stay importable from here
-    COMPONENT_LETTER,
+from kpialign.core.scoring import (
     COMPONENTS,
-    QUADRANTS,
     CorrelationResult,
     ScorecardError,
-    ScoringError,
     ScoringSettings,
     arrow,
-    attainment,
     composite,
     correlation_with_next,
     coverage,
@@ -39,81 +33,17 @@ from kpialign.core.scoring import (  # the pure scoring functions; the names sta
     kpi_attainment,
     objective_rollup,
     objectives_overall,
-    p_phrase,
     quadrant,
     rank_bands,
-    reliability,
-    settings_from_dict,
     status,
     survey_changes,
     trend_direction,
     trend_table,
-    trend_words,
     understanding,
 )
 from kpialign.scorecard import queries
 from kpialign.scorecard.model import DEPARTMENT_COLUMNS, Scorecard, WaveRef
-from kpialign.scorecard.views import (
-    TABLE_COLUMNS,
-    DepartmentView,
-    department_objective_matrix,
-    department_view,
-    scorecard_table,
-    survey_heatmap,
-)
 from kpialign.services.headcount import headcount_by_month
-from kpialign.services.settings import SETTING_PREFIX, load_settings, save_settings
-
-# Names defined in kpialign.core.scoring, services.settings, scorecard.model and scorecard.views,
-# re-exported for callers.
-__all__ = [
-    "COMPONENTS",
-    "COMPONENT_LETTER",
-    "QUADRANTS",
-    "SETTING_PREFIX",
-    "TABLE_COLUMNS",
-    "CorrelationResult",
-    "DepartmentView",
-    "Scorecard",
-    "ScorecardError",
-    "ScoringError",
-    "ScoringSettings",
-    "WaveRef",
-    "attainment",
-    "build_scorecard",
-    "check_division_filter",
-    "composite",
-    "compute_scorecard",
-    "correlation_with_next",
-    "coverage",
-    "department_objective_matrix",
-    "department_performance",
-    "department_scorecard",
-    "department_view",
-    "expand_to_months",
-    "headcount_rollup",
-    "kpi_attainment",
-    "load_settings",
-    "month_index",
-    "month_label",
-    "objective_rollup",
-    "objectives_overall",
-    "p_phrase",
-    "quadrant",
-    "rank_bands",
-    "reliability",
-    "save_settings",
-    "scorecard_table",
-    "settings_from_dict",
-    "status",
-    "survey_changes",
-    "survey_heatmap",
-    "survey_suppression",
-    "trend_direction",
-    "trend_table",
-    "trend_words",
-    "understanding",
-]
 
 # =========================================================================== the scorecard
 #
@@ -371,7 +301,9 @@ def _department_part(
     comp = composite(panel["performance"], panel["understanding"], panel["coverage"], settings)
     panel = pd.concat([panel.reset_index(drop=True), comp], axis=1)
     # Headcount in force in each month (department_headcount; the current headcount without history).
-    head = headcount_by_month(frames.headcounts, depts.set_index("department_id")["headcount"], months)
+    head = headcount_by_month(
+        history=frames.headcounts, current=depts.set_index("department_id")["headcount"], months=months
+    )
 
     # --- the rows for the chosen period
     now = panel[panel["month"] == month] if month is not None else panel.iloc[0:0]

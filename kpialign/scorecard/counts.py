@@ -175,7 +175,7 @@ def repair_engine(engine: Engine) -> list[int]:
 def close_wave(*, session: Session, wave_id: int, actor: str) -> None:
     """Close an open wave (:func:`kpialign.services.surveys.close_wave`) and store its counts,
     in the caller's write transaction."""
-    surveys.close_wave(session, wave_id=wave_id, actor=actor)
+    surveys.close_wave(session=session, wave_id=wave_id, actor=actor)
     session.flush()
     store_wave_counts(session=session, wave_ids=[wave_id])
 

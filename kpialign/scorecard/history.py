@@ -33,7 +33,7 @@ def unit_history(session: Session, department_id: int, *, cap: float | None = No
     dept = session.get(Department, department_id)
     if dept is None:
         return pd.DataFrame(columns=HISTORY_COLUMNS)
-    settings = load_settings(session)
+    settings = load_settings(session=session)
     kpis = queries.kpis(session)
     kpis = kpis[kpis["department_id"] == department_id]
     if kpis.empty:
@@ -48,7 +48,7 @@ def unit_history(session: Session, department_id: int, *, cap: float | None = No
     labels = {department_id: (dept.name, "unit")}
     # Each predecessor gets a pseudo department id (negative): its KPIs' values before the date.
     kpi_frames = [kpis]
-    for i, pred in enumerate(reorg.predecessors(session, department_id), start=1):
+    for i, pred in enumerate(reorg.predecessors(session=session, department_id=department_id), start=1):
         moved = kpis["kpi_id"].isin(pred.kpi_ids)
         if not moved.any():
             continue
@@ -87,7 +87,7 @@ def unit_survey_history(session: Session, department_id: int) -> pd.DataFrame:
     if dept is None or closed.empty:
         return pd.DataFrame(columns=SURVEY_COLUMNS)
     wanted: list[tuple[int, str, str, object]] = [(department_id, dept.name, "unit", None)]
-    for pred in reorg.predecessors(session, department_id):
+    for pred in reorg.predecessors(session=session, department_id=department_id):
         word = "merged in" if pred.kind == "merge" else "split off"
         label = f"{pred.name} (before it was {word} on {pred.until.isoformat()})"
         wanted.append((pred.department_id, label, "predecessor", pred.until))

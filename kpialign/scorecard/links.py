@@ -25,7 +25,8 @@ import pandas as pd
 
 from kpialign.core import stats
 from kpialign.core.periods import periods_between
-from kpialign.scorecard.build import Scorecard, expand_to_months, p_phrase, status
+from kpialign.core.scoring import expand_to_months, p_phrase, status
+from kpialign.scorecard.model import Scorecard
 
 EVIDENCE_SUPPORTED = "supported"
 EVIDENCE_NONE = "no evidence"

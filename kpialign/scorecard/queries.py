@@ -384,7 +384,7 @@ def fetch_frames(
     session: Session, *, wave: str | None = None, settings: ScoringSettings | None = None
 ) -> ScorecardFrames:
     """Go down to the database once for everything :func:`kpialign.scorecard.build.compute_scorecard` needs."""
-    settings = settings or load_settings(session)
+    settings = settings or load_settings(session=session)
     waves_frame = waves(session)
     # Released (closed) waves only: an open wave's figures would change with each submission, so
     # a watcher could difference one person's answers. compute_scorecard refuses an open wave.
@@ -400,5 +400,5 @@ def fetch_frames(
         questions=questions(session),
         values=kpi_values(session),
         counts=survey_counts(session, waves=waves_frame, wave_ids=[int(w) for w in wanted]),
-        headcounts=headcount.history_frame(session),
+        headcounts=headcount.history_frame(session=session),
     )

@@ -19,12 +19,15 @@ import numpy as np
 import pandas as pd
 from sqlmodel import Session
 
+from kpialign.core import scoring
 from kpialign.core.periods import period_range_for
+from kpialign.core.scoring import ScoringSettings
 from kpialign.models import Role
 from kpialign.scorecard import build as scorecard
 from kpialign.scorecard import queries, views
-from kpialign.scorecard.build import Scorecard, ScoringSettings
+from kpialign.scorecard.model import Scorecard
 from kpialign.services import actions, checkins, measurements, period_locks, reviews
+from kpialign.services import settings as scoring_settings
 from kpialign.services.accounts import UserContext
 
 ATTENTION = ("red", "amber")
@@ -73,14 +76,14 @@ class ReviewBrief:
 def scored_month(period: str, latest_month: str | None = None) -> str:
     """The scorecard month of a review period: its last month (a quarter is scored at its end),
     or the latest month with data when the period is still running."""
-    last = reviews.period_span(period)[1]
+    last = reviews.period_span(period=period)[1]
     month = f"{last.year:04d}-{last.month:02d}"
     return min(month, latest_month) if latest_month else month
 
 
 def build_for(session: Session, period: str) -> Scorecard:
     """The scorecard a review of ``period`` reads (one for every department of an organisation pack)."""
-    latest = measurements.latest_periods(session).get("monthly")
+    latest = measurements.latest_periods(session=session).get("monthly")
     return scorecard.build_scorecard(session, period=scored_month(period, latest))
 
 
@@ -88,7 +91,7 @@ def _checkins_in(session: Session, period: str, kpis: pd.DataFrame) -> pd.DataFr
     """The latest check-in of each KPI within the review period (a month or a quarter), for the
     KPIs of one or many departments (one query): a department looks at the periods of its KPIs'
     frequencies within the review period."""
-    first, last = reviews.period_span(period)
+    first, last = reviews.period_span(period=period)
     span = {str(f): set(period_range_for(str(f), first, last)) for f in kpis["frequency"].unique()}
     wanted_by_dept: dict[int, set[str]] = {}
     for d, f in zip(kpis["department_id"], kpis["frequency"], strict=True):
@@ -120,7 +123,7 @@ def _kpi_table(kp: pd.DataFrame, found: pd.DataFrame, settings: ScoringSettings)
             "significant": kp.get("significant_page", pd.Series(False, index=kp.index)).fillna(False).astype(bool),
         }
     )
-    out["status"] = scorecard.status(out["attainment_pct"].to_numpy(float), settings) if len(out) else []
+    out["status"] = scoring.status(out["attainment_pct"].to_numpy(float), settings) if len(out) else []
     note = found.set_index("kpi_id") if not found.empty else pd.DataFrame(columns=checkins.CHECKIN_COLUMNS)
     out["has_checkin"] = out["kpi_id"].isin(note.index)
     out["checkin_period"] = out["kpi_id"].map(note["period"]) if len(note) else ""
@@ -161,7 +164,7 @@ def prepare_review(
     Pass ``sc`` (from :func:`build_for`) when preparing many departments for the same period,
     or call :func:`prepare_reviews`.
     """
-    period = reviews.review_period(period)
+    period = reviews.review_period(text=period)
     sc = sc if sc is not None else build_for(session, period)
     return prepare_reviews(session=session, department_ids=[department_id], period=period, today=today, sc=sc)[0]
 
@@ -181,7 +184,7 @@ def prepare_reviews(
     the organisation pack prepares 200 departments this way.
     """
     today = today or date.today()
-    period = reviews.review_period(period)
+    period = reviews.review_period(text=period)
     sc = sc if sc is not None else build_for(session, period)
     ids = [int(d) for d in department_ids]
     rows = sc.departments.set_index("department_id", drop=False)
@@ -206,7 +209,7 @@ def prepare_reviews(
     open_all = acts[acts["status"].isin(actions.OPEN_STATUSES)]
     open_of = _split(open_all, open_all["department_id"], ids)
     stored = reviews.reviews_of_period(session=session, department_ids=ids, period=period)
-    locked = period_locks.locked_keys(session, [(d, period) for d in ids])
+    locked = period_locks.locked_keys(session=session, keys=[(d, period) for d in ids])
     briefs = []
     for d in ids:
         row = rows.loc[d]
@@ -294,7 +297,7 @@ class Alert:
 
 def latest_kpi_status(session: Session, settings: ScoringSettings | None = None) -> pd.DataFrame:
     """Each active KPI's latest value: kpi_id, department_id, name, period, attainment_pct, status."""
-    settings = settings or scorecard.load_settings(session)
+    settings = settings or scoring_settings.load_settings(session=session)
     kpis = queries.kpis(session)
     values = queries.kpi_values(session)
     cols = ["kpi_id", "department_id", "name", "period", "attainment_pct", "status"]
@@ -302,10 +305,10 @@ def latest_kpi_status(session: Session, settings: ScoringSettings | None = None)
         return pd.DataFrame(columns=cols)
     # here: the latest period per KPI; periods of one frequency sort correctly as text
     latest = values.sort_values("period").groupby("kpi_id", as_index=False).last()
-    att = scorecard.kpi_attainment(latest, kpis, cap=settings.cap)
+    att = scoring.kpi_attainment(latest, kpis, cap=settings.cap)
     att = att.merge(kpis[["kpi_id", "name"]], on="kpi_id")
     att["attainment_pct"] = att["attainment"] * 100
-    att["status"] = scorecard.status(att["attainment_pct"].to_numpy(float), settings) if len(att) else []
+    att["status"] = scoring.status(att["attainment_pct"].to_numpy(float), settings) if len(att) else []
     return att[cols].reset_index(drop=True)
 
 
@@ -314,7 +317,7 @@ def red_kpis_without_action(
 ) -> pd.DataFrame:
     """Red KPIs in ``user``'s scope with no open action, nor one closed since their latest period began."""
     today = today or date.today()
-    scope = actions.visible_departments(user)
+    scope = actions.visible_departments(user=user)
     status = latest_kpi_status(session, settings)
     red = status[status["status"] == "red"]
     if scope is not None:
@@ -324,7 +327,7 @@ def red_kpis_without_action(
     admin = UserContext(None, "system", "", frozenset({Role.ADMIN.value}))
     linked = actions.list_actions(session=session, user=admin, department_ids=sorted(set(red["department_id"])))
     linked = linked[linked["kpi_id"].notna()]
-    starts = {k: reviews.period_span(p)[0] for k, p in zip(red["kpi_id"], red["period"], strict=True)}
+    starts = {k: reviews.period_span(period=p)[0] for k, p in zip(red["kpi_id"], red["period"], strict=True)}
     covered = set()
     for r in linked.itertuples(index=False):
         kid = int(r.kpi_id)

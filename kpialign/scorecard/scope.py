@@ -22,8 +22,9 @@ import pandas as pd
 from sqlmodel import Session
 
 from kpialign import audit
+from kpialign.core.scoring import CorrelationResult
 from kpialign.models import Role
-from kpialign.scorecard.build import CorrelationResult, Scorecard
+from kpialign.scorecard.model import Scorecard
 from kpialign.services.accounts import UserContext
 
 OUT_OF_SCOPE = "That unit is outside the units you manage, so nothing about it can be shown here."

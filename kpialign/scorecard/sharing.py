@@ -1,6 +1,6 @@
 """Line of sight for everyone: the strategy as an employee sees it, results shared back, a team's view.
 
-Read models over a built :class:`~kpialign.scorecard.build.Scorecard` (plus a few small
+Read models over a built :class:`~kpialign.scorecard.model.Scorecard` (plus a few small
 queries for names and descriptions). Every survey figure here comes from the scorecard's
 ``likert`` frame, which holds only the cells :mod:`kpialign.core.privacy` lets anyone show, so
 a unit below the thresholds has no figure to give: it is named, with the nearest unit that
@@ -21,9 +21,10 @@ from sqlalchemy import literal
 from sqlmodel import Session, select
 
 from kpialign.core import dimensions
+from kpialign.core.periods import month_label
 from kpialign.models import Account, Department, Objective
 from kpialign.scorecard import queries
-from kpialign.scorecard.build import Scorecard, WaveRef, month_label
+from kpialign.scorecard.model import Scorecard, WaveRef
 from kpialign.services import accounts
 from kpialign.services.question_bank import DIMENSIONS
 
@@ -261,7 +262,7 @@ def strategy_view(session: Session, sc: Scorecard, *, department_id: int | None)
             "Ask an admin to set your department to see its KPIs here.",
         )
     dept = session.get(Department, department_id)
-    units = accounts.subtree(session, {department_id})
+    units = accounts.subtree(session=session, roots={department_id})
     own = set(sc.kpis.loc[sc.kpis["department_id"] == department_id, "kpi_id"])
     ids = {department_id} if own else set(units)
     kpis, lines = kpi_words(sc, ids)

@@ -77,14 +77,14 @@ class UserContext:
         return department_id is not None and department_id in self.managed_departments
 
 
-def hash_password(password: str) -> str:
+def hash_password(*, password: str) -> str:
     """The Argon2id hash of a new password (:mod:`kpialign.core.security`); refuses short ones."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
     return security.hash_password(password)
 
 
-def normalise_email(email: str) -> str:
+def normalise_email(*, email: str) -> str:
     email = email.strip().lower()
     if "@" not in email or email.startswith("@") or email.endswith("@") or len(email) > 320:
         raise AccountError(f"Not a valid e-mail address: {email!r}")
@@ -92,8 +92,8 @@ def normalise_email(email: str) -> str:
 
 
 def create_user(
-    session: Session,
     *,
+    session: Session,
     email: str,
     roles: list[str],
     password: str | None,
@@ -108,7 +108,7 @@ def create_user(
 
     A manager needs at least one unit (``units`` by name or ``unit_ids``); each must exist and be open.
     """
-    email = normalise_email(email)
+    email = normalise_email(email=email)
     valid = {r.value for r in Role}
     bad = [r for r in roles if r not in valid]
     if bad or not roles:
@@ -123,7 +123,10 @@ def create_user(
         dept_id = dept.id
     if Role.KPI_OWNER.value in roles and dept_id is None:
         raise AccountError("A KPI owner needs --department (the department whose KPIs they keep).")
-    managed = [*unit_ids_by_name(session, units or []), *(manager_unit(session, int(u)) for u in unit_ids or [])]
+    managed = [
+        *unit_ids_by_name(session=session, names=units or []),
+        *(manager_unit(session=session, department_id=int(u)) for u in unit_ids or []),
+    ]
     if Role.MANAGER.value in roles and not managed:
         raise AccountError("A manager needs at least one unit (--unit NAME): the department they lead.")
     if managed and Role.MANAGER.value not in roles:
@@ -132,7 +135,7 @@ def create_user(
         email=email,
         name=name,
         department_id=dept_id,
-        password_hash=hash_password(password) if password is not None else None,
+        password_hash=hash_password(password=password) if password is not None else None,
     )
     session.add(account)
     session.flush()
@@ -154,11 +157,11 @@ def create_user(
     return account
 
 
-def user_context_by_id(session: Session, account_id: int) -> UserContext:
-    return user_context(session, _account(session, account_id))
+def user_context_by_id(*, session: Session, account_id: int) -> UserContext:
+    return user_context(session=session, account=_account(session, account_id))
 
 
-def subtree(session: Session, roots: set[int]) -> frozenset[int]:
+def subtree(*, session: Session, roots: set[int]) -> frozenset[int]:
     """The given departments and every department below them (the tree is walked in Python:
     a few hundred rows, and the same on SQLite and PostgreSQL)."""
     if not roots:
@@ -178,7 +181,7 @@ def subtree(session: Session, roots: set[int]) -> frozenset[int]:
     return frozenset(seen)
 
 
-def user_context(session: Session, account: Account) -> UserContext:
+def user_context(*, session: Session, account: Account) -> UserContext:
     roles = session.exec(select(AccountRole).where(AccountRole.account_id == account.id)).all()
     managed = {r.department_id for r in roles if r.role == Role.MANAGER.value and r.department_id is not None}
     return UserContext(
@@ -190,11 +193,11 @@ def user_context(session: Session, account: Account) -> UserContext:
             r.department_id for r in roles if r.role == Role.KPI_OWNER.value and r.department_id is not None
         ),
         department_id=account.department_id,
-        managed_departments=subtree(session, managed),
+        managed_departments=subtree(session=session, roots=managed),
     )
 
 
-def roles_of(session: Session, account_id: int) -> list[str]:
+def roles_of(*, session: Session, account_id: int) -> list[str]:
     return sorted(set(session.exec(select(AccountRole.role).where(AccountRole.account_id == account_id)).all()))
 
 
@@ -222,12 +225,12 @@ def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def throttle_key(email: str) -> str:
+def throttle_key(*, email: str) -> str:
     """The key failures are counted under: the e-mail as typed, trimmed and lower-cased."""
     return email.strip().lower()[:320]
 
 
-def locked_until(session: Session, email: str, *, now: datetime | None = None) -> datetime | None:
+def locked_until(*, session: Session, email: str, now: datetime | None = None) -> datetime | None:
     """When the lock on ``email`` ends, or None if it is not locked at ``now``."""
     now = _now(now)
     since = now - LOCK_WINDOW - LOCK_DURATION
@@ -235,7 +238,7 @@ def locked_until(session: Session, email: str, *, now: datetime | None = None) -
         _as_utc(t)
         for t in session.exec(
             select(col(LoginFailure.at))
-            .where(col(LoginFailure.email) == throttle_key(email), col(LoginFailure.at) > since)
+            .where(col(LoginFailure.email) == throttle_key(email=email), col(LoginFailure.at) > since)
             .order_by(col(LoginFailure.at))
         ).all()
     ]
@@ -281,13 +284,13 @@ def _settle(session: Session, key: str, password: str, candidate: _Candidate, ok
         return AuthResult(ok=True, account_id=candidate.account_id)
     session.add(LoginFailure(email=key, at=now))
     session.flush()
-    until = locked_until(session, key, now=now)
+    until = locked_until(session=session, email=key, now=now)
     if until is not None:
         return AuthResult(ok=False, message=_locked_message(until, now), locked_until=until)
     return AuthResult(ok=False, message=SIGN_IN_FAILED)
 
 
-def authenticate(session: Session, email: str, password: str, now: datetime | None = None) -> AuthResult:
+def authenticate(*, session: Session, email: str, password: str, now: datetime | None = None) -> AuthResult:
     """Check a sign-in attempt, with throttling, in one transaction (a write session with ``bump=False``).
 
     A failure is recorded for the typed e-mail (existing or not); a success clears that
@@ -296,8 +299,8 @@ def authenticate(session: Session, email: str, password: str, now: datetime | No
     the password is not checked and the attempt is not recorded.
     """
     now = _now(now)
-    key = throttle_key(email)
-    until = locked_until(session, key, now=now)
+    key = throttle_key(email=email)
+    until = locked_until(session=session, email=key, now=now)
     if until is not None:
         return AuthResult(ok=False, message=_locked_message(until, now), locked_until=until)
     candidate = _candidate(session, key)
@@ -305,7 +308,7 @@ def authenticate(session: Session, email: str, password: str, now: datetime | No
     return _settle(session, key, password, candidate, ok, now)
 
 
-def authenticate_engine(engine: Engine, email: str, password: str, now: datetime | None = None) -> AuthResult:
+def authenticate_engine(*, engine: Engine, email: str, password: str, now: datetime | None = None) -> AuthResult:
     """:func:`authenticate` for the portal: the slow password check runs outside any transaction.
 
     Argon2id takes ~0.15 s by design; inside a SQLite ``BEGIN IMMEDIATE`` it would hold the
@@ -315,23 +318,23 @@ def authenticate_engine(engine: Engine, email: str, password: str, now: datetime
     parallel cannot sign in once the lock has engaged).
     """
     now = _now(now)
-    key = throttle_key(email)
+    key = throttle_key(email=email)
     with db.read_session(engine) as session:
-        until = locked_until(session, key, now=now)
+        until = locked_until(session=session, email=key, now=now)
         candidate = _candidate(session, key)
     if until is not None:
         return AuthResult(ok=False, message=_locked_message(until, now), locked_until=until)
     ok = verify_password(candidate.password_hash, password)
     with db.write_session(engine, bump=False) as session:
-        until = locked_until(session, key, now=now)
+        until = locked_until(session=session, email=key, now=now)
         if until is not None:
             return AuthResult(ok=False, message=_locked_message(until, now), locked_until=until)
         return _settle(session, key, password, candidate, ok, now)
 
 
-def clear_failures(session: Session, email: str) -> int:
+def clear_failures(*, session: Session, email: str) -> int:
     """Forget the failed attempts for ``email`` (ends a lock); returns how many were removed."""
-    result = session.exec(delete(LoginFailure).where(col(LoginFailure.email) == throttle_key(email)))
+    result = session.exec(delete(LoginFailure).where(col(LoginFailure.email) == throttle_key(email=email)))
     return int(result.rowcount or 0)
 
 
@@ -468,7 +471,7 @@ def oidc_sign_in(
             message="Your identity provider did not confirm an e-mail address, so kpialign cannot match you to an account.",
         )
     try:
-        key = normalise_email(email)
+        key = normalise_email(email=email)
     except AccountError as exc:
         return OidcResult(ok=False, message=str(exc))
     account = session.exec(select(Account).where(Account.email == key)).first()
@@ -512,9 +515,9 @@ def _account(session: Session, account_id: int) -> Account:
     return account
 
 
-def account_id_by_email(session: Session, email: str) -> int:
+def account_id_by_email(*, session: Session, email: str) -> int:
     """The id of the account with this e-mail (refused if there is none)."""
-    key = normalise_email(email)
+    key = normalise_email(email=email)
     account_id = session.exec(select(Account.id).where(Account.email == key)).first()
     if account_id is None:
         raise AccountError(f"No account for {key}.")
@@ -573,7 +576,7 @@ ROLE_LABELS = {
 }
 
 
-def list_users(session: Session) -> pd.DataFrame:
+def list_users(*, session: Session) -> pd.DataFrame:
     """Every account with its roles and KPI-owner departments, ordered by e-mail.
 
     Columns: ``id, email, name, department, roles, owner_departments, manager_units, sign_in, active,
@@ -634,7 +637,7 @@ def add_role(*, session: Session, account_id: int, role: str, actor: str, depart
     if role == Role.MANAGER.value:
         if department_id is None:
             raise AccountError("A manager role needs a unit (the department they lead).")
-        scope = manager_unit(session, department_id)
+        scope = manager_unit(session=session, department_id=department_id)
     stmt = select(AccountRole).where(AccountRole.account_id == account_id, AccountRole.role == role)
     stmt = (
         stmt.where(col(AccountRole.department_id) == scope)
@@ -665,7 +668,7 @@ def remove_role(*, session: Session, account_id: int, role: str, actor: str) -> 
         return False
     if role == Role.ADMIN.value and account.active:
         _keep_an_admin(session, account_id)
-    if set(roles_of(session, account_id)) == {role}:
+    if set(roles_of(session=session, account_id=account_id)) == {role}:
         raise AccountError("An account needs at least one role; deactivate it instead.")
     before = _snapshot(session, account)
     for r in rows:
@@ -721,7 +724,7 @@ def _closed_reason(session: Session, dept: Department) -> str:
     return f"Unit {dept.name!r} was {how}{when}; a manager can only lead an open unit."
 
 
-def manager_unit(session: Session, department_id: int) -> int:
+def manager_unit(*, session: Session, department_id: int) -> int:
     """``department_id`` if it names an open unit; otherwise refused with the reason."""
     dept = session.get(Department, int(department_id))
     if dept is None:
@@ -731,18 +734,18 @@ def manager_unit(session: Session, department_id: int) -> int:
     return pk(dept)
 
 
-def unit_ids_by_name(session: Session, names: list[str]) -> list[int]:
+def unit_ids_by_name(*, session: Session, names: list[str]) -> list[int]:
     """The ids of open units named exactly ``names``; an unknown or closed name is refused with the reason."""
     ids = []
     for name in names:
         dept = session.exec(select(Department).where(Department.name == name.strip())).first()
         if dept is None:
             raise AccountError(f"Unknown unit {name.strip()!r}; a manager's unit must be an existing department.")
-        ids.append(manager_unit(session, pk(dept)))
+        ids.append(manager_unit(session=session, department_id=pk(dept)))
     return ids
 
 
-def manager_units_of(session: Session, account_id: int) -> list[int]:
+def manager_units_of(*, session: Session, account_id: int) -> list[int]:
     """The units named in an account's manager role (not expanded to their subtrees)."""
     return sorted(
         int(d)
@@ -763,14 +766,14 @@ def set_manager_units(*, session: Session, account_id: int, department_ids: list
     nothing changed; one audit row otherwise. The directory import calls this too.
     """
     account = _account(session, account_id)
-    wanted = {manager_unit(session, int(d)) for d in department_ids}
+    wanted = {manager_unit(session=session, department_id=int(d)) for d in department_ids}
     rows = session.exec(
         select(AccountRole).where(AccountRole.account_id == account_id, AccountRole.role == Role.MANAGER.value)
     ).all()
     held = {r.department_id for r in rows}
     if held == wanted:
         return False
-    if not wanted and set(roles_of(session, account_id)) == {Role.MANAGER.value}:
+    if not wanted and set(roles_of(session=session, account_id=account_id)) == {Role.MANAGER.value}:
         raise AccountError("An account needs at least one role; give it another role before removing its units.")
     before = _snapshot(session, account)
     for r in rows:
@@ -787,8 +790,8 @@ def set_manager_units(*, session: Session, account_id: int, department_ids: list
 
 
 def set_roles(
-    session: Session,
     *,
+    session: Session,
     account_id: int,
     roles: list[str] | set[str],
     actor: str,
@@ -809,7 +812,7 @@ def set_roles(
         raise AccountError("A KPI owner needs at least one department (the departments whose KPIs they keep).")
     if Role.MANAGER.value in wanted and not manager_units:
         raise AccountError("A manager needs at least one unit (the departments they lead).")
-    held = set(roles_of(session, account_id))
+    held = set(roles_of(session=session, account_id=account_id))
     changed = False
     for role in sorted(wanted - held - {Role.KPI_OWNER.value, Role.MANAGER.value}):
         changed |= add_role(session=session, account_id=account_id, role=role, actor=actor)
@@ -826,7 +829,7 @@ def set_roles(
     return changed
 
 
-def set_active(session: Session, *, account_id: int, active: bool, actor: str) -> bool:
+def set_active(*, session: Session, account_id: int, active: bool, actor: str) -> bool:
     """Deactivate (signs the account out on its next rerun) or reactivate an account. False if unchanged."""
     account = _account(session, account_id)
     if account.active == active:
@@ -834,14 +837,14 @@ def set_active(session: Session, *, account_id: int, active: bool, actor: str) -
     if not active:
         if account.email == actor:
             raise AccountError("You cannot deactivate your own account.")
-        if Role.ADMIN.value in roles_of(session, account_id):
+        if Role.ADMIN.value in roles_of(session=session, account_id=account_id):
             _keep_an_admin(session, account_id)
     before = _snapshot(session, account)
     account.active = active
     session.add(account)
     session.flush()
     if active:
-        clear_failures(session, account.email)
+        clear_failures(session=session, email=account.email)
     else:
         revoke_web_sessions(session=session, account_id=account_id)
     audit.record(
@@ -851,16 +854,16 @@ def set_active(session: Session, *, account_id: int, active: bool, actor: str) -
     return True
 
 
-def reset_password(session: Session, *, account_id: int, actor: str) -> str:
+def reset_password(*, session: Session, account_id: int, actor: str) -> str:
     """Give an account a new generated password (returned once, never stored in clear) and lift any lock.
 
     Every browser signed in to the account with the old password is signed out (its web sessions are revoked).
     """
     account = _account(session, account_id)
     password = generate_password()
-    account.password_hash = hash_password(password)
+    account.password_hash = hash_password(password=password)
     session.add(account)
-    clear_failures(session, account.email)
+    clear_failures(session=session, email=account.email)
     revoke_web_sessions(session=session, account_id=account_id)
     audit.record(session, actor=actor, action="reset_password", entity="account", entity_id=account_id)
     return password
@@ -911,7 +914,7 @@ def department_by_name(*, session: Session, name: str) -> int:
 
 def account_by_email(*, session: Session, email: str) -> int:
     """The id of the account with this e-mail address (a clear error when there is none)."""
-    account = session.exec(select(Account).where(Account.email == normalise_email(email))).first()
+    account = session.exec(select(Account).where(Account.email == normalise_email(email=email))).first()
     if account is None:
-        raise AccountError(f"No account for {normalise_email(email)}.")
+        raise AccountError(f"No account for {normalise_email(email=email)}.")
     return pk(account)

@@ -89,18 +89,18 @@ class ActionError(Refused):
 # ---------------------------------------------------------------------------------- scope
 
 
-def sees_everything(user: UserContext) -> bool:
+def sees_everything(*, user: UserContext) -> bool:
     return user.has(Role.ADMIN.value, Role.LEADER.value)
 
 
-def may_manage(user: UserContext, department_id: int) -> bool:
+def may_manage(*, user: UserContext, department_id: int) -> bool:
     """Whether ``user`` may create and change any action of ``department_id``."""
-    return sees_everything(user) or user.manages(department_id)
+    return sees_everything(user=user) or user.manages(department_id)
 
 
-def visible_departments(user: UserContext) -> frozenset[int] | None:
+def visible_departments(*, user: UserContext) -> frozenset[int] | None:
     """The departments whose actions ``user`` may list (``None``: all of them)."""
-    if sees_everything(user):
+    if sees_everything(user=user):
         return None
     return frozenset(user.managed_departments | user.owner_departments)
 
@@ -199,7 +199,7 @@ def create_action(
 ) -> Action:
     """Create an action (audited). Only admins, leaders and the department's managers may."""
     today = today or date.today()
-    if not may_manage(user, department_id):
+    if not may_manage(user=user, department_id=department_id):
         raise ActionError("Only the department's manager, a leader or an admin can add actions for it.")
     status = _status(status)
     _check_due(due_on, status, today)
@@ -268,7 +268,9 @@ def update_action(
     if unknown:
         raise ActionError(f"These cannot be changed: {', '.join(sorted(unknown))}.")
     is_owner = user.account_id is not None and action.owner_id == user.account_id
-    if not may_manage(user, action.department_id) and not (is_owner and set(changes) <= _OWNER_FIELDS):
+    if not may_manage(user=user, department_id=action.department_id) and not (
+        is_owner and set(changes) <= _OWNER_FIELDS
+    ):
         raise ActionError("You may change only the status and outcome of your own actions.")
     before = _snapshot(action)
     old_status = action.status
@@ -396,7 +398,7 @@ def list_actions(
     if mine:
         conditions.append(col(Action.owner_id) == (user.account_id if user.account_id is not None else -1))
     else:
-        scope = visible_departments(user)
+        scope = visible_departments(user=user)
         if scope is not None:
             allowed = scope if department_ids is None else scope.intersection(department_ids)
             own = col(Action.owner_id) == (user.account_id if user.account_id is not None else -1)
@@ -444,7 +446,7 @@ class ActionCounts:
     done: int
 
 
-def counts(frame: pd.DataFrame) -> ActionCounts:
+def counts(*, frame: pd.DataFrame) -> ActionCounts:
     """Open, overdue and done actions in a frame from :func:`list_actions`."""
     return ActionCounts(
         open=int(frame["status"].isin(OPEN_STATUSES).sum()),

@@ -89,14 +89,14 @@ class CheckinSummary:
         return self.inserted + self.updated
 
 
-def scope_for(user: UserContext) -> EditScope:
+def scope_for(*, user: UserContext) -> EditScope:
     """The departments whose check-ins ``user`` may write."""
     if user.has(Role.ADMIN.value, Role.LEADER.value):
         return EditScope(actor=user.email, departments=None)
     return EditScope(actor=user.email, departments=frozenset(user.owner_departments | user.managed_departments))
 
 
-def parse_status(value: object) -> str:
+def parse_status(*, value: object) -> str:
     """``on_track`` / ``at_risk`` / ``off_track``; also accepts "On track", "off-track" and the like."""
     text = str(value or "").strip().lower().replace("-", "_").replace(" ", "_")
     if text in STATUS_LABELS:
@@ -104,7 +104,7 @@ def parse_status(value: object) -> str:
     raise CheckinError(f"Unknown status {value!r}: use on_track, at_risk or off_track.")
 
 
-def check_text(status: str, analysis: object, next_steps: object) -> tuple[str, str]:
+def check_text(*, status: str, analysis: object, next_steps: object) -> tuple[str, str]:
     """Validated analysis and next steps (the off-track rule and the length limit)."""
     a = "" if analysis is None else str(analysis).strip()
     n = "" if next_steps is None else str(next_steps).strip()
@@ -127,8 +127,8 @@ def _kpis(session: Session, kpi_ids: set[int]) -> dict[int, tuple[int, str, str,
 
 
 def apply_checkins(
-    session: Session,
     *,
+    session: Session,
     scope: EditScope,
     entries: Sequence[CheckinEntry],
     author_id: int | None = None,
@@ -158,9 +158,9 @@ def apply_checkins(
         if (e.kpi_id, period) in seen:
             raise CheckinError(f"KPI {name!r} has two check-ins for {period}.")
         seen.add((e.kpi_id, period))
-        status = parse_status(e.status)
+        status = parse_status(value=e.status)
         try:
-            analysis, next_steps = check_text(status, e.analysis, e.next_steps)
+            analysis, next_steps = check_text(status=status, analysis=e.analysis, next_steps=e.next_steps)
         except CheckinError as exc:
             raise CheckinError(f"KPI {name!r} in {period}: {exc}") from None
         clean.append(CheckinEntry(e.kpi_id, period, status, analysis, next_steps))
@@ -214,10 +214,10 @@ def apply_checkins(
                 "detail": json.dumps(detail, sort_keys=True),
             }
         )
-    locked = period_locks.locked_keys(session, {(d, p) for d, p, _ in touched})
+    locked = period_locks.locked_keys(session=session, keys={(d, p) for d, p, _ in touched})
     for dept, period, dname in touched:
         if (dept, period) in locked:
-            raise period_locks.PeriodLocked(period_locks.locked_message(dname, period))
+            raise period_locks.PeriodLocked(period_locks.locked_message(department=dname, period=period))
     summary = CheckinSummary(
         inserted=len(inserts),
         updated=len(updates),
@@ -258,8 +258,8 @@ def save_checkin(
 ) -> CheckinSummary:
     """Record or update one check-in as ``user`` (scope, lock and off-track rules apply)."""
     return apply_checkins(
-        session,
-        scope=scope_for(user),
+        session=session,
+        scope=scope_for(user=user),
         entries=[CheckinEntry(kpi_id, period, status, analysis, next_steps)],
         author_id=user.account_id,
     )

@@ -197,7 +197,7 @@ def set_committee_active(*, session: Session, user: UserContext, committee_id: i
 # ----------------------------------------------------------------------------------- reads
 
 
-def sees_every_committee(user: UserContext) -> bool:
+def sees_every_committee(*, user: UserContext) -> bool:
     return user.has(Role.LEADER.value, Role.ADMIN.value)
 
 
@@ -209,7 +209,7 @@ def committees_frame(*, session: Session, user: UserContext, include_retired: bo
     stmt = select(col(Committee.id), col(Committee.name), col(Committee.active)).order_by(col(Committee.name))
     if not include_retired:
         stmt = stmt.where(col(Committee.active).is_(True))
-    if not sees_every_committee(user):
+    if not sees_every_committee(user=user):
         mine = select(col(CommitteeMember.committee_id)).where(col(CommitteeMember.account_id) == user.account_id)
         stmt = stmt.where(col(Committee.id).in_(mine))
     df = pd.DataFrame(session.execute(stmt).all(), columns=["committee_id", "name", "active"])
@@ -235,7 +235,7 @@ def committee_info(*, session: Session, user: UserContext, committee_id: int) ->
             select(col(CommitteeMember.account_id)).where(col(CommitteeMember.committee_id) == committee_id)
         ).scalars()
     )
-    if not sees_every_committee(user) and user.account_id not in member_ids:
+    if not sees_every_committee(user=user) and user.account_id not in member_ids:
         raise CommitteeError("Only the committee's members, leaders and admins can open this committee.")
     objectives = pd.DataFrame(
         session.execute(

@@ -95,7 +95,7 @@ class DirectoryImportError(ImportRefused):
         super().__init__(plan.issues, f"The directory has {n} problem{'s' if n != 1 else ''}; nothing was imported.")
 
 
-def file_issue(file: str, row: int, column: str, value: str, reason: str) -> ImportIssue:
+def file_issue(*, file: str, row: int, column: str, value: str, reason: str) -> ImportIssue:
     """One problem in the file labelled ``file``: ``row`` is the spreadsheet row (header = 1), 0 for the input as a whole."""
     return ImportIssue(row, column, value, reason, file=file)
 
@@ -210,7 +210,7 @@ def _describe_unit_new(u: dict) -> str:
 # ------------------------------------------------------------------------------ reading
 
 
-def decode_csv(data: bytes | str) -> str:
+def decode_csv(*, data: bytes | str) -> str:
     if isinstance(data, bytes):
         if len(data) > MAX_BYTES:
             raise ValueError(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB; split it.")
@@ -235,7 +235,7 @@ def _show(value: str) -> str:
     return value if len(value) <= _MAX_SHOWN else value[: _MAX_SHOWN - 1] + "…"
 
 
-def csv_records(text: str, label: str, allowed: Sequence[str], required: Sequence[str], issues: list[ImportIssue]):
+def csv_records(*, text: str, label: str, allowed: Sequence[str], required: Sequence[str], issues: list[ImportIssue]):
     """Header check (comma or semicolon separated, names case-insensitive), then ``(row number, {column: cell})`` for each non-blank data row."""
     best: tuple[str, list[str]] = (",", [])
     for delim in (",", ";"):
@@ -254,20 +254,26 @@ def csv_records(text: str, label: str, allowed: Sequence[str], required: Sequenc
     if missing:
         issues.append(
             file_issue(
-                label,
-                1,
-                ", ".join(missing),
-                "",
-                f"Missing column(s) {', '.join(missing)}; allowed: {', '.join(allowed)}.",
+                file=label,
+                row=1,
+                column=", ".join(missing),
+                value="",
+                reason=f"Missing column(s) {', '.join(missing)}; allowed: {', '.join(allowed)}.",
             )
         )
     for n in names:
         if n not in allowed:
             issues.append(
-                file_issue(label, 1, n or "(empty)", _show(n), f"Unknown column; allowed: {', '.join(allowed)}.")
+                file_issue(
+                    file=label,
+                    row=1,
+                    column=n or "(empty)",
+                    value=_show(n),
+                    reason=f"Unknown column; allowed: {', '.join(allowed)}.",
+                )
             )
     for n in sorted({n for n in names if names.count(n) > 1 and n}):
-        issues.append(file_issue(label, 1, n, n, "This column appears more than once."))
+        issues.append(file_issue(file=label, row=1, column=n, value=n, reason="This column appears more than once."))
     if issues:
         return []
     out: list[tuple[int, dict[str, str]]] = []
@@ -279,22 +285,32 @@ def csv_records(text: str, label: str, allowed: Sequence[str], required: Sequenc
             if row_no == 1 or not record or all(not f.strip() for f in record):
                 continue
             if len(out) >= MAX_ROWS:
-                issues.append(file_issue(label, row_no, "", "", f"The file has more than {MAX_ROWS} rows; split it."))
+                issues.append(
+                    file_issue(
+                        file=label,
+                        row=row_no,
+                        column="",
+                        value="",
+                        reason=f"The file has more than {MAX_ROWS} rows; split it.",
+                    )
+                )
                 break
             if len(record) != len(names):
                 issues.append(
                     file_issue(
-                        label,
-                        row_no,
-                        "",
-                        _show(delim.join(record)),
-                        f"The row has {len(record)} fields but the header has {len(names)}.",
+                        file=label,
+                        row=row_no,
+                        column="",
+                        value=_show(delim.join(record)),
+                        reason=f"The row has {len(record)} fields but the header has {len(names)}.",
                     )
                 )
                 continue
             out.append((row_no, {n: " ".join(record[i].split()) for i, n in enumerate(names)}))
     except csv.Error as exc:
-        issues.append(file_issue(label, row_no + 1, "", "", f"The CSV cannot be read here: {exc}."))
+        issues.append(
+            file_issue(file=label, row=row_no + 1, column="", value="", reason=f"The CSV cannot be read here: {exc}.")
+        )
     return out
 
 
@@ -302,16 +318,34 @@ def _parse_unit(label: str, row: int, cell: dict[str, str], issues: list[ImportI
     ok = True
     ext, name = cell.get("unit_id", ""), cell.get("unit_name", "")
     if not ext:
-        issues.append(file_issue(label, row, "unit_id", "", "The unit id is required."))
+        issues.append(file_issue(file=label, row=row, column="unit_id", value="", reason="The unit id is required."))
         ok = False
     elif len(ext) > 100:
-        issues.append(file_issue(label, row, "unit_id", _show(ext), "The unit id is longer than 100 characters."))
+        issues.append(
+            file_issue(
+                file=label,
+                row=row,
+                column="unit_id",
+                value=_show(ext),
+                reason="The unit id is longer than 100 characters.",
+            )
+        )
         ok = False
     if not name:
-        issues.append(file_issue(label, row, "unit_name", "", "The unit name is required."))
+        issues.append(
+            file_issue(file=label, row=row, column="unit_name", value="", reason="The unit name is required.")
+        )
         ok = False
     elif len(name) > 200:
-        issues.append(file_issue(label, row, "unit_name", _show(name), "The unit name is longer than 200 characters."))
+        issues.append(
+            file_issue(
+                file=label,
+                row=row,
+                column="unit_name",
+                value=_show(name),
+                reason="The unit name is longer than 200 characters.",
+            )
+        )
         ok = False
     headcount: int | None = None
     raw = cell.get("headcount", "")
@@ -320,12 +354,26 @@ def _parse_unit(label: str, row: int, cell: dict[str, str], issues: list[ImportI
             headcount = int(raw)
         else:
             issues.append(
-                file_issue(label, row, "headcount", _show(raw), "The headcount must be a whole number, 0 or more.")
+                file_issue(
+                    file=label,
+                    row=row,
+                    column="headcount",
+                    value=_show(raw),
+                    reason="The headcount must be a whole number, 0 or more.",
+                )
             )
             ok = False
     parent = cell.get("parent_unit_id", "") or None
     if ok and parent == ext:
-        issues.append(file_issue(label, row, "parent_unit_id", _show(parent), "A unit cannot be its own parent."))
+        issues.append(
+            file_issue(
+                file=label,
+                row=row,
+                column="parent_unit_id",
+                value=_show(parent),
+                reason="A unit cannot be its own parent.",
+            )
+        )
         ok = False
     return UnitRow(row, ext, name, parent, headcount) if ok else None
 
@@ -334,15 +382,27 @@ def _parse_person(label: str, row: int, cell: dict[str, str], issues: list[Impor
     ok = True
     email = cell.get("email", "").lower()
     if not _EMAIL.match(email) or len(email) > 320:
-        issues.append(file_issue(label, row, "email", _show(cell.get("email", "")), "Not a valid e-mail address."))
+        issues.append(
+            file_issue(
+                file=label,
+                row=row,
+                column="email",
+                value=_show(cell.get("email", "")),
+                reason="Not a valid e-mail address.",
+            )
+        )
         ok = False
     name = cell.get("name", "")
     if len(name) > 200:
-        issues.append(file_issue(label, row, "name", _show(name), "The name is longer than 200 characters."))
+        issues.append(
+            file_issue(
+                file=label, row=row, column="name", value=_show(name), reason="The name is longer than 200 characters."
+            )
+        )
         ok = False
     unit = cell.get("unit_id", "")
     if not unit:
-        issues.append(file_issue(label, row, "unit_id", "", "The home unit is required."))
+        issues.append(file_issue(file=label, row=row, column="unit_id", value="", reason="The home unit is required."))
         ok = False
     roles: list[str] = []
     for part in _SPLIT.split(cell.get("roles", "")):
@@ -351,7 +411,13 @@ def _parse_person(label: str, row: int, cell: dict[str, str], issues: list[Impor
             continue
         if role not in ROLES:
             issues.append(
-                file_issue(label, row, "roles", _show(part.strip()), f"Unknown role; allowed: {', '.join(ROLES)}.")
+                file_issue(
+                    file=label,
+                    row=row,
+                    column="roles",
+                    value=_show(part.strip()),
+                    reason=f"Unknown role; allowed: {', '.join(ROLES)}.",
+                )
             )
             ok = False
         elif role not in roles:
@@ -359,7 +425,13 @@ def _parse_person(label: str, row: int, cell: dict[str, str], issues: list[Impor
     manages = tuple(dict.fromkeys(p.strip() for p in _SPLIT.split(cell.get("manages", "")) if p.strip()))
     if manages and not SCOPED_ROLES.intersection(roles) and ok:
         issues.append(
-            file_issue(label, row, "manages", _show(cell["manages"]), "Only a manager or a KPI owner manages units.")
+            file_issue(
+                file=label,
+                row=row,
+                column="manages",
+                value=_show(cell["manages"]),
+                reason="Only a manager or a KPI owner manages units.",
+            )
         )
         ok = False
     if not ok:
@@ -368,7 +440,7 @@ def _parse_person(label: str, row: int, cell: dict[str, str], issues: list[Impor
 
 
 def read_directory(
-    data: bytes | str | None, *, people: bytes | str | None = None, issues: list[ImportIssue] | None = None
+    *, data: bytes | str | None, people: bytes | str | None = None, issues: list[ImportIssue] | None = None
 ) -> tuple[list[UnitRow], list[PersonRow], list[ImportIssue]]:
     """Parse the file(s) without the database: the unit rows, the person rows and the problems."""
     issues = [] if issues is None else issues
@@ -382,23 +454,27 @@ def read_directory(
     if people is not None:
         sources.append(("people", people, "people"))
     if not sources:
-        issues.append(file_issue("", 0, "", "", "No file was given."))
+        issues.append(file_issue(file="", row=0, column="", value="", reason="No file was given."))
     for label, raw, kind in sources:
         try:
-            text = decode_csv(raw)
+            text = decode_csv(data=raw)
         except ValueError as exc:
-            issues.append(file_issue(label, 0, "", "", str(exc)))
+            issues.append(file_issue(file=label, row=0, column="", value="", reason=str(exc)))
             continue
         if not text.strip():
-            issues.append(file_issue(label, 0, "", "", "The file is empty."))
+            issues.append(file_issue(file=label, row=0, column="", value="", reason="The file is empty."))
             continue
         before = len(issues)
         if kind == "units":
-            recs = csv_records(text, label, UNIT_COLUMNS, ("unit_id", "unit_name"), issues)
+            recs = csv_records(
+                text=text, label=label, allowed=UNIT_COLUMNS, required=("unit_id", "unit_name"), issues=issues
+            )
         elif kind == "people":
-            recs = csv_records(text, label, PEOPLE_COLUMNS, ("email", "unit_id"), issues)
+            recs = csv_records(
+                text=text, label=label, allowed=PEOPLE_COLUMNS, required=("email", "unit_id"), issues=issues
+            )
         else:
-            recs = csv_records(text, label, COMBINED_COLUMNS, ("unit_id",), issues)
+            recs = csv_records(text=text, label=label, allowed=COMBINED_COLUMNS, required=("unit_id",), issues=issues)
         for row, cell in recs:
             if kind == "people" or (kind == "both" and cell.get("email")):
                 p = _parse_person(label, row, cell, issues)
@@ -409,7 +485,9 @@ def read_directory(
                 if u:
                     units.append(u)
         if not recs and len(issues) == before:
-            issues.append(file_issue(label, 0, "", "", "The file has a header but no data rows."))
+            issues.append(
+                file_issue(file=label, row=0, column="", value="", reason="The file has a header but no data rows.")
+            )
     return units, persons, issues
 
 
@@ -427,8 +505,8 @@ def _wanted_roles(p: PersonRow) -> set[tuple[str, str | None]]:
 
 
 def plan_import(
-    session: Session,
     *,
+    session: Session,
     data: bytes | str | None,
     people: bytes | str | None = None,
     as_of: date | None = None,
@@ -437,7 +515,7 @@ def plan_import(
 ) -> DirectoryPlan:
     """Validate the input against the database and work out every change; writes nothing."""
     plan = DirectoryPlan(as_of=as_of or date.today(), deactivate_missing=deactivate_missing)
-    units, persons, issues = read_directory(data, people=people)
+    units, persons, issues = read_directory(data=data, people=people)
     plan.units, plan.people, plan.issues = units, persons, issues
     if any(i.row <= 1 for i in issues):  # a file-level problem: row checks against the database say little
         return plan
@@ -466,7 +544,11 @@ def plan_import(
         if u.ext in first_ext:
             issues.append(
                 file_issue(
-                    label_u, u.row, "unit_id", _show(u.ext), f"Duplicate unit id: also on row {first_ext[u.ext]}."
+                    file=label_u,
+                    row=u.row,
+                    column="unit_id",
+                    value=_show(u.ext),
+                    reason=f"Duplicate unit id: also on row {first_ext[u.ext]}.",
                 )
             )
         else:
@@ -475,7 +557,11 @@ def plan_import(
         if other is not None and other.ext != u.ext:
             issues.append(
                 file_issue(
-                    label_u, u.row, "unit_name", _show(u.name), f"Two units have this name (also row {other.row})."
+                    file=label_u,
+                    row=u.row,
+                    column="unit_name",
+                    value=_show(u.name),
+                    reason=f"Two units have this name (also row {other.row}).",
                 )
             )
         first_name.setdefault(u.name.casefold(), u)
@@ -499,12 +585,12 @@ def plan_import(
         if same is not None and same.id not in matched_ids:
             issues.append(
                 file_issue(
-                    label_u,
-                    u.row,
-                    "unit_name",
-                    _show(u.name),
-                    f"This name belongs to the existing unit {same.external_id or '#' + str(same.id)}, which the file "
-                    "does not describe; rename that unit in the file or choose another name.",
+                    file=label_u,
+                    row=u.row,
+                    column="unit_name",
+                    value=_show(u.name),
+                    reason=f"This name belongs to the existing unit {same.external_id or '#' + str(same.id)}, "
+                    "which the file does not describe; rename that unit in the file or choose another name.",
                 )
             )
 
@@ -518,7 +604,15 @@ def plan_import(
     }
     for u in units:
         if u.parent is not None and u.parent not in known:
-            issues.append(file_issue(label_u, u.row, "parent_unit_id", _show(u.parent), "Unknown parent unit id."))
+            issues.append(
+                file_issue(
+                    file=label_u,
+                    row=u.row,
+                    column="parent_unit_id",
+                    value=_show(u.parent),
+                    reason="Unknown parent unit id.",
+                )
+            )
         parent_of[u.ext] = u.parent if u.parent in known else None
     in_cycle: set[str] = set()
     for start in file_units:
@@ -537,11 +631,11 @@ def plan_import(
                     shown = " > ".join([*cycle[cycle.index(ext) :], *cycle[: cycle.index(ext)], ext])
                     issues.append(
                         file_issue(
-                            label_u,
-                            file_units[ext].row,
-                            "parent_unit_id",
-                            _show(file_units[ext].parent or ""),
-                            f"The unit tree has a cycle: {shown}.",
+                            file=label_u,
+                            row=file_units[ext].row,
+                            column="parent_unit_id",
+                            value=_show(file_units[ext].parent or ""),
+                            reason=f"The unit tree has a cycle: {shown}.",
                         )
                     )
 
@@ -551,16 +645,24 @@ def plan_import(
         if p.email in seen_email:
             issues.append(
                 file_issue(
-                    label_p, p.row, "email", _show(p.email), f"Duplicate e-mail: also on row {seen_email[p.email]}."
+                    file=label_p,
+                    row=p.row,
+                    column="email",
+                    value=_show(p.email),
+                    reason=f"Duplicate e-mail: also on row {seen_email[p.email]}.",
                 )
             )
         else:
             seen_email[p.email] = p.row
         if p.unit not in known:
-            issues.append(file_issue(label_p, p.row, "unit_id", _show(p.unit), "Unknown unit id."))
+            issues.append(
+                file_issue(file=label_p, row=p.row, column="unit_id", value=_show(p.unit), reason="Unknown unit id.")
+            )
         for m in p.manages:
             if m not in known:
-                issues.append(file_issue(label_p, p.row, "manages", _show(m), "Unknown unit id."))
+                issues.append(
+                    file_issue(file=label_p, row=p.row, column="manages", value=_show(m), reason="Unknown unit id.")
+                )
     if issues:
         return plan
 
@@ -690,11 +792,12 @@ def _plan_people(session: Session, plan: DirectoryPlan, persons: list[PersonRow]
     if admins_before and not admins_after:
         plan.issues.append(
             file_issue(
-                "directory",
-                0,
-                "roles",
-                "",
-                "After this import no active account would be an admin; give someone the admin role in the file.",
+                file="directory",
+                row=0,
+                column="roles",
+                value="",
+                reason="After this import no active account would be an admin; "
+                "give someone the admin role in the file.",
             )
         )
 
@@ -707,8 +810,8 @@ def _roles_text(roles: Iterable[tuple[str, str | None]]) -> str:
 
 
 def import_directory(
-    session: Session,
     *,
+    session: Session,
     data: bytes | str | None,
     people: bytes | str | None = None,
     actor: str,
@@ -726,7 +829,7 @@ def import_directory(
     report: Progress = progress or (lambda _f, _m: None)
     report(0.0, "checking the file")
     plan = plan_import(
-        session, data=data, people=people, as_of=as_of, actor=actor, deactivate_missing=deactivate_missing
+        session=session, data=data, people=people, as_of=as_of, actor=actor, deactivate_missing=deactivate_missing
     )
     plan.dry_run = dry_run
     if not plan.ok:
@@ -912,7 +1015,7 @@ def _write_people(session: Session, plan: DirectoryPlan, ids: dict[str, int], no
 # ------------------------------------------------------------------------------ export
 
 
-def export_frames(session: Session, *, include_inactive: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+def export_frames(*, session: Session, include_inactive: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The directory as the import reads it: ``(units, people)`` frames (a unit without a
     directory id is written as ``D<id>``, so that the export imports into an empty database)."""
     depts = session.execute(

@@ -33,7 +33,7 @@ def empty_history() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="int64" if c != "period" else object) for c in HISTORY_COLUMNS})
 
 
-def history_frame(session: Session, department_ids: Iterable[int] | None = None) -> pd.DataFrame:
+def history_frame(*, session: Session, department_ids: Iterable[int] | None = None) -> pd.DataFrame:
     """Recorded headcounts: ``department_id, period, month, headcount`` (month = month index)."""
     stmt = select(
         col(DepartmentHeadcount.department_id), col(DepartmentHeadcount.period), col(DepartmentHeadcount.headcount)
@@ -45,7 +45,7 @@ def history_frame(session: Session, department_ids: Iterable[int] | None = None)
     return df.astype({"department_id": "int64", "headcount": "int64", "month": "int64"})[HISTORY_COLUMNS]
 
 
-def headcount_by_month(history: pd.DataFrame, current: pd.Series, months: Iterable[int]) -> pd.DataFrame:
+def headcount_by_month(*, history: pd.DataFrame, current: pd.Series, months: Iterable[int]) -> pd.DataFrame:
     """Headcount of each unit in each month: the latest record at or before it, else ``current``.
 
     ``current`` is the units' ``department.headcount`` indexed by department id. Returns
@@ -71,14 +71,14 @@ def headcount_in(*, session: Session, period: str, department_ids: Iterable[int]
     if department_ids is not None:
         stmt = stmt.where(col(Department.id).in_(list(department_ids)))
     current = pd.Series(dict(session.execute(stmt).all()), dtype="int64")
-    hist = history_frame(session, current.index.tolist())
-    frame = headcount_by_month(hist, current, [_month(period)])
+    hist = history_frame(session=session, department_ids=current.index.tolist())
+    frame = headcount_by_month(history=hist, current=current, months=[_month(period)])
     return dict(zip(frame["department_id"].tolist(), frame["headcount"].tolist(), strict=True))
 
 
 def recorded_in(*, session: Session, period: str, department_ids: Iterable[int]) -> dict[int, int]:
     """Only the units with a recorded headcount at or before ``period`` (no fallback)."""
-    hist = history_frame(session, department_ids)
+    hist = history_frame(session=session, department_ids=department_ids)
     hist = hist[hist["month"] <= _month(period)].sort_values("month")
     last = hist.groupby("department_id")["headcount"].last()
     return {int(d): int(h) for d, h in zip(last.index, last, strict=True)}

@@ -113,7 +113,7 @@ class ImportSummary:
         return text + (f" {self.checkins} check-in(s) saved." if self.checkins else "")
 
 
-def parse_number(text: str) -> float:
+def parse_number(*, text: str) -> float:
     """Read one numeric cell; :class:`ValueError` with a reason a user can act on."""
     s = text.strip()
     if not s:
@@ -121,14 +121,14 @@ def parse_number(text: str) -> float:
     if "%" in s:
         raise ValueError("has a % sign; write the number only (12.5 for 12.5%)")
     if _PLAIN_NUMBER.match(s):
-        return check_number(float(s))
+        return check_number(value=float(s))
     if _AMBIGUOUS_COMMA.match(s):
         raise ValueError(
             "is ambiguous: the comma could be a decimal comma or a thousands separator; "
             f"write {s.replace(',', '.')} or {s.replace(',', '')}"
         )
     if _DECIMAL_COMMA.match(s):
-        return check_number(float(s.replace(",", ".")))
+        return check_number(value=float(s.replace(",", ".")))
     if _GROUPED.match(s):
         raise ValueError("uses a thousands separator; write the number without grouping (e.g. 1234.5)")
     if re.search(r"[€$£¥]", s):
@@ -176,7 +176,7 @@ def _show(value: str) -> str:
     return value
 
 
-def validate_kpi_csv(session: Session, *, data: bytes | str, scope: EditScope | None = None) -> ImportValidation:
+def validate_kpi_csv(*, session: Session, data: bytes | str, scope: EditScope | None = None) -> ImportValidation:
     """Validate a whole KPI-values CSV without writing anything.
 
     ``scope`` (optional) adds a problem for every row of a department the importer may not edit.
@@ -233,7 +233,7 @@ def validate_kpi_csv(session: Session, *, data: bytes | str, scope: EditScope | 
         kpi_homes.setdefault(kname.casefold(), set()).add(dept_names.get(kdept, "?"))
 
     seen: dict[tuple[str, str, str], int] = {}
-    locks = period_locks.all_locks(session)
+    locks = period_locks.all_locks(session=session)
     locked_rows: list[tuple[int, int, str, str, float | None, CheckinEntry | None]] = []
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
     row_no = 0
@@ -365,8 +365,8 @@ def _validate_row(
     analysis, next_steps = cell.get("analysis", ""), cell.get("next_steps", "")
     if status_text:
         try:
-            status = checkin_service.parse_status(status_text)
-            analysis, next_steps = checkin_service.check_text(status, analysis, next_steps)
+            status = checkin_service.parse_status(value=status_text)
+            analysis, next_steps = checkin_service.check_text(status=status, analysis=analysis, next_steps=next_steps)
         except CheckinError as exc:
             problem("analysis" if "analysis" in str(exc) else "status", status_text, str(exc))
     elif analysis or next_steps:
@@ -375,13 +375,13 @@ def _validate_row(
     actual: float | None = None
     if cell["actual"] or not status_text:  # here: a check-in row may leave the actual empty
         try:
-            actual = parse_number(cell["actual"])
+            actual = parse_number(text=cell["actual"])
         except (ValueError, MeasurementError) as exc:
             problem("actual", cell["actual"], f"The actual {exc}.")
     target: float | None = None
     if cell.get("target"):
         try:
-            target = parse_number(cell["target"])
+            target = parse_number(text=cell["target"])
         except (ValueError, MeasurementError) as exc:
             problem("target", cell["target"], f"The target {exc}.")
 
@@ -405,7 +405,7 @@ def _validate_row(
             result.entries.append(Entry(kpi[0], period, actual, target))
         if checkin is not None:
             result.checkins.append(checkin)
-        if any((dept_id, c) in locks for c in period_locks.covering_periods(period)):
+        if any((dept_id, c) in locks for c in period_locks.covering_periods(period=period)):
             locked_rows.append((row_no, kpi[0], period, dept_name, actual, checkin))
     result.preview.append(
         {
@@ -455,12 +455,14 @@ def _refuse_locked_changes(
         note = (checkin.status, checkin.analysis, checkin.next_steps) if checkin else None
         checkin_changes = note is not None and notes.get((kid, period)) != note
         if value_changes or checkin_changes:
-            result.issues.append(ImportIssue(row_no, "period", period, period_locks.locked_message(dept_name, period)))
+            result.issues.append(
+                ImportIssue(row_no, "period", period, period_locks.locked_message(department=dept_name, period=period))
+            )
 
 
 def import_kpis(
-    session: Session,
     *,
+    session: Session,
     data: bytes | str,
     scope: EditScope,
     dry_run: bool = False,
@@ -472,15 +474,20 @@ def import_kpis(
     Raises :class:`KpiImportError` (with every problem) before writing anything if the file is
     not valid. With ``dry_run`` nothing is written and the summary says what would change.
     """
-    validation = validate_kpi_csv(session, data=data, scope=scope)
+    validation = validate_kpi_csv(session=session, data=data, scope=scope)
     if not validation.ok:
         raise KpiImportError(validation)
     try:
         written: WriteSummary = apply_entries(
-            session, scope=scope, entries=validation.entries, source="import", dry_run=dry_run
+            session=session, scope=scope, entries=validation.entries, source="import", dry_run=dry_run
         )
         saved = checkin_service.apply_checkins(
-            session, scope=scope, entries=validation.checkins, author_id=author_id, source="import", dry_run=dry_run
+            session=session,
+            scope=scope,
+            entries=validation.checkins,
+            author_id=author_id,
+            source="import",
+            dry_run=dry_run,
         )
     except (MeasurementError, CheckinError, period_locks.PeriodLocked) as exc:  # changed since validation
         validation.issues.append(ImportIssue(0, "", "", str(exc)))

@@ -71,7 +71,7 @@ class LinkInput:
 # ------------------------------------------------------------------------------ permissions
 
 
-def may_link_into(user: UserContext, *, department_id: int, owner_id: int | None = None) -> bool:
+def may_link_into(*, user: UserContext, department_id: int, owner_id: int | None = None) -> bool:
     """Whether ``user`` may draw, change or remove links whose outcome KPI sits in ``department_id``."""
     if user.has(Role.ADMIN.value):
         return True
@@ -85,7 +85,7 @@ def may_link_into(user: UserContext, *, department_id: int, owner_id: int | None
     return False
 
 
-def may_draw_links(user: UserContext) -> bool:
+def may_draw_links(*, user: UserContext) -> bool:
     """Whether the user may draw any link at all (shows or hides the editing part of a page)."""
     return user.has(Role.ADMIN.value, Role.MANAGER.value, Role.KPI_OWNER.value)
 
@@ -95,7 +95,7 @@ def linkable_outcomes(*, session: Session, user: UserContext) -> list[int]:
     rows = session.execute(
         select(col(Kpi.id), col(Kpi.department_id), col(Kpi.owner_id)).where(col(Kpi.active).is_(True))
     ).all()
-    return sorted(int(i) for i, d, o in rows if may_link_into(user, department_id=int(d), owner_id=o))
+    return sorted(int(i) for i, d, o in rows if may_link_into(user=user, department_id=int(d), owner_id=o))
 
 
 def _kpi(session: Session, kpi_id: int, what: str) -> Kpi:
@@ -106,7 +106,7 @@ def _kpi(session: Session, kpi_id: int, what: str) -> Kpi:
 
 
 def _check_permission(session: Session, user: UserContext, outcome: Kpi) -> None:
-    if not may_link_into(user, department_id=outcome.department_id, owner_id=outcome.owner_id):
+    if not may_link_into(user=user, department_id=outcome.department_id, owner_id=outcome.owner_id):
         dept = session.get(Department, outcome.department_id)
         raise LinkError(
             f"You may draw links only into KPIs of your own units; {outcome.name!r} belongs to "
@@ -117,7 +117,7 @@ def _check_permission(session: Session, user: UserContext, outcome: Kpi) -> None
 # ------------------------------------------------------------------------------- validation
 
 
-def validate_link(session: Session, link: LinkInput, *, link_id: int | None = None) -> LinkInput:
+def validate_link(*, session: Session, link: LinkInput, link_id: int | None = None) -> LinkInput:
     """Check one link (not the permission); returns it with the rationale trimmed."""
     if link.driver_kpi_id == link.outcome_kpi_id:
         raise LinkError("A KPI cannot lead itself: choose two different KPIs.")
@@ -155,7 +155,7 @@ def _snapshot(row: KpiLink) -> dict:
 def create_link(*, session: Session, user: UserContext, link: LinkInput) -> int:
     """Draw a link; returns its id. Refused (:class:`LinkError`) for a self-link, an unknown or
     retired KPI, a duplicate, a lag out of range, a bad sign or no permission."""
-    link = validate_link(session, link)
+    link = validate_link(session=session, link=link)
     _check_permission(session, user, _kpi(session, link.outcome_kpi_id, "outcome"))
     row = KpiLink(**{name: getattr(link, name) for name in _FIELDS}, created_by=user.email)
     session.add(row)
@@ -176,7 +176,7 @@ def update_link(*, session: Session, user: UserContext, link_id: int, link: Link
     Returns False if nothing changed."""
     row = _link(session, link_id)
     _check_permission(session, user, _kpi(session, row.outcome_kpi_id, "outcome"))
-    link = validate_link(session, link, link_id=link_id)
+    link = validate_link(session=session, link=link, link_id=link_id)
     _check_permission(session, user, _kpi(session, link.outcome_kpi_id, "outcome"))
     before = _snapshot(row)
     after = {name: getattr(link, name) for name in _FIELDS}
@@ -269,12 +269,14 @@ def links_frame(*, session: Session, active_only: bool = True) -> pd.DataFrame:
             )
         }
     )
-    on_cycle = {n for cycle in find_cycles(zip(df["driver_kpi_id"], df["outcome_kpi_id"], strict=True)) for n in cycle}
+    on_cycle = {
+        n for cycle in find_cycles(edges=zip(df["driver_kpi_id"], df["outcome_kpi_id"], strict=True)) for n in cycle
+    }
     df["in_cycle"] = df["driver_kpi_id"].isin(on_cycle) & df["outcome_kpi_id"].isin(on_cycle)
     return df
 
 
-def find_cycles(edges: Iterable[tuple[int, int]]) -> list[list[int]]:
+def find_cycles(*, edges: Iterable[tuple[int, int]]) -> list[list[int]]:
     """The groups of nodes that lie on a cycle (strongly connected components of 2+ nodes).
 
     Each group is sorted; groups are ordered by their smallest node. Tarjan's algorithm,
@@ -501,7 +503,7 @@ def _validate_link_row(
                 ImportIssue(row_no, "outcome_kpi", _show(cell("outcome_kpi")), f"The same link is on row {seen[pair]}.")
             )
         seen.setdefault(pair, row_no)
-        if not may_link_into(user, department_id=outcome.department_id, owner_id=outcome.owner_id):
+        if not may_link_into(user=user, department_id=outcome.department_id, owner_id=outcome.owner_id):
             issues.append(
                 ImportIssue(
                     row_no,

@@ -364,7 +364,7 @@ CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(t.category for t in TEMPLATES)
 _BY_KEY = {t.key: t for t in TEMPLATES}
 
 
-def get(key: str) -> KpiTemplate:
+def get(*, key: str) -> KpiTemplate:
     try:
         return _BY_KEY[key]
     except KeyError:

@@ -30,11 +30,6 @@ from kpialign.core.periods import (
     normalise_period,
     parse_period,
 )
-
-# here: still read as measurements.period_bounds / recent_periods by pages/kpi_data.py; switch that
-# page's import to kpialign.core.periods, then drop these two.
-from kpialign.core.periods import period_bounds as period_bounds
-from kpialign.core.periods import recent_periods as recent_periods
 from kpialign.models import AuditEvent, Department, Frequency, Kpi, KpiTarget, KpiValue, Role, utcnow
 from kpialign.services import period_locks
 from kpialign.services.accounts import UserContext
@@ -90,7 +85,7 @@ class EditScope:
 # -------------------------------------------------------------------------------- writes
 
 
-def check_number(value: object, what: str = "value") -> float:
+def check_number(*, value: object, what: str = "value") -> float:
     """A finite float, or :class:`MeasurementError` (``nan``, infinities and text are refused)."""
     if isinstance(value, bool) or value is None:
         raise MeasurementError(f"The {what} must be a number.")
@@ -171,8 +166,8 @@ def _kpi_info(session: Session, kpi_ids: set[int]) -> dict[int, tuple[int, str, 
 
 
 def apply_entries(
-    session: Session,
     *,
+    session: Session,
     scope: EditScope,
     entries: Sequence[Entry],
     source: str = "manual",
@@ -205,8 +200,8 @@ def apply_entries(
         if (e.kpi_id, period) in seen:
             raise MeasurementError(f"KPI {name!r} has two entries for {period}.")
         seen.add((e.kpi_id, period))
-        actual = None if e.actual is None else check_number(e.actual, f"actual of {name!r} in {period}")
-        target = None if e.target is None else check_number(e.target, f"target of {name!r} in {period}")
+        actual = None if e.actual is None else check_number(value=e.actual, what=f"actual of {name!r} in {period}")
+        target = None if e.target is None else check_number(value=e.target, what=f"target of {name!r} in {period}")
         if e.clear_target and target is not None:
             raise MeasurementError(f"KPI {name!r} in {period}: either set or clear the target, not both.")
         clean.append(Entry(e.kpi_id, period, actual, target, e.clear_target))
@@ -322,10 +317,10 @@ def apply_entries(
 
 def _refuse_locked(session: Session, keys: Sequence[tuple[int, str, str]]) -> None:
     """Raise :class:`LockedError` naming the first locked (department, period) among ``keys``."""
-    locked = period_locks.locked_keys(session, {(d, p) for d, p, _ in keys})
+    locked = period_locks.locked_keys(session=session, keys={(d, p) for d, p, _ in keys})
     for dept, period, dname in keys:
         if (dept, period) in locked:
-            raise LockedError(period_locks.locked_message(dname, period))
+            raise LockedError(period_locks.locked_message(department=dname, period=period))
 
 
 def _event(
@@ -345,7 +340,7 @@ def _event(
     }
 
 
-def delete_value(session: Session, *, scope: EditScope, kpi_id: int, period: str) -> bool:
+def delete_value(*, session: Session, scope: EditScope, kpi_id: int, period: str) -> bool:
     """Remove a stored actual (audited). Returns False if there was none."""
     info = _kpi_info(session, {kpi_id})
     if kpi_id not in info:
@@ -375,8 +370,8 @@ def delete_value(session: Session, *, scope: EditScope, kpi_id: int, period: str
 
 
 def values_frame(
-    session: Session,
     *,
+    session: Session,
     kpi_ids: Iterable[int] | None = None,
     periods: Iterable[str] | None = None,
     active_only: bool = False,
@@ -427,10 +422,10 @@ def targets_frame(*, session: Session, kpi_ids: Iterable[int] | None = None) -> 
 
 def series(*, session: Session, kpi_id: int) -> pd.DataFrame:
     """One KPI's history: ``period, actual, target, target_source`` in period order."""
-    return values_frame(session, kpi_ids=[kpi_id]).drop(columns="kpi_id").reset_index(drop=True)
+    return values_frame(session=session, kpi_ids=[kpi_id]).drop(columns="kpi_id").reset_index(drop=True)
 
 
-def latest_periods(session: Session) -> dict[str, str | None]:
+def latest_periods(*, session: Session) -> dict[str, str | None]:
     """The latest period with any actual, per frequency (for default selections)."""
     out: dict[str, str | None] = {Frequency.MONTHLY.value: None, Frequency.QUARTERLY.value: None}
     stmt = (
@@ -444,8 +439,8 @@ def latest_periods(session: Session) -> dict[str, str | None]:
 
 
 def missing_periods(
-    session: Session,
     *,
+    session: Session,
     start: date,
     end: date,
     department_ids: Iterable[int] | None = None,
@@ -484,7 +479,7 @@ def missing_periods(
     return missing.sort_values(["department", "kpi", "period"]).reset_index(drop=True)
 
 
-def entry_grid(session: Session, *, department_id: int, period: str) -> pd.DataFrame:
+def entry_grid(*, session: Session, department_id: int, period: str) -> pd.DataFrame:
     """The data-entry grid of one department and period: its active KPIs of that frequency.
 
     Columns: ``kpi_id, kpi, unit, polarity, default_target, target, actual, entered_by``
@@ -522,7 +517,7 @@ class CellProblem:
     reason: str
 
 
-def grid_entries(before: pd.DataFrame, after: pd.DataFrame, *, period: str) -> tuple[list[Entry], list[CellProblem]]:
+def grid_entries(*, before: pd.DataFrame, after: pd.DataFrame, period: str) -> tuple[list[Entry], list[CellProblem]]:
     """Compare an edited :func:`entry_grid` with the original: the entries to write and per-cell problems.
 
     An emptied actual is a problem (delete a value explicitly instead); an emptied target means
@@ -545,7 +540,7 @@ def grid_entries(before: pd.DataFrame, after: pd.DataFrame, *, period: str) -> t
                 problems.append(CellProblem(name, "actual", "", "An actual cannot be emptied here; delete it instead."))
         else:
             try:
-                value = check_number(new_a, "actual")
+                value = check_number(value=new_a, what="actual")
                 if _blank(old_a) or value != float(cast(float, old_a)):
                     actual = value
             except MeasurementError as exc:
@@ -555,7 +550,7 @@ def grid_entries(before: pd.DataFrame, after: pd.DataFrame, *, period: str) -> t
             clear = not _blank(old_t)
         else:
             try:
-                value = check_number(new_t, "target")
+                value = check_number(value=new_t, what="target")
                 if _blank(old_t) or value != float(cast(float, old_t)):
                     target = value
             except MeasurementError as exc:

@@ -34,7 +34,7 @@ class LockError(Refused):
     """A lock or unlock was refused; the message is safe to show."""
 
 
-def covering_periods(period: str) -> tuple[str, ...]:
+def covering_periods(*, period: str) -> tuple[str, ...]:
     """The lock keys that cover ``period``: itself and, for a month, its quarter."""
     m = _MONTH.match(period)
     if m:
@@ -49,23 +49,23 @@ def _check_period(period: str) -> str:
     return p
 
 
-def all_locks(session: Session, department_ids: Iterable[int] | None = None) -> set[tuple[int, str]]:
+def all_locks(*, session: Session, department_ids: Iterable[int] | None = None) -> set[tuple[int, str]]:
     stmt = select(col(PeriodLock.department_id), col(PeriodLock.period))
     if department_ids is not None:
         stmt = stmt.where(col(PeriodLock.department_id).in_(sorted(set(department_ids))))
     return {(int(d), str(p)) for d, p in session.execute(stmt)}
 
 
-def locked_keys(session: Session, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
+def locked_keys(*, session: Session, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
     """Those (department_id, period) pairs of ``keys`` that a lock covers (one query)."""
     keys = set(keys)
     if not keys:
         return set()
-    locks = all_locks(session, {d for d, _ in keys})
-    return {(d, p) for d, p in keys if any((d, c) in locks for c in covering_periods(p))}
+    locks = all_locks(session=session, department_ids={d for d, _ in keys})
+    return {(d, p) for d, p in keys if any((d, c) in locks for c in covering_periods(period=p))}
 
 
-def locked_message(department: str, period: str) -> str:
+def locked_message(*, department: str, period: str) -> str:
     return (
         f"{period} is locked for {department} after its review, so its values and check-ins can no longer "
         "be changed. An admin or the department's manager can unlock it."
@@ -74,14 +74,14 @@ def locked_message(department: str, period: str) -> str:
 
 def check_unlocked(*, session: Session, department_id: int, period: str, department: str = "") -> None:
     """Raise :class:`PeriodLocked` if ``period`` is locked for the department."""
-    if locked_keys(session, [(department_id, period)]):
+    if locked_keys(session=session, keys=[(department_id, period)]):
         if not department:
             dept = session.get(Department, department_id)
             department = dept.name if dept else f"#{department_id}"
-        raise PeriodLocked(locked_message(department, period))
+        raise PeriodLocked(locked_message(department=department, period=period))
 
 
-def may_lock(user: UserContext, department_id: int) -> bool:
+def may_lock(*, user: UserContext, department_id: int) -> bool:
     return user.has(Role.ADMIN.value) or user.manages(department_id)
 
 
@@ -91,7 +91,7 @@ def lock_period(*, session: Session, user: UserContext, department_id: int, peri
     dept = session.get(Department, department_id)
     if dept is None:
         raise LockError(f"There is no department #{department_id}.")
-    if not may_lock(user, department_id):
+    if not may_lock(user=user, department_id=department_id):
         raise LockError(f"Only an admin or a manager of {dept.name} can lock its periods.")
     if session.get(PeriodLock, (department_id, period)) is not None:
         return False
@@ -110,7 +110,7 @@ def unlock_period(*, session: Session, user: UserContext, department_id: int, pe
     dept = session.get(Department, department_id)
     if dept is None:
         raise LockError(f"There is no department #{department_id}.")
-    if not may_lock(user, department_id):
+    if not may_lock(user=user, department_id=department_id):
         raise LockError(f"Only an admin or a manager of {dept.name} can unlock its periods.")
     row = session.get(PeriodLock, (department_id, period))
     if row is None:

@@ -15,12 +15,12 @@ from kpialign.models import Account, Setting
 DEMO_MARKER = "demo.seeded"  # setting written by seed-demo (JSON: scale, seed, today)
 
 
-def is_demo(session: Session) -> bool:
+def is_demo(*, session: Session) -> bool:
     """True when the demo organisation was seeded into this database."""
     return session.get(Setting, DEMO_MARKER) is not None
 
 
-def has_accounts(session: Session) -> bool:
+def has_accounts(*, session: Session) -> bool:
     """True once any account exists (an empty database needs its first admin)."""
     return session.exec(select(func.count()).select_from(Account)).one() > 0
 

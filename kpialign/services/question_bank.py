@@ -75,7 +75,7 @@ DECOY_OBJECTIVES = (
 OBJ_PICK_KNOWS = 80
 
 
-def objective_pick_score(picked: set[str], real: set[str], decoys: set[str]) -> int:
+def objective_pick_score(*, picked: set[str], real: set[str], decoys: set[str]) -> int:
     """Knowledge score 0..100 stored as the OBJ_PICK answer's value.
 
     Percent of the real objectives recognised, minus one real objective's worth for every

@@ -78,7 +78,7 @@ def _period(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-def unit_started(session: Session, department_id: int) -> date | None:
+def unit_started(*, session: Session, department_id: int) -> date | None:
     """The date a unit came into existence (its ``create`` event), or None if it predates the records."""
     return session.execute(
         select(func.min(col(DepartmentEvent.effective_on))).where(
@@ -92,7 +92,7 @@ def _check_date(session: Session, dept: Department, effective_on: date, *, today
     today = today or date.today()
     if effective_on > today:
         raise ReorgError(f"The effective date {effective_on} is in the future; record the change on or after that day.")
-    started = unit_started(session, pk(dept))
+    started = unit_started(session=session, department_id=pk(dept))
     if started is not None and effective_on < started:
         raise ReorgError(f"{dept.name!r} did not exist on {effective_on}: it was created on {started}.")
     latest = session.execute(
@@ -411,7 +411,7 @@ def close_unit(*, session: Session, department_id: int, effective_on: date, acto
 # ------------------------------------------------------------------------------ reading
 
 
-def predecessors(session: Session, department_id: int) -> list[Predecessor]:
+def predecessors(*, session: Session, department_id: int) -> list[Predecessor]:
     """The units whose KPI history flowed into this one (merged into it, or split from), oldest first."""
     rows = session.execute(
         select(
@@ -444,7 +444,7 @@ def predecessors(session: Session, department_id: int) -> list[Predecessor]:
     return out
 
 
-def history_frame(session: Session, department_id: int | None = None) -> pd.DataFrame:
+def history_frame(*, session: Session, department_id: int | None = None) -> pd.DataFrame:
     """Reorganisation events, newest first: ``effective_on, unit, kind, what, by`` (``what`` in words)."""
     names = dict(session.execute(select(col(Department.id), col(Department.name))).all())
     stmt = select(DepartmentEvent).order_by(col(DepartmentEvent.effective_on).desc(), col(DepartmentEvent.id).desc())

@@ -77,19 +77,19 @@ class ReviewError(Refused):
     """A review change was refused; the message is safe to show. Nothing was written."""
 
 
-def may_run(user: UserContext, department_id: int) -> bool:
+def may_run(*, user: UserContext, department_id: int) -> bool:
     """Admins, leaders and the department's managers run its reviews."""
     return user.has(Role.ADMIN.value, Role.LEADER.value) or user.manages(department_id)
 
 
-def reviewable_departments(user: UserContext) -> frozenset[int] | None:
+def reviewable_departments(*, user: UserContext) -> frozenset[int] | None:
     """The departments whose reviews ``user`` may run (``None``: all)."""
     if user.has(Role.ADMIN.value, Role.LEADER.value):
         return None
     return frozenset(user.managed_departments)
 
 
-def review_period(text: str) -> str:
+def review_period(*, text: str) -> str:
     """The canonical spelling of a review period (``2026-q1`` -> ``2026-Q1``), or :class:`ReviewError`."""
     return _period(text)
 
@@ -149,7 +149,7 @@ def save_review(
     dept = session.get(Department, department_id)
     if dept is None:
         raise ReviewError(f"There is no department #{department_id}.")
-    if not may_run(user, department_id):
+    if not may_run(user=user, department_id=department_id):
         raise ReviewError(f"Only a manager of {dept.name}, a leader or an admin can record its reviews.")
     period = _period(period)
     if held_on is not None and held_on > today:
@@ -186,7 +186,7 @@ def sign_off(
         raise ReviewError(f"There is no review #{review_id}.")
     dept = session.get(Department, review.department_id)
     name = dept.name if dept else f"#{review.department_id}"
-    if not may_run(user, review.department_id):
+    if not may_run(user=user, department_id=review.department_id):
         raise ReviewError(f"Only a manager of {name}, a leader or an admin can sign its reviews off.")
     if review.status == ReviewStatus.SIGNED_OFF.value:
         raise ReviewError(f"The {review.period} review of {name} is signed off already.")
@@ -413,9 +413,9 @@ def _survey_effect(session: Session, action: Action) -> ActionEffect:
     if wave.status != WaveStatus.CLOSED.value:
         return ActionEffect("survey", f"{wave.name} is not closed yet, so its results cannot be compared.", [CAUTION])
     ids = [wave.id, later.id]
-    responses = surveys.response_counts(session, wave_ids=ids)
+    responses = surveys.response_counts(session=session, wave_ids=ids)
     sizes = responses[responses["department_id"] == action.department_id].set_index("wave_id")["n"]
-    counts = surveys.answer_counts(session, wave_ids=ids)
+    counts = surveys.answer_counts(session=session, wave_ids=ids)
     counts = counts[(counts["department_id"] == action.department_id) & (counts["question_id"] == question.id)]
     k = max(privacy.effective_k(wave.min_group), privacy.effective_k(later.min_group))
     n_item = counts.groupby("wave_id")["n"].sum()
@@ -448,6 +448,6 @@ def _survey_effect(session: Session, action: Action) -> ActionEffect:
     return ActionEffect("survey", headline, details, survey=r)
 
 
-def period_span(period: str) -> tuple[date, date]:
+def period_span(*, period: str) -> tuple[date, date]:
     """First and last day of a review period."""
     return period_bounds(_period(period))

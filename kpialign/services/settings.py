@@ -18,7 +18,7 @@ from kpialign.models import Setting
 SETTING_PREFIX = "scoring."
 
 
-def load_settings(session: Session) -> ScoringSettings:
+def load_settings(*, session: Session) -> ScoringSettings:
     """The scoring settings stored in the ``setting`` table (``scoring.<field>``), over the defaults."""
     rows = session.exec(select(Setting).where(Setting.key.startswith(SETTING_PREFIX))).all()
     values: dict[str, Any] = {}
@@ -32,10 +32,10 @@ def load_settings(session: Session) -> ScoringSettings:
     return settings_from_dict(values)
 
 
-def save_settings(session: Session, settings: ScoringSettings, *, actor: str) -> ScoringSettings:
+def save_settings(*, session: Session, settings: ScoringSettings, actor: str) -> ScoringSettings:
     """Store changed settings and audit the change (in the caller's write transaction)."""
     settings = replace(settings).validate()
-    before = load_settings(session)
+    before = load_settings(session=session)
     old, new = asdict(before), asdict(settings)
     changed = {k: v for k, v in new.items() if old[k] != v}
     if not changed:

@@ -116,7 +116,7 @@ _DEPT_FIELDS = ("name", "parent_id", "headcount", "active")
 
 
 def create_department(
-    session: Session, *, actor: str, name: str, parent_id: int | None = None, headcount: int = 0
+    *, session: Session, actor: str, name: str, parent_id: int | None = None, headcount: int = 0
 ) -> int:
     name = _name(name, "department name", 200)
     if headcount is None or int(headcount) != headcount or headcount < 0:
@@ -139,7 +139,7 @@ def create_department(
     return dept.id
 
 
-def update_department(session: Session, *, actor: str, department_id: int, **changes: object) -> bool:
+def update_department(*, session: Session, actor: str, department_id: int, **changes: object) -> bool:
     """Change ``name``, ``parent_id``, ``headcount`` or ``active``; returns False if nothing changed."""
     dept = session.get(Department, department_id)
     if dept is None:
@@ -187,7 +187,7 @@ def _apply(
     return True
 
 
-def department_has_history(session: Session, department_id: int) -> list[str]:
+def department_has_history(*, session: Session, department_id: int) -> list[str]:
     """What refers to a department (a department with any of these is retired, not deleted)."""
     checks = {
         "KPIs": select(col(Kpi.id)).where(col(Kpi.department_id) == department_id),
@@ -201,13 +201,13 @@ def department_has_history(session: Session, department_id: int) -> list[str]:
     return [label for label, stmt in checks.items() if _exists(session, stmt)]
 
 
-def remove_department(session: Session, *, actor: str, department_id: int) -> str:
+def remove_department(*, session: Session, actor: str, department_id: int) -> str:
     """Delete a department without history, else retire it. Returns ``"deleted"`` or ``"retired"``."""
     dept = session.get(Department, department_id)
     if dept is None:
         raise StrategyError(f"There is no department #{department_id}.")
-    if department_has_history(session, department_id):
-        update_department(session, actor=actor, department_id=department_id, active=False)
+    if department_has_history(session=session, department_id=department_id):
+        update_department(session=session, actor=actor, department_id=department_id, active=False)
         return "retired"
     before = _snapshot(dept, _DEPT_FIELDS)
     expectations = session.execute(
@@ -227,7 +227,7 @@ def remove_department(session: Session, *, actor: str, department_id: int) -> st
     return "deleted"
 
 
-def departments_frame(session: Session, *, include_retired: bool = True) -> pd.DataFrame:
+def departments_frame(*, session: Session, include_retired: bool = True) -> pd.DataFrame:
     """``id, name, parent_id, parent, headcount, active, path, depth, kpis`` in tree order."""
     kpi_counts = (
         select(col(Kpi.department_id), func.count().label("n"))
@@ -282,7 +282,7 @@ def _tree_order(df: pd.DataFrame, label: str) -> pd.DataFrame:
     return df
 
 
-def descendants(df: pd.DataFrame, node_id: int) -> set[int]:
+def descendants(*, df: pd.DataFrame, node_id: int) -> set[int]:
     """Ids below ``node_id`` in a frame with ``id`` and ``parent_id`` columns."""
     children: dict[int, list[int]] = {}
     for i, p in zip(df["id"], df["parent_id"], strict=True):
@@ -332,8 +332,8 @@ def _objective_values(session: Session, objective_id: int | None, values: dict) 
 
 
 def create_objective(
-    session: Session,
     *,
+    session: Session,
     actor: str,
     code: str,
     title: str,
@@ -356,7 +356,7 @@ def create_objective(
     return obj.id
 
 
-def update_objective(session: Session, *, actor: str, objective_id: int, **changes: object) -> bool:
+def update_objective(*, session: Session, actor: str, objective_id: int, **changes: object) -> bool:
     obj = session.get(Objective, objective_id)
     if obj is None:
         raise StrategyError(f"There is no objective #{objective_id}.")
@@ -367,7 +367,7 @@ def update_objective(session: Session, *, actor: str, objective_id: int, **chang
     return _apply(session, actor, "objective", obj, objective_id, _OBJ_FIELDS, values)
 
 
-def objective_has_history(session: Session, objective_id: int) -> list[str]:
+def objective_has_history(*, session: Session, objective_id: int) -> list[str]:
     checks = {
         "KPI links": select(col(KpiObjective.kpi_id)).where(col(KpiObjective.objective_id) == objective_id),
         "child objectives": select(col(Objective.id)).where(col(Objective.parent_id) == objective_id),
@@ -378,13 +378,13 @@ def objective_has_history(session: Session, objective_id: int) -> list[str]:
     return [label for label, stmt in checks.items() if _exists(session, stmt)]
 
 
-def remove_objective(session: Session, *, actor: str, objective_id: int) -> str:
+def remove_objective(*, session: Session, actor: str, objective_id: int) -> str:
     """Delete an objective nothing refers to, else retire it."""
     obj = session.get(Objective, objective_id)
     if obj is None:
         raise StrategyError(f"There is no objective #{objective_id}.")
-    if objective_has_history(session, objective_id):
-        update_objective(session, actor=actor, objective_id=objective_id, active=False)
+    if objective_has_history(session=session, objective_id=objective_id):
+        update_objective(session=session, actor=actor, objective_id=objective_id, active=False)
         return "retired"
     before = _snapshot(obj, _OBJ_FIELDS)
     session.delete(obj)
@@ -393,7 +393,7 @@ def remove_objective(session: Session, *, actor: str, objective_id: int) -> str:
     return "deleted"
 
 
-def objectives_frame(session: Session, *, include_retired: bool = True) -> pd.DataFrame:
+def objectives_frame(*, session: Session, include_retired: bool = True) -> pd.DataFrame:
     """``id, code, title, description, parent_id, parent, weight, active, path, depth, kpis``."""
     link_counts = (
         select(col(KpiObjective.objective_id), func.count().label("n"))
@@ -458,7 +458,7 @@ def _messages(exc: ValidationError) -> list[str]:
     return out
 
 
-def validate_kpi(session: Session, kpi: KpiInput, *, kpi_id: int | None = None) -> KpiInput:
+def validate_kpi(*, session: Session, kpi: KpiInput, kpi_id: int | None = None) -> KpiInput:
     """All problems of a KPI definition at once, as one :class:`StrategyError`; else the cleaned input.
 
     Field and polarity rules come from :class:`kpialign.models.KpiCreate`; the rules that need
@@ -490,8 +490,8 @@ def validate_kpi(session: Session, kpi: KpiInput, *, kpi_id: int | None = None) 
     return KpiInput(**clean.model_dump(include={f.name for f in fields(KpiInput)}))
 
 
-def create_kpi(session: Session, *, actor: str, kpi: KpiInput) -> int:
-    clean = validate_kpi(session, kpi)
+def create_kpi(*, session: Session, actor: str, kpi: KpiInput) -> int:
+    clean = validate_kpi(session=session, kpi=kpi)
     row = Kpi(**asdict(clean))
     session.add(row)
     session.flush()
@@ -502,19 +502,19 @@ def create_kpi(session: Session, *, actor: str, kpi: KpiInput) -> int:
     return row.id
 
 
-def get_kpi(session: Session, kpi_id: int) -> KpiInput:
+def get_kpi(*, session: Session, kpi_id: int) -> KpiInput:
     row = session.get(Kpi, kpi_id)
     if row is None:
         raise StrategyError(f"There is no KPI #{kpi_id}.")
     return KpiInput(**{f.name: getattr(row, f.name) for f in fields(KpiInput)})
 
 
-def update_kpi(session: Session, *, actor: str, kpi_id: int, kpi: KpiInput) -> bool:
+def update_kpi(*, session: Session, actor: str, kpi_id: int, kpi: KpiInput) -> bool:
     """Replace a KPI's definition (validated as a whole). Moving a KPI with data to another department is refused."""
     row = session.get(Kpi, kpi_id)
     if row is None:
         raise StrategyError(f"There is no KPI #{kpi_id}.")
-    clean = validate_kpi(session, kpi, kpi_id=kpi_id)
+    clean = validate_kpi(session=session, kpi=kpi, kpi_id=kpi_id)
     if clean.department_id != row.department_id and _exists(
         session, select(col(KpiValue.kpi_id)).where(col(KpiValue.kpi_id) == kpi_id)
     ):
@@ -528,14 +528,14 @@ def update_kpi(session: Session, *, actor: str, kpi_id: int, kpi: KpiInput) -> b
     return _apply(session, actor, "kpi", row, kpi_id, KPI_FIELDS, asdict(clean))
 
 
-def set_kpi_active(session: Session, *, actor: str, kpi_id: int, active: bool) -> bool:
+def set_kpi_active(*, session: Session, actor: str, kpi_id: int, active: bool) -> bool:
     row = session.get(Kpi, kpi_id)
     if row is None:
         raise StrategyError(f"There is no KPI #{kpi_id}.")
     return _apply(session, actor, "kpi", row, kpi_id, KPI_FIELDS, {"active": bool(active)})
 
 
-def kpi_has_history(session: Session, kpi_id: int) -> list[str]:
+def kpi_has_history(*, session: Session, kpi_id: int) -> list[str]:
     checks = {
         "recorded values": select(col(KpiValue.kpi_id)).where(col(KpiValue.kpi_id) == kpi_id),
         "period targets": select(col(KpiTarget.kpi_id)).where(col(KpiTarget.kpi_id) == kpi_id),
@@ -543,13 +543,13 @@ def kpi_has_history(session: Session, kpi_id: int) -> list[str]:
     return [label for label, stmt in checks.items() if _exists(session, stmt)]
 
 
-def remove_kpi(session: Session, *, actor: str, kpi_id: int) -> str:
+def remove_kpi(*, session: Session, actor: str, kpi_id: int) -> str:
     """Delete a KPI with no recorded data (and its links), else retire it."""
     row = session.get(Kpi, kpi_id)
     if row is None:
         raise StrategyError(f"There is no KPI #{kpi_id}.")
-    if kpi_has_history(session, kpi_id):
-        set_kpi_active(session, actor=actor, kpi_id=kpi_id, active=False)
+    if kpi_has_history(session=session, kpi_id=kpi_id):
+        set_kpi_active(session=session, actor=actor, kpi_id=kpi_id, active=False)
         return "retired"
     before = _snapshot(row, KPI_FIELDS)
     links = session.execute(
@@ -569,7 +569,7 @@ def remove_kpi(session: Session, *, actor: str, kpi_id: int) -> str:
     return "deleted"
 
 
-def kpis_frame(session: Session, *, include_retired: bool = True) -> pd.DataFrame:
+def kpis_frame(*, session: Session, include_retired: bool = True) -> pd.DataFrame:
     """Every KPI with its department: one row per KPI (the scorecard's KPI table).
 
     Columns: ``kpi_id, name, department_id, department``, the other fields of
@@ -618,7 +618,7 @@ def kpis_frame(session: Session, *, include_retired: bool = True) -> pd.DataFram
 # ---------------------------------------------------------------------------------- links
 
 
-def set_link(session: Session, *, actor: str, kpi_id: int, objective_id: int, contribution: float) -> bool:
+def set_link(*, session: Session, actor: str, kpi_id: int, objective_id: int, contribution: float) -> bool:
     """Link a KPI to an objective (or change the contribution). Contribution in [-1, 1], not 0."""
     c = _optional_number(contribution, "contribution")
     if c is None or not -1.0 <= c <= 1.0:
@@ -664,7 +664,7 @@ def set_link(session: Session, *, actor: str, kpi_id: int, objective_id: int, co
     return True
 
 
-def remove_link(session: Session, *, actor: str, kpi_id: int, objective_id: int) -> bool:
+def remove_link(*, session: Session, actor: str, kpi_id: int, objective_id: int) -> bool:
     link = session.get(KpiObjective, (kpi_id, objective_id))
     if link is None:
         return False
@@ -682,7 +682,7 @@ def remove_link(session: Session, *, actor: str, kpi_id: int, objective_id: int)
     return True
 
 
-def links_frame(session: Session, *, active_only: bool = False) -> pd.DataFrame:
+def links_frame(*, session: Session, active_only: bool = False) -> pd.DataFrame:
     """The alignment map, one row per link: ``kpi_id, kpi, department_id, department, objective_id,
     objective_code, objective, contribution, kpi_active, objective_active``."""
     stmt = (
@@ -761,7 +761,7 @@ def set_expectation(*, session: Session, actor: str, department_id: int, objecti
     return True
 
 
-def set_expectations(session: Session, *, actor: str, department_id: int, objective_ids: set[int] | list[int]) -> int:
+def set_expectations(*, session: Session, actor: str, department_id: int, objective_ids: set[int] | list[int]) -> int:
     """Make ``objective_ids`` exactly the objectives a department is expected to serve; returns the number of changes."""
     current = set(
         session.execute(
@@ -781,7 +781,7 @@ def set_expectations(session: Session, *, actor: str, department_id: int, object
     return changes
 
 
-def expectations_frame(session: Session) -> pd.DataFrame:
+def expectations_frame(*, session: Session) -> pd.DataFrame:
     """``department_id, department, objective_id, objective_code, objective``."""
     stmt = (
         select(
@@ -816,19 +816,19 @@ class Findings:
         return len(self.coverage_gaps) + len(self.orphans) + len(self.conflicts) + len(self.missing_expected)
 
 
-def findings(session: Session) -> Findings:
+def findings(*, session: Session) -> Findings:
     """Coverage gaps, orphan KPIs, conflicts and missing expected coverage (active items only)."""
-    objectives = objectives_frame(session, include_retired=False)
-    links = links_frame(session, active_only=True)
-    kpis = kpis_frame(session, include_retired=False)
-    expectations = expectations_frame(session)
-    depts = departments_frame(session, include_retired=False)
+    objectives = objectives_frame(session=session, include_retired=False)
+    links = links_frame(session=session, active_only=True)
+    kpis = kpis_frame(session=session, include_retired=False)
+    expectations = expectations_frame(session=session)
+    depts = departments_frame(session=session, include_retired=False)
 
     serving = links[links["contribution"] > 0]
     served_direct = set(serving["objective_id"].astype(int))
     gap_rows = []
     for _, o in objectives.iterrows():
-        covered = {int(o["id"])} | descendants(objectives, int(o["id"]))
+        covered = {int(o["id"])} | descendants(df=objectives, node_id=int(o["id"]))
         if not covered & served_direct:
             gap_rows.append({"objective_id": int(o["id"]), "code": o["code"], "title": o["title"], "path": o["path"]})
     coverage_gaps = pd.DataFrame(gap_rows, columns=["objective_id", "code", "title", "path"])
@@ -869,7 +869,7 @@ def findings(session: Session) -> Findings:
     conflicts = pd.DataFrame(conflict_rows, columns=conflict_cols)
 
     # Serving a child objective serves the objectives it cascades too.
-    all_objectives = objectives_frame(session)
+    all_objectives = objectives_frame(session=session)
     parent_of = {
         int(i): (None if pd.isna(p) else int(p))
         for i, p in zip(all_objectives["id"], all_objectives["parent_id"], strict=True)
@@ -897,7 +897,7 @@ def findings(session: Session) -> Findings:
     return Findings(coverage_gaps, orphans, conflicts, missing_expected)
 
 
-def alignment_matrix(session: Session) -> pd.DataFrame:
+def alignment_matrix(*, session: Session) -> pd.DataFrame:
     """Objectives x departments, one row per pair that has a link or an expectation.
 
     Columns: ``objective_id, objective_code, objective, department_id, department, kpis``
@@ -907,10 +907,10 @@ def alignment_matrix(session: Session) -> pd.DataFrame:
     ``missing`` (expected, nothing serves), ``conflict`` (only pulls against it) or ``mixed``
     (some KPIs serve it, some pull against it).
     """
-    links = links_frame(session, active_only=True)
-    expectations = expectations_frame(session)
-    objectives = objectives_frame(session, include_retired=False)[["id", "code", "title"]]
-    depts = departments_frame(session, include_retired=False)[["id", "name"]]
+    links = links_frame(session=session, active_only=True)
+    expectations = expectations_frame(session=session)
+    objectives = objectives_frame(session=session, include_retired=False)[["id", "code", "title"]]
+    depts = departments_frame(session=session, include_retired=False)[["id", "name"]]
     cols = [
         "objective_id",
         "objective_code",

@@ -117,21 +117,21 @@ def _number(text: str, *, required: bool = False) -> float | None:
         if required:
             raise ValueError("is empty")
         return None
-    return parse_number(text)
+    return parse_number(text=text)
 
 
 def _read(label: str, raw: bytes | str | None, issues: list[ImportIssue], required: tuple[str, ...]):
     if raw is None:
         return []
     try:
-        text = decode_csv(raw)
+        text = decode_csv(data=raw)
     except ValueError as exc:
-        issues.append(file_issue(label, 0, "", "", str(exc)))
+        issues.append(file_issue(file=label, row=0, column="", value="", reason=str(exc)))
         return []
     if not text.strip():
-        issues.append(file_issue(label, 0, "", "", "The file is empty."))
+        issues.append(file_issue(file=label, row=0, column="", value="", reason="The file is empty."))
         return []
-    rows = csv_records(text, label, FILES[label], required, issues)
+    rows = csv_records(text=text, label=label, allowed=FILES[label], required=required, issues=issues)
     # A cell the safe CSV writer protected against formula injection ('=...) reads back as written.
     return [(row, {k: _unquote(v) for k, v in cells.items()}) for row, cells in rows]
 
@@ -162,7 +162,7 @@ def import_strategy(
     kpi_rows = _read("kpis", kpis, issues, ("department", "name"))
     link_rows = _read("links", links, issues, ("department", "kpi", "objective"))
     if objectives is None and kpis is None and links is None:
-        issues.append(file_issue("", 0, "", "", "No file was given."))
+        issues.append(file_issue(file="", row=0, column="", value="", reason="No file was given."))
     plan.rows = {"objectives": len(obj_rows), "kpis": len(kpi_rows), "links": len(link_rows)}
     if issues:
         raise StrategyImportError(plan)
@@ -215,28 +215,54 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
         code = c.get("code", "")
         key = code.casefold()
         if key in seen:
-            issues.append(file_issue("objectives", row, "code", code, f"Duplicate objective: also on row {seen[key]}."))
+            issues.append(
+                file_issue(
+                    file="objectives",
+                    row=row,
+                    column="code",
+                    value=code,
+                    reason=f"Duplicate objective: also on row {seen[key]}.",
+                )
+            )
             continue
         seen[key] = row
         try:
             weight = _number(c.get("weight", "")) if c.get("weight") else 1.0
         except ValueError as exc:
-            issues.append(file_issue("objectives", row, "weight", c["weight"], f"The weight {exc}."))
+            issues.append(
+                file_issue(file="objectives", row=row, column="weight", value=c["weight"], reason=f"The weight {exc}.")
+            )
             continue
         if weight is None:  # here: a weight of spaces only
             issues.append(
-                file_issue("objectives", row, "weight", c["weight"], "The weight must be a number, 0 or more.")
+                file_issue(
+                    file="objectives",
+                    row=row,
+                    column="weight",
+                    value=c["weight"],
+                    reason="The weight must be a number, 0 or more.",
+                )
             )
             continue
         try:
             active = _flag(c.get("active", ""))
         except ValueError as exc:
-            issues.append(file_issue("objectives", row, "active", c["active"], f"The value {exc}."))
+            issues.append(
+                file_issue(file="objectives", row=row, column="active", value=c["active"], reason=f"The value {exc}.")
+            )
             continue
         serving = []
         for name in filter(None, (p.strip() for p in c.get("serving_departments", "").split("|"))):
             if name.casefold() not in depts:
-                issues.append(file_issue("objectives", row, "serving_departments", name, "Unknown department."))
+                issues.append(
+                    file_issue(
+                        file="objectives",
+                        row=row,
+                        column="serving_departments",
+                        value=name,
+                        reason="Unknown department.",
+                    )
+                )
             else:
                 serving.append(depts[name.casefold()])
         parsed.append((row, c, code, weight, active, serving))
@@ -244,7 +270,11 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
     for row, c, *_ in parsed:
         parent = c.get("parent", "")
         if parent and parent.casefold() not in codes and parent.casefold() not in by_code:
-            issues.append(file_issue("objectives", row, "parent", parent, "Unknown parent objective code."))
+            issues.append(
+                file_issue(
+                    file="objectives", row=row, column="parent", value=parent, reason="Unknown parent objective code."
+                )
+            )
     if issues:
         return
     ids: dict[str, int] = {}
@@ -253,19 +283,19 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
         try:
             if old is None:
                 ids[code.casefold()] = strategy.create_objective(
-                    session, actor=actor, code=code, title=c.get("title", ""), description=c.get("description", ""),
-                    weight=weight,
+                    session=session, actor=actor, code=code, title=c.get("title", ""),
+                    description=c.get("description", ""), weight=weight,
                 )  # fmt: skip
                 plan.bump("objectives_created")
             else:
                 ids[code.casefold()] = old.id
                 changed = strategy.update_objective(
-                    session, actor=actor, objective_id=old.id, title=c.get("title", ""),
+                    session=session, actor=actor, objective_id=old.id, title=c.get("title", ""),
                     description=c.get("description", ""), weight=weight,
                 )  # fmt: skip
                 plan.bump("objectives_changed", changed)
         except StrategyError as exc:
-            issues.append(file_issue("objectives", row, "", code, str(exc)))
+            issues.append(file_issue(file="objectives", row=row, column="", value=code, reason=str(exc)))
     if issues:
         return
     all_ids = {o.code.casefold(): o.id for o in session.execute(select(Objective)).scalars()}
@@ -273,7 +303,7 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
         parent = c.get("parent", "")
         try:
             changed = strategy.update_objective(
-                session,
+                session=session,
                 actor=actor,
                 objective_id=ids[code.casefold()],
                 parent_id=all_ids[parent.casefold()] if parent else None,
@@ -284,7 +314,7 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
             if changed and code.casefold() in by_code:
                 plan.bump("objectives_changed")
         except StrategyError as exc:
-            issues.append(file_issue("objectives", row, "parent", parent, str(exc)))
+            issues.append(file_issue(file="objectives", row=row, column="parent", value=parent, reason=str(exc)))
     # Expected serving departments: exactly the file's, for the objectives in the file.
     listed = {ids[code.casefold()]: set(serving) for _r, _c, code, _w, _a, serving in parsed}
     current: dict[int, set[int]] = {}
@@ -295,7 +325,7 @@ def _objectives(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
         have = current.get(d, set())
         want = (have - set(listed)) | {o for o, s in listed.items() if d in s}
         if want != have:
-            strategy.set_expectations(session, actor=actor, department_id=d, objective_ids=want)
+            strategy.set_expectations(session=session, actor=actor, department_id=d, objective_ids=want)
             plan.bump("expectations_changed", True)
 
 
@@ -336,7 +366,9 @@ def _kpis(session: Session, plan: StrategyPlan, rows, actor: str) -> list[tuple[
             problems.append(("name", c.get("name", ""), f"Duplicate KPI: also on row {seen[key]}."))
         seen.setdefault(key, row)
         if problems or dept is None:
-            issues.extend(file_issue("kpis", row, column, val, why) for column, val, why in problems)
+            issues.extend(
+                file_issue(file="kpis", row=row, column=column, value=val, reason=why) for column, val, why in problems
+            )
             continue
         kpi = KpiInput(
             department_id=dept,
@@ -355,26 +387,31 @@ def _kpis(session: Session, plan: StrategyPlan, rows, actor: str) -> list[tuple[
         kpi_id = existing.get(key)
         try:
             if kpi_id is None:
-                kpi_id = strategy.create_kpi(session, actor=actor, kpi=kpi)
+                kpi_id = strategy.create_kpi(session=session, actor=actor, kpi=kpi)
                 plan.bump("kpis_created")
             else:
-                plan.bump("kpis_changed", strategy.update_kpi(session, actor=actor, kpi_id=kpi_id, kpi=kpi))
+                plan.bump("kpis_changed", strategy.update_kpi(session=session, actor=actor, kpi_id=kpi_id, kpi=kpi))
             if active:
-                plan.bump("kpis_changed", strategy.set_kpi_active(session, actor=actor, kpi_id=kpi_id, active=True))
+                plan.bump(
+                    "kpis_changed", strategy.set_kpi_active(session=session, actor=actor, kpi_id=kpi_id, active=True)
+                )
             else:
                 retire.append(("kpis", row, kpi_id))
         except StrategyError as exc:
-            issues.append(file_issue("kpis", row, "", c.get("name", ""), str(exc)))
+            issues.append(file_issue(file="kpis", row=row, column="", value=c.get("name", ""), reason=str(exc)))
     return retire
 
 
 def _retire(session: Session, plan: StrategyPlan, retire: list[tuple[str, int, int]], actor: str) -> None:
     for what, _row, row_id in retire:
         if what == "kpis":
-            plan.bump("kpis_changed", strategy.set_kpi_active(session, actor=actor, kpi_id=row_id, active=False))
+            plan.bump(
+                "kpis_changed", strategy.set_kpi_active(session=session, actor=actor, kpi_id=row_id, active=False)
+            )
         else:
             plan.bump(
-                "objectives_changed", strategy.update_objective(session, actor=actor, objective_id=row_id, active=False)
+                "objectives_changed",
+                strategy.update_objective(session=session, actor=actor, objective_id=row_id, active=False),
             )
 
 
@@ -392,19 +429,49 @@ def _links(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
     for row, c in rows:
         dept = depts.get(c.get("department", "").casefold())
         if dept is None:
-            issues.append(file_issue("links", row, "department", c.get("department", ""), "Unknown department."))
+            issues.append(
+                file_issue(
+                    file="links",
+                    row=row,
+                    column="department",
+                    value=c.get("department", ""),
+                    reason="Unknown department.",
+                )
+            )
             continue
         kpi = kpis.get((dept, c.get("kpi", "").casefold()))
         if kpi is None:
-            issues.append(file_issue("links", row, "kpi", c.get("kpi", ""), "This department has no KPI of this name."))
+            issues.append(
+                file_issue(
+                    file="links",
+                    row=row,
+                    column="kpi",
+                    value=c.get("kpi", ""),
+                    reason="This department has no KPI of this name.",
+                )
+            )
         obj = objs.get(c.get("objective", "").casefold())
         if obj is None:
-            issues.append(file_issue("links", row, "objective", c.get("objective", ""), "Unknown objective code."))
+            issues.append(
+                file_issue(
+                    file="links",
+                    row=row,
+                    column="objective",
+                    value=c.get("objective", ""),
+                    reason="Unknown objective code.",
+                )
+            )
         try:
             contribution = _number(c.get("contribution", "") or "1", required=True)
         except ValueError as exc:
             issues.append(
-                file_issue("links", row, "contribution", c.get("contribution", ""), f"The contribution {exc}.")
+                file_issue(
+                    file="links",
+                    row=row,
+                    column="contribution",
+                    value=c.get("contribution", ""),
+                    reason=f"The contribution {exc}.",
+                )
             )
             continue
         if kpi is None or obj is None:
@@ -412,7 +479,11 @@ def _links(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
         if (kpi, obj) in seen:
             issues.append(
                 file_issue(
-                    "links", row, "objective", c["objective"], f"Duplicate link: also on row {seen[(kpi, obj)]}."
+                    file="links",
+                    row=row,
+                    column="objective",
+                    value=c["objective"],
+                    reason=f"Duplicate link: also on row {seen[(kpi, obj)]}.",
                 )
             )
             continue
@@ -421,10 +492,16 @@ def _links(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
         try:
             plan.bump(
                 "links_changed",
-                strategy.set_link(session, actor=actor, kpi_id=kpi, objective_id=obj, contribution=contribution),
+                strategy.set_link(
+                    session=session, actor=actor, kpi_id=kpi, objective_id=obj, contribution=contribution
+                ),
             )
         except StrategyError as exc:
-            issues.append(file_issue("links", row, "contribution", c.get("contribution", ""), str(exc)))
+            issues.append(
+                file_issue(
+                    file="links", row=row, column="contribution", value=c.get("contribution", ""), reason=str(exc)
+                )
+            )
     if issues:
         return
     for kpi_id, obj_id in session.execute(
@@ -433,7 +510,9 @@ def _links(session: Session, plan: StrategyPlan, rows, actor: str) -> None:
         )
     ).all():
         if obj_id not in wanted[kpi_id]:
-            plan.bump("links_removed", strategy.remove_link(session, actor=actor, kpi_id=kpi_id, objective_id=obj_id))
+            plan.bump(
+                "links_removed", strategy.remove_link(session=session, actor=actor, kpi_id=kpi_id, objective_id=obj_id)
+            )
 
 
 # ------------------------------------------------------------------------------ export
@@ -481,6 +560,6 @@ def export_frames(*, session: Session) -> dict[str, pd.DataFrame]:
     }
 
 
-def export_strategy(session: Session) -> dict[str, bytes]:
+def export_strategy(*, session: Session) -> dict[str, bytes]:
     """``{"objectives": csv, "kpis": csv, "links": csv}`` through the safe CSV writer."""
     return {name: write_csv(frame) for name, frame in export_frames(session=session).items()}

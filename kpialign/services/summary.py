@@ -53,7 +53,7 @@ class Glance:
     freshness: pd.DataFrame  # department, kpis, with_data_latest, share
 
 
-def organisation_glance(session: Session) -> Glance:
+def organisation_glance(*, session: Session) -> Glance:
     dept_rows = session.exec(
         select(Department.id, Department.parent_id, Department.headcount).where(Department.active)
     ).all()
@@ -99,7 +99,7 @@ def _latest_wave(session: Session) -> WaveGlance | None:
     ).first()
     if wave is None:
         return None
-    part = surveys.participation(session, wave_id=pk(wave))
+    part = surveys.participation(session=session, wave_id=pk(wave))
     total = part[part["department"] == "All departments"]
     invited = int(total["invited"].iloc[0]) if len(total) and total["shown"].iloc[0] else 0
     responded = int(total["responded"].iloc[0]) if len(total) and total["shown"].iloc[0] else 0

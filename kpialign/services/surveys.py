@@ -167,7 +167,7 @@ class SurveyForm:
 # -------------------------------------------------------------------------- question bank
 
 
-def sync_question_bank(session: Session, *, actor: str = "system") -> int:
+def sync_question_bank(*, session: Session, actor: str = "system") -> int:
     """Insert the shipped questions that are not in the database yet (by code); return how many.
 
     Existing questions are left alone: HR may have edited or retired them.
@@ -190,13 +190,13 @@ def sync_question_bank(session: Session, *, actor: str = "system") -> int:
     return added
 
 
-def bank_missing(session: Session) -> list[str]:
+def bank_missing(*, session: Session) -> list[str]:
     """Codes of shipped bank questions not in the database yet (then :func:`sync_question_bank`)."""
     existing = set(session.exec(select(Question.code)).all())
     return [q.code for q in QUESTION_BANK if q.code not in existing]
 
 
-def list_questions(session: Session, *, include_retired: bool = True) -> pd.DataFrame:
+def list_questions(*, session: Session, include_retired: bool = True) -> pd.DataFrame:
     """Questions with how they are used: ``waves`` (count), ``locked`` (used in a wave that opened)."""
     stmt = select(Question).order_by(col(Question.id))
     if not include_retired:
@@ -250,8 +250,8 @@ def _question_locked(session: Session, question_id: int) -> bool:
 
 
 def add_question(
-    session: Session,
     *,
+    session: Session,
     code: str,
     text: str,
     dimension: str = "",
@@ -286,8 +286,8 @@ def add_question(
 
 
 def edit_question(
-    session: Session,
     *,
+    session: Session,
     question_id: int,
     text: str | None = None,
     dimension: str | None = None,
@@ -328,7 +328,7 @@ def edit_question(
     )
 
 
-def set_question_active(session: Session, *, question_id: int, active: bool, actor: str) -> None:
+def set_question_active(*, session: Session, question_id: int, active: bool, actor: str) -> None:
     """Retire (``active=False``) or restore a question. Its answers and wave history are kept."""
     q = _question(session, question_id)
     if q.active == active:
@@ -373,7 +373,7 @@ def _wave_info(session: Session, wave: SurveyWave) -> WaveInfo:
     )
 
 
-def get_wave(session: Session, *, wave_id: int | None = None, name: str | None = None) -> WaveInfo:
+def get_wave(*, session: Session, wave_id: int | None = None, name: str | None = None) -> WaveInfo:
     """A wave by id or by name."""
     if wave_id is not None:
         wave = session.get(SurveyWave, wave_id)
@@ -386,7 +386,7 @@ def get_wave(session: Session, *, wave_id: int | None = None, name: str | None =
     return _wave_info(session, wave)
 
 
-def list_waves(session: Session) -> pd.DataFrame:
+def list_waves(*, session: Session) -> pd.DataFrame:
     """All waves, newest first, with their numbers of departments, questions and responses."""
     waves = session.exec(select(SurveyWave).order_by(col(SurveyWave.opens_on).desc(), col(SurveyWave.id).desc())).all()
     n_dept = dict(
@@ -473,14 +473,14 @@ class WaveDefaults:
     comment_min: int
 
 
-def wave_defaults(session: Session) -> WaveDefaults:
-    s = scoring_settings.load_settings(session)
+def wave_defaults(*, session: Session) -> WaveDefaults:
+    s = scoring_settings.load_settings(session=session)
     return WaveDefaults(min_group=s.default_k, comment_min=s.comment_min)
 
 
 def create_wave(
-    session: Session,
     *,
+    session: Session,
     name: str,
     opens_on: date,
     closes_on: date,
@@ -495,7 +495,7 @@ def create_wave(
     ``min_group`` and ``comment_min`` default to the admin's Scoring settings (default k and
     comment threshold), which never go below the privacy floors.
     """
-    defaults = wave_defaults(session)
+    defaults = wave_defaults(session=session)
     min_group = defaults.min_group if min_group is None else min_group
     comment_min = defaults.comment_min if comment_min is None else comment_min
     _check_wave_fields(name, opens_on, closes_on, min_group, comment_min)
@@ -541,8 +541,8 @@ def _wave_row(session: Session, wave_id: int) -> SurveyWave:
 
 
 def update_wave(
-    session: Session,
     *,
+    session: Session,
     wave_id: int,
     name: str | None = None,
     opens_on: date | None = None,
@@ -609,7 +609,7 @@ def update_wave(
     )
 
 
-def open_wave(session: Session, *, wave_id: int, actor: str) -> None:
+def open_wave(*, session: Session, wave_id: int, actor: str) -> None:
     """Open a draft wave: from now on its thresholds, questions and departments are locked."""
     wave = _wave_row(session, wave_id)
     if wave.status != WaveStatus.DRAFT.value:
@@ -629,7 +629,7 @@ def open_wave(session: Session, *, wave_id: int, actor: str) -> None:
     )
 
 
-def close_wave(session: Session, *, wave_id: int, actor: str) -> None:
+def close_wave(*, session: Session, wave_id: int, actor: str) -> None:
     """Close an open wave: its links stop working and it never changes again."""
     wave = _wave_row(session, wave_id)
     if wave.status != WaveStatus.OPEN.value:
@@ -655,7 +655,7 @@ def close_wave(session: Session, *, wave_id: int, actor: str) -> None:
     )
 
 
-def delete_draft_wave(session: Session, *, wave_id: int, actor: str) -> None:
+def delete_draft_wave(*, session: Session, wave_id: int, actor: str) -> None:
     """Delete a draft wave that has no invitations yet (a mistake made while setting it up)."""
     wave = _wave_row(session, wave_id)
     if wave.status != WaveStatus.DRAFT.value:
@@ -703,7 +703,7 @@ def _check_can_invite(session: Session, wave: WaveInfo, department_ids: Collecti
 
 def check_can_invite(*, session: Session, wave_id: int, department_ids: Collection[int]) -> WaveInfo:
     """The wave, if personal links may be made for these departments; else :class:`SurveyError`."""
-    wave = get_wave(session, wave_id=wave_id)
+    wave = get_wave(session=session, wave_id=wave_id)
     _check_can_invite(session, wave, department_ids)
     return wave
 
@@ -721,8 +721,8 @@ def _new_invitations(
 
 
 def invite_department(
-    session: Session,
     *,
+    session: Session,
     wave_id: int,
     department: str | int,
     count: int,
@@ -734,7 +734,7 @@ def invite_department(
 
     The links are shown once: only HMACs of their tokens are stored.
     """
-    wave = get_wave(session, wave_id=wave_id)
+    wave = get_wave(session=session, wave_id=wave_id)
     dept = (
         session.get(Department, department) if isinstance(department, int) else _department_by_name(session, department)
     )
@@ -755,7 +755,7 @@ def invite_department(
     return pd.DataFrame({"department": [dept.name] * len(links), "link": links})
 
 
-def parse_invitee_csv(text: str) -> pd.DataFrame:
+def parse_invitee_csv(*, text: str) -> pd.DataFrame:
     """Read an ``email,department`` CSV (header row required) into a DataFrame, checking every row."""
     text = text.lstrip("\ufeff")
     reader = csv.reader(io.StringIO(text))
@@ -791,15 +791,15 @@ def parse_invitee_csv(text: str) -> pd.DataFrame:
 
 
 def invite_from_csv(
-    session: Session, *, wave_id: int, csv_text: str, key: bytes, base_url: str, actor: str
+    *, session: Session, wave_id: int, csv_text: str, key: bytes, base_url: str, actor: str
 ) -> pd.DataFrame:
     """One personal link per ``email,department`` row; returns ``email, department, link`` rows.
 
     The e-mail addresses are only copied into the returned table (for a mail merge); the
     database stores the department and the token's HMAC, nothing else.
     """
-    invitees = parse_invitee_csv(csv_text)
-    wave = get_wave(session, wave_id=wave_id)
+    invitees = parse_invitee_csv(text=csv_text)
+    wave = get_wave(session=session, wave_id=wave_id)
     names = sorted(set(invitees["department"]))
     depts = {d.name: d for d in session.exec(select(Department).where(col(Department.name).in_(names))).all()}
     unknown = [n for n in names if n not in depts]
@@ -822,7 +822,7 @@ def invite_from_csv(
     return out
 
 
-def token_from_link(text: str) -> str:
+def token_from_link(*, text: str) -> str:
     """The token of a personal link as HR pastes it: the whole link, or the token alone."""
     text = (text or "").strip()
     if "token=" in text:
@@ -841,7 +841,7 @@ def _live_invitation(session: Session, token: str, key: bytes) -> Invitation:
         raise SurveyError("This link has been used: the person's answers are in, so there is nothing to reissue.")
     if inv.revoked:
         raise SurveyError("This link was already withdrawn or replaced; look for the newer link in your list.")
-    wave = get_wave(session, wave_id=inv.wave_id)
+    wave = get_wave(session=session, wave_id=inv.wave_id)
     if wave.status == WaveStatus.CLOSED.value:
         raise SurveyError(f"Wave {wave.name!r} is closed; its links can no longer change.")
     return inv
@@ -866,7 +866,7 @@ def reissue_link(*, session: Session, link: str, key: bytes, base_url: str, acto
     transaction, so the invited count and the participation denominator do not grow. A link
     already used (the answers are in) or revoked is refused. Audited, without either token.
     """
-    inv = _live_invitation(session, token_from_link(link), key)
+    inv = _live_invitation(session, token_from_link(text=link), key)
     if _revoke(session, [Invitation.id == inv.id]) != 1:
         raise SurveyError("This link was used a moment ago: the person's answers are in.")
     [new_link] = _new_invitations(session, inv.wave_id, inv.department_id, 1, key, base_url)
@@ -888,7 +888,7 @@ def revoke_unused_links(*, session: Session, wave_id: int, actor: str, departmen
     For links made by mistake or sent to the wrong people: they stop opening the survey and no
     longer count as invited. Used links are never touched (their answers stay in). Audited.
     """
-    wave = get_wave(session, wave_id=wave_id)
+    wave = get_wave(session=session, wave_id=wave_id)
     if wave.status == WaveStatus.CLOSED.value:
         raise SurveyError(f"Wave {wave.name!r} is closed; its links and participation never change.")
     where: list[Any] = [Invitation.wave_id == wave_id]
@@ -912,7 +912,7 @@ def revoke_unused_links(*, session: Session, wave_id: int, actor: str, departmen
     return revoked
 
 
-def links_csv(links: pd.DataFrame) -> str:
+def links_csv(*, links: pd.DataFrame) -> str:
     """The links table as CSV text for a mail merge (via :func:`kpialign.services.kpi_import.write_csv`:
     cells that a spreadsheet would read as formulas are neutralised)."""
     return csv_out.write_csv(links).decode("utf-8")
@@ -941,7 +941,7 @@ def _decoys(q: Question) -> list[str]:
     return list(DECOY_OBJECTIVES)
 
 
-def objective_options(real: Sequence[str], decoys: Sequence[str], wave_id: int) -> tuple[str, ...]:
+def objective_options(*, real: Sequence[str], decoys: Sequence[str], wave_id: int) -> tuple[str, ...]:
     """Real objectives and decoys in one list, shuffled the same way for everyone in a wave."""
     options = list(dict.fromkeys([*real, *[d for d in decoys if d not in set(real)]]))
     options.sort()
@@ -951,7 +951,7 @@ def objective_options(real: Sequence[str], decoys: Sequence[str], wave_id: int) 
 
 def survey_form(*, session: Session, wave_id: int, department_id: int) -> SurveyForm:
     """The items of a wave as a respondent sees them (the objective-pick options included)."""
-    wave = get_wave(session, wave_id=wave_id)
+    wave = get_wave(session=session, wave_id=wave_id)
     dept = session.get(Department, department_id)
     qs = {q.id: q for q in session.exec(select(Question).where(col(Question.id).in_(list(wave.question_ids)))).all()}
     items = []
@@ -959,12 +959,12 @@ def survey_form(*, session: Session, wave_id: int, department_id: int) -> Survey
         q = qs[qid]
         options: tuple[str, ...] = ()
         if q.kind == QuestionKind.OBJECTIVE_PICK.value:
-            options = objective_options(_real_objectives(session), _decoys(q), wave.id)
+            options = objective_options(real=_real_objectives(session), decoys=_decoys(q), wave_id=wave.id)
         items.append(SurveyItem(int(qid), q.code, q.text, q.kind, q.dimension, options))
     return SurveyForm(wave=wave, department_id=department_id, department=dept.name if dept else "", items=tuple(items))
 
 
-def check_token(session: Session, *, token: str, key: bytes, today: date | None = None) -> SurveyForm:
+def check_token(*, session: Session, token: str, key: bytes, today: date | None = None) -> SurveyForm:
     """The form a personal link opens, or :class:`LinkProblem` (unknown, used, not open, expired, closed)."""
     today = today or date.today()
     if not token or len(token) > 200:
@@ -972,7 +972,7 @@ def check_token(session: Session, *, token: str, key: bytes, today: date | None 
     inv = session.exec(select(Invitation).where(Invitation.token_hmac == hash_token(token, key))).first()
     if inv is None:
         raise LinkProblem("unknown")
-    wave = get_wave(session, wave_id=inv.wave_id)
+    wave = get_wave(session=session, wave_id=inv.wave_id)
     reason = wave.accepting(today)
     if reason == "closed":
         raise LinkProblem(reason)
@@ -989,7 +989,7 @@ def _link_departments(session: Session, wave_id: int) -> set[int]:
     return set(session.exec(select(Invitation.department_id).where(Invitation.wave_id == wave_id).distinct()).all())
 
 
-def waves_for_account(session: Session, *, account_id: int, today: date | None = None) -> pd.DataFrame:
+def waves_for_account(*, session: Session, account_id: int, today: date | None = None) -> pd.DataFrame:
     """The waves a signed-in employee may answer now: open, in dates, their department included,
     the department not surveyed through personal links. Columns: ``wave_id, name, closes_on, answered``."""
     today = today or date.today()
@@ -1017,13 +1017,13 @@ def waves_for_account(session: Session, *, account_id: int, today: date | None =
     return pd.DataFrame(rows, columns=cols)
 
 
-def account_form(session: Session, *, account_id: int, wave_id: int, today: date | None = None) -> SurveyForm:
+def account_form(*, session: Session, account_id: int, wave_id: int, today: date | None = None) -> SurveyForm:
     """The form for a signed-in employee, or :class:`LinkProblem` (``not_invited``, ``used``, ...)."""
     today = today or date.today()
     account = session.get(Account, account_id)
     if account is None or not account.active or account.department_id is None:
         raise LinkProblem("not_invited")
-    wave = get_wave(session, wave_id=wave_id)
+    wave = get_wave(session=session, wave_id=wave_id)
     reason = wave.accepting(today)
     if reason:
         raise LinkProblem(reason)
@@ -1070,7 +1070,7 @@ def _validated_answers(
             raise SurveyError("Some picked objectives were not among the choices.")
         real = set(_real_objectives(session))
         decoys = set(pick_item.options) - real
-        values[pick_item.question_id] = objective_pick_score(picked, real, decoys)
+        values[pick_item.question_id] = objective_pick_score(picked=picked, real=real, decoys=decoys)
     text = (comment or "").strip()
     if text:
         if not form.has_comment:
@@ -1112,8 +1112,8 @@ def _hold_open_wave(session: Session, wave_id: int) -> None:
 
 
 def submit_response(
-    session: Session,
     *,
+    session: Session,
     answers: Mapping[int, int | None],
     token: str | None = None,
     key: bytes | None = None,
@@ -1142,7 +1142,7 @@ def submit_response(
     if token is not None:
         if key is None:
             raise SurveyError("A key is needed to check a survey link.")
-        form = check_token(session, token=token, key=key, today=today)
+        form = check_token(session=session, token=token, key=key, today=today)
         values, text, skipped = _validated_answers(session, form, answers, objective_picks, comment)
         _hold_open_wave(session, form.wave.id)
         claim = session.exec(
@@ -1158,7 +1158,7 @@ def submit_response(
         if claim.rowcount != 1:
             raise LinkProblem("used")
     elif account_id is not None and wave_id is not None:
-        form = account_form(session, account_id=account_id, wave_id=wave_id, today=today)
+        form = account_form(session=session, account_id=account_id, wave_id=wave_id, today=today)
         values, text, skipped = _validated_answers(session, form, answers, objective_picks, comment)
         _hold_open_wave(session, wave_id)
         if not _insert_participant(session, wave_id, account_id):
@@ -1179,7 +1179,7 @@ def submit_response(
 # ------------------------------------------------------------------------- participation
 
 
-def participation(session: Session, *, wave_id: int) -> pd.DataFrame:
+def participation(*, session: Session, wave_id: int) -> pd.DataFrame:
     """Invited, responded and response rate per department of a wave.
 
     ``invited`` is the number of personal links; for a department without links, its headcount in
@@ -1190,7 +1190,7 @@ def participation(session: Session, *, wave_id: int) -> pd.DataFrame:
     recovered by subtraction, further departments are hidden (complementary suppression).
     Columns: ``department_id, department, invited, responded, rate, shown``.
     """
-    wave = get_wave(session, wave_id=wave_id)
+    wave = get_wave(session=session, wave_id=wave_id)
     cols = ["department_id", "department", "invited", "responded", "rate", "shown"]
     if not wave.department_ids:
         return pd.DataFrame(columns=cols)
@@ -1266,15 +1266,15 @@ def participation(session: Session, *, wave_id: int) -> pd.DataFrame:
 
 def participation_csv(*, session: Session, wave_id: int) -> str:
     """Participation of a wave as CSV (hidden cells are empty)."""
-    df = participation(session, wave_id=wave_id).drop(columns=["department_id"])
-    df.insert(0, "wave", get_wave(session, wave_id=wave_id).name)
+    df = participation(session=session, wave_id=wave_id).drop(columns=["department_id"])
+    df.insert(0, "wave", get_wave(session=session, wave_id=wave_id).name)
     return csv_out.write_csv(df).decode("utf-8")
 
 
 # ------------------------------------------------------------------- aggregates for scoring
 
 
-def response_counts(session: Session, *, wave_ids: Collection[int] | None = None) -> pd.DataFrame:
+def response_counts(*, session: Session, wave_ids: Collection[int] | None = None) -> pd.DataFrame:
     """Responses per wave x department (SQL aggregate). Columns: ``wave_id, department_id, n``."""
     stmt = select(col(Response.wave_id), col(Response.department_id), func.count().label("n")).group_by(
         col(Response.wave_id), col(Response.department_id)
@@ -1285,7 +1285,7 @@ def response_counts(session: Session, *, wave_ids: Collection[int] | None = None
     return pd.DataFrame([tuple(r) for r in rows], columns=["wave_id", "department_id", "n"]).astype("int64")
 
 
-def answer_counts(session: Session, *, wave_ids: Collection[int] | None = None) -> pd.DataFrame:
+def answer_counts(*, session: Session, wave_ids: Collection[int] | None = None) -> pd.DataFrame:
     """Answers counted per wave x department x question x value, in SQL.
 
     Columns: ``wave_id, department_id, question_id, code, kind, value, n``. Raw counts: apply
@@ -1333,10 +1333,10 @@ class Comments:
     texts: tuple[str, ...]
 
 
-def comments(session: Session, *, wave_id: int, department_ids: Collection[int] | None = None) -> Comments:
+def comments(*, session: Session, wave_id: int, department_ids: Collection[int] | None = None) -> Comments:
     """The comments of a wave (optionally of some departments), alphabetically so that their
     order reveals nothing; withheld unless there are at least the wave's ``comment_min``."""
-    wave = get_wave(session, wave_id=wave_id)
+    wave = get_wave(session=session, wave_id=wave_id)
     stmt = (
         select(col(Comment.text))
         .join(Response, col(Response.id) == col(Comment.response_id))
@@ -1361,17 +1361,17 @@ class DepartmentComments:
     texts: tuple[str, ...]
 
 
-def comment_waves(session: Session) -> pd.DataFrame:
+def comment_waves(*, session: Session) -> pd.DataFrame:
     """The waves whose comments may be read (closed ones), newest first: ``id, name, threshold``
     (the comment threshold in force: the wave's, never below :data:`privacy.COMMENT_MIN`)."""
-    waves = list_waves(session)
+    waves = list_waves(session=session)
     released = waves[waves["status"].map(privacy.results_released)].copy()
     released["threshold"] = released["comment_min"].map(lambda n: max(privacy.COMMENT_MIN, int(n)))
     return released.sort_values("closes_on", ascending=False)[["id", "name", "threshold"]].reset_index(drop=True)
 
 
 def _released_wave(session: Session, wave_id: int) -> WaveInfo:
-    wave = get_wave(session, wave_id=wave_id)
+    wave = get_wave(session=session, wave_id=wave_id)
     if not privacy.results_released(wave.status):
         raise SurveyError(f"Wave {wave.name!r} is {wave.status}: its comments can be read once it is closed.")
     return wave
@@ -1388,7 +1388,7 @@ def _comment_sizes(session: Session, wave_id: int) -> pd.DataFrame:
 
 
 def comment_departments(
-    session: Session, *, wave_id: int, department_ids: Collection[int] | None = None
+    *, session: Session, wave_id: int, department_ids: Collection[int] | None = None
 ) -> pd.DataFrame:
     """Departments of a closed wave whose comments may be read: ``department_id, department, comments``.
 

@@ -106,7 +106,7 @@ def save_translation(*, session: Session, question_id: int, language: str, text:
     )
 
 
-def localise_form(session: Session, form: SurveyForm, language: str) -> SurveyForm:
+def localise_form(*, session: Session, form: SurveyForm, language: str) -> SurveyForm:
     """``form`` with its question texts in ``language`` where a current translation exists.
 
     Stale or missing translations fall back to the source text, item by item.
@@ -130,14 +130,14 @@ def localise_form(session: Session, form: SurveyForm, language: str) -> SurveyFo
     return dataclasses.replace(form, items=items)
 
 
-def option_label(option: str, language: str) -> str:
+def option_label(*, option: str, language: str) -> str:
     """How an objective-pick option reads in ``language`` (the shipped decoys are translated; the
     organisation's own objective titles are shown as written). Display only: the English option is
     what is submitted and scored."""
     return DECOY_TRANSLATIONS.get(option, {}).get(i18n.normalise(language) or "", option)
 
 
-def wave_language(session: Session, *, wave_id: int) -> str:
+def wave_language(*, session: Session, wave_id: int) -> str:
     wave = session.get(SurveyWave, wave_id)
     return i18n.normalise(wave.language if wave else None) or i18n.DEFAULT_LANGUAGE
 

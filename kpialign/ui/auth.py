@@ -247,7 +247,7 @@ def current_user() -> UserContext | None:
             _forget()  # signed out in another tab, password reset, or expired
             st.session_state["auth.expired"] = True
             return None
-        return accounts.user_context(session, account)
+        return accounts.user_context(session=session, account=account)
 
 
 def _web_session_ended(session: Any, token: str) -> bool:

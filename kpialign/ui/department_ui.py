@@ -1,6 +1,6 @@
 """The sections of the Department page: headline scores, KPIs with their trend charts, survey items
 against the previous wave, and participation. Figures come from the scorecard's department view
-(:func:`kpialign.scorecard.build.department_view`), already through the privacy rules."""
+(:func:`kpialign.scorecard.views.department_view`), already through the privacy rules."""
 
 from __future__ import annotations
 
@@ -179,7 +179,7 @@ def participation(sc: Scorecard, dept_id: int) -> None:
     if sc.wave is None:
         return
     with data.reading() as session:
-        part = surveys.participation(session, wave_id=sc.wave.wave_id)
+        part = surveys.participation(session=session, wave_id=sc.wave.wave_id)
     mine = part[part["department_id"] == dept_id]
     if mine.empty or not bool(mine["shown"].iloc[0]):
         st.caption(f"Participation is shown only where at least {sc.wave.k} people were invited.")

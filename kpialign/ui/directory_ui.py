@@ -58,7 +58,7 @@ def run_import(*, units: bytes, people: bytes | None, filename: str, as_of: date
     # here: a refused import shows its message and every problem (widgets.import_refusal)
     with refusals() as outcome, data.writing() as session:
         result = directory.import_directory(
-            session, data=units, people=people, actor=actor, as_of=as_of, deactivate_missing=deactivate,
+            session=session, data=units, people=people, actor=actor, as_of=as_of, deactivate_missing=deactivate,
             filename=filename, progress=lambda f, msg: bar.progress(min(f, 1.0), text=f"Importing: {msg}"),
         )  # fmt: skip
     if outcome.failed:

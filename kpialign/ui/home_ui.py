@@ -22,7 +22,7 @@ FRESHNESS_BARS = 25  # more departments than this: chart the least complete, lis
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
 def glance(version: int, url: str) -> summary.Glance:  # not "_version": "_" args are not hashed
     with data.reading() as session:
-        return summary.organisation_glance(session)
+        return summary.organisation_glance(session=session)
 
 
 @dataclass(frozen=True)

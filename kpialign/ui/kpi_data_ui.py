@@ -51,7 +51,7 @@ def entry_grid(grid: pd.DataFrame, *, scope: EditScope, dept_id: int, period: st
         },
         key=f"kpi_data.grid.{dept_id}.{period}",
     )
-    entries, problems = measurements.grid_entries(grid, edited, period=period)
+    entries, problems = measurements.grid_entries(before=grid, after=edited, period=period)
     if problems:
         st.error("Some cells cannot be saved:", icon=":material/error:")
         st.dataframe(
@@ -70,7 +70,7 @@ def entry_grid(grid: pd.DataFrame, *, scope: EditScope, dept_id: int, period: st
     if (
         save
         and forms.change(
-            lambda s: measurements.apply_entries(s, scope=scope, entries=entries),
+            lambda s: measurements.apply_entries(session=s, scope=scope, entries=entries),
             notice=NOTICE,
             success=lambda summary: f"Saved: {summary.describe()}",
             unchanged=None,
@@ -93,7 +93,7 @@ def entry_grid(grid: pd.DataFrame, *, scope: EditScope, dept_id: int, period: st
             if (
                 remove
                 and forms.change(
-                    lambda s: measurements.delete_value(s, scope=scope, kpi_id=victim, period=period),
+                    lambda s: measurements.delete_value(session=s, scope=scope, kpi_id=victim, period=period),
                     notice=NOTICE,
                     success=f"Removed the actual of {names.get(victim)} for {period}.",
                     unchanged=None,
@@ -124,8 +124,8 @@ def missing_section(dept_id: int, period: str) -> None:
     months = recent_periods("monthly", count=HISTORY, until=end)
     start = period_bounds(months[0])[0]
     with data.reading() as session:
-        missing = measurements.missing_periods(session, start=start, end=end, department_ids=[dept_id])
-        kpis = strategy.kpis_frame(session, include_retired=False)
+        missing = measurements.missing_periods(session=session, start=start, end=end, department_ids=[dept_id])
+        kpis = strategy.kpis_frame(session=session, include_retired=False)
     status = period_status(kpis[kpis["department_id"] == dept_id], missing, start, end)
     if status.empty:
         st.info("No active KPIs in this department.")

@@ -12,8 +12,8 @@ import streamlit as st
 
 from kpialign import charts
 from kpialign.scorecard import scope, sharing
-from kpialign.scorecard.build import Scorecard
-from kpialign.services import accounts, strategy
+from kpialign.scorecard.model import Scorecard
+from kpialign.services import accounts, question_bank, strategy
 from kpialign.services.accounts import UserContext
 from kpialign.ui import data
 from kpialign.ui import scorecard_ui as ui
@@ -34,7 +34,7 @@ def strategy_view(department_id: int | None) -> sharing.StrategyView:
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
 def _names(version: int, url: str) -> dict[int, str]:
     with data.reading() as session:
-        frame = strategy.departments_frame(session)
+        frame = strategy.departments_frame(session=session)
     return dict(zip(frame["id"].astype(int), frame["name"], strict=True)) if not frame.empty else {}
 
 
@@ -70,7 +70,7 @@ def refuse_out_of_scope(user: UserContext, department_id: int, where: str) -> No
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)
 def _subtree(version: int, url: str, unit: int) -> frozenset[int]:
     with data.reading() as session:
-        return accounts.subtree(session, {unit})
+        return accounts.subtree(session=session, roots={unit})
 
 
 def subtree_of(unit: int) -> frozenset[int]:
@@ -83,7 +83,7 @@ def managed_units(user: UserContext) -> list[int]:
     if user.account_id is None:
         return []
     with data.reading() as session:
-        return accounts.manager_units_of(session, user.account_id)
+        return accounts.manager_units_of(session=session, account_id=user.account_id)
 
 
 # ------------------------------------------------------------------------------ render
@@ -183,7 +183,7 @@ def unit_result(res: sharing.UnitResult, *, k: int) -> None:
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
 def _objective_titles(version: int, url: str) -> pd.DataFrame:
     with data.reading() as session:
-        frame = strategy.objectives_frame(session, include_retired=False)
+        frame = strategy.objectives_frame(session=session, include_retired=False)
     return frame[["code", "title", "description", "depth"]] if not frame.empty else frame
 
 
@@ -237,7 +237,7 @@ def alpha_table(department_id: int | None, *, period: str | None, wave: str | No
     if alphas.empty:
         return
     alphas = alphas.assign(
-        label=alphas["dimension"].map(sharing.DIMENSIONS).fillna(alphas["dimension"]),
+        label=alphas["dimension"].map(question_bank.DIMENSIONS).fillna(alphas["dimension"]),
         interval=[f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(alphas["low"], alphas["high"], strict=True)],
     )
     st.dataframe(

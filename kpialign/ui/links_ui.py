@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from kpialign.scorecard import links as links_read
-from kpialign.scorecard.build import Scorecard
+from kpialign.scorecard.model import Scorecard
 from kpialign.services import kpi_links, strategy
 from kpialign.ui import data, scorecard_ui
 
@@ -24,13 +24,13 @@ class LinksData:
     departments: pd.DataFrame  # id, name, path (active)
 
 
-@st.cache_data(max_entries=8, show_spinner="Testing the KPI links…")
+@st.cache_data(ttl=3600, max_entries=8, show_spinner="Testing the KPI links…")
 def _load(version: int, url: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     sc = scorecard_ui.get()
     with data.reading() as session:
         links = kpi_links.links_frame(session=session)
-        pulling = strategy.findings(session).conflicts
-        depts = strategy.departments_frame(session, include_retired=False)
+        pulling = strategy.findings(session=session).conflicts
+        depts = strategy.departments_frame(session=session, include_retired=False)
     return links_read.links_with_evidence(links, sc), pulling, depts
 
 

@@ -156,7 +156,7 @@ def mail_panel(wave: surveys.WaveInfo, actor: str) -> None:
         st.caption(f"Dry run: messages are written as .eml files to {plain(cfg.dry_run_dir)}; nothing is sent.")
     with data.reading() as session:
         box = mail.outbox(session, wave_id=wave.id, max_reminders=cfg.max_reminders)
-        wave_lang = translations.wave_language(session, wave_id=wave.id)
+        wave_lang = translations.wave_language(session=session, wave_id=wave.id)
     codes = list(i18n.LANGUAGES)
     lang = st.selectbox(
         "Default language of the survey and e-mails",

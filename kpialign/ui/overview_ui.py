@@ -19,9 +19,9 @@ import pandas as pd
 import streamlit as st
 
 from kpialign import charts
-from kpialign.scorecard import build as scorecard
-from kpialign.scorecard import scope
-from kpialign.scorecard.build import Scorecard
+from kpialign.core import scoring
+from kpialign.scorecard import scope, views
+from kpialign.scorecard.model import Scorecard
 from kpialign.services.accounts import UserContext
 from kpialign.ui import data, vega
 from kpialign.ui import scorecard_ui as ui
@@ -101,7 +101,7 @@ def _shown(sc: Scorecard, division: str, search: str) -> pd.DataFrame:
     return rows
 
 
-@st.cache_data(max_entries=64, show_spinner="Computing the scorecard…")
+@st.cache_data(ttl=3600, max_entries=64, show_spinner="Computing the scorecard…")
 def _headline(version: int, url: str, period: str | None, wave: str | None, units: Units) -> Headline:
     sc = _scorecard(version, url, period, wave, units)
     if sc.empty:
@@ -109,7 +109,7 @@ def _headline(version: int, url: str, period: str | None, wave: str | None, unit
     s, org = sc.settings, sc.organisation
     a, u = org["alignment"], org["understanding"]
     trend = org.get("trend") or {}
-    words = scorecard.trend_words(trend["direction"], trend["p_used"], None, int(trend["n"])) if trend else ""
+    words = scoring.trend_words(trend["direction"], trend["p_used"], None, int(trend["n"])) if trend else ""
     metrics = [
         Metric(
             "Organisation score",
@@ -140,7 +140,7 @@ def _headline(version: int, url: str, period: str | None, wave: str | None, unit
     )
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(ttl=3600, max_entries=64, show_spinner=False)
 def _table(
     version: int, url: str, period: str | None, wave: str | None, units: Units, division: str, search: str
 ) -> pd.DataFrame:
@@ -151,11 +151,11 @@ def _table(
     enterprise table, against 1 ms for the plain table).
     """
     sc = _scorecard(version, url, period, wave, units)
-    table = scorecard.scorecard_table(_shown(sc, division, search))
+    table = views.scorecard_table(_shown(sc, division, search))
     return table.assign(status=[[str(v)] for v in table["status"]])
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
+@st.cache_data(ttl=3600, max_entries=128, show_spinner=False)
 def _panel(
     version: int,
     url: str,
@@ -197,7 +197,7 @@ def _panel(
             )
         return Panel(vega.spec(charts.rank_bands(cut)), captions)
     if tab == MATRIX:
-        matrix = scorecard.department_objective_matrix(sc)
+        matrix = views.department_objective_matrix(sc)
         # rows in the same order as the score bars (best first), not in database order
         position = {d: i for i, d in enumerate(cut["department_id"])}
         matrix = matrix[matrix["department_id"].isin(position)]
@@ -244,7 +244,7 @@ def _refusing(compute):
     """A bad period or wave in the filters shows its message and stops the page."""
     try:
         return compute()
-    except scorecard.ScorecardError as exc:
+    except scoring.ScorecardError as exc:
         st.error(str(exc))
         st.stop()
     raise AssertionError("unreachable")

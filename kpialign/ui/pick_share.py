@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from kpialign.scorecard.build import Scorecard
+from kpialign.scorecard.model import Scorecard
 
 
 def pick_table(sc: Scorecard, units: list[int] | None = None) -> pd.DataFrame:

@@ -45,7 +45,7 @@ def checkin_editor(user: UserContext, *, department_id: int, period: str, kpis: 
     notice("checkins.notice")
     with data.reading() as session:
         found = checkins.checkins_frame(session=session, department_ids=[department_id], periods=[period])
-        locked = bool(period_locks.locked_keys(session, [(department_id, period)]))
+        locked = bool(period_locks.locked_keys(session=session, keys=[(department_id, period)]))
     if locked:
         st.info(
             f"{period} is locked after its review: its values and check-ins can no longer be changed.",
@@ -150,7 +150,7 @@ def quarter_choices(count: int = 8) -> tuple[list[str], int]:
     """Recent quarters, newest first, and the index of the default: the last quarter complete by
     the latest month with data (the one a review looks back on)."""
     with data.reading() as session:
-        latest = measurements.latest_periods(session).get("monthly")
+        latest = measurements.latest_periods(session=session).get("monthly")
     until = date.today()
     if latest:
         until = max(until, period_bounds(latest)[1])

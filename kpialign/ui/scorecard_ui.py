@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from kpialign.core import privacy
+from kpialign.core import privacy, scoring
 from kpialign.scorecard import build as scorecard
 from kpialign.scorecard import queries as scorecard_data
 from kpialign.scorecard import scope
-from kpialign.scorecard.build import Scorecard
+from kpialign.scorecard.model import Scorecard, WaveRef
 from kpialign.services.accounts import UserContext
 from kpialign.ui import data
 
@@ -33,7 +33,9 @@ def styled_status(table: pd.DataFrame, column: str = "status"):
     return table.style.map(lambda v: _STATUS_CSS.get(str(v), ""), subset=[column]).format(precision=1, na_rep="")
 
 
-@st.cache_data(max_entries=32, show_spinner="Computing the scorecard…")
+# here: an enterprise scorecard pickles to ~21 MB and each write makes the cached ones stale, so
+# few entries (8 x 21 MB at most) and a ttl that frees stale versions once the portal goes quiet
+@st.cache_data(ttl=3600, max_entries=8, show_spinner="Computing the scorecard…")
 def _scorecard(version: int, url: str, period: str | None, wave: str | None) -> Scorecard:
     with data.reading() as session:
         return scorecard.build_scorecard(session, period=period, wave=wave)
@@ -55,7 +57,7 @@ class Choices:
     empty: bool = False
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(ttl=3600, max_entries=8, show_spinner=False)
 def _choices(version: int, url: str) -> Choices:
     # here: a few strings instead of the whole scorecard (a cache hit unpickles what it returns)
     base = _scorecard(version, url, None, None)
@@ -74,7 +76,7 @@ def _choices(version: int, url: str) -> Choices:
 def _reliability_closed(url: str, wave_id: int, fingerprint: str) -> dict[str, float]:
     """Cronbach's alpha of a closed wave: computed once per process (a closed wave never changes)."""
     with data.reading() as session:
-        return scorecard.reliability(scorecard_data.item_table(session, wave_id=wave_id))
+        return scoring.reliability(scorecard_data.item_table(session, wave_id=wave_id))
 
 
 def get(period: str | None = None, wave: str | None = None, *, user: UserContext | None = None) -> Scorecard:
@@ -85,24 +87,24 @@ def get(period: str | None = None, wave: str | None = None, *, user: UserContext
     try:
         sc = _scorecard(data.version(), str(data.engine().url), period, wave)
         return sc if user is None else scope.scoped(sc, user)
-    except scorecard.ScorecardError as exc:
+    except scoring.ScorecardError as exc:
         st.error(str(exc))
         st.stop()
     raise AssertionError("unreachable")
 
 
-def reliability(sc: Scorecard, wave: scorecard.WaveRef) -> dict[str, float]:
+def reliability(sc: Scorecard, wave: WaveRef) -> dict[str, float]:
     if wave.status == "closed":
         return _reliability_closed(str(data.engine().url), wave.wave_id, f"{wave.name}|{wave.responses}")
     with data.reading() as session:
-        return scorecard.reliability(scorecard_data.item_table(session, wave_id=wave.wave_id))
+        return scoring.reliability(scorecard_data.item_table(session, wave_id=wave.wave_id))
 
 
 def filters(prefix: str, *, show_period: bool = True, show_wave: bool = True) -> tuple[str | None, str | None]:
     """Period and wave pickers (defaults: the latest month with data, the latest closed wave)."""
     try:
         base = _choices(data.version(), str(data.engine().url))
-    except scorecard.ScorecardError as exc:
+    except scoring.ScorecardError as exc:
         st.error(str(exc))
         st.stop()
     if base.empty:

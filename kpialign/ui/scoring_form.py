@@ -10,8 +10,8 @@ import streamlit as st
 
 from kpialign.core import privacy
 from kpialign.core.scoring import ScoringError, ScoringSettings
-from kpialign.scorecard import build as scorecard
-from kpialign.scorecard.build import Scorecard
+from kpialign.scorecard import views
+from kpialign.scorecard.model import Scorecard
 
 P = "admin_scoring"
 
@@ -79,8 +79,8 @@ def preview(now: Scorecard, then: Scorecard) -> None:
     c3.metric(
         "Departments green / amber / red", " / ".join(str(int(counts.get(s, 0))) for s in ("green", "amber", "red"))
     )
-    before = scorecard.scorecard_table(now.departments)[["department", "score", "status", "rank"]]
-    after = scorecard.scorecard_table(then.departments)
+    before = views.scorecard_table(now.departments)[["department", "score", "status", "rank"]]
+    after = views.scorecard_table(then.departments)
     table = after.merge(before.rename(columns={"score": "score now", "status": "status now", "rank": "rank now"}),
                         on="department", how="left")  # fmt: skip
     st.dataframe(

@@ -68,16 +68,16 @@ class Setup:
 
     @classmethod
     def load(cls, session: Session, *, actor: str) -> Setup:
-        objectives = strategy.objectives_frame(session)
-        depts = strategy.departments_frame(session)
-        users = accounts.list_users(session)
+        objectives = strategy.objectives_frame(session=session)
+        depts = strategy.departments_frame(session=session)
+        users = accounts.list_users(session=session)
         return cls(
             actor=actor,
             objectives=objectives,
             depts=depts,
-            kpis=strategy.kpis_frame(session),
-            links=strategy.links_frame(session),
-            expectations=strategy.expectations_frame(session),
+            kpis=strategy.kpis_frame(session=session),
+            links=strategy.links_frame(session=session),
+            expectations=strategy.expectations_frame(session=session),
             obj_label=dict(
                 zip(objectives["id"].astype(int), objectives["code"] + "  " + objectives["title"], strict=True)
             ),
@@ -119,7 +119,13 @@ def objective_forms(s: Setup) -> None:
         if st.form_submit_button("Add objective", type="primary"):
             run(
                 lambda ss: strategy.create_objective(
-                    ss, actor=s.actor, code=code, title=title, description=description, parent_id=parent, weight=weight
+                    session=ss,
+                    actor=s.actor,
+                    code=code,
+                    title=title,
+                    description=description,
+                    parent_id=parent,
+                    weight=weight,
                 ),
                 f"Objective {code.strip()} added.",
             )
@@ -139,7 +145,7 @@ def objective_forms(s: Setup) -> None:
             if st.form_submit_button("Save changes", type="primary"):
                 run(
                     lambda ss: strategy.update_objective(
-                        ss, actor=s.actor, objective_id=oid, title=title, description=description,
+                        session=ss, actor=s.actor, objective_id=oid, title=title, description=description,
                         parent_id=parent, weight=weight, active=active,
                     ),
                     "Objective saved.",
@@ -160,7 +166,7 @@ def department_forms(s: Setup) -> None:
         if st.form_submit_button("Add department", type="primary"):
             run(
                 lambda ss: strategy.create_department(
-                    ss, actor=s.actor, name=name, parent_id=parent, headcount=int(headcount)
+                    session=ss, actor=s.actor, name=name, parent_id=parent, headcount=int(headcount)
                 ),
                 "Department added.",
             )
@@ -181,7 +187,7 @@ def department_forms(s: Setup) -> None:
             if st.form_submit_button("Save changes", type="primary"):
                 run(
                     lambda ss: strategy.update_department(
-                        ss, actor=s.actor, department_id=did, name=name, parent_id=parent,
+                        session=ss, actor=s.actor, department_id=did, name=name, parent_id=parent,
                         headcount=int(headcount), active=active,
                     ),
                     "Department saved.",
@@ -274,7 +280,7 @@ def kpi_forms(s: Setup, templates: dict[str, Any]) -> None:
             st.caption(plain(f"{t.name}: {t.definition}"))
         entered = kpi_form(s, f"{P}.kpi_new.{tkey}", template_start(t), submit="Add KPI")
         if entered is not None:
-            run(lambda ss: strategy.create_kpi(ss, actor=s.actor, kpi=entered), "KPI added.")
+            run(lambda ss: strategy.create_kpi(session=ss, actor=s.actor, kpi=entered), "KPI added.")
     with edit_tab:
         kpi_label = {
             int(r.kpi_id): f"{r.department} — {r.name}" + ("" if r.active else " (retired)")
@@ -284,14 +290,17 @@ def kpi_forms(s: Setup, templates: dict[str, Any]) -> None:
         if kid is None:
             return
         with data.reading() as session:
-            current_kpi = strategy.get_kpi(session, kid)
+            current_kpi = strategy.get_kpi(session=session, kpi_id=kid)
         entered = kpi_form(s, f"{P}.kpi_edit.{kid}", current_kpi, submit="Save changes")
         if entered is not None:
-            run(lambda ss: strategy.update_kpi(ss, actor=s.actor, kpi_id=kid, kpi=entered), "KPI saved.")
+            run(lambda ss: strategy.update_kpi(session=ss, actor=s.actor, kpi_id=kid, kpi=entered), "KPI saved.")
         c1, c2 = st.columns(2)
         active_now = bool(s.kpis.loc[s.kpis["kpi_id"] == kid, "active"].iloc[0])
         if not active_now and c1.button("Reactivate KPI", key=f"{P}.kpi_reactivate"):
-            run(lambda ss: strategy.set_kpi_active(ss, actor=s.actor, kpi_id=kid, active=True), "KPI reactivated.")
+            run(
+                lambda ss: strategy.set_kpi_active(session=ss, actor=s.actor, kpi_id=kid, active=True),
+                "KPI reactivated.",
+            )
         if active_now and c2.button("Remove KPI…", icon=":material/delete:", key=f"{P}.kpi_remove"):
             st.session_state[PENDING] = ("kpi", kid, kpi_label[kid])
 
@@ -315,7 +324,7 @@ def link_form(s: Setup) -> None:
             else:
                 run(
                     lambda ss: strategy.set_link(
-                        ss, actor=s.actor, kpi_id=lk, objective_id=lo, contribution=contribution
+                        session=ss, actor=s.actor, kpi_id=lk, objective_id=lo, contribution=contribution
                     ),
                     "Link saved.",
                 )
@@ -345,7 +354,7 @@ def expectation_form(s: Setup, department_id: int) -> None:
         if st.form_submit_button("Save expectations", type="primary"):
             run(
                 lambda ss: strategy.set_expectations(
-                    ss, actor=s.actor, department_id=department_id, objective_ids=chosen
+                    session=ss, actor=s.actor, department_id=department_id, objective_ids=chosen
                 ),
                 lambda n: f"{n} expectation(s) changed.",
             )
@@ -367,16 +376,19 @@ class Removal:
 
 REMOVALS = {
     "objective": Removal(
-        "Remove objective", "Objective", "obj", strategy.objective_has_history,
-        lambda ss, actor, i: strategy.remove_objective(ss, actor=actor, objective_id=i), KEPT, NOTHING_REFERS,
+        "Remove objective", "Objective", "obj",
+        lambda ss, i: strategy.objective_has_history(session=ss, objective_id=i),
+        lambda ss, actor, i: strategy.remove_objective(session=ss, actor=actor, objective_id=i), KEPT, NOTHING_REFERS,
     ),
     "department": Removal(
-        "Remove department", "Department", "dept", strategy.department_has_history,
-        lambda ss, actor, i: strategy.remove_department(ss, actor=actor, department_id=i), KEPT, NOTHING_REFERS,
+        "Remove department", "Department", "dept",
+        lambda ss, i: strategy.department_has_history(session=ss, department_id=i),
+        lambda ss, actor, i: strategy.remove_department(session=ss, actor=actor, department_id=i), KEPT, NOTHING_REFERS,
     ),
     "kpi": Removal(
-        "Remove KPI", "KPI", "kpi", strategy.kpi_has_history,
-        lambda ss, actor, i: strategy.remove_kpi(ss, actor=actor, kpi_id=i),
+        "Remove KPI", "KPI", "kpi",
+        lambda ss, i: strategy.kpi_has_history(session=ss, kpi_id=i),
+        lambda ss, actor, i: strategy.remove_kpi(session=ss, actor=actor, kpi_id=i),
         ": its data stays, no new values can be entered.",
         "It has no recorded data, so it will be deleted together with its objective links.",
     ),
@@ -399,7 +411,7 @@ def confirm_pending(s: Setup) -> None:
             "Remove link", subject=text, button="Remove link", key=f"{P}.link_confirm",
             message="The KPI will no longer count towards this objective. The change is recorded in the audit log.",
             on_confirm=lambda: run(
-                lambda ss: strategy.remove_link(ss, actor=s.actor, kpi_id=kpi_id, objective_id=objective_id),
+                lambda ss: strategy.remove_link(session=ss, actor=s.actor, kpi_id=kpi_id, objective_id=objective_id),
                 "Link removed.",
             ),
             on_dismiss=_dismiss,

@@ -101,7 +101,7 @@ def _render_form(form: surveys.SurveyForm, prefix: str, lang: str) -> dict | Non
             none = st.checkbox(tr("prefer_not", lang), key=f"{prefix}.pick.none")
             chosen = set()
             for i, option in enumerate(item.options):
-                label = plain(translations.option_label(option, lang))
+                label = plain(translations.option_label(option=option, language=lang))
                 if st.checkbox(label, key=f"{prefix}.pick.{i}", disabled=none):
                     chosen.add(option)
             picks = None if none or not chosen else chosen
@@ -140,7 +140,7 @@ def _submit(lang: str, collected: dict, **who) -> surveys.Submitted | surveys.Li
     try:
         with data.writing() as session:
             return surveys.submit_response(
-                session,
+                session=session,
                 answers=collected["answers"],
                 objective_picks=collected["picks"],
                 comment=collected["comment"],
@@ -172,8 +172,8 @@ def _load_form(form_loader, marker: str, lang_of) -> tuple[surveys.SurveyForm, s
     st.session_state.pop(FORM_CACHE, None)
     with data.reading() as session:
         form = form_loader(session)
-        lang = lang_of(translations.wave_language(session, wave_id=form.wave.id))
-        form = translations.localise_form(session, form, lang)
+        lang = lang_of(translations.wave_language(session=session, wave_id=form.wave.id))
+        form = translations.localise_form(session=session, form=form, language=lang)
     st.session_state[FORM_CACHE] = (key, now, form, lang)
     return form, lang
 

@@ -60,8 +60,8 @@ def change_user(users: pd.DataFrame, dept_names: Mapping[int, str], actor: str) 
     row = users.set_index("id").loc[account_id]
     held = [r for r in row["roles"].split(", ") if r]
     with data.reading() as session:
-        ctx = accounts.user_context_by_id(session, account_id)
-        ctx_units = accounts.manager_units_of(session, account_id)
+        ctx = accounts.user_context_by_id(session=session, account_id=account_id)
+        ctx_units = accounts.manager_units_of(session=session, account_id=account_id)
     with st.form(f"{P}.roles.{account_id}"):
         st.text(f"Roles of {row['email']}")
         roles = st.multiselect(
@@ -87,7 +87,12 @@ def change_user(users: pd.DataFrame, dept_names: Mapping[int, str], actor: str) 
         if st.form_submit_button("Save roles", type="primary", icon=":material/save:"):
             run(
                 lambda s: accounts.set_roles(
-                    s, account_id=account_id, roles=roles, owner_departments=owner, manager_units=units, actor=actor
+                    session=s,
+                    account_id=account_id,
+                    roles=roles,
+                    owner_departments=owner,
+                    manager_units=units,
+                    actor=actor,
                 ),
                 "Roles saved.",
             )
@@ -120,21 +125,21 @@ def _account_actions(account_id: int, row: pd.Series, actor: str) -> None:
             st.text("Deactivating signs the person out at once and keeps their history.")
             if st.button("Deactivate", icon=":material/person_off:", key=f"{P}.deactivate.{account_id}"):
                 run(
-                    lambda s: accounts.set_active(s, account_id=account_id, active=False, actor=actor),
+                    lambda s: accounts.set_active(session=s, account_id=account_id, active=False, actor=actor),
                     "Account deactivated.",
                 )
         else:
             st.text("This account is deactivated.")
             if st.button("Reactivate", icon=":material/person_check:", key=f"{P}.activate.{account_id}"):
                 run(
-                    lambda s: accounts.set_active(s, account_id=account_id, active=True, actor=actor),
+                    lambda s: accounts.set_active(session=s, account_id=account_id, active=True, actor=actor),
                     "Account reactivated.",
                 )
     with c2, st.container(border=True):
         st.text("A new generated password is shown once; it also lifts a sign-in lock.")
         if st.button("Reset password", icon=":material/key:", key=f"{P}.reset.{account_id}"):
             run(
-                lambda s: (row["email"], accounts.reset_password(s, account_id=account_id, actor=actor)),
+                lambda s: (row["email"], accounts.reset_password(session=s, account_id=account_id, actor=actor)),
                 "Password reset.",
             )
 
@@ -164,7 +169,7 @@ def create_user(dept_names: Mapping[int, str], actor: str) -> None:
 
             def create(s: Session) -> tuple[str, str] | bool:
                 account = accounts.create_user(
-                    s, email=email, roles=roles, password=password, name=name.strip(), department_id=home,
+                    session=s, email=email, roles=roles, password=password, name=name.strip(), department_id=home,
                     unit_ids=new_units, actor=actor,
                 )  # fmt: skip
                 return (account.email, password) if password else True

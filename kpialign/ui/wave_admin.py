@@ -70,7 +70,8 @@ def _confirm_pending(wave: surveys.WaveInfo, actor: str) -> None:
             message="Once open, the questions, departments and privacy thresholds are locked; only the "
             "closing date can still move. Personal links start working on the opening date.",
             on_confirm=lambda: run(
-                lambda s: surveys.open_wave(s, wave_id=wave.id, actor=actor), f"Wave {wave.name} is open.", rerun=True
+                lambda s: surveys.open_wave(session=s, wave_id=wave.id, actor=actor),
+                f"Wave {wave.name} is open.", rerun=True,
             ),
         )  # fmt: skip
     else:
@@ -96,7 +97,7 @@ def wave_actions(wave: surveys.WaveInfo, actor: str) -> None:
             st.session_state[PENDING] = ("open", wave.id)
         if c2.button("Delete draft", icon=":material/delete:", key=f"{P}.delete"):
             run(
-                lambda s: surveys.delete_draft_wave(s, wave_id=wave.id, actor=actor),
+                lambda s: surveys.delete_draft_wave(session=s, wave_id=wave.id, actor=actor),
                 f"Draft {wave.name} deleted.",
                 rerun=True,
             )
@@ -107,7 +108,7 @@ def wave_actions(wave: surveys.WaveInfo, actor: str) -> None:
             new_close = st.date_input("Closes on", value=wave.closes_on, min_value=wave.opens_on, key=f"{P}.close_on")
             if st.button("Save date", key=f"{P}.save_close"):
                 run(
-                    lambda s: surveys.update_wave(s, wave_id=wave.id, closes_on=new_close, actor=actor),
+                    lambda s: surveys.update_wave(session=s, wave_id=wave.id, closes_on=new_close, actor=actor),
                     "Closing date changed.",
                     rerun=True,
                 )
@@ -129,7 +130,7 @@ def _rates(shown: pd.DataFrame) -> pd.DataFrame:
 def participation_panel(wave: surveys.WaveInfo) -> None:
     """Who has answered, per department, above the wave's minimum group; and its CSV."""
     with data.reading() as session:
-        part = surveys.participation(session, wave_id=wave.id)
+        part = surveys.participation(session=session, wave_id=wave.id)
     st.subheader("Participation")
     total = part[part["department"] == "All departments"].iloc[0]
     depts_part = part[part["department"] != "All departments"]
@@ -218,7 +219,13 @@ def links_panel(wave: surveys.WaveInfo, dept_path: Mapping[int, str], actor: str
             if st.form_submit_button("Make links", icon=":material/link:"):
                 made = _make_links(
                     lambda s: surveys.invite_department(
-                        s, wave_id=wave.id, department=int(dept), count=int(count), key=key, base_url=base, actor=actor
+                        session=s,
+                        wave_id=wave.id,
+                        department=int(dept),
+                        count=int(count),
+                        key=key,
+                        base_url=base,
+                        actor=actor,
                     )
                 )
     else:
@@ -227,7 +234,7 @@ def links_panel(wave: surveys.WaveInfo, dept_path: Mapping[int, str], actor: str
             text = upload.getvalue().decode("utf-8-sig", errors="replace")
             made = _make_links(
                 lambda s: surveys.invite_from_csv(
-                    s, wave_id=wave.id, csv_text=text, key=key, base_url=base, actor=actor
+                    session=s, wave_id=wave.id, csv_text=text, key=key, base_url=base, actor=actor
                 )
             )
     if made is not None:
@@ -251,7 +258,7 @@ def new_wave_form(questions: pd.DataFrame, dept_path: Mapping[int, str], actor: 
     """Create a draft wave: name, dates, minimum group, questions (in order) and departments."""
     active = questions[questions["active"]]
     with data.reading() as session:
-        defaults = surveys.wave_defaults(session)
+        defaults = surveys.wave_defaults(session=session)
     with st.form(f"{P}.create", clear_on_submit=False):
         name = st.text_input("Name", placeholder="e.g. Spring 2026", max_chars=200)
         c1, c2 = st.columns(2)
@@ -272,7 +279,7 @@ def new_wave_form(questions: pd.DataFrame, dept_path: Mapping[int, str], actor: 
         )
         if st.form_submit_button("Create draft wave", type="primary", icon=":material/add:") and run(
             lambda s: surveys.create_wave(
-                s, name=name, opens_on=opens_on, closes_on=closes_on, question_ids=chosen_q,
+                session=s, name=name, opens_on=opens_on, closes_on=closes_on, question_ids=chosen_q,
                 department_ids=chosen_d, min_group=int(min_group), actor=actor,
             ),
             f"Draft wave {name.strip()} created. Open it on the Waves tab when it is ready.",
@@ -290,7 +297,9 @@ def question_bank(questions: pd.DataFrame, actor: str) -> None:
         dimension = st.selectbox("Dimension", list(DIMENSIONS), format_func=DIMENSIONS.get)
         reverse = st.checkbox("Reverse-scored (agreeing is unfavourable)")
         if st.form_submit_button("Add question", icon=":material/add:") and run(
-            lambda s: surveys.add_question(s, code=code, text=text, dimension=dimension, reverse=reverse, actor=actor),
+            lambda s: surveys.add_question(
+                session=s, code=code, text=text, dimension=dimension, reverse=reverse, actor=actor
+            ),
             f"Question {code.strip().upper()} added.",
         ):
             st.rerun()
@@ -306,13 +315,14 @@ def question_bank(questions: pd.DataFrame, actor: str) -> None:
         else:
             new_text = st.text_area("Text", value=row["text"], key=f"{P}.edit_text.{qid}")
             if st.button("Save text", key=f"{P}.save_text") and run(
-                lambda s: surveys.edit_question(s, question_id=qid, text=new_text, actor=actor), "Question updated."
+                lambda s: surveys.edit_question(session=s, question_id=qid, text=new_text, actor=actor),
+                "Question updated.",
             ):
                 st.rerun()
         active_now = bool(row["active"])
         label = "Retire question" if active_now else "Restore question"
         if st.button(label, key=f"{P}.toggle_q") and run(
-            lambda s: surveys.set_question_active(s, question_id=qid, active=not active_now, actor=actor),
+            lambda s: surveys.set_question_active(session=s, question_id=qid, active=not active_now, actor=actor),
             f"Question {row['code']} {'retired' if active_now else 'restored'}.",
         ):
             st.rerun()

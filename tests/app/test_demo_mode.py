@@ -46,7 +46,7 @@ def test_a_real_database_never_shows_the_demo_password_even_with_kpialign_demo_s
     monkeypatch.setenv("KPIALIGN_DEMO", "1")  # what make run used to force on every database
     eng = db.make_engine(empty_url)
     with db.write_session(eng) as s:
-        accounts.create_user(s, email="boss@example.org", roles=["admin"], password="a-long-passphrase-here")
+        accounts.create_user(session=s, email="boss@example.org", roles=["admin"], password="a-long-passphrase-here")
     eng.dispose()
     at = new_app(empty_url, None, monkeypatch).run()
     assert not at.exception

@@ -47,7 +47,7 @@ def test_home_on_an_empty_database_explains_what_to_do(tmp_path, monkeypatch):
     eng = db.make_engine(url)
     db.migrate(eng)
     with db.write_session(eng) as s:
-        accounts.create_user(s, email="boss@example.com", roles=["leader"], password="a-long-password-1")
+        accounts.create_user(session=s, email="boss@example.com", roles=["leader"], password="a-long-password-1")
     eng.dispose()
     at = new_app(url, "boss@example.com", monkeypatch).run()
     assert not at.exception
@@ -63,7 +63,7 @@ def test_home_participation_equals_the_hr_pages_total(app_as, demo_sqlite_url):
     eng = db.make_engine(demo_sqlite_url)
     with db.read_session(eng) as s:
         wave = s.exec(select(SurveyWave).where(SurveyWave.name == "2026 Q4")).one()
-        part = surveys.participation(s, wave_id=wave.id)
+        part = surveys.participation(session=s, wave_id=wave.id)
     eng.dispose()
     total = part[part["department"] == "All departments"].iloc[0]
     at = app_as("leader")

@@ -122,7 +122,7 @@ def test_kpi_owner_import_of_another_department_is_refused(writable_url, monkeyp
     assert not [b for b in at.button if b.key == "kpi_import.go"]
     eng = db.make_engine(writable_url)
     with db.read_session(eng) as s:
-        assert measurements.values_frame(s, periods=["2026-11"]).empty
+        assert measurements.values_frame(session=s, periods=["2026-11"]).empty
     eng.dispose()
 
 
@@ -138,7 +138,7 @@ def test_kpi_owner_imports_own_department(writable_url, monkeypatch):
     assert any("1 inserted" in s.value for s in at.success)
     eng = db.make_engine(writable_url)
     with db.read_session(eng) as s:
-        vf = measurements.values_frame(s, periods=["2026-11"])
+        vf = measurements.values_frame(session=s, periods=["2026-11"])
         events = audit.list_events(s, action="import")
     eng.dispose()
     assert vf[["actual", "target", "target_source"]].values.tolist() == [[3.5, 3.0, "period"]]
@@ -208,7 +208,7 @@ def test_strategy_setup_creates_kpi_from_template(writable_url, monkeypatch):
     with db.read_session(eng) as s:
         from kpialign.services import strategy
 
-        kpis = strategy.kpis_frame(s)
+        kpis = strategy.kpis_frame(session=s)
     eng.dispose()
     row = kpis[kpis["name"] == "First-contact resolution rate"].iloc[0]
     assert (row["unit"], row["polarity"], row["target"]) == ("%", "higher", 80.0)
@@ -250,7 +250,7 @@ def test_kpi_owner_removes_a_mistaken_actual(writable_url, monkeypatch):
     assert any("Removed the actual of First response time" in s.value for s in at.success)
     eng = db.make_engine(writable_url)
     with db.read_session(eng) as s:
-        assert measurements.values_frame(s, kpi_ids=[10], periods=[period]).empty
+        assert measurements.values_frame(session=s, kpi_ids=[10], periods=[period]).empty
         assert (
             audit.list_events(s, entity="kpi_value", action="delete").iloc[0]["actor"] == "kpi.owner@demo.kpialign.test"
         )

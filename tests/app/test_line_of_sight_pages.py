@@ -99,7 +99,9 @@ def test_our_results_shows_the_organisation_and_the_home_department(app_as, demo
 def test_a_small_department_names_the_nearest_unit_and_shows_no_number_of_its_own(demo_copy_sqlite, monkeypatch):
     eng = db.make_engine(demo_copy_sqlite)
     with db.write_session(eng) as s:
-        accounts.create_user(s, email="lee@demo.kpialign.test", roles=["employee"], password=None, department="Legal")
+        accounts.create_user(
+            session=s, email="lee@demo.kpialign.test", roles=["employee"], password=None, department="Legal"
+        )
     eng.dispose()
     at = _page(demo_copy_sqlite, "lee@demo.kpialign.test", "pages/our_results.py", monkeypatch)
     assert not at.exception
@@ -193,5 +195,5 @@ def test_admin_makes_an_employee_manager_of_a_unit_on_the_users_page(demo_copy_s
     assert not at.exception and [s.value for s in at.success] == ["Roles saved."]
     eng = db.make_engine(demo_copy_sqlite)
     with db.read_session(eng) as s:
-        assert accounts.user_context_by_id(s, target).managed_departments == {logistics}
+        assert accounts.user_context_by_id(session=s, account_id=target).managed_departments == {logistics}
     eng.dispose()

@@ -131,7 +131,7 @@ def test_an_admin_creates_a_committee_on_the_setup_page(demo_copy, app_as):
     eng = db.make_engine(demo_copy)
     try:
         with db.read_session(eng) as s:
-            admin = user_context_by_id(s, account_id(demo_copy, "admin@demo.kpialign.test"))
+            admin = user_context_by_id(session=s, account_id=account_id(demo_copy, "admin@demo.kpialign.test"))
             frame = committees.committees_frame(session=s, user=admin)
             assert sorted(frame["name"]) == ["Customer journey", "Operations council"]
             assert frame.set_index("name").loc["Operations council", "departments"] == 2
@@ -147,7 +147,7 @@ def test_a_manager_records_decisions_only_for_conflicts_of_their_unit(demo_copy,
     eng = db.make_engine(demo_copy)
     try:
         with db.write_session(eng) as s:
-            m = accounts.create_user(s, email="mia.manager@example.org", roles=["employee"], password=None)
+            m = accounts.create_user(session=s, email="mia.manager@example.org", roles=["employee"], password=None)
             # here: a role row directly, as tests/unit/review_fixtures.py does (manager scope is granted elsewhere)
             s.add(AccountRole(account_id=m.id, role="manager", department_id=logistics))
     finally:

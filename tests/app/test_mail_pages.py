@@ -28,8 +28,8 @@ def mail_url(tmp_path, monkeypatch) -> str:
     db.migrate(eng)
     make_wave(eng, seed_org(eng), name="Autumn pulse", around=date.today())
     with db.write_session(eng) as s:
-        accounts.create_user(s, email=HR_EMAIL, roles=["hr"], password=None, department="Finance")
-        accounts.create_user(s, email=EMP_EMAIL, roles=["employee"], password=None, department="Finance")
+        accounts.create_user(session=s, email=HR_EMAIL, roles=["hr"], password=None, department="Finance")
+        accounts.create_user(session=s, email=EMP_EMAIL, roles=["employee"], password=None, department="Finance")
     eng.dispose()
     return url
 
@@ -42,8 +42,10 @@ def _texts(at) -> str:
 def _link_token(url: str) -> str:
     eng = db.make_engine(url)
     with db.write_session(eng) as s:
-        wid = surveys.get_wave(s, name="Autumn pulse").id
-        links = surveys.invite_department(s, wave_id=wid, department="Sales", count=1, key=KEY, base_url="x", actor="t")
+        wid = surveys.get_wave(session=s, name="Autumn pulse").id
+        links = surveys.invite_department(
+            session=s, wave_id=wid, department="Sales", count=1, key=KEY, base_url="x", actor="t"
+        )
     eng.dispose()
     return links["link"].iloc[0].split("token=")[1]
 
@@ -76,7 +78,7 @@ def test_an_unknown_lang_falls_back_silently_to_the_wave_default(mail_url, monke
     eng = db.make_engine(mail_url)
     with db.write_session(eng) as s:
         translations.set_wave_language(
-            session=s, wave_id=surveys.get_wave(s, name="Autumn pulse").id, language="fr", actor="t"
+            session=s, wave_id=surveys.get_wave(session=s, name="Autumn pulse").id, language="fr", actor="t"
         )
     eng.dispose()
     at = _survey(mail_url, monkeypatch, token=_link_token(mail_url), lang="xx")
@@ -102,7 +104,7 @@ def test_a_signed_in_employee_sets_a_preferred_language(mail_url, monkeypatch):
 def test_hr_adds_recipients_and_sends_invitations_then_a_reminder(mail_url, monkeypatch, tmp_path):
     eng = db.make_engine(mail_url)
     with db.write_session(eng) as s:
-        wid = surveys.get_wave(s, name="Autumn pulse").id
+        wid = surveys.get_wave(session=s, name="Autumn pulse").id
         rl = mail.parse_recipients_csv("email,department\n" + "".join(f"p{i}@x.test,Sales\n" for i in range(6)))
         mail.add_recipients(s, wave_id=wid, recipients=rl, key=KEY, actor="t")
     at = new_app(mail_url, HR_EMAIL, monkeypatch).run()
@@ -145,7 +147,7 @@ def test_a_mail_server_that_refuses_the_connection_is_a_clear_message_and_nothin
     monkeypatch.setenv("KPIALIGN_SMTP_SECURITY", "none")
     eng = db.make_engine(mail_url)
     with db.write_session(eng) as s:
-        wid = surveys.get_wave(s, name="Autumn pulse").id
+        wid = surveys.get_wave(session=s, name="Autumn pulse").id
         rl = mail.parse_recipients_csv("email,department\na@x.test,Sales\nb@x.test,Sales\n")
         mail.add_recipients(s, wave_id=wid, recipients=rl, key=KEY, actor="t")
     eng.dispose()

@@ -62,8 +62,8 @@ def test_the_cache_key_is_the_users_units_and_different_units_get_different_cont
     monkeypatch.setenv("KPIALIGN_DATABASE_URL", demo_url)
     eng = db.make_engine(demo_url)
     with db.read_session(eng) as s:
-        leader = accounts.user_context_by_id(s, account_id(demo_url, DEMO_ACCOUNTS["leader"]))
-        manager = accounts.user_context_by_id(s, account_id(demo_url, DEMO_ACCOUNTS["manager"]))
+        leader = accounts.user_context_by_id(session=s, account_id=account_id(demo_url, DEMO_ACCOUNTS["leader"]))
+        manager = accounts.user_context_by_id(session=s, account_id=account_id(demo_url, DEMO_ACCOUNTS["manager"]))
         version = db.data_version(eng)
     eng.dispose()
     assert overview_ui.units_key(leader) is None

@@ -56,7 +56,7 @@ def test_a_manager_sees_only_their_unit_records_the_review_and_adds_an_action(co
     assert not at.exception
     eng = db.make_engine(copy_url)
     with db.read_session(eng) as s:
-        user = accounts.user_context(s, s.exec(select(Account).where(Account.email == MANAGER)).one())
+        user = accounts.user_context(session=s, account=s.exec(select(Account).where(Account.email == MANAGER)).one())
         mine = actions.list_actions(session=s, user=user)
     eng.dispose()
     assert "Triage rota for incoming tickets" in set(mine["title"])

@@ -117,7 +117,7 @@ def test_deactivated_or_expired_session_loses_access(demo_copy_sqlite, monkeypat
     assert at.button(key="app.sign_out")
     eng = db.make_engine(url)
     with db.write_session(eng) as s:
-        accounts.set_active(s, account_id=account_id(url, DEMO_ACCOUNTS["hr"]), active=False, actor="test")
+        accounts.set_active(session=s, account_id=account_id(url, DEMO_ACCOUNTS["hr"]), active=False, actor="test")
     eng.dispose()
     at.run()
     assert not at.exception and not [b for b in at.button if b.key == "app.sign_out"]

@@ -81,7 +81,7 @@ def test_sign_in_form_locks_after_ten_failures(url, demo, monkeypatch):
     email = "lock.me@example.com"
     eng = db.make_engine(url)
     with db.write_session(eng) as s:
-        accounts.create_user(s, email=email, roles=["hr"], password=demo.DEMO_PASSWORD)
+        accounts.create_user(session=s, email=email, roles=["hr"], password=demo.DEMO_PASSWORD)
     eng.dispose()
     at = new_app(url, None, monkeypatch).run()
     for _ in range(accounts.LOCK_THRESHOLD - 1):
@@ -145,7 +145,9 @@ def test_sso_unknown_email_becomes_employee_when_configured(url, demo, monkeypat
 def test_sso_deactivated_account_refused(url, demo, monkeypatch):
     eng = db.make_engine(url)
     with db.write_session(eng) as s:
-        accounts.set_active(s, account_id=account_id(url, demo.DEMO_ACCOUNTS["leader"]), active=False, actor="t")
+        accounts.set_active(
+            session=s, account_id=account_id(url, demo.DEMO_ACCOUNTS["leader"]), active=False, actor="t"
+        )
     eng.dispose()
     at = sso_app(url, monkeypatch, email=demo.DEMO_ACCOUNTS["leader"])
     assert not at.exception and not signed_in(at)
@@ -187,7 +189,7 @@ def test_admin_creates_a_user_and_sees_the_password_once(url, demo, monkeypatch)
     password = code.value
     assert len(password) >= accounts.MIN_PASSWORD_LENGTH
     eng = db.make_engine(url)
-    assert accounts.authenticate_engine(eng, "new.person@example.com", password).ok
+    assert accounts.authenticate_engine(engine=eng, email="new.person@example.com", password=password).ok
     with db.read_session(eng) as s:
         event = s.exec(select(AuditEvent).where(AuditEvent.entity == "account", AuditEvent.action == "create")).all()
         assert event[-1].actor == demo.DEMO_ACCOUNTS["admin"] and password not in event[-1].detail
@@ -215,8 +217,10 @@ def test_admin_resets_a_password_and_deactivates(url, demo, monkeypatch):
     assert not at.exception and [s.value for s in at.success] == ["Password reset."]
     password = at.code[0].value
     eng = db.make_engine(url)
-    assert accounts.authenticate_engine(eng, demo.DEMO_ACCOUNTS["employee"], password).ok
-    assert not accounts.authenticate_engine(eng, demo.DEMO_ACCOUNTS["employee"], demo.DEMO_PASSWORD).ok
+    assert accounts.authenticate_engine(engine=eng, email=demo.DEMO_ACCOUNTS["employee"], password=password).ok
+    assert not accounts.authenticate_engine(
+        engine=eng, email=demo.DEMO_ACCOUNTS["employee"], password=demo.DEMO_PASSWORD
+    ).ok
     [deactivate] = [b for b in at.button if b.label == "Deactivate"]
     deactivate.click().run()
     assert not at.exception and [s.value for s in at.success] == ["Account deactivated."]
@@ -240,7 +244,7 @@ def test_admin_scopes_a_kpi_owner(url, demo, monkeypatch):
     assert not at.exception and [s.value for s in at.success] == ["Roles saved."]
     eng = db.make_engine(url)
     with db.read_session(eng) as s:
-        ctx = accounts.user_context_by_id(s, target)
+        ctx = accounts.user_context_by_id(session=s, account_id=target)
     eng.dispose()
     assert ctx.roles == {"leader", "kpi_owner"} and ctx.owner_departments == {first_dept}
 
@@ -250,7 +254,7 @@ def _dept_ids(url) -> list[int]:
 
     eng = db.make_engine(url)
     with db.read_session(eng) as s:
-        ids = [int(i) for i in strategy.departments_frame(s, include_retired=False)["id"]]
+        ids = [int(i) for i in strategy.departments_frame(session=s, include_retired=False)["id"]]
     eng.dispose()
     return ids
 
@@ -259,7 +263,7 @@ def test_user_names_are_escaped_in_markdown_elements(url, monkeypatch):
     eng = db.make_engine(url)
     with db.write_session(eng) as s:
         accounts.create_user(
-            s, email="md@example.com", roles=["employee"], password=None, name="**x** <b>y</b> :red[z] $1$"
+            session=s, email="md@example.com", roles=["employee"], password=None, name="**x** <b>y</b> :red[z] $1$"
         )
     eng.dispose()
     at = new_app(url, "md@example.com", monkeypatch).run()

@@ -28,8 +28,8 @@ def survey_url(tmp_path, monkeypatch) -> str:
     depts = seed_org(eng)
     make_wave(eng, depts, name="Autumn pulse", around=date.today())
     with db.write_session(eng) as s:
-        accounts.create_user(s, email=HR_EMAIL, roles=["hr"], password=None, department="Finance")
-        accounts.create_user(s, email=EMP_EMAIL, roles=["employee"], password=None, department="Finance")
+        accounts.create_user(session=s, email=HR_EMAIL, roles=["hr"], password=None, department="Finance")
+        accounts.create_user(session=s, email=EMP_EMAIL, roles=["employee"], password=None, department="Finance")
     eng.dispose()
     return url
 
@@ -37,9 +37,9 @@ def survey_url(tmp_path, monkeypatch) -> str:
 def _tokens(url: str, n: int, dept: str = "Sales") -> list[str]:
     eng = db.make_engine(url)
     with db.write_session(eng) as s:
-        wid = surveys.get_wave(s, name="Autumn pulse").id
+        wid = surveys.get_wave(session=s, name="Autumn pulse").id
         links = surveys.invite_department(
-            s, wave_id=wid, department=dept, count=n, key=KEY, base_url="https://x", actor="t"
+            session=s, wave_id=wid, department=dept, count=n, key=KEY, base_url="https://x", actor="t"
         )
     eng.dispose()
     return [link.split("token=")[1] for link in links["link"]]
@@ -106,7 +106,7 @@ def test_unknown_and_closed_links_get_a_friendly_message(survey_url, monkeypatch
     token = _tokens(survey_url, 1)[0]
     eng = db.make_engine(survey_url)
     with db.write_session(eng) as s:
-        surveys.close_wave(s, wave_id=surveys.get_wave(s, name="Autumn pulse").id, actor="t")
+        surveys.close_wave(session=s, wave_id=surveys.get_wave(session=s, name="Autumn pulse").id, actor="t")
     eng.dispose()
     at = _open_link(survey_url, token, monkeypatch)
     assert "survey is closed" in _texts(at)
@@ -122,7 +122,7 @@ def test_cached_form_never_lets_a_used_or_closed_link_submit(survey_url, monkeyp
     # The same link answered in another tab meanwhile.
     eng = db.make_engine(survey_url)
     with db.write_session(eng) as s:
-        surveys.submit_response(s, answers={}, token=used, key=KEY)
+        surveys.submit_response(session=s, answers={}, token=used, key=KEY)
     at.radio[0].set_value(4).run()
     assert at.radio, "the form is still shown from the cache"
     at.button(key=next(b.key for b in at.button if b.key.endswith(".submit"))).click().run()
@@ -130,7 +130,7 @@ def test_cached_form_never_lets_a_used_or_closed_link_submit(survey_url, monkeyp
     assert _count(survey_url, Response) == 1
     # The wave closed while the other respondent was answering.
     with db.write_session(eng) as s:
-        surveys.close_wave(s, wave_id=surveys.get_wave(s, name="Autumn pulse").id, actor="t")
+        surveys.close_wave(session=s, wave_id=surveys.get_wave(session=s, name="Autumn pulse").id, actor="t")
     eng.dispose()
     late.radio[0].set_value(5).run()
     late.button(key=next(b.key for b in late.button if b.key.endswith(".submit"))).click().run()
@@ -158,7 +158,7 @@ def test_hr_page_shows_participation_and_makes_links(survey_url, monkeypatch):
     for t in _tokens(survey_url, 6)[:3]:
         eng = db.make_engine(survey_url)
         with db.write_session(eng) as s:
-            surveys.submit_response(s, token=t, key=KEY, answers={})
+            surveys.submit_response(session=s, token=t, key=KEY, answers={})
         eng.dispose()
     at = new_app(survey_url, HR_EMAIL, monkeypatch).run()
     at.switch_page("pages/hr_waves.py").run()
@@ -211,10 +211,10 @@ def test_a_link_respondent_sees_the_organisations_objectives_after_answering(sur
 def test_hr_opens_a_draft_and_closes_the_wave_only_after_each_confirmation(survey_url, monkeypatch):
     eng = db.make_engine(survey_url)
     with db.write_session(eng) as s:
-        finance = surveys.get_wave(s, name="Autumn pulse").department_ids
-        qids = [int(q) for q in surveys.list_questions(s)["id"]][:3]
+        finance = surveys.get_wave(session=s, name="Autumn pulse").department_ids
+        qids = [int(q) for q in surveys.list_questions(session=s)["id"]][:3]
         wid = surveys.create_wave(
-            s, name="Winter pulse", opens_on=date.today(), closes_on=date.today(), question_ids=qids,
+            session=s, name="Winter pulse", opens_on=date.today(), closes_on=date.today(), question_ids=qids,
             department_ids=finance, actor=HR_EMAIL,
         )  # fmt: skip
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
@@ -13,8 +11,7 @@ from kpialign.demo.seed import DEMO_PASSWORD
 from kpialign.models import Department
 from kpialign.services import accounts
 from kpialign.ui import nav
-from tests.browser.conftest import screenshot, sign_in, start_portal, stop_portal, wait_for_app
-from tests.conftest import sqlite_copy
+from tests.browser.conftest import Portal, open_signed_in, screenshot, sign_in, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -28,15 +25,13 @@ TYPED_URL_PAGES = _SCORECARD + [p for p in FORBIDDEN_FOR_EMPLOYEE if p.url_path 
 
 
 @pytest.fixture(scope="module")
-def auth_portal(demo_sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The portal on a copy of the demo with an account whose name is Markdown and HTML."""
-    workdir = tmp_path_factory.mktemp("auth-portal")
-    url = sqlite_copy(demo_sqlite_url, workdir / "portal.db")
-    eng = db.make_engine(url)
+def auth_portal(scratch_portal: Portal) -> str:
+    """The shared scratch portal, with an account of this module's own whose name is Markdown and HTML."""
+    eng = db.make_engine(scratch_portal.url)
     with db.write_session(eng) as s:
         department = s.exec(select(Department).order_by(Department.id)).first()
         accounts.create_user(
-            s,
+            session=s,
             email=MARKDOWN_EMAIL,
             roles=["employee"],
             password=DEMO_PASSWORD,  # so that the shared sign_in() helper can sign in as this account
@@ -44,9 +39,7 @@ def auth_portal(demo_sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) 
             department_id=department.id if department else None,
         )
     eng.dispose()
-    base, proc = start_portal(url, workdir)
-    yield base
-    stop_portal(proc)
+    return scratch_portal.base
 
 
 def nav_paths(page, base: str) -> set[str]:
@@ -58,9 +51,9 @@ def test_forbidden_pages_exist_to_be_tested():
     assert FORBIDDEN_FOR_EMPLOYEE, "nav.PAGES has no page an employee may not open"
 
 
-def test_employee_cannot_reach_other_roles_pages(auth_portal, page):
-    base = auth_portal
-    sign_in(page, base, "employee")
+def test_employee_cannot_reach_other_roles_pages(portal, page):
+    base = portal
+    open_signed_in(page, base, "employee")
     allowed = {p.url_path for p in nav.PAGES if "employee" in p.roles}
     # An employee's default page (served at "/") is Our strategy, not the organisation's Home.
     defaults = {p.url_path for p in nav.PAGES if p.path == nav.home_for({"employee"})}
@@ -91,7 +84,10 @@ def test_employee_cannot_reach_other_roles_pages(auth_portal, page):
         expect(page.get_by_role("heading", name=spec.title, exact=True)).to_have_count(0)
         assert nav_paths(page, base) == {"" if p in defaults else p for p in allowed}
     # The same URLs in a browser that is not signed in: the sign-in page, nothing of the page.
-    stranger = page.context.browser.new_context().new_page()
+    # A tab of the same browser without its cookies sends what such a browser sends (and shares
+    # the rest of this one's storage, so it is the stricter check).
+    page.context.clear_cookies()
+    stranger = page.context.new_page()
     try:
         for spec in TYPED_URL_PAGES:
             stranger.goto(f"{base}/{spec.url_path}")
@@ -104,7 +100,7 @@ def test_employee_cannot_reach_other_roles_pages(auth_portal, page):
             )
             assert stranger.get_by_test_id("stVegaLiteChart").count() == 0
     finally:
-        stranger.context.close()
+        stranger.close()
 
 
 def test_wrong_password_is_refused_and_cleared(auth_portal, page):

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from kpialign import db, exports
 from kpialign.core import csv_out
-from tests.browser.conftest import screenshot, sign_in, wait_for_app
+from tests.browser.conftest import open_signed_in, screenshot, wait_for_app
 
 WAVE = "2026 Q3"
 
@@ -24,9 +24,7 @@ def _expected(url: str, kind: str, **kw) -> exports.ExportFile:
 
 
 def test_hr_downloads_results_csv(page, portal, demo_sqlite_url):
-    sign_in(page, portal, "hr")
-    page.get_by_role("link", name="Exports").click()  # a new URL would start a new, signed-out session
-    wait_for_app(page)
+    open_signed_in(page, portal, "hr", "exports")
     expect(page.get_by_role("heading", name="Exports")).to_be_visible()
 
     page.get_by_label("Survey wave").click()
@@ -55,9 +53,7 @@ def test_hr_downloads_results_csv(page, portal, demo_sqlite_url):
 
 
 def test_excel_flavour_download_has_bom(page, portal, demo_sqlite_url):
-    sign_in(page, portal, "hr")
-    page.get_by_role("link", name="Exports").click()  # a new URL would start a new, signed-out session
-    wait_for_app(page)
+    open_signed_in(page, portal, "hr", "exports")
     page.get_by_label("What to export").click()
     page.get_by_role("option", name=exports.KIND_LABELS["kpis"]).click()
     wait_for_app(page)

@@ -29,8 +29,8 @@ def _upload(page, name: str, text: str) -> None:
     wait_for_app(page)
 
 
-def test_upload_errors_fix_and_import(page, writable_portal):
-    portal = writable_portal
+def test_upload_errors_fix_and_import(page, scratch_portal):
+    portal = scratch_portal.base
     from playwright.sync_api import expect
 
     sign_in(page, portal, "kpi_owner")

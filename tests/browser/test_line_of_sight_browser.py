@@ -3,9 +3,6 @@ and once the open wave closes sees its results shared back on Our results."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
@@ -13,21 +10,12 @@ from kpialign import db
 from kpialign.demo.seed import OPEN_WAVE_NAME
 from kpialign.models import SurveyWave
 from kpialign.services import surveys
-from tests.browser.conftest import screenshot, sign_in, sqlite_copy, start_portal, stop_portal, wait_for_app
+from tests.browser.conftest import screenshot, sign_in, wait_for_app
 
 
-@pytest.fixture(scope="module")
-def los_portal(demo_sqlite_url, tmp_path_factory) -> Iterator[tuple[str, str]]:
-    """The portal on its own demo copy; yields (base URL, database URL) so the test can close a wave."""
-    workdir = tmp_path_factory.mktemp("los-portal")
-    url = sqlite_copy(demo_sqlite_url, workdir / "portal.db")
-    base, proc = start_portal(url, workdir)
-    yield base, url
-    stop_portal(proc)
-
-
-def test_employee_finds_their_kpis_and_objectives_then_the_results_after_the_wave_closes(los_portal, page):
-    base, url = los_portal
+def test_employee_finds_their_kpis_and_objectives_then_the_results_after_the_wave_closes(scratch_portal, page):
+    """On the shared scratch portal: the test closes the demo's open wave, which no other module there reads."""
+    base, url = scratch_portal.base, scratch_portal.url
     sign_in(page, base, "employee")
     expect(page.get_by_role("heading", name="Our strategy")).to_be_visible()
     expect(page.get_by_role("heading", name="Sales: our KPIs")).to_be_visible()
@@ -45,7 +33,7 @@ def test_employee_finds_their_kpis_and_objectives_then_the_results_after_the_wav
     eng = db.make_engine(url)
     with db.write_session(eng) as s:
         wave_id = s.exec(select(SurveyWave.id).where(SurveyWave.name == OPEN_WAVE_NAME)).one()
-        surveys.close_wave(s, wave_id=wave_id, actor="hr@demo.kpialign.test")
+        surveys.close_wave(session=s, wave_id=wave_id, actor="hr@demo.kpialign.test")
     eng.dispose()
     page.reload()
     wait_for_app(page)

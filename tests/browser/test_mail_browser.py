@@ -2,38 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
+from sqlmodel import select
 
 from kpialign import db, mail
+from kpialign.models import Department
 from kpialign.services import surveys
-from tests.browser.conftest import screenshot, start_portal, stop_portal, wait_for_app
+from tests.browser.conftest import screenshot, wait_for_app
 from tests.unit.mail_helpers import Collector, SmtpServer, link_of, settings
-from tests.unit.survey_helpers import KEY, make_wave, seed_org
+from tests.unit.survey_helpers import KEY, make_wave
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def mail_portal(tmp_path_factory) -> Iterator[tuple[str, str]]:
-    workdir = tmp_path_factory.mktemp("mail-portal")
-    url = f"sqlite:///{workdir / 'mail.db'}"
-    eng = db.make_engine(url)
-    db.migrate(eng)
-    make_wave(eng, seed_org(eng), name="Winter pulse", around=date.today())
+def mail_portal(survey_portal) -> tuple[str, str]:
+    """The survey portal with a wave of this module's own ("Winter pulse"), open today."""
+    portal, _ = survey_portal
+    eng = db.make_engine(portal.url)
+    with db.read_session(eng) as s:
+        departments = {d.name: int(d.id) for d in s.exec(select(Department)).all()}
+    make_wave(eng, departments, name="Winter pulse", around=date.today())
     eng.dispose()
-    base, proc = start_portal(url, workdir, env_extra={"KPIALIGN_SECRET_KEY": KEY.decode(), "KPIALIGN_DEMO": "0"})
-    yield base, url
-    stop_portal(proc)
+    return portal.base, portal.url
 
 
 def test_the_link_in_a_received_mail_opens_the_survey_in_its_language(mail_portal, page):
     base, url = mail_portal
     eng = db.make_engine(url)
     with db.write_session(eng) as s:
-        wid = surveys.get_wave(s, name="Winter pulse").id
+        wid = surveys.get_wave(session=s, name="Winter pulse").id
         people = mail.parse_recipients_csv("email,department,language\nanna@x.test,Sales,de\nben@x.test,Sales,\n")
         mail.add_recipients(s, wave_id=wid, recipients=people, key=KEY, actor="hr")
     handler = Collector()

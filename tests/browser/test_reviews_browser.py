@@ -12,8 +12,8 @@ from playwright.sync_api import expect
 from kpialign import db
 from kpialign.scorecard import review_brief
 from kpialign.services import accounts
-from tests.browser.conftest import screenshot, sign_in, start_portal, stop_portal, wait_for_app
-from tests.conftest import add_unit_manager, require_pdftotext, sqlite_copy
+from tests.browser.conftest import private_portal, screenshot, sign_in, wait_for_app
+from tests.conftest import add_unit_manager, require_pdftotext
 
 MANAGER = "cs.manager@example.org"  # a manager of Customer Success only (the demo manager leads another unit)
 KPI = "First response time"  # Customer Success, red in the demo and without an action
@@ -22,19 +22,21 @@ ACTION = "Triage rota for incoming tickets"
 
 @pytest.fixture(scope="module")
 def walk_portal(demo_sqlite_url, tmp_path_factory):
-    """A portal on its own copy of the demo, with a manager of Customer Success."""
-    workdir = tmp_path_factory.mktemp("walk")
-    url = sqlite_copy(demo_sqlite_url, workdir / "walk.db")
-    account_id = add_unit_manager(url, email=MANAGER, department="Customer Success")
-    eng = db.make_engine(url)
-    with db.read_session(eng) as s:
-        user = accounts.user_context_by_id(s, account_id)
-        red = list(review_brief.red_kpis_without_action(session=s, user=user)["name"])
-    eng.dispose()
-    assert KPI in red
-    base, proc = start_portal(url, workdir)
-    yield base, red
-    stop_portal(proc)
+    """A portal on its own copy of the demo (Customer Success's KPI values must be the demo's: no
+    shared portal), with a manager of Customer Success."""
+    red: list[str] = []
+
+    def prepare(url: str) -> None:
+        account_id = add_unit_manager(url, email=MANAGER, department="Customer Success")
+        eng = db.make_engine(url)
+        with db.read_session(eng) as s:
+            user = accounts.user_context_by_id(session=s, account_id=account_id)
+            red.extend(review_brief.red_kpis_without_action(session=s, user=user)["name"])
+        eng.dispose()
+        assert KPI in red
+
+    with private_portal(demo_sqlite_url, tmp_path_factory.mktemp("walk"), prepare) as started:
+        yield started.base, red
 
 
 def _open(page, link: str) -> None:
@@ -56,10 +58,10 @@ def _alert(page):
     return page.get_by_test_id("stMetric").filter(has_text="Red KPIs without an action")
 
 
-def test_a_quarter_from_check_in_to_review_pack(walk_portal, browser, tmp_path):
+def test_a_quarter_from_check_in_to_review_pack(walk_portal, page, tmp_path):
     walk_portal, red = walk_portal
     require_pdftotext()
-    owner = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    owner = page
     owner.set_default_timeout(60_000)
     sign_in(owner, walk_portal, "kpi_owner")
     _open(owner, "KPI data")
@@ -72,9 +74,10 @@ def test_a_quarter_from_check_in_to_review_pack(walk_portal, browser, tmp_path):
     owner.get_by_label("Analysis: why is it where it is?").fill("Two agents left; tickets wait in one queue.")
     owner.get_by_role("button", name="Save check-in").click()
     expect(owner.get_by_text("Check-in saved for First response time (2026-09)")).to_be_visible()
-    owner.context.close()
+    owner.close()
 
-    manager = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True).new_page()
+    page.context.clear_cookies()  # the same browser, now the manager's
+    manager = page.context.new_page()
     manager.set_default_timeout(90_000)
     sign_in(manager, walk_portal, MANAGER)
     _open(manager, "Home")

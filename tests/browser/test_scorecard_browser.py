@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 from playwright.sync_api import expect
 
-from tests.browser.conftest import screenshot, sign_in, wait_for_app
+from tests.browser.conftest import open_signed_in, screenshot, wait_for_app, wait_for_drawn
 
 PAGES = [
     ("overview", "Overview", "Alignment overview"),
@@ -17,34 +15,31 @@ PAGES = [
 ]
 
 
-def _open(page, portal: str, link: str, heading: str) -> float:
-    """Open a page through the sidebar (a reload would start a new, signed-out session)."""
-    start = time.monotonic()
+def _open(page, link: str, heading: str) -> None:
+    """Open a page through the sidebar, as a person would, and wait until its charts are drawn."""
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
     wait_for_app(page)
     expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=30_000)
-    page.wait_for_timeout(800)  # let Vega finish drawing before the screenshot
-    wait_for_app(page)
-    return time.monotonic() - start
+    wait_for_drawn(page)
 
 
 def test_scorecard_pages_in_chromium(portal, page):
-    sign_in(page, portal, "leader")
+    open_signed_in(page, portal, "leader")
     for path, link, heading in PAGES:
-        _open(page, portal, link, heading)
+        _open(page, link, heading)
         assert page.get_by_test_id("stException").count() == 0, path
         if path not in ("how-scores-work",):
             assert page.locator("canvas, svg.marks").count() >= 1, f"{path}: no chart drawn"
         page.set_viewport_size({"width": 1400, "height": 3400})  # the app scrolls inside its container
-        page.wait_for_timeout(800)
+        wait_for_drawn(page)
         shot = screenshot(page, f"scorecard-{path}")
         page.set_viewport_size({"width": 1400, "height": 1000})
         assert shot.stat().st_size > 20_000
 
 
 def test_overview_first_render_and_table(portal, page):
-    sign_in(page, portal, "leader")
-    _open(page, portal, "Overview", "Alignment overview")
+    open_signed_in(page, portal, "leader", "overview")
+    expect(page.get_by_role("heading", name="Alignment overview", exact=True)).to_be_visible()
     metric = page.get_by_test_id("stMetric").filter(has_text="Organisation score")
     expect(metric).to_be_visible()
     assert metric.get_by_test_id("stMetricValue").inner_text().strip().isdigit()
@@ -52,12 +47,12 @@ def test_overview_first_render_and_table(portal, page):
 
 
 def test_department_page_for_the_small_department(portal, page):
-    sign_in(page, portal, "leader")
-    _open(page, portal, "Department", "Department")
+    open_signed_in(page, portal, "leader", "department")
+    expect(page.get_by_role("heading", name="Department", exact=True)).to_be_visible()
     page.get_by_role("combobox", name="Department").click()
     page.get_by_role("option", name="Legal (Corporate)").click()
     wait_for_app(page)
     expect(page.get_by_text("No survey figures can be shown for this department")).to_be_visible(timeout=30_000)
     page.set_viewport_size({"width": 1400, "height": 3000})
-    page.wait_for_timeout(800)
+    wait_for_drawn(page)
     screenshot(page, "scorecard-department-legal")

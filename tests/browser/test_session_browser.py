@@ -4,8 +4,6 @@ and ends on sign-out, password reset, expiry, or with a forged cookie.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,42 +16,22 @@ from kpialign.core.security import hash_token, valid_web_token
 from kpialign.demo.seed import DEMO_ACCOUNTS, DEMO_PASSWORD
 from kpialign.models import Account, WebSession
 from kpialign.services import accounts
-from tests.browser.conftest import screenshot, sign_in, start_portal, stop_portal, wait_for_app
-from tests.conftest import sqlite_copy
+from tests.browser.conftest import COOKIE, Portal, screenshot, sign_in, wait_for_app, wait_for_cookie
 
 pytestmark = pytest.mark.browser
 
-COOKIE = "kpialign_session"
 RESET_EMAIL = "reset.me@example.com"  # its password is reset by a test, so not a shared demo account
 SIGN_IN = "Sign in to kpialign"
 
 
-@dataclass(frozen=True)
-class Portal:
-    base: str
-    url: str  # the portal's database
-
-
 @pytest.fixture(scope="module")
-def session_portal(demo_sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
-    workdir = tmp_path_factory.mktemp("session-portal")
-    url = sqlite_copy(demo_sqlite_url, workdir / "portal.db")
-    eng = db.make_engine(url)
+def session_portal(scratch_portal: Portal) -> Portal:
+    """The shared scratch portal, with an account of this module's own whose password a test resets."""
+    eng = db.make_engine(scratch_portal.url)
     with db.write_session(eng) as s:
-        accounts.create_user(s, email=RESET_EMAIL, roles=["leader"], password=DEMO_PASSWORD, name="Reset Me")
+        accounts.create_user(session=s, email=RESET_EMAIL, roles=["leader"], password=DEMO_PASSWORD, name="Reset Me")
     eng.dispose()
-    base, proc = start_portal(url, workdir)
-    yield Portal(base, url)
-    stop_portal(proc)
-
-
-def wait_for_cookie(page, present: bool) -> None:
-    """The page writes the cookie with a script after the run; wait (bounded) until it has."""
-    page.wait_for_function(
-        "(present) => document.cookie.split('; ').some(c => c.startsWith('kpialign_session=')) === present",
-        arg=present,
-        timeout=15_000,
-    )
+    return scratch_portal
 
 
 def session_cookie(context) -> dict | None:
@@ -123,13 +101,12 @@ def test_sign_in_survives_reload_typed_url_and_new_tab(session_portal, page):
     caption = tab.get_by_test_id("stSidebar").get_by_text("Signed in as")
     expect(caption).to_be_visible()
     # A different browser (no cookie) is not signed in.
-    other = page.context.browser.new_context()
-    try:
-        stranger = other.new_page()
-        open_page(stranger, f"{base}/overview")
-        expect_signed_out(stranger)
-    finally:
-        other.close()
+    # here: a tab of this browser without its cookies sends what a browser that never signed in
+    # sends, and shares the rest of this one's storage (the stricter check)
+    page.context.clear_cookies()
+    stranger = page.context.new_page()
+    open_page(stranger, f"{base}/overview")
+    expect_signed_out(stranger)
 
 
 def test_sign_out_ends_the_session_in_every_tab(session_portal, page):
@@ -190,7 +167,7 @@ def test_revoked_and_expired_sessions_do_not_sign_in(session_portal, page):
     eng = db.make_engine(session_portal.url)
     with db.write_session(eng) as s:
         account = s.exec(select(Account).where(Account.email == RESET_EMAIL)).one()
-        accounts.reset_password(s, account_id=account.id, actor="admin@example.com")
+        accounts.reset_password(session=s, account_id=account.id, actor="admin@example.com")
     eng.dispose()
     page.get_by_test_id("stSidebarNavLink").filter(has_text="Survey results").click()
     wait_for_app(page)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import screenshot, sign_in, wait_for_app
+from tests.browser.conftest import open_signed_in, screenshot, wait_for_app, wait_for_drawn
 
 
 def _open(page, link: str, heading: str) -> None:
@@ -15,15 +15,15 @@ def _open(page, link: str, heading: str) -> None:
 
 def _tall_screenshot(page, name: str) -> int:
     page.set_viewport_size({"width": 1400, "height": 3000})  # the app scrolls inside its container
-    page.wait_for_timeout(1500)
+    wait_for_drawn(page)
     shot = screenshot(page, name)
     page.set_viewport_size({"width": 1400, "height": 1000})
     return shot.stat().st_size
 
 
 def test_the_strategy_map_is_drawn_with_kpis_links_and_evidence(portal, page):
-    sign_in(page, portal, "leader")
-    _open(page, "Strategy map", "Strategy map")
+    open_signed_in(page, portal, "leader", "strategy-map")
+    expect(page.get_by_role("heading", name="Strategy map", exact=True)).to_be_visible()
     svg = page.get_by_test_id("stGraphVizChart").locator("svg").first
     expect(svg).to_be_visible(timeout=30_000)
     text = svg.text_content() or ""
@@ -49,8 +49,8 @@ def test_the_strategy_map_is_drawn_with_kpis_links_and_evidence(portal, page):
 
 
 def test_conflicts_and_the_committee_page_render(portal, page):
-    sign_in(page, portal, "leader")
-    _open(page, "Conflicts", "Conflicting priorities")
+    open_signed_in(page, portal, "leader", "conflicts")
+    expect(page.get_by_role("heading", name="Conflicting priorities", exact=True)).to_be_visible()
     expect(page.get_by_text("Links whose data contradict the expected direction")).to_be_visible()
     assert page.get_by_test_id("stException").count() == 0
     _tall_screenshot(page, "conflicts")

@@ -10,10 +10,10 @@ from tests.browser.conftest import screenshot, sign_in, wait_for_app
 pytestmark = pytest.mark.browser
 
 
-def test_adding_a_department_keeps_the_departments_tab_open_and_shows_the_notice(page, writable_portal):
+def test_adding_a_department_keeps_the_departments_tab_open_and_shows_the_notice(page, scratch_portal):
     from playwright.sync_api import expect
 
-    sign_in(page, writable_portal, "admin")
+    sign_in(page, scratch_portal.base, "admin")
     page.get_by_role("link", name="Strategy setup").click()
     wait_for_app(page)
     page.get_by_role("tab", name="Departments").click()

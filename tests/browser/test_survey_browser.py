@@ -5,33 +5,13 @@ Screenshots (phone width 390 px and desktop) go to ``$KPIALIGN_SCREENSHOTS``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import date
-from pathlib import Path
-
 import pytest
 from sqlalchemy import text
 
 from kpialign import db
-from kpialign.services import surveys
-from tests.browser.conftest import SCREENSHOTS, screenshot, start_portal, stop_portal, wait_for_app
-from tests.unit.survey_helpers import KEY, make_wave, seed_org
+from tests.browser.conftest import SCREENSHOTS, TIMEOUT_MS, screenshot, survey_links, wait_for_app
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def survey_portal(tmp_path_factory) -> Iterator[tuple[str, str, Path]]:
-    """The portal on a small organisation with a wave open today; returns (base_url, db_url, workdir)."""
-    workdir = tmp_path_factory.mktemp("survey-portal")
-    url = f"sqlite:///{workdir / 'survey.db'}"
-    eng = db.make_engine(url)
-    db.migrate(eng)
-    make_wave(eng, seed_org(eng), name="Autumn pulse", around=date.today())
-    eng.dispose()
-    base, proc = start_portal(url, workdir, env_extra={"KPIALIGN_SECRET_KEY": KEY.decode(), "KPIALIGN_DEMO": "0"})
-    yield base, url, workdir
-    stop_portal(proc)
 
 
 def screenshot_dir():
@@ -46,17 +26,6 @@ def _open(page, link: str) -> None:
     wait_for_app(page)
 
 
-def _new_link(db_url: str, base: str) -> str:
-    eng = db.make_engine(db_url)
-    with db.write_session(eng) as s:
-        wid = surveys.get_wave(s, name="Autumn pulse").id
-        links = surveys.invite_department(
-            s, wave_id=wid, department="Sales", count=1, key=KEY, base_url=base, actor="t"
-        )
-    eng.dispose()
-    return str(links["link"].iloc[0])
-
-
 def _responses(db_url: str) -> int:
     eng = db.make_engine(db_url)
     with eng.connect() as conn:
@@ -66,11 +35,13 @@ def _responses(db_url: str) -> int:
 
 
 def test_employee_answers_from_a_personal_link_then_the_link_is_used(survey_portal, browser):
-    base, db_url, workdir = survey_portal
-    link = _new_link(db_url, base)
+    portal, workdir = survey_portal
+    base, db_url = portal.base, portal.url
+    link = survey_links(portal, 1)[0]
+    before = _responses(db_url)  # the portal is shared with other survey tests
     context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True)
     page = context.new_page()
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(TIMEOUT_MS)
     _open(page, link)
     page.get_by_text("Confidential, not anonymous").wait_for()
     assert page.get_by_text("Page not found").count() == 0
@@ -96,7 +67,7 @@ def test_employee_answers_from_a_personal_link_then_the_link_is_used(survey_port
     page.get_by_text("Your answers have been saved.").wait_for()
     wait_for_app(page)
     screenshot(page, "survey-thank-you-phone")
-    assert _responses(db_url) == 1
+    assert _responses(db_url) == before + 1
 
     page.reload()  # refresh: a new session with the same link
     wait_for_app(page)
@@ -106,14 +77,14 @@ def test_employee_answers_from_a_personal_link_then_the_link_is_used(survey_port
     page.go_back()
     wait_for_app(page)
     page.get_by_text("already been used").wait_for()
-    assert _responses(db_url) == 1
+    assert _responses(db_url) == before + 1
 
     again = context.new_page()
     again.goto(link)
     wait_for_app(again)
     again.get_by_text("already been used").wait_for()
     screenshot(again, "survey-link-used-phone")
-    assert _responses(db_url) == 1
+    assert _responses(db_url) == before + 1
     context.close()
     token = link.split("token=")[1]
     logs = " ".join(p.read_text() for p in workdir.glob("streamlit-*.log"))
@@ -121,8 +92,9 @@ def test_employee_answers_from_a_personal_link_then_the_link_is_used(survey_port
 
 
 def test_survey_page_on_a_desktop(survey_portal, page):
-    base, db_url, _ = survey_portal
-    _open(page, _new_link(db_url, base))
+    portal, _ = survey_portal
+    base = portal.base
+    _open(page, survey_links(portal, 1)[0])
     page.get_by_text("Confidential, not anonymous").wait_for()
     assert page.get_by_text("Page not found").count() == 0
     screenshot(page, "survey-desktop")

@@ -26,7 +26,7 @@ def _run_concurrently(engine, tokens: list[str]) -> tuple[int, list[str]]:
         barrier.wait()
         try:
             with db.write_session(engine) as s:
-                surveys.submit_response(s, token=token, key=KEY, answers=answers, today=TODAY)
+                surveys.submit_response(session=s, token=token, key=KEY, answers=answers, today=TODAY)
             with lock:
                 ok.append(1)
         except surveys.LinkProblem as exc:

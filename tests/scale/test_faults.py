@@ -214,7 +214,7 @@ _BURST = textwrap.dedent(
     def worker(part):
         for token in part:
             with db.write_session(engine) as session:
-                surveys.submit_response(session, token=token, key=key, answers=answers, today=date.fromisoformat({today!r}))
+                surveys.submit_response(session=session, token=token, key=key, answers=answers, today=date.fromisoformat({today!r}))
             with lock:  # printed only after the commit returned
                 print(token, flush=True)
 
@@ -234,13 +234,13 @@ def _survey_setup(url: str, n_links: int) -> tuple[int, list[str], dict[int, int
         s.add(Department(name="Operations", headcount=n_links))
         s.add(Objective(code="O1", title="Grow recurring revenue"))
         s.flush()
-        surveys.sync_question_bank(s, actor="test")
+        surveys.sync_question_bank(session=s, actor="test")
     with db.read_session(eng) as s:
         dept = s.execute(select(Department.id)).scalar_one()
         questions = s.execute(select(Question.id, Question.kind).order_by(Question.id)).all()
     with db.write_session(eng) as s:
         wave = surveys.create_wave(
-            s,
+            session=s,
             name="Kill test",
             opens_on=today - timedelta(days=1),
             closes_on=today + timedelta(days=14),
@@ -248,9 +248,9 @@ def _survey_setup(url: str, n_links: int) -> tuple[int, list[str], dict[int, int
             department_ids=[dept],
             actor="test",
         )
-        surveys.open_wave(s, wave_id=wave, actor="test")
+        surveys.open_wave(session=s, wave_id=wave, actor="test")
         links = surveys.invite_department(
-            s, wave_id=wave, department=dept, count=n_links, key=KEY, base_url="http://x", actor="test"
+            session=s, wave_id=wave, department=dept, count=n_links, key=KEY, base_url="http://x", actor="test"
         )
     eng.dispose()
     tokens = [link.split("token=", 1)[1] for link in links["link"]]

@@ -63,7 +63,7 @@ def test_a_write_is_seen_by_the_other_replica_on_its_next_rerun(
 
     engine = db.make_engine(demo_copy_url)
     with db.read_session(engine) as session:
-        glance = summary.organisation_glance(session)
+        glance = summary.organisation_glance(session=session)
         kpi_id = session.execute(select(Kpi.id).where(Kpi.active, Kpi.frequency == "monthly")).scalars().first()
     assert glance.latest_period is not None and kpi_id is not None
     next_period = str(parse_period(glance.latest_period).shift(1))

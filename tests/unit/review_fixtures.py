@@ -28,20 +28,32 @@ def build_people(engine: Engine) -> People:
     org = build_org(engine)
     with db.write_session(engine) as s:
         owner = accounts.create_user(
-            s, email="owner@x.org", name="Olga Owner", roles=["kpi_owner"], password=None, department_id=org.sales
+            session=s,
+            email="owner@x.org",
+            name="Olga Owner",
+            roles=["kpi_owner"],
+            password=None,
+            department_id=org.sales,
         )
         manager = accounts.create_user(
-            s, email="manager@x.org", name="Max Manager", roles=["employee"], password=None, department_id=org.sales
+            session=s,
+            email="manager@x.org",
+            name="Max Manager",
+            roles=["employee"],
+            password=None,
+            department_id=org.sales,
         )
         # here: a role row directly, so these tests do not depend on how accounts grants manager scope
         s.add(AccountRole(account_id=manager.id, role="manager", department_id=org.sales))
-        leader = accounts.create_user(s, email="leader@x.org", name="Lea Leader", roles=["leader"], password=None)
-        employee = accounts.create_user(
-            s, email="emp@x.org", name="Emil Employee", roles=["employee"], password=None, department_id=org.ops
+        leader = accounts.create_user(
+            session=s, email="leader@x.org", name="Lea Leader", roles=["leader"], password=None
         )
-        admin = accounts.create_user(s, email="admin@x.org", name="Ada Admin", roles=["admin"], password=None)
+        employee = accounts.create_user(
+            session=s, email="emp@x.org", name="Emil Employee", roles=["employee"], password=None, department_id=org.ops
+        )
+        admin = accounts.create_user(session=s, email="admin@x.org", name="Ada Admin", roles=["admin"], password=None)
         s.flush()
         ids = [owner.id, manager.id, leader.id, employee.id, admin.id]
     with db.read_session(engine) as s:
-        ctx = [accounts.user_context_by_id(s, i) for i in ids]
+        ctx = [accounts.user_context_by_id(session=s, account_id=i) for i in ids]
     return People(org, *ctx)

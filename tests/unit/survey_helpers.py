@@ -23,7 +23,7 @@ def seed_org(engine, departments=("Sales", "Finance", "Tiny")) -> dict[str, int]
         for i, title in enumerate(["Grow recurring revenue", "Delight customers", "Run lean operations"]):
             s.add(Objective(code=f"O{i + 1}", title=title))
         s.flush()
-        surveys.sync_question_bank(s, actor="test")
+        surveys.sync_question_bank(session=s, actor="test")
         return {d.name: int(d.id) for d in s.exec(select(Department)).all()}
 
 
@@ -39,7 +39,7 @@ def make_wave(
     """A wave over all bank questions, open from 3 days before ``around`` to 14 days after."""
     with db.write_session(engine) as s:
         wid = surveys.create_wave(
-            s,
+            session=s,
             name=name,
             opens_on=around - timedelta(days=3),
             closes_on=around + timedelta(days=14),
@@ -49,7 +49,7 @@ def make_wave(
             actor="hr@example.org",
         )
         if open_it:
-            surveys.open_wave(s, wave_id=wid, actor="hr@example.org")
+            surveys.open_wave(session=s, wave_id=wid, actor="hr@example.org")
     return wid
 
 
@@ -60,7 +60,7 @@ def tokens_of(links) -> list[str]:
 def invite(engine, wid: int, dept: str, count: int) -> list[str]:
     with db.write_session(engine) as s:
         links = surveys.invite_department(
-            s, wave_id=wid, department=dept, count=count, key=KEY, base_url=BASE, actor="hr@example.org"
+            session=s, wave_id=wid, department=dept, count=count, key=KEY, base_url=BASE, actor="hr@example.org"
         )
     return tokens_of(links)
 
@@ -73,7 +73,7 @@ def likert_answers(engine, value=4) -> dict[int, int]:
 def submit(engine, token: str, *, value=4, comment=None, picks=None, today=TODAY):
     with db.write_session(engine) as s:
         return surveys.submit_response(
-            s,
+            session=s,
             token=token,
             key=KEY,
             answers=likert_answers(engine, value),

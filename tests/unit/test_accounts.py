@@ -41,9 +41,11 @@ def people(engine, fast_hasher):
         s.add(Department(name="Sales"))
         s.add(Department(name="Finance"))
         s.flush()
-        accounts.create_user(s, email="admin@example.com", roles=["admin"], password=PASSWORD, name="Ada")
-        accounts.create_user(s, email="emp@example.com", roles=["employee"], password=PASSWORD, department="Sales")
-        gone = accounts.create_user(s, email="gone@example.com", roles=["employee"], password=PASSWORD)
+        accounts.create_user(session=s, email="admin@example.com", roles=["admin"], password=PASSWORD, name="Ada")
+        accounts.create_user(
+            session=s, email="emp@example.com", roles=["employee"], password=PASSWORD, department="Sales"
+        )
+        gone = accounts.create_user(session=s, email="gone@example.com", roles=["employee"], password=PASSWORD)
         gone.active = False
     return engine
 
@@ -60,7 +62,7 @@ def _dept(engine, name: str) -> int:
 
 def attempt(engine, email: str, password: str, now: datetime) -> accounts.AuthResult:
     with db.write_session(engine, bump=False) as s:
-        return accounts.authenticate(s, email, password, now=now)
+        return accounts.authenticate(session=s, email=email, password=password, now=now)
 
 
 # ---------------------------------------------------------------------------- hashing
@@ -68,7 +70,7 @@ def attempt(engine, email: str, password: str, now: datetime) -> accounts.AuthRe
 
 def test_stored_hash_is_argon2id_and_verifies(engine):
     with db.write_session(engine) as s:
-        accounts.create_user(s, email="A@Example.com", roles=["leader"], password=PASSWORD)
+        accounts.create_user(session=s, email="A@Example.com", roles=["leader"], password=PASSWORD)
     with db.read_session(engine) as s:
         account = s.exec(select(Account).where(Account.email == "a@example.com")).one()
     assert account.password_hash.startswith("$argon2id$")
@@ -78,11 +80,11 @@ def test_stored_hash_is_argon2id_and_verifies(engine):
 
 
 def test_minimum_password_length(engine, fast_hasher):
-    assert accounts.hash_password("x" * accounts.MIN_PASSWORD_LENGTH).startswith("$argon2id$")
+    assert accounts.hash_password(password="x" * accounts.MIN_PASSWORD_LENGTH).startswith("$argon2id$")
     with pytest.raises(accounts.AccountError, match="at least 12"):
-        accounts.hash_password("x" * (accounts.MIN_PASSWORD_LENGTH - 1))
+        accounts.hash_password(password="x" * (accounts.MIN_PASSWORD_LENGTH - 1))
     with pytest.raises(accounts.AccountError), db.write_session(engine) as s:
-        accounts.create_user(s, email="short@example.com", roles=["employee"], password="short-pw")
+        accounts.create_user(session=s, email="short@example.com", roles=["employee"], password="short-pw")
     with db.read_session(engine) as s:
         assert s.exec(select(Account)).all() == []  # nothing written
     assert len(generate_password()) >= accounts.MIN_PASSWORD_LENGTH
@@ -167,20 +169,24 @@ def test_deactivated_account_cannot_sign_in(people):
 
 def test_sso_only_account_cannot_use_a_password(people):
     with db.write_session(people) as s:
-        accounts.create_user(s, email="sso@example.com", roles=["employee"], password=None)
+        accounts.create_user(session=s, email="sso@example.com", roles=["employee"], password=None)
     r = attempt(people, "sso@example.com", "", T0)
     assert not r.ok and r.message == accounts.SIGN_IN_FAILED
 
 
 def test_portal_entry_point_records_failures_without_bumping_the_data_version(people):
     before = db.data_version(people)
-    r = accounts.authenticate_engine(people, "emp@example.com", "wrong password!", now=T0)
+    r = accounts.authenticate_engine(engine=people, email="emp@example.com", password="wrong password!", now=T0)
     assert not r.ok and r.message == accounts.SIGN_IN_FAILED
     for i in range(1, 10):
-        r = accounts.authenticate_engine(people, "emp@example.com", "wrong password!", now=T0 + i * MIN)
+        r = accounts.authenticate_engine(
+            engine=people, email="emp@example.com", password="wrong password!", now=T0 + i * MIN
+        )
     assert r.locked_until == T0 + 9 * MIN + accounts.LOCK_DURATION
-    assert not accounts.authenticate_engine(people, "emp@example.com", PASSWORD, now=T0 + 10 * MIN).ok
-    assert accounts.authenticate_engine(people, "emp@example.com", PASSWORD, now=T0 + 25 * MIN).ok
+    assert not accounts.authenticate_engine(
+        engine=people, email="emp@example.com", password=PASSWORD, now=T0 + 10 * MIN
+    ).ok
+    assert accounts.authenticate_engine(engine=people, email="emp@example.com", password=PASSWORD, now=T0 + 25 * MIN).ok
     assert db.data_version(people) == before
 
 
@@ -210,7 +216,7 @@ def test_oidc_known_email_maps_to_account_and_roles(people):
     with db.read_session(people) as s:
         account = s.get(Account, r.account_id)
         assert account.oidc_subject == "sub-123"
-        assert accounts.user_context(s, account).roles == {"employee"}
+        assert accounts.user_context(session=s, account=account).roles == {"employee"}
 
 
 @pytest.mark.parametrize("policy", ["refuse", "employee"])
@@ -233,7 +239,7 @@ def test_oidc_unknown_email_becomes_employee_when_configured(people):
     with db.read_session(people) as s:
         account = s.get(Account, r.account_id)
         assert (account.email, account.name, account.password_hash) == ("new@example.com", "New Person", None)
-        assert accounts.roles_of(s, account.id) == ["employee"]
+        assert accounts.roles_of(session=s, account_id=account.id) == ["employee"]
         event = s.exec(select(AuditEvent).where(AuditEvent.actor == "oidc")).one()
         assert event.entity_id == str(account.id)
     assert db.data_version(people) == version + 1  # the admin page's cached user list goes stale
@@ -271,7 +277,7 @@ def _audit(engine, action: str) -> list[dict]:
 
 def test_list_users(people):
     with db.read_session(people) as s:
-        df = accounts.list_users(s)
+        df = accounts.list_users(session=s)
     assert list(df["email"]) == ["admin@example.com", "emp@example.com", "gone@example.com"]
     row = df.set_index("email").loc["emp@example.com"]
     assert (row["roles"], row["department"], row["sign_in"], bool(row["active"])) == (
@@ -303,8 +309,8 @@ def test_roles_and_scopes_are_changed_and_audited(people):
             session=s, account_id=emp, department_ids=[finance], actor="admin@example.com"
         )
     with db.read_session(people) as s:
-        ctx = accounts.user_context(s, s.get(Account, emp))
-        df = accounts.list_users(s).set_index("email")
+        ctx = accounts.user_context(session=s, account=s.get(Account, emp))
+        df = accounts.list_users(session=s).set_index("email")
     assert ctx.roles == {"employee", "leader", "kpi_owner"} and ctx.owner_departments == {finance}
     assert df.loc["emp@example.com", "roles"] == "employee, kpi_owner, leader"
     assert df.loc["emp@example.com", "owner_departments"] == "Finance"
@@ -317,7 +323,7 @@ def test_roles_and_scopes_are_changed_and_audited(people):
         assert accounts.remove_role(session=s, account_id=emp, role="kpi_owner", actor="admin@example.com")
         assert not accounts.remove_role(session=s, account_id=emp, role="hr", actor="admin@example.com")
     with db.read_session(people) as s:
-        assert accounts.roles_of(s, emp) == ["employee", "leader"]
+        assert accounts.roles_of(session=s, account_id=emp) == ["employee", "leader"]
     assert _audit(people, "remove_role")[0]["after"]["roles"] == ["employee", "leader"]
 
 
@@ -327,26 +333,26 @@ def test_last_admin_and_last_role_are_kept(people):
         with pytest.raises(accounts.AccountError, match="last active admin"):
             accounts.remove_role(session=s, account_id=ids["admin@example.com"], role="admin", actor="x@example.com")
         with pytest.raises(accounts.AccountError, match="last active admin"):
-            accounts.set_active(s, account_id=ids["admin@example.com"], active=False, actor="x@example.com")
+            accounts.set_active(session=s, account_id=ids["admin@example.com"], active=False, actor="x@example.com")
         with pytest.raises(accounts.AccountError, match="your own account"):
-            accounts.set_active(s, account_id=ids["admin@example.com"], active=False, actor="admin@example.com")
+            accounts.set_active(session=s, account_id=ids["admin@example.com"], active=False, actor="admin@example.com")
         with pytest.raises(accounts.AccountError, match="at least one role"):
             accounts.remove_role(
                 session=s, account_id=ids["emp@example.com"], role="employee", actor="admin@example.com"
             )
     with db.read_session(people) as s:
         assert s.get(Account, ids["admin@example.com"]).active
-        assert accounts.roles_of(s, ids["admin@example.com"]) == ["admin"]
+        assert accounts.roles_of(session=s, account_id=ids["admin@example.com"]) == ["admin"]
 
 
 def test_deactivate_and_reactivate(people):
     emp = _ids(people)["emp@example.com"]
     with db.write_session(people) as s:
-        assert accounts.set_active(s, account_id=emp, active=False, actor="admin@example.com")
-        assert not accounts.set_active(s, account_id=emp, active=False, actor="admin@example.com")
+        assert accounts.set_active(session=s, account_id=emp, active=False, actor="admin@example.com")
+        assert not accounts.set_active(session=s, account_id=emp, active=False, actor="admin@example.com")
     assert not attempt(people, "emp@example.com", PASSWORD, T0).ok
     with db.write_session(people) as s:
-        assert accounts.set_active(s, account_id=emp, active=True, actor="admin@example.com")
+        assert accounts.set_active(session=s, account_id=emp, active=True, actor="admin@example.com")
     assert attempt(people, "emp@example.com", PASSWORD, T0 + MIN).ok
     assert [e["after"]["active"] for e in _audit(people, "deactivate") + _audit(people, "activate")] == [False, True]
 
@@ -357,7 +363,7 @@ def test_reset_password_shows_a_new_one_once_and_lifts_the_lock(people):
         attempt(people, "emp@example.com", "wrong password!", T0 + i * MIN)
     assert attempt(people, "emp@example.com", PASSWORD, T0 + 10 * MIN).locked_until is not None
     with db.write_session(people) as s:
-        new = accounts.reset_password(s, account_id=emp, actor="admin@example.com")
+        new = accounts.reset_password(session=s, account_id=emp, actor="admin@example.com")
     assert len(new) >= accounts.MIN_PASSWORD_LENGTH and new != PASSWORD
     assert not attempt(people, "emp@example.com", PASSWORD, T0 + 11 * MIN).ok
     assert attempt(people, "emp@example.com", new, T0 + 12 * MIN).ok
@@ -370,7 +376,7 @@ def test_reset_password_shows_a_new_one_once_and_lifts_the_lock(people):
 def test_unknown_account_or_department_is_refused(people):
     with db.write_session(people) as s:
         with pytest.raises(accounts.AccountError, match="No account"):
-            accounts.set_active(s, account_id=9999, active=False, actor="a")
+            accounts.set_active(session=s, account_id=9999, active=False, actor="a")
         with pytest.raises(accounts.AccountError, match="No department"):
             accounts.set_owner_departments(
                 session=s, account_id=_ids(people)["emp@example.com"], department_ids=[9999], actor="a"
@@ -384,22 +390,24 @@ def test_set_roles_applies_the_difference(people):
     sales, finance = _dept(people, "Sales"), _dept(people, "Finance")
     with db.write_session(people) as s:
         assert accounts.set_roles(
-            s, account_id=emp, roles=["kpi_owner", "hr"], owner_departments=[sales], actor="admin@example.com"
+            session=s, account_id=emp, roles=["kpi_owner", "hr"], owner_departments=[sales], actor="admin@example.com"
         )
         assert not accounts.set_roles(
-            s, account_id=emp, roles=["hr", "kpi_owner"], owner_departments=[sales], actor="admin@example.com"
+            session=s, account_id=emp, roles=["hr", "kpi_owner"], owner_departments=[sales], actor="admin@example.com"
         )
         with pytest.raises(accounts.AccountError, match="at least one role"):
-            accounts.set_roles(s, account_id=emp, roles=[], actor="admin@example.com")
+            accounts.set_roles(session=s, account_id=emp, roles=[], actor="admin@example.com")
         with pytest.raises(accounts.AccountError, match="at least one department"):
-            accounts.set_roles(s, account_id=emp, roles=["kpi_owner"], actor="admin@example.com")
+            accounts.set_roles(session=s, account_id=emp, roles=["kpi_owner"], actor="admin@example.com")
     with db.read_session(people) as s:
-        ctx = accounts.user_context(s, s.get(Account, emp))
+        ctx = accounts.user_context(session=s, account=s.get(Account, emp))
     assert ctx.roles == {"kpi_owner", "hr"} and ctx.owner_departments == {sales}
     with db.write_session(people) as s:
-        accounts.set_roles(s, account_id=emp, roles=["kpi_owner"], owner_departments=[finance], actor="a@example.com")
+        accounts.set_roles(
+            session=s, account_id=emp, roles=["kpi_owner"], owner_departments=[finance], actor="a@example.com"
+        )
     with db.read_session(people) as s:
-        ctx = accounts.user_context(s, s.get(Account, emp))
+        ctx = accounts.user_context(session=s, account=s.get(Account, emp))
     assert ctx.roles == {"kpi_owner"} and ctx.owner_departments == {finance}
     actions = [e.action for e in _events(people)]
     assert actions.count("add_role") == 1 and actions.count("set_owner_departments") == 2

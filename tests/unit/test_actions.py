@@ -90,7 +90,7 @@ def test_overdue_actions_are_flagged_and_counted(engine, people):
     with db.read_session(engine) as s:
         later = actions.list_actions(session=s, user=people.leader, today=date(2026, 6, 1))
     assert dict(zip(later["title"], later["overdue"], strict=True)) == {"Soon": True, "Later": False}
-    assert actions.counts(later) == actions.ActionCounts(open=2, overdue=1, done=0)
+    assert actions.counts(frame=later) == actions.ActionCounts(open=2, overdue=1, done=0)
 
 
 def test_actions_for_department_leaves_out_cancelled_ones_and_filters_by_wave(engine, people):

@@ -29,7 +29,9 @@ def _save(engine, user, kpi_id, period, status, analysis="", next_steps=""):
 def test_an_owner_checks_in_and_a_second_save_updates_with_history(engine, people):
     org = people.org
     with db.write_session(engine) as s:
-        measurements.apply_entries(s, scope=EditScope.everything("x"), entries=[Entry(org.revenue, "2026-03", 120)])
+        measurements.apply_entries(
+            session=s, scope=EditScope.everything("x"), entries=[Entry(org.revenue, "2026-03", 120)]
+        )
     _save(engine, people.owner, org.revenue, "2026-03", "at_risk", "Two deals slipped", "Chase them")
     summary = _save(engine, people.owner, org.revenue, "2026-03", "on track", "Deals closed", "")
     assert summary.updated == 1 and summary.inserted == 0
@@ -82,28 +84,30 @@ def test_a_locked_quarter_refuses_values_check_ins_and_imports_of_its_months(eng
     org = people.org
     admin_scope = EditScope.everything("admin@x.org")
     with db.write_session(engine) as s:
-        measurements.apply_entries(s, scope=admin_scope, entries=[Entry(org.revenue, "2026-02", 130)])
+        measurements.apply_entries(session=s, scope=admin_scope, entries=[Entry(org.revenue, "2026-02", 130)])
     with db.write_session(engine) as s:
         assert period_locks.lock_period(session=s, user=people.manager, department_id=org.sales, period="2026-Q1")
     with pytest.raises(LockedError, match="2026-02 is locked for Sales"), db.write_session(engine) as s:
-        measurements.apply_entries(s, scope=admin_scope, entries=[Entry(org.revenue, "2026-02", 131)])
+        measurements.apply_entries(session=s, scope=admin_scope, entries=[Entry(org.revenue, "2026-02", 131)])
     with pytest.raises(LockedError), db.write_session(engine) as s:
-        measurements.delete_value(s, scope=admin_scope, kpi_id=org.revenue, period="2026-02")
+        measurements.delete_value(session=s, scope=admin_scope, kpi_id=org.revenue, period="2026-02")
     with pytest.raises(PeriodLocked, match="locked"):
         _save(engine, people.owner, org.revenue, "2026-03", "on_track")
     # an unchanged value in a locked period is not an edit: re-importing the same file still works
     with db.write_session(engine) as s:
-        unchanged = measurements.apply_entries(s, scope=admin_scope, entries=[Entry(org.revenue, "2026-02", 130)])
+        unchanged = measurements.apply_entries(
+            session=s, scope=admin_scope, entries=[Entry(org.revenue, "2026-02", 130)]
+        )
     assert unchanged.unchanged == 1
     csv = "kpi,department,period,actual\nRevenue,Sales,2026-01,99\nRevenue,Sales,2026-04,99\n"
     with db.read_session(engine) as s:
-        validation = kpi_import.validate_kpi_csv(s, data=csv, scope=admin_scope)
+        validation = kpi_import.validate_kpi_csv(session=s, data=csv, scope=admin_scope)
     assert [(i.row, i.column) for i in validation.issues] == [(2, "period")]
     assert "locked" in validation.issues[0].reason
     # April is outside the locked quarter; other departments are not locked
     _save(engine, people.owner, org.revenue, "2026-04", "on_track")
     with db.write_session(engine) as s:
-        measurements.apply_entries(s, scope=admin_scope, entries=[Entry(org.cost, "2026-02", 1)])
+        measurements.apply_entries(session=s, scope=admin_scope, entries=[Entry(org.cost, "2026-02", 1)])
 
 
 def test_only_an_admin_or_the_departments_manager_locks_and_both_are_audited(engine, people):
@@ -134,7 +138,7 @@ def test_check_in_columns_in_the_kpi_csv_are_validated_by_row_and_formula_text_i
         "CAC,Sales,2026-01,70,,some text,\n"
     )
     with db.read_session(engine) as s:
-        issues = kpi_import.validate_kpi_csv(s, data=bad, scope=scope).issues
+        issues = kpi_import.validate_kpi_csv(session=s, data=bad, scope=scope).issues
     assert [(i.row, i.column) for i in issues] == [(2, "analysis"), (3, "status"), (4, "status")]
     good = (
         "kpi,department,period,actual,status,analysis,next_steps\n"
@@ -142,7 +146,7 @@ def test_check_in_columns_in_the_kpi_csv_are_validated_by_row_and_formula_text_i
         "CAC,Sales,2026-02,,at_risk,Waiting for finance,\n"
     )
     with db.write_session(engine) as s:
-        summary = kpi_import.import_kpis(s, data=good, scope=scope)
+        summary = kpi_import.import_kpis(session=s, data=good, scope=scope)
     assert (summary.rows, summary.inserted, summary.checkins) == (2, 1, 2)
     with db.read_session(engine) as s:
         frame = checkins.checkins_frame(session=s).set_index("kpi")

@@ -46,15 +46,15 @@ def _read(engine, wid, dept, user=LEADER):
 
 def _close(engine, wid):
     with db.write_session(engine) as s:
-        surveys.close_wave(s, wave_id=wid, actor="hr")
+        surveys.close_wave(session=s, wave_id=wid, actor="hr")
 
 
 def test_an_open_waves_comments_are_never_listed_or_read(engine, wave) -> None:
     wid, depts = wave
     with db.read_session(engine) as s:
-        assert surveys.comment_waves(s).empty
+        assert surveys.comment_waves(session=s).empty
         with pytest.raises(surveys.SurveyError, match="once it is closed"):
-            surveys.comment_departments(s, wave_id=wid)
+            surveys.comment_departments(session=s, wave_id=wid)
     with pytest.raises(surveys.SurveyError, match="once it is closed"):
         _read(engine, wid, depts["Sales"])
 
@@ -64,7 +64,7 @@ def test_a_leader_reads_a_departments_comments_of_a_closed_wave_and_the_read_is_
     _close(engine, wid)
     with db.read_session(engine) as s:
         assert s.exec(select(AuditEvent).where(AuditEvent.action == "read_comments")).all() == []
-        listed = surveys.comment_departments(s, wave_id=wid)
+        listed = surveys.comment_departments(session=s, wave_id=wid)
     assert listed[["department", "comments"]].values.tolist() == [["Sales", 12]]  # Finance, Tiny are not even named
     found = _read(engine, wid, depts["Sales"])
     assert sorted(found.texts) == [f"Sales comment {i:02d}" for i in range(12)]
@@ -96,7 +96,7 @@ def test_a_manager_reads_only_the_units_they_manage(engine, wave) -> None:
         _read(engine, wid, depts["Sales"], user=_manager(depts["Finance"]))
     assert len(_read(engine, wid, depts["Sales"], user=_manager(depts["Sales"])).texts) == 12
     with db.read_session(engine) as s:
-        assert surveys.comment_departments(s, wave_id=wid, department_ids={depts["Finance"]}).empty
+        assert surveys.comment_departments(session=s, wave_id=wid, department_ids={depts["Finance"]}).empty
     employee = UserContext(account_id=3, email="e@example.org", name="", roles=frozenset({"employee"}))
     with pytest.raises(surveys.SurveyError):
         _read(engine, wid, depts["Sales"], user=employee)

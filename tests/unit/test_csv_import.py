@@ -30,7 +30,7 @@ def org(engine):
 
 def _validate(engine, data, scope=None):
     with db.read_session(engine) as s:
-        return csvio.validate_kpi_csv(s, data=data, scope=scope)
+        return csvio.validate_kpi_csv(session=s, data=data, scope=scope)
 
 
 def _issues(engine, data, scope=None):
@@ -39,7 +39,7 @@ def _issues(engine, data, scope=None):
 
 def _import(engine, data, scope=ADMIN, **kw):
     with db.write_session(engine) as s:
-        return csvio.import_kpis(s, data=data, scope=scope, **kw)
+        return csvio.import_kpis(session=s, data=data, scope=scope, **kw)
 
 
 def _counts(engine):
@@ -57,7 +57,7 @@ def _counts(engine):
     [("12.5", 12.5), ("-3", -3.0), ("+4", 4.0), (".5", 0.5), ("1e3", 1000.0), ("12,5", 12.5), ("0,125", 0.125)],
 )
 def test_parse_number_reads(text, value):
-    assert csvio.parse_number(text) == value
+    assert csvio.parse_number(text=text) == value
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_parse_number_reads(text, value):
 )
 def test_parse_number_refuses(text, reason):
     with pytest.raises(ValueError, match=reason):
-        csvio.parse_number(text)
+        csvio.parse_number(text=text)
 
 
 # ----------------------------------------------------------------------- validation rules
@@ -173,8 +173,8 @@ def test_scope_refuses_other_departments(engine, org):
 
 def test_retired_kpi_and_department(engine, org):
     with db.write_session(engine) as s:
-        strategy.set_kpi_active(s, actor="a", kpi_id=org.cac, active=False)
-        strategy.update_department(s, actor="a", department_id=org.hr, active=False)
+        strategy.set_kpi_active(session=s, actor="a", kpi_id=org.cac, active=False)
+        strategy.update_department(session=s, actor="a", department_id=org.hr, active=False)
     issues = _issues(engine, HEADER + "CAC,Sales,2025-01,1,\nAttrition,HR,2025-01,1,\n")
     assert [(r, c) for r, c, _ in issues] == [(2, "kpi"), (3, "department")]
     assert "retired" in issues[0][2] and "retired" in issues[1][2]
@@ -201,7 +201,7 @@ def test_import_is_idempotent_and_counts(engine, org):
     third = _import(engine, data.replace("125,140", "126,140").replace("75,", "75,70"))
     assert (third.inserted, third.updated, third.unchanged) == (0, 2, 1)
     with db.read_session(engine) as s:
-        vf = measurements.values_frame(s).set_index(["kpi_id", "period"])
+        vf = measurements.values_frame(session=s).set_index(["kpi_id", "period"])
         imports = audit.list_events(s, action="import")
     assert vf.loc[(org.revenue, "2025-02"), "actual"] == 126.0
     assert vf.loc[(org.cac, "2025-01"), "target"] == 70.0
@@ -317,7 +317,7 @@ def test_cli_import_kpis(tmp_path, sqlite_engine, monkeypatch, capsys):
     code, out, _ = run(str(good), "--dry-run")
     assert code == 0 and "would be inserted" in out
     with db.read_session(sqlite_engine) as s:
-        assert measurements.values_frame(s).empty
+        assert measurements.values_frame(session=s).empty
     code, out, err = run(str(good))
     assert code == 0 and "1 inserted" in out, err
     code, out, _ = run(str(good))
@@ -325,7 +325,7 @@ def test_cli_import_kpis(tmp_path, sqlite_engine, monkeypatch, capsys):
     code, _, err = run(str(tmp_path / "missing.csv"))
     assert code == 1 and "No such file" in err
     with db.read_session(sqlite_engine) as s:
-        assert measurements.values_frame(s)["actual"].tolist() == [12.5]
+        assert measurements.values_frame(session=s)["actual"].tolist() == [12.5]
     # the real entry point, once: exit status and stderr of `python -m kpialign`
     r = subprocess.run(
         [sys.executable, "-m", "kpialign", "import-kpis", str(bad)],

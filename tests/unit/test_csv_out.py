@@ -116,8 +116,10 @@ def test_export_filename() -> None:
     assert csv_out.export_filename("kpis", "../../etc", day) == "kpialign-kpis-etc-2026-11-27.csv"
 
 
-def test_a_dataframe_is_written_column_by_column_exactly_as_cell_by_cell():
-    """The column-wise fast path writes the very bytes the per-cell rules give, for every dtype."""
+@pytest.mark.parametrize("repeat", [1, 120])
+def test_a_dataframe_is_written_column_by_column_exactly_as_cell_by_cell(repeat):
+    """The column-wise fast path writes the very bytes the per-cell rules give, for every dtype;
+    ``repeat``: 600 rows take the paths that make each distinct value text once."""
     import csv
     import io
     from datetime import date
@@ -147,6 +149,10 @@ def test_a_dataframe_is_written_column_by_column_exactly_as_cell_by_cell():
             "mixed": [1, "=a", 2.5, True, float("nan")],
         }
     )
+    frame = pd.concat([frame] * repeat, ignore_index=True)
+    if repeat > 1:  # here: many distinct values too, not only repeats
+        frame["int"] = frame["int"] * np.arange(len(frame))
+        frame["nullable"] = frame["nullable"] - pd.array(np.arange(len(frame)), dtype="Int64")
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     writer.writerow(list(frame.columns))

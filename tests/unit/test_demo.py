@@ -22,7 +22,7 @@ from kpialign.core import periods
 from kpialign.core.security import verify_password
 from kpialign.demo import seed as demo
 from kpialign.models import RESPONSE_SIDE_TABLES
-from kpialign.services import accounts, surveys
+from kpialign.services import accounts, portal, surveys
 from kpialign.services.question_bank import DECOY_OBJECTIVES, QUESTION_BANK, objective_pick_score
 
 # Nothing is left out: even the argon2 salt of the demo password comes from the seed. (The
@@ -248,7 +248,7 @@ def test_answers_values_and_comments(demo_engine):
     skipped = 1 - len(likert) / (n_resp * likert.code.nunique())
     assert 0.01 < skipped < 0.06  # "prefer not to say" leaves no answer row
     real = {f"o{i}" for i in range(5)}
-    possible = {objective_pick_score(set(), real, set())} | {20 * i for i in range(6)}
+    possible = {objective_pick_score(picked=set(), real=real, decoys=set())} | {20 * i for i in range(6)}
     picks = a[a.code == "OBJ_PICK"].value
     assert set(picks) <= possible and picks.nunique() >= 4
     assert not (a.kind == "text").any()  # comments live in the comment table
@@ -340,7 +340,7 @@ def test_demo_accounts(demo_engine):
     employee = rows[rows.role == "employee"].iloc[0]
     with db.read_session(demo_engine) as s:
         account_id = int(s.execute(text("SELECT id FROM account WHERE email = :e"), {"e": employee.email}).scalar_one())
-        waves = surveys.waves_for_account(s, account_id=account_id, today=date(2026, 11, 20))
+        waves = surveys.waves_for_account(session=s, account_id=account_id, today=date(2026, 11, 20))
     assert waves.name.tolist() == [demo.OPEN_WAVE_NAME]  # the demo employee can answer the open wave
     open_depts = _frame(
         demo_engine,
@@ -348,7 +348,7 @@ def test_demo_accounts(demo_engine):
     )
     assert employee.home in set(open_depts.department_id)
     settings = _frame(demo_engine, "SELECT key FROM setting")
-    assert settings.key.tolist() == [demo.DEMO_MARKER]  # scoring uses its defaults; the database says it is the demo
+    assert settings.key.tolist() == [portal.DEMO_MARKER]  # scoring uses its defaults; the database says it is the demo
 
 
 def test_timeline_is_anchored_not_today(engine):

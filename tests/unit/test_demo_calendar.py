@@ -28,7 +28,7 @@ def _employee_waves(engine, today: date) -> list[str]:
                 text("SELECT id FROM account WHERE email = :e"), {"e": demo.DEMO_ACCOUNTS["employee"]}
             ).scalar_one()
         )
-        return surveys.waves_for_account(s, account_id=account_id, today=today).name.tolist()
+        return surveys.waves_for_account(session=s, account_id=account_id, today=today).name.tolist()
 
 
 def test_the_calendar_is_laid_out_around_today(engine) -> None:

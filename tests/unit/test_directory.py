@@ -49,13 +49,13 @@ def _import(engine, units=UNITS, people=PEOPLE, **kw):
     kw.setdefault("actor", "importer@acme.test")
     kw.setdefault("as_of", NOV)
     with db.write_session(engine) as s:
-        return directory.import_directory(s, data=units, people=people, **kw)
+        return directory.import_directory(session=s, data=units, people=people, **kw)
 
 
 def _plan(engine, units=UNITS, people=PEOPLE, **kw):
     kw.setdefault("as_of", NOV)
     with db.read_session(engine) as s:
-        return directory.plan_import(s, data=units, people=people, **kw)
+        return directory.plan_import(session=s, data=units, people=people, **kw)
 
 
 def _snapshot(engine):
@@ -88,13 +88,15 @@ def test_a_directory_creates_the_unit_tree_people_roles_scopes_and_headcounts(en
         assert hc[depts["SAL"].id] == 3 and hc[depts["MKT"].id] == 40
         assert set(s.execute(select(DepartmentHeadcount.period)).scalars()) == {"2026-11"}
         kim = s.exec(select(Account).where(Account.email == "kim@acme.test")).scalar_one()
-        ctx = accounts.user_context(s, kim)
+        ctx = accounts.user_context(session=s, account=kim)
         assert ctx.owner_departments == {depts["SAL"].id, depts["MKT"].id}
-        max_ = accounts.user_context(s, s.exec(select(Account).where(Account.email == "max@acme.test")).scalar_one())
+        max_ = accounts.user_context(
+            session=s, account=s.exec(select(Account).where(Account.email == "max@acme.test")).scalar_one()
+        )
         assert max_.roles == {"manager", "leader"}
         assert max_.managed_departments == {depts["COM"].id, depts["SAL"].id, depts["MKT"].id}
         sam = s.exec(select(Account).where(Account.email == "sam@acme.test")).scalar_one()
-        assert accounts.roles_of(s, sam.id) == ["employee"] and sam.password_hash is None
+        assert accounts.roles_of(session=s, account_id=sam.id) == ["employee"] and sam.password_hash is None
         events = s.execute(select(DepartmentEvent.kind, DepartmentEvent.effective_on)).all()
         assert sorted(events) == [("create", NOV)] * 5
         audit_rows = s.execute(select(AuditEvent).where(AuditEvent.entity == "directory")).scalars().all()
@@ -202,7 +204,7 @@ def test_a_hand_typed_unit_with_the_same_name_is_adopted_not_duplicated(engine):
     from kpialign.services import strategy
 
     with db.write_session(engine) as s:
-        sales = strategy.create_department(s, actor="t", name="Sales", headcount=9)
+        sales = strategy.create_department(session=s, actor="t", name="Sales", headcount=9)
     plan = _import(engine)
     assert plan.counts()["units_created"] == 4 and plan.counts()["units_changed"] == 1
     with db.read_session(engine) as s:

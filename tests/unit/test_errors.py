@@ -7,11 +7,10 @@ from datetime import date
 import pytest
 
 from kpialign import backup, cli, config, exports
-from kpialign.core import privacy
+from kpialign.core import privacy, scoring
 from kpialign.core.csv_out import CsvExportError
 from kpialign.core.errors import ImportIssue, ImportRefused, KpialignError, Refused
 from kpialign.core.periods import PeriodError
-from kpialign.scorecard import build as scorecard
 from kpialign.services import (
     accounts,
     directory,
@@ -32,7 +31,7 @@ REFUSALS = [
     PeriodError,
     measurements.ScopeError,
     kpi_import.KpiImportError,
-    scorecard.ScorecardError,
+    scoring.ScorecardError,
     privacy.DisclosureRefused,
     exports.ExportError,
     config.ConfigError,
@@ -78,7 +77,9 @@ def test_an_import_refusal_lists_its_problems_as_a_table_with_a_file_column_only
     assert single.issues_frame().to_dict("records") == [
         {"row": 2, "column": "kpi", "value": "Sales", "reason": "Unknown KPI."}
     ]
-    several = ImportRefused([directory.file_issue("people", 4, "email", "x", "Not an e-mail address.")])
+    several = ImportRefused(
+        [directory.file_issue(file="people", row=4, column="email", value="x", reason="Not an e-mail address.")]
+    )
     assert list(several.issues_frame().columns) == ["file", "row", "column", "value", "reason"]
     assert several.issues_frame()["file"].tolist() == ["people"]
     assert str(single) == "The file has 1 problem; nothing was imported."
@@ -87,7 +88,9 @@ def test_an_import_refusal_lists_its_problems_as_a_table_with_a_file_column_only
 def test_the_directory_and_strategy_plans_keep_their_file_column_even_when_no_problem_names_a_file():
     plan = strategy_import.StrategyPlan(issues=[ImportIssue(0, "", "", "No file was given.")])
     assert list(plan.issues_frame().columns) == ["file", "row", "column", "value", "reason"]
-    validation = kpi_import.ImportValidation(issues=[directory.file_issue("units", 1, "x", "x", "Unknown column.")])
+    validation = kpi_import.ImportValidation(
+        issues=[directory.file_issue(file="units", row=1, column="x", value="x", reason="Unknown column.")]
+    )
     assert list(validation.issues_frame().columns) == ["row", "column", "value", "reason"]
 
 
@@ -96,7 +99,7 @@ def test_the_command_line_prints_one_line_per_problem_with_its_file_row_column_a
         [
             ImportIssue(0, "", "", "The file is empty."),
             ImportIssue(5, "actual", "abc", "Not a number."),
-            directory.file_issue("people", 2, "", "", "Duplicate person."),
+            directory.file_issue(file="people", row=2, column="", value="", reason="Duplicate person."),
         ]
     )
     assert exc.issue_lines("values.csv") == [

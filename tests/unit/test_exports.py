@@ -134,7 +134,7 @@ def test_participation_is_the_survey_pages_table(small_wave):
     engine, wid, _depts = small_wave
     with db.read_session(engine) as s:
         df = exports.participation(s, wave="Test wave")
-        page = surveys.participation(s, wave_id=wid)
+        page = surveys.participation(session=s, wave_id=wid)
     assert list(df.columns) == exports.PARTICIPATION_COLUMNS
     pd.testing.assert_frame_equal(
         df.drop(columns="wave"), page.drop(columns="department_id")[df.columns[1:]], check_dtype=False
@@ -252,9 +252,9 @@ def test_demo_results_satisfy_the_privacy_rules(demo_engine):
     from kpialign.scorecard import queries as scorecard_data
 
     with db.read_session(demo_engine) as s:
-        w = surveys.get_wave(s, name=CLOSED)
+        w = surveys.get_wave(session=s, name=CLOSED)
         df = exports.results(s, wave=CLOSED)
-        sizes = surveys.response_counts(s, wave_ids=[w.id])
+        sizes = surveys.response_counts(session=s, wave_ids=[w.id])
         tree = scorecard_data.departments(s)
     k = w.min_group
     n_of = {int(d): int(n) for d, n in zip(sizes["department_id"], sizes["n"], strict=True)}
@@ -286,7 +286,7 @@ def test_complementary_suppression_respects_divisions(engine):
         for name, parent in (("X1", x), ("X2", x), ("Y1", y), ("Y2", y)):
             s.add(Department(name=name, parent_id=parent.id, headcount=20))
         s.flush()
-        surveys.sync_question_bank(s, actor="test")
+        surveys.sync_question_bank(session=s, actor="test")
         ids = {d.name: int(d.id) for d in s.exec(select(Department)).all()}
     make_wave(engine, ids, name="Tree wave", names=["X1", "X2", "Y1", "Y2"])
     with db.write_session(engine) as s:

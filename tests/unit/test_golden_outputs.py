@@ -30,6 +30,7 @@ from kpialign.core import csv_out
 from kpialign.demo import seed as demo
 from kpialign.models import SurveyWave, WaveStatus
 from kpialign.scorecard import build as scorecard
+from kpialign.scorecard import views
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden.json"
 DAY = date(2026, 11, 27)
@@ -52,7 +53,7 @@ def golden_digests(engine: Engine) -> dict[str, str]:
     for period in SCORECARD_PERIODS:
         with db.read_session(engine) as session:
             sc = scorecard.build_scorecard(session, period=period)
-            out[f"scorecard-csv period={period}"] = _sha(csv_out.write_csv(scorecard.scorecard_table(sc.departments)))
+            out[f"scorecard-csv period={period}"] = _sha(csv_out.write_csv(views.scorecard_table(sc.departments)))
     for kind in exports.KINDS:
         if kind in exports.SURVEY_KINDS:
             cases = [{"wave": w} for w in closed]

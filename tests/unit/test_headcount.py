@@ -35,7 +35,7 @@ def _naive(history: list[tuple[int, int, int]], current: dict[int, int], dept: i
 def test_the_headcount_of_a_month_is_the_latest_record_at_or_before_it_else_the_current_one(records, months):
     current = {1: 10, 2: 20, 3: 30}
     hist = pd.DataFrame(records, columns=["department_id", "month", "headcount"])
-    out = headcount.headcount_by_month(hist, pd.Series(current), months)
+    out = headcount.headcount_by_month(history=hist, current=pd.Series(current), months=months)
     assert len(out) == 3 * len(set(months))
     for d, m, h in out.itertuples(index=False):
         assert h == _naive(records, current, d, m)
@@ -67,15 +67,15 @@ def test_participation_of_a_sign_in_department_uses_the_headcount_of_the_waves_m
     eng = db.make_engine(demo_copy_url)
     try:
         with db.read_session(eng) as s:
-            wave = surveys.get_wave(s, name=OPEN_WAVE_NAME)
+            wave = surveys.get_wave(session=s, name=OPEN_WAVE_NAME)
             sales = s.execute(select(Department.id).where(Department.name == "Sales")).scalar_one()
-            before = surveys.participation(s, wave_id=wave.id).set_index("department")
+            before = surveys.participation(session=s, wave_id=wave.id).set_index("department")
         month = f"{wave.opens_on.year:04d}-{wave.opens_on.month:02d}"
         with db.write_session(eng) as s:
             s.add(DepartmentHeadcount(department_id=sales, period=month, headcount=50))
             s.add(DepartmentHeadcount(department_id=sales, period="2099-01", headcount=999))  # a later period: ignored
         with db.read_session(eng) as s:
-            after = surveys.participation(s, wave_id=wave.id).set_index("department")
+            after = surveys.participation(session=s, wave_id=wave.id).set_index("department")
         # before: only the signed-in accounts count as invited (too few to show); after: the recorded headcount
         assert not before.loc["Sales", "shown"]
         assert after.loc["Sales", "invited"] == 50 and after.loc["Sales", "shown"]

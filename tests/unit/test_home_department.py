@@ -15,7 +15,7 @@ from tests.unit.survey_helpers import TODAY, make_wave, seed_org
 
 def _new_account(engine, email="sso.person@example.org") -> int:
     with db.write_session(engine) as s:  # as single sign-on with KPIALIGN_OIDC_UNKNOWN=employee creates it
-        return int(accounts.create_user(s, email=email, roles=["employee"], password=None, actor="oidc").id)
+        return int(accounts.create_user(session=s, email=email, roles=["employee"], password=None, actor="oidc").id)
 
 
 def test_an_account_without_a_home_department_can_answer_once_an_admin_sets_one(engine) -> None:
@@ -23,14 +23,14 @@ def test_an_account_without_a_home_department_can_answer_once_an_admin_sets_one(
     wid = make_wave(engine, depts, names=["Sales"])
     account_id = _new_account(engine)
     with db.read_session(engine) as s:
-        assert surveys.waves_for_account(s, account_id=account_id, today=TODAY).empty
+        assert surveys.waves_for_account(session=s, account_id=account_id, today=TODAY).empty
     with db.write_session(engine) as s:
         assert accounts.set_home_department(
             session=s, account_id=account_id, department_id=depts["Sales"], actor="admin@example.org"
         )
     with db.read_session(engine) as s:
-        assert surveys.waves_for_account(s, account_id=account_id, today=TODAY).wave_id.tolist() == [wid]
-        assert accounts.user_context_by_id(s, account_id).department_id == depts["Sales"]
+        assert surveys.waves_for_account(session=s, account_id=account_id, today=TODAY).wave_id.tolist() == [wid]
+        assert accounts.user_context_by_id(session=s, account_id=account_id).department_id == depts["Sales"]
         event = s.exec(select(AuditEvent).where(AuditEvent.action == "set_department")).one()
     assert (event.actor, event.entity_id) == ("admin@example.org", str(account_id))
     detail = event.detail if isinstance(event.detail, dict) else json.loads(event.detail)

@@ -27,7 +27,7 @@ def demo_data(demo_url):
         sc = build.build_scorecard(s)
         names = {int(d.id): d.name for d in s.exec(select(Department))}
         users = {
-            role: accounts.user_context(s, s.exec(select(Account).where(Account.email == email)).one())
+            role: accounts.user_context(session=s, account=s.exec(select(Account).where(Account.email == email)).one())
             for role, email in demo.DEMO_ACCOUNTS.items()
         }
         views = {"sales": sharing.strategy_view(s, sc, department_id=_id(names, "Sales"))}
@@ -160,7 +160,7 @@ def test_out_of_scope_requests_are_refused_and_audited(demo_copy_url):
     eng = db.make_engine(demo_copy_url)
     with db.read_session(eng) as s:
         email = demo.DEMO_ACCOUNTS["manager"]
-        manager = accounts.user_context(s, s.exec(select(Account).where(Account.email == email)).one())
+        manager = accounts.user_context(session=s, account=s.exec(select(Account).where(Account.email == email)).one())
         production = s.exec(select(Department.id).where(Department.name == "Production")).one()
         sales = s.exec(select(Department.id).where(Department.name == "Sales")).one()
     with db.write_session(eng, bump=False) as s:

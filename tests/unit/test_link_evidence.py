@@ -59,7 +59,7 @@ def demo(demo_engine):
     with db.read_session(demo_engine) as s:
         sc = build.build_scorecard(s)
         frame = kpi_links.links_frame(session=s)
-        pulling = strategy.findings(s).conflicts
+        pulling = strategy.findings(session=s).conflicts
     return sc, links_read.links_with_evidence(frame, sc), pulling
 
 

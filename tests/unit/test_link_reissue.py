@@ -14,7 +14,7 @@ from tests.unit.survey_helpers import BASE, KEY, TODAY, invite, make_wave, seed_
 
 def _row(engine, wid: int, dept: str = "Sales") -> dict:
     with db.read_session(engine) as s:
-        df = surveys.participation(s, wave_id=wid)
+        df = surveys.participation(session=s, wave_id=wid)
     return df.set_index("department").loc[dept].to_dict()
 
 
@@ -26,7 +26,7 @@ def _reissue(engine, link: str) -> str:
 def _check(engine, token: str) -> str | None:
     with db.read_session(engine) as s:
         try:
-            surveys.check_token(s, token=token, key=KEY, today=TODAY)
+            surveys.check_token(session=s, token=token, key=KEY, today=TODAY)
         except surveys.LinkProblem as exc:
             return exc.reason
     return None
@@ -46,7 +46,7 @@ def test_a_reissued_link_replaces_the_old_one_without_growing_the_invited_count(
     after = _row(engine, wid)
     assert (after["invited"], after["responded"]) == (before["invited"], before["responded"]) == (6, 1)
     with pytest.raises(surveys.LinkProblem) as refused, db.write_session(engine) as s:
-        surveys.submit_response(s, token=tokens[0], key=KEY, answers={}, today=TODAY)
+        surveys.submit_response(session=s, token=tokens[0], key=KEY, answers={}, today=TODAY)
     assert refused.value.reason == "revoked"
     submit(engine, new_token)
     assert _row(engine, wid)["responded"] == 2 and _row(engine, wid)["invited"] == 6
@@ -67,7 +67,7 @@ def test_a_used_unknown_revoked_or_closed_link_is_not_reissued(engine) -> None:
     with pytest.raises(surveys.SurveyError, match="already withdrawn or replaced"):
         _reissue(engine, lost)
     with db.write_session(engine) as s:
-        surveys.close_wave(s, wave_id=wid, actor="hr")
+        surveys.close_wave(session=s, wave_id=wid, actor="hr")
     with pytest.raises(surveys.SurveyError, match="closed"):
         _reissue(engine, later)
     with db.read_session(engine) as s:
@@ -93,7 +93,7 @@ def test_withdrawing_unused_links_leaves_used_ones_and_shrinks_the_denominator(e
     with db.write_session(engine) as s:  # people with accounts in Finance: they must not become "invited"
         s.add_all(Account(email=f"f{i}@example.org", department_id=depts["Finance"]) for i in range(6))
     with db.read_session(engine) as s:
-        df = surveys.participation(s, wave_id=wid).set_index("department")
+        df = surveys.participation(session=s, wave_id=wid).set_index("department")
         events = s.exec(select(AuditEvent).where(AuditEvent.action == "revoke_links")).all()
     assert len(events) == 2
     # Finance: every link withdrawn -> invited 0 (hidden below the minimum group), never its accounts
@@ -106,7 +106,7 @@ def test_a_closed_waves_links_cannot_be_withdrawn(engine) -> None:
     wid = make_wave(engine, depts, names=["Sales"])
     invite(engine, wid, "Sales", 5)
     with db.write_session(engine) as s:
-        surveys.close_wave(s, wave_id=wid, actor="hr")
+        surveys.close_wave(session=s, wave_id=wid, actor="hr")
     with pytest.raises(surveys.SurveyError, match="closed"), db.write_session(engine) as s:
         surveys.revoke_unused_links(session=s, wave_id=wid, actor="hr")
 

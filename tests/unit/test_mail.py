@@ -103,14 +103,14 @@ def test_the_database_keeps_a_seed_and_an_hmac_and_the_server_key_rebuilds_the_l
     assert inv.token_hmac == hash_token(token, KEY)
     assert mail.derive_token(row.token_seed, b"another key") != token
     with db.read_session(engine) as s:
-        form = surveys.check_token(s, token=token, key=KEY, today=TODAY)
+        form = surveys.check_token(session=s, token=token, key=KEY, today=TODAY)
     assert form.department == "Sales"
 
 
 def test_closing_the_wave_deletes_its_addresses(engine):
     wid = _wave_with_recipients(engine, 3)
     with db.write_session(engine) as s:
-        surveys.close_wave(s, wave_id=wid, actor="hr")
+        surveys.close_wave(session=s, wave_id=wid, actor="hr")
     with db.read_session(engine) as s:
         assert s.exec(select(InvitationAddress)).all() == []
         assert len(s.exec(select(Invitation)).all()) == 3  # the links (HMACs) stay, for participation
@@ -200,7 +200,7 @@ def test_invitations_arrive_once_each_with_complete_headers(engine):
     assert link.startswith(f"{BASE}/survey?token=") and link.endswith("&lang=de")
     token = link.split("token=", 1)[1].split("&", 1)[0]
     with db.read_session(engine) as s:
-        assert surveys.check_token(s, token=token, key=KEY, today=TODAY).department == "Sales"
+        assert surveys.check_token(session=s, token=token, key=KEY, today=TODAY).department == "Sales"
     assert _states(engine, wid) == {"pending": 0, "in_doubt": 0, "sent": 5, "failed": 0}
     # Sending again sends nothing.
     with SmtpServer(Collector()) as srv:
@@ -283,7 +283,7 @@ def test_reminders_go_only_to_unused_links_at_most_n_times_and_the_audit_has_cou
             row = s.get(InvitationAddress, iid)
             answered.add(row.email)
             token = mail.derive_token(row.token_seed, KEY)
-            surveys.submit_response(s, token=token, key=KEY, answers=likert_answers(engine), today=TODAY)
+            surveys.submit_response(session=s, token=token, key=KEY, answers=likert_answers(engine), today=TODAY)
     got: list[str] = []
     for _ in range(3):  # a third round has nobody left (max 2)
         handler = Collector()

@@ -39,8 +39,8 @@ def org(engine, monkeypatch):
         s.add(legacy)
         s.flush()
         s.add(DepartmentEvent(department_id=legacy.id, kind="close", effective_on=date(2026, 6, 30)))
-        accounts.create_user(s, email="admin@example.com", roles=["admin"], password=PASSWORD)
-        accounts.create_user(s, email="emp@example.com", roles=["employee"], password=PASSWORD)
+        accounts.create_user(session=s, email="admin@example.com", roles=["admin"], password=PASSWORD)
+        accounts.create_user(session=s, email="emp@example.com", roles=["employee"], password=PASSWORD)
     return engine
 
 
@@ -56,12 +56,12 @@ def _account(engine, email: str) -> int:
 
 def _context(engine, email: str) -> accounts.UserContext:
     with db.read_session(engine) as s:
-        return accounts.user_context_by_id(s, _account(engine, email))
+        return accounts.user_context_by_id(session=s, account_id=_account(engine, email))
 
 
 def test_a_manager_created_for_a_division_manages_it_and_everything_below(org):
     with db.write_session(org) as s:
-        accounts.create_user(s, email="m@example.com", roles=["manager"], password=PASSWORD, units=["Ops"])
+        accounts.create_user(session=s, email="m@example.com", roles=["manager"], password=PASSWORD, units=["Ops"])
     ctx = _context(org, "m@example.com")
     assert ctx.has("manager")
     assert ctx.managed_departments == {_dept(org, "Ops"), _dept(org, "Ops North"), _dept(org, "Depot")}
@@ -70,12 +70,12 @@ def test_a_manager_created_for_a_division_manages_it_and_everything_below(org):
 
 def test_a_manager_without_a_unit_is_refused(org):
     with db.write_session(org) as s, pytest.raises(accounts.AccountError, match="at least one unit"):
-        accounts.create_user(s, email="m@example.com", roles=["manager"], password=PASSWORD)
+        accounts.create_user(session=s, email="m@example.com", roles=["manager"], password=PASSWORD)
 
 
 def test_an_unknown_unit_is_refused_with_its_reason(org):
     with db.write_session(org) as s, pytest.raises(accounts.AccountError, match="Unknown unit 'Nowhere'"):
-        accounts.create_user(s, email="m@example.com", roles=["manager"], password=PASSWORD, units=["Nowhere"])
+        accounts.create_user(session=s, email="m@example.com", roles=["manager"], password=PASSWORD, units=["Nowhere"])
     with db.write_session(org) as s, pytest.raises(accounts.AccountError, match="No unit with id 999"):
         accounts.set_manager_units(
             session=s, account_id=_account(org, "emp@example.com"), department_ids=[999], actor="t"
@@ -84,7 +84,7 @@ def test_an_unknown_unit_is_refused_with_its_reason(org):
 
 def test_a_closed_unit_is_refused_with_the_date_it_closed(org):
     with db.write_session(org) as s, pytest.raises(accounts.AccountError, match="'Legacy' was closed on 2026-06-30"):
-        accounts.create_user(s, email="m@example.com", roles=["manager"], password=PASSWORD, units=["Legacy"])
+        accounts.create_user(session=s, email="m@example.com", roles=["manager"], password=PASSWORD, units=["Legacy"])
     with db.write_session(org) as s, pytest.raises(accounts.AccountError, match="closed"):
         accounts.set_manager_units(
             session=s, account_id=_account(org, "emp@example.com"), department_ids=[_dept(org, "Legacy")], actor="t"
@@ -120,7 +120,7 @@ def test_an_empty_scope_takes_the_role_away_but_never_the_last_role(org):
         assert accounts.set_manager_units(session=s, account_id=emp, department_ids=[], actor="t")
     assert _context(org, "emp@example.com").roles == {"employee"}
     with db.write_session(org) as s:
-        accounts.create_user(s, email="m@example.com", roles=["manager"], password=PASSWORD, units=["Sales"])
+        accounts.create_user(session=s, email="m@example.com", roles=["manager"], password=PASSWORD, units=["Sales"])
     with db.write_session(org) as s, pytest.raises(accounts.AccountError, match="at least one role"):
         accounts.set_manager_units(session=s, account_id=_account(org, "m@example.com"), department_ids=[], actor="t")
 
@@ -128,17 +128,17 @@ def test_an_empty_scope_takes_the_role_away_but_never_the_last_role(org):
 def test_set_roles_keeps_manager_units_and_lists_them(org):
     emp = _account(org, "emp@example.com")
     with db.write_session(org) as s, pytest.raises(accounts.AccountError, match="at least one unit"):
-        accounts.set_roles(s, account_id=emp, roles=["employee", "manager"], actor="t")
+        accounts.set_roles(session=s, account_id=emp, roles=["employee", "manager"], actor="t")
     with db.write_session(org) as s:
         accounts.set_roles(
-            s, account_id=emp, roles=["employee", "manager"], manager_units=[_dept(org, "Ops North")], actor="t"
+            session=s, account_id=emp, roles=["employee", "manager"], manager_units=[_dept(org, "Ops North")], actor="t"
         )
     with db.read_session(org) as s:
-        users = accounts.list_users(s).set_index("email")
+        users = accounts.list_users(session=s).set_index("email")
     assert users.loc["emp@example.com", "manager_units"] == "Ops North"
     assert users.loc["emp@example.com", "roles"] == "employee, manager"
     with db.write_session(org) as s:
-        accounts.set_roles(s, account_id=emp, roles=["employee"], actor="t")
+        accounts.set_roles(session=s, account_id=emp, roles=["employee"], actor="t")
     assert _context(org, "emp@example.com").managed_departments == frozenset()
 
 

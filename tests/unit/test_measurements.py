@@ -45,23 +45,25 @@ def test_owner_cannot_write_another_department(engine, org):
         pytest.raises(ScopeError, match="may not change KPI data of department 'Operations'"),
         db.write_session(engine) as s,
     ):
-        measurements.apply_entries(s, scope=owner, entries=entries)
+        measurements.apply_entries(session=s, scope=owner, entries=entries)
     with db.read_session(engine) as s:
-        assert measurements.values_frame(s).empty  # the Sales value was not written either
+        assert measurements.values_frame(session=s).empty  # the Sales value was not written either
 
 
 def test_upsert_counts_and_audit(engine, org):
     entries = [Entry(org.revenue, "2025-01", 120.0), Entry(org.revenue, "2025-02", 130.0, target=140.0)]
     with db.write_session(engine) as s:
-        summary = measurements.apply_entries(s, scope=ADMIN, entries=entries)
+        summary = measurements.apply_entries(session=s, scope=ADMIN, entries=entries)
     assert (summary.inserted, summary.updated, summary.unchanged) == (2, 0, 0)
     with db.write_session(engine) as s:
-        again = measurements.apply_entries(s, scope=ADMIN, entries=entries)
+        again = measurements.apply_entries(session=s, scope=ADMIN, entries=entries)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
     assert again.describe().startswith("Nothing changed")
     with db.write_session(engine) as s:
         changed = measurements.apply_entries(
-            s, scope=ADMIN, entries=[Entry(org.revenue, "2025-01", 125.0), Entry(org.revenue, "2025-02", 130.0, 145.0)]
+            session=s,
+            scope=ADMIN,
+            entries=[Entry(org.revenue, "2025-01", 125.0), Entry(org.revenue, "2025-02", 130.0, 145.0)],
         )
     assert (changed.inserted, changed.updated, changed.unchanged) == (0, 2, 0)
     with db.read_session(engine) as s:
@@ -77,11 +79,11 @@ def test_upsert_counts_and_audit(engine, org):
 def test_dry_run_writes_nothing(engine, org):
     with db.write_session(engine) as s:
         summary = measurements.apply_entries(
-            s, scope=ADMIN, entries=[Entry(org.revenue, "2025-01", 1.0, 2.0)], dry_run=True
+            session=s, scope=ADMIN, entries=[Entry(org.revenue, "2025-01", 1.0, 2.0)], dry_run=True
         )
     assert summary.inserted == 1
     with db.read_session(engine) as s:
-        assert measurements.values_frame(s).empty
+        assert measurements.values_frame(session=s).empty
         assert measurements.targets_frame(session=s).empty
         assert audit.list_events(s, entity="kpi_value").empty
 
@@ -106,15 +108,15 @@ def test_invalid_entries_write_nothing(engine, org, entry, error, message):
     }.get(entry, entry)
     good = Entry(org.cac, "2025-01", 70.0)
     with pytest.raises(error, match=message), db.write_session(engine) as s:
-        measurements.apply_entries(s, scope=ADMIN, entries=[good, entry])
+        measurements.apply_entries(session=s, scope=ADMIN, entries=[good, entry])
     with db.read_session(engine) as s:
-        assert measurements.values_frame(s).empty
+        assert measurements.values_frame(session=s).empty
 
 
 def test_duplicate_entries_refused(engine, org):
     with pytest.raises(MeasurementError, match="two entries"), db.write_session(engine) as s:
         measurements.apply_entries(
-            s, scope=ADMIN, entries=[Entry(org.revenue, "2025-01", 1.0), Entry(org.revenue, "2025-01", 2.0)]
+            session=s, scope=ADMIN, entries=[Entry(org.revenue, "2025-01", 1.0), Entry(org.revenue, "2025-01", 2.0)]
         )
 
 
@@ -122,28 +124,30 @@ def test_retired_kpi_refused(engine, org):
     from kpialign.services import strategy
 
     with db.write_session(engine) as s:
-        strategy.set_kpi_active(s, actor="a", kpi_id=org.cac, active=False)
+        strategy.set_kpi_active(session=s, actor="a", kpi_id=org.cac, active=False)
     with pytest.raises(MeasurementError, match="retired"), db.write_session(engine) as s:
-        measurements.apply_entries(s, scope=ADMIN, entries=[Entry(org.cac, "2025-01", 1.0)])
+        measurements.apply_entries(session=s, scope=ADMIN, entries=[Entry(org.cac, "2025-01", 1.0)])
 
 
 def test_clear_target_and_delete_value(engine, org):
     with db.write_session(engine) as s:
-        measurements.apply_entries(s, scope=ADMIN, entries=[Entry(org.revenue, "2025-01", 120.0, 160.0)])
+        measurements.apply_entries(session=s, scope=ADMIN, entries=[Entry(org.revenue, "2025-01", 120.0, 160.0)])
     with db.write_session(engine) as s:
-        summary = measurements.apply_entries(s, scope=ADMIN, entries=[Entry(org.revenue, "2025-01", clear_target=True)])
+        summary = measurements.apply_entries(
+            session=s, scope=ADMIN, entries=[Entry(org.revenue, "2025-01", clear_target=True)]
+        )
     assert summary.targets_cleared == 1 and summary.updated == 1
     with db.read_session(engine) as s:
-        vf = measurements.values_frame(s)
+        vf = measurements.values_frame(session=s)
     assert vf.iloc[0]["target"] == 150.0 and vf.iloc[0]["target_source"] == "default"
     owner = EditScope(actor="o", departments=frozenset({org.ops}))
     with pytest.raises(ScopeError), db.write_session(engine) as s:
-        measurements.delete_value(s, scope=owner, kpi_id=org.revenue, period="2025-01")
+        measurements.delete_value(session=s, scope=owner, kpi_id=org.revenue, period="2025-01")
     with db.write_session(engine) as s:
-        assert measurements.delete_value(s, scope=ADMIN, kpi_id=org.revenue, period="2025-01")
-        assert not measurements.delete_value(s, scope=ADMIN, kpi_id=org.revenue, period="2025-01")
+        assert measurements.delete_value(session=s, scope=ADMIN, kpi_id=org.revenue, period="2025-01")
+        assert not measurements.delete_value(session=s, scope=ADMIN, kpi_id=org.revenue, period="2025-01")
     with db.read_session(engine) as s:
-        assert measurements.values_frame(s).empty
+        assert measurements.values_frame(session=s).empty
         assert audit.list_events(s, entity="kpi_value", action="delete").shape[0] == 1
 
 
@@ -159,14 +163,14 @@ def _seed_values(engine, org):
         Entry(org.cost, "2025-02", 1.5),
     ]
     with db.write_session(engine) as s:
-        measurements.apply_entries(s, scope=ADMIN, entries=entries)
+        measurements.apply_entries(session=s, scope=ADMIN, entries=entries)
 
 
 def test_values_frame_target_precedence_and_filters(engine, org):
     _seed_values(engine, org)
     with db.read_session(engine) as s:
-        df = measurements.values_frame(s)
-        only = measurements.values_frame(s, kpi_ids=[org.revenue], periods=["2025-02", "2025-03"])
+        df = measurements.values_frame(session=s)
+        only = measurements.values_frame(session=s, kpi_ids=[org.revenue], periods=["2025-02", "2025-03"])
         ser = measurements.series(session=s, kpi_id=org.revenue)
     assert list(df.columns) == ["kpi_id", "period", "actual", "target", "target_source"]
     rev = df[df["kpi_id"] == org.revenue].set_index("period")
@@ -180,9 +184,9 @@ def test_values_frame_target_precedence_and_filters(engine, org):
 def test_missing_periods(engine, org):
     _seed_values(engine, org)
     with db.read_session(engine) as s:
-        missing = measurements.missing_periods(s, start=date(2025, 1, 1), end=date(2025, 6, 30))
+        missing = measurements.missing_periods(session=s, start=date(2025, 1, 1), end=date(2025, 6, 30))
         sales = measurements.missing_periods(
-            s, start=date(2025, 1, 1), end=date(2025, 6, 30), department_ids=[org.sales]
+            session=s, start=date(2025, 1, 1), end=date(2025, 6, 30), department_ids=[org.sales]
         )
     got = set(zip(missing["kpi_id"], missing["period"], strict=True))
     assert (org.revenue, "2025-04") in got and (org.revenue, "2025-01") not in got
@@ -196,20 +200,20 @@ def test_missing_periods(engine, org):
 def test_latest_periods(engine, org):
     _seed_values(engine, org)
     with db.read_session(engine) as s:
-        assert measurements.latest_periods(s) == {"monthly": "2025-03", "quarterly": "2025-Q1"}
+        assert measurements.latest_periods(session=s) == {"monthly": "2025-03", "quarterly": "2025-Q1"}
 
 
 def test_entry_grid_and_grid_entries(engine, org):
     _seed_values(engine, org)
     with db.read_session(engine) as s:
-        grid = measurements.entry_grid(s, department_id=org.sales, period="2025-02")
+        grid = measurements.entry_grid(session=s, department_id=org.sales, period="2025-02")
     assert list(grid["kpi"]) == ["CAC", "Revenue"]
     rev = grid[grid["kpi"] == "Revenue"].iloc[0]
     assert (rev["actual"], rev["target"], rev["default_target"]) == (120.0, 130.0, 150.0)
     edited = grid.copy()
     edited.loc[edited["kpi"] == "CAC", "actual"] = 75.0  # new value
     edited.loc[edited["kpi"] == "Revenue", "target"] = None  # back to the default target
-    entries, problems = measurements.grid_entries(grid, edited, period="2025-02")
+    entries, problems = measurements.grid_entries(before=grid, after=edited, period="2025-02")
     assert problems == []
     by_kpi = {e.kpi_id: e for e in entries}
     assert by_kpi[org.cac].actual == 75.0 and by_kpi[org.revenue].clear_target
@@ -217,7 +221,7 @@ def test_entry_grid_and_grid_entries(engine, org):
     bad = grid.copy().astype({"actual": object})
     bad.loc[bad["kpi"] == "Revenue", "actual"] = None
     bad.loc[bad["kpi"] == "CAC", "actual"] = "abc"
-    _, problems = measurements.grid_entries(grid, bad, period="2025-02")
+    _, problems = measurements.grid_entries(before=grid, after=bad, period="2025-02")
     assert {(p.kpi, p.column) for p in problems} == {("Revenue", "actual"), ("CAC", "actual")}
 
 

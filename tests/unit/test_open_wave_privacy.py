@@ -18,9 +18,11 @@ from sqlalchemy import text
 
 from kpialign import db, exports
 from kpialign.cli import main
+from kpialign.core import scoring
 from kpialign.core.errors import Refused
 from kpialign.demo import seed as demo
 from kpialign.scorecard import build as scorecard
+from kpialign.scorecard import views
 from kpialign.services import surveys
 
 OPEN = demo.OPEN_WAVE_NAME
@@ -58,7 +60,7 @@ def _record(engine, monkeypatch) -> dict[str, object]:
         try:
             scorecard.build_scorecard(s, wave=OPEN)
             seen["open wave asked for"] = "shown"
-        except scorecard.ScorecardError as exc:
+        except scoring.ScorecardError as exc:
             seen["open wave asked for"] = f"refused: {exc}"
     seen["departments"] = _frame_without_participation(sc.departments.drop(columns=["u_suppressed"], errors="ignore"))
     seen["organisation"] = json.dumps(sc.organisation, default=str, sort_keys=True)
@@ -68,7 +70,7 @@ def _record(engine, monkeypatch) -> dict[str, object]:
     seen["likert"] = sc.likert.reset_index(drop=True)
     seen["changes"] = sc.changes.reset_index(drop=True)
     for dept_id in sc.departments["department_id"].astype(int):
-        view = scorecard.department_view(sc, dept_id)
+        view = views.department_view(sc, dept_id)
         for name, value in vars(view).items():
             if isinstance(value, pd.DataFrame):
                 seen[f"department {dept_id} {name}"] = _frame_without_participation(value)
@@ -89,11 +91,11 @@ def _submit_one(engine) -> None:
         account_id = int(
             s.execute(text("SELECT id FROM account WHERE email = :e"), {"e": demo.DEMO_ACCOUNTS["employee"]}).scalar()
         )
-        wave_id = surveys.get_wave(s, name=OPEN).id
-        form = surveys.account_form(s, account_id=account_id, wave_id=wave_id, today=ASOF)
+        wave_id = surveys.get_wave(session=s, name=OPEN).id
+        form = surveys.account_form(session=s, account_id=account_id, wave_id=wave_id, today=ASOF)
     with db.write_session(engine) as s:
         surveys.submit_response(
-            s,
+            session=s,
             account_id=account_id,
             wave_id=wave_id,
             answers={i.question_id: 5 for i in form.items if i.kind == "likert5"},
@@ -143,7 +145,7 @@ def test_one_submission_to_an_open_wave_changes_nothing_but_participation(demo_c
 
 
 def test_the_scorecard_refuses_an_open_wave_and_its_pickers_offer_closed_waves_only(demo_copy, monkeypatch) -> None:
-    with db.read_session(demo_copy) as s, pytest.raises(scorecard.ScorecardError, match="once it is closed"):
+    with db.read_session(demo_copy) as s, pytest.raises(scoring.ScorecardError, match="once it is closed"):
         scorecard.build_scorecard(s, wave=OPEN)
     assert _cli(demo_copy, monkeypatch, "scorecard", "--wave", OPEN).startswith("1:")
     with db.read_session(demo_copy) as s:

@@ -11,6 +11,7 @@ import pandas as pd
 from kpialign import db, exports
 from kpialign.core import scoring
 from kpialign.scorecard import build as scorecard
+from kpialign.scorecard import views
 
 
 def test_a_partial_score_is_not_ranked_even_when_it_is_the_highest() -> None:
@@ -49,7 +50,7 @@ def test_in_the_demo_partial_departments_are_listed_after_complete_ones_and_neve
     ranks = sorted(d.loc[~partial & d["alignment"].notna(), "rank"].astype(int))
     assert ranks[0] == 1 and ranks[-1] <= len(ranks)
     assert not partial.iloc[: (~partial).sum()].any()  # complete scores come first
-    table = scorecard.scorecard_table(d).set_index("department")
+    table = views.scorecard_table(d).set_index("department")
     assert table.loc["Legal", "rank_band"] == "not ranked (partial)"
     assert table.loc["Legal", "partial"].startswith("no U")
 

@@ -9,6 +9,7 @@ import pandas as pd
 from kpialign import db, exports
 from kpialign.models import Kpi, KpiValue
 from kpialign.scorecard import build as scorecard
+from kpialign.scorecard import views
 from kpialign.services import surveys
 from tests.unit.survey_helpers import invite, make_wave, seed_org, submit
 
@@ -31,7 +32,7 @@ def test_the_pick_share_needs_k_people_who_answered_the_pick_item(engine) -> Non
     for token in invite(engine, wid, "Tiny", 6):
         submit(engine, token, picks=real)
     with db.write_session(engine) as s:
-        surveys.close_wave(s, wave_id=wid, actor="hr")
+        surveys.close_wave(session=s, wave_id=wid, actor="hr")
         for dept_id in depts.values():  # some KPI data: the scorecard needs a period to score
             kpi = Kpi(department_id=dept_id, name="Output", baseline=0, target=100)
             s.add(kpi)
@@ -43,7 +44,7 @@ def test_the_pick_share_needs_k_people_who_answered_the_pick_item(engine) -> Non
     assert d.loc["Sales", "pick_share"] == 1.0  # all 6 who answered picked all real objectives and no decoy
     assert pd.notna(d.loc["Finance", "understanding"])  # U shown (7 responses)...
     assert pd.isna(d.loc["Finance", "pick_share"])  # ...but only 3 answered the pick item
-    table = scorecard.scorecard_table(sc.departments).set_index("department")
+    table = views.scorecard_table(sc.departments).set_index("department")
     assert table.loc["Sales", "picks"] == 100.0 and pd.isna(table.loc["Finance", "picks"])
 
 

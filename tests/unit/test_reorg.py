@@ -78,7 +78,7 @@ def test_a_move_changes_the_parent_and_a_cycle_is_refused(engine, org):
 def test_a_merge_moves_kpis_people_scopes_and_headcount_and_closes_the_source(engine, org):
     with db.write_session(engine) as s:
         owner = accounts.create_user(
-            s, email="owner@example.org", roles=["kpi_owner"], password=None, department_id=org.hr
+            session=s, email="owner@example.org", roles=["kpi_owner"], password=None, department_id=org.hr
         )
         owner_id = owner.id
     event = _do(engine, reorg.merge_units, source_id=org.hr, into_id=org.ops, effective_on=JUNE)
@@ -98,12 +98,12 @@ def test_a_merge_moves_kpis_people_scopes_and_headcount_and_closes_the_source(en
             ).all()
         )
         assert hc == {org.hr: 0, org.ops: 68}
-        preds = reorg.predecessors(s, org.ops)
+        preds = reorg.predecessors(session=s, department_id=org.ops)
         assert [(p.department_id, p.name, p.kind, p.until, p.kpi_ids) for p in preds] == [
             (org.hr, "HR", "merge", JUNE, (org.attrition,))
         ]
         assert event.related_department_id == org.hr
-        history = reorg.history_frame(s)
+        history = reorg.history_frame(session=s)
         assert history["what"].tolist()[:2] == ["absorbed HR (1 KPI(s))", "merged into Operations"]
 
 
@@ -114,7 +114,7 @@ def test_nothing_can_be_merged_into_a_closed_unit(engine, org):
 
 def test_a_merge_with_clashing_kpi_names_is_refused(engine, org):
     with db.write_session(engine) as s:
-        strategy.create_kpi(s, actor=A, kpi=KpiInput(department_id=org.ops, name="Attrition", target=5))
+        strategy.create_kpi(session=s, actor=A, kpi=KpiInput(department_id=org.ops, name="Attrition", target=5))
     _refused(engine, reorg.merge_units, "already has KPI", source_id=org.hr, into_id=org.ops, effective_on=JUNE)
 
 
@@ -159,10 +159,10 @@ def test_a_split_creates_a_unit_beside_the_old_one_with_the_listed_kpis(engine, 
         assert (old.headcount, new.headcount) == (30, 10)
         assert s.execute(select(Kpi.department_id).where(Kpi.id == org.cac)).scalar_one() == new_id
         assert s.execute(select(Kpi.department_id).where(Kpi.id == org.revenue)).scalar_one() == org.sales
-        assert [(p.department_id, p.kind, p.kpi_ids) for p in reorg.predecessors(s, new_id)] == [
+        assert [(p.department_id, p.kind, p.kpi_ids) for p in reorg.predecessors(session=s, department_id=new_id)] == [
             (org.sales, "split", (org.cac,))
         ]
-        assert reorg.unit_started(s, new_id) == JUNE
+        assert reorg.unit_started(session=s, department_id=new_id) == JUNE
     _refused(
         engine,
         reorg.split_unit,
@@ -178,8 +178,8 @@ def test_a_split_creates_a_unit_beside_the_old_one_with_the_listed_kpis(engine, 
 def test_close_needs_no_active_sub_units_or_kpis(engine, org):
     _refused(engine, reorg.close_unit, "active KPI", department_id=org.hr, effective_on=JUNE)
     with db.write_session(engine) as s:
-        strategy.set_kpi_active(s, actor=A, kpi_id=org.attrition, active=False)
-        child = strategy.create_department(s, actor=A, name="HR Ops", parent_id=org.hr)
+        strategy.set_kpi_active(session=s, actor=A, kpi_id=org.attrition, active=False)
+        child = strategy.create_department(session=s, actor=A, name="HR Ops", parent_id=org.hr)
     _refused(engine, reorg.close_unit, "sub-unit", department_id=org.hr, effective_on=JUNE)
     _do(engine, reorg.close_unit, department_id=child, effective_on=JUNE)
     _do(engine, reorg.close_unit, department_id=org.hr, effective_on=JUNE)
@@ -213,7 +213,7 @@ def _values(engine):
         lines += [f"Revenue,Sales,{month},{110 + 5 * i}", f"Budget variance,Operations,{month},{i - 3}"]
         lines += [f"Attrition,HR,{month},{12 - i}"]
     with db.write_session(engine) as s:
-        kpi_import.import_kpis(s, data="\n".join(lines), scope=EditScope.everything(A))
+        kpi_import.import_kpis(session=s, data="\n".join(lines), scope=EditScope.everything(A))
 
 
 def test_a_merged_units_history_shows_the_predecessor_before_the_date_and_the_combined_unit_after(engine, org):

@@ -23,7 +23,9 @@ def _dept(session, name: str) -> int:
 
 
 def _user(session, email: str):
-    return accounts.user_context(session, session.exec(select(Account).where(Account.email == email)).one())
+    return accounts.user_context(
+        session=session, account=session.exec(select(Account).where(Account.email == email)).one()
+    )
 
 
 def _pdf_text(pdf: bytes, tmp_path) -> str:

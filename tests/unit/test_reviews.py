@@ -56,7 +56,7 @@ def test_a_manager_records_holds_and_signs_off_a_review_which_then_refuses_chang
     with db.read_session(engine) as s:
         frame = reviews.reviews_frame(session=s)
         events = audit.list_events(s, entity="review")
-        locked = period_locks.locked_keys(s, [(org.sales, "2026-02")])
+        locked = period_locks.locked_keys(session=s, keys=[(org.sales, "2026-02")])
     assert frame.loc[0, "status_label"] == "Signed off" and frame.loc[0, "signed_off_by"] == "manager@x.org"
     assert list(events["action"]) == ["sign_off", "update", "create"]
     assert locked == {(org.sales, "2026-02")}
@@ -95,7 +95,7 @@ def test_did_it_work_for_a_kpi_compares_trends_before_and_since_the_start_agains
     periods = periods_between("2025-01", "2026-02")
     with db.write_session(engine) as s:
         measurements.apply_entries(
-            s,
+            session=s,
             scope=EditScope.everything("x"),
             entries=[Entry(org.revenue, p, v) for p, v in zip(periods, before + since, strict=True)],
         )
@@ -129,7 +129,9 @@ def test_did_it_work_for_a_kpi_compares_trends_before_and_since_the_start_agains
 def test_did_it_work_with_too_little_data_says_it_is_too_early(engine, people):
     org = people.org
     with db.write_session(engine) as s:
-        measurements.apply_entries(s, scope=EditScope.everything("x"), entries=[Entry(org.revenue, "2026-04", 1)])
+        measurements.apply_entries(
+            session=s, scope=EditScope.everything("x"), entries=[Entry(org.revenue, "2026-04", 1)]
+        )
         aid = actions.create_action(
             session=s, user=ADMIN, title="x", department_id=org.sales, kpi_id=org.revenue, today=TODAY
         ).id
@@ -143,7 +145,7 @@ def _survey_round(engine, depts, *, name, around, value, count):
     for token in sh.invite(engine, wid, "Sales", count):
         sh.submit(engine, token, value=value, today=around)
     with db.write_session(engine) as s:
-        surveys.close_wave(s, wave_id=wid, actor="hr")
+        surveys.close_wave(session=s, wave_id=wid, actor="hr")
     return wid
 
 

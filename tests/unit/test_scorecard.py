@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from kpialign.core import periods, scoring, stats
+from kpialign.core.scoring import ScoringSettings
 from kpialign.scorecard import build as sc
-from kpialign.scorecard.build import ScoringSettings
+from kpialign.services import settings
 
 # ------------------------------------------------------------------------- attainment
 
@@ -17,39 +19,39 @@ from kpialign.scorecard.build import ScoringSettings
 class TestAttainment:
     def test_higher_with_baseline_interpolates(self):
         # baseline 50, target 100, actual 80 -> (80-50)/(100-50) = 0.6
-        assert sc.attainment(80, 100, baseline=50) == pytest.approx(0.6)
+        assert scoring.attainment(80, 100, baseline=50) == pytest.approx(0.6)
 
     def test_lower_with_baseline_interpolates_by_itself(self):
         # lower is better: baseline 20 days, target 10 days, actual 14 -> (14-20)/(10-20) = 0.6
-        assert sc.attainment(14, 10, baseline=20, polarity="lower") == pytest.approx(0.6)
+        assert scoring.attainment(14, 10, baseline=20, polarity="lower") == pytest.approx(0.6)
         # worse than baseline -> 0
-        assert sc.attainment(25, 10, baseline=20, polarity="lower") == 0.0
+        assert scoring.attainment(25, 10, baseline=20, polarity="lower") == 0.0
 
     def test_cap(self):
-        assert sc.attainment(150, 100, baseline=50) == 1.0
-        assert sc.attainment(150, 100, baseline=50, cap=1.2) == pytest.approx(1.2)
-        assert sc.attainment(120, 100, baseline=50, cap=1.5) == pytest.approx(1.4)
+        assert scoring.attainment(150, 100, baseline=50) == 1.0
+        assert scoring.attainment(150, 100, baseline=50, cap=1.2) == pytest.approx(1.2)
+        assert scoring.attainment(120, 100, baseline=50, cap=1.5) == pytest.approx(1.4)
 
     def test_no_baseline(self):
-        assert sc.attainment(80, 100) == pytest.approx(0.8)
+        assert scoring.attainment(80, 100) == pytest.approx(0.8)
         # lower: target / actual = 10 / 12.5 = 0.8
-        assert sc.attainment(12.5, 10, polarity="lower") == pytest.approx(0.8)
+        assert scoring.attainment(12.5, 10, polarity="lower") == pytest.approx(0.8)
         # lower: reaching 0 beats any target
-        assert sc.attainment(0, 10, polarity="lower") == 1.0
+        assert scoring.attainment(0, 10, polarity="lower") == 1.0
         # higher with a zero target is meaningless -> missing, not 0
-        assert math.isnan(sc.attainment(5, 0))
+        assert math.isnan(scoring.attainment(5, 0))
 
     def test_range(self):
         # range 95..105 (width 10): inside 1, 100 -> 1; 90 -> 1 - 5/10 = 0.5; 112 -> 1 - 7/10 = 0.3; 120 -> 0
-        got = sc.attainment([100, 90, 112, 120, 80], None, polarity="range", range_low=95, range_high=105)
+        got = scoring.attainment([100, 90, 112, 120, 80], None, polarity="range", range_low=95, range_high=105)
         assert got == pytest.approx([1.0, 0.5, 0.3, 0.0, 0.0])
 
     def test_missing_actual_or_target_is_nan(self):
-        got = sc.attainment([np.nan, 5.0], [10.0, np.nan])
+        got = scoring.attainment([np.nan, 5.0], [10.0, np.nan])
         assert np.isnan(got).all()
 
     def test_vectorised_mixed_polarity(self):
-        got = sc.attainment(
+        got = scoring.attainment(
             actual=[80, 14, 100],
             target=[100, 10, np.nan],
             baseline=[np.nan, 20, np.nan],
@@ -60,12 +62,12 @@ class TestAttainment:
         assert got == pytest.approx([0.8, 0.6, 1.0])
 
     def test_unclipped_progress(self):
-        assert sc.attainment(150, 100, baseline=50, clip=False) == pytest.approx(2.0)
-        assert sc.attainment(30, 100, baseline=50, clip=False) == pytest.approx(-0.4)
+        assert scoring.attainment(150, 100, baseline=50, clip=False) == pytest.approx(2.0)
+        assert scoring.attainment(30, 100, baseline=50, clip=False) == pytest.approx(-0.4)
 
     def test_bad_polarity(self):
-        with pytest.raises(sc.ScorecardError):
-            sc.attainment(1, 1, polarity="sideways")
+        with pytest.raises(scoring.ScorecardError):
+            scoring.attainment(1, 1, polarity="sideways")
 
 
 # ------------------------------------------------------------------------- performance
@@ -97,13 +99,13 @@ def test_performance_weighted_and_missing_counted():
     values = pd.DataFrame(
         {"kpi_id": [1, 2], "period": ["2025-01", "2025-01"], "actual": [90.0, 60.0], "target": [np.nan, np.nan]}
     )
-    att = sc.kpi_attainment(values, kpis)
-    perf = sc.department_performance(att, kpis, [sc.month_index("2025-01"), sc.month_index("2025-02")])
-    jan = perf[perf["month"] == sc.month_index("2025-01")].iloc[0]
+    att = scoring.kpi_attainment(values, kpis)
+    perf = scoring.department_performance(att, kpis, [periods.month_index("2025-01"), periods.month_index("2025-02")])
+    jan = perf[perf["month"] == periods.month_index("2025-01")].iloc[0]
     # (2*0.9 + 1*0.6) / 3 = 0.8 -- KPI 3 is missing, not imputed as 0
     assert jan["performance"] == pytest.approx(0.8)
     assert (jan["n_kpis"], jan["n_with_data"], jan["n_missing"]) == (3, 2, 1)
-    feb = perf[perf["month"] == sc.month_index("2025-02")].iloc[0]
+    feb = perf[perf["month"] == periods.month_index("2025-02")].iloc[0]
     assert math.isnan(feb["performance"]) and feb["n_missing"] == 3
 
 
@@ -117,16 +119,16 @@ def test_period_target_overrides_default_and_quarterly_counts_three_months():
     values = pd.DataFrame(
         {"kpi_id": [1, 2], "period": ["2025-04", "2025-Q1"], "actual": [100.0, 20.0], "target": [200.0, np.nan]}
     )
-    att = sc.kpi_attainment(values, kpis)
+    att = scoring.kpi_attainment(values, kpis)
     assert att.set_index("kpi_id")["attainment"].to_dict() == pytest.approx({1: 0.5, 2: 0.5})
-    months = [sc.month_index(m) for m in ("2025-02", "2025-03", "2025-04", "2025-05", "2025-06")]
-    perf = sc.department_performance(att, kpis, months).set_index("month")
+    months = [periods.month_index(m) for m in ("2025-02", "2025-03", "2025-04", "2025-05", "2025-06")]
+    perf = scoring.department_performance(att, kpis, months).set_index("month")
     # Q1 counts in March, April, May; April also has the monthly value.
-    assert perf.loc[sc.month_index("2025-03"), "n_with_data"] == 1
-    assert perf.loc[sc.month_index("2025-04"), "performance"] == pytest.approx(0.5)
-    assert perf.loc[sc.month_index("2025-04"), "n_with_data"] == 2
-    assert perf.loc[sc.month_index("2025-06"), "n_with_data"] == 0
-    assert perf.loc[sc.month_index("2025-02"), "n_with_data"] == 0
+    assert perf.loc[periods.month_index("2025-03"), "n_with_data"] == 1
+    assert perf.loc[periods.month_index("2025-04"), "performance"] == pytest.approx(0.5)
+    assert perf.loc[periods.month_index("2025-04"), "n_with_data"] == 2
+    assert perf.loc[periods.month_index("2025-06"), "n_with_data"] == 0
+    assert perf.loc[periods.month_index("2025-02"), "n_with_data"] == 0
 
 
 # ------------------------------------------------------------------------- understanding
@@ -144,7 +146,7 @@ def test_understanding_counts_wilson_and_pick():
     )
     resp = pd.DataFrame({"wave_id": [1], "department_id": [10], "respondents": [10]})
     picks = pd.DataFrame({"wave_id": [1], "department_id": [10], "answered": [8], "knows": [6]})
-    u = sc.understanding(counts, resp, picks).iloc[0]
+    u = scoring.understanding(counts, resp, picks).iloc[0]
     # favourable 5 + 3 + 6 = 14 of 20 answers -> 0.7; Wilson on 7 of 10 respondents
     assert u["understanding"] == pytest.approx(0.7)
     lo, hi = (0.39677, 0.89222)  # Wilson 95 % for 7/10 (hand: centre 0.6444, half-width 0.2477)
@@ -167,11 +169,11 @@ def test_coverage_counts_expected_objectives_with_data():
     values = pd.DataFrame(
         {"kpi_id": [1, 2], "period": ["2025-01", "2025-02"], "actual": [50.0, 50.0], "target": np.nan}
     )
-    att = sc.kpi_attainment(values, kpis)
+    att = scoring.kpi_attainment(values, kpis)
     links = pd.DataFrame({"kpi_id": [1, 2, 3], "objective_id": [100, 101, 100], "contribution": [1.0, -0.5, 1.0]})
     expected = pd.DataFrame({"department_id": [10, 10, 10], "objective_id": [100, 101, 102]})
-    m1 = sc.month_index("2025-01")
-    cov = sc.coverage(att, links, expected, [10, 20], [m1, m1 + 1]).set_index(["department_id", "month"])
+    m1 = periods.month_index("2025-01")
+    cov = scoring.coverage(att, links, expected, [10, 20], [m1, m1 + 1]).set_index(["department_id", "month"])
     # Jan: objective 100 served with data (KPI 1) -> 1 of 3
     assert cov.loc[(10, m1), "coverage"] == pytest.approx(1 / 3)
     # Feb: KPI 2 has data but pulls against 101 (negative) -> not coverage
@@ -184,14 +186,14 @@ def test_coverage_counts_expected_objectives_with_data():
 
 
 def test_composite_linear():
-    out = sc.composite([0.8], [0.5], [1.0])
+    out = scoring.composite([0.8], [0.5], [1.0])
     # 100 * (0.4*0.8 + 0.4*0.5 + 0.2*1.0) = 72
     assert out.loc[0, "alignment"] == pytest.approx(72.0)
     assert not out.loc[0, "partial"] and out.loc[0, "missing"] == ""
 
 
 def test_composite_suppressed_understanding_is_partial_with_renormalised_weights():
-    out = sc.composite([0.8], [np.nan], [1.0])
+    out = scoring.composite([0.8], [np.nan], [1.0])
     # weights 0.4 and 0.2 renormalised: (0.4*0.8 + 0.2*1.0) / 0.6 = 0.8667
     assert out.loc[0, "alignment"] == pytest.approx(100 * (0.32 + 0.2) / 0.6)
     assert out.loc[0, "partial"] and out.loc[0, "missing"] == "U"
@@ -199,13 +201,13 @@ def test_composite_suppressed_understanding_is_partial_with_renormalised_weights
 
 
 def test_composite_nothing_is_nan():
-    out = sc.composite([np.nan], [np.nan], [np.nan])
+    out = scoring.composite([np.nan], [np.nan], [np.nan])
     assert math.isnan(out.loc[0, "alignment"]) and not out.loc[0, "partial"]
 
 
 def test_composite_geometric_penalises_imbalance():
-    lin = sc.composite([0.9, 0.6], [0.3, 0.6], [0.6, 0.6])
-    geo = sc.composite([0.9, 0.6], [0.3, 0.6], [0.6, 0.6], method="geometric")
+    lin = scoring.composite([0.9, 0.6], [0.3, 0.6], [0.6, 0.6])
+    geo = scoring.composite([0.9, 0.6], [0.3, 0.6], [0.6, 0.6], method="geometric")
     # balanced unit: same both ways
     assert geo.loc[1, "alignment"] == pytest.approx(60.0)
     assert lin.loc[1, "alignment"] == pytest.approx(60.0)
@@ -214,20 +216,20 @@ def test_composite_geometric_penalises_imbalance():
     assert geo.loc[0, "alignment"] == pytest.approx(expected)
     assert lin.loc[0, "alignment"] == pytest.approx(60.0)
     assert geo.loc[0, "alignment"] < lin.loc[0, "alignment"]
-    assert sc.composite([0.0], [0.9], [0.9], method="geometric").loc[0, "alignment"] == 0.0
+    assert scoring.composite([0.0], [0.9], [0.9], method="geometric").loc[0, "alignment"] == 0.0
 
 
 def test_status_thresholds():
-    assert list(sc.status([75, 74.99, 60, 59.9, np.nan])) == ["green", "amber", "amber", "red", "no score"]
+    assert list(scoring.status([75, 74.99, 60, 59.9, np.nan])) == ["green", "amber", "amber", "red", "no score"]
     custom = ScoringSettings(green=80, amber=50)
-    assert list(sc.status([79, 50, 49], custom)) == ["amber", "amber", "red"]
+    assert list(scoring.status([79, 50, 49], custom)) == ["amber", "amber", "red"]
 
 
 # ------------------------------------------------------------------------------ roll-ups
 
 
 def test_headcount_rollup():
-    r = sc.headcount_rollup([80, 60, np.nan], [30, 10, 3])
+    r = scoring.headcount_rollup([80, 60, np.nan], [30, 10, 3])
     # (80*30 + 60*10) / 40 = 75; the 3-person unit without a score is not counted
     assert r["value"] == pytest.approx(75.0)
     assert (r["units"], r["units_total"], r["headcount"], r["headcount_total"]) == (2, 3, 40, 43)
@@ -238,7 +240,7 @@ def test_objective_rollup_contribution_weighted_with_gaps_and_conflicts():
     links = pd.DataFrame({"kpi_id": [1, 2, 3], "objective_id": [100, 100, 100], "contribution": [1.0, 0.5, -1.0]})
     objectives = pd.DataFrame({"objective_id": [100, 101]})
     att = pd.DataFrame({"kpi_id": [1, 2, 3], "attainment": [0.9, 0.6, 0.2]})
-    out = sc.objective_rollup(att, links, kpis, objectives).set_index("objective_id")
+    out = scoring.objective_rollup(att, links, kpis, objectives).set_index("objective_id")
     # (1*0.9 + 0.5*0.6) / 1.5 = 0.8
     assert out.loc[100, "score"] == pytest.approx(0.8)
     assert out.loc[100, "n_kpis"] == 2 and out.loc[100, "n_against"] == 1 and out.loc[100, "conflict"]
@@ -250,9 +252,9 @@ def test_objective_rollup_contribution_weighted_with_gaps_and_conflicts():
 
 
 def test_trend_directions_are_polarity_aware():
-    assert list(sc.trend_direction([1.0, -1.0, 0.0], "higher")) == ["improving", "worsening", "no clear trend"]
-    assert list(sc.trend_direction([1.0, -1.0], "lower")) == ["worsening", "improving"]
-    assert list(sc.trend_direction([1.0], "higher", n=[2])) == ["too few periods"]
+    assert list(scoring.trend_direction([1.0, -1.0, 0.0], "higher")) == ["improving", "worsening", "no clear trend"]
+    assert list(scoring.trend_direction([1.0, -1.0], "lower")) == ["worsening", "improving"]
+    assert list(scoring.trend_direction([1.0], "higher", n=[2])) == ["too few periods"]
 
 
 def test_trend_table_bh_across_family():
@@ -261,7 +263,7 @@ def test_trend_table_bh_across_family():
         [t, -t, [5, 3, 6, 2, 7, 4, 5, 3, 6, 4, 5, 4], [1, 2, np.nan, np.nan, np.nan, np.nan] + [np.nan] * 6],
         index=["up", "down", "flat", "short"],
     )
-    res = sc.trend_table(series, alpha=0.05, polarity=["higher", "lower", "higher", "higher"])
+    res = scoring.trend_table(series, alpha=0.05, polarity=["higher", "lower", "higher", "higher"])
     assert res.loc["up", "direction"] == "improving" and res.loc["up", "significant"]
     # falling values of a lower-is-better series improve
     assert res.loc["down", "direction"] == "improving" and res.loc["down", "arrow"] == "▲*"
@@ -269,7 +271,7 @@ def test_trend_table_bh_across_family():
     assert res.loc["short", "direction"] == "too few periods"
     # BH over the three tested series (n=12 has no exact p: normal p used)
     p = res["p_used"].to_numpy()
-    expected_q = sc.stats.benjamini_hochberg(p)
+    expected_q = stats.benjamini_hochberg(p)
     np.testing.assert_allclose(res["q"].to_numpy(), expected_q)
     ok = ~np.isnan(p)
     m = ok.sum()
@@ -289,8 +291,8 @@ def test_survey_changes_match_compare_likert_and_bh():
     before = pd.DataFrame(
         {"d": [1] * 5 + [2] * 5, "value": list(range(1, 6)) * 2, "count": [4, 6, 5, 5, 2, 3, 3, 3, 3, 3]}
     )
-    out = sc.survey_changes(now, before, keys=["d"]).set_index("d")
-    r = sc.stats.compare_likert([0, 1, 2, 10, 12], [4, 6, 5, 5, 2])
+    out = scoring.survey_changes(now, before, keys=["d"]).set_index("d")
+    r = stats.compare_likert([0, 1, 2, 10, 12], [4, 6, 5, 5, 2])
     assert out.loc[1, "p_mwu"] == pytest.approx(r.p_mwu)
     assert out.loc[1, "fav_diff"] == pytest.approx(22 / 25 - 7 / 22)
     assert out.loc[1, "q_mwu"] == pytest.approx(min(1.0, r.p_mwu * 2 / 1), rel=1e-9) or out.loc[1, "q_mwu"] >= r.p_mwu
@@ -310,8 +312,8 @@ def test_rank_bands_seeded_and_reproducible():
         }
     )
     s = ScoringSettings(mc_draws=500, mc_seed=3)
-    a = sc.rank_bands(comps, s)
-    b = sc.rank_bands(comps, s)
+    a = scoring.rank_bands(comps, s)
+    b = scoring.rank_bands(comps, s)
     pd.testing.assert_frame_equal(a, b)
     # clear leader and laggard never move; the near-tie swaps places
     assert (a.loc[0, "rank"], a.loc[0, "rank_p05"], a.loc[0, "rank_p95"]) == (1, 1, 1)
@@ -321,7 +323,7 @@ def test_rank_bands_seeded_and_reproducible():
     assert (a.loc[2, "rank_p05"], a.loc[2, "rank_p95"]) == (2, 3) == (a.loc[3, "rank_p05"], a.loc[3, "rank_p95"])
     assert a.loc[0, "rank_shift"] == 0 and a.loc[2, "rank_shift"] > 0
     assert math.isnan(a.loc[4, "rank"])
-    c = sc.rank_bands(comps, ScoringSettings(mc_draws=500, mc_seed=4))
+    c = scoring.rank_bands(comps, ScoringSettings(mc_draws=500, mc_seed=4))
     assert not np.allclose(a["rank_shift"].to_numpy()[:4], c["rank_shift"].to_numpy()[:4])
 
 
@@ -329,7 +331,7 @@ def test_rank_bands_seeded_and_reproducible():
 
 
 def test_quadrant():
-    got = sc.quadrant([0.9, 0.5, 0.9, 0.5, np.nan, 0.9], [0.7, 0.7, 0.4, 0.4, 0.7, np.nan])
+    got = scoring.quadrant([0.9, 0.5, 0.9, 0.5, np.nan, 0.9], [0.7, 0.7, 0.4, 0.4, 0.7, np.nan])
     assert list(got) == [
         "aligned and delivering",
         "understands but not delivering",
@@ -346,7 +348,7 @@ def test_quadrant():
 def test_correlation_with_n_and_interval():
     u = [0.2, 0.4, 0.5, 0.7, 0.9, np.nan]
     p = [0.3, 0.5, 0.4, 0.8, 0.9, 0.5]
-    r = sc.correlation_with_next(u, p)
+    r = scoring.correlation_with_next(u, p)
     assert r.n == 5
     x, y = np.array(u[:5]), np.array(p[:5])
     hand = np.corrcoef(x, y)[0, 1]
@@ -355,7 +357,7 @@ def test_correlation_with_n_and_interval():
     assert r.low == pytest.approx(math.tanh(z - 1.959964 * se), abs=1e-5)
     assert r.high == pytest.approx(math.tanh(z + 1.959964 * se), abs=1e-5)
     assert "n = 5" in r.describe()
-    few = sc.correlation_with_next([0.1, 0.2], [0.3, 0.4])
+    few = scoring.correlation_with_next([0.1, 0.2], [0.3, 0.4])
     assert few.n == 2 and math.isnan(few.r) and "not enough" in few.describe()
 
 
@@ -363,14 +365,14 @@ def test_correlation_with_n_and_interval():
 
 
 def test_settings_validation():
-    with pytest.raises(sc.ScorecardError):
+    with pytest.raises(scoring.ScorecardError):
         ScoringSettings(weight_performance=-1).validate()
-    with pytest.raises(sc.ScorecardError):
+    with pytest.raises(scoring.ScorecardError):
         ScoringSettings(green=50, amber=60).validate()
-    with pytest.raises(sc.ScorecardError):
+    with pytest.raises(scoring.ScorecardError):
         ScoringSettings(cap=0.5).validate()
-    with pytest.raises(sc.ScorecardError):
-        sc.settings_from_dict({"nonsense": 1})
+    with pytest.raises(scoring.ScorecardError):
+        scoring.settings_from_dict({"nonsense": 1})
     assert ScoringSettings().normalised_weights() == pytest.approx(
         {"performance": 0.4, "understanding": 0.4, "coverage": 0.2}
     )
@@ -383,16 +385,18 @@ def test_settings_round_trip_is_audited(engine):
     from kpialign.models import AuditEvent
 
     with db.read_session(engine) as session:
-        assert sc.load_settings(session) == ScoringSettings()
+        assert settings.load_settings(session=session) == ScoringSettings()
     with db.write_session(engine) as session:
-        sc.save_settings(session, ScoringSettings(weight_coverage=0.3, green=80.0), actor="admin@example.org")
+        settings.save_settings(
+            session=session, settings=ScoringSettings(weight_coverage=0.3, green=80.0), actor="admin@example.org"
+        )
     with db.read_session(engine) as session:
-        got = sc.load_settings(session)
+        got = settings.load_settings(session=session)
         assert got.weight_coverage == 0.3 and got.green == 80.0 and got.amber == 60.0
         events = session.exec(select(AuditEvent).where(AuditEvent.action == "settings.update")).all()
         assert len(events) == 1 and '"green": 80.0' in events[0].detail
     with db.write_session(engine) as session:  # saving the same again changes nothing
-        sc.save_settings(session, got, actor="admin@example.org")
+        settings.save_settings(session=session, settings=got, actor="admin@example.org")
     with db.read_session(engine) as session:
         assert len(session.exec(select(AuditEvent).where(AuditEvent.action == "settings.update")).all()) == 1
 

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import text
 
 from kpialign import cli, db
-from kpialign.core import privacy
+from kpialign.core import privacy, scoring
 from kpialign.demo.seed import DEMO_END_PERIOD
 from kpialign.scorecard import build as scorecard
-from kpialign.scorecard import counts
+from kpialign.scorecard import counts, model, views
 from kpialign.scorecard import queries as scorecard_data
 from kpialign.services import surveys
 
@@ -57,9 +57,9 @@ def test_small_department_is_partial_without_any_survey_figure(sc):
     assert u["suppressed"].all() and u["understanding"].isna().all() and u["respondents"].isna().all()
     assert sc.likert[(sc.likert["unit_level"] == "department") & (sc.likert["unit_id"] == legal_id)].empty
     assert legal_id not in set(sc.changes.get("department_id", []))
-    view = scorecard.department_view(sc, legal_id)
+    view = views.department_view(sc, legal_id)
     assert view.likert.empty and view.changes.empty
-    heat = scorecard.survey_heatmap(sc, sc.wave.wave_id)
+    heat = views.survey_heatmap(sc, sc.wave.wave_id)
     assert heat.loc[heat["unit"] == SMALL, "hidden"].all()
     assert heat.loc[heat["unit"] == SMALL, "fav"].isna().all()
 
@@ -69,7 +69,7 @@ def test_small_department_cannot_be_recovered_by_subtraction(sc, demo_copy_url):
     isolate a group of fewer than k respondents."""
     eng = db.make_engine(demo_copy_url)
     with db.read_session(eng) as session:
-        truth = surveys.response_counts(session)
+        truth = surveys.response_counts(session=session)
     eng.dispose()
     lk = sc.likert
     for w in sc.waves:
@@ -112,7 +112,7 @@ def test_differencing_guard_on_division_filter(sc):
     fake.loc[others, "respondents"] = 0
     first_other = fake.index[others][0]
     fake.loc[first_other, "respondents"] = 2
-    sc2 = scorecard.Scorecard(**{**sc.__dict__, "division_respondents": fake})
+    sc2 = model.Scorecard(**{**sc.__dict__, "division_respondents": fake})
     with pytest.raises(privacy.DisclosureRefused):
         scorecard.check_division_filter(sc2, w, corporate)
 
@@ -132,7 +132,7 @@ def test_closed_wave_aggregates_are_stored_once_and_equal_live_counts(demo_copy_
     eng = db.make_engine(demo_copy_url)
     with db.read_session(eng) as session:
         waves = scorecard_data.waves(session)
-        live = surveys.answer_counts(session)
+        live = surveys.answer_counts(session=session)
     closed = waves[waves["status"] == "closed"].set_index("wave_id")["responses"]
     respondents, answers = _stored(eng)  # the demo stores them as closing its waves would
     assert respondents == {int(w): int(n) for w, n in closed.items()}
@@ -185,9 +185,9 @@ def test_period_and_wave_filters_and_errors(demo_copy_url):
         sc = scorecard.build_scorecard(session, period="2026-03", wave=first)
         assert sc.period == "2026-03" and sc.wave.name == first and sc.previous_wave is None
         assert sc.changes.empty
-        with pytest.raises(scorecard.ScorecardError):
+        with pytest.raises(scoring.ScorecardError):
             scorecard.build_scorecard(session, wave="no such wave")
-        with pytest.raises(scorecard.ScorecardError):
+        with pytest.raises(scoring.ScorecardError):
             scorecard.build_scorecard(session, period="March")
     eng.dispose()
 
@@ -198,7 +198,7 @@ def test_cli_scorecard_json_matches_department_scorecard(demo_copy_url, monkeypa
     payload = json.loads(capsys.readouterr().out)
     eng = db.make_engine(demo_copy_url)
     with db.read_session(eng) as session:
-        table = scorecard.scorecard_table(scorecard.department_scorecard(session))
+        table = views.scorecard_table(scorecard.department_scorecard(session))
     eng.dispose()
     got = pd.DataFrame(payload["departments"])
     assert got["department"].tolist() == table["department"].tolist()
@@ -213,4 +213,4 @@ def test_empty_database(engine):
     with db.read_session(engine) as session:
         sc = scorecard.build_scorecard(session)
     assert sc.empty and sc.period is None and sc.wave is None
-    assert scorecard.scorecard_table(sc.departments).empty
+    assert views.scorecard_table(sc.departments).empty

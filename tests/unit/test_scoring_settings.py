@@ -45,12 +45,12 @@ def test_saved_settings_are_audited_and_used_by_the_scorecard_and_new_waves(demo
             before = scorecard.build_scorecard(s)
         assert (before.departments["status"] == "green").sum() < len(before.departments)
         with db.write_session(engine) as s:
-            new = replace(scoring_settings.load_settings(s), green=1.0, amber=0.0, default_k=7, comment_min=12)
-            scoring_settings.save_settings(s, new, actor="admin@example.org")
+            new = replace(scoring_settings.load_settings(session=s), green=1.0, amber=0.0, default_k=7, comment_min=12)
+            scoring_settings.save_settings(session=s, settings=new, actor="admin@example.org")
         with db.read_session(engine) as s:
             after = scorecard.build_scorecard(s)
             events = s.exec(select(AuditEvent).where(AuditEvent.action == "settings.update")).all()
-            assert surveys.wave_defaults(s) == surveys.WaveDefaults(min_group=7, comment_min=12)
+            assert surveys.wave_defaults(session=s) == surveys.WaveDefaults(min_group=7, comment_min=12)
         scored = after.departments["alignment"].notna()
         assert (after.departments.loc[scored, "status"] == "green").all()  # every page reads the stored thresholds
         assert [e.actor for e in events] == ["admin@example.org"]
@@ -62,12 +62,14 @@ def test_saved_settings_are_audited_and_used_by_the_scorecard_and_new_waves(demo
 def test_a_new_wave_starts_with_the_default_k_and_comment_threshold(engine) -> None:
     depts = seed_org(engine)
     with db.write_session(engine) as s:
-        scoring_settings.save_settings(s, replace(ScoringSettings(), default_k=8, comment_min=15), actor="a")
+        scoring_settings.save_settings(
+            session=s, settings=replace(ScoringSettings(), default_k=8, comment_min=15), actor="a"
+        )
     with db.write_session(engine) as s:
         wid = surveys.create_wave(
-            s, name="W", opens_on=date(2026, 3, 1), closes_on=date(2026, 3, 20),
+            session=s, name="W", opens_on=date(2026, 3, 1), closes_on=date(2026, 3, 20),
             question_ids=question_ids(engine), department_ids=list(depts.values()), actor="hr",
         )  # fmt: skip
     with db.read_session(engine) as s:
-        wave = surveys.get_wave(s, wave_id=wid)
+        wave = surveys.get_wave(session=s, wave_id=wid)
     assert (wave.min_group, wave.comment_min) == (8, 15)

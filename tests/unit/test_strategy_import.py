@@ -119,7 +119,7 @@ def test_bad_rows_are_refused_with_file_row_and_reason_and_nothing_is_written(en
 
 
 def _values_csv(session) -> bytes:
-    values = measurements.values_frame(session)
+    values = measurements.values_frame(session=session)
     kpis = pd.DataFrame(
         session.execute(select(Kpi.id, Kpi.name, Kpi.department_id)).all(), columns=["kpi_id", "kpi", "department_id"]
     )
@@ -132,18 +132,20 @@ def _values_csv(session) -> bytes:
 
 def test_a_configuration_round_trips_into_an_empty_database_with_an_identical_scorecard(demo_engine, engine):
     with db.read_session(demo_engine) as s:
-        units, people = directory.export_frames(s)
-        files = strategy_import.export_strategy(s)
+        units, people = directory.export_frames(session=s)
+        files = strategy_import.export_strategy(session=s)
         values = _values_csv(s)
         original = scorecard.build_scorecard(s, wave=None)
     with db.write_session(engine) as s:
-        directory.import_directory(s, data=write_csv(units), people=write_csv(people), actor=A, as_of=date(2026, 11, 1))
+        directory.import_directory(
+            session=s, data=write_csv(units), people=write_csv(people), actor=A, as_of=date(2026, 11, 1)
+        )
         strategy_import.import_strategy(session=s, actor=A, **files)
     with db.write_session(engine) as s:
-        kpi_import.import_kpis(s, data=values, scope=EditScope.everything(A))
+        kpi_import.import_kpis(session=s, data=values, scope=EditScope.everything(A))
     with db.read_session(engine) as s:
         again = scorecard.build_scorecard(s, period=original.period, wave=None)
-        assert strategy_import.export_strategy(s) == files  # the configuration itself is identical
+        assert strategy_import.export_strategy(session=s) == files  # the configuration itself is identical
     cols = ["department", "performance", "coverage", "n_kpis", "n_with_data", "n_expected", "n_covered"]
     left = original.departments[cols].sort_values("department").reset_index(drop=True)
     right = again.departments[cols].sort_values("department").reset_index(drop=True)

@@ -44,7 +44,7 @@ def _wait_until_blocked_or_done(engine, thread: threading.Thread) -> None:
 def _close_in_thread(engine, wave_id: int, log: list[str]) -> threading.Thread:
     def close() -> None:
         with db.write_session(engine) as s:
-            surveys.close_wave(s, wave_id=wave_id, actor="hr@example.org")
+            surveys.close_wave(session=s, wave_id=wave_id, actor="hr@example.org")
         log.append("closed")
 
     thread = threading.Thread(target=close, daemon=True)
@@ -69,7 +69,7 @@ def test_a_close_that_arrives_during_a_submit_waits_until_the_response_is_commit
     log: list[str] = []
     with db.write_session(engine) as s:
         who = {"token": token, "key": KEY} if how == "link" else {"account_id": account_id, "wave_id": wid}
-        surveys.submit_response(s, answers=likert_answers(engine), today=TODAY, **who)
+        surveys.submit_response(session=s, answers=likert_answers(engine), today=TODAY, **who)
         if engine.dialect.name == "postgresql":
             thread = _close_in_thread(engine, wid, log)
             _wait_until_blocked_or_done(engine, thread)
@@ -93,13 +93,13 @@ def test_a_submit_that_arrives_during_a_close_waits_for_it_and_is_refused(engine
     def submit() -> None:
         try:
             with db.write_session(engine) as s:
-                surveys.submit_response(s, token=token, key=KEY, answers=likert_answers(engine), today=TODAY)
+                surveys.submit_response(session=s, token=token, key=KEY, answers=likert_answers(engine), today=TODAY)
             outcome.append("stored")
         except surveys.LinkProblem as exc:
             outcome.append(exc.reason)
 
     with db.write_session(engine) as s:
-        surveys.close_wave(s, wave_id=wid, actor="hr@example.org")
+        surveys.close_wave(session=s, wave_id=wid, actor="hr@example.org")
         s.flush()
         thread = threading.Thread(target=submit, daemon=True)
         thread.start()
@@ -115,6 +115,6 @@ def test_a_submit_after_the_closing_day_is_refused_even_when_the_wave_is_still_o
     token = invite(engine, wid, "Sales", 5)[0]
     with pytest.raises(surveys.LinkProblem), db.write_session(engine) as s:
         surveys.submit_response(
-            s, token=token, key=KEY, answers=likert_answers(engine), today=TODAY + timedelta(days=30)
+            session=s, token=token, key=KEY, answers=likert_answers(engine), today=TODAY + timedelta(days=30)
         )
     assert _responses(engine, wid) == 0

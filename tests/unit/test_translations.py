@@ -10,7 +10,7 @@ from sqlmodel import select
 from kpialign import db
 from kpialign.core import i18n
 from kpialign.models import Question, QuestionText
-from kpialign.services import surveys, translations
+from kpialign.services import bank_translations, surveys, translations
 from kpialign.services.bank_translations import BANK_TRANSLATIONS
 from kpialign.services.question_bank import QUESTION_BANK
 from tests.unit.survey_helpers import make_wave, seed_org
@@ -50,13 +50,13 @@ def test_long_dates_read_naturally_in_each_language():
 def test_editing_a_question_makes_its_translations_stale_until_saved_again(engine):
     seed_org(engine)
     with db.write_session(engine) as s:
-        qid = surveys.add_question(s, code="KU9", text="I know our KPIs.", actor="hr")
+        qid = surveys.add_question(session=s, code="KU9", text="I know our KPIs.", actor="hr")
         translations.save_translation(
             session=s, question_id=qid, language="de", text="Ich kenne unsere KPIs.", actor="hr"
         )
     with db.write_session(engine) as s:
-        surveys.edit_question(s, question_id=qid, text="I know our department's KPIs.", actor="hr")
-        surveys.edit_question(s, question_id=qid, dimension="kpi_understanding", actor="hr")  # text unchanged
+        surveys.edit_question(session=s, question_id=qid, text="I know our department's KPIs.", actor="hr")
+        surveys.edit_question(session=s, question_id=qid, dimension="kpi_understanding", actor="hr")  # text unchanged
     with db.read_session(engine) as s:
         assert s.get(Question, qid).text_version == 2
         frame = translations.translations_frame(session=s, language="de").set_index("code")
@@ -73,7 +73,7 @@ def test_editing_a_question_makes_its_translations_stale_until_saved_again(engin
             department="Sales",
             items=(item, surveys.SurveyItem(int(ku1.id), "KU1", ku1.text, "likert5", "")),
         )
-        texts = [i.text for i in translations.localise_form(s, form, "de").items]
+        texts = [i.text for i in translations.localise_form(session=s, form=form, language="de").items]
     assert texts[0] == "I know our department's KPIs."  # stale: the source text
     assert texts[1] == BANK_TRANSLATIONS["KU1"]["de"]
     with db.write_session(engine) as s:
@@ -81,7 +81,10 @@ def test_editing_a_question_makes_its_translations_stale_until_saved_again(engin
             session=s, question_id=qid, language="de", text="Ich kenne die KPIs meiner Abteilung.", actor="hr"
         )
     with db.read_session(engine) as s:
-        assert translations.localise_form(s, form, "de").items[0].text == "Ich kenne die KPIs meiner Abteilung."
+        assert (
+            translations.localise_form(session=s, form=form, language="de").items[0].text
+            == "Ich kenne die KPIs meiner Abteilung."
+        )
 
 
 def test_builtin_translations_are_added_only_for_unchanged_bank_questions(engine):
@@ -103,7 +106,7 @@ def test_results_pool_languages_because_answers_are_stored_by_question(engine):
     with db.read_session(engine) as s:
         cols = set(QuestionText.__table__.columns.keys()) & {"response_id"}
         form = surveys.survey_form(session=s, wave_id=wid, department_id=1)
-        de = translations.localise_form(s, form, "de")
+        de = translations.localise_form(session=s, form=form, language="de")
     assert not cols
     assert [i.question_id for i in de.items] == [i.question_id for i in form.items]
 
@@ -111,7 +114,12 @@ def test_results_pool_languages_because_answers_are_stored_by_question(engine):
 def test_shipped_decoys_are_translated_for_display_and_objective_titles_are_not():
     from kpialign.services.question_bank import DECOY_OBJECTIVES
 
-    assert set(DECOY_OBJECTIVES) <= set(translations.DECOY_TRANSLATIONS)
-    assert translations.option_label("Move all staff to a four-day week", "fr").startswith("Passer tout le personnel")
-    assert translations.option_label("Grow recurring revenue", "de") == "Grow recurring revenue"
-    assert translations.option_label("Move all staff to a four-day week", "en") == "Move all staff to a four-day week"
+    assert set(DECOY_OBJECTIVES) <= set(bank_translations.DECOY_TRANSLATIONS)
+    assert translations.option_label(option="Move all staff to a four-day week", language="fr").startswith(
+        "Passer tout le personnel"
+    )
+    assert translations.option_label(option="Grow recurring revenue", language="de") == "Grow recurring revenue"
+    assert (
+        translations.option_label(option="Move all staff to a four-day week", language="en")
+        == "Move all staff to a four-day week"
+    )

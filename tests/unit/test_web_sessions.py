@@ -29,9 +29,9 @@ def ids(engine, monkeypatch) -> dict[str, int]:
     fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     monkeypatch.setattr(security, "_hasher", fast)
     with db.write_session(engine) as s:
-        accounts.create_user(s, email="admin@example.com", roles=["admin"], password=PASSWORD)
-        accounts.create_user(s, email="emp@example.com", roles=["employee"], password=PASSWORD)
-        gone = accounts.create_user(s, email="gone@example.com", roles=["employee"], password=PASSWORD)
+        accounts.create_user(session=s, email="admin@example.com", roles=["admin"], password=PASSWORD)
+        accounts.create_user(session=s, email="emp@example.com", roles=["employee"], password=PASSWORD)
+        gone = accounts.create_user(session=s, email="gone@example.com", roles=["employee"], password=PASSWORD)
         gone.active = False
     with db.read_session(engine) as s:
         return {a.email: a.id for a in s.exec(select(Account))}
@@ -112,10 +112,10 @@ def test_deactivating_revokes_every_session_and_reactivating_does_not_restore_th
     tokens = [start(engine, emp), start(engine, emp)]
     admin_token = start(engine, ids["admin@example.com"])
     with db.write_session(engine) as s:
-        assert accounts.set_active(s, account_id=emp, active=False, actor="admin@example.com")
+        assert accounts.set_active(session=s, account_id=emp, active=False, actor="admin@example.com")
     assert [resume(engine, t, T0) for t in tokens] == [None, None]
     with db.write_session(engine) as s:
-        accounts.set_active(s, account_id=emp, active=True, actor="admin@example.com")
+        accounts.set_active(session=s, account_id=emp, active=True, actor="admin@example.com")
     assert [resume(engine, t, T0) for t in tokens] == [None, None]
     assert resume(engine, admin_token, T0) is not None  # other accounts are untouched
 
@@ -137,7 +137,7 @@ def test_password_reset_revokes_every_session_of_that_account(engine, ids):
     emp, admin = ids["emp@example.com"], ids["admin@example.com"]
     token, admin_token = start(engine, emp), start(engine, admin)
     with db.write_session(engine) as s:
-        accounts.reset_password(s, account_id=emp, actor="admin@example.com")
+        accounts.reset_password(session=s, account_id=emp, actor="admin@example.com")
     assert resume(engine, token, T0) is None
     assert resume(engine, admin_token, T0) is not None
     new = start(engine, emp, now=T0 + HOUR)  # signing in again works
