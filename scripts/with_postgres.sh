@@ -4,7 +4,8 @@
 # If the variable is already set, the given server is used as it is. Otherwise a throwaway
 # cluster is created with the machine's PostgreSQL binaries (installing Debian's postgresql
 # package if they are missing), started on a free loopback port as the `postgres` user, and
-# removed when the command ends. With CI=true, failing to get a server fails the run.
+# removed when the command ends (initdb --no-sync and fsync=off: a throwaway cluster needs no
+# durability). With CI=true, failing to get a server fails the run.
 set -euo pipefail
 
 fail_or_warn() {
@@ -51,7 +52,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if ! "${RUNAS[@]}" "$BINDIR/initdb" -D "$PGTMP/data" -U postgres -A trust -E UTF8 --no-locale >"$PGTMP/initdb.log" 2>&1; then
+if ! "${RUNAS[@]}" "$BINDIR/initdb" --no-sync -D "$PGTMP/data" -U postgres -A trust -E UTF8 --no-locale >"$PGTMP/initdb.log" 2>&1; then
   cat "$PGTMP/initdb.log" >&2
   fail_or_warn "initdb failed"
   exec "$@"
