@@ -5,7 +5,7 @@ PORT   ?= 8501
 ADDRESS ?= 127.0.0.1
 PYTHON ?= python3
 # Two workers (one per core), one test file per worker at a time so a module's portal starts once.
-PYTEST_ARGS ?= -n 2 --dist loadfile --durations=15
+PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 .PHONY: run test lint format bench clean
 
