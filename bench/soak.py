@@ -42,14 +42,16 @@ import load_test as lt
 PLATEAU_MB_PER_MIN = 1.0
 
 
+def family(pid: int) -> list[int]:
+    """``pid`` and its direct children."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [pid, *(int(x) for x in children.read_text().split())] if children.exists() else [pid]
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of ``pid`` and its direct children, in MB."""
     total = 0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(x) for x in children.read_text().split()]
-    for p in pids:
+    for p in family(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -79,11 +81,7 @@ def cache_bytes(base: str) -> dict[str, int]:
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) of ``pid`` and of its children, live and reaped."""
     total = 0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(x) for x in children.read_text().split()]
-    for p in pids:
+    for p in family(pid):
         try:
             text = Path(f"/proc/{p}/stat").read_text()
         except FileNotFoundError:
