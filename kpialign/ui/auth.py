@@ -269,15 +269,9 @@ def current_user() -> UserContext | None:
     """The signed-in user, re-read from the database on every run (a deactivated account is out at once).
 
     Read once per run: app.py's gate and the page's :func:`require` share it
-    (:func:`kpialign.ui.data.run_memo`; a fragment's rerun reads afresh).
+    (:func:`kpialign.ui.data.once_per_run`; a fragment's rerun reads afresh).
     """
-    memo = data.run_memo()
-    if memo is not None and "user" in memo:
-        return memo["user"]
-    user = _read_user()
-    if memo is not None:
-        memo["user"] = user
-    return user
+    return data.once_per_run("user", _read_user)
 
 
 def _read_user() -> UserContext | None:

@@ -7,9 +7,9 @@ cached entries stale on its next rerun.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import streamlit as st
 from sqlalchemy.engine import Engine
@@ -41,6 +41,7 @@ def _no_pages_directory_mode() -> None:
 
 _no_pages_directory_mode()
 
+T = TypeVar("T")
 _RUN = "data.this_run"  # what one full run of app.py has read once (see script_run)
 
 
@@ -71,6 +72,16 @@ def run_memo() -> dict[str, Any] | None:
     return memo if isinstance(memo, dict) else None
 
 
+def once_per_run(key: str | tuple[Any, ...], compute: Callable[[], T]) -> T:
+    """``compute()`` once per run of app.py (:func:`script_run`); outside one, on every call."""
+    memo = run_memo()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
 @st.cache_resource(show_spinner=False)
 def _engine_for(url: str) -> Engine:
     engine = db.make_engine(url)
@@ -81,39 +92,38 @@ def _engine_for(url: str) -> Engine:
 
 def engine() -> Engine:
     """The process's engine; stops the page with a clear message if the database is down."""
-    memo = run_memo()
-    if memo is not None and "engine" in memo:
-        return memo["engine"]  # here: load_settings() reads the environment and secrets on every call
+    # here: once per run, as load_settings() reads the environment and secrets on every call
+    return once_per_run("engine", _engine)
+
+
+def _engine() -> Engine:
     try:
         settings = load_settings()
     except ConfigError as exc:
         st.error(str(exc))
         st.stop()
     try:
-        found = _engine_for(settings.database_url)
+        return _engine_for(settings.database_url)
     except (OperationalError, DBAPIError) as exc:
         _engine_for.clear()  # try again on the next rerun: the database may come back
         show_db_error(exc)
         st.stop()
-    if memo is not None:
-        memo["engine"] = found
-    return found
+    raise AssertionError("unreachable")
 
 
 def version() -> int:
     """The data version (one cheap query per run); pass it to cached read functions."""
-    memo = run_memo()
-    if memo is not None and "version" in memo:
-        return memo["version"]
+    return once_per_run("version", _version)
+
+
+def _version() -> int:
     eng = engine()
     try:
-        found = db.data_version(eng)
+        return db.data_version(eng)
     except (OperationalError, DBAPIError) as exc:
         show_db_error(exc)
         st.stop()
-    if memo is not None:
-        memo["version"] = found
-    return found
+    raise AssertionError("unreachable")
 
 
 def show_db_error(exc: BaseException) -> None:

@@ -124,16 +124,9 @@ def cached_scorecard(version: int, url: str, period: str | None, wave: str | Non
 
     Once per run: every ``st.cache_data`` hit unpickles a copy (~20 MB at enterprise scale),
     and the Overview's sections each asked for it on a cold run. The copy is this run's own
-    (:func:`kpialign.ui.data.run_memo`), never shared with another session.
+    (:func:`kpialign.ui.data.once_per_run`), never shared with another session.
     """
-    memo = data.run_memo()
-    key = ("scorecard", version, url, period, wave)
-    if memo is not None and key in memo:
-        return memo[key]
-    found = _scorecard(version, url, period, wave)
-    if memo is not None:
-        memo[key] = found
-    return found
+    return data.once_per_run(("scorecard", version, url, period, wave), lambda: _scorecard(version, url, period, wave))
 
 
 @dataclass(frozen=True)
