@@ -23,7 +23,11 @@ Alignment map, Strategy map, Reviews, Home) and run:
 - **cold**: the leader opens ``<base>/<page>`` in a new tab (a new session) until the page's
   title is visible and the app's script state is ``notRunning`` (the whole script run, charts
   and tables included, is done): the first render of that page in the process;
-- **warm**: the same again in another new tab (another leader: a new session, shared caches filled).
+- **warm**: the same again in another new tab (another leader: a new session, shared caches filled);
+- **warm from the sidebar**: in a third new tab the leader opens Home, then clicks the page's link in
+  the sidebar (timed from the click): how moving between pages feels, without a new tab's start-up.
+
+The ``how-scores-work`` page (static text) is the floor: what any page costs in a new tab.
 
 Next to the wall time it reports the server process's CPU seconds over the same interval (from
 ``/proc/<pid>/stat``): on a shared machine the wall time includes waits for a free core, the
@@ -72,6 +76,10 @@ def cpu_seconds(pid: int) -> float:
 
 # url path -> (title, what else must be visible before the render counts as done)
 PAGES = {
+    # The floor: a page of static text. What a new tab costs whatever the page (Streamlit's
+    # JavaScript started from the browser's cache, the websocket, the sign-in from the cookie,
+    # the navigation), to read the other pages' figures against.
+    "how-scores-work": ("How scores work", None),
     "overview": ("Alignment overview", "[data-testid='stDataFrame']"),
     "department": ("Department", None),
     "objectives": ("Objectives", None),
@@ -81,6 +89,8 @@ PAGES = {
     "reviews": ("Reviews", None),
     "home": ("Organisation at a glance", None),
 }
+# The sidebar link's name where it differs from the page's heading.
+NAV_TITLES = {"overview": "Overview", "how-scores-work": "How scores work"}
 
 
 def render(ctx, base: str, path: str, pid: int) -> tuple[float, float]:
@@ -99,6 +109,29 @@ def render(ctx, base: str, path: str, pid: int) -> tuple[float, float]:
     cpu = cpu_seconds(pid) - cpu0
     if page.get_by_test_id("stException").count():
         raise RuntimeError(f"{path}: the page shows an exception")
+    page.close()
+    return wall, cpu
+
+
+def from_sidebar(ctx, base: str, path: str, pid: int) -> tuple[float, float]:
+    """Wall and server-CPU seconds from a click on the page's link in the sidebar of an open Home page
+    (a new session whose portal is already running in the tab, as for a leader moving between pages)
+    until the page's run is done."""
+    title, extra = PAGES[path]
+    page = ctx.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(base)
+    page.wait_for_selector(READY, timeout=TIMEOUT_MS)
+    link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=NAV_TITLES.get(path, title), exact=True)
+    cpu0 = cpu_seconds(pid)
+    t0 = time.perf_counter()
+    link.click()
+    page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=TIMEOUT_MS)
+    if extra:
+        page.locator(extra).first.wait_for(state="visible", timeout=TIMEOUT_MS)
+    page.wait_for_selector(READY, timeout=TIMEOUT_MS)
+    wall = time.perf_counter() - t0
+    cpu = cpu_seconds(pid) - cpu0
     page.close()
     return wall, cpu
 
@@ -181,6 +214,9 @@ def measure(browser, url: str, workdir: Path, path: str, ctx, port: int) -> dict
             out[what] = (wall, cpu, os.getloadavg()[0])
             if what == "cold":
                 out["since"] = (0.0, cpu_seconds(proc.pid) - since, os.getloadavg()[0])
+        if path != "home":  # Home is where the sidebar click starts
+            wall, cpu = from_sidebar(ctx, base, path, proc.pid)
+            out["sidebar"] = (wall, cpu, os.getloadavg()[0])
         return out
     finally:
         stop_portal(proc)
@@ -288,15 +324,20 @@ def main() -> None:
     print(f"(1-minute load average while measuring: {min(loads):.1f} to {max(loads):.1f}; {os.cpu_count()} cores)\n")
     print(
         "| scale | page | cold, wall | cold, server CPU | cold, server CPU since the sign-in page "
-        "| warm, wall | warm, server CPU |"
+        "| warm, wall | warm, server CPU | warm from the sidebar, wall | warm from the sidebar, server CPU |"
     )
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for scale in urls:
         for path in args.pages:
             print(
                 f"| {scale} | {path} | {med(scale, path, 'cold', 0):.2f} s | {med(scale, path, 'cold', 1):.2f} s "
                 f"| {med(scale, path, 'since', 1):.2f} s "
-                f"| {med(scale, path, 'warm', 0):.2f} s | {med(scale, path, 'warm', 1):.2f} s |"
+                f"| {med(scale, path, 'warm', 0):.2f} s | {med(scale, path, 'warm', 1):.2f} s "
+                + (
+                    f"| {med(scale, path, 'sidebar', 0):.2f} s | {med(scale, path, 'sidebar', 1):.2f} s |"
+                    if "sidebar" in results[(scale, path)]
+                    else "| – | – |"
+                )
             )
     if len(urls) == 2:
         print("\n| page | render | enterprise / small, wall | enterprise / small, server CPU |")
