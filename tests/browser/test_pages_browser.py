@@ -75,10 +75,11 @@ class Tabs:
             page.get_by_role("button", name="Sign in").wait_for()
             wait_for_app(page)
             self._pages[""] = page
+        self._pages[""].bring_to_front()
         return self._pages[""]
 
     def signed_in(self, role: str, path: str = ""):
-        """The tab of ``role``, showing ``path`` (its home when empty)."""
+        """The tab of ``role``, showing ``path`` (its home when empty), brought to the front."""
         if role not in self._pages:
             self._pages[role] = self._new_page()
             open_signed_in(self._pages[role], self.base, role, path)
@@ -86,6 +87,9 @@ class Tabs:
             self._pages[role].goto(f"{self.base}/{path}")
             self._pages[role].get_by_role("button", name="Sign out").wait_for()
             wait_for_app(self._pages[role])
+        # here: Chromium draws no frames for a tab behind another, and every click there waits
+        # about 2 s for Playwright's "stable" check (two animation frames): the walk took 60 s
+        self._pages[role].bring_to_front()
         return self._pages[role]
 
     def close(self) -> None:
