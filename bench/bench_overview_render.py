@@ -93,14 +93,12 @@ PAGES = {
 NAV_TITLES = {"overview": "Overview", "how-scores-work": "How scores work"}
 
 
-def render(ctx, base: str, path: str, pid: int) -> tuple[float, float]:
-    """Wall and server-CPU seconds from opening ``<base>/<path>`` in a new page until its run is done."""
+def _timed(page, path: str, pid: int, go) -> tuple[float, float]:
+    """Wall and server-CPU seconds from ``go()`` until ``path``'s title is visible and its run is done."""
     title, extra = PAGES[path]
-    page = ctx.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
     cpu0 = cpu_seconds(pid)
     t0 = time.perf_counter()
-    page.goto(f"{base}/" + ("" if path == "home" else path))  # Home, the default page, is served at /
+    go()
     page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=TIMEOUT_MS)
     if extra:
         page.locator(extra).first.wait_for(state="visible", timeout=TIMEOUT_MS)
@@ -113,27 +111,25 @@ def render(ctx, base: str, path: str, pid: int) -> tuple[float, float]:
     return wall, cpu
 
 
+def render(ctx, base: str, path: str, pid: int) -> tuple[float, float]:
+    """Wall and server-CPU seconds from opening ``<base>/<path>`` in a new page until its run is done."""
+    page = ctx.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    # Home, the default page, is served at /
+    return _timed(page, path, pid, lambda: page.goto(f"{base}/" + ("" if path == "home" else path)))
+
+
 def from_sidebar(ctx, base: str, path: str, pid: int) -> tuple[float, float]:
     """Wall and server-CPU seconds from a click on the page's link in the sidebar of an open Home page
     (a new session whose portal is already running in the tab, as for a leader moving between pages)
     until the page's run is done."""
-    title, extra = PAGES[path]
     page = ctx.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(base)
     page.wait_for_selector(READY, timeout=TIMEOUT_MS)
-    link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=NAV_TITLES.get(path, title), exact=True)
-    cpu0 = cpu_seconds(pid)
-    t0 = time.perf_counter()
-    link.click()
-    page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=TIMEOUT_MS)
-    if extra:
-        page.locator(extra).first.wait_for(state="visible", timeout=TIMEOUT_MS)
-    page.wait_for_selector(READY, timeout=TIMEOUT_MS)
-    wall = time.perf_counter() - t0
-    cpu = cpu_seconds(pid) - cpu0
-    page.close()
-    return wall, cpu
+    name = NAV_TITLES.get(path, PAGES[path][0])
+    link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=name, exact=True)
+    return _timed(page, path, pid, link.click)
 
 
 def start_server(url: str, workdir: Path, port: int) -> tuple[str, subprocess.Popen]:
