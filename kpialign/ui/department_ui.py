@@ -1,27 +1,166 @@
 """The sections of the Department page: headline scores, KPIs with their trend charts, survey items
-against the previous wave, and participation. Figures come from the scorecard's department view
-(:func:`kpialign.scorecard.views.department_view`), already through the privacy rules."""
+against the previous wave, line-of-sight dimensions and participation.
+
+Everything the page shows for one department is computed once per data version, filters, scope
+and department (:func:`section`, a ``st.cache_data`` entry) and shared by every leader who opens
+it: figures from the scorecard's department view (:func:`kpialign.scorecard.views.department_view`,
+already through the privacy rules), charts as Vega-Lite specs (:mod:`kpialign.ui.vega`). A warm
+rerun only draws what was computed before; it neither copies the scorecard nor builds a chart.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
 
 from kpialign import charts
-from kpialign.scorecard.model import Scorecard
-from kpialign.scorecard.views import DepartmentView
+from kpialign.core import scoring
+from kpialign.scorecard import sharing, views
 from kpialign.services import surveys
-from kpialign.ui import data, reviews_ui
+from kpialign.ui import data, reviews_ui, vega
+from kpialign.ui import line_of_sight as los
 from kpialign.ui import scorecard_ui as ui
 from kpialign.ui.widgets import plain
+
+
+@dataclass(frozen=True)
+class Choices:
+    """The departments the picker offers (division order), or empty when nothing is scored."""
+
+    labels: list[str]
+    ids: list[int]
+
+
+@st.cache_data(ttl=3600, max_entries=64, show_spinner="Computing the scorecard…")
+def _choices(version: int, url: str, period: str | None, wave: str | None, units: ui.Units) -> Choices:
+    sc = ui.scoped_scorecard(version, url, period, wave, units)
+    if sc.empty:
+        return Choices([], [])
+    rows = sc.departments.sort_values(["division", "department"])
+    labels = [f"{d} ({v})" for d, v in zip(rows["department"], rows["division"], strict=True)]
+    return Choices(labels, [int(i) for i in rows["department_id"]])
+
+
+def choices(version: int, url: str, period: str | None, wave: str | None, units: ui.Units) -> Choices:
+    return ui.refusing(lambda: _choices(version, url, period, wave, units))
+
+
+@dataclass(frozen=True)
+class KpiCard:
+    """One KPI's trend chart (None: no value in the window) and the caption under it."""
+
+    kpi_id: int
+    name: str
+    spec: vega.Spec | None
+    caption: str
+
+
+@dataclass(frozen=True)
+class Section:
+    """What the Department page shows for one department (Markdown-safe where it is Markdown)."""
+
+    row: pd.Series
+    computed_from: str
+    period: str | None
+    k: int | None  # the selected wave's minimum group (None: no closed wave)
+    wave_name: str | None
+    previous_name: str | None
+    components: pd.DataFrame  # what, result
+    kpis: pd.DataFrame  # the KPI table as shown (empty: no active KPI)
+    cards: list[KpiCard]
+    likert_spec: vega.Spec | None
+    changes: pd.DataFrame
+    dimensions: sharing.UnitResult | None
+    dimensions_spec: vega.Spec | None
+    participation: tuple[int, int, float] | None  # responded, invited, rate (None: not shown)
+
+
+@st.cache_data(ttl=3600, max_entries=128, show_spinner="Computing the department…")
+def _section(
+    version: int, url: str, period: str | None, wave: str | None, units: ui.Units, department_id: int
+) -> Section:
+    sc = ui.scoped_scorecard(version, url, period, wave, units)
+    view = views.department_view(sc, department_id)
+    row = view.row
+    comp = view.component_trends
+    components = pd.DataFrame(
+        {
+            "what": comp["what"],
+            "result": [
+                scoring.trend_words(d, p, q) for d, p, q in zip(comp["direction"], comp["p"], comp["q"], strict=True)
+            ],
+        }
+    )
+    w = sc.wave
+    dims = sharing.unit_result(sc, w, "department", department_id, str(row["department"])) if w else None
+    dims_ok = dims is not None and not dims.dimensions.empty
+    return Section(
+        row=row,
+        computed_from=ui.computed_from(sc),
+        period=sc.period,
+        k=w.k if w else None,
+        wave_name=w.name if w else None,
+        previous_name=sc.previous_wave.name if sc.previous_wave else None,
+        components=components,
+        kpis=kpi_table(view.kpis) if not view.kpis.empty else pd.DataFrame(),
+        cards=_cards(view),
+        likert_spec=vega.spec(charts.likert_diverging(view.likert, row="item")) if not view.likert.empty else None,
+        changes=changes_table(view.changes) if not view.changes.empty else pd.DataFrame(),
+        dimensions=dims,
+        dimensions_spec=vega.spec(charts.dimension_bars(dims.dimensions, unit=dims.unit)) if dims_ok else None,
+        participation=_participation(w.wave_id, department_id) if w else None,
+    )
+
+
+def section(
+    version: int, url: str, period: str | None, wave: str | None, units: ui.Units, department_id: int
+) -> Section:
+    return ui.refusing(lambda: _section(version, url, period, wave, units, department_id))
+
+
+def _cards(view: views.DepartmentView) -> list[KpiCard]:
+    cards = []
+    for k in view.kpis.itertuples(index=False):
+        series = view.series[view.series["kpi_id"] == k.kpi_id]
+        missing = view.missing.get(k.kpi_id, [])
+        if series["actual"].notna().sum() == 0:
+            cards.append(KpiCard(int(k.kpi_id), str(k.name), None, ""))
+            continue
+        chart = charts.kpi_trend(
+            series,
+            name=k.name,
+            unit=k.unit,
+            sen=view.sen.get(k.kpi_id),
+            missing=missing,
+            band=(k.range_low, k.range_high) if k.polarity == "range" else None,
+        )
+        caption = (
+            f"{getattr(k, 'words', '')}. Green dashed: target (green band: target range); purple: Sen's slope on "
+            "the actuals" + (f"; red marks: no value for {', '.join(missing)}" if missing else "")
+        )
+        cards.append(KpiCard(int(k.kpi_id), str(k.name), vega.spec(chart), caption))
+    return cards
+
+
+def _participation(wave_id: int, department_id: int) -> tuple[int, int, float] | None:
+    with data.reading() as session:
+        part = surveys.participation(session=session, wave_id=wave_id)
+    mine = part[part["department_id"] == department_id]
+    if mine.empty or not bool(mine["shown"].iloc[0]):
+        return None
+    r = mine.iloc[0]
+    return int(r["responded"]), int(r["invited"]), float(r["rate"])
 
 
 def _int_or_blank(value: object) -> str:
     return "" if pd.isna(value) else str(int(value))  # type: ignore[call-overload]
 
 
-def headline(sc: Scorecard, row: pd.Series) -> None:
+def headline(sec: Section) -> None:
     """A, P, U (or why it is hidden) and C, then status, quadrant and rank band in one line."""
+    row = sec.row
     c1, c2, c3, c4 = st.columns(4)
     c1.metric(
         "Alignment score A",
@@ -35,7 +174,7 @@ def headline(sc: Scorecard, row: pd.Series) -> None:
         c3.metric(
             "Understanding U",
             "hidden",
-            help=f"Fewer than {sc.wave.k if sc.wave else 5} responses, or hidden to protect a small group",
+            help=f"Fewer than {sec.k or 5} responses, or hidden to protect a small group",
         )
     else:
         c3.metric(
@@ -63,7 +202,7 @@ def headline(sc: Scorecard, row: pd.Series) -> None:
             icon=":material/visibility_off:",
         )
     if row["n_missing"]:
-        st.caption(f"{row['n_missing']} KPI(s) have no value for {sc.period}: counted as missing, not as zero.")
+        st.caption(f"{row['n_missing']} KPI(s) have no value for {sec.period}: counted as missing, not as zero.")
 
 
 def kpi_table(kp: pd.DataFrame) -> pd.DataFrame:
@@ -88,43 +227,26 @@ def kpi_table(kp: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def kpi_section(view: DepartmentView, dept_id: int) -> None:
+def kpi_section(sec: Section, dept_id: int) -> None:
     """The KPI table, then one trend chart per KPI with its test and the owner's latest check-in."""
-    kp = view.kpis
-    if kp.empty:
+    if sec.kpis.empty:
         st.info("This department has no active KPIs.")
         return
-    st.dataframe(kpi_table(kp), hide_index=True, width="stretch")
+    st.dataframe(sec.kpis, hide_index=True, width="stretch")
     st.caption(
         "Attainment: progress from baseline to target (capped); trend: Mann-Kendall on the attainment series, "
         "▲ improving whatever the KPI's polarity; * significant after BH across the tests on this page."
     )
     cols = st.columns(2)
-    for i, k in enumerate(kp.itertuples(index=False)):
+    for i, card in enumerate(sec.cards):
         with cols[i % 2]:
-            st.markdown(f"**{plain(k.name)}**")
-            series = view.series[view.series["kpi_id"] == k.kpi_id]
-            missing = view.missing.get(k.kpi_id, [])
-            if series["actual"].notna().sum() == 0:
+            st.markdown(f"**{plain(card.name)}**")
+            if card.spec is None:
                 st.info("No values in the trend window.")
                 continue
-            st.altair_chart(
-                charts.kpi_trend(
-                    series,
-                    name=k.name,
-                    unit=k.unit,
-                    sen=view.sen.get(k.kpi_id),
-                    missing=missing,
-                    band=(k.range_low, k.range_high) if k.polarity == "range" else None,
-                ),
-                width="stretch",
-            )
-            words = getattr(k, "words", "")
-            st.caption(
-                f"{words}. Green dashed: target (green band: target range); purple: Sen's slope on the actuals"
-                + (f"; red marks: no value for {', '.join(missing)}" if missing else "")
-            )
-            reviews_ui.checkin_note(dept_id, k.kpi_id)
+            vega.show(card.spec)
+            st.caption(card.caption)
+            reviews_ui.checkin_note(dept_id, card.kpi_id)
 
 
 def favourable_change(ch: pd.DataFrame) -> dict[str, object]:
@@ -153,40 +275,51 @@ def changes_table(ch: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def survey_items(sc: Scorecard, view: DepartmentView) -> None:
+def survey_items(sec: Section) -> None:
     """The line-of-sight items of the latest closed wave against the previous one, or why they are hidden."""
-    if sc.wave is None:
+    if sec.wave_name is None:
         st.info("No survey wave has closed yet.")
-    elif view.likert.empty:
+    elif sec.likert_spec is None:
         st.info(
-            f"No survey figures can be shown for this department in {plain(sc.wave.name)}: fewer than {sc.wave.k} "
+            f"No survey figures can be shown for this department in {plain(sec.wave_name)}: fewer than {sec.k} "
             "people answered, or its figures are hidden so that a smaller group cannot be worked out from the "
             "division's totals."
         )
     else:
-        st.altair_chart(charts.likert_diverging(view.likert, row="item"), width="stretch")
-        prev = sc.previous_wave.name if sc.previous_wave else "none"
+        vega.show(sec.likert_spec)
         st.caption(
-            f"Each item in {plain(sc.wave.name)} and the previous wave ({plain(prev)}). ▲/▼: % favourable or the answer "
-            "distribution changed significantly (Mann-Whitney, BH across this department's items)."
+            f"Each item in {plain(sec.wave_name)} and the previous wave ({plain(sec.previous_name or 'none')}). "
+            "▲/▼: % favourable or the answer distribution changed significantly (Mann-Whitney, BH across this "
+            "department's items)."
         )
-        if not view.changes.empty:
-            st.dataframe(changes_table(view.changes), hide_index=True, width="stretch")
+        if not sec.changes.empty:
+            st.dataframe(sec.changes, hide_index=True, width="stretch")
 
 
-def participation(sc: Scorecard, dept_id: int) -> None:
+def dimensions(sec: Section, department_id: int, *, period: str | None, wave: str | None) -> None:
+    """Dimension scores of the department: % favourable, strengths, alpha per dimension."""
+    st.subheader("Line-of-sight dimensions")
+    if sec.wave_name is None:
+        st.info("No survey wave has closed yet.")
+        return
+    if sec.dimensions is None:
+        name = str(sec.row["department"])
+        st.info(f"No dimension scores can be shown for {plain(name)} in {plain(sec.wave_name)}: too few responses, "
+                "or hidden to protect a small group.")  # fmt: skip
+        return
+    los.unit_result(sec.dimensions, k=sec.k or 0, spec=sec.dimensions_spec)
+    los.alpha_table(department_id, period=period, wave=wave)
+
+
+def participation(sec: Section) -> None:
     """How many of the invited answered the wave, where at least k were invited."""
-    if sc.wave is None:
+    if sec.wave_name is None:
         return
-    with data.reading() as session:
-        part = surveys.participation(session=session, wave_id=sc.wave.wave_id)
-    mine = part[part["department_id"] == dept_id]
-    if mine.empty or not bool(mine["shown"].iloc[0]):
-        st.caption(f"Participation is shown only where at least {sc.wave.k} people were invited.")
+    if sec.participation is None:
+        st.caption(f"Participation is shown only where at least {sec.k} people were invited.")
         return
-    r = mine.iloc[0]
+    responded, invited, rate = sec.participation
     st.progress(
-        min(float(r["rate"]), 1.0),
-        text=f"{int(r['responded'])} of {int(r['invited'])} invited answered {plain(sc.wave.name)} "
-        f"({float(r['rate']):.0%})",
+        min(rate, 1.0),
+        text=f"{responded} of {invited} invited answered {plain(sec.wave_name)} ({rate:.0%})",
     )

@@ -15,7 +15,7 @@ from kpialign.scorecard import scope, sharing
 from kpialign.scorecard.model import Scorecard
 from kpialign.services import accounts, question_bank, strategy
 from kpialign.services.accounts import UserContext
-from kpialign.ui import data
+from kpialign.ui import data, vega
 from kpialign.ui import scorecard_ui as ui
 from kpialign.ui.widgets import plain
 
@@ -153,14 +153,15 @@ def kpi_cards(view: sharing.StrategyView) -> None:
                 st.text("Serves: not linked to an objective yet.")
 
 
-def unit_result(res: sharing.UnitResult, *, k: int) -> None:
-    """One unit's shared results: % favourable, the change in words, dimension bars."""
+def unit_result(res: sharing.UnitResult, *, k: int, spec: vega.Spec | None = None) -> None:
+    """One unit's shared results: % favourable, the change in words, dimension bars (``spec``: the
+    bars drawn before, from a cached section)."""
     c1, c2 = st.columns([1, 3])
     c1.metric("% favourable", ui.pct(res.fav), help=f"{res.unit}: from about {res.n} people; groups under {k} hidden")
     c2.text(f"Change since the previous wave: {res.change}")
     if res.dimensions.empty:
         return
-    st.altair_chart(charts.dimension_bars(res.dimensions, unit=res.unit), width="stretch")
+    vega.show(spec if spec is not None else vega.spec(charts.dimension_bars(res.dimensions, unit=res.unit)))
     if "tag" in res.dimensions:
         tagged = res.dimensions[res.dimensions["tag"].fillna("") != ""]
         for t in tagged.itertuples(index=False):
@@ -214,21 +215,6 @@ def _alphas(version: int, url: str, period: str | None, wave: str | None, depart
     rows = [{"dimension": r.dimension, "items": r.items, "n": r.n, "alpha": r.alpha, "low": r.low, "high": r.high}
             for r in res]  # fmt: skip
     return pd.DataFrame(rows, columns=["dimension", "items", "n", "alpha", "low", "high"])
-
-
-def dimension_section(sc: Scorecard, department_id: int, name: str, *, period: str | None, wave: str | None) -> None:
-    """Dimension scores of one department (Department page): % favourable, strengths, alpha per dimension."""
-    st.subheader("Line-of-sight dimensions")
-    if sc.wave is None:
-        st.info("No survey wave has closed yet.")
-        return
-    res = sharing.unit_result(sc, sc.wave, "department", department_id, name)
-    if res is None:
-        st.info(f"No dimension scores can be shown for {name} in {sc.wave.name}: too few responses, or hidden to "
-                "protect a small group.")  # fmt: skip
-        return
-    unit_result(res, k=sc.wave.k)
-    alpha_table(department_id, period=period, wave=wave)
 
 
 def alpha_table(department_id: int | None, *, period: str | None, wave: str | None) -> None:

@@ -20,14 +20,13 @@ import streamlit as st
 
 from kpialign import charts
 from kpialign.core import scoring
-from kpialign.scorecard import scope, views
+from kpialign.scorecard import views
 from kpialign.scorecard.model import Scorecard
 from kpialign.services.accounts import UserContext
 from kpialign.ui import data, vega
 from kpialign.ui import scorecard_ui as ui
 from kpialign.ui.widgets import plain
 
-Units = tuple[int, ...] | None
 ALL_DIVISIONS = "All divisions"
 CHART_ROWS = {"Top and bottom": "both", "Top": "top", "Bottom": "bottom"}
 SCORES, QUADRANT, RANKING, MATRIX = (
@@ -81,17 +80,6 @@ class Panel:
     info: str = ""
 
 
-def units_key(user: UserContext) -> Units:
-    """The cache key of what ``user`` may see: None (every unit) or their units, sorted."""
-    units = scope.visible_units(user)
-    return None if units is None else tuple(sorted(units))
-
-
-def _scorecard(version: int, url: str, period: str | None, wave: str | None, units: Units) -> Scorecard:
-    sc = ui.cached_scorecard(version, url, period, wave)
-    return scope.cut_to(sc, None if units is None else frozenset(units))
-
-
 def _shown(sc: Scorecard, division: str, search: str) -> pd.DataFrame:
     rows = sc.departments
     if division != ALL_DIVISIONS:
@@ -102,8 +90,8 @@ def _shown(sc: Scorecard, division: str, search: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=3600, max_entries=64, show_spinner="Computing the scorecard…")
-def _headline(version: int, url: str, period: str | None, wave: str | None, units: Units) -> Headline:
-    sc = _scorecard(version, url, period, wave, units)
+def _headline(version: int, url: str, period: str | None, wave: str | None, units: ui.Units) -> Headline:
+    sc = ui.scoped_scorecard(version, url, period, wave, units)
     if sc.empty:
         return Headline(empty=True)
     s, org = sc.settings, sc.organisation
@@ -142,7 +130,7 @@ def _headline(version: int, url: str, period: str | None, wave: str | None, unit
 
 @st.cache_data(ttl=3600, max_entries=64, show_spinner=False)
 def _table(
-    version: int, url: str, period: str | None, wave: str | None, units: Units, division: str, search: str
+    version: int, url: str, period: str | None, wave: str | None, units: ui.Units, division: str, search: str
 ) -> pd.DataFrame:
     """The department table for the filters (empty when nothing matches); status as a one-tag list.
 
@@ -150,7 +138,7 @@ def _table(
     Styler: a Styler is re-rendered cell by cell on every rerun (42 ms CPU for the 192 x 16
     enterprise table, against 1 ms for the plain table).
     """
-    sc = _scorecard(version, url, period, wave, units)
+    sc = ui.scoped_scorecard(version, url, period, wave, units)
     table = views.scorecard_table(_shown(sc, division, search))
     return table.assign(status=[[str(v)] for v in table["status"]])
 
@@ -161,14 +149,14 @@ def _panel(
     url: str,
     period: str | None,
     wave: str | None,
-    units: Units,
+    units: ui.Units,
     division: str,
     search: str,
     top_n: int,
     which: str,
     tab: str,
 ) -> Panel:
-    sc = _scorecard(version, url, period, wave, units)
+    sc = ui.scoped_scorecard(version, url, period, wave, units)
     s = sc.settings
     shown = _shown(sc, division, search)
     cut = charts.top_bottom(shown, "alignment", top_n, which=CHART_ROWS.get(which, "both"))
@@ -221,30 +209,20 @@ class View:
     url: str
     period: str | None
     wave: str | None
-    units: Units
+    units: ui.Units
 
     @classmethod
     def of(cls, user: UserContext, period: str | None, wave: str | None) -> View:
-        return cls(data.version(), str(data.engine().url), period, wave, units_key(user))
+        return cls(data.version(), str(data.engine().url), period, wave, ui.units_key(user))
 
     def _args(self) -> tuple:
         return (self.version, self.url, self.period, self.wave, self.units)
 
     def headline(self) -> Headline:
-        return _refusing(lambda: _headline(*self._args()))
+        return ui.refusing(lambda: _headline(*self._args()))
 
     def table(self, division: str, search: str) -> pd.DataFrame:
-        return _refusing(lambda: _table(*self._args(), division, search))
+        return ui.refusing(lambda: _table(*self._args(), division, search))
 
     def panel(self, division: str, search: str, top_n: int, which: str, tab: str) -> Panel:
-        return _refusing(lambda: _panel(*self._args(), division, search, int(top_n), which, tab))
-
-
-def _refusing(compute):
-    """A bad period or wave in the filters shows its message and stops the page."""
-    try:
-        return compute()
-    except scoring.ScorecardError as exc:
-        st.error(str(exc))
-        st.stop()
-    raise AssertionError("unreachable")
+        return ui.refusing(lambda: _panel(*self._args(), division, search, int(top_n), which, tab))

@@ -37,10 +37,9 @@ def pick_table(sc: Scorecard, units: list[int] | None = None) -> pd.DataFrame:
     ).sort_values(["picked %", "department"], ascending=[False, True], na_position="last")
 
 
-def pick_share_panel(sc: Scorecard, units: list[int] | None = None) -> None:
-    """The Survey results section: per department, the objective-pick share beside U."""
+def pick_share_panel(table: pd.DataFrame) -> None:
+    """The Survey results section: per department (:func:`pick_table`), the objective-pick share beside U."""
     st.subheader("Who knows the objectives")
-    table = pick_table(sc, units)
     if table["picked %"].isna().all():
         st.info("No objective-pick share can be shown for this wave (no pick item, or every group too small).")
         return

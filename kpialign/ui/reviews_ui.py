@@ -146,11 +146,16 @@ def red_kpis(user: UserContext) -> pd.DataFrame:
 # --------------------------------------------------------------------------------- periods
 
 
+@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
+def _latest_month(version: int, url: str) -> str | None:
+    with data.reading() as session:
+        return measurements.latest_periods(session=session).get("monthly")
+
+
 def quarter_choices(count: int = 8) -> tuple[list[str], int]:
     """Recent quarters, newest first, and the index of the default: the last quarter complete by
     the latest month with data (the one a review looks back on)."""
-    with data.reading() as session:
-        latest = measurements.latest_periods(session=session).get("monthly")
+    latest = _latest_month(data.version(), str(data.engine().url))
     until = date.today()
     if latest:
         until = max(until, period_bounds(latest)[1])

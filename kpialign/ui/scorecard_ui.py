@@ -11,7 +11,9 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -39,6 +41,7 @@ def styled_status(table: pd.DataFrame, column: str = "status"):
 
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 PREWARM_EVERY_S = 300.0  # at most one background build per process this often (the sign-in page starts it)
 
 
@@ -119,6 +122,39 @@ def _scorecard(version: int, url: str, period: str | None, wave: str | None) -> 
     return built
 
 
+Units = tuple[int, ...] | None
+
+
+def units_key(user: UserContext) -> Units:
+    """The cache key of what ``user`` may see: None (every unit) or their units, sorted.
+
+    Cached page sections key on this, never on who asked (:func:`scoped_scorecard`).
+    """
+    units = scope.visible_units(user)
+    return None if units is None else tuple(sorted(units))
+
+
+def scoped_scorecard(version: int, url: str, period: str | None, wave: str | None, units: Units) -> Scorecard:
+    """The cached scorecard cut to ``units`` (:func:`units_key`), for cached page sections.
+
+    A manager's sections are cut from the leaders' scorecard by
+    :func:`kpialign.scorecard.scope.cut_to` with the same privacy rules, so a cache keyed on the
+    units can never hand one scope's figures to another.
+    """
+    sc = cached_scorecard(version, url, period, wave)
+    return scope.cut_to(sc, None if units is None else frozenset(units))
+
+
+def refusing(compute: Callable[[], T]) -> T:
+    """``compute()``; a bad period or wave in the filters shows its message and stops the page."""
+    try:
+        return compute()
+    except scoring.ScorecardError as exc:
+        st.error(str(exc))
+        st.stop()
+    raise AssertionError("unreachable")
+
+
 def cached_scorecard(version: int, url: str, period: str | None, wave: str | None) -> Scorecard:
     """The whole (unscoped) scorecard from the cache; for cached views that cut it themselves.
 
@@ -176,7 +212,8 @@ def get(period: str | None = None, wave: str | None = None, *, user: UserContext
     raise AssertionError("unreachable")
 
 
-def reliability(sc: Scorecard, wave: WaveRef) -> dict[str, float]:
+def reliability(wave: WaveRef) -> dict[str, float]:
+    """Cronbach's alpha of the line-of-sight scale in ``wave`` (whole organisation), with its Feldt interval."""
     if wave.status == "closed":
         return _reliability_closed(str(data.engine().url), wave.wave_id, f"{wave.name}|{wave.responses}")
     with data.reading() as session:

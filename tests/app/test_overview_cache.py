@@ -68,8 +68,8 @@ def test_the_cache_key_is_the_users_units_and_different_units_get_different_cont
         manager = accounts.user_context_by_id(session=s, account_id=account_id(demo_url, DEMO_ACCOUNTS["manager"]))
         version = db.data_version(eng)
     eng.dispose()
-    assert overview_ui.units_key(leader) is None
-    units = overview_ui.units_key(manager)
+    assert scorecard_ui.units_key(leader) is None
+    units = scorecard_ui.units_key(manager)
     assert units == tuple(sorted(scope.visible_units(manager)))
     args = (version, demo_url, None, None)
     everyone = overview_ui._table(*args, None, overview_ui.ALL_DIVISIONS, "")
