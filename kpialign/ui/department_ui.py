@@ -48,16 +48,6 @@ def choices(version: int, url: str, period: str | None, wave: str | None, units:
 
 
 @dataclass(frozen=True)
-class KpiCard:
-    """One KPI's trend chart (None: no value in the window) and the caption under it."""
-
-    kpi_id: int
-    name: str
-    spec: vega.Spec | None
-    caption: str
-
-
-@dataclass(frozen=True)
 class Section:
     """What the Department page shows for one department (Markdown-safe where it is Markdown)."""
 
@@ -69,7 +59,9 @@ class Section:
     previous_name: str | None
     components: pd.DataFrame  # what, result
     kpis: pd.DataFrame  # the KPI table as shown (empty: no active KPI)
-    cards: list[KpiCard]
+    kpi_ids: list[int]  # the table's KPIs, in its order
+    trends: vega.Spec | None  # every KPI's trend chart in one grid (None: no KPI has a value)
+    no_values: list[str]  # KPIs without a value in the trend window
     likert_spec: vega.Spec | None
     changes: pd.DataFrame
     dimensions: sharing.UnitResult | None
@@ -105,7 +97,13 @@ def _section(
         previous_name=sc.previous_wave.name if sc.previous_wave else None,
         components=components,
         kpis=kpi_table(view.kpis) if not view.kpis.empty else pd.DataFrame(),
-        cards=_cards(view),
+        kpi_ids=[int(k) for k in view.kpis["kpi_id"]] if not view.kpis.empty else [],
+        trends=_trends(view),
+        no_values=[
+            str(k.name)
+            for k in view.kpis.itertuples(index=False)
+            if view.series[view.series["kpi_id"] == k.kpi_id]["actual"].notna().sum() == 0
+        ],
         likert_spec=vega.spec(charts.likert_diverging(view.likert, row="item")) if not view.likert.empty else None,
         changes=changes_table(view.changes) if not view.changes.empty else pd.DataFrame(),
         dimensions=dims,
@@ -120,28 +118,19 @@ def section(
     return ui.refusing(lambda: _section(version, url, period, wave, units, department_id))
 
 
-def _cards(view: views.DepartmentView) -> list[KpiCard]:
-    cards = []
+def _trends(view: views.DepartmentView) -> vega.Spec | None:
+    """The trend chart of every KPI with a value in the window, as one grid."""
+    trends = []
     for k in view.kpis.itertuples(index=False):
         series = view.series[view.series["kpi_id"] == k.kpi_id]
-        missing = view.missing.get(k.kpi_id, [])
         if series["actual"].notna().sum() == 0:
-            cards.append(KpiCard(int(k.kpi_id), str(k.name), None, ""))
             continue
-        chart = charts.kpi_trend(
-            series,
-            name=k.name,
-            unit=k.unit,
-            sen=view.sen.get(k.kpi_id),
-            missing=missing,
-            band=(k.range_low, k.range_high) if k.polarity == "range" else None,
-        )
-        caption = (
-            f"{getattr(k, 'words', '')}. Green dashed: target (green band: target range); purple: Sen's slope on "
-            "the actuals" + (f"; red marks: no value for {', '.join(missing)}" if missing else "")
-        )
-        cards.append(KpiCard(int(k.kpi_id), str(k.name), vega.spec(chart), caption))
-    return cards
+        missing = view.missing.get(k.kpi_id, [])
+        band = (k.range_low, k.range_high) if k.polarity == "range" else None
+        chart = charts.kpi_trend(series, name=k.name, unit=k.unit, sen=view.sen.get(k.kpi_id), missing=missing,
+                                 band=band)  # fmt: skip
+        trends.append((str(k.name), chart))
+    return vega.spec(charts.kpi_trend_grid(trends)) if trends else None
 
 
 def _participation(wave_id: int, department_id: int) -> tuple[int, int, float] | None:
@@ -228,7 +217,7 @@ def kpi_table(kp: pd.DataFrame) -> pd.DataFrame:
 
 
 def kpi_section(sec: Section, dept_id: int) -> None:
-    """The KPI table, then one trend chart per KPI with its test and the owner's latest check-in."""
+    """The KPI table, every KPI's trend chart in one grid, then the owners' latest check-ins."""
     if sec.kpis.empty:
         st.info("This department has no active KPIs.")
         return
@@ -237,16 +226,16 @@ def kpi_section(sec: Section, dept_id: int) -> None:
         "Attainment: progress from baseline to target (capped); trend: Mann-Kendall on the attainment series, "
         "▲ improving whatever the KPI's polarity; * significant after BH across the tests on this page."
     )
-    cols = st.columns(2)
-    for i, card in enumerate(sec.cards):
-        with cols[i % 2]:
-            st.markdown(f"**{plain(card.name)}**")
-            if card.spec is None:
-                st.info("No values in the trend window.")
-                continue
-            vega.show(card.spec)
-            st.caption(card.caption)
-            reviews_ui.checkin_note(dept_id, card.kpi_id)
+    if sec.trends is not None:
+        vega.show(sec.trends, width="content")
+        st.caption(
+            "Blue: actuals; green dashed: target (green band: target range); purple: Sen's slope on the actuals; "
+            "red marks: periods without a value. The table's trend test is on each chart's KPI."
+        )
+    if sec.no_values:
+        st.caption("No values in the trend window: " + plain(", ".join(sec.no_values)))
+    st.markdown("**Latest check-ins**")
+    reviews_ui.checkin_table(dept_id, dict(zip(sec.kpi_ids, sec.kpis["KPI"], strict=True)))
 
 
 def favourable_change(ch: pd.DataFrame) -> dict[str, object]:

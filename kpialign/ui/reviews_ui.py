@@ -99,20 +99,35 @@ def _latest_checkins(version: int, url: str, department_id: int) -> pd.DataFrame
     return frame.sort_values("period").groupby("kpi_id", as_index=False).last()
 
 
-def checkin_note(department_id: int, kpi_id: int) -> None:
-    """Department page: the KPI's latest check-in under its chart (or that it has none)."""
-    latest = _latest_checkins(data.version(), str(data.engine().url), department_id)
-    row = latest[latest["kpi_id"] == kpi_id]
-    if row.empty:
-        st.caption("No check-in yet.")
-        return
-    r = row.iloc[0]
-    mark = "" if r["has_actual"] else " (no actual for this period)"
-    st.text(f"{STATUS_ICON.get(r['status_label'], '')} {r['status_label']} · {r['period']}{mark} · {r['author']}")
-    if r["analysis"]:
-        st.text(f"Why: {r['analysis']}")
-    if r["next_steps"]:
-        st.text(f"Next: {r['next_steps']}")
+def checkin_table(department_id: int, kpis: dict[int, str]) -> None:
+    """Department page: each KPI's (id -> name, in the page's order) latest check-in: status, period,
+    author, why and next steps, or that it has none. User text in a table cell, never Markdown."""
+    latest = _latest_checkins(data.version(), str(data.engine().url), department_id).set_index("kpi_id")
+    rows = []
+    for kpi_id, name in kpis.items():
+        if kpi_id not in latest.index:
+            rows.append({"KPI": name, "status": "No check-in yet"})
+            continue
+        r = latest.loc[kpi_id]
+        mark = "" if r["has_actual"] else " (no actual for this period)"
+        rows.append(
+            {
+                "KPI": name,
+                "status": f"{STATUS_ICON.get(r['status_label'], '')} {r['status_label']}",
+                "period": f"{r['period']}{mark}",
+                "by": r["author"],
+                "why": r["analysis"] or "",
+                "next": r["next_steps"] or "",
+            }
+        )
+    table = pd.DataFrame(rows, columns=["KPI", "status", "period", "by", "why", "next"]).fillna("")
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={"why": st.column_config.TextColumn("Why", width="large"),
+                       "next": st.column_config.TextColumn("Next", width="large")},
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------- alerts
