@@ -610,6 +610,24 @@ class WaveResponseCount(SQLModel, table=True):
     n: int
 
 
+class WaveReliability(SQLModel, table=True):
+    """Cronbach's alpha of a closed wave's line-of-sight scale (whole organisation), computed once.
+
+    With its Feldt 95 % interval and the complete responses and items it came from; written with
+    the wave's counts (:mod:`kpialign.scorecard.counts`), so the Survey results page reads one row
+    instead of the wave's ~400k answers at enterprise scale. Alpha is None when it cannot be
+    estimated. An organisation-wide aggregate: nothing here can be traced to one response.
+    """
+
+    __tablename__ = "wave_reliability"
+    wave_id: int = Field(foreign_key="survey_wave.id", primary_key=True)
+    items: int
+    n: int
+    alpha: float | None = None
+    low: float | None = None
+    high: float | None = None
+
+
 class WaveAnswerCount(SQLModel, table=True):
     """Answers per closed wave x department x question x value, computed once (scorecard cache).
 

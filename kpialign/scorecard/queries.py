@@ -21,7 +21,6 @@ from sqlmodel import Session
 from kpialign.core import privacy
 from kpialign.core.scoring import ScoringSettings
 from kpialign.models import (
-    Answer,
     Department,
     DepartmentObjective,
     Kpi,
@@ -335,38 +334,6 @@ def _finish(raw: SurveyCounts, q: pd.DataFrame) -> SurveyCounts:
     pk = pk.assign(k=np.where(pk["value"] >= OBJ_PICK_KNOWS, pk["count"], 0))
     picks = pk.groupby(["wave_id", "department_id"], as_index=False).agg(answered=("count", "sum"), knows=("k", "sum"))
     return SurveyCounts(likert.reset_index(drop=True), raw.respondents.astype("int64"), picks.astype("int64"))
-
-
-def item_table(session: Session, *, wave_id: int, department_ids: list[int] | None = None) -> pd.DataFrame:
-    """Respondents x Likert items of one wave (for Cronbach's alpha), reverse items flipped.
-
-    Two queries (the Likert items, then the answers as the driver's integer tuples: at enterprise
-    scale ~400k answers, where Row objects cost ~4x the time); the pivot happens in pandas. Rows
-    carry no identity (the random response id is dropped after the pivot).
-    """
-    items = session.execute(
-        select(Question.id, Question.code, Question.reverse).where(Question.kind == "likert5")
-    ).all()
-    if not items:
-        return pd.DataFrame()
-    code = {i: c for i, c, _ in items}
-    reverse = [i for i, _, r in items if r]
-    stmt = (
-        select(Answer.response_id, Answer.question_id, Answer.value)
-        .join(Response, Response.id == Answer.response_id)
-        .join(Question, Question.id == Answer.question_id)
-        .where(Response.wave_id == wave_id, Question.kind == "likert5")
-    )
-    if department_ids is not None:
-        stmt = stmt.where(Response.department_id.in_(department_ids))  # type: ignore[attr-defined]
-    df = _fetch(session, stmt, ["response_id", "question_id", "value"])
-    if df.empty:
-        return pd.DataFrame()
-    value = df["value"].to_numpy(dtype=float)
-    df["value"] = np.where(df["question_id"].isin(reverse).to_numpy(), 6 - value, value)
-    df["code"] = df["question_id"].map(code)
-    table = df.pivot(index="response_id", columns="code", values="value")
-    return table.reset_index(drop=True)
 
 
 # ------------------------------------------------------------------------- one pass

@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from kpialign.core import dimensions
 from kpialign.core.periods import month_label
 from kpialign.models import Account, Department, Objective
-from kpialign.scorecard import queries
+from kpialign.scorecard import counts
 from kpialign.scorecard.model import Scorecard, WaveRef
 from kpialign.services import accounts
 from kpialign.services.question_bank import DIMENSIONS
@@ -399,7 +399,7 @@ def dimension_reliability(
         row = u[(u["wave_id"] == wave.wave_id) & (u["department_id"] == department_id)]
         if row.empty or bool(row["suppressed"].iloc[0]):
             return []
-    items = queries.item_table(
+    items = counts.item_table(
         session, wave_id=wave.wave_id, department_ids=None if department_id is None else [department_id]
     )
     if items.empty:

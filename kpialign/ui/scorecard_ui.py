@@ -22,8 +22,7 @@ from sqlalchemy.engine import Engine
 from kpialign import db
 from kpialign.core import privacy, scoring
 from kpialign.scorecard import build as scorecard
-from kpialign.scorecard import queries as scorecard_data
-from kpialign.scorecard import scope
+from kpialign.scorecard import counts, scope
 from kpialign.scorecard.model import Scorecard, WaveRef
 from kpialign.services.accounts import UserContext
 from kpialign.ui import data
@@ -193,9 +192,10 @@ def _choices(version: int, url: str) -> Choices:
 
 @st.cache_data(show_spinner=False)
 def _reliability_closed(url: str, wave_id: int, fingerprint: str) -> dict[str, float]:
-    """Cronbach's alpha of a closed wave: computed once per process (a closed wave never changes)."""
+    """Cronbach's alpha of a closed wave: its stored row (written when the wave closed), read once
+    per process (a closed wave never changes)."""
     with data.reading() as session:
-        return scoring.reliability(scorecard_data.item_table(session, wave_id=wave_id))
+        return counts.reliability(session, wave_id=wave_id)
 
 
 def get(period: str | None = None, wave: str | None = None, *, user: UserContext | None = None) -> Scorecard:
@@ -217,7 +217,7 @@ def reliability(wave: WaveRef) -> dict[str, float]:
     if wave.status == "closed":
         return _reliability_closed(str(data.engine().url), wave.wave_id, f"{wave.name}|{wave.responses}")
     with data.reading() as session:
-        return scoring.reliability(scorecard_data.item_table(session, wave_id=wave.wave_id))
+        return counts.reliability(session, wave_id=wave.wave_id)
 
 
 def filters(prefix: str, *, show_period: bool = True, show_wave: bool = True) -> tuple[str | None, str | None]:

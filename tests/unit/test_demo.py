@@ -44,7 +44,7 @@ def _contents(engine: Engine) -> dict[str, list[tuple]]:
 
 
 # Caches of closed-wave aggregates, filled lazily by the first scorecard (shared demo DB), not by the seeder.
-DERIVED_TABLES = {"wave_response_count", "wave_answer_count"}
+DERIVED_TABLES = {"wave_response_count", "wave_answer_count", "wave_reliability"}
 
 
 def _frame(engine: Engine, sql: str) -> pd.DataFrame:

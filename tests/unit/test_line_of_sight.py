@@ -16,7 +16,7 @@ from sqlmodel import select
 from kpialign import db
 from kpialign.demo import seed as demo
 from kpialign.models import Account, AuditEvent, Department
-from kpialign.scorecard import build, scope, sharing
+from kpialign.scorecard import build, counts, scope, sharing
 from kpialign.services import accounts
 
 
@@ -233,14 +233,12 @@ def test_two_managers_views_together_show_nothing_the_leaders_view_protects(demo
 def test_alpha_per_dimension_is_given_for_a_shown_department_and_withheld_for_a_hidden_one(demo_url, demo_data):
     import pingouin
 
-    from kpialign.scorecard import queries
-
     sc, names, _users, _views = demo_data
     eng = db.make_engine(demo_url)
     with db.read_session(eng) as s:
         sales = sharing.dimension_reliability(s, sc, wave=sc.wave, department_id=_id(names, "Sales"))
         legal = sharing.dimension_reliability(s, sc, wave=sc.wave, department_id=_id(names, "Legal"))
-        items = queries.item_table(s, wave_id=sc.wave.wave_id, department_ids=[_id(names, "Sales")])
+        items = counts.item_table(s, wave_id=sc.wave.wave_id, department_ids=[_id(names, "Sales")])
     eng.dispose()
     assert legal == []
     by_dim = {a.dimension: a for a in sales}

@@ -177,6 +177,42 @@ def test_closing_a_wave_stores_its_counts_in_the_same_transaction(demo_copy_url)
     eng.dispose()
 
 
+def test_a_closed_waves_reliability_is_stored_once_equal_to_its_answers_and_repaired_when_missing(demo_copy_url):
+    """Cronbach's alpha of each closed wave is stored with its counts and equals alpha computed from
+    the answers (the pingouin-checked ``stats.cronbach_alpha``); an older database without the rows
+    computes it live on a read (writing nothing) and the repair step stores it."""
+    eng = db.make_engine(demo_copy_url)
+
+    def stored() -> dict[int, tuple]:
+        with db.read_session(eng) as session:
+            rows = session.execute(text("SELECT wave_id, items, n, alpha, low, high FROM wave_reliability")).all()
+        return {int(r[0]): tuple(r[1:]) for r in rows}
+
+    with db.read_session(eng) as session:
+        waves = scorecard_data.waves(session)
+        closed = [int(w) for w in waves.loc[waves["status"] == "closed", "wave_id"]]
+        live = {w: scoring.reliability(counts.item_table(session, wave_id=w)) for w in closed}
+    rows = stored()
+    assert sorted(rows) == closed  # the demo stores them as closing its waves would; the open wave has none
+    for w in closed:
+        items, n, alpha, low, high = rows[w]
+        assert (items, n) == (live[w]["items"], live[w]["n"]) and n > 0
+        assert alpha == pytest.approx(live[w]["alpha"], rel=1e-12) and low < alpha < high
+        assert (low, high) == pytest.approx((live[w]["low"], live[w]["high"]), rel=1e-12)
+        with db.read_session(eng) as session:
+            assert counts.reliability(session, wave_id=w)["alpha"] == alpha
+    with db.write_session(eng, bump=False) as session:  # an older database: nothing stored yet
+        session.execute(text("DELETE FROM wave_reliability"))
+    version = db.data_version(eng)
+    with db.read_session(eng) as session:
+        assert counts.reliability(session, wave_id=closed[-1])["alpha"] == pytest.approx(live[closed[-1]]["alpha"])
+    assert stored() == {} and db.data_version(eng) == version  # computed live, nothing written
+    assert counts.repair_engine(eng) == closed
+    assert stored() == rows
+    assert counts.repair_engine(eng) == []
+    eng.dispose()
+
+
 def test_period_and_wave_filters_and_errors(demo_copy_url):
     eng = db.make_engine(demo_copy_url)
     with db.read_session(eng) as session:
