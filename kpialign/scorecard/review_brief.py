@@ -100,7 +100,11 @@ def _checkins_in(session: Session, period: str, kpis: pd.DataFrame) -> pd.DataFr
     if not wanted:
         return pd.DataFrame(columns=checkins.CHECKIN_COLUMNS)
     frame = checkins.checkins_frame(session=session, department_ids=sorted(wanted_by_dept), periods=wanted)
-    keep = [p in wanted_by_dept.get(int(d), ()) for d, p in zip(frame["department_id"], frame["period"], strict=True)]
+    # a boolean array, not a list: an empty list would select no columns (no check-in in the period)
+    keep = np.array(
+        [p in wanted_by_dept.get(int(d), ()) for d, p in zip(frame["department_id"], frame["period"], strict=True)],
+        dtype=bool,
+    )
     return frame[keep].sort_values("period").groupby("kpi_id", as_index=False).last()
 
 

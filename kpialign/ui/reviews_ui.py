@@ -17,9 +17,9 @@ from kpialign.core.periods import parse_period, period_bounds, period_of, recent
 from kpialign.models import CheckinStatus, Role
 from kpialign.scorecard import review_brief
 from kpialign.scorecard.review_brief import ReviewBrief
-from kpialign.services import checkins, measurements, period_locks
+from kpialign.services import checkins, measurements, period_locks, reviews
 from kpialign.services.accounts import UserContext
-from kpialign.ui import data
+from kpialign.ui import data, scorecard_ui
 from kpialign.ui.widgets import plain
 
 STATUS_ICON = {"On track": "🟢", "At risk": "🟠", "Off track": "🔴"}
@@ -188,8 +188,15 @@ def quarter_choices(count: int = 8) -> tuple[list[str], int]:
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner="Preparing the review…")
 def brief(version: int, url: str, department_id: int, period: str, today: date) -> ReviewBrief:
+    """The review brief of one department (:func:`kpialign.scorecard.review_brief.prepare_review`),
+    from the shared scorecard of the review's month (:func:`kpialign.scorecard.review_brief.build_for`
+    builds the same one): a change of department costs no scorecard build."""
+    month = review_brief.scored_month(reviews.review_period(text=period), _latest_month(version, url))
+    sc = scorecard_ui.cached_scorecard(version, url, scorecard_ui.period_key(version, url, month), None)
     with data.reading() as session:
-        return review_brief.prepare_review(session=session, department_id=department_id, period=period, today=today)
+        return review_brief.prepare_review(
+            session=session, department_id=department_id, period=period, today=today, sc=sc
+        )
 
 
 def show_brief(b: ReviewBrief) -> None:

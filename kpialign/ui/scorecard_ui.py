@@ -190,6 +190,15 @@ def _choices(version: int, url: str) -> Choices:
     )
 
 
+def period_key(version: int, url: str, period: str | None) -> str | None:
+    """The cache key of a scorecard month: None when ``period`` is the default month (the latest
+    with data), so a page asking for that month by name shares the default scorecard, the one the
+    sign-in page starts building in the background, as the period filter does (:func:`filters`)."""
+    if period is None or period != _choices(version, url).period:
+        return period
+    return None
+
+
 @st.cache_data(show_spinner=False)
 def _reliability_closed(url: str, wave_id: int, fingerprint: str) -> dict[str, float]:
     """Cronbach's alpha of a closed wave: its stored row (written when the wave closed), read once

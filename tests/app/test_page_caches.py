@@ -8,16 +8,19 @@ way the sessions of one server do.
 from __future__ import annotations
 
 import time
+from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from kpialign import charts, db
 from kpialign.core.scoring import ScoringError
 from kpialign.demo.seed import DEMO_ACCOUNTS
-from kpialign.services import accounts
-from kpialign.ui import department_ui, scorecard_ui
+from kpialign.scorecard import review_brief
+from kpialign.services import accounts, measurements
+from kpialign.ui import department_ui, reviews_ui, scorecard_ui
 from kpialign.ui import survey_results_ui as sr
 from tests.app.conftest import TIMEOUT, account_id
 
@@ -115,3 +118,31 @@ def test_a_second_leader_on_survey_results_builds_no_chart(demo_sqlite_url, monk
     assert calls == [1]  # the second leader draws the cached heatmap
     heatmaps = [[e.proto.spec for e in at.main if e.type == "vega_lite_chart"] for at in (first, second)]
     assert len(heatmaps[0]) == 1 and heatmaps[0] == heatmaps[1]
+
+
+@pytest.mark.parametrize("quarter", ["latest", "earlier"])
+def test_the_reviews_page_brief_from_the_shared_scorecard_equals_the_brief_built_alone(
+    demo_sqlite_url, monkeypatch, quarter
+):
+    """The Reviews page prepares a brief from the cached scorecard of the review's month (shared by
+    every department and leader, and with the default scorecard when that month is the latest);
+    it must equal the brief the review pack builds on its own scorecard (build_for)."""
+    monkeypatch.setenv("KPIALIGN_DATABASE_URL", demo_sqlite_url)
+    eng = db.make_engine(demo_sqlite_url)
+    version, _everyone, _theirs, ids = _keys(demo_sqlite_url, monkeypatch)
+    with db.read_session(eng) as s:
+        latest = measurements.latest_periods(session=s)["monthly"]
+    year, month = int(latest[:4]), int(latest[5:])
+    q = (month - 1) // 3 + 1
+    period = f"{year}-Q{q}" if quarter == "latest" else (f"{year}-Q{q - 1}" if q > 1 else f"{year - 1}-Q4")
+    today = date.today()
+    for name in ["Sales", "Finance"]:
+        shared = reviews_ui.brief(version, demo_sqlite_url, ids[name], period, today)
+        with db.read_session(eng) as s:
+            alone = review_brief.prepare_review(session=s, department_id=ids[name], period=period, today=today)
+        assert shared.scored_month == alone.scored_month and shared.department == name
+        assert shared.scores == alone.scores and shared.notes == alone.notes
+        for frame in ["kpis", "series", "attainment", "survey_changes", "open_actions", "overdue_actions"]:
+            pd.testing.assert_frame_equal(getattr(shared, frame), getattr(alone, frame), obj=frame)
+        assert shared.sen == alone.sen and (shared.wave, shared.previous_wave) == (alone.wave, alone.previous_wave)
+    eng.dispose()
