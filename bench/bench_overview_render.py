@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python bench/bench_overview_render.py --enterprise sqlite:////tmp/ent/ent.db
     .venv/bin/python bench/bench_overview_render.py --enterprise URL --pages overview home --runs 5
+    .venv/bin/python bench/bench_overview_render.py --enterprise sqlite:///ent.db --enterprise-pg postgresql+psycopg://...
     .venv/bin/python bench/bench_overview_render.py --enterprise URL --small URL --scales small enterprise \
         --pages overview --wave-close
 
@@ -283,6 +284,10 @@ def main() -> None:
     ap.add_argument("--small", help="database URL of the small demo (default: seed one)")
     ap.add_argument("--enterprise", help="database URL of the enterprise demo (default: seed one)")
     ap.add_argument("--scales", nargs="+", choices=["small", "enterprise"], default=["enterprise"])
+    ap.add_argument(
+        "--enterprise-pg",
+        help="URL of the enterprise demo on PostgreSQL: measured too, alternating with the other databases",
+    )
     ap.add_argument("--pages", nargs="+", choices=list(PAGES), default=list(PAGES), help="url paths (default: all)")
     ap.add_argument("--runs", type=int, default=3, help="fresh servers per scale and page (default 3)")
     ap.add_argument("--wave-close", action="store_true", help="also time closing a wave and the render after it")
@@ -294,6 +299,8 @@ def main() -> None:
         workdir = Path(tmp)
         given = {"small": args.small, "enterprise": args.enterprise}
         urls = {scale: given[scale] or seed(scale, workdir) for scale in args.scales}
+        if args.enterprise_pg:
+            urls["enterprise-pg"] = args.enterprise_pg
         results: dict[tuple[str, str], dict[str, list[tuple[float, float, float, float]]]] = {}
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -350,7 +357,7 @@ def main() -> None:
                     else "| – | – | – |"
                 )
             )
-    if len(urls) == 2:
+    if {"small", "enterprise"} <= set(urls):
         print("\n| page | render | enterprise / small, wall | enterprise / small, server CPU |")
         print("| --- | --- | ---: | ---: |")
         for path in args.pages:
