@@ -19,7 +19,10 @@ from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
 from kpialign import db
+from kpialign.demo.seed import DEMO_ACCOUNTS
 from kpialign.models import Account
+from kpialign.services import accounts
+from kpialign.services.accounts import UserContext
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TIMEOUT = 60
@@ -37,6 +40,19 @@ def account_id(url: str, email: str) -> int:
         eng.dispose()
 
 
+def leader_and_manager(url: str) -> tuple[int, UserContext, UserContext]:
+    """The data version of ``url`` and the demo leader's and manager's user contexts: what a
+    cached section is keyed on, for tests that call the sections as a page calls them."""
+    eng = db.make_engine(url)
+    try:
+        with db.read_session(eng) as s:
+            leader = accounts.user_context_by_id(session=s, account_id=account_id(url, DEMO_ACCOUNTS["leader"]))
+            manager = accounts.user_context_by_id(session=s, account_id=account_id(url, DEMO_ACCOUNTS["manager"]))
+            return db.data_version(eng), leader, manager
+    finally:
+        eng.dispose()
+
+
 def new_app(url: str, email: str | None, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     """An AppTest of app.py on ``url``, signed in as ``email`` (None: signed out). Not yet run."""
     monkeypatch.setenv("KPIALIGN_DATABASE_URL", url)
@@ -50,7 +66,6 @@ def new_app(url: str, email: str | None, monkeypatch: pytest.MonkeyPatch) -> App
 @pytest.fixture
 def app_as(demo_sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., AppTest]]:
     """Factory: ``app_as(role_or_email, url=None)`` -> an AppTest that has run once, signed in."""
-    from kpialign.demo.seed import DEMO_ACCOUNTS
 
     def make(who: str | None, url: str | None = None) -> AppTest:
         email = DEMO_ACCOUNTS.get(who, who) if who else None

@@ -19,9 +19,8 @@ from kpialign.config import load_settings
 from kpialign.demo.seed import DEMO_ACCOUNTS
 from kpialign.models import Department
 from kpialign.scorecard import build, scope
-from kpialign.services import accounts
 from kpialign.ui import overview_ui, scorecard_ui
-from tests.app.conftest import TIMEOUT, account_id
+from tests.app.conftest import TIMEOUT, account_id, leader_and_manager
 from tests.conftest import sqlite_copy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,12 +61,7 @@ def test_a_manager_after_a_leader_gets_their_own_units_and_the_leader_still_gets
 def test_the_cache_key_is_the_users_units_and_different_units_get_different_content(demo_url, monkeypatch):
     """On SQLite and PostgreSQL (``demo_url``): the cached sections called as a page calls them."""
     monkeypatch.setenv("KPIALIGN_DATABASE_URL", demo_url)
-    eng = db.make_engine(demo_url)
-    with db.read_session(eng) as s:
-        leader = accounts.user_context_by_id(session=s, account_id=account_id(demo_url, DEMO_ACCOUNTS["leader"]))
-        manager = accounts.user_context_by_id(session=s, account_id=account_id(demo_url, DEMO_ACCOUNTS["manager"]))
-        version = db.data_version(eng)
-    eng.dispose()
+    version, leader, manager = leader_and_manager(demo_url)
     assert scorecard_ui.units_key(leader) is None
     units = scorecard_ui.units_key(manager)
     assert units == tuple(sorted(scope.visible_units(manager)))

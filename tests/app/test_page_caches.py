@@ -19,10 +19,10 @@ from kpialign import charts, db
 from kpialign.core.scoring import ScoringError
 from kpialign.demo.seed import DEMO_ACCOUNTS
 from kpialign.scorecard import review_brief
-from kpialign.services import accounts, measurements
+from kpialign.services import measurements
 from kpialign.ui import department_ui, reviews_ui, scorecard_ui
 from kpialign.ui import survey_results_ui as sr
-from tests.app.conftest import TIMEOUT, account_id
+from tests.app.conftest import TIMEOUT, account_id, leader_and_manager
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMERCIAL = {"Sales", "Marketing", "Customer Success"}
@@ -42,12 +42,7 @@ def _keys(url: str, monkeypatch) -> tuple[int, scorecard_ui.Units, scorecard_ui.
     """The data version, the leader's and the manager's units keys, and department ids by name
     (the sections read the database the portal is configured with; the URL is part of their key)."""
     monkeypatch.setenv("KPIALIGN_DATABASE_URL", url)
-    eng = db.make_engine(url)
-    with db.read_session(eng) as s:
-        leader = accounts.user_context_by_id(session=s, account_id=account_id(url, DEMO_ACCOUNTS["leader"]))
-        manager = accounts.user_context_by_id(session=s, account_id=account_id(url, DEMO_ACCOUNTS["manager"]))
-        version = db.data_version(eng)
-    eng.dispose()
+    version, leader, manager = leader_and_manager(url)
     args = (version, url, None, None)
     everyone = department_ui._choices(*args, scorecard_ui.units_key(leader))
     ids = {label.split(" (")[0]: i for label, i in zip(everyone.labels, everyone.ids, strict=True)}
