@@ -7,7 +7,7 @@ import streamlit as st
 
 from kpialign import charts
 from kpialign.services import strategy
-from kpialign.ui import auth, data, nav
+from kpialign.ui import auth, data, nav, vega
 
 user = auth.require(nav.roles_for("pages/alignment_map.py"))
 
@@ -21,6 +21,14 @@ def _load(version: int, url: str) -> tuple[pd.DataFrame, strategy.Findings, pd.D
             strategy.objectives_frame(session=session, include_retired=False),
             strategy.departments_frame(session=session, include_retired=False),
         )
+
+
+@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
+def _heatmap(version: int, url: str, chosen: tuple[str, ...]) -> vega.Spec:
+    """The heatmap of the chosen departments as a Vega-Lite spec, drawn once per data version."""
+    matrix, _found, objectives, _depts = _load(version, url)
+    shown = matrix[matrix["department"].isin(chosen)]
+    return vega.spec(charts.alignment_heatmap(shown, objectives, departments=list(chosen)))
 
 
 matrix, found, objectives, depts = _load(data.version(), str(data.engine().url))
@@ -70,7 +78,7 @@ else:
     if shown.empty:
         st.info("Choose at least one department.")
     else:
-        st.altair_chart(charts.alignment_heatmap(shown, objectives, departments=chosen), width="stretch")
+        vega.show(_heatmap(data.version(), str(data.engine().url), tuple(chosen)))
         st.caption("The number in a cell is how many of the department's KPIs serve the objective. Hover for details.")
 
 # ------------------------------------------------------------------------------ findings
