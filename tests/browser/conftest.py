@@ -41,6 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -291,14 +292,24 @@ _SESSION_COOKIES: dict[tuple[str, str], list[dict]] = {}
 
 
 def open_signed_in(page, base_url: str, who: str, path: str = "") -> None:
-    """Open ``base_url/path`` in ``page`` signed in as ``who``: through the sign-in form the first
-    time per portal and person, then with that sign-in's session cookie (as a new tab would)."""
+    """Open ``base_url/path`` in ``page`` signed in as ``who``: through the sign-in form (then the
+    sidebar link to ``path``) the first time per portal and person, then with that sign-in's
+    session cookie (as a new tab would)."""
     key = (base_url, who)
     if key not in _SESSION_COOKIES:
         sign_in(page, base_url, who)
         wait_for_cookie(page, True)
         _SESSION_COOKIES[key] = [c for c in page.context.cookies() if c["name"] == COOKIE]
         if not path:
+            return
+        # here: the page just signed in is one sidebar click away (a typed URL would load the
+        # portal's scripts again and start a second session, ~1.3 s and the renderer's CPU);
+        # the role's home has no link of its own path, and is reached by its URL as before
+        link = page.get_by_test_id("stSidebarNav").locator(f"a[href$='/{path}']")
+        if link.count() == 1:
+            link.click()
+            page.wait_for_url(lambda url: urlsplit(url).path == f"/{path}")
+            wait_for_app(page)
             return
     else:
         page.context.add_cookies(_SESSION_COOKIES[key])
