@@ -286,6 +286,20 @@ def wait_for_cookie(page, present: bool) -> None:
     )
 
 
+def follow_sidebar_link(page, path: str) -> bool:
+    """Open the page at ``/path`` of the signed-in ``page`` through its sidebar link and wait for
+    the run; False (nothing done) when the sidebar has no such link, as for the role's home,
+    which is served at ``/``. A typed URL would load the portal's scripts again and start a
+    second Streamlit session (~1.3 s and the renderer's CPU); the link reruns the same session."""
+    link = page.get_by_test_id("stSidebarNav").locator(f"a[href$='/{path}']")
+    if link.count() != 1:
+        return False
+    link.click()
+    page.wait_for_url(lambda url: urlsplit(url).path == f"/{path}")
+    wait_for_app(page)
+    return True
+
+
 # (portal base URL, who) -> the session cookie of a sign-in through the form, per xdist worker.
 # Only ``open_signed_in`` uses it, and only tests that never sign out or end sessions call that.
 _SESSION_COOKIES: dict[tuple[str, str], list[dict]] = {}
@@ -302,14 +316,7 @@ def open_signed_in(page, base_url: str, who: str, path: str = "") -> None:
         _SESSION_COOKIES[key] = [c for c in page.context.cookies() if c["name"] == COOKIE]
         if not path:
             return
-        # here: the page just signed in is one sidebar click away (a typed URL would load the
-        # portal's scripts again and start a second session, ~1.3 s and the renderer's CPU);
-        # the role's home has no link of its own path, and is reached by its URL as before
-        link = page.get_by_test_id("stSidebarNav").locator(f"a[href$='/{path}']")
-        if link.count() == 1:
-            link.click()
-            page.wait_for_url(lambda url: urlsplit(url).path == f"/{path}")
-            wait_for_app(page)
+        if follow_sidebar_link(page, path):
             return
     else:
         page.context.add_cookies(_SESSION_COOKIES[key])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kpialign.demo.directory import demo_directory
-from tests.browser.conftest import private_portal, screenshot, sign_in, wait_for_app
+from tests.browser.conftest import follow_sidebar_link, private_portal, screenshot, sign_in, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -24,8 +24,7 @@ def test_an_admin_imports_the_directory_and_confirms_deactivation_in_a_dialog(pa
     (tmp_path / "units.csv").write_bytes(units.replace(b"Marketing", b"Brand & Marketing"))
     (tmp_path / "people.csv").write_bytes(people)
     sign_in(page, portal, "admin")
-    page.goto(portal + "/directory-import")
-    wait_for_app(page)
+    assert follow_sidebar_link(page, "directory-import")
     uploads = page.locator("[data-testid='stFileUploaderDropzoneInput']")
     uploads.nth(0).set_input_files(str(tmp_path / "units.csv"))
     wait_for_app(page)
