@@ -4,8 +4,8 @@ Each command is a function ``cmd_<name>(args) -> int`` registered in :func:`buil
 The database comes from ``KPIALIGN_DATABASE_URL``.
 
 Start-up speed: the commands that read the scorecard (and with it scipy.stats) import it when
-they run, so ``init-db``, which every replica runs at start, and the account commands start in
-about half the time.
+they run, so ``init-db``, which every replica runs at start, and the account commands start
+with about a third less CPU (1.6 instead of 2.4 s here).
 """
 
 from __future__ import annotations
