@@ -193,7 +193,8 @@ def _choices(version: int, url: str) -> Choices:
 def period_key(version: int, url: str, period: str | None) -> str | None:
     """The cache key of a scorecard month: None when ``period`` is the default month (the latest
     with data), so a page asking for that month by name shares the default scorecard, the one the
-    sign-in page starts building in the background, as the period filter does (:func:`filters`)."""
+    sign-in page starts building in the background. The period filter (:func:`filters`) keys the
+    same way."""
     if period is None or period != _choices(version, url).period:
         return period
     return None
@@ -210,15 +211,10 @@ def _reliability_closed(url: str, wave_id: int, fingerprint: str) -> dict[str, f
 def get(period: str | None = None, wave: str | None = None, *, user: UserContext | None = None) -> Scorecard:
     """The scorecard for the filters (cached); a bad filter shows a message and stops.
 
-    With ``user``, cut to the units that user may see (:func:`kpialign.scorecard.scope.scoped`).
+    With ``user``, cut to the units that user may see (:func:`scoped_scorecard`).
     """
-    try:
-        sc = cached_scorecard(data.version(), str(data.engine().url), period, wave)
-        return sc if user is None else scope.scoped(sc, user)
-    except scoring.ScorecardError as exc:
-        st.error(str(exc))
-        st.stop()
-    raise AssertionError("unreachable")
+    units = None if user is None else units_key(user)
+    return refusing(lambda: scoped_scorecard(data.version(), str(data.engine().url), period, wave, units))
 
 
 def reliability(wave: WaveRef) -> dict[str, float]:
@@ -231,11 +227,8 @@ def reliability(wave: WaveRef) -> dict[str, float]:
 
 def filters(prefix: str, *, show_period: bool = True, show_wave: bool = True) -> tuple[str | None, str | None]:
     """Period and wave pickers (defaults: the latest month with data, the latest closed wave)."""
-    try:
-        base = _choices(data.version(), str(data.engine().url))
-    except scoring.ScorecardError as exc:
-        st.error(str(exc))
-        st.stop()
+    version, url = data.version(), str(data.engine().url)
+    base = refusing(lambda: _choices(version, url))
     if base.empty:
         return None, None
     months, wave_names = base.months, base.waves
@@ -248,8 +241,7 @@ def filters(prefix: str, *, show_period: bool = True, show_wave: bool = True) ->
     if wave_names and show_wave:
         default_w = wave_names.index(base.wave) if base.wave in wave_names else 0
         wave = c2.selectbox("Survey wave", wave_names, index=default_w, key=f"{prefix}.wave")
-    if period == base.period:
-        period = None
+    period = period_key(version, url, period)
     if base.wave is not None and wave == base.wave:
         wave = None
     return period, wave
