@@ -1,4 +1,5 @@
-"""The ``engine`` fixture's databases start clean: what one test wrote, another never sees.
+"""The ``engine`` fixture's databases start clean: what one test wrote, another never sees; and
+a snapshot put back by ``db_factory.restore`` is what building it writes.
 
 On PostgreSQL every test of a worker gets the same database emptied back to the template's
 contents (tests/conftest.py ``PgScratch``), so these checks guard the suite's isolation.
@@ -6,11 +7,15 @@ contents (tests/conftest.py ``PgScratch``), so these checks guard the suite's is
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from datetime import datetime
+
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
 
 from kpialign import db
 from kpialign.models import Department
+from tests.unit.review_fixtures import build_people
 
 
 def _write_a_department(url: str, name: str) -> None:
@@ -70,3 +75,42 @@ def test_a_test_that_changed_the_schema_leaves_the_next_one_the_template_schema(
         columns = list(conn.exec_driver_sql("SELECT * FROM department LIMIT 0").keys())
     eng.dispose()
     assert "left_behind" not in columns and "name" in columns
+
+
+def _contents(eng) -> dict[str, list[tuple]]:
+    """Every table's rows in id order, without the times a build stamps (audit events, sign-ups)."""
+    out: dict[str, list[tuple]] = {}
+    with eng.connect() as conn:
+        for table in sorted(SQLModel.metadata.tables.values(), key=lambda t: t.name):
+            order = list(table.primary_key.columns) or list(table.columns)
+            out[table.name] = [
+                tuple("<time>" if isinstance(v, datetime) else v for v in row)
+                for row in conn.execute(select(*table.columns).order_by(*order))
+            ]
+    return out
+
+
+def _next_department_id(eng) -> int:
+    with db.write_session(eng) as session:
+        department = Department(name="Next", headcount=1)
+        session.add(department)
+        session.flush()
+        return int(department.id)  # type: ignore[arg-type]
+
+
+def test_a_restored_snapshot_holds_what_building_writes_and_continues_its_ids(db_factory, backend):
+    """``db_factory.restore`` (used by fixtures that build the same organisation for every test)
+    gives a test the rows, ids and sequences a fresh build would, and the builder's value."""
+    built = db.make_engine(db_factory.clean_url())
+    people = build_people(built)
+    expected = _contents(built)
+    next_id = _next_department_id(built)
+    built.dispose()
+    assert sum(len(rows) for rows in expected.values()) > 30  # the build really wrote an organisation
+
+    for _ in range(2):  # the first call builds the snapshot, the second only copies it
+        restored = db.make_engine(db_factory.clean_url())
+        assert db_factory.restore(restored, build_people) == people
+        assert _contents(restored) == expected
+        assert _next_department_id(restored) == next_id  # the ids go on from the build's
+        restored.dispose()

@@ -16,8 +16,8 @@ TODAY = date(2026, 5, 20)
 
 
 @pytest.fixture
-def people(engine):
-    return build_people(engine)
+def people(engine, db_factory):
+    return db_factory.restore(engine, build_people)
 
 
 def _create(engine, user, **kw):

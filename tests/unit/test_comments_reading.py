@@ -25,9 +25,13 @@ def _manager(*units: int) -> UserContext:
 
 
 @pytest.fixture
-def wave(engine):
+def wave(engine, db_factory):
     """Sales: 12 comments; Finance 4 and Tiny 7 (each below the threshold of 10, together above it,
     so that complementary suppression leaves Sales visible). Returns (wave id, dept ids)."""
+    return db_factory.restore(engine, _commented_wave)
+
+
+def _commented_wave(engine):
     depts = seed_org(engine)
     wid = make_wave(engine, depts)
     for i, token in enumerate(invite(engine, wid, "Sales", 14)):

@@ -24,8 +24,8 @@ HEADER = "kpi,department,period,actual,target\n"
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_factory):
+    return db_factory.restore(engine, build_org)
 
 
 def _validate(engine, data, scope=None):

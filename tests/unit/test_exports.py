@@ -33,12 +33,17 @@ def _rows(data: bytes) -> list[dict[str, str]]:
 
 
 @pytest.fixture
-def small_wave(engine):
+def small_wave(engine, db_factory):
     """Departments A (10 respondents), B (6), C (4), D (0) in one closed wave, k = 5.
 
     In A one respondent skips AW1 and five skip AW2. A comment from every respondent of A
     (10, reaching the threshold), B (6) and C (4).
     """
+    wid, depts = db_factory.restore(engine, _small_wave)
+    return engine, wid, depts
+
+
+def _small_wave(engine):
     depts = seed_org(engine, departments=("A", "B", "C", "D"))
     wid = make_wave(engine, depts, name="Test wave", min_group=5)
     with db.write_session(engine) as s:
@@ -58,7 +63,7 @@ def small_wave(engine):
                     s.add(Comment(response_id=r.id, text=f"{name} comment {i}"))
         # Results of a wave are exported only once it is closed (privacy.results_released).
         s.get(SurveyWave, wid).status = "closed"
-    return engine, wid, depts
+    return wid, depts
 
 
 def test_results_primary_and_complementary_suppression(small_wave):

@@ -16,8 +16,8 @@ from tests.unit.review_fixtures import build_people
 
 
 @pytest.fixture
-def people(engine):
-    return build_people(engine)
+def people(engine, db_factory):
+    return db_factory.restore(engine, build_people)
 
 
 def _create(engine, user, link: LinkInput) -> int:

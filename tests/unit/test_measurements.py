@@ -19,8 +19,8 @@ ADMIN = EditScope.everything("admin@x")
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_factory):
+    return db_factory.restore(engine, build_org)
 
 
 # ------------------------------------------------------------------------------ scope

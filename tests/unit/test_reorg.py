@@ -29,8 +29,8 @@ JUNE, JULY = date(2026, 6, 1), date(2026, 7, 1)
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_factory):
+    return db_factory.restore(engine, build_org)
 
 
 def _do(engine, fn, **kw):

@@ -25,8 +25,8 @@ ADMIN = UserContext(None, "admin@x.org", "Admin", frozenset({"admin"}))
 
 
 @pytest.fixture
-def people(engine):
-    return build_people(engine)
+def people(engine, db_factory):
+    return db_factory.restore(engine, build_people)
 
 
 def test_a_manager_records_holds_and_signs_off_a_review_which_then_refuses_changes(engine, people):

@@ -16,8 +16,8 @@ from tests.unit.kpi_fixtures import build_org
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_factory):
+    return db_factory.restore(engine, build_org)
 
 
 def _events(engine, entity: str):

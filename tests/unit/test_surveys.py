@@ -20,8 +20,8 @@ HR = "hr@example.org"
 
 
 @pytest.fixture
-def org(engine):
-    return seed_org(engine)
+def org(engine, db_factory):
+    return db_factory.restore(engine, seed_org)
 
 
 # ------------------------------------------------------------------------------ tokens
