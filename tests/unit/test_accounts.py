@@ -35,8 +35,13 @@ def fast_hasher(monkeypatch):
 
 
 @pytest.fixture
-def people(engine, fast_hasher):
+def people(engine, fast_hasher, db_factory):
     """Two departments, an admin, an employee (with a password) and a deactivated employee."""
+    db_factory.restore(engine, _people)
+    return engine
+
+
+def _people(engine) -> None:
     with db.write_session(engine) as s:
         s.add(Department(name="Sales"))
         s.add(Department(name="Finance"))
@@ -47,7 +52,6 @@ def people(engine, fast_hasher):
         )
         gone = accounts.create_user(session=s, email="gone@example.com", roles=["employee"], password=PASSWORD)
         gone.active = False
-    return engine
 
 
 def _ids(engine) -> dict[str, int]:

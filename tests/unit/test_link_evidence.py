@@ -54,12 +54,14 @@ def test_series_that_do_not_overlap_give_nothing_to_test():
 # ------------------------------------------------------------------------ on the demo (both backends)
 
 
-@pytest.fixture
-def demo(demo_engine):
-    with db.read_session(demo_engine) as s:
+@pytest.fixture(scope="module")  # here: the demo is read-only, and the tests only read what this returns
+def demo(demo_url):
+    eng = db.make_engine(demo_url)
+    with db.read_session(eng) as s:
         sc = build.build_scorecard(s)
         frame = kpi_links.links_frame(session=s)
         pulling = strategy.findings(session=s).conflicts
+    eng.dispose()
     return sc, links_read.links_with_evidence(frame, sc), pulling
 
 

@@ -22,10 +22,15 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def org(engine, monkeypatch):
+def org(engine, monkeypatch, db_factory):
     """Ops > (Ops North > Depot), Sales, a closed unit Legacy, an admin and an employee."""
     fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     monkeypatch.setattr(security, "_hasher", fast)
+    db_factory.restore(engine, _org)
+    return engine
+
+
+def _org(engine) -> None:
     with db.write_session(engine) as s:
         ops = Department(name="Ops")
         s.add(ops)
@@ -41,7 +46,6 @@ def org(engine, monkeypatch):
         s.add(DepartmentEvent(department_id=legacy.id, kind="close", effective_on=date(2026, 6, 30)))
         accounts.create_user(session=s, email="admin@example.com", roles=["admin"], password=PASSWORD)
         accounts.create_user(session=s, email="emp@example.com", roles=["employee"], password=PASSWORD)
-    return engine
 
 
 def _dept(engine, name: str) -> int:

@@ -24,10 +24,14 @@ HOUR = timedelta(hours=1)
 
 
 @pytest.fixture
-def ids(engine, monkeypatch) -> dict[str, int]:
+def ids(engine, monkeypatch, db_factory) -> dict[str, int]:
     """An admin and two employees (one deactivated), with cheap argon2id parameters."""
     fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     monkeypatch.setattr(security, "_hasher", fast)
+    return db_factory.restore(engine, _accounts)
+
+
+def _accounts(engine) -> dict[str, int]:
     with db.write_session(engine) as s:
         accounts.create_user(session=s, email="admin@example.com", roles=["admin"], password=PASSWORD)
         accounts.create_user(session=s, email="emp@example.com", roles=["employee"], password=PASSWORD)
