@@ -20,9 +20,9 @@ from kpialign.services import surveys
 SMALL = "Legal"  # the demo's 3-person department
 
 
-@pytest.fixture
-def sc(demo_copy_url):
-    eng = db.make_engine(demo_copy_url)
+@pytest.fixture(scope="module")  # here: the shared demo is read-only, and the tests only read the scorecard
+def sc(demo_url):
+    eng = db.make_engine(demo_url)
     scorecard_data.clear_cache()
     with db.read_session(eng) as session:
         result = scorecard.build_scorecard(session)
@@ -64,10 +64,10 @@ def test_small_department_is_partial_without_any_survey_figure(sc):
     assert heat.loc[heat["unit"] == SMALL, "fav"].isna().all()
 
 
-def test_small_department_cannot_be_recovered_by_subtraction(sc, demo_copy_url):
+def test_small_department_cannot_be_recovered_by_subtraction(sc, demo_url):
     """Attack: division (and organisation) totals minus every shown department must never
     isolate a group of fewer than k respondents."""
-    eng = db.make_engine(demo_copy_url)
+    eng = db.make_engine(demo_url)
     with db.read_session(eng) as session:
         truth = surveys.response_counts(session=session)
     eng.dispose()
