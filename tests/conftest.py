@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import copy
 import graphlib
 import itertools
 import os
@@ -137,8 +138,8 @@ class Snapshot:
             with eng.connect() as conn:
                 cur = conn.connection.driver_connection.cursor()
                 for table in _pg_tables_parents_first(conn):
-                    with cur.copy(f"COPY {_quoted(table)} TO STDOUT") as copy:
-                        data = b"".join(bytes(chunk) for chunk in copy)
+                    with cur.copy(f"COPY {_quoted(table)} TO STDOUT") as stream:
+                        data = b"".join(bytes(chunk) for chunk in stream)
                     self._tables.append((table, data))
                 self._sequences = list(
                     conn.exec_driver_sql(
@@ -167,8 +168,8 @@ class Snapshot:
             cur.execute("; ".join(f"DELETE FROM {_quoted(t)}" for t, data in reversed(self._tables) if data))
             for table, data in self._tables:
                 if data:  # here: no COPY for an empty table (a round trip each)
-                    with cur.copy(f"COPY {_quoted(table)} FROM STDIN") as copy:
-                        copy.write(data)
+                    with cur.copy(f"COPY {_quoted(table)} FROM STDIN") as stream:
+                        stream.write(data)
             if self._sequences:
                 cur.execute(
                     "SELECT " + ", ".join("setval(%s, %s, true)" for _ in self._sequences),
@@ -337,7 +338,7 @@ class DatabaseFactory:
 
     def restore(self, engine: Engine, build: Callable[[Engine], T]) -> T:
         """Put into ``engine``'s fresh, migrated database what ``build`` writes into an empty one,
-        and return what ``build`` returned. ``build`` runs once per worker and backend, in a
+        and a copy of what ``build`` returned. ``build`` runs once per worker and backend, in a
         database of its own (:class:`Snapshot`); each call copies that database's contents."""
         key = f"{build.__module__}.{build.__qualname__}"
         if key not in self._snapshots:
@@ -351,7 +352,7 @@ class DatabaseFactory:
             self._snapshots[key] = Snapshot(url, value)
         snapshot = self._snapshots[key]
         snapshot.put_into(engine)
-        return snapshot.value
+        return copy.deepcopy(snapshot.value)  # here: a test that changes what it got changes no other test's
 
     def drop(self, url: str) -> None:
         if self.backend == "postgresql":
