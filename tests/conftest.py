@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import select
 
 from kpialign import db
+from tests import apptest_wait
 
 # Survey-token HMAC key for the whole test session (PostgreSQL requires one; copies of a
 # SQLite demo database must share it with the database they were copied from).
@@ -48,6 +49,9 @@ settings.register_profile(
 settings.load_profile(
     os.environ.get("KPIALIGN_HYPOTHESIS") or ("ci" if os.environ.get("CI", "").lower() == "true" else "dev")
 )
+
+# AppTest waits for each run by joining the script's thread instead of a 1 ms poll (tests/apptest_wait.py).
+apptest_wait.install()
 
 PG_ADMIN_URL = os.environ.get("KPIALIGN_TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() == "true"
