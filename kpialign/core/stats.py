@@ -598,8 +598,10 @@ def mann_kendall_batch(values: Any, *, alpha: float = 0.05) -> pd.DataFrame:
     data = {name: cols[name] for name in TREND_FIELDS if name in cols}
     data["method"] = np.full(m, "original", dtype=object)
     data["n_ratio"] = np.ones(m)
-    frame = pd.DataFrame({name: data[name] for name in TREND_FIELDS}, index=index)
-    return frame.astype({"h": bool, "n": np.int64})
+    # the dtypes set on the arrays: a DataFrame.astype afterwards copied every column
+    data["h"] = np.asarray(data["h"]).astype(bool)
+    data["n"] = np.asarray(data["n"]).astype(np.int64)
+    return pd.DataFrame({name: data[name] for name in TREND_FIELDS}, index=index)
 
 
 def seasonal_mann_kendall(x: Iterable[float], period: int, *, alpha: float = 0.05) -> TrendResult:

@@ -40,6 +40,7 @@ from kpialign.core.scoring import (
     trend_direction,
     trend_table,
     understanding,
+    wide,
 )
 from kpialign.scorecard import queries
 from kpialign.scorecard.model import DEPARTMENT_COLUMNS, Scorecard, WaveRef
@@ -434,7 +435,7 @@ def _panel_trend(
     panel: pd.DataFrame, col: str, window: np.ndarray, dept_ids: Any, settings: ScoringSettings
 ) -> pd.DataFrame:
     sub = panel[panel["month"].isin(window)]
-    mat = sub.pivot_table(index="department_id", columns="month", values=col, dropna=False)
+    mat = wide(sub, index="department_id", columns="month", values=col)
     mat = mat.reindex(index=pd.Index(list(dept_ids), name="department_id"), columns=window)
     return trend_table(mat, alpha=settings.alpha)
 
@@ -446,7 +447,7 @@ def _wave_trend(
         w.wave_id for w in waves if w.status == "closed" and (wave_ref is None or w.closes_on <= wave_ref.closes_on)
     ]
     order = order[-settings.trend_periods :]
-    mat = u_all.pivot_table(index="department_id", columns="wave_id", values="understanding", dropna=False)
+    mat = wide(u_all, index="department_id", columns="wave_id", values="understanding")
     mat = mat.reindex(index=pd.Index(list(dept_ids), name="department_id"), columns=order)
     return trend_table(mat, alpha=settings.alpha)
 
@@ -501,7 +502,7 @@ def _kpi_rows(att: pd.DataFrame, kpis: pd.DataFrame, month: int | None, settings
             month + 1,
             step,
         )
-        mat = sub.pivot_table(index="kpi_id", columns="month", values="progress", dropna=False)
+        mat = wide(sub, index="kpi_id", columns="month", values="progress")
         mat = mat.reindex(index=pd.Index(ids.to_numpy(), name="kpi_id"), columns=cols)
         res = stats.mann_kendall_batch(mat, alpha=settings.alpha)
         res["p_used"] = np.where(np.isnan(res["p_exact"]), res["p"], res["p_exact"])
