@@ -196,7 +196,10 @@ def month_index(period: Any) -> Any:
     """
     if isinstance(period, str):
         return int(month_index(pd.Series([period]))[0])
-    s = pd.Series(period, dtype="string")
+    # A column of periods repeats a few dozen values: parse each distinct one once (in order of
+    # first appearance, so the first bad value is the one reported) and spread the results back.
+    codes, distinct = pd.factorize(pd.Series(period, dtype="string"), use_na_sentinel=False)
+    s = pd.Series(distinct, dtype="string")
     year = pd.to_numeric(s.str.slice(0, 4), errors="coerce")
     rest = s.str.slice(5)
     is_q = rest.str.upper().str.startswith("Q")
@@ -206,7 +209,7 @@ def month_index(period: Any) -> Any:
     if idx.isna().any():
         bad = s[idx.isna()].iloc[0]
         raise PeriodError(f"{bad!r} is not a period: write YYYY-MM or YYYY-Qn.")
-    return idx.astype("int64").to_numpy()
+    return idx.astype("int64").to_numpy()[codes]
 
 
 def month_label(idx: Any) -> Any:
