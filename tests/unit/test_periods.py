@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pandas as pd
 import pytest
 
 from kpialign.core import periods
@@ -61,6 +62,21 @@ def test_month_index_and_label():
     assert periods.month_label(periods.month_index("2024-12")) == "2024-12"
     with pytest.raises(PeriodError):
         periods.month_index("2025-13x")
+
+
+def test_month_index_of_a_column_matches_each_value_in_place_and_names_the_first_bad_one():
+    # A column repeats a few values (each parsed once): every row gets its own value's index,
+    # computed here by hand, in the column's order.
+    column = ["2026-03", "2025-Q4", "2026-03", "2024-q1", "2025-Q4", "2026-12", "2026-03"] * 50
+    expected = []
+    for text in column:
+        year, rest = int(text[:4]), text[5:].upper()
+        expected.append(year * 12 + (int(rest[1:]) * 3 if rest.startswith("Q") else int(rest)) - 1)
+    got = periods.month_index(pd.Series(column))
+    assert got.dtype == "int64" and got.tolist() == expected
+    assert periods.month_index(pd.Series([], dtype="string")).tolist() == []
+    with pytest.raises(PeriodError, match="'2026-13x' is not a period"):
+        periods.month_index(pd.Series(["2026-01", "2026-13x", "2026-01", "1999-1x"]))  # not the first sorted
 
 
 def test_month_and_quarter_helpers_of_the_demo_timeline():
