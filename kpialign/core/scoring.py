@@ -380,8 +380,10 @@ def composite(
     scores = _composite_matrix(x, settings.weights()[None, :], method)[:, 0]
     have = ~np.isnan(x)
     weighted = settings.weights() > 0
-    letters = np.array(["P", "U", "C"])
-    missing = ["".join(letters[~row & weighted]) for row in have]
+    # "missing" names the weighted components a row lacks: one of 8 labels, looked up by a 3-bit code
+    gone = ~have & weighted
+    labels = np.array(["".join(c for c, bit in zip("PUC", (1, 2, 4), strict=True) if code & bit) for code in range(8)])
+    missing = labels[gone @ np.array([1, 2, 4])].tolist()
     n_comp = have.sum(axis=1)
     return pd.DataFrame(
         {
