@@ -4,14 +4,32 @@ everywhere: the demo's Legal (3 people, no U) once ranked first with A = 100."""
 from __future__ import annotations
 
 import io
+import itertools
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from kpialign import db, exports
 from kpialign.core import scoring
 from kpialign.scorecard import build as scorecard
 from kpialign.scorecard import views
+
+
+@pytest.mark.parametrize("weights", [(0.4, 0.4, 0.2), (1, 0, 1), (0, 0, 1)])
+def test_missing_names_each_weighted_component_a_row_lacks(weights) -> None:
+    values = [np.nan, 0.0, 0.5]
+    rows = np.array(list(itertools.product(values, repeat=3)))  # every mix of present and missing
+    settings = scoring.ScoringSettings(
+        weight_performance=weights[0], weight_understanding=weights[1], weight_coverage=weights[2]
+    )
+    a = scoring.composite(rows[:, 0], rows[:, 1], rows[:, 2], settings)
+    expected = [
+        "".join(name for name, value, w in zip("PUC", row, weights, strict=True) if np.isnan(value) and w > 0)
+        for row in rows
+    ]
+    assert a["missing"].tolist() == expected
+    assert a["partial"].tolist() == [m != "" and not np.isnan(s) for m, s in zip(expected, a["alignment"], strict=True)]
 
 
 def test_a_partial_score_is_not_ranked_even_when_it_is_the_highest() -> None:
