@@ -439,15 +439,16 @@ def engine(db_factory: DatabaseFactory) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def _sqlite_factory(tmp_path_factory: pytest.TempPathFactory) -> DatabaseFactory:
+def sqlite_factory(tmp_path_factory: pytest.TempPathFactory) -> DatabaseFactory:
+    """A :class:`DatabaseFactory` for tests that run on SQLite only (AppTest pages on a file)."""
     return DatabaseFactory("sqlite", tmp_path_factory.mktemp("db-sqlite-only"))
 
 
 @pytest.fixture
-def sqlite_engine(_sqlite_factory: DatabaseFactory) -> Iterator[Engine]:
+def sqlite_engine(sqlite_factory: DatabaseFactory) -> Iterator[Engine]:
     """A fresh, migrated SQLite database (for tests that need only one backend): a copy of a
     file migrated once per session."""
-    eng = db.make_engine(_sqlite_factory.new_url("unit"))
+    eng = db.make_engine(sqlite_factory.new_url("unit"))
     yield eng
     eng.dispose()
 

@@ -17,19 +17,24 @@ HR_EMAIL = "hana.hr@staff.test"
 EMP_EMAIL = "finn@staff.test"
 
 
-@pytest.fixture
-def mail_url(tmp_path, monkeypatch) -> str:
-    monkeypatch.setenv("KPIALIGN_SECRET_KEY", KEY.decode())
-    monkeypatch.setenv("KPIALIGN_BASE_URL", "https://kpi.example.org")
-    monkeypatch.setenv("KPIALIGN_MAIL_FROM", "HR <hr@example.org>")
-    monkeypatch.setenv("KPIALIGN_MAIL_DRY_RUN", str(tmp_path / "outbox"))
-    url = f"sqlite:///{tmp_path / 'mail.db'}"
-    eng = db.make_engine(url)
-    db.migrate(eng)
+def _mail_org(eng) -> None:
     make_wave(eng, seed_org(eng), name="Autumn pulse", around=date.today())
     with db.write_session(eng) as s:
         accounts.create_user(session=s, email=HR_EMAIL, roles=["hr"], password=None, department="Finance")
         accounts.create_user(session=s, email=EMP_EMAIL, roles=["employee"], password=None, department="Finance")
+
+
+@pytest.fixture
+def mail_url(sqlite_factory, tmp_path, monkeypatch) -> str:
+    """A small organisation with a wave open today, HR and an employee of Finance (built once per
+    worker, restored into each test's own database); mail goes to a dry-run outbox."""
+    monkeypatch.setenv("KPIALIGN_SECRET_KEY", KEY.decode())
+    monkeypatch.setenv("KPIALIGN_BASE_URL", "https://kpi.example.org")
+    monkeypatch.setenv("KPIALIGN_MAIL_FROM", "HR <hr@example.org>")
+    monkeypatch.setenv("KPIALIGN_MAIL_DRY_RUN", str(tmp_path / "outbox"))
+    url = sqlite_factory.new_url("mail")
+    eng = db.make_engine(url)
+    sqlite_factory.restore(eng, _mail_org)
     eng.dispose()
     return url
 

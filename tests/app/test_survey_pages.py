@@ -17,19 +17,23 @@ HR_EMAIL = "hana.hr@staff.test"
 EMP_EMAIL = "finn@staff.test"
 
 
-@pytest.fixture
-def survey_url(tmp_path, monkeypatch) -> str:
-    """A small organisation with a wave open today: Sales answers through links, Finance signed in."""
-    monkeypatch.setenv("KPIALIGN_SECRET_KEY", KEY.decode())
-    monkeypatch.setenv("KPIALIGN_BASE_URL", "https://kpi.example.org")
-    url = f"sqlite:///{tmp_path / 'survey.db'}"
-    eng = db.make_engine(url)
-    db.migrate(eng)
+def _survey_org(eng) -> None:
     depts = seed_org(eng)
     make_wave(eng, depts, name="Autumn pulse", around=date.today())
     with db.write_session(eng) as s:
         accounts.create_user(session=s, email=HR_EMAIL, roles=["hr"], password=None, department="Finance")
         accounts.create_user(session=s, email=EMP_EMAIL, roles=["employee"], password=None, department="Finance")
+
+
+@pytest.fixture
+def survey_url(sqlite_factory, monkeypatch) -> str:
+    """A small organisation with a wave open today: Sales answers through links, Finance signed in
+    (built once per worker, restored into each test's own database)."""
+    monkeypatch.setenv("KPIALIGN_SECRET_KEY", KEY.decode())
+    monkeypatch.setenv("KPIALIGN_BASE_URL", "https://kpi.example.org")
+    url = sqlite_factory.new_url("survey")
+    eng = db.make_engine(url)
+    sqlite_factory.restore(eng, _survey_org)
     eng.dispose()
     return url
 
