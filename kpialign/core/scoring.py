@@ -518,12 +518,12 @@ def objective_rollup(
 # -------------------------------------------------------------------------------- trends
 
 
-def wide(frame: pd.DataFrame, *, index: str | list[str], columns: str, values: str, how: str = "mean") -> pd.DataFrame:
-    """``frame.pivot_table(index=..., columns=..., values=..., aggfunc=how, dropna=False)`` by a
-    groupby and an unstack: the same table (missing cells NaN) in a fifth of the time, which the
-    scorecard pays four times per build. Callers reindex to the rows and columns they need."""
-    keys = [index] if isinstance(index, str) else list(index)
-    return frame.groupby([*keys, columns])[values].agg(how).unstack(columns)
+def wide(frame: pd.DataFrame, *, index: str, columns: str, values: str) -> pd.DataFrame:
+    """The mean of ``values`` per ``index`` x ``columns`` (NaN where a pair has no value), by a
+    groupby and an unstack: what ``pivot_table(..., dropna=False)`` gives, but only with the rows
+    and columns that occur, in about a fifth of the time. Callers reindex to the rows and columns
+    they need; the scorecard builds three such matrices per build."""
+    return frame.groupby([index, columns])[values].mean().unstack(columns)
 
 
 def trend_table(series: pd.DataFrame, *, alpha: float = 0.05, polarity: Any = "higher") -> pd.DataFrame:
