@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from sqlmodel import select
 
 from kpialign import db, mail
 from kpialign.models import Account, InvitationAddress
-from kpialign.services import accounts, surveys, translations
+from kpialign.services import surveys, translations
 from tests.app.conftest import new_app
-from tests.unit.survey_helpers import KEY, make_wave, seed_org
-
-HR_EMAIL = "hana.hr@staff.test"
-EMP_EMAIL = "finn@staff.test"
-
-
-def _mail_org(eng) -> None:
-    make_wave(eng, seed_org(eng), name="Autumn pulse", around=date.today())
-    with db.write_session(eng) as s:
-        accounts.create_user(session=s, email=HR_EMAIL, roles=["hr"], password=None, department="Finance")
-        accounts.create_user(session=s, email=EMP_EMAIL, roles=["employee"], password=None, department="Finance")
+from tests.app.test_survey_pages import EMP_EMAIL, HR_EMAIL, survey_org
+from tests.unit.survey_helpers import KEY
 
 
 @pytest.fixture
@@ -34,7 +23,7 @@ def mail_url(sqlite_factory, tmp_path, monkeypatch) -> str:
     monkeypatch.setenv("KPIALIGN_MAIL_DRY_RUN", str(tmp_path / "outbox"))
     url = sqlite_factory.new_url("mail")
     eng = db.make_engine(url)
-    sqlite_factory.restore(eng, _mail_org)
+    sqlite_factory.restore(eng, survey_org)  # the survey pages' organisation
     eng.dispose()
     return url
 

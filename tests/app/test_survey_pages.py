@@ -17,7 +17,8 @@ HR_EMAIL = "hana.hr@staff.test"
 EMP_EMAIL = "finn@staff.test"
 
 
-def _survey_org(eng) -> None:
+def survey_org(eng) -> None:
+    """Sales, Finance and Tiny with a wave open today; an HR manager and an employee of Finance."""
     depts = seed_org(eng)
     make_wave(eng, depts, name="Autumn pulse", around=date.today())
     with db.write_session(eng) as s:
@@ -33,7 +34,7 @@ def survey_url(sqlite_factory, monkeypatch) -> str:
     monkeypatch.setenv("KPIALIGN_BASE_URL", "https://kpi.example.org")
     url = sqlite_factory.new_url("survey")
     eng = db.make_engine(url)
-    sqlite_factory.restore(eng, _survey_org)
+    sqlite_factory.restore(eng, survey_org)
     eng.dispose()
     return url
 
