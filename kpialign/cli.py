@@ -719,7 +719,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
     p.set_defaults(func=cmd_mail)
     p = sub.add_parser("reissue-link", help="replace one person's lost link: the old one stops working")
-    p.add_argument("link", help="the person's old link (or its token), from the list made with invite")
+    p.add_argument(
+        "link",
+        help="the person's old link (or its token), from the list made with invite; "
+        "a token from an older release that begins with '-' goes after '--'",
+    )
     p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
     p.set_defaults(func=cmd_reissue_link)
 

@@ -50,3 +50,20 @@ def test_a_hash_made_with_other_parameters_is_upgraded_at_the_next_sign_in():
     assert security.verify_password(old, "correct horse battery staple")
     assert security.needs_rehash(old)
     assert not security.needs_rehash(security.hash_password("correct horse battery staple"))
+
+
+def test_no_token_begins_with_a_dash_so_a_bare_token_can_be_passed_to_the_cli():
+    # One in 64 raw tokens would: 3,000 draws hold one with near certainty, (63/64)**3000 < 1e-20.
+    tokens = [security.new_token(24) for _ in range(3000)]
+    assert not any(t.startswith("-") for t in tokens)
+    assert all(security.valid_web_token(t) and len(t) == 32 for t in tokens)
+    assert len(set(tokens)) == len(tokens)
+
+
+def test_a_bare_token_that_begins_with_a_dash_reaches_the_cli_after_a_double_dash(monkeypatch, capsys):
+    from kpialign import cli
+
+    seen = []
+    monkeypatch.setattr(cli, "cmd_reissue_link", lambda args: seen.append(args.link) or 0)
+    assert cli.main(["reissue-link", "--", "-starts-with-a-dash"]) == 0
+    assert seen == ["-starts-with-a-dash"]
