@@ -10,8 +10,8 @@ returns when the run ends. Measured side by side on ``tests/app`` (one process, 
 The replacement keeps the original's contract: it returns once the runner has emitted SHUTDOWN, and
 after ``timeout`` seconds it stops the run and raises the same ``RuntimeError``. If a Streamlit
 upgrade removes what it relies on (the function, or the runner's ``_script_thread``), it falls back
-to the original's poll and nothing else changes; ``tests/unit/test_apptest_wait.py`` checks both
-branches still behave.
+to the original's poll and nothing else changes; ``tests/unit/test_apptest_wait.py`` checks that
+the join is installed, returns with a run's output and still times out.
 """
 
 from __future__ import annotations
