@@ -22,7 +22,7 @@ from kpialign import db
 from kpialign.config import load_settings
 from kpialign.core.csv_out import write_csv
 from kpialign.core.errors import ImportRefused, KpialignError
-from kpialign.core.security import generate_password
+from kpialign.core.security import generate_password, valid_web_token
 from kpialign.models import Role
 from kpialign.services import accounts, directory, kpi_links
 from kpialign.services.accounts import UserContext
@@ -721,8 +721,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reissue-link", help="replace one person's lost link: the old one stops working")
     p.add_argument(
         "link",
-        help="the person's old link (or its token), from the list made with invite; "
-        "a token from an older release that begins with '-' goes after '--'",
+        help="the person's old link (or its token), from the list made with invite",
     )
     p.add_argument("--actor", default="cli", help="the name recorded in the audit log (default: cli)")
     p.set_defaults(func=cmd_reissue_link)
@@ -773,9 +772,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _bare_token_last(argv: Sequence[str]) -> list[str]:
+    """``reissue-link TOKEN`` with a token that begins with "-" (one in 64 of the e-mailed links'
+    tokens, and of personal links made before tokens stopped beginning with one): argparse would
+    read it as an option and refuse the command, so it is put after "--"."""
+    args = list(argv)
+    if not args or args[0] != "reissue-link" or "--" in args:
+        return args
+    dashed = [a for a in args[1:] if a.startswith("-") and valid_web_token(a)]
+    if not dashed:
+        return args
+    return [args[0], *(a for a in args[1:] if a not in dashed), "--", *dashed]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_bare_token_last(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.func(args) or 0)
     except CliError as exc:

@@ -68,9 +68,10 @@ def generate_password() -> str:
 def new_token(nbytes: int = 32) -> str:
     """A random URL-safe token of ``nbytes`` random bytes that does not begin with "-".
 
-    One token in 64 would: passed on its own to the CLI (``reissue-link TOKEN``), argparse reads
-    it as an option and refuses the command. Drawing again costs under 0.03 bits of the token's
-    256 (or 192) bits of randomness."""
+    One token in 64 would, and a link's token pasted on a command line or into a tool is then read
+    as an option (the CLI's ``reissue-link`` copes with one since it also takes e-mailed links'
+    tokens, which can; see ``cli._bare_token_last``). Drawing again costs under 0.03 bits of the
+    token's 256 (or 192) bits of randomness."""
     while True:
         token = secrets.token_urlsafe(nbytes)
         if not token.startswith("-"):

@@ -67,3 +67,15 @@ def test_a_bare_token_that_begins_with_a_dash_reaches_the_cli_after_a_double_das
     monkeypatch.setattr(cli, "cmd_reissue_link", lambda args: seen.append(args.link) or 0)
     assert cli.main(["reissue-link", "--", "-starts-with-a-dash"]) == 0
     assert seen == ["-starts-with-a-dash"]
+
+
+def test_a_bare_token_that_begins_with_a_dash_reaches_the_cli_without_a_double_dash(monkeypatch):
+    # An e-mailed link's token (an HMAC, not redrawn) begins with "-" once in 64.
+    from kpialign import cli
+
+    seen = []
+    monkeypatch.setattr(cli, "cmd_reissue_link", lambda args: seen.append((args.link, args.actor)) or 0)
+    token = "-" + "A1_b" * 8
+    assert cli.main(["reissue-link", token]) == 0
+    assert cli.main(["reissue-link", token, "--actor", "hr@example.org"]) == 0
+    assert seen == [(token, "cli"), (token, "hr@example.org")]
