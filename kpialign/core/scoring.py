@@ -354,6 +354,12 @@ def coverage(
 # ----------------------------------------------------------------------------- composite
 
 
+# "", "P", "U", "PU", "C", "PC", "UC", "PUC": the components named by each 3-bit code
+_MISSING_LABELS = np.array(
+    ["".join(c for c, bit in zip("PUC", (1, 2, 4), strict=True) if code & bit) for code in range(8)]
+)
+
+
 def composite(
     performance: Any,
     understanding: Any,
@@ -380,10 +386,8 @@ def composite(
     scores = _composite_matrix(x, settings.weights()[None, :], method)[:, 0]
     have = ~np.isnan(x)
     weighted = settings.weights() > 0
-    # "missing" names the weighted components a row lacks: one of 8 labels, looked up by a 3-bit code
-    gone = ~have & weighted
-    labels = np.array(["".join(c for c, bit in zip("PUC", (1, 2, 4), strict=True) if code & bit) for code in range(8)])
-    missing = labels[gone @ np.array([1, 2, 4])].tolist()
+    # "missing" names the weighted components a row lacks, looked up by a 3-bit code (P=1, U=2, C=4)
+    missing = _MISSING_LABELS[(~have & weighted) @ np.array([1, 2, 4])].tolist()
     n_comp = have.sum(axis=1)
     return pd.DataFrame(
         {
@@ -522,7 +526,7 @@ def wide(frame: pd.DataFrame, *, index: str, columns: str, values: str) -> pd.Da
     """The mean of ``values`` per ``index`` x ``columns`` (NaN where a pair has no value), by a
     groupby and an unstack: what ``pivot_table(..., dropna=False)`` gives, but only with the rows
     and columns that occur, in about a fifth of the time. Callers reindex to the rows and columns
-    they need; the scorecard builds three such matrices per build."""
+    they need (the scorecard's trend matrices)."""
     return frame.groupby([index, columns])[values].mean().unstack(columns)
 
 
